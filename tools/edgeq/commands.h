@@ -1,0 +1,19 @@
+// Subcommand registration. Each register_* adds a CLI11 subcommand whose callback runs the command and
+// records its exit code (set_exit_code); errors are printed as one line "edgeq <cmd>: <message>".
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "edgeq/status.h"
+
+namespace edgeq::cli {
+
+void register_inspect(CLI::App& app);
+void register_quantize(CLI::App& app);
+
+int exit_code();
+void set_exit_code(int code);
+// Prints "edgeq <cmd>: <message>" to stderr and sets a non-zero exit code when s is not ok.
+void report(const char* cmd, const Status& s);
+
+}  // namespace edgeq::cli
