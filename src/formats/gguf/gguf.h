@@ -16,6 +16,10 @@
 #include "edgeq/dtype.h"
 #include "edgeq/status.h"
 
+namespace edgeq {
+class MappedFile;  // src/core/file.h
+}
+
 namespace edgeq::gguf {
 
 inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
@@ -23,6 +27,7 @@ inline constexpr uint32_t kVersion = 3;
 inline constexpr uint32_t kDefaultAlignment = 32;
 inline constexpr int kMaxDims = 4;
 inline constexpr size_t kMaxNameLength = 64;  // tensor names, excluding terminator (ggml GGML_MAX_NAME-1)
+inline constexpr int kMaxArrayDepth = 8;      // arrays of arrays deeper than this are rejected
 
 enum class ValueType : uint32_t {
     U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
@@ -110,7 +115,8 @@ private:
     uint64_t data_offset_ = 0;
     uint64_t size_ = 0;
     const uint8_t* base_ = nullptr;
-    int fd_ = -1;
+    int fd_ = -1;                       // unused: the mapping is owned by map_
+    std::unique_ptr<MappedFile> map_;
     std::vector<KV> kvs_;
     std::vector<TensorInfo> tensors_;
     std::map<std::string, size_t> kv_index_, tensor_index_;
