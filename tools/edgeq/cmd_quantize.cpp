@@ -1,4 +1,85 @@
+// edgeq quantize IN OUT TYPE: llama-quantize compatible GGUF quantization.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "core/parallel.h"
+#include "quant/gguf_quantize.h"
 #include "tools/edgeq/commands.h"
+
 namespace edgeq::cli {
-void register_quantize(CLI::App& app) { app.add_subcommand("quantize", "Quantize a GGUF model"); }
+namespace {
+
+struct QuantizeCli {
+    QuantizeParams p;
+    std::optional<std::string> out_type, emb_type;
+    bool verbose = false, quiet = false;
+};
+
+std::string shape_str(const std::vector<int64_t>& ne) {
+    std::string s = "[";
+    for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+    return s + "]";
 }
+
+Status run_quantize(QuantizeCli& c) {
+    c.p.output_tensor_type = c.out_type;
+    c.p.token_embedding_type = c.emb_type;
+    const bool tty = isatty(STDERR_FILENO) && !c.quiet;
+    auto progress = [&](size_t i, size_t total, const TensorResult& r) {
+        if (c.verbose) {
+            std::fprintf(stderr, "[%4zu/%4zu] %-36s %-18s %6s -> %-6s %10.3f KiB -> %10.3f KiB%s%s\n", i + 1, total,
+                         r.name.c_str(), shape_str(r.ne).c_str(), dtype_name(r.from), dtype_name(r.to),
+                         static_cast<double>(r.bytes_in) / 1024.0, static_cast<double>(r.bytes_out) / 1024.0,
+                         r.fallback_note.empty() ? "" : "  fallback: ", r.fallback_note.c_str());
+        } else if (tty) {
+            const int width = 30;
+            const int filled = static_cast<int>(static_cast<double>(i + 1) / static_cast<double>(total) * width);
+            std::fprintf(stderr, "\r[%.*s%*s] %4zu/%zu %-36.36s", filled, "==============================",
+                         width - filled, "", i + 1, total, r.name.c_str());
+            if (i + 1 == total) std::fprintf(stderr, "\n");
+        } else if (!r.fallback_note.empty() && !c.quiet) {
+            std::fprintf(stderr, "warning: %s: %s\n", r.name.c_str(), r.fallback_note.c_str());
+        }
+    };
+    EDGEQ_ASSIGN_OR_RETURN(auto rep, quantize_model(c.p, progress));
+    if (!c.quiet) {
+        std::printf("%s -> %s (%s): %zu tensors, %.2f MiB -> %.2f MiB, %.3f bits per weight, %d fallbacks, %.2f s\n",
+                    c.p.input.c_str(), c.p.output.c_str(), rep.file_type.c_str(), rep.tensors.size(),
+                    static_cast<double>(rep.bytes_in) / 1048576.0, static_cast<double>(rep.bytes_out) / 1048576.0,
+                    rep.n_params ? 8.0 * static_cast<double>(rep.bytes_out) / static_cast<double>(rep.n_params) : 0.0,
+                    rep.n_fallback, rep.seconds);
+    }
+    return Status::Ok();
+}
+
+}  // namespace
+
+void register_quantize(CLI::App& app) {
+    auto c = std::make_shared<QuantizeCli>();
+    auto* cmd = app.add_subcommand(
+        "quantize",
+        "Quantize a GGUF model (or a llama2.c checkpoint) the way llama.cpp's llama-quantize does.\n"
+        "TYPE: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K\n"
+        "      IQ4_NL TQ1_0 TQ2_0");
+    cmd->add_option("IN", c->p.input, "Input GGUF (or llama2.c checkpoint with --from-llama2c)")->required();
+    cmd->add_option("OUT", c->p.output, "Output GGUF (written to a temporary file, then renamed)")->required();
+    cmd->add_option("TYPE", c->p.file_type, "Target file type, e.g. Q4_K_M")->required();
+    cmd->add_option("--imatrix", c->p.imatrix_path, "Importance matrix (llama.cpp imatrix GGUF)");
+    cmd->add_option("--tensor-type", c->p.tensor_types,
+                    "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)");
+    cmd->add_option("--output-tensor-type", c->out_type, "Type of output.weight");
+    cmd->add_option("--token-embedding-type", c->emb_type, "Type of token_embd.weight");
+    cmd->add_flag("--pure", c->p.pure, "No mix rules: every quantizable tensor gets the base type");
+    cmd->add_flag("--allow-requantize", c->p.allow_requantize, "Allow inputs that are already quantized");
+    cmd->add_option("--from-llama2c", c->p.llama2c_tokenizer,
+                    "IN is a llama2.c checkpoint; TOKENIZER.bin is its tokenizer (writes a complete llama GGUF)")
+        ->option_text("TOKENIZER.bin");
+    cmd->add_option("--threads,-t", c->p.threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_flag("--verbose,-v", c->verbose, "One line per tensor");
+    cmd->add_flag("--quiet,-q", c->quiet, "No progress or summary");
+    cmd->callback([c] { report("quantize", run_quantize(*c)); });
+}
+
+}  // namespace edgeq::cli

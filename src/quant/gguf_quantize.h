@@ -1,0 +1,57 @@
+// Model quantization for GGUF (the library behind `edgeq quantize`): llama.cpp's llama-quantize semantics.
+//
+// Input: a GGUF model, or a llama2.c checkpoint + tokenizer (converted on the fly). Each tensor gets the type
+// chosen by recipe::LlamaMix (file type mix rules, user overrides, row-length fallbacks), is converted to F32 if
+// needed and quantized with the reference codecs of the dtype table (optionally weighted by an imatrix),
+// multi-threaded over rows. The output is written to a temporary file and renamed: never a partial file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "edgeq/dtype.h"
+#include "edgeq/status.h"
+#include "quant/recipe/llama_mix.h"
+
+namespace edgeq {
+
+struct QuantizeParams {
+    std::string input;
+    std::string output;
+    std::string file_type = "Q8_0";              // a recipe::file_types() name
+    std::string imatrix_path;                    // llama.cpp imatrix GGUF, optional
+    std::string llama2c_tokenizer;               // set: input is a llama2.c checkpoint
+    std::vector<std::string> tensor_types;       // "REGEX=TYPE", first match wins
+    std::optional<std::string> output_tensor_type;
+    std::optional<std::string> token_embedding_type;
+    bool pure = false;
+    bool allow_requantize = false;
+    int threads = 0;                             // 0: all hardware threads
+};
+
+struct TensorResult {
+    std::string name;
+    std::vector<int64_t> ne;
+    DType from, to;
+    uint64_t bytes_in = 0, bytes_out = 0;
+    bool used_imatrix = false;
+    std::string fallback_note;
+};
+
+struct QuantizeReport {
+    std::string file_type;
+    std::vector<TensorResult> tensors;  // in output order
+    uint64_t bytes_in = 0, bytes_out = 0, n_params = 0;
+    int n_fallback = 0;
+    double seconds = 0;
+};
+
+// Called after each tensor (index in output order, total): progress reporting.
+using QuantizeProgress = std::function<void(size_t index, size_t total, const TensorResult&)>;
+
+Result<QuantizeReport> quantize_model(const QuantizeParams& params, const QuantizeProgress& progress = {});
+
+}  // namespace edgeq
