@@ -107,22 +107,23 @@ struct Cursor {
 Status read_value(Cursor& c, ValueType type, int depth, Value& out) {
     out.type = type;
     switch (type) {
+        // Signed values are kept sign-extended in u, as the Value::I8v etc. factories do.
         case ValueType::U8: case ValueType::I8: case ValueType::BOOL: {
             uint8_t v = 0;
             EDGEQ_RETURN_IF_ERROR(c.read(v, "value"));
-            out.u = v;
+            out.u = type == ValueType::I8 ? static_cast<uint64_t>(int64_t{static_cast<int8_t>(v)}) : v;
             return Status::Ok();
         }
         case ValueType::U16: case ValueType::I16: {
             uint16_t v = 0;
             EDGEQ_RETURN_IF_ERROR(c.read(v, "value"));
-            out.u = v;
+            out.u = type == ValueType::I16 ? static_cast<uint64_t>(int64_t{static_cast<int16_t>(v)}) : v;
             return Status::Ok();
         }
         case ValueType::U32: case ValueType::I32: {
             uint32_t v = 0;
             EDGEQ_RETURN_IF_ERROR(c.read(v, "value"));
-            out.u = v;
+            out.u = type == ValueType::I32 ? static_cast<uint64_t>(int64_t{static_cast<int32_t>(v)}) : v;
             return Status::Ok();
         }
         case ValueType::U64: case ValueType::I64: {
