@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# make bench: quantization speed of edgeq vs ggml (bench/quantize_bench.cpp) on the same real tensors.
+# Installs the ggml peer first (scripts/peers-setup.sh -> .peers/); without npm access it says so and
+# exits 0, since there is nothing to compare against.
+#
+# Usage: scripts/bench.sh [BUILD_DIR] [quantize_bench args...]   e.g. scripts/bench.sh build --reps 15
+# Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+shift || true
+export EDGEQ_SHARED=${EDGEQ_SHARED:-$ROOT/../shared}
+
+BENCH=$BUILD/bench/quantize_bench
+[ -x "$BENCH" ] || { echo "bench: $BENCH not built (cmake --build $BUILD --target quantize_bench)" >&2; exit 1; }
+
+LIBDIR=$(bash "$ROOT/scripts/peers-setup.sh" | tail -1)
+rc=${PIPESTATUS[0]}
+if [ "$rc" = 77 ]; then echo "bench: skipped: npm unreachable, no ggml peer to compare with"; exit 0; fi
+[ "$rc" = 0 ] || { echo "bench: peers-setup.sh failed (rc $rc)" >&2; exit 1; }
+
+exec "$BENCH" --peers "$LIBDIR" "$@"
