@@ -431,6 +431,37 @@ TEST(GgufCorrupt, MissingAndUnreadableFiles) {
     EXPECT_NE(e.status().message().find("truncated header: file has 0 bytes"), std::string::npos);
 }
 
+TEST(GgufCorrupt, VersionTwoIsAcceptedVersionOneIsNot) {
+    Small s = make_small();
+    ASSERT_FALSE(s.bytes.empty());
+    TempDir tmp;
+    poke<uint32_t>(s.bytes, 4, 2);
+    write_all(tmp / "v2.gguf", s.bytes);
+    auto f = File::open((tmp / "v2.gguf").string());
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    EXPECT_EQ((*f)->version(), 2u);
+    poke<uint32_t>(s.bytes, 4, 1);
+    write_all(tmp / "v1.gguf", s.bytes);
+    auto g = File::open((tmp / "v1.gguf").string());
+    ASSERT_FALSE(g.ok());
+    EXPECT_NE(g.status().message().find("unsupported version 1"), std::string::npos) << g.status().message();
+}
+
+// Gaps between tensors and data stored out of info order are legal (only overlap is not).
+TEST(GgufCorrupt, GapsAndOutOfOrderDataAreAccepted) {
+    Small s = make_small();
+    ASSERT_FALSE(s.bytes.empty());
+    const InfoAt a = info_at(s.bytes, "tensor.a", 1), b = info_at(s.bytes, "tensor.b", 2);
+    poke<uint64_t>(s.bytes, a.offset, 64);
+    poke<uint64_t>(s.bytes, b.offset, 0);
+    TempDir tmp;
+    write_all(tmp / "o.gguf", s.bytes);
+    auto f = File::open((tmp / "o.gguf").string());
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    EXPECT_EQ((*f)->find_tensor("tensor.a")->offset, 64u);
+    EXPECT_EQ((*f)->tensor_data(*(*f)->find_tensor("tensor.b")).size(), 64u);
+}
+
 // Every proper prefix of the small file is rejected (its last tensor fills its padded slot exactly).
 TEST(GgufCorrupt, EveryTruncationIsRejected) {
     const Small s = make_small();
