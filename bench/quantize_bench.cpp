@@ -61,16 +61,21 @@ struct Tensor {
     std::vector<float> data;
 };
 
-const char* kDefaultTypes[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
-                               "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "TQ2_0"};
+const char* kDefaultTypes[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",   "Q2_K",
+                               "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "TQ2_0"};
 
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path(); }
+fs::path repo_root() {
+    return fs::path(__FILE__).parent_path().parent_path();
+}
 
 std::string find_libdir(const std::string& arg) {
     std::vector<fs::path> roots;
-    if (!arg.empty()) roots.emplace_back(arg);
-    else if (const char* e = std::getenv("EDGEQ_PEERS"); e && *e) roots.emplace_back(e);
-    else roots.push_back(repo_root() / ".peers");
+    if (!arg.empty())
+        roots.emplace_back(arg);
+    else if (const char* e = std::getenv("EDGEQ_PEERS"); e && *e)
+        roots.emplace_back(e);
+    else
+        roots.push_back(repo_root() / ".peers");
     for (const auto& r : roots) {
         for (const fs::path& d : {r, r / "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"})
             if (fs::exists(d / "libggml-base.so")) return d.string();
@@ -176,8 +181,9 @@ double now_s() {
 }
 
 void usage() {
-    std::fputs("usage: quantize_bench [--peers DIR] [--gguf FILE] [--synthetic] [--reps N] [--types T1,T2,...]\n",
-               stderr);
+    std::fputs(
+        "usage: quantize_bench [--peers DIR] [--gguf FILE] [--synthetic] [--reps N] [--types T1,T2,...]\n",
+        stderr);
     std::exit(2);
 }
 
@@ -189,20 +195,31 @@ int main(int argc, char** argv) {
     int reps = 7;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto next = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
-        if (a == "--peers") peers = next();
-        else if (a == "--gguf") gguf_path = next();
-        else if (a == "--synthetic") use_synthetic = true;
-        else if (a == "--reps") reps = std::max(1, std::atoi(next().c_str()));
-        else if (a == "--types") types_arg = next();
-        else usage();
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) usage();
+            return argv[++i];
+        };
+        if (a == "--peers")
+            peers = next();
+        else if (a == "--gguf")
+            gguf_path = next();
+        else if (a == "--synthetic")
+            use_synthetic = true;
+        else if (a == "--reps")
+            reps = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--types")
+            types_arg = next();
+        else
+            usage();
     }
 
     const std::string libdir = find_libdir(peers);
     Ggml g;
     if (libdir.empty() || !load_ggml(libdir, g)) {
-        std::fprintf(stderr, "quantize_bench: libggml-base.so not found (run scripts/peers-setup.sh, or pass --peers / "
-                             "EDGEQ_PEERS)\n");
+        std::fprintf(
+            stderr,
+            "quantize_bench: libggml-base.so not found (run scripts/peers-setup.sh, or pass --peers / "
+            "EDGEQ_PEERS)\n");
         return 2;
     }
 
@@ -227,8 +244,9 @@ int main(int argc, char** argv) {
     if (!use_synthetic) tensors = load_gguf(gguf_path);
     std::string source = gguf_path;
     if (tensors.empty()) {
-        if (!use_synthetic) std::fprintf(stderr, "quantize_bench: no usable F32 tensors in %s; using synthetic rows\n",
-                                         gguf_path.c_str());
+        if (!use_synthetic)
+            std::fprintf(stderr, "quantize_bench: no usable F32 tensors in %s; using synthetic rows\n",
+                         gguf_path.c_str());
         tensors = synthetic();
         source = tensors[0].name;
     }
@@ -236,10 +254,11 @@ int main(int argc, char** argv) {
     for (const auto& t : tensors) n_weights += t.nrows * t.n_per_row;
     const double mb = static_cast<double>(n_weights) * 4.0 / 1e6;
 
-    std::printf("quantize_bench: edgeq::quantize vs ggml_quantize_chunk (%s/libggml-base.so), 1 thread, no imatrix\n",
-                libdir.c_str());
-    std::printf("input: %s: %zu tensors, %lld weights (%.2f MB F32); best of %d\n\n", source.c_str(), tensors.size(),
-                static_cast<long long>(n_weights), mb, reps);
+    std::printf(
+        "quantize_bench: edgeq::quantize vs ggml_quantize_chunk (%s/libggml-base.so), 1 thread, no imatrix\n",
+        libdir.c_str());
+    std::printf("input: %s: %zu tensors, %lld weights (%.2f MB F32); best of %d\n\n", source.c_str(),
+                tensors.size(), static_cast<long long>(n_weights), mb, reps);
     std::printf("| type   | MB/s edgeq | MB/s ggml | edgeq/ggml | byte-identical |\n");
     std::printf("|--------|-----------:|----------:|-----------:|----------------|\n");
 
@@ -252,7 +271,8 @@ int main(int argc, char** argv) {
         const int id = static_cast<int>(edgeq::traits(*dt).id);
         const char* gname = g.type_name(id);
         if (!gname || strcasecmp(gname, edgeq::dtype_name(*dt)) != 0) {
-            std::printf("| %-6s | ggml type %d is \"%s\" here: skipped |\n", name.c_str(), id, gname ? gname : "?");
+            std::printf("| %-6s | ggml type %d is \"%s\" here: skipped |\n", name.c_str(), id,
+                        gname ? gname : "?");
             continue;
         }
         if (g.requires_imatrix(id)) {
@@ -270,7 +290,8 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < tensors.size(); ++i) {
             const auto& t = tensors[i];
             const size_t bytes = g.row_size(id, t.n_per_row) * static_cast<size_t>(t.nrows);
-            if (have_edgeq && edgeq::row_size(*dt, t.n_per_row) * static_cast<size_t>(t.nrows) != bytes) size_ok = false;
+            if (have_edgeq && edgeq::row_size(*dt, t.n_per_row) * static_cast<size_t>(t.nrows) != bytes)
+                size_ok = false;
             out_e[i].assign(bytes, 0);
             out_g[i].assign(bytes, 0);
         }
@@ -283,8 +304,8 @@ int main(int argc, char** argv) {
         for (int r = 0; r < reps + 1; ++r) {  // the first round warms caches and ggml's tables; not timed
             double t0 = now_s();
             for (size_t i = 0; i < tensors.size(); ++i)
-                g.quantize_chunk(id, tensors[i].data.data(), out_g[i].data(), 0, tensors[i].nrows, tensors[i].n_per_row,
-                                 nullptr);
+                g.quantize_chunk(id, tensors[i].data.data(), out_g[i].data(), 0, tensors[i].nrows,
+                                 tensors[i].n_per_row, nullptr);
             const double dg = now_s() - t0;
             double de = 0;
             if (have_edgeq) {
@@ -301,7 +322,8 @@ int main(int argc, char** argv) {
         }
         const double mbs_g = mb / best_g;
         if (!have_edgeq) {
-            std::printf("| %-6s | %10s | %9.1f | %10s | edgeq codec not implemented |\n", name.c_str(), "-", mbs_g, "-");
+            std::printf("| %-6s | %10s | %9.1f | %10s | edgeq codec not implemented |\n", name.c_str(), "-",
+                        mbs_g, "-");
             continue;
         }
         const double mbs_e = mb / best_e;
@@ -311,13 +333,17 @@ int main(int argc, char** argv) {
             const size_t nb = out_g[i].size() / block_bytes;
             total_blocks += nb;
             for (size_t b = 0; b < nb; ++b)
-                if (std::memcmp(out_e[i].data() + b * block_bytes, out_g[i].data() + b * block_bytes, block_bytes) != 0)
+                if (std::memcmp(out_e[i].data() + b * block_bytes, out_g[i].data() + b * block_bytes,
+                                block_bytes) != 0)
                     ++diff_blocks;
         }
         char same[96];
-        if (diff_blocks == 0) std::snprintf(same, sizeof same, "yes");
-        else std::snprintf(same, sizeof same, "NO: %zu of %zu blocks differ", diff_blocks, total_blocks);
-        std::printf("| %-6s | %10.1f | %9.1f | %10.2f | %-14s |\n", name.c_str(), mbs_e, mbs_g, mbs_e / mbs_g, same);
+        if (diff_blocks == 0)
+            std::snprintf(same, sizeof same, "yes");
+        else
+            std::snprintf(same, sizeof same, "NO: %zu of %zu blocks differ", diff_blocks, total_blocks);
+        std::printf("| %-6s | %10.1f | %9.1f | %10.2f | %-14s |\n", name.c_str(), mbs_e, mbs_g, mbs_e / mbs_g,
+                    same);
     }
     return 0;
 }

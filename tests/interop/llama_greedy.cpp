@@ -33,17 +33,16 @@
 #include <dlfcn.h>
 
 #include <cmath>
-#include <cstddef>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -55,16 +54,23 @@ struct llama_model;
 struct llama_context;
 struct llama_vocab;
 
-enum ggml_log_level_t : int { kLogNone = 0, kLogDebug = 1, kLogInfo = 2, kLogWarn = 3, kLogError = 4, kLogCont = 5 };
+enum ggml_log_level_t : int {
+    kLogNone = 0,
+    kLogDebug = 1,
+    kLogInfo = 2,
+    kLogWarn = 3,
+    kLogError = 4,
+    kLogCont = 5
+};
 using ggml_log_callback = void (*)(int level, const char* text, void* user_data);
 
 struct llama_model_params {
-    void* devices;                          // ggml_backend_dev_t *
-    const void* tensor_buft_overrides;      // const llama_model_tensor_buft_override *
+    void* devices;                      // ggml_backend_dev_t *
+    const void* tensor_buft_overrides;  // const llama_model_tensor_buft_override *
     int32_t n_gpu_layers;
-    int32_t split_mode;                     // enum llama_split_mode
-    int32_t load_mode;                      // enum llama_load_mode (AUTO = -1)
-    int32_t lazy_mode;                      // enum llama_lazy_mode (OFF, AUTO, ON)
+    int32_t split_mode;  // enum llama_split_mode
+    int32_t load_mode;   // enum llama_load_mode (AUTO = -1)
+    int32_t lazy_mode;   // enum llama_lazy_mode (OFF, AUTO, ON)
     int32_t main_gpu;
     const float* tensor_split;
     void* progress_callback;
@@ -94,11 +100,11 @@ struct llama_context_params {
     uint32_t n_outputs_max_per_seq;
     int32_t n_threads;
     int32_t n_threads_batch;
-    int32_t ctx_type;                       // enum llama_context_type
+    int32_t ctx_type;  // enum llama_context_type
     int32_t rope_scaling_type;
     int32_t pooling_type;
     int32_t attention_type;
-    int32_t flash_attn_type;                // enum llama_flash_attn_type: AUTO -1, DISABLED 0, ENABLED 1
+    int32_t flash_attn_type;  // enum llama_flash_attn_type: AUTO -1, DISABLED 0, ENABLED 1
     float rope_freq_base;
     float rope_freq_scale;
     float yarn_ext_factor;
@@ -109,7 +115,7 @@ struct llama_context_params {
     float defrag_thold;
     void* cb_eval;
     void* cb_eval_user_data;
-    int32_t type_k;                         // enum ggml_type: F32 0, F16 1
+    int32_t type_k;  // enum ggml_type: F32 0, F16 1
     int32_t type_v;
     void* abort_callback;
     void* abort_callback_data;
@@ -214,7 +220,9 @@ void log_cb(int level, const char* text, void* ud) {
     if (log->verbose || level == kLogError) std::fputs(text, stderr);
 }
 
-bool contains(const std::string& hay, const char* needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, const char* needle) {
+    return hay.find(needle) != std::string::npos;
+}
 
 std::string piece(const Api& a, const llama_vocab* vocab, llama_token t) {
     char buf[256];
@@ -237,16 +245,18 @@ std::string first_diff(const std::vector<llama_token>& got, const std::vector<ll
             return "at index " + std::to_string(i) + ": expected " + std::to_string(want[i]) + ", got " +
                    std::to_string(got[i]);
     if (got.size() != want.size())
-        return "lengths differ: expected " + std::to_string(want.size()) + ", got " + std::to_string(got.size()) +
-               " (common prefix " + std::to_string(n) + ")";
+        return "lengths differ: expected " + std::to_string(want.size()) + ", got " +
+               std::to_string(got.size()) + " (common prefix " + std::to_string(n) + ")";
     return "";
 }
 
 void usage() {
-    std::fputs("usage: llama_greedy --lib DIR [--cpu-variant NAME] [--prompt TEXT] [--max-pos N] [--threads N]\n"
-               "                    [--fixture llm_results.json --variant V | --expect RUN.json] [--json OUT] [--verbose]\n"
-               "                    MODEL.gguf\n",
-               stderr);
+    std::fputs(
+        "usage: llama_greedy --lib DIR [--cpu-variant NAME] [--prompt TEXT] [--max-pos N] [--threads N]\n"
+        "                    [--fixture llm_results.json --variant V | --expect RUN.json] [--json OUT] "
+        "[--verbose]\n"
+        "                    MODEL.gguf\n",
+        stderr);
     std::exit(2);
 }
 
@@ -259,21 +269,38 @@ int main(int argc, char** argv) {
     Log log;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto next = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
-        if (a == "--lib") lib_dir = next();
-        else if (a == "--cpu-variant") cpu_variant = next();
-        else if (a == "--prompt") prompt = next();
-        else if (a == "--max-pos") max_pos = std::atoi(next().c_str());
-        else if (a == "--threads") threads = std::atoi(next().c_str());
-        else if (a == "--fixture") fixture = next();
-        else if (a == "--variant") variant = next();
-        else if (a == "--expect") expect = next();
-        else if (a == "--json") json_out = next();
-        else if (a == "--verbose") log.verbose = true;
-        else if (a == "-h" || a == "--help") usage();
-        else if (!a.empty() && a[0] == '-') usage();
-        else if (model_path.empty()) model_path = a;
-        else usage();
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) usage();
+            return argv[++i];
+        };
+        if (a == "--lib")
+            lib_dir = next();
+        else if (a == "--cpu-variant")
+            cpu_variant = next();
+        else if (a == "--prompt")
+            prompt = next();
+        else if (a == "--max-pos")
+            max_pos = std::atoi(next().c_str());
+        else if (a == "--threads")
+            threads = std::atoi(next().c_str());
+        else if (a == "--fixture")
+            fixture = next();
+        else if (a == "--variant")
+            variant = next();
+        else if (a == "--expect")
+            expect = next();
+        else if (a == "--json")
+            json_out = next();
+        else if (a == "--verbose")
+            log.verbose = true;
+        else if (a == "-h" || a == "--help")
+            usage();
+        else if (!a.empty() && a[0] == '-')
+            usage();
+        else if (model_path.empty())
+            model_path = a;
+        else
+            usage();
     }
     if (lib_dir.empty() || model_path.empty() || fixture.empty() != variant.empty() ||
         (!fixture.empty() && !expect.empty()) || max_pos < 2 || threads < 1)
@@ -288,14 +315,32 @@ int main(int argc, char** argv) {
     bind(ggml, "ggml_backend_load", a.ggml_backend_load);
     bind(ggml, "ggml_backend_reg_count", a.ggml_backend_reg_count);
 #define B(name) bind(llama, #name, a.name)
-    B(llama_log_set); B(llama_backend_init); B(llama_backend_free);
-    B(llama_model_default_params); B(llama_context_default_params);
-    B(llama_load_mode_name); B(llama_flash_attn_type_name);
-    B(llama_model_load_from_file); B(llama_model_free); B(llama_model_desc); B(llama_model_get_vocab);
-    B(llama_init_from_model); B(llama_free);
-    B(llama_n_ctx); B(llama_n_batch); B(llama_n_ubatch); B(llama_n_threads); B(llama_n_threads_batch);
-    B(llama_vocab_n_tokens); B(llama_vocab_bos); B(llama_tokenize); B(llama_token_to_piece);
-    B(llama_batch_get_one); B(llama_decode); B(llama_get_logits_ith); B(llama_print_system_info);
+    B(llama_log_set);
+    B(llama_backend_init);
+    B(llama_backend_free);
+    B(llama_model_default_params);
+    B(llama_context_default_params);
+    B(llama_load_mode_name);
+    B(llama_flash_attn_type_name);
+    B(llama_model_load_from_file);
+    B(llama_model_free);
+    B(llama_model_desc);
+    B(llama_model_get_vocab);
+    B(llama_init_from_model);
+    B(llama_free);
+    B(llama_n_ctx);
+    B(llama_n_batch);
+    B(llama_n_ubatch);
+    B(llama_n_threads);
+    B(llama_n_threads_batch);
+    B(llama_vocab_n_tokens);
+    B(llama_vocab_bos);
+    B(llama_tokenize);
+    B(llama_token_to_piece);
+    B(llama_batch_get_one);
+    B(llama_decode);
+    B(llama_get_logits_ith);
+    B(llama_print_system_info);
 #undef B
 
     a.llama_log_set(log_cb, &log);
@@ -311,19 +356,23 @@ int main(int argc, char** argv) {
     // Check 2: the library's defaults, read through our struct declarations.
     llama_model_params mp = a.llama_model_default_params();
     const char* lm = a.llama_load_mode_name(mp.load_mode);
-    if (mp.devices || mp.tensor_buft_overrides || mp.n_gpu_layers != -1 || mp.split_mode != 1 || mp.main_gpu != 0 ||
-        mp.lazy_mode != 1 || !lm || std::strcmp(lm, "auto") != 0 || mp.tensor_split || mp.kv_overrides ||
-        mp.vocab_only || mp.check_tensors || !mp.use_extra_bufts || mp.no_host || mp.no_alloc || mp.load_mtp)
-        die("llama_model_params layout check failed: the library's defaults do not match the declared struct");
+    if (mp.devices || mp.tensor_buft_overrides || mp.n_gpu_layers != -1 || mp.split_mode != 1 ||
+        mp.main_gpu != 0 || mp.lazy_mode != 1 || !lm || std::strcmp(lm, "auto") != 0 || mp.tensor_split ||
+        mp.kv_overrides || mp.vocab_only || mp.check_tensors || !mp.use_extra_bufts || mp.no_host ||
+        mp.no_alloc || mp.load_mtp)
+        die("llama_model_params layout check failed: the library's defaults do not match the declared "
+            "struct");
     llama_context_params cp = a.llama_context_default_params();
     const char* fa = a.llama_flash_attn_type_name(cp.flash_attn_type);
-    if (cp.n_ctx != 512 || cp.n_batch != 2048 || cp.n_ubatch != 512 || cp.n_seq_max != 1 || cp.n_threads != 4 ||
-        cp.n_threads_batch != 4 || cp.ctx_type != 0 || cp.rope_scaling_type != -1 || cp.pooling_type != -1 ||
-        cp.attention_type != -1 || cp.flash_attn_type != -1 || !fa || std::strcmp(fa, "auto") != 0 ||
-        cp.rope_freq_base != 0.0f || cp.yarn_ext_factor != -1.0f || cp.defrag_thold != -1.0f || cp.cb_eval ||
-        cp.type_k != kGgmlTypeF16 || cp.type_v != kGgmlTypeF16 || cp.abort_callback || cp.embeddings ||
-        !cp.offload_kqv || !cp.no_perf || !cp.op_offload || cp.samplers || cp.n_samplers || cp.ctx_other)
-        die("llama_context_params layout check failed: the library's defaults do not match the declared struct");
+    if (cp.n_ctx != 512 || cp.n_batch != 2048 || cp.n_ubatch != 512 || cp.n_seq_max != 1 ||
+        cp.n_threads != 4 || cp.n_threads_batch != 4 || cp.ctx_type != 0 || cp.rope_scaling_type != -1 ||
+        cp.pooling_type != -1 || cp.attention_type != -1 || cp.flash_attn_type != -1 || !fa ||
+        std::strcmp(fa, "auto") != 0 || cp.rope_freq_base != 0.0f || cp.yarn_ext_factor != -1.0f ||
+        cp.defrag_thold != -1.0f || cp.cb_eval || cp.type_k != kGgmlTypeF16 || cp.type_v != kGgmlTypeF16 ||
+        cp.abort_callback || cp.embeddings || !cp.offload_kqv || !cp.no_perf || !cp.op_offload ||
+        cp.samplers || cp.n_samplers || cp.ctx_other)
+        die("llama_context_params layout check failed: the library's defaults do not match the declared "
+            "struct");
 
     llama_model* model = a.llama_model_load_from_file(model_path.c_str(), mp);
     if (!model) die("llama_model_load_from_file(%s) failed:\n%s", model_path.c_str(), log.text.c_str());
@@ -346,11 +395,13 @@ int main(int argc, char** argv) {
     const std::string ctx_log = log.text.substr(log_mark);
     if (a.llama_n_ctx(ctx) != 512 || a.llama_n_batch(ctx) != 512 || a.llama_n_ubatch(ctx) != 512 ||
         a.llama_n_threads(ctx) != threads || a.llama_n_threads_batch(ctx) != threads)
-        die("context settings not applied (n_ctx %u, n_batch %u, n_ubatch %u, threads %d/%d)", a.llama_n_ctx(ctx),
-            a.llama_n_batch(ctx), a.llama_n_ubatch(ctx), a.llama_n_threads(ctx), a.llama_n_threads_batch(ctx));
+        die("context settings not applied (n_ctx %u, n_batch %u, n_ubatch %u, threads %d/%d)",
+            a.llama_n_ctx(ctx), a.llama_n_batch(ctx), a.llama_n_ubatch(ctx), a.llama_n_threads(ctx),
+            a.llama_n_threads_batch(ctx));
     if (!contains(ctx_log, "flash_attn            = disabled") || !contains(ctx_log, "K (f32)") ||
         !contains(ctx_log, "V (f32)"))
-        die("llama.cpp's log does not confirm flash_attn disabled and an F32 K/V cache:\n%s", ctx_log.c_str());
+        die("llama.cpp's log does not confirm flash_attn disabled and an F32 K/V cache:\n%s",
+            ctx_log.c_str());
     std::string cpu_backend = "?";
     if (auto p = log.text.find("loaded CPU backend from "); p != std::string::npos) {
         const auto e = log.text.find('\n', p);
@@ -363,8 +414,9 @@ int main(int argc, char** argv) {
     const int32_t n_vocab = a.llama_vocab_n_tokens(vocab);
     const llama_token bos = a.llama_vocab_bos(vocab);
     std::vector<llama_token> prompt_ids(prompt.size() + 8);
-    const int32_t np = a.llama_tokenize(vocab, prompt.data(), static_cast<int32_t>(prompt.size()), prompt_ids.data(),
-                                        static_cast<int32_t>(prompt_ids.size()), true, false);
+    const int32_t np =
+        a.llama_tokenize(vocab, prompt.data(), static_cast<int32_t>(prompt.size()), prompt_ids.data(),
+                         static_cast<int32_t>(prompt_ids.size()), true, false);
     if (np <= 0 || np >= max_pos) die("llama_tokenize returned %d", np);
     prompt_ids.resize(static_cast<size_t>(np));
 
@@ -380,21 +432,31 @@ int main(int argc, char** argv) {
         for (llama_token t = 1; t < n_vocab; ++t)
             if (logits[t] > logits[best]) best = t;
         if (!std::isfinite(logits[best])) die("non-finite logits at position %d", n_pos);
-        if (best == bos) { stopped_at_bos = true; break; }
+        if (best == bos) {
+            stopped_at_bos = true;
+            break;
+        }
         gen.push_back(best);
         text += piece(a, vocab, best);
         if (++n_pos >= max_pos) break;
         llama_token tok = best;
-        if (a.llama_decode(ctx, a.llama_batch_get_one(&tok, 1)) != 0) die("llama_decode failed at position %d", n_pos);
+        if (a.llama_decode(ctx, a.llama_batch_get_one(&tok, 1)) != 0)
+            die("llama_decode failed at position %d", n_pos);
     }
 
-    std::printf("model:    %s (%s)\ncpu:      %s\nprompt:   %s\ngenerated %zu tokens%s\nids:      %s\ntext:     %s\n",
-                model_path.c_str(), desc, cpu_backend.c_str(), ids_str(prompt_ids).c_str(), gen.size(),
-                stopped_at_bos ? " (stopped at BOS)" : "", ids_str(gen).c_str(), text.c_str());
+    std::printf(
+        "model:    %s (%s)\ncpu:      %s\nprompt:   %s\ngenerated %zu tokens%s\nids:      %s\ntext:     %s\n",
+        model_path.c_str(), desc, cpu_backend.c_str(), ids_str(prompt_ids).c_str(), gen.size(),
+        stopped_at_bos ? " (stopped at BOS)" : "", ids_str(gen).c_str(), text.c_str());
 
     if (!json_out.empty()) {
-        nlohmann::json j = {{"model", model_path}, {"desc", desc}, {"cpu_backend", cpu_backend},
-                            {"prompt", prompt}, {"prompt_ids", prompt_ids}, {"ids", gen}, {"text", text},
+        nlohmann::json j = {{"model", model_path},
+                            {"desc", desc},
+                            {"cpu_backend", cpu_backend},
+                            {"prompt", prompt},
+                            {"prompt_ids", prompt_ids},
+                            {"ids", gen},
+                            {"text", text},
                             {"stopped_at_bos", stopped_at_bos}};
         std::ofstream(json_out) << j.dump(1) << "\n";
     }
@@ -424,7 +486,8 @@ int main(int argc, char** argv) {
             want_text = doc.at("text").get<std::string>();
             what = doc.at("model").get<std::string>() + " [" + doc.value("cpu_backend", "?") + "]";
         }
-        if (want_prompt_text != prompt) die("reference prompt \"%s\" differs from --prompt", want_prompt_text.c_str());
+        if (want_prompt_text != prompt)
+            die("reference prompt \"%s\" differs from --prompt", want_prompt_text.c_str());
         std::string d;
         if (!(d = first_diff(prompt_ids, want_prompt)).empty()) {
             std::printf("FAIL prompt ids vs %s: %s\n", what.c_str(), d.c_str());
@@ -441,7 +504,8 @@ int main(int argc, char** argv) {
             rc = 1;
         }
         if (rc == 0)
-            std::printf("PASS %s: %zu greedy ids and text equal %s\n", model_path.c_str(), gen.size(), what.c_str());
+            std::printf("PASS %s: %zu greedy ids and text equal %s\n", model_path.c_str(), gen.size(),
+                        what.c_str());
     }
 
     a.llama_free(ctx);

@@ -53,6 +53,7 @@ done
 [ -x "$EDGEQ" ] || { say "missing $EDGEQ (build the edgeq target first)"; exit 1; }
 
 # -- driver (built here: it uses only libc, libdl and nlohmann/json, no llama.cpp headers) -------------
+rm -rf "$OUT"
 mkdir -p "$WORK" "$OUT"
 DRIVER=$WORK/llama_greedy
 SRC=$ROOT/tests/interop/llama_greedy.cpp
@@ -99,8 +100,10 @@ done
 
 # -- 2. edgeq writes the files -------------------------------------------------------------------------
 say "2. edgeq quantize"
-q() { "$EDGEQ" quantize "$@" >"$OUT/quantize-$(basename "$2").log" 2>&1 || { fail "edgeq quantize $* (see $OUT/quantize-$(basename "$2").log)"; return 1; }; }
-rm -f "$OUT"/A-*.gguf "$OUT"/B-*.gguf
+q() {  # q IN OUT TYPE [options]: one edgeq quantize call, logged next to its output
+    local log=$OUT/quantize-$(basename "$2" .gguf).log
+    "$EDGEQ" quantize "$@" >"$log" 2>&1 || { fail "edgeq quantize $* (see $log)"; return 1; }
+}
 q "$STORIES/stories260K.bin" "$OUT/A-F32.gguf" F32 --from-llama2c "$STORIES/tok512.bin"
 for T in F16 Q8_0 "${EXTRA_TYPES[@]}"; do
     [ -f "$OUT/A-F32.gguf" ] && q "$OUT/A-F32.gguf" "$OUT/A-$T.gguf" "$T"
