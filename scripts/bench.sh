@@ -14,8 +14,9 @@ export EDGEQ_SHARED=${EDGEQ_SHARED:-$ROOT/../shared}
 BENCH=$BUILD/bench/quantize_bench
 [ -x "$BENCH" ] || { echo "bench: $BENCH not built (cmake --build $BUILD --target quantize_bench)" >&2; exit 1; }
 
-LIBDIR=$(bash "$ROOT/scripts/peers-setup.sh" | tail -1)
-rc=${PIPESTATUS[0]}
+setup_out=$(bash "$ROOT/scripts/peers-setup.sh")
+rc=$?
+LIBDIR=$(printf '%s\n' "$setup_out" | tail -1)
 if [ "$rc" = 77 ]; then echo "bench: skipped: npm unreachable, no ggml peer to compare with"; exit 0; fi
 [ "$rc" = 0 ] || { echo "bench: peers-setup.sh failed (rc $rc)" >&2; exit 1; }
 

@@ -42,8 +42,9 @@ fails=0
 fail() { echo "interop: FAIL: $*"; fails=$((fails + 1)); }
 
 # -- peer ----------------------------------------------------------------------------------------------
-LIBDIR=$(bash "$ROOT/scripts/peers-setup.sh" | tail -1)
-rc=${PIPESTATUS[0]}
+setup_out=$(bash "$ROOT/scripts/peers-setup.sh")
+rc=$?
+LIBDIR=$(printf '%s\n' "$setup_out" | tail -1)
 if [ "$rc" = 77 ]; then say "skipped: npm unreachable, llama.cpp peer not installed"; exit 77; fi
 if [ "$rc" != 0 ] || [ ! -f "$LIBDIR/libllama.v0.5.0.so" ]; then say "peers-setup.sh failed (rc $rc)"; exit 1; fi
 
