@@ -36,6 +36,7 @@
 #include "core/fp16.h"
 #include "dtype/blocks.h"
 #include "dtype/quant_common.h"
+#include "dtype/kquant_search.h"
 #include "dtype/quants.h"
 
 namespace edgeq::quants {
@@ -309,17 +310,19 @@ struct K4Scales {
 
 // Reference path: per-sub-block qkx2 search with weights av_x + |x|, then scales/mins rounded to 6 bits
 // against their maxima. Fills L with the search levels (0..nmax).
-K4Scales k4_ref_scales(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L) {
-    uint8_t Laux[32], ls[QK_K / 32], lm[QK_K / 32];
-    float weights[32], mins[QK_K / 32], scales[QK_K / 32];
-    float max_scale = 0, max_min = 0;
+K4Scales k4_ref_scales(const KSearch& search, const float* x, int nmax, float rmin, float rdelta, int nstep,
+                       uint8_t* L) {
+    uint8_t ls[QK_K / 32], lm[QK_K / 32];
+    float weights[QK_K], mins[QK_K / 32], scales[QK_K / 32];
     for (int j = 0; j < QK_K / 32; ++j) {
         float sum_x2 = 0;
         for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
         const float av_x = std::sqrt(sum_x2 / 32);
-        for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta,
-                                     nstep, false);
+        for (int l = 0; l < 32; ++l) weights[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
+    }
+    search.qkx2_8x32(x, weights, nmax, rmin, rdelta, nstep, L, scales, mins);
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; ++j) {
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -388,17 +391,16 @@ void store_q5_K(const float* x, const K4Scales& s, uint8_t* L, block_q5_K& b) {
 // ---- Q6_K -----------------------------------------------------------------------------------------
 
 // qw == nullptr: reference path (make_qx_quants weights x^2); else the raw imatrix weights.
-void q6_K_block(const float* x, block_q6_K& b, const float* qw) {
+void q6_K_block(const KSearch& search, const float* x, block_q6_K& b, const float* qw) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
+    search.qx_16x16(x, qw, L, scales);
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
-        const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + 16 * ib : nullptr);
-        scales[ib] = scale;
-        const float a = std::fabs(scale);
+        const float a = std::fabs(scales[ib]);
         if (a > max_abs_scale) {
             max_abs_scale = a;
-            max_scale = scale;
+            max_scale = scales[ib];
         }
     }
     if (max_abs_scale < kGroupMaxEps) {
@@ -458,6 +460,25 @@ void q8_K_block(const float* x, block_q8_K& b) {
 
 }  // namespace
 
+// ---- reference search table -----------------------------------------------------------------------
+
+void qx_16x16_ref(const float* x, const float* qw, int8_t* L, float* scales) {
+    for (int g = 0; g < QK_K / 16; ++g) {
+        scales[g] = make_qx_quants(16, 32, x + 16 * g, L + 16 * g, 1, qw ? qw + 16 * g : nullptr);
+    }
+}
+
+void qkx2_8x32_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                   float* scales, float* mins) {
+    uint8_t scratch[32];
+    for (int g = 0; g < QK_K / 32; ++g) {
+        scales[g] = make_qkx2_quants(32, nmax, x + 32 * g, w + 32 * g, L + 32 * g, &mins[g], scratch, rmin, rdelta,
+                                     nstep, false);
+    }
+}
+
+const KSearch kSearchRef{&qx_16x16_ref, &qkx2_8x32_ref};
+
 // ---- public entry points --------------------------------------------------------------------------
 
 size_t quantize_Q2_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
@@ -480,28 +501,41 @@ size_t quantize_Q3_K(const float* src, void* dst, int64_t nrows, int64_t n_per_r
     });
 }
 
-size_t quantize_Q4_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q4_K_with(const KSearch& search, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return for_each_block<block_q4_K>(src, dst, nrows, n_per_row, [&](const float* x, block_q4_K& b, int64_t i) {
         uint8_t L[QK_K];
         const K4Scales s = imatrix ? k4_imx_scales(x, 15, imatrix + i * QK_K, L)
-                                   : k4_ref_scales(x, 15, -1.f, 0.1f, 20, L);
+                                   : k4_ref_scales(search, x, 15, -1.f, 0.1f, 20, L);
         store_q4_K(x, s, L, b);
     });
 }
 
-size_t quantize_Q5_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q5_K_with(const KSearch& search, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return for_each_block<block_q5_K>(src, dst, nrows, n_per_row, [&](const float* x, block_q5_K& b, int64_t i) {
         uint8_t L[QK_K];
         const K4Scales s = imatrix ? k4_imx_scales(x, 31, imatrix + i * QK_K, L)
-                                   : k4_ref_scales(x, 31, -0.5f, 0.1f, 15, L);
+                                   : k4_ref_scales(search, x, 31, -0.5f, 0.1f, 15, L);
         store_q5_K(x, s, L, b);
     });
 }
 
-size_t quantize_Q6_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q6_K_with(const KSearch& search, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return for_each_block<block_q6_K>(src, dst, nrows, n_per_row, [&](const float* x, block_q6_K& b, int64_t i) {
-        q6_K_block(x, b, imatrix ? imatrix + i * QK_K : nullptr);
+        q6_K_block(search, x, b, imatrix ? imatrix + i * QK_K : nullptr);
     });
+}
+
+size_t quantize_Q4_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    return quantize_Q4_K_with(kSearchRef, src, dst, nrows, n_per_row, imatrix);
+}
+size_t quantize_Q5_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    return quantize_Q5_K_with(kSearchRef, src, dst, nrows, n_per_row, imatrix);
+}
+size_t quantize_Q6_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    return quantize_Q6_K_with(kSearchRef, src, dst, nrows, n_per_row, imatrix);
 }
 
 size_t quantize_Q8_K(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* /*imatrix*/) {
