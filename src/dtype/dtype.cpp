@@ -3,8 +3,10 @@
 
 #include <array>
 #include <cctype>
+#include <iterator>
 
 #include "core/check.h"
+#include "dtype/quant_dispatch.h"
 #include "dtype/quants.h"
 
 namespace edgeq {
@@ -15,7 +17,7 @@ namespace {
 #define EDGEQ_DTYPE(name, id, blck, bytes, kind, vdt, codec)                              \
     DTypeTraits{DType::name, #name, id, blck, bytes, DTypeKind::kind, DType::vdt, \
                 EDGEQ_CODEC_##codec(name)},
-constexpr DTypeTraits kTable[] = {
+constexpr DTypeTraits kTable[] = {  // NOLINT
 #include "dtype/dtype.def"
 };
 #undef EDGEQ_DTYPE
@@ -70,7 +72,14 @@ size_t quantize(DType t, const float* src, void* dst, int64_t nrows, int64_t n_p
     const auto& tr = traits(t);
     EDGEQ_CHECK_MSG(tr.quantize != nullptr, "quantize: storage-only dtype");
     EDGEQ_CHECK(n_per_row % tr.block_size == 0);
-    const size_t n = tr.quantize(src, dst, nrows, n_per_row, imatrix);
+    static_assert(std::size(kTable) <= 64);
+    static const std::array<QuantizeFn, 64> fast = [] {  // per dtype.def row: the dispatched quantizer
+        std::array<QuantizeFn, 64> a{};
+        for (size_t i = 0; i < std::size(kTable); ++i)
+            if (kTable[i].quantize) a[i] = selected_quantizer(kTable[i].type);
+        return a;
+    }();
+    const size_t n = fast[static_cast<size_t>(&tr - kTable)](src, dst, nrows, n_per_row, imatrix);
     EDGEQ_CHECK(n == static_cast<size_t>(nrows) * row_size(t, n_per_row));
     return n;
 }
