@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/shared.h"
+#include "e2e/cli_util.h"
 #include "formats/gguf/gguf.h"
 #include "quant/gguf_quantize.h"
 
@@ -24,68 +25,6 @@ namespace edgeq {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path tmp_dir() {
-    static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() / ("edgeq_e2e_" + std::to_string(::getpid()));
-        fs::create_directories(p);
-        return p;
-    }();
-    return d;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), {}};
-}
-
-// Runs build/edgeq with args; returns exit status and stderr. fsize_limit > 0 caps the output file size
-// (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG, like a full disk).
-struct RunResult {
-    int rc;
-    std::string err;
-};
-RunResult run_cli(const std::vector<std::string>& args, rlim_t fsize_limit = 0) {
-    const fs::path err_file = tmp_dir() / "stderr.txt";
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        FILE* e = std::freopen(err_file.c_str(), "w", stderr);
-        (void)e;
-        FILE* o = std::freopen("/dev/null", "w", stdout);
-        (void)o;
-        if (fsize_limit) {
-            std::signal(SIGXFSZ, SIG_IGN);
-            rlimit rl{fsize_limit, fsize_limit};
-            ::setrlimit(RLIMIT_FSIZE, &rl);
-        }
-        std::vector<char*> argv;
-        static std::string exe = std::string(EDGEQ_BINARY_DIR) + "/edgeq";
-        argv.push_back(exe.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        std::_Exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(err_file)};
-}
-
-bool no_leftovers(const fs::path& out) {
-    for (const auto& e : fs::directory_iterator(out.parent_path())) {
-        if (e.path().filename().string().rfind(out.filename().string(), 0) == 0) return false;
-    }
-    return true;
-}
-
-void expect_one_line_error(const RunResult& r, const std::string& needle) {
-    EXPECT_NE(r.rc, 0);
-    EXPECT_NE(r.rc, 127) << "edgeq binary not found";
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "want one line, got: " << r.err;
-    EXPECT_EQ(r.err.rfind("edgeq quantize: ", 0), 0u) << r.err;
-}
 
 std::unique_ptr<gguf::File> open_or_die(const fs::path& p) {
     auto f = gguf::File::open(p.string());
@@ -330,6 +269,15 @@ TEST(QuantizeCli, BadInputGivesOneLineAndNoFile) {
     // "disk full": the output may not exceed 100 kB
     expect_one_line_error(run_cli({"quantize", "-q", src.string(), out.string(), "Q8_0"}, 100000), "write failed");
     EXPECT_TRUE(no_leftovers(out)) << "partial output left in " << out.parent_path();
+}
+
+// Multi-threaded quantization (rows split over threads) writes the same bytes as one thread.
+TEST(QuantizeCli, ThreadCountDoesNotChangeOutput) {
+    EDGEQ_REQUIRE_SHARED(src, "assets/llm/shakespeare-wiki-4M/shakespeare-wiki-4M-F32.gguf");
+    const fs::path a = tmp_dir() / "t1.gguf", b = tmp_dir() / "t3.gguf";
+    ASSERT_EQ(run_cli({"quantize", "-q", "-t", "1", src.string(), a.string(), "Q3_K_M"}).rc, 0);
+    ASSERT_EQ(run_cli({"quantize", "-q", "-t", "3", src.string(), b.string(), "Q3_K_M"}).rc, 0);
+    EXPECT_TRUE(slurp(a) == slurp(b));
 }
 
 TEST(QuantizeCli, FailedRunKeepsExistingOutput) {

@@ -1,0 +1,84 @@
+// Helpers for tests that drive the real `edgeq` binary (build/edgeq).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace edgeq {
+namespace fs = std::filesystem;
+
+inline fs::path tmp_dir() {
+    static const fs::path d = [] {
+        fs::path p = fs::temp_directory_path() / ("edgeq_e2e_" + std::to_string(::getpid()));
+        fs::create_directories(p);
+        return p;
+    }();
+    return d;
+}
+
+inline std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+// Runs build/edgeq with args; returns exit status and stderr. fsize_limit > 0 caps the output file size
+// (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG, like a full disk).
+struct RunResult {
+    int rc;
+    std::string err;
+    std::string out;
+};
+inline RunResult run_cli(const std::vector<std::string>& args, rlim_t fsize_limit = 0) {
+    const fs::path err_file = tmp_dir() / "stderr.txt", out_file = tmp_dir() / "stdout.txt";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        FILE* e = std::freopen(err_file.c_str(), "w", stderr);
+        (void)e;
+        FILE* o = std::freopen(out_file.c_str(), "w", stdout);
+        (void)o;
+        if (fsize_limit) {
+            std::signal(SIGXFSZ, SIG_IGN);
+            rlimit rl{fsize_limit, fsize_limit};
+            ::setrlimit(RLIMIT_FSIZE, &rl);
+        }
+        std::vector<char*> argv;
+        static std::string exe = std::string(EDGEQ_BINARY_DIR) + "/edgeq";
+        argv.push_back(exe.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        std::_Exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(err_file), slurp(out_file)};
+}
+
+inline bool no_leftovers(const fs::path& out) {
+    for (const auto& e : fs::directory_iterator(out.parent_path())) {
+        if (e.path().filename().string().rfind(out.filename().string(), 0) == 0) return false;
+    }
+    return true;
+}
+
+inline void expect_one_line_error(const RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.rc, 0);
+    EXPECT_NE(r.rc, 127) << "edgeq binary not found";
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "want one line, got: " << r.err;
+    EXPECT_EQ(r.err.rfind("edgeq ", 0), 0u) << r.err;
+}
+
+}  // namespace edgeq
