@@ -30,10 +30,9 @@
 //      (e.g. n_batch 2048, n_threads 4, type_k F16, flash_attn AUTO, load_mode "auto");
 //   3. after the context is made, llama.cpp's own getters (llama_n_ctx, llama_n_threads, ...) and its
 //      log ("flash_attn = disabled", "K (f32)", "V (f32)") must report what we asked for.
-#include <dlfcn.h>
-
+// Loading the libraries, binding symbols and collecting the log are in llama_dl.h (shared with
+// llama_quantize.cpp).
 #include <cmath>
-#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -44,7 +43,11 @@
 #include <string>
 #include <vector>
 
+#include "llama_dl.h"
+
 namespace {
+
+using namespace llama_dl;
 
 // ---- llama.h / ggml.h declarations (this build) -------------------------------------------------
 using llama_token = int32_t;
@@ -53,16 +56,6 @@ using llama_seq_id = int32_t;
 struct llama_model;
 struct llama_context;
 struct llama_vocab;
-
-enum ggml_log_level_t : int {
-    kLogNone = 0,
-    kLogDebug = 1,
-    kLogInfo = 2,
-    kLogWarn = 3,
-    kLogError = 4,
-    kLogCont = 5
-};
-using ggml_log_callback = void (*)(int level, const char* text, void* user_data);
 
 struct llama_model_params {
     void* devices;                      // ggml_backend_dev_t *
@@ -186,44 +179,6 @@ struct Api {
     const char* (*llama_print_system_info)();
 };
 
-[[noreturn]] void die(const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::fputs("llama_greedy: error: ", stderr);
-    std::vfprintf(stderr, fmt, ap);
-    std::fputc('\n', stderr);
-    va_end(ap);
-    std::exit(2);
-}
-
-void* open_lib(const std::string& path) {
-    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (!h) die("dlopen %s: %s", path.c_str(), dlerror());
-    return h;
-}
-
-template <class F>
-void bind(void* lib, const char* name, F& fn) {
-    void* p = dlsym(lib, name);
-    if (!p) die("symbol %s not found: %s", name, dlerror());
-    fn = reinterpret_cast<F>(p);
-}
-
-struct Log {
-    std::string text;
-    bool verbose = false;
-};
-
-void log_cb(int level, const char* text, void* ud) {
-    auto* log = static_cast<Log*>(ud);
-    log->text += text;
-    if (log->verbose || level == kLogError) std::fputs(text, stderr);
-}
-
-bool contains(const std::string& hay, const char* needle) {
-    return hay.find(needle) != std::string::npos;
-}
-
 std::string piece(const Api& a, const llama_vocab* vocab, llama_token t) {
     char buf[256];
     const int32_t n = a.llama_token_to_piece(vocab, t, buf, sizeof buf, 0, false);
@@ -263,6 +218,7 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    g_prog = "llama_greedy";
     std::string lib_dir, cpu_variant, model_path, fixture, variant, expect, json_out;
     std::string prompt = "Once upon a time";
     int max_pos = 257, threads = 1;
@@ -307,9 +263,9 @@ int main(int argc, char** argv) {
         usage();
 
     // Load order: ggml-base, ggml, llama (RUNPATH $ORIGIN resolves their own dependencies).
-    open_lib(lib_dir + "/libggml-base.so");
-    void* ggml = open_lib(lib_dir + "/libggml.v0.5.0.so");
-    void* llama = open_lib(lib_dir + "/libllama.v0.5.0.so");
+    const Libs libs = open_peer(lib_dir);
+    void* ggml = libs.ggml;
+    void* llama = libs.llama;
     Api a{};
     bind(ggml, "ggml_backend_load_all_from_path", a.ggml_backend_load_all_from_path);
     bind(ggml, "ggml_backend_load", a.ggml_backend_load);
