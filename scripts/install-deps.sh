@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config git
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
+      libonnx-dev libprotobuf-dev protobuf-compiler
+      libonnx-testdata dataset-fashion-mnist
       nodejs npm python3)
 
 missing=()

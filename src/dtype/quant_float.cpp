@@ -1,8 +1,8 @@
 // Reference codecs of the plain formats: F32, F16, BF16 (value conversions) and the raw integer formats
-// I8, U8, I4, U4, I2. The integer formats store values, not scales: quantize rounds half to even and
+// I8, U8, I4, U4, I2, U2. The integer formats store values, not scales: quantize rounds half to even and
 // saturates to the format's range (ONNX QuantizeLinear with scale 1, zero point 0); the affine scale and
 // zero point travel with the tensor (quant/quantizers). Packing follows ONNX: element 2i in the low
-// nibble of byte i, 2i+1 in the high nibble; I2 packs four 2-bit values from the lowest bits up.
+// nibble of byte i, 2i+1 in the high nibble; I2/U2 pack four 2-bit values from the lowest bits up.
 #include <cmath>
 #include <cstring>
 
@@ -127,6 +127,23 @@ void dequantize_row_I2(const void* src, float* dst, int64_t n) {
             const int v = (x[i / 4] >> (2 * j)) & 3;
             dst[i + j] = static_cast<float>(v >= 2 ? v - 4 : v);
         }
+    }
+}
+
+size_t quantize_U2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float*) {
+    const int64_t n = nrows * n_per_row;
+    auto* y = static_cast<uint8_t*>(dst);
+    for (int64_t i = 0; i < n; i += 4) {
+        uint8_t b = 0;
+        for (int j = 0; j < 4; ++j) b |= static_cast<uint8_t>(round_sat(src[i + j], 0, 3) << (2 * j));
+        y[i / 4] = b;
+    }
+    return static_cast<size_t>(n / 4);
+}
+void dequantize_row_U2(const void* src, float* dst, int64_t n) {
+    const auto* x = static_cast<const uint8_t*>(src);
+    for (int64_t i = 0; i < n; i += 4) {
+        for (int j = 0; j < 4; ++j) dst[i + j] = static_cast<float>((x[i / 4] >> (2 * j)) & 3);
     }
 }
 

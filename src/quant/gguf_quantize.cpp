@@ -158,11 +158,13 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
     w.remove("general.file_type");
     w.set("general.file_type", gguf::Value::U32v(ft->ftype_id));
     for (const char* k : {"split.no", "split.count", "split.tensors.count"}) w.remove(k);
-    if (imatrix) {
-        w.set("quantize.imatrix.file", gguf::Value::Str(imatrix->path));
-        if (!imatrix->datasets.empty()) w.set("quantize.imatrix.dataset", gguf::Value::Str(imatrix->datasets[0]));
-        w.set("quantize.imatrix.entries_count", gguf::Value::I32v(static_cast<int32_t>(imatrix->entries.size())));
-        w.set("quantize.imatrix.chunks_count", gguf::Value::I32v(static_cast<int32_t>(imatrix->chunk_count)));
+    if (imatrix) {  // as llama-quantize writes them (strings cut to 127 bytes, counts as u32)
+        w.set("quantize.imatrix.file", gguf::Value::Str(imatrix->path.substr(0, 127)));
+        if (!imatrix->datasets.empty())
+            w.set("quantize.imatrix.dataset", gguf::Value::Str(imatrix->datasets[0].substr(0, 127)));
+        w.set("quantize.imatrix.entries_count", gguf::Value::U32v(static_cast<uint32_t>(imatrix->entries.size())));
+        if (imatrix->chunk_count > 0)
+            w.set("quantize.imatrix.chunks_count", gguf::Value::U32v(static_cast<uint32_t>(imatrix->chunk_count)));
     }
     if (src->alignment != gguf::kDefaultAlignment) w.set_alignment(src->alignment);
 

@@ -63,6 +63,11 @@ std::map<std::string, Expect> expectations() {
         {"I4", {1001, 2, 1}},
         {"U4", {1002, 2, 1}},
         {"I2", {1003, 4, 1}},
+        {"U2", {1004, 4, 1}},
+        {"BOOL", {1005, 1, 1}},
+        {"U16", {1006, 1, 2}},
+        {"U32", {1007, 1, 4}},
+        {"U64", {1008, 1, 8}},
     };
 }
 
@@ -144,7 +149,7 @@ std::vector<float> dq(DType t, const std::vector<uint8_t>& b, size_t n) {
 
 TEST(DTypeTable, PackedIntegersRoundTripEveryValue) {
     struct R { DType t; int lo, hi; };
-    for (const R r : {R{DType::I4, -8, 7}, R{DType::U4, 0, 15}, R{DType::I2, -2, 1}}) {
+    for (const R r : {R{DType::I4, -8, 7}, R{DType::U4, 0, 15}, R{DType::I2, -2, 1}, R{DType::U2, 0, 3}}) {
         const int per = static_cast<int>(traits(r.t).block_size);
         // every value at every position within a byte
         std::vector<float> x;
