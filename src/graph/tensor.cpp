@@ -1,0 +1,120 @@
+#include "edgeq/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/fp16.h"
+
+namespace edgeq {
+
+int64_t shape_numel(const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return n;
+}
+
+std::string shape_str(const Shape& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+size_t storage_bytes(DType t, int64_t numel) {
+    const auto& tr = traits(t);
+    const int64_t blocks = (numel + tr.block_size - 1) / tr.block_size;
+    return static_cast<size_t>(blocks) * tr.type_size;
+}
+
+Tensor::Buffer::Buffer(size_t bytes) : n(bytes) {
+    const size_t alloc = ((bytes + 63) / 64) * 64 + 64;  // room for vector over-reads at the end
+    p = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
+    EDGEQ_CHECK_MSG(p != nullptr, "out of memory");
+    std::memset(p, 0, alloc);
+}
+Tensor::Buffer::~Buffer() { std::free(p); }
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+    for (int64_t d : shape_) EDGEQ_CHECK_MSG(d >= 0, "negative dimension");
+    buf_ = std::make_shared<Buffer>(nbytes());
+}
+
+Tensor Tensor::from_bytes(DType dtype, Shape shape, std::span<const uint8_t> bytes) {
+    Tensor t(dtype, std::move(shape));
+    EDGEQ_CHECK_MSG(bytes.size() == t.nbytes(), "from_bytes: size does not match dtype and shape");
+    if (!bytes.empty()) std::memcpy(t.raw(), bytes.data(), bytes.size());
+    return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+    EDGEQ_CHECK_MSG(shape_numel(shape) == numel(), "reshape changes the element count");
+    Tensor t = *this;
+    t.shape_ = std::move(shape);
+    return t;
+}
+
+Tensor Tensor::clone() const {
+    Tensor t(dtype_, shape_);
+    if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+    return t;
+}
+
+std::vector<float> Tensor::to_f32() const {
+    const int64_t n = numel();
+    std::vector<float> out(static_cast<size_t>(n));
+    auto conv = [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = data<T>();
+        for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = static_cast<float>(p[i]);
+    };
+    switch (dtype_) {
+        case DType::BOOL: conv(uint8_t{}); break;
+        case DType::I16: conv(int16_t{}); break;
+        case DType::I32: conv(int32_t{}); break;
+        case DType::I64: conv(int64_t{}); break;
+        case DType::U16: conv(uint16_t{}); break;
+        case DType::U32: conv(uint32_t{}); break;
+        case DType::U64: conv(uint64_t{}); break;
+        case DType::F64: conv(double{}); break;
+        default: {
+            const auto& tr = traits(dtype_);
+            EDGEQ_CHECK_MSG(tr.dequantize != nullptr, "to_f32: dtype has no conversion");
+            const int64_t full = (n / tr.block_size) * tr.block_size;
+            if (full) tr.dequantize(raw(), out.data(), full);
+            if (full < n) {  // a partial last block of a packed type
+                std::vector<float> tail(static_cast<size_t>(tr.block_size));
+                tr.dequantize(raw() + static_cast<size_t>(full / tr.block_size) * tr.type_size, tail.data(),
+                              tr.block_size);
+                for (int64_t i = full; i < n; ++i) out[static_cast<size_t>(i)] = tail[static_cast<size_t>(i - full)];
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<int64_t> Tensor::to_i64() const {
+    const int64_t n = numel();
+    std::vector<int64_t> out(static_cast<size_t>(n));
+    auto conv = [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = data<T>();
+        for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = static_cast<int64_t>(p[i]);
+    };
+    switch (dtype_) {
+        case DType::BOOL: case DType::U8: conv(uint8_t{}); break;
+        case DType::I8: conv(int8_t{}); break;
+        case DType::I16: conv(int16_t{}); break;
+        case DType::I32: conv(int32_t{}); break;
+        case DType::I64: conv(int64_t{}); break;
+        case DType::U16: conv(uint16_t{}); break;
+        case DType::U32: conv(uint32_t{}); break;
+        case DType::U64: conv(uint64_t{}); break;
+        default: {
+            const auto f = to_f32();
+            for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = static_cast<int64_t>(f[static_cast<size_t>(i)]);
+        }
+    }
+    return out;
+}
+
+}  // namespace edgeq

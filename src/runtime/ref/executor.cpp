@@ -1,0 +1,156 @@
+#include "runtime/ref/executor.h"
+
+#include <set>
+#include <unordered_map>
+
+#include "runtime/ref/op.h"
+
+namespace edgeq::runtime {
+namespace {
+
+struct Scope {
+    const Scope* parent = nullptr;
+    std::unordered_map<std::string, Tensor> values;
+    const Tensor* find(const std::string& n) const {
+        for (const Scope* s = this; s; s = s->parent) {
+            auto it = s->values.find(n);
+            if (it != s->values.end()) return &it->second;
+        }
+        return nullptr;
+    }
+};
+
+std::vector<std::string> scope_names(const Scope* s) {
+    std::vector<std::string> names;
+    for (; s; s = s->parent)
+        for (const auto& [k, v] : s->values) names.push_back(k);
+    return names;
+}
+
+Result<std::vector<Tensor>> run_graph(const graph::Model& model, const graph::Graph& g, Scope& scope,
+                                      const RunOptions& opts) {
+    EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(g, scope_names(scope.parent)));
+    for (const auto& [name, t] : g.initializers) scope.values.emplace(name, t);
+
+    // last use of every value, to free intermediates early
+    std::unordered_map<std::string, size_t> last_use;
+    for (size_t k = 0; k < order.size(); ++k)
+        for (const auto& in : g.nodes[order[k]].inputs) last_use[in] = k;
+    std::set<std::string> keep;
+    for (const auto& o : g.outputs) keep.insert(o.name);
+
+    for (size_t k = 0; k < order.size(); ++k) {
+        const graph::Node& node = g.nodes[order[k]];
+        const OpRow* row = find_ref_op(node.domain, node.op_type);
+        if (!row) return Unsupported(node.describe() + ": operator not supported by edgeq's reference executor");
+        OpContext ctx{node, model.opset(node.domain), {}, {}, {}};
+        for (const auto& in : node.inputs) {
+            if (in.empty()) {
+                ctx.inputs.push_back(nullptr);
+                continue;
+            }
+            const Tensor* t = scope.find(in);
+            if (!t) return Corrupt(node.describe() + ": input '" + in + "' has no value");
+            ctx.inputs.push_back(t);
+        }
+        ctx.outputs.resize(node.outputs.size());
+        ctx.run_subgraph = [&](const graph::Graph& sub, const std::vector<Tensor>& sub_inputs)
+            -> Result<std::vector<Tensor>> {
+            Scope inner;
+            inner.parent = &scope;
+            if (sub_inputs.size() != sub.inputs.size()) {
+                return Corrupt(node.describe() + ": subgraph '" + sub.name + "' takes " +
+                               std::to_string(sub.inputs.size()) + " inputs, got " + std::to_string(sub_inputs.size()));
+            }
+            for (size_t i = 0; i < sub_inputs.size(); ++i) inner.values[sub.inputs[i].name] = sub_inputs[i];
+            return run_graph(model, sub, inner, opts);
+        };
+        EDGEQ_RETURN_IF_ERROR(row->fn(ctx));
+        if (opts.on_node) opts.on_node(node, ctx.outputs);
+        for (size_t i = 0; i < node.outputs.size(); ++i) {
+            if (node.outputs[i].empty()) continue;
+            if (ctx.outputs[i].empty_handle()) {
+                return Corrupt(node.describe() + ": produced no value for output '" + node.outputs[i] + "'");
+            }
+            scope.values[node.outputs[i]] = std::move(ctx.outputs[i]);
+        }
+        for (const auto& in : node.inputs) {
+            auto it = last_use.find(in);
+            if (it != last_use.end() && it->second == k && !keep.count(in) && !g.initializers.count(in)) {
+                scope.values.erase(in);
+            }
+        }
+    }
+    std::vector<Tensor> outs;
+    for (const auto& o : g.outputs) {
+        const Tensor* t = scope.find(o.name);
+        if (!t) return Corrupt("graph '" + g.name + "': output '" + o.name + "' was not produced");
+        outs.push_back(*t);
+    }
+    return outs;
+}
+
+void collect_unsupported(const graph::Graph& g, std::set<std::string>& out) {
+    for (const auto& n : g.nodes) {
+        if (!find_ref_op(n.domain, n.op_type)) out.insert((n.domain.empty() ? "" : n.domain + ".") + n.op_type);
+        for (const auto& [k, a] : n.attrs) {
+            if (a.g) collect_unsupported(*a.g, out);
+            for (const auto& sg : a.graphs) collect_unsupported(*sg, out);
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> unsupported_ops(const graph::Model& model) {
+    std::set<std::string> s;
+    collect_unsupported(model.graph, s);
+    return {s.begin(), s.end()};
+}
+
+Result<std::map<std::string, Tensor>> run_reference(const graph::Model& model,
+                                                    const std::map<std::string, Tensor>& inputs,
+                                                    const RunOptions& opts) {
+    const graph::Graph& g = model.graph;
+    Scope scope;
+    for (const auto& [name, t] : inputs) {
+        const graph::ValueInfo* vi = nullptr;
+        for (const auto& in : g.inputs)
+            if (in.name == name) vi = &in;
+        if (!vi) {
+            if (g.initializers.count(name)) {  // overriding a parameter listed as an input (IR < 4 models)
+                scope.values[name] = t;
+                continue;
+            }
+            std::string names;
+            for (const auto& in : g.inputs) names += (names.empty() ? "" : ", ") + in.name;
+            return InvalidArgument("model has no input '" + name + "' (inputs: " + names + ")");
+        }
+        if (vi->dtype && *vi->dtype != t.dtype()) {
+            return InvalidArgument("input '" + name + "': expected " + dtype_name(*vi->dtype) + ", got " +
+                                   dtype_name(t.dtype()));
+        }
+        if (vi->has_shape) {
+            bool ok = vi->shape.size() == t.shape().size();
+            for (size_t i = 0; ok && i < vi->shape.size(); ++i)
+                ok = vi->shape[i].value < 0 || vi->shape[i].value == t.shape()[i];
+            if (!ok) {
+                std::string want = "[";
+                for (size_t i = 0; i < vi->shape.size(); ++i)
+                    want += (i ? ", " : "") + (vi->shape[i].value >= 0 ? std::to_string(vi->shape[i].value)
+                                                                        : (vi->shape[i].param.empty() ? "?" : vi->shape[i].param));
+                return InvalidArgument("input '" + name + "': expected shape " + want + "], got " + shape_str(t.shape()));
+            }
+        }
+        scope.values[name] = t;
+    }
+    for (const auto& in : g.inputs) {
+        if (!scope.values.count(in.name)) return InvalidArgument("missing input '" + in.name + "'");
+    }
+    EDGEQ_ASSIGN_OR_RETURN(auto outs, run_graph(model, g, scope, opts));
+    std::map<std::string, Tensor> result;
+    for (size_t i = 0; i < g.outputs.size(); ++i) result[g.outputs[i].name] = std::move(outs[i]);
+    return result;
+}
+
+}  // namespace edgeq::runtime
