@@ -8,6 +8,7 @@ namespace edgeq::runtime {
 
 #define EDGEQ_REF_OP(op, domain, fn) Status fn(OpContext&);
 #include "runtime/ref/ops_control.def"
+#include "runtime/ref/ops_fused.def"
 #include "runtime/ref/ops_math.def"
 #include "runtime/ref/ops_nn.def"
 #include "runtime/ref/ops_quant.def"
@@ -19,6 +20,9 @@ const OpRow kOps[] = {
 #define EDGEQ_REF_OP(op, domain, fn) {#op, domain, &fn, EDGEQ_FAMILY},
 #define EDGEQ_FAMILY "control"
 #include "runtime/ref/ops_control.def"
+#undef EDGEQ_FAMILY
+#define EDGEQ_FAMILY "fused"
+#include "runtime/ref/ops_fused.def"
 #undef EDGEQ_FAMILY
 #define EDGEQ_FAMILY "math"
 #include "runtime/ref/ops_math.def"
