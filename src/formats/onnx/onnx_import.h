@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "edgeq/status.h"
 #include "edgeq/tensor.h"
@@ -20,9 +21,11 @@
 
 namespace edgeq::onnxio {
 
-Result<graph::Model> load_model(const std::string& path);
+// warnings (optional) receives what was tolerated: ONNX checker / shape-inference failures, ignored fields.
+// base_dir: folder for external data ("" = external data is an error).
+Result<graph::Model> load_model(const std::string& path, std::vector<std::string>* warnings = nullptr);
 Result<graph::Model> parse_model(std::span<const uint8_t> bytes, const std::string& source_name,
-                                 const std::string& base_dir);
+                                 const std::string& base_dir, std::vector<std::string>* warnings = nullptr);
 
 // A serialized TensorProto (the conformance suite's input_N.pb / output_N.pb). *name receives its name.
 Result<Tensor> load_tensor_pb(const std::string& path, std::string* name = nullptr);
