@@ -1,0 +1,196 @@
+// Reference 'nn' ops on one-node models with hand-computed expectations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "runtime/ref/executor.h"
+
+namespace edgeq::runtime {
+namespace {
+
+using graph::Attribute;
+
+Attribute ints(std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+}
+Attribute int1(int64_t v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Int;
+    a.i = v;
+    return a;
+}
+Attribute flt(float v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Float;
+    a.f = v;
+    return a;
+}
+Attribute str(std::string v) {
+    Attribute a;
+    a.kind = Attribute::Kind::String;
+    a.s = std::move(v);
+    return a;
+}
+Attribute strs(std::vector<std::string> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Strings;
+    a.strings = std::move(v);
+    return a;
+}
+
+Tensor f32(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(DType::F32, std::move(s), v); }
+
+// Runs one node; inputs named in0, in1, ... ("" entries are omitted inputs); returns outputs out0, out1, ...
+Result<std::vector<Tensor>> run_node(const std::string& op, const std::vector<Tensor>& inputs,
+                                     std::map<std::string, Attribute> attrs, size_t n_outputs = 1,
+                                     int64_t opset = 17) {
+    graph::Model m;
+    m.opsets[""] = opset;
+    graph::Node n;
+    n.name = "n";
+    n.op_type = op;
+    n.attrs = std::move(attrs);
+    std::map<std::string, Tensor> feeds;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].empty_handle()) {
+            n.inputs.push_back("");
+            continue;
+        }
+        const std::string name = "in" + std::to_string(i);
+        n.inputs.push_back(name);
+        graph::ValueInfo vi;
+        vi.name = name;
+        m.graph.inputs.push_back(vi);
+        feeds[name] = inputs[i];
+    }
+    for (size_t i = 0; i < n_outputs; ++i) {
+        const std::string name = "out" + std::to_string(i);
+        n.outputs.push_back(name);
+        graph::ValueInfo vi;
+        vi.name = name;
+        m.graph.outputs.push_back(vi);
+    }
+    m.graph.nodes.push_back(n);
+    EDGEQ_ASSIGN_OR_RETURN(auto res, run_reference(m, feeds));
+    std::vector<Tensor> outs;
+    for (size_t i = 0; i < n_outputs; ++i) outs.push_back(res["out" + std::to_string(i)]);
+    return outs;
+}
+
+void expect_tensor(const Tensor& t, const Shape& shape, const std::vector<float>& want, float tol = 1e-5f) {
+    ASSERT_EQ(shape_str(t.shape()), shape_str(shape));
+    const auto got = t.to_f32();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], tol) << "at flat index " << i << ": expected " << want[i] << ", got " << got[i];
+}
+
+std::vector<float> iota(int64_t n, float start = 0) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<float>(i);
+    return v;
+}
+
+TEST(NnConv, PaddedStrided2d) {
+    // X 1x1x3x3 = 0..8, W 1x1x2x2 = 1, pads 1, stride 2 -> 2x2 windows over the padded 5x5 image
+    auto r = run_node("Conv", {f32({1, 1, 3, 3}, iota(9)), f32({1, 1, 2, 2}, {1, 1, 1, 1})},
+                      {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    // windows: rows {-1,0},{1,2} x cols {-1,0},{1,2}
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {0, 1 + 2, 3 + 6, 4 + 5 + 7 + 8});
+}
+
+TEST(NnConv, GroupsDilationBias) {
+    // 2 channels, group 2 (depthwise), 1-D, dilation 2, kernel 2: y[c][o] = w0*x[o] + w1*x[o+2] + b
+    auto r = run_node("Conv",
+                      {f32({1, 2, 5}, {1, 2, 3, 4, 5, 10, 20, 30, 40, 50}), f32({2, 1, 2}, {1, 2, 3, -1}),
+                       f32({2}, {0.5f, -0.5f})},
+                      {{"group", int1(2)}, {"dilations", ints({2})}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 3}, {1 + 6 + 0.5f, 2 + 8 + 0.5f, 3 + 10 + 0.5f, 30 - 30 - 0.5f, 60 - 40 - 0.5f,
+                                       90 - 50 - 0.5f});
+}
+
+TEST(NnConv, SameUpperAndGroupsOf2) {
+    // X 1x4x2x2, group 2, each output channel sums its group's two input channels with kernel 1
+    auto r = run_node("Conv", {f32({1, 4, 2, 2}, iota(16)), f32({2, 2, 1, 1}, {1, 1, 1, 1})},
+                      {{"group", int1(2)}, {"auto_pad", str("SAME_UPPER")}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 2, 2}, {4, 6, 8, 10, 20, 22, 24, 26});
+}
+
+TEST(NnConv, BadShapesFail) {
+    auto r = run_node("Conv", {f32({1, 3, 4, 4}, iota(48)), f32({1, 2, 3, 3}, iota(18))}, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("Conv"), std::string::npos);
+}
+
+TEST(NnConvTranspose, Stride2) {
+    // 1-D: x = [1, 2], w = [1, 1, 1], stride 2 -> length 5: [1, 1, 1+2, 2, 2]
+    auto r = run_node("ConvTranspose", {f32({1, 1, 2}, {1, 2}), f32({1, 1, 3}, {1, 1, 1})}, {{"strides", ints({2})}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 5}, {1, 1, 3, 2, 2});
+}
+
+TEST(NnPool, MaxPoolCeilModeWithIndices) {
+    // 1x1x3x3, kernel 2, stride 2, ceil_mode: windows {0,1}x{0,1}, {0,1}x{2}, {2}x{0,1}, {2}x{2}
+    auto r = run_node("MaxPool", {f32({1, 1, 3, 3}, {1, 9, 2, 3, 4, 5, 8, 6, 7})},
+                      {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int1(1)}}, 2);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {9, 5, 8, 7});
+    expect_tensor((*r)[1], {1, 1, 2, 2}, {1, 5, 6, 8});
+}
+
+TEST(NnPool, AveragePoolPadsCountIncludePad) {
+    const Tensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+    std::map<std::string, Attribute> a{{"kernel_shape", ints({2, 2})}, {"pads", ints({1, 1, 0, 0})}};
+    auto r = run_node("AveragePool", {x}, a);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {1, 1.5f, 2, 2.5f});
+    a["count_include_pad"] = int1(1);
+    r = run_node("AveragePool", {x}, a);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {0.25f, 0.75f, 1, 2.5f});
+}
+
+TEST(NnPool, GlobalPools) {
+    const Tensor x = f32({1, 2, 2}, {1, 2, 3, 5});
+    auto r = run_node("GlobalAveragePool", {x}, {});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 1}, {1.5f, 4});
+    r = run_node("GlobalMaxPool", {x}, {});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 1}, {2, 5});
+}
+
+TEST(NnGemm, TransposesAlphaBetaBroadcastC) {
+    // A^T with A = [[1, 3], [2, 4]] (so A' = [[1, 2], [3, 4]]), B^T with B = I, C row [10, 20]
+    auto r = run_node("Gemm", {f32({2, 2}, {1, 3, 2, 4}), f32({2, 2}, {1, 0, 0, 1}), f32({2}, {10, 20})},
+                      {{"transA", int1(1)}, {"transB", int1(1)}, {"alpha", flt(2)}, {"beta", flt(0.5f)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {2, 2}, {2 + 5, 4 + 10, 6 + 5, 8 + 10});
+}
+
+TEST(NnMatMul, BatchedBroadcastAnd1d) {
+    // A [2, 1, 2] @ B [2] -> [2, 1]
+    auto r = run_node("MatMul", {f32({2, 1, 2}, {1, 2, 3, 4}), f32({2}, {1, 10})}, {});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {2, 1}, {21, 43});
+    // ints: [1, 2] x [2, 2] broadcast over A's batch
+    auto ri = run_node("MatMul",
+                       {Tensor::from_vector<int32_t>(DType::I32, {2, 1, 2}, {1, 2, 3, 4}),
+                        Tensor::from_vector<int32_t>(DType::I32, {2, 2}, {1, 0, 0, -1})},
+                       {});
+    ASSERT_TRUE(ri.ok()) << ri.status().message();
+    expect_tensor((*ri)[0], {2, 1, 2}, {1, -2, 3, -4});
+}
+
+}  // namespace
+}  // namespace edgeq::runtime
