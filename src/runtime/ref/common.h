@@ -47,3 +47,28 @@ Tensor to_float_tensor(const Tensor& t);
 Tensor from_float_tensor(const Tensor& f32, DType t);
 
 }  // namespace edgeq::runtime
+
+// ---- data-movement helpers (tensor / control families) ----
+#include <optional>
+
+namespace edgeq::runtime {
+
+// Bytes of one element for dtypes stored one element per slot (block size 1); 0 for packed/block types.
+size_t element_bytes(DType t);
+// Packed sub-byte integers: I4/U4/I2/U2 (several elements per byte, ONNX order).
+bool is_packed_int(DType t);
+// A view in which every element occupies element_bytes() bytes, for ops that move elements: I4/I2 unpack to
+// I8 and U4/U2 to U8 (same values); one-element-per-slot types are returned as they are (shared buffer);
+// block-quantized types are Unsupported (named with the node).
+Result<Tensor> unpacked(const Tensor& t, const OpContext& ctx);
+// Inverse of unpacked(): packs an I8/U8 tensor into `orig` when orig is I4/U4/I2/U2; otherwise returns t.
+Tensor repacked(const Tensor& t, DType orig);
+// Integer input i (shape, axes, indices, ...) as int64 values; error naming the node if missing or not an
+// integer tensor.
+Result<std::vector<int64_t>> input_ints(const OpContext& ctx, size_t i);
+// ONNX TensorProto.DataType (the `to`/`dtype` attributes) -> DType; nullopt for types edgeq cannot hold.
+std::optional<DType> dtype_from_onnx_elem(int64_t elem_type);
+// Advances a row-major multi-index over `shape` (last axis fastest); false after the last index.
+bool next_index(std::vector<int64_t>& idx, const Shape& shape);
+
+}  // namespace edgeq::runtime

@@ -27,15 +27,74 @@ std::vector<std::string> scope_names(const Scope* s) {
     return names;
 }
 
+// Names a subgraph reads from enclosing scopes: inputs of its nodes (and of their own subgraphs) that the
+// subgraph itself does not define.
+void implicit_inputs(const graph::Graph& g, std::set<std::string>& out) {
+    std::set<std::string> defined;
+    for (const auto& in : g.inputs) defined.insert(in.name);
+    for (const auto& [name, t] : g.initializers) defined.insert(name);
+    for (const auto& n : g.nodes)
+        for (const auto& o : n.outputs) defined.insert(o);
+    std::set<std::string> used;
+    for (const auto& n : g.nodes) {
+        for (const auto& in : n.inputs) used.insert(in);
+        for (const auto& [k, a] : n.attrs) {
+            if (a.g) implicit_inputs(*a.g, used);
+            for (const auto& sg : a.graphs) implicit_inputs(*sg, used);
+        }
+    }
+    for (const auto& u : used)
+        if (!u.empty() && !defined.count(u)) out.insert(u);
+    for (const auto& o : g.outputs)  // an output may name an outer value directly
+        if (!defined.count(o.name)) out.insert(o.name);
+}
+
+// Every node's inputs plus the outer-scope names its subgraphs (If/Loop/Scan bodies) read: they order the
+// nodes and keep those values alive until the subgraph has run.
+std::vector<std::vector<std::string>> node_reads(const graph::Graph& g) {
+    std::vector<std::vector<std::string>> reads(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const auto& n = g.nodes[i];
+        reads[i] = n.inputs;
+        std::set<std::string> implicit;
+        for (const auto& [k, a] : n.attrs) {
+            if (a.g) implicit_inputs(*a.g, implicit);
+            for (const auto& sg : a.graphs) implicit_inputs(*sg, implicit);
+        }
+        for (const auto& name : implicit) reads[i].push_back(name);
+    }
+    return reads;
+}
+
 Result<std::vector<Tensor>> run_graph(const graph::Model& model, const graph::Graph& g, Scope& scope,
                                       const RunOptions& opts) {
-    EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(g, scope_names(scope.parent)));
+    const auto reads = node_reads(g);
+    bool has_implicit = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) has_implicit |= reads[i].size() != g.nodes[i].inputs.size();
+    std::vector<size_t> order;
+    if (!has_implicit) {
+        EDGEQ_ASSIGN_OR_RETURN(order, graph::topological_order(g, scope_names(scope.parent)));
+    } else {  // order a name-only copy whose nodes also list their subgraphs' outer reads
+        graph::Graph deps;
+        deps.inputs = g.inputs;
+        deps.initializers = g.initializers;
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            graph::Node n;
+            n.name = g.nodes[i].name;
+            n.op_type = g.nodes[i].op_type;
+            n.domain = g.nodes[i].domain;
+            n.inputs = reads[i];
+            n.outputs = g.nodes[i].outputs;
+            deps.nodes.push_back(std::move(n));
+        }
+        EDGEQ_ASSIGN_OR_RETURN(order, graph::topological_order(deps, scope_names(scope.parent)));
+    }
     for (const auto& [name, t] : g.initializers) scope.values.emplace(name, t);
 
-    // last use of every value, to free intermediates early
+    // last use of every value (subgraph reads included), to free intermediates early
     std::unordered_map<std::string, size_t> last_use;
     for (size_t k = 0; k < order.size(); ++k)
-        for (const auto& in : g.nodes[order[k]].inputs) last_use[in] = k;
+        for (const auto& in : reads[order[k]]) last_use[in] = k;
     std::set<std::string> keep;
     for (const auto& o : g.outputs) keep.insert(o.name);
 
@@ -74,7 +133,7 @@ Result<std::vector<Tensor>> run_graph(const graph::Model& model, const graph::Gr
             }
             scope.values[node.outputs[i]] = std::move(ctx.outputs[i]);
         }
-        for (const auto& in : node.inputs) {
+        for (const auto& in : reads[order[k]]) {
             auto it = last_use.find(in);
             if (it != last_use.end() && it->second == k && !keep.count(in) && !g.initializers.count(in)) {
                 scope.values.erase(in);
