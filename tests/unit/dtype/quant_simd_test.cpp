@@ -13,9 +13,20 @@
 namespace edgeq {
 namespace {
 
-enum class Data { Gauss, Uniform, Outliers, Zeros, Constant, Spike, Tiny, Huge, Ties, Mixed };
+// Gauss..Mixed: generic shapes. Scales: 16-wide sub-blocks spanning 6 decades plus all-zero ones (k-quant
+// sub-blocks whose stored scale rounds to 0 keep their search levels). Grid: integers in [-127, 113] with
+// a -127 in every 32-block, so IQ4_NL's first scale is exactly 1 and 2x lands on its thresholds (ties).
+// Subnormal: amax so small that 1/amax overflows (ternary lround of inf). Extreme: near FLT_MAX, so that
+// max - min and the scales overflow. SignedZeros: +0/-0 mixed with only positive (even 32-blocks) or only
+// negative (odd) values, so the min or max is a zero whose sign is that of the first zero in scalar order.
+enum class Data {
+    Gauss, Uniform, Outliers, Zeros, Constant, Spike, Tiny, Huge, Ties, Mixed, Scales, Grid, Subnormal, Extreme,
+    SignedZeros
+};
+constexpr int kNumData = static_cast<int>(Data::SignedZeros) + 1;
 const char* data_name(Data d) {
-    static const char* n[] = {"gauss", "uniform", "outliers", "zeros", "constant", "spike", "tiny", "huge", "ties", "mixed"};
+    static const char* n[] = {"gauss", "uniform", "outliers", "zeros", "constant", "spike", "tiny",
+                              "huge",  "ties",    "mixed",    "scales", "grid",   "subnormal", "extreme", "signed-zeros"};
     return n[static_cast<int>(d)];
 }
 
@@ -24,6 +35,7 @@ std::vector<float> make_data(Data kind, int64_t n, uint32_t seed) {
     std::normal_distribution<float> g(0.f, 0.02f);
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     std::vector<float> x(static_cast<size_t>(n));
+    float sub_scale = 1.0f;
     for (int64_t i = 0; i < n; ++i) {
         float v = 0;
         switch (kind) {
@@ -37,6 +49,18 @@ std::vector<float> make_data(Data kind, int64_t n, uint32_t seed) {
             case Data::Huge: v = g(rng) * 3e4f; break;
             case Data::Ties: v = static_cast<float>(static_cast<int>(u(rng) * 8)) * 0.5f; break;  // many equal |x|
             case Data::Mixed: v = (i / 16) % 3 == 0 ? 0.0f : g(rng) * static_cast<float>(1 + (i / 64) % 5); break;
+            case Data::Scales:
+                if (i % 16 == 0) sub_scale = rng() % 5 == 0 ? 0.0f : std::pow(10.0f, -static_cast<float>(rng() % 6));
+                v = g(rng) * sub_scale;
+                break;
+            case Data::Grid: v = i % 32 == 5 ? -127.0f : static_cast<float>(static_cast<int>(rng() % 241) - 127); break;
+            case Data::Subnormal: v = g(rng) * 1e-38f; break;
+            case Data::Extreme: v = (rng() % 7 == 0) ? (rng() % 2 ? 3e38f : -3e38f) : u(rng) * 1e37f; break;
+            case Data::SignedZeros: {
+                const uint32_t r = rng() % 4;
+                v = r == 0 ? 0.0f : r == 1 ? -0.0f : std::fabs(g(rng)) * ((i / 32) % 2 ? -1.0f : 1.0f);
+                break;
+            }
         }
         x[static_cast<size_t>(i)] = v;
     }
@@ -53,6 +77,47 @@ std::string hex_block(const uint8_t* p, size_t n) {
     return s;
 }
 
+// Every case of one row; stops at the row's first mismatch (reported), so each bad row shows up once.
+void check_row(const FastQuantizer& row, int& checked) {
+    const auto& tr = traits(row.type);
+    const int64_t blk = tr.block_size;
+    for (int64_t blocks_per_row : {1, 2, 3, 5}) {
+        const int64_t n_per_row = blk * blocks_per_row;
+        for (int64_t nrows : {1, 2, 3, 7, 17}) {
+            for (int d = 0; d < kNumData; ++d) {
+                for (bool with_imx : {false, true}) {
+                    const uint32_t seed = static_cast<uint32_t>(1000 * d + 10 * nrows + blocks_per_row);
+                    const auto x = make_data(static_cast<Data>(d), nrows * n_per_row, seed);
+                    std::vector<float> imx;
+                    if (with_imx) {
+                        std::mt19937 rng(seed + 1);
+                        std::lognormal_distribution<float> ln(0.f, 1.f);
+                        imx.resize(static_cast<size_t>(n_per_row));
+                        for (auto& v : imx) v = ln(rng);
+                    }
+                    const size_t bytes = static_cast<size_t>(nrows) * row_size(row.type, n_per_row);
+                    std::vector<uint8_t> want(bytes + 16, 0xAB), got(bytes + 16, 0xAB);
+                    const float* im = with_imx ? imx.data() : nullptr;
+                    ASSERT_EQ(tr.quantize(x.data(), want.data(), nrows, n_per_row, im), bytes);
+                    ASSERT_EQ(row.fn(x.data(), got.data(), nrows, n_per_row, im), bytes) << row.name;
+                    if (want != got) {
+                        size_t i = 0;
+                        while (want[i] == got[i]) ++i;
+                        const size_t b = i / tr.type_size;
+                        FAIL() << row.name << " (" << isa_name(row.isa) << ") differs from the reference: data="
+                               << data_name(static_cast<Data>(d)) << " seed=" << seed << " nrows=" << nrows
+                               << " n_per_row=" << n_per_row << " imatrix=" << with_imx << " first bad byte " << i
+                               << " (block " << b << ", byte " << i % tr.type_size << ")\n"
+                               << "  reference " << hex_block(want.data() + b * tr.type_size, tr.type_size) << "\n"
+                               << "  got       " << hex_block(got.data() + b * tr.type_size, tr.type_size);
+                    }
+                    ++checked;
+                }
+            }
+        }
+    }
+}
+
 TEST(QuantSimd, EveryRowMatchesReferenceBytes) {
     int checked = 0;
     for (const FastQuantizer& row : fast_quantizers()) {
@@ -60,44 +125,46 @@ TEST(QuantSimd, EveryRowMatchesReferenceBytes) {
             std::printf("skip %s: CPU lacks %s\n", row.name, isa_name(row.isa));
             continue;
         }
+        check_row(row, checked);
+    }
+    std::printf("checked %d cases; active ISA %s\n", checked, isa_name(active_isa()));
+}
+
+// Rounding-level slips (a reassociated sum, a swapped operand) change a stored byte only when a value sits
+// near an fp16 or level boundary, so the small cases above can miss them: also compare whole tensors of
+// realistic shape (256 rows of 1024, ~262k weights per kind), with and without an imatrix.
+TEST(QuantSimd, BulkTensorsMatchReferenceBytes) {
+    constexpr int64_t nrows = 256, n_per_row = 1024;
+    for (const FastQuantizer& row : fast_quantizers()) {
+        if (row.isa > detected_isa()) continue;
         const auto& tr = traits(row.type);
-        const int64_t blk = tr.block_size;
-        for (int64_t blocks_per_row : {1, 2, 3, 5}) {
-            const int64_t n_per_row = blk * blocks_per_row;
-            for (int64_t nrows : {1, 2, 3, 7, 17}) {
-                for (int d = 0; d <= static_cast<int>(Data::Mixed); ++d) {
-                    for (bool with_imx : {false, true}) {
-                        const uint32_t seed = static_cast<uint32_t>(1000 * d + 10 * nrows + blocks_per_row);
-                        const auto x = make_data(static_cast<Data>(d), nrows * n_per_row, seed);
-                        std::vector<float> imx;
-                        if (with_imx) {
-                            std::mt19937 rng(seed + 1);
-                            std::lognormal_distribution<float> ln(0.f, 1.f);
-                            imx.resize(static_cast<size_t>(n_per_row));
-                            for (auto& v : imx) v = ln(rng);
-                        }
-                        const size_t bytes = static_cast<size_t>(nrows) * row_size(row.type, n_per_row);
-                        std::vector<uint8_t> want(bytes + 16, 0xAB), got(bytes + 16, 0xAB);
-                        const float* im = with_imx ? imx.data() : nullptr;
-                        ASSERT_EQ(tr.quantize(x.data(), want.data(), nrows, n_per_row, im), bytes);
-                        ASSERT_EQ(row.fn(x.data(), got.data(), nrows, n_per_row, im), bytes) << row.name;
-                        if (want != got) {
-                            size_t i = 0;
-                            while (want[i] == got[i]) ++i;
-                            const size_t b = i / tr.type_size;
-                            FAIL() << row.name << " differs from the reference: data=" << data_name(static_cast<Data>(d))
-                                   << " seed=" << seed << " nrows=" << nrows << " n_per_row=" << n_per_row
-                                   << " imatrix=" << with_imx << " first bad byte " << i << " (block " << b << ")\n"
-                                   << "  reference " << hex_block(want.data() + b * tr.type_size, tr.type_size) << "\n"
-                                   << "  got       " << hex_block(got.data() + b * tr.type_size, tr.type_size);
-                        }
-                        ++checked;
+        for (Data d : {Data::Gauss, Data::Outliers, Data::Scales}) {
+            for (bool with_imx : {false, true}) {
+                const uint32_t seed = 77 + static_cast<uint32_t>(d);
+                const auto x = make_data(d, nrows * n_per_row, seed);
+                std::vector<float> imx(static_cast<size_t>(n_per_row));
+                std::mt19937 rng(seed + 1);
+                std::lognormal_distribution<float> ln(0.f, 1.f);
+                for (auto& v : imx) v = ln(rng);
+                const float* im = with_imx ? imx.data() : nullptr;
+                const size_t bytes = static_cast<size_t>(nrows) * row_size(row.type, n_per_row);
+                std::vector<uint8_t> want(bytes), got(bytes);
+                ASSERT_EQ(tr.quantize(x.data(), want.data(), nrows, n_per_row, im), bytes);
+                ASSERT_EQ(row.fn(x.data(), got.data(), nrows, n_per_row, im), bytes) << row.name;
+                size_t bad = 0, first = bytes;
+                for (size_t b = 0; b < bytes / tr.type_size; ++b) {
+                    if (std::memcmp(want.data() + b * tr.type_size, got.data() + b * tr.type_size, tr.type_size)) {
+                        if (!bad) first = b;
+                        ++bad;
                     }
                 }
+                EXPECT_EQ(bad, 0u) << row.name << " (" << isa_name(row.isa) << "): " << bad << " of "
+                                   << bytes / tr.type_size << " blocks differ from the reference; data="
+                                   << data_name(d) << " seed=" << seed << " " << nrows << "x" << n_per_row
+                                   << " imatrix=" << with_imx << ", first block " << first;
             }
         }
     }
-    std::printf("checked %d cases; active ISA %s\n", checked, isa_name(active_isa()));
 }
 
 TEST(QuantSimd, DispatchRespectsIsaCap) {
