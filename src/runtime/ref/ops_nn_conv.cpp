@@ -118,8 +118,9 @@ std::vector<int64_t> window_offsets(const Window& w) {
 }
 
 
-// ConvTranspose geometry: out = s*(in-1) + output_padding + dk - pb - pe, or output_shape with pads derived
-// from it (ORT's rule: SAME_UPPER puts the odd unit at the start, otherwise at the end).
+// ConvTranspose geometry: out = s*(in-1) + output_padding + dk - pb - pe, or (output_shape or SAME_*) a given
+// out with total = max(0, s*(in-1) + output_padding + dk - out) split as pb = total/2 (SAME_LOWER: the odd unit
+// at the start instead). ONNX's test data confirm SAME_UPPER = more padding at the end.
 Result<Window> resolve_transpose_window(const OpContext& ctx, const Shape& in, const Shape& kernel) {
     const size_t r = in.size();
     Window w;
@@ -153,7 +154,7 @@ Result<Window> resolve_transpose_window(const OpContext& ctx, const Shape& in, c
         if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
             w.out[i] = out_shape.empty() ? in[i] * w.stride[i] : out_shape[i];
             const int64_t total = std::max<int64_t>(0, full - w.out[i]);
-            w.pad_b[i] = auto_pad == "SAME_UPPER" ? total - total / 2 : total / 2;
+            w.pad_b[i] = auto_pad == "SAME_LOWER" ? total - total / 2 : total / 2;
             w.pad_e[i] = total - w.pad_b[i];
         } else {
             if (auto_pad == "NOTSET") {
@@ -434,7 +435,7 @@ Status op_global_max_pool(OpContext& ctx) { return global_pool(ctx, PoolKind::Ma
 Status op_global_average_pool(OpContext& ctx) { return global_pool(ctx, PoolKind::Average); }
 Status op_global_lp_pool(OpContext& ctx) { return global_pool(ctx, PoolKind::Lp); }
 
-// MaxUnpool: Y zeros of the unpooled shape (or output_shape), Y.flat[I[j]] = X[j] (I as MaxPool's Indices).
+// MaxUnpool: Y zeros of the unpooled shape (or output_shape), X[j] written where I[j] points (I as MaxPool's Indices).
 Status op_max_unpool(OpContext& ctx) {
     if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs inputs X and I");
     const Tensor& X = ctx.in(0);
@@ -451,24 +452,29 @@ Status op_max_unpool(OpContext& ctx) {
     if (kernel.size() != r || strides.size() != r || pads.size() != 2 * r) {
         return ctx.fail("kernel_shape, strides or pads do not match " + std::to_string(r) + " spatial axes");
     }
-    Shape yshape{X.dim(0), X.dim(1)};
-    for (size_t i = 0; i < r; ++i) yshape.push_back((in[i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + r]);
+    // Indices address the default unpooled shape; with output_shape the same coordinates are used in Y.
+    Shape dshape{X.dim(0), X.dim(1)};
+    for (size_t i = 0; i < r; ++i) dshape.push_back((in[i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + r]);
+    Shape yshape = dshape;
     if (ctx.has_input(2)) {
         const auto os = ctx.in(2).to_i64();
         if (os.size() != yshape.size()) return ctx.fail("output_shape must have rank " + std::to_string(yshape.size()));
         yshape.assign(os.begin(), os.end());
     }
-    for (int64_t d : yshape)
-        if (d < 0) return ctx.fail("negative output dimension");
+    for (size_t i = 0; i < yshape.size(); ++i)
+        if (dshape[i] < 0 || yshape[i] < dshape[i]) return ctx.fail("output shape " + shape_str(yshape) + " too small");
     Tensor y(X.dtype(), yshape);
-    const int64_t total = y.numel();
+    const int64_t total = shape_numel(dshape);
     const size_t es = storage_bytes(X.dtype(), 1);
     if (storage_bytes(X.dtype(), 2) != 2 * es) return ctx.unsupported(std::string("type ") + dtype_name(X.dtype()));
     const auto ind = I.to_i64();
+    const auto dst = strides_of(dshape), yst = strides_of(yshape);
     for (int64_t j = 0; j < X.numel(); ++j) {
         const int64_t t = ind[static_cast<size_t>(j)];
-        if (t < 0 || t >= total) return ctx.fail("index " + std::to_string(t) + " outside output " + shape_str(yshape));
-        std::copy_n(X.raw() + j * es, es, y.raw() + t * es);
+        if (t < 0 || t >= total) return ctx.fail("index " + std::to_string(t) + " outside " + shape_str(dshape));
+        int64_t off = 0;
+        for (size_t d = 0; d < dshape.size(); ++d) off += (t / dst[d] % dshape[d]) * yst[d];
+        std::copy_n(X.raw() + j * es, es, y.raw() + off * es);
     }
     ctx.outputs[0] = y;
     return Status::Ok();
