@@ -10,6 +10,8 @@ namespace edgeq::cli {
 
 void register_inspect(CLI::App& app);
 void register_quantize(CLI::App& app);
+void register_run(CLI::App& app);
+void register_eval(CLI::App& app);
 
 int exit_code();
 void set_exit_code(int code);

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "edgeq 0.1.0");
     edgeq::cli::register_inspect(app);
     edgeq::cli::register_quantize(app);
+    edgeq::cli::register_run(app);
+    edgeq::cli::register_eval(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,36 @@
+// Classification accuracy of an ONNX model on an image set: `edgeq eval --metric top1`.
+//
+// Images: IDX (.gz too), .npy or .npz (first array, or the entry named "images"/"x"); labels: IDX, .npy or .npz
+// ("labels"/"y"). Each image is flattened, preprocessed as (pixel * scale - mean) / std in float32 and reshaped to
+// the model input's shape (NCHW) with the batch dimension replaced. Ties in the argmax go to the lowest index.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "edgeq/status.h"
+#include "eval/session.h"
+
+namespace edgeq {
+
+struct ClassifyOptions {
+    std::string images, labels;
+    float scale = 1.0f, mean = 0.0f, std = 1.0f;
+    int64_t limit = 0;   // 0: all
+    int64_t batch = 0;   // 0: 64 if the model's batch dimension is dynamic, else its fixed size
+};
+
+struct ClassifyResult {
+    std::string metric = "top1";
+    double value = 0;
+    int64_t count = 0, correct = 0;
+    double seconds = 0;
+    int64_t batch = 0;
+};
+
+Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& opts);
+
+// Loads an array file (IDX, .npy, .npz) as a Tensor; for .npz takes `prefer` if present, else the first entry.
+Result<Tensor> load_array(const std::string& path, const std::string& prefer = "");
+
+}  // namespace edgeq

@@ -1,0 +1,83 @@
+// edgeq eval MODEL.onnx --data IMAGES --labels LABELS --metric top1 [--preprocess scale=S,mean=M,std=D]
+//            [--limit N] [--batch B] [--json]
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "eval/classify.h"
+#include "tools/edgeq/commands.h"
+
+namespace edgeq::cli {
+namespace {
+
+struct EvalCli {
+    std::string model, metric = "top1", preprocess;
+    ClassifyOptions o;
+    bool json = false, no_optimize = false;
+    int threads = 0;
+};
+
+Status parse_preprocess(const std::string& spec, ClassifyOptions& o) {
+    if (spec.empty()) return Status::Ok();
+    std::stringstream ss(spec);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        const auto eq = item.find('=');
+        if (eq == std::string::npos) return InvalidArgument("--preprocess '" + spec + "': expected key=value pairs");
+        const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+        float f = 0;
+        try {
+            size_t used = 0;
+            f = std::stof(v, &used);
+            if (used != v.size()) throw std::invalid_argument(v);
+        } catch (const std::exception&) {
+            return InvalidArgument("--preprocess: '" + v + "' is not a number");
+        }
+        if (k == "scale") o.scale = f;
+        else if (k == "mean") o.mean = f;
+        else if (k == "std") o.std = f;
+        else return InvalidArgument("--preprocess: unknown key '" + k + "' (scale, mean, std)");
+    }
+    return Status::Ok();
+}
+
+Status run(EvalCli& c) {
+    if (c.metric != "top1") return InvalidArgument("--metric '" + c.metric + "': supported: top1");
+    EDGEQ_RETURN_IF_ERROR(parse_preprocess(c.preprocess, c.o));
+    SessionOptions so;
+    so.optimize = !c.no_optimize;
+    so.threads = c.threads;
+    EDGEQ_ASSIGN_OR_RETURN(auto session, Session::open(c.model, so));
+    EDGEQ_ASSIGN_OR_RETURN(auto r, eval_top1(*session, c.o));
+    if (c.json) {
+        nlohmann::json j{{"metric", r.metric}, {"value", r.value}, {"count", r.count}, {"correct", r.correct},
+                         {"model", c.model}, {"batch", r.batch}, {"seconds", r.seconds}};
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("%s: top1 %.4f (%lld / %lld) in %.2f s, batch %lld\n", c.model.c_str(), r.value,
+                    static_cast<long long>(r.correct), static_cast<long long>(r.count), r.seconds,
+                    static_cast<long long>(r.batch));
+    }
+    return Status::Ok();
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+    auto c = std::make_shared<EvalCli>();
+    auto* cmd = app.add_subcommand("eval", "Accuracy of an ONNX classifier on an image set (top-1)");
+    cmd->add_option("MODEL", c->model, "ONNX model")->required();
+    cmd->add_option("--data", c->o.images, "Images: IDX (.gz), .npy or .npz")->required();
+    cmd->add_option("--labels", c->o.labels, "Labels: IDX (.gz), .npy or .npz")->required();
+    cmd->add_option("--metric", c->metric, "top1");
+    cmd->add_option("--preprocess", c->preprocess, "scale=S,mean=M,std=D: input = (pixel*S - M)/D (default 1,0,1)");
+    cmd->add_option("--limit", c->o.limit, "Evaluate the first N images only")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--batch", c->o.batch, "Batch size (default 64, or the model's fixed batch)")->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--json", c->json, "Print one JSON object");
+    cmd->add_flag("--no-optimize", c->no_optimize, "Run the graph as imported");
+    cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->callback([c] { report("eval", run(*c)); });
+}
+
+}  // namespace edgeq::cli
