@@ -434,15 +434,22 @@ Status op_where(OpContext& ctx) {
     return Status::Ok();
 }
 
-// PRelu(X, slope): x < 0 ? slope * x : x; slope broadcasts unidirectionally to X's shape.
+// PRelu(X, slope): x < 0 ? slope * x : x; slope broadcasts unidirectionally to X's shape (opset >= 7).
 Status op_prelu(OpContext& ctx) {
     EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
     const Tensor& x = ctx.in(0);
-    EDGEQ_ASSIGN_OR_RETURN(Shape shape, broadcast(ctx, {x.shape(), ctx.in(1).shape()}));
-    if (shape != x.shape()) {
-        return ctx.fail("slope " + shape_str(ctx.in(1).shape()) + " does not broadcast to X " + shape_str(x.shape()));
+    Tensor slope = ctx.in(1);
+    // Before opset 7 a 1-D slope of X.dim(1) values is one slope per channel: view it as [C, 1, ..., 1].
+    if (ctx.opset > 0 && ctx.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.numel() == x.dim(1)) {
+        Shape s(static_cast<size_t>(x.rank() - 1), 1);
+        s[0] = slope.numel();
+        slope = slope.reshaped(s);
     }
-    EDGEQ_ASSIGN_OR_RETURN(ctx.outputs[0], same_type_binary(ctx, x, ctx.in(1), kFloat | kSigned, [](auto a, auto s) {
+    EDGEQ_ASSIGN_OR_RETURN(Shape shape, broadcast(ctx, {x.shape(), slope.shape()}));
+    if (shape != x.shape()) {
+        return ctx.fail("slope " + shape_str(slope.shape()) + " does not broadcast to X " + shape_str(x.shape()));
+    }
+    EDGEQ_ASSIGN_OR_RETURN(ctx.outputs[0], same_type_binary(ctx, x, slope, kFloat | kSigned, [](auto a, auto s) {
                                if constexpr (std::is_signed_v<decltype(a)>) return a < 0 ? mul_v(a, s) : a;
                                else return a;
                            }));

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/fp16.h"
 #include "runtime/ref/common.h"
 
 namespace edgeq::runtime {
@@ -417,7 +418,7 @@ std::optional<DType> dtype_of_onnx(int64_t t) {
     }
 }
 
-bool is_packed_int(DType t) { return t == DType::I4 || t == DType::U4 || t == DType::I2 || t == DType::U2; }
+bool is_sub_byte_int(DType t) { return t == DType::I4 || t == DType::U4 || t == DType::I2 || t == DType::U2; }
 
 // One value converted as ONNX Cast does: to BOOL is "!= 0"; float -> integer truncates toward zero
 // (NaN and out-of-range values, undefined in ONNX, give 0 / saturate); integer -> integer wraps.
@@ -445,18 +446,30 @@ Tensor pack_sub_byte(const std::vector<double>& v, DType t, const Shape& shape) 
     return out;
 }
 
+// F32 -> BF16 by dropping the low 16 bits (NaN stays a quiet NaN). Before opset 19 ONNX's reference (and the
+// conformance data generated with it) truncated; from opset 19 Cast rounds to nearest even like F16.
+Tensor truncate_to_bf16(const Tensor& f) {
+    Tensor out(DType::BF16, f.shape());
+    for (int64_t i = 0; i < f.numel(); ++i) {
+        const float v = f.data<float>()[i];
+        const uint32_t b = f32_bits(v);
+        out.data<uint16_t>()[i] = std::isnan(v) ? static_cast<uint16_t>((b >> 16) | 0x40u) : static_cast<uint16_t>(b >> 16);
+    }
+    return out;
+}
+
 Result<Tensor> cast_tensor(const OpContext& ctx, const Tensor& x, DType to) {
     if (x.dtype() == to) return x;
     const DType from = x.dtype();
-    const bool from_ok = type_in(from, kNumeric | kBool) || is_packed_int(from);
-    const bool to_ok = type_in(to, kNumeric | kBool) || is_packed_int(to);
+    const bool from_ok = type_in(from, kNumeric | kBool) || is_sub_byte_int(from);
+    const bool to_ok = type_in(to, kNumeric | kBool) || is_sub_byte_int(to);
     if (!from_ok) return unsupported_type(ctx, from);
     if (!to_ok) return unsupported_type(ctx, to);
     // Sources without a C++ type (halves, packed integers) are widened first: exactly, to F32 / I64.
     Tensor src = x;
     if (is_half(from)) src = to_float_tensor(x);
-    if (is_packed_int(from)) src = Tensor::from_vector<int64_t>(DType::I64, x.shape(), x.to_i64());
-    if (is_packed_int(to)) {
+    if (is_sub_byte_int(from)) src = Tensor::from_vector<int64_t>(DType::I64, x.shape(), x.to_i64());
+    if (is_sub_byte_int(to)) {
         std::vector<double> v(static_cast<size_t>(src.numel()));
         visit_numeric(src.dtype(), [&](auto tag) {
             using S = decltype(tag);
@@ -481,12 +494,14 @@ Result<Tensor> cast_tensor(const OpContext& ctx, const Tensor& x, DType to) {
             });
         });
     }
+    if (to == DType::BF16 && ctx.opset > 0 && ctx.opset < 19) return truncate_to_bf16(out);
     return finish(out, to);
 }
 
 }  // namespace
 
-// Cast(input; to): `saturate` (opset 19) only concerns float8 types, which edgeq does not hold.
+// Cast(input; to): `saturate` (opset 19) only concerns float8 types, which edgeq does not hold. To BF16 rounds to
+// nearest even from opset 19 and truncates before (see truncate_to_bf16).
 Status op_cast(OpContext& ctx) {
     EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 1, 1));
     if (!ctx.node.has("to")) return ctx.fail("attribute 'to' is required");

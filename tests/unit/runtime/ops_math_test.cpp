@@ -174,6 +174,9 @@ TEST(MathOps, WhereAndPRelu) {
                           {2, 3}, {1, 2, 3, -1, -1, -1});
     expect_f32(run_op("PRelu", {f32({2, 2}, {-1, 2, -3, 4}), f32({2}, {0.5f, 0.25f})}), {2, 2}, {-0.5f, 2, -1.5f, 4});
     EXPECT_EQ(run_op("PRelu", {f32({2}, {1, 2}), f32({2, 2}, {1, 1, 1, 1})}).status().code(), StatusCode::kInvalidArgument);
+    // opset 6: a [C] slope is per channel (dim 1), not trailing-dim broadcast
+    expect_f32(run_op("PRelu", {f32({1, 2, 3}, {-1, -1, -1, -1, -1, -1}), f32({2}, {0.5f, 2})}, {}, 6), {1, 2, 3},
+               {-0.5f, -0.5f, -0.5f, -2, -2, -2});
 }
 
 TEST(MathOps, HalfTypesComputeInFloat) {
@@ -248,6 +251,11 @@ TEST(MathOps, CastTruncatesAndConvertsEveryWay) {
     auto b = run_op("CastLike", {h.value()[0], Tensor(DType::BF16, {})}, {}, 15);
     ASSERT_TRUE(b.ok()) << b.status().message();
     EXPECT_EQ(b.value()[0].dtype(), DType::BF16);
+    const float v = 1.005859375f;  // bf16 0x3F80 + 3/4 ulp
+    auto t13 = run_op("Cast", {f32({1}, {v})}, {{"to", attr_i(16)}}, 13), t19 = run_op("Cast", {f32({1}, {v})}, {{"to", attr_i(16)}}, 19);
+    ASSERT_TRUE(t13.ok() && t19.ok());
+    EXPECT_EQ(values<uint16_t>(t13.value()[0]), std::vector<uint16_t>{0x3F80});  // opset < 19 truncates
+    EXPECT_EQ(values<uint16_t>(t19.value()[0]), std::vector<uint16_t>{0x3F81});  // opset 19 rounds to nearest even
     expect_exact<int8_t>(run_op("Cast", {i32({2}, {300, -129})}, {{"to", attr_i(3)}}), DType::I8, {2}, {44, 127});
     auto q = run_op("Cast", {f32({3}, {-9, 2.5f, 7})}, {{"to", attr_i(22)}}, 21);  // INT4: saturate, half to even
     ASSERT_TRUE(q.ok()) << q.status().message();
