@@ -161,4 +161,20 @@ bool next_index(std::vector<int64_t>& idx, const Shape& shape) {
     return false;
 }
 
+Status check_output_size(const Shape& s, DType t, const OpContext& ctx) {
+    uint64_t n = 1;
+    bool too_big = false;
+    for (int64_t d : s) {
+        if (d < 0) return ctx.fail("output shape " + shape_str(s) + " has a negative dim");
+        if (d != 0 && n > kMaxOpOutputBytes / static_cast<uint64_t>(d)) too_big = true;
+        n = too_big ? n : n * static_cast<uint64_t>(d);
+    }
+    for (int64_t d : s)
+        if (d == 0) return Status::Ok();  // empty, whatever the other dims
+    if (too_big || storage_bytes(t, static_cast<int64_t>(n)) > kMaxOpOutputBytes) {
+        return ctx.fail("output shape " + shape_str(s) + " would exceed " + std::to_string(kMaxOpOutputBytes >> 30) + " GiB");
+    }
+    return Status::Ok();
+}
+
 }  // namespace edgeq::runtime

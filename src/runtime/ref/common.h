@@ -70,5 +70,10 @@ Result<std::vector<int64_t>> input_ints(const OpContext& ctx, size_t i);
 std::optional<DType> dtype_from_onnx_elem(int64_t elem_type);
 // Advances a row-major multi-index over `shape` (last axis fastest); false after the last index.
 bool next_index(std::vector<int64_t>& idx, const Shape& shape);
+// For ops whose output size comes from data (Expand, Tile, Pad, ConstantOfShape, Range, OneHot): an error
+// naming the node if a dim is negative, the element count overflows, or the tensor would exceed
+// kMaxOpOutputBytes — instead of an abort in the allocator.
+constexpr uint64_t kMaxOpOutputBytes = uint64_t{1} << 33;  // 8 GiB
+Status check_output_size(const Shape& s, DType t, const OpContext& ctx);
 
 }  // namespace edgeq::runtime

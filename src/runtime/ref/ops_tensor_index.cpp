@@ -287,6 +287,7 @@ Status op_one_hot(OpContext& ctx) {
     EDGEQ_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx.node.attr_i("axis", -1), r, ctx));
     Shape out_shape = ind.shape();
     out_shape.insert(out_shape.begin() + axis, depth);
+    EDGEQ_RETURN_IF_ERROR(check_output_size(out_shape, vals.dtype(), ctx));
     const int64_t outer = prod(ind.shape(), 0, sz(axis)), inner = prod(ind.shape(), sz(axis), ind.shape().size());
     const size_t es = element_bytes(vals.dtype());
     Tensor out(vals.dtype(), out_shape);

@@ -200,8 +200,9 @@ Status op_slice(OpContext& ctx) {
         if (seen[sz(a)]) return ctx.fail("axis " + std::to_string(axes[i]) + " repeated");
         seen[sz(a)] = true;
         const int64_t d = x.shape()[sz(a)];
-        const int64_t st = steps[i];
-        if (st == 0) return ctx.fail("step 0 on axis " + std::to_string(a));
+        if (steps[i] == 0) return ctx.fail("step 0 on axis " + std::to_string(a));
+        // a step longer than the axis takes one element either way; clamping it keeps the arithmetic in range
+        const int64_t st = std::clamp<int64_t>(steps[i], -(d + 1), d + 1);
         int64_t s = starts[i], e = ends[i];
         if (s < 0) s += d;
         if (e < 0) e += d;
@@ -251,13 +252,12 @@ Status op_pad(OpContext& ctx) {
     if (ctx.opset < 11) {
         pads = ctx.node.attr_ints(ctx.node.has("pads") ? "pads" : "paddings");
         const float v = ctx.node.attr_f("value", 0.0f);
-        if (v != 0.0f) {
-            if (x.dtype() != DType::F32 && x.dtype() != DType::F16 && x.dtype() != DType::BF16 &&
-                x.dtype() != DType::F64) {
-                return ctx.unsupported(std::string("attribute 'value' with type ") + dtype_name(x.dtype()));
+        if (v != 0.0f) {  // the float attribute in the data type
+            const DType t = x.dtype();
+            if (t != DType::F16 && t != DType::BF16 && !visit_numeric(t, [](auto) {})) {
+                return ctx.unsupported(std::string("attribute 'value' with type ") + dtype_name(t));
             }
-            value = from_float_tensor(Tensor::scalar_f32(v), x.dtype());
-            if (x.dtype() == DType::F64) value = Tensor::from_vector<double>(DType::F64, {}, {static_cast<double>(v)});
+            value = from_float_tensor(Tensor::scalar_f32(v), t);
         }
     } else {
         EDGEQ_ASSIGN_OR_RETURN(pads, input_ints(ctx, 1));
@@ -277,6 +277,8 @@ Status op_pad(OpContext& ctx) {
     if (pads.size() != 2 * axes.size()) {
         return ctx.fail("pads " + shape_str(pads) + " must have 2 x " + std::to_string(axes.size()) + " values");
     }
+    for (int64_t p : pads)
+        if (p > (int64_t{1} << 40) || p < -(int64_t{1} << 40)) return ctx.fail("pad " + std::to_string(p) + " is out of range");
     std::vector<int64_t> begin(sz(r), 0), end(sz(r), 0);
     for (size_t i = 0; i < axes.size(); ++i) {
         EDGEQ_ASSIGN_OR_RETURN(int64_t a, normalize_axis(axes[i], r, ctx));
@@ -292,6 +294,7 @@ Status op_pad(OpContext& ctx) {
             return ctx.fail("mode '" + mode + "' cannot pad an empty axis " + std::to_string(k));
         }
     }
+    EDGEQ_RETURN_IF_ERROR(check_output_size(out_shape, x.dtype(), ctx));
     const auto in_st = strides_of(x.shape());
     const size_t es = element_bytes(x.dtype());
     Tensor out(x.dtype(), out_shape);
@@ -345,9 +348,13 @@ Status op_tile(OpContext& ctx) {
     }
     Shape out_shape(sz(r));
     for (int64_t k = 0; k < r; ++k) {
-        if (reps[sz(k)] < 0) return ctx.fail("repeats " + shape_str(reps) + " has a negative value");
-        out_shape[sz(k)] = x.shape()[sz(k)] * reps[sz(k)];
+        const int64_t d = x.shape()[sz(k)];
+        if (reps[sz(k)] < 0 || (d > 0 && reps[sz(k)] > (int64_t{1} << 40))) {
+            return ctx.fail("repeats " + shape_str(reps) + " has a negative or too large value");
+        }
+        out_shape[sz(k)] = d * reps[sz(k)];
     }
+    EDGEQ_RETURN_IF_ERROR(check_output_size(out_shape, x.dtype(), ctx));
     const auto in_st = strides_of(x.shape());
     const size_t es = element_bytes(x.dtype());
     Tensor out(x.dtype(), out_shape);

@@ -173,6 +173,7 @@ Status op_expand(OpContext& ctx) {
     auto bs = broadcast_shapes({x.shape(), want});
     if (!bs.ok()) return ctx.fail(bs.status().message());
     const Shape out_shape = *bs;
+    EDGEQ_RETURN_IF_ERROR(check_output_size(out_shape, x.dtype(), ctx));
     const auto st = broadcast_strides(x.shape(), out_shape);
     const size_t es = element_bytes(x.dtype());
     Tensor out(x.dtype(), out_shape);
@@ -224,6 +225,7 @@ Status op_constant_of_shape(OpContext& ctx) {
         value = a->t;
     }
     EDGEQ_ASSIGN_OR_RETURN(Tensor v, unpacked(value, ctx));
+    EDGEQ_RETURN_IF_ERROR(check_output_size(shape, v.dtype(), ctx));
     const size_t es = element_bytes(v.dtype());
     Tensor out(v.dtype(), shape);
     for (int64_t i = 0; i < out.numel(); ++i) std::memcpy(out.raw() + static_cast<size_t>(i) * es, v.raw(), es);
@@ -274,11 +276,13 @@ Status op_range(OpContext& ctx) {
         }
         const double n_real = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) /
                                         static_cast<double>(delta));
-        if (n_real > 1e9) {
-            st = ctx.fail("range of " + std::to_string(n_real) + " elements is too large");
+        if (!(n_real < 4e18)) {  // also NaN (infinite or NaN inputs)
+            st = ctx.fail("range of " + std::to_string(n_real) + " elements");
             return;
         }
         const int64_t n = std::max<int64_t>(static_cast<int64_t>(n_real), 0);
+        st = check_output_size({n}, dt, ctx);
+        if (!st.ok()) return;
         out = Tensor(dt, {n});
         for (int64_t i = 0; i < n; ++i) out.data<T>()[i] = static_cast<T>(start + static_cast<T>(i) * delta);
     });

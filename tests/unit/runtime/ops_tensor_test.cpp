@@ -363,5 +363,116 @@ TEST(RefControl, SubgraphOuterReadsOrderAndLifetime) {
     }
 }
 
+
+// Bad shapes, indices and sizes are errors naming the node (never an abort in the allocator or UB).
+TEST(RefTensor, BadInputsAreErrors) {
+    const int64_t big = int64_t{1} << 40;
+    struct Case {
+        const char* what;
+        Result<std::vector<Tensor>> r;
+    };
+    std::vector<Case> cases;
+    cases.push_back({"expand huge", OneNode("Expand", 13).in(iota_f32({1})).in(i64v({big, big})).run()});
+    cases.push_back({"expand negative", OneNode("Expand", 13).in(iota_f32({1})).in(i64v({-2})).run()});
+    cases.push_back({"tile huge", OneNode("Tile", 13).in(iota_f32({2})).in(i64v({INT64_MAX})).run()});
+    cases.push_back({"cos huge", OneNode("ConstantOfShape", 9).in(i64v({big, big, big})).run()});
+    cases.push_back({"cos negative", OneNode("ConstantOfShape", 9).in(i64v({-1})).run()});
+    cases.push_back({"range nan", OneNode("Range", 11).in(Tensor::scalar_f32(0)).in(Tensor::scalar_f32(1))
+                                         .in(Tensor::scalar_f32(0.0f / 0.0f)).run()});
+    cases.push_back({"range huge", OneNode("Range", 11).in(i64({}, {0})).in(i64({}, {INT64_MAX})).in(i64({}, {1})).run()});
+    cases.push_back({"pad huge", OneNode("Pad", 13).in(iota_f32({2})).in(i64v({INT64_MAX, 0})).run()});
+    cases.push_back({"pad crop", OneNode("Pad", 13).in(iota_f32({2})).in(i64v({-2, -1})).run()});
+    cases.push_back({"onehot huge", OneNode("OneHot", 11).in(i64v({0})).in(i64({}, {big * 1024})).in(f32({2}, {0, 1})).run()});
+    cases.push_back({"gather oob", OneNode("Gather", 13).in(iota_f32({2})).in(i64({}, {-3})).run()});
+    cases.push_back({"gather float idx", OneNode("Gather", 13).in(iota_f32({2})).in(f32({1}, {0})).run()});
+    cases.push_back({"gnd k", OneNode("GatherND", 13).in(iota_f32({2})).in(i64({1, 2}, {0, 0})).run()});
+    cases.push_back({"ge rank", OneNode("GatherElements", 13).in(iota_f32({2, 2})).in(i64({2}, {0, 0})).run()});
+    cases.push_back({"se oob", OneNode("ScatterElements", 13).in(iota_f32({2})).in(i64({1}, {2})).in(f32({1}, {1})).run()});
+    cases.push_back({"snd shape", OneNode("ScatterND", 13).in(iota_f32({2, 2})).in(i64({1, 1}, {0})).in(f32({1}, {1})).run()});
+    cases.push_back({"reshape -1 -1", OneNode("Reshape", 13).in(iota_f32({4})).in(i64v({-1, -1})).run()});
+    cases.push_back({"reshape 0 oob", OneNode("Reshape", 13).in(iota_f32({4})).in(i64v({4, 0})).run()});
+    cases.push_back({"concat shapes", OneNode("Concat", 13).in(iota_f32({2, 2})).in(iota_f32({2, 3})).attr("axis", int1(0)).run()});
+    cases.push_back({"concat no axis", OneNode("Concat", 13).in(iota_f32({2})).run()});
+    cases.push_back({"split sum", OneNode("Split", 13).in(iota_f32({4})).in(i64v({1, 1})).run(2)});
+    cases.push_back({"split uneven", OneNode("Split", 13).in(iota_f32({5})).run(2)});
+    cases.push_back({"transpose perm", OneNode("Transpose", 13).in(iota_f32({2, 2})).attr("perm", ints({0, 0})).run()});
+    cases.push_back({"trilu rank", OneNode("Trilu", 14).in(iota_f32({3})).run()});
+    cases.push_back({"compress long", OneNode("Compress", 11).in(iota_f32({2})).in(Tensor::from_vector<uint8_t>(DType::BOOL, {3}, {0, 0, 1})).run()});
+    cases.push_back({"unsqueeze dup", OneNode("Unsqueeze", 13).in(iota_f32({2})).in(i64v({0, 0})).run()});
+    cases.push_back({"unsqueeze axis", OneNode("Unsqueeze", 13).in(iota_f32({2})).in(i64v({5})).run()});
+    cases.push_back({"topk k", OneNode("TopK", 11).in(iota_f32({2})).in(i64v({3})).run(2)});
+    cases.push_back({"slice step 0", OneNode("Slice", 13).in(iota_f32({2})).in(i64v({0})).in(i64v({2})).in(i64v({0})).in(i64v({0})).run()});
+    cases.push_back({"revseq len", OneNode("ReverseSequence", 10).in(iota_f32({2, 2})).in(i64v({3, 1})).run()});
+    cases.push_back({"block type", OneNode("Transpose", 13).in(Tensor(DType::Q4_0, {1, 32})).run()});
+    cases.push_back({"if cond", OneNode("If", 13).in(Tensor::from_vector<uint8_t>(DType::BOOL, {2}, {1, 1}))
+                                      .attr("then_branch", graph_attr(body({}, {}, {})))
+                                      .attr("else_branch", graph_attr(body({}, {}, {})))
+                                      .run(0)});
+    cases.push_back({"loop forever", OneNode("Loop", 13).in(Tensor()).in(Tensor())
+                                         .attr("body", graph_attr(body({"i", "c"}, {"c"}, {}))).run(0)});
+    for (const auto& c : cases) {
+        EXPECT_FALSE(c.r.ok()) << c.what;
+        if (!c.r.ok()) {
+            EXPECT_NE(c.r.status().message().find("node 'n'"), std::string::npos) << c.what << ": " << c.r.status().message();
+        }
+    }
+    // A step of INT64_MIN is legal and takes the last element only.
+    auto s = OneNode("Slice", 13).in(iota_f32({3})).in(i64v({-1})).in(i64v({INT64_MIN})).in(i64v({0})).in(i64v({INT64_MIN})).run();
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    expect_f32((*s)[0], {1}, {2});
+}
+
+// Element movement copies bytes, so every dtype works the same: F16, I64, BOOL and packed U4.
+TEST(RefTensor, EveryDtypeMoves) {
+    const Tensor h = Tensor::from_vector<uint16_t>(DType::F16, {2, 2}, {0x3C00, 0x4000, 0x4200, 0x4400});  // 1 2 3 4
+    auto t = OneNode("Transpose", 13).in(h).run();
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ((*t)[0].dtype(), DType::F16);
+    EXPECT_EQ((*t)[0].to_f32(), (std::vector<float>{1, 3, 2, 4}));
+    auto k = OneNode("TopK", 11).in(h).in(i64v({1})).run(2);
+    ASSERT_TRUE(k.ok());
+    EXPECT_EQ((*k)[0].to_f32(), (std::vector<float>{2, 4}));
+    auto g = OneNode("Gather", 13).in(i64({3}, {INT64_MAX, -5, 7})).in(i64v({0, 2})).run();
+    ASSERT_TRUE(g.ok());
+    expect_i64((*g)[0], {2}, {INT64_MAX, 7});
+    auto b = OneNode("Slice", 13).in(Tensor::from_vector<uint8_t>(DType::BOOL, {3}, {1, 0, 1})).in(i64v({1})).in(i64v({3})).run();
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ((*b)[0].dtype(), DType::BOOL);
+    EXPECT_EQ((*b)[0].to_i64(), (std::vector<int64_t>{0, 1}));
+    // U4 [5] = 1 2 3 4 5 -> Concat with itself -> 10 elements, packed
+    const Tensor u4 = Tensor::from_vector<uint8_t>(DType::U4, {5}, {0x21, 0x43, 0x05});
+    auto c = OneNode("Concat", 21).in(u4).in(u4).attr("axis", int1(0)).run();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ((*c)[0].dtype(), DType::U4);
+    EXPECT_EQ((*c)[0].nbytes(), 5u);
+    EXPECT_EQ((*c)[0].to_i64(), (std::vector<int64_t>{1, 2, 3, 4, 5, 1, 2, 3, 4, 5}));
+    auto r = OneNode("Reshape", 21).in(u4).in(i64v({5, 1})).run();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ((*r)[0].to_i64(), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+    auto sc = OneNode("ScatterElements", 18).in(i64({3}, {5, 1, 9})).in(i64({2}, {0, 0}))
+                  .in(i64({2}, {7, 2})).attr("reduction", str("max")).run();
+    ASSERT_TRUE(sc.ok());
+    expect_i64((*sc)[0], {3}, {7, 1, 9});
+}
+
+TEST(RefControl, ScanOpset8BatchAndAxes) {
+    // opset 8: sequence_lens omitted, batch 2, seq 2: state accumulates by Concat? use Identity: last x.
+    auto r = OneNode("Scan", 8).in(Tensor()).in(f32({2, 1}, {0, 0})).in(f32({2, 2, 1}, {1, 2, 3, 4}))
+                 .attr("num_scan_inputs", int1(1))
+                 .attr("body", graph_attr(body({"s", "x"}, {"s2", "o"}, {node("Identity", {"x"}, {"s2"}), node("Identity", {"s"}, {"o"})})))
+                 .run(2);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_f32((*r)[0], {2, 1}, {2, 4});
+    expect_f32((*r)[1], {2, 2, 1}, {0, 1, 0, 3});
+    // opset 11: scan over axis 1, output stacked on axis 1 and reversed
+    auto a = OneNode("Scan", 11).in(f32({2, 3}, {0, 1, 2, 3, 4, 5}))
+                 .attr("num_scan_inputs", int1(1)).attr("scan_input_axes", ints({1}))
+                 .attr("scan_output_axes", ints({-1})).attr("scan_output_directions", ints({1}))
+                 .attr("body", graph_attr(body({"x"}, {"o"}, {node("Identity", {"x"}, {"o"})})))
+                 .run(1);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    expect_f32((*a)[0], {2, 3}, {2, 1, 0, 5, 4, 3});
+}
+
 }  // namespace
 }  // namespace edgeq
