@@ -2,8 +2,10 @@
 //
 //   MatMulInteger  (A [.., M, K] - a_zp) @ (B [.., K, N] - b_zp) -> int32 [.., M, N]  (NumPy matmul shapes)
 //   ConvInteger    conv(X [N, C, D..] - x_zp, W [M, C/group, k..] - w_zp) -> int32 [N, M, O..]
-//   QLinearMatMul  y = saturate(round_half_even(acc * (a_scale * b_scale / y_scale)) + y_zp)
-//   QLinearConv    y = saturate(round_half_even((acc + B) * (x_scale * w_scale / y_scale)) + y_zp)
+//   QLinearMatMul  y = saturate(round_half_even(acc * (a_scale * b_scale / y_scale) + y_zp))
+//   QLinearConv    y = saturate(round_half_even((acc + B) * (x_scale * w_scale / y_scale) + y_zp))
+// (the zero point is added before rounding, as ONNX's reference does; ONNX Runtime rounds first, which differs
+// only on exact .5 ties with an odd zero point)
 //
 // Inputs are uint8/int8; a zero point has its input's type. Zero points and scales:
 //   MatMulInteger  a_zp scalar, [M] (per row) or [.., M, 1]; b_zp scalar, [N] (per column) or [.., 1, N]
@@ -357,8 +359,8 @@ Status op_qlinear_matmul(OpContext& ctx) {
     const DType out = yzp ? yzp->dtype() : a.dtype();
     if (!is_q8(out)) return ctx.unsupported(std::string("output type ") + dtype_name(out));
     EDGEQ_ASSIGN_OR_RETURN(const auto yz, zero_point_values(ctx, yzp, out, d.M, "y_zero_point"));
-    (void)az;
-    (void)bz;  // validated here, applied by minus_zero_point
+    (void)az;  // az, bz: shapes validated here, values applied by minus_zero_point
+    (void)bz;
     EDGEQ_ASSIGN_OR_RETURN(const auto av, minus_zero_point(ctx, a, opt(ctx, 2), true, "a"));
     EDGEQ_ASSIGN_OR_RETURN(const auto bv, minus_zero_point(ctx, b, opt(ctx, 5), false, "b"));
     const std::vector<int64_t> acc = matmul_i32(d, av, bv);

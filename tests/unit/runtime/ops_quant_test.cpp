@@ -2,7 +2,9 @@
 // per-axis and blocked scales, sub-byte packing with odd element counts, integer matmul/conv, and errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <map>
 #include <string>
 #include <vector>
@@ -382,6 +384,87 @@ TEST(QLinearConv, PerChannelScalesBiasAndRounding) {
                                               f32({}, {1}), u8({}, {1})},
                               {}, 10));
     EXPECT_EQ(ints(u[0]), (std::vector<int64_t>{2, 3, 0, 0}));  // [1, 2] + 1; [-1.5, -3] + 1 -> 0
+}
+
+
+// ---------------- properties over awkward sizes ----------------
+
+TEST(QuantProperties, RoundTripWithinHalfStepAllTypesOddSizes) {
+    // dequantize(quantize(x)) is within scale/2 (plus float32 rounding) of x wherever x is inside the type's range; packing of
+    // sub-byte types is exercised at every size 1-17, 31, 33.
+    struct T { int64_t onnx; DType dt; int lo, hi; };
+    const T types[] = {{2, DType::U8, 0, 255}, {3, DType::I8, -128, 127}, {4, DType::U16, 0, 65535},
+                       {5, DType::I16, -32768, 32767}, {21, DType::U4, 0, 15}, {22, DType::I4, -8, 7},
+                       {25, DType::U2, 0, 3}, {26, DType::I2, -2, 1}};
+    const uint32_t seed = 1234;
+    std::mt19937 rng(seed);
+    std::vector<int64_t> sizes;
+    for (int64_t n = 1; n <= 17; ++n) sizes.push_back(n);
+    sizes.push_back(31);
+    sizes.push_back(33);
+    for (const T& t : types) {
+        for (int64_t n : sizes) {
+            const float scale = 0.37f;
+            std::uniform_real_distribution<float> dist(t.lo * scale, t.hi * scale);
+            std::vector<float> x(static_cast<size_t>(n));
+            for (auto& v : x) v = dist(rng);
+            auto q = run_node("QuantizeLinear", {f32({n}, x), f32({}, {scale})}, {{"output_dtype", attr_int(t.onnx)}});
+            ASSERT_TRUE(q.ok()) << q.status().message();
+            ASSERT_EQ((*q)[0].dtype(), t.dt);
+            auto d = run_node("DequantizeLinear", {(*q)[0], f32({}, {scale})});
+            ASSERT_TRUE(d.ok()) << d.status().message();
+            const auto y = (*d)[0].to_f32();
+            for (int64_t i = 0; i < n; ++i) {
+                ASSERT_LE(std::fabs(y[static_cast<size_t>(i)] - x[static_cast<size_t>(i)]), scale / 2 + std::fabs(x[static_cast<size_t>(i)]) * 1e-6f)  // + float32 rounding
+                    << "seed " << seed << " type " << dtype_name(t.dt) << " n " << n << " at " << i << ": x "
+                    << x[static_cast<size_t>(i)] << ", got " << y[static_cast<size_t>(i)];
+            }
+        }
+    }
+}
+
+TEST(QuantProperties, PointwiseConvIntegerEqualsMatMulInteger) {
+    // A 1x1 ConvInteger over [1, C, H, W] is MatMulInteger of W [M, C] with x as [C, H*W].
+    const uint32_t seed = 99;
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> u(0, 255), s(-128, 127);
+    for (int64_t C : {1, 3, 17}) {
+        for (int64_t M : {1, 2, 5}) {
+            const int64_t H = 3, W = 5;
+            std::vector<uint8_t> xv(static_cast<size_t>(C * H * W));
+            std::vector<int8_t> wv(static_cast<size_t>(M * C));
+            for (auto& v : xv) v = static_cast<uint8_t>(u(rng));
+            for (auto& v : wv) v = static_cast<int8_t>(s(rng));
+            const uint8_t xz = static_cast<uint8_t>(u(rng));
+            const int8_t wz = static_cast<int8_t>(s(rng));
+            auto c = run_node("ConvInteger", {u8({1, C, H, W}, xv), i8({M, C, 1, 1}, wv), u8({}, {xz}), i8({}, {wz})}, {}, 10);
+            ASSERT_TRUE(c.ok()) << c.status().message();
+            auto m = run_node("MatMulInteger", {i8({M, C}, wv), u8({C, H * W}, xv), i8({}, {wz}), u8({}, {xz})}, {}, 10);
+            ASSERT_TRUE(m.ok()) << m.status().message();
+            EXPECT_EQ(ints((*c)[0]), ints((*m)[0])) << "seed " << seed << " C " << C << " M " << M;
+        }
+    }
+}
+
+TEST(QLinearOps, Errors) {
+    const Tensor a = u8({2, 2}, {1, 2, 3, 4});
+    auto st = run_node("QLinearMatMul", {a, f32({3}, {1, 1, 1}), u8({}, {0}), a, f32({}, {1}), u8({}, {0}), f32({}, {1}),
+                                         u8({}, {0})}, {}, 10);
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument) << st.status().message();  // a_scale size 3 != M
+    st = run_node("QLinearMatMul", {a, f32({}, {1}), i8({}, {0}), a, f32({}, {1}), u8({}, {0}), f32({}, {1}), u8({}, {0})},
+                  {}, 10);
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);  // a_zero_point type
+    const Tensor x = u8({1, 1, 2, 2}, {1, 2, 3, 4});
+    const Tensor w = u8({1, 1, 1, 1}, {1});
+    st = run_node("QLinearConv", {x, f32({}, {1}), u8({}, {0}), w, f32({}, {1}), u8({}, {0}), f32({}, {1}), u8({}, {0}),
+                                  f32({1}, {0})}, {}, 10);
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);  // bias must be int32
+    st = run_node("QLinearConv", {x, f32({}, {1}), u8({}, {0}), w, f32({2}, {1, 1}), u8({}, {0}), f32({}, {1}), u8({}, {0})},
+                  {}, 10);
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);  // w_scale size 2 != M = 1
+    st = run_node("QLinearConv", {x, f32({}, {1}), u8({}, {0}), w, f32({}, {1}), u8({}, {0}), f32({}, {1}), u8({}, {0})},
+                  {{"kernel_shape", attr_ints({2, 2})}}, 10);
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);  // kernel_shape vs weight
 }
 
 }  // namespace
