@@ -40,6 +40,12 @@
 #include "dtype/quants.h"
 
 namespace edgeq::quants {
+
+// Reference entries of the search table (defined below, with kSearchRef).
+void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
+                    uint8_t* L, float* scales, float* mins);
+void q3_16x16_ref(const float* x, int8_t* L, float* scales);
+
 namespace {
 
 // ---- shared packing -------------------------------------------------------------------------------
@@ -187,13 +193,12 @@ size_t for_each_block(const float* src, void* dst, int64_t nrows, int64_t n_per_
 
 void q2_K_ref(const float* x, block_q2_K& b) {
     constexpr float q4scale = 15.f;
-    uint8_t L[QK_K], Laux[16];
-    float weights[16], mins[QK_K / 16], scales[QK_K / 16];
+    uint8_t L[QK_K];
+    float weights[QK_K], mins[QK_K / 16], scales[QK_K / 16];
+    for (int l = 0; l < QK_K; ++l) weights[l] = std::fabs(x[l]);
+    qkx2_16x16_ref(x, weights, 3, -0.5f, 0.1f, 15, true, L, scales, mins);
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
-        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15,
-                                     true);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -246,9 +251,9 @@ void q2_K_imx(const float* x, block_q2_K& b, const float* qw) {
 void q3_K_ref(const float* x, block_q3_K& b) {
     int8_t Ls[QK_K];
     float scales[QK_K / 16];
+    q3_16x16_ref(x, Ls, scales);
     float max_scale = 0, amax = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
-        scales[j] = make_q3_quants(16, 4, x + 16 * j, Ls + 16 * j, true);
         const float a = std::fabs(scales[j]);
         if (a > amax) {
             amax = a;
@@ -477,7 +482,20 @@ void qkx2_8x32_ref(const float* x, const float* w, int nmax, float rmin, float r
     }
 }
 
-const KSearch kSearchRef{&qx_16x16_ref, &qkx2_8x32_ref};
+void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
+                    uint8_t* L, float* scales, float* mins) {
+    uint8_t scratch[16];
+    for (int g = 0; g < QK_K / 16; ++g) {
+        scales[g] = make_qkx2_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin, rdelta,
+                                     nstep, use_mad);
+    }
+}
+
+void q3_16x16_ref(const float* x, int8_t* L, float* scales) {
+    for (int g = 0; g < QK_K / 16; ++g) scales[g] = make_q3_quants(16, 4, x + 16 * g, L + 16 * g, true);
+}
+
+const KSearch kSearchRef{&qx_16x16_ref, &qkx2_8x32_ref, &qkx2_16x16_ref, &q3_16x16_ref};
 
 // ---- public entry points --------------------------------------------------------------------------
 

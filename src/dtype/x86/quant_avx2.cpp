@@ -583,7 +583,7 @@ void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta
         const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)), lo), xt[i]);
         best_err = _mm256_add_ps(best_err, err_term(wt[i], diff));
     }
-    for (int is = 0; is <= nstep; ++is) {
+    for (int is = 0; nstep >= 1 && is <= nstep; ++is) {  // scalar: nstep < 1 returns the first rounding
         const float c = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
         iscale = _mm256_div_ps(_mm256_set1_ps(c), _mm256_sub_ps(hi, lo));
         __m256 sum_l = _mm256_setzero_ps(), sum_l2 = _mm256_setzero_ps(), sum_xl = _mm256_setzero_ps();
@@ -637,7 +637,6 @@ void qkx2_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float 
     }
 }
 
-const KSearch kSearchAvx2{&qx_16x16_avx2, &qkx2_8x32_avx2};
 
 // make_q3_quants(16, 4, x, L, do_rmse = true) for 8 sub-blocks of 16 (x: 128 floats), sub-block g in lane g.
 // The coordinate descent runs all lanes until none changed in a pass (at most 5): a lane whose pass changed
@@ -689,6 +688,37 @@ void q3_8x16(const float* x, int32_t (*lv)[8], float* scales) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
     }
 }
+
+void qkx2_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
+                     uint8_t* L, float* scales, float* mins) {
+    constexpr int n = 16;
+    alignas(32) int32_t lv[n][8];
+    for (int h = 0; h < 2; ++h) {
+        const int o = 8 * n * h;
+        if (use_mad) {
+            qkx2_8xn<n, true>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+        } else {
+            qkx2_8xn<n, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+        }
+        for (int g = 0; g < 8; ++g) {
+            for (int i = 0; i < n; ++i) L[o + n * g + i] = static_cast<uint8_t>(lv[i][g]);
+        }
+    }
+}
+
+void q3_16x16_avx2(const float* x, int8_t* L, float* scales) {
+    constexpr int n = 16;
+    alignas(32) int32_t lv[n][8];
+    for (int h = 0; h < 2; ++h) {
+        const int o = 8 * n * h;
+        q3_8x16(x + o, lv, scales + 8 * h);
+        for (int g = 0; g < 8; ++g) {
+            for (int i = 0; i < n; ++i) L[o + n * g + i] = static_cast<int8_t>(lv[i][g]);
+        }
+    }
+}
+
+const KSearch kSearchAvx2{&qx_16x16_avx2, &qkx2_8x32_avx2, &qkx2_16x16_avx2, &q3_16x16_avx2};
 
 // quant_k.cpp's pack_2bit: byte (h/4 + l) = L[h+l] | L[h+l+32] << 2 | L[h+l+64] << 4 | L[h+l+96] << 6.
 inline void pack_2bit_avx2(const uint8_t* L, uint8_t* qs) {
@@ -829,6 +859,8 @@ size_t blocks_bytes(int64_t nrows, int64_t n_per_row, int qk) {
 }
 
 }  // namespace
+
+const KSearch& ksearch_avx2() { return kSearchAvx2; }
 
 // ---- entry points (signature of QuantizeFn; rows of a multiple of the block size, else the reference,
 // which reports the error) ----------------------------------------------------------------------------------

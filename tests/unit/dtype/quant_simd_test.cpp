@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "dtype/blocks.h"
+#include "dtype/kquant_search.h"
 #include "dtype/quant_dispatch.h"
 
 namespace edgeq {
@@ -165,6 +167,91 @@ TEST(QuantSimd, BulkTensorsMatchReferenceBytes) {
             }
         }
     }
+}
+
+// The k-quant search tables entry by entry, bit for bit (scales, mins, levels). A search's floats reach the
+// stored bytes only after rounding to fp16 or a few bits, so a lane that drifts by an ulp (a reassociated
+// sum) rarely changes a byte; here it fails.
+template <typename T>
+bool same_bits(const T* a, const T* b, size_t n) { return std::memcmp(a, b, n * sizeof(T)) == 0; }
+
+std::string floats_hex(const float* v, int n) {
+    std::string s;
+    char buf[32];
+    for (int i = 0; i < n; ++i) {
+        std::snprintf(buf, sizeof buf, "%s%a", i ? " " : "", static_cast<double>(v[i]));
+        s += buf;
+    }
+    return s;
+}
+
+TEST(QuantSimd, SearchTablesMatchReferenceBits) {
+    if (detected_isa() < Isa::Avx2) GTEST_SKIP() << "CPU lacks avx2";
+    const quants::KSearch& ref = quants::kSearchRef;
+    const quants::KSearch& simd = quants::ksearch_avx2();
+    constexpr int kReps = 150;
+    int checked = 0;
+    for (int d = 0; d < kNumData; ++d) {
+        for (int rep = 0; rep < kReps; ++rep) {
+            const uint32_t seed = static_cast<uint32_t>(100000 * d + rep);
+            const auto x = make_data(static_cast<Data>(d), QK_K, seed);
+            std::vector<float> w(QK_K), wabs(QK_K);
+            std::mt19937 rng(seed + 1);
+            std::lognormal_distribution<float> ln(0.f, 1.f);
+            for (int i = 0; i < QK_K; ++i) {
+                w[static_cast<size_t>(i)] = ln(rng);
+                wabs[static_cast<size_t>(i)] = std::fabs(x[static_cast<size_t>(i)]);
+            }
+            const std::string where = std::string(" data=") + data_name(static_cast<Data>(d)) +
+                                      " seed=" + std::to_string(seed) + " (x = make_data(kind, 256, seed))";
+            float s0[16], s1[16], m0[16], m1[16];
+            // qx_16x16: Q6_K, with and without importance weights
+            for (const float* qw : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
+                int8_t L0[QK_K], L1[QK_K];
+                ref.qx_16x16(x.data(), qw, L0, s0);
+                simd.qx_16x16(x.data(), qw, L1, s1);
+                ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(L0, L1, QK_K))
+                    << "qx_16x16 qw=" << (qw != nullptr) << where << "\n  reference scales " << floats_hex(s0, 16)
+                    << "\n  avx2      scales " << floats_hex(s1, 16);
+                ++checked;
+            }
+            // qkx2_8x32: Q4_K and Q5_K parameters
+            struct P { int nmax; float rmin, rdelta; int nstep; };
+            for (const P p : {P{15, -1.f, 0.1f, 20}, P{31, -0.5f, 0.1f, 15}}) {
+                uint8_t L0[QK_K], L1[QK_K];
+                ref.qkx2_8x32(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L0, s0, m0);
+                simd.qkx2_8x32(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L1, s1, m1);
+                ASSERT_TRUE(same_bits(s0, s1, 8) && same_bits(m0, m1, 8) && same_bits(L0, L1, QK_K))
+                    << "qkx2_8x32 nmax=" << p.nmax << where << "\n  reference scales " << floats_hex(s0, 8)
+                    << " mins " << floats_hex(m0, 8) << "\n  avx2      scales " << floats_hex(s1, 8) << " mins "
+                    << floats_hex(m1, 8);
+                ++checked;
+            }
+            // qkx2_16x16: Q2_K's (|x| weights, mean absolute error), and the squared-error variant
+            for (const bool mad : {true, false}) {
+                uint8_t L0[QK_K], L1[QK_K];
+                const float* ww = mad ? wabs.data() : w.data();
+                ref.qkx2_16x16(x.data(), ww, 3, -0.5f, 0.1f, 15, mad, L0, s0, m0);
+                simd.qkx2_16x16(x.data(), ww, 3, -0.5f, 0.1f, 15, mad, L1, s1, m1);
+                ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(m0, m1, 16) && same_bits(L0, L1, QK_K))
+                    << "qkx2_16x16 mad=" << mad << where << "\n  reference scales " << floats_hex(s0, 16)
+                    << " mins " << floats_hex(m0, 16) << "\n  avx2      scales " << floats_hex(s1, 16) << " mins "
+                    << floats_hex(m1, 16);
+                ++checked;
+            }
+            // q3_16x16: Q3_K
+            {
+                int8_t L0[QK_K], L1[QK_K];
+                ref.q3_16x16(x.data(), L0, s0);
+                simd.q3_16x16(x.data(), L1, s1);
+                ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(L0, L1, QK_K))
+                    << "q3_16x16" << where << "\n  reference scales " << floats_hex(s0, 16)
+                    << "\n  avx2      scales " << floats_hex(s1, 16);
+                ++checked;
+            }
+        }
+    }
+    std::printf("checked %d search-table calls\n", checked);
 }
 
 TEST(QuantSimd, DispatchRespectsIsaCap) {
