@@ -428,7 +428,7 @@ bool write_ops_md(const std::string& path, const std::map<std::string, OpStats>&
        << impl << " of " << ops.size() << " op types seen in the suites are implemented.\n\n"
        << "A test counts for every op type its model uses (subgraphs included); a test is skipped when one of its\n"
        << "ops is missing or it uses an element/value type edgeq cannot hold (sequence, string, float8, ...).\n\n"
-       << "| op | implemented | passed | failed | skipped | suites |\n|---|---|---:|---:|---:|---|\n";
+       << "| op | implemented (family) | passed | failed | skipped | suites |\n|---|---|---:|---:|---:|---|\n";
     for (const auto& [op, s] : ops) {
         const auto dot = op.rfind('.');
         const std::string domain = dot == std::string::npos ? "" : op.substr(0, dot);
@@ -436,9 +436,17 @@ bool write_ops_md(const std::string& path, const std::map<std::string, OpStats>&
         const OpStats& st = s;
         std::string suites;
         for (const auto& x : st.suites) suites += (suites.empty() ? "" : ", ") + x;
-        md << "| " << op << " | " << (runtime::find_ref_op(domain, type) ? "yes" : "no") << " | " << st.passed << " | "
+        const runtime::OpRow* row = runtime::find_ref_op(domain, type);
+        md << "| " << op << " | " << (row ? std::string("yes (") + row->family + ")" : std::string("no")) << " | "
+           << st.passed << " | "
            << st.failed << " | " << st.skipped << " | " << suites << " |\n";
     }
+    std::string unseen;
+    for (const auto& r : runtime::ref_ops()) {
+        const std::string key = (std::string(r.domain).empty() ? "" : std::string(r.domain) + ".") + r.op_type;
+        if (!ops.count(key)) unseen += (unseen.empty() ? "" : ", ") + key;
+    }
+    if (!unseen.empty()) md << "\nImplemented but used by no test in these suites: " << unseen << ".\n";
     const std::string tmp = path + ".tmp";
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -457,7 +465,7 @@ int main(int argc, char** argv) {
     std::string filter, ops_md;
     bool list_skipped = false, no_fork = false, verbose = false;
     int timeout_s = 120, jobs = 1;
-    std::vector<std::string> roots;
+    std::vector<std::string> roots, root_labels;  // labels: as shown in docs (no machine-specific paths)
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -482,14 +490,18 @@ int main(int argc, char** argv) {
             return 2;
         } else if (a.rfind("@shared/", 0) == 0) {
             roots.push_back(shared_dir() + a.substr(7));  // resolved at run time: honours $EDGEQ_SHARED
+            root_labels.push_back("$EDGEQ_SHARED" + a.substr(7));
         } else {
             roots.push_back(a);
+            root_labels.push_back(a);
         }
     }
     if (roots.empty()) {
         for (const char* s : {"node", "pytorch-converted", "pytorch-operator", "simple"})
             roots.push_back(std::string("/usr/share/libonnx-testdata/data/") + s);
         roots.push_back(shared_dir() + "/assets/onnx_node_tests/onnx-git-quant-subset");
+        root_labels = roots;
+        root_labels.back() = "$EDGEQ_SHARED/assets/onnx_node_tests/onnx-git-quant-subset";
     }
     const auto tests = discover(roots, filter);
     std::vector<Outcome> outcomes(tests.size());
@@ -653,7 +665,7 @@ int main(int argc, char** argv) {
         std::printf("  %-28s %4d passed, %4d failed, %4d skipped\n", s.c_str(), c[0], c[1], c[2]);
     }
     if (!ops_md.empty()) {
-        if (!write_ops_md(ops_md, op_stats, passed, failed, skipped, roots)) {
+        if (!write_ops_md(ops_md, op_stats, passed, failed, skipped, root_labels)) {
             std::fprintf(stderr, "test_conformance: cannot write %s\n", ops_md.c_str());
         } else {
             std::printf("op matrix written to %s\n", ops_md.c_str());

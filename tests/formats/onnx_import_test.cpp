@@ -586,6 +586,15 @@ TEST(OnnxImportBad, ValueProducedTwice) {
     expect_error(parse(m).status(), StatusCode::kCorrupt, "value 'Y' is produced twice");
 }
 
+TEST(OnnxImportBad, NodeRedefinesInputOrInitializer) {
+    auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
+    m.mutable_graph()->mutable_node(0)->set_output(0, "W");
+    expect_error(parse(m).status(), StatusCode::kCorrupt, "node 'add0' (Add): output 'W' is also a graph input or initializer");
+    auto x = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
+    x.mutable_graph()->mutable_node(0)->set_output(0, "X");
+    expect_error(parse(x).status(), StatusCode::kCorrupt, "output 'X' is also a graph input");
+}
+
 TEST(OnnxImportBad, OutputNeverProduced) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     set_tensor_type(m.mutable_graph()->add_output(), "ghost", 1, {1});

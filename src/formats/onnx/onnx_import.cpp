@@ -208,6 +208,13 @@ Result<graph::Graph> convert_graph(const onnx::GraphProto& gp, const Ctx& ctx, i
                 return Corrupt(n.describe() + ": attribute '" + ap.name() + "' given twice");
             }
         }
+        for (const auto& o : n.outputs) {
+            if (o.empty()) continue;
+            if (input_names.count(o) || g.initializers.count(o)) {
+                return Corrupt(n.describe() + ": output '" + o + "' is also a graph input or initializer of " + gname +
+                               " (every value must have one definition)");
+            }
+        }
         g.nodes.push_back(std::move(n));
     }
     return g;
