@@ -162,6 +162,15 @@ TEST(RunCli, WritesOutputsAsNpy) {
     EXPECT_LE(compare(*got, *ref).max_abs, 1e-4);
     expect_one_line_error(run_cli({"run", model.string(), "--input", "nope=" + in.string()}), "no input 'nope'");
     expect_one_line_error(run_cli({"run", "/nonexistent.onnx"}), "nonexistent.onnx");
+    // a truncated model: one clear line naming the file, no crash
+    const fs::path trunc = tmp_dir() / "truncated.onnx";
+    {
+        const std::string all = slurp(model);
+        std::ofstream(trunc, std::ios::binary).write(all.data(), static_cast<std::streamsize>(all.size() / 2));
+    }
+    expect_one_line_error(run_cli({"run", trunc.string(), "--input", "input=" + in.string()}), "truncated.onnx");
+    expect_one_line_error(run_cli({"eval", model.string(), "--data", in.string(), "--labels", in.string(), "--metric", "top5"}),
+                          "supported: top1");
 }
 
 }  // namespace
