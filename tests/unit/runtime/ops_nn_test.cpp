@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "common/shared.h"
+#include "formats/data/npy.h"
+#include "formats/onnx/onnx_import.h"
 #include "graph/graph.h"
 #include "runtime/ref/executor.h"
 
@@ -190,6 +193,140 @@ TEST(NnMatMul, BatchedBroadcastAnd1d) {
                        {});
     ASSERT_TRUE(ri.ok()) << ri.status().message();
     expect_tensor((*ri)[0], {2, 1, 2}, {1, -2, 3, -4});
+}
+
+TEST(NnLstm, OneStepHandComputed) {
+    // hidden 1, input 1, one step from h0 = 0, c0 = 0: gates a = W * x + biases (R irrelevant with h0 = 0)
+    // W rows i, o, f, c = [1, 2, 3, 4]; B Wb = [0.5, 0, 0, -1], Rb = 0; x = 1
+    const float x = 1;
+    auto sig = [](float v) { return 1.0f / (1.0f + std::exp(-v)); };
+    const float i = sig(1 * x + 0.5f), o = sig(2 * x), cc = std::tanh(4 * x - 1);
+    const float c = i * cc, h = o * std::tanh(c);
+    auto r = run_node("LSTM",
+                      {f32({1, 1, 1}, {x}), f32({1, 4, 1}, {1, 2, 3, 4}), f32({1, 4, 1}, {9, 9, 9, 9}),
+                       f32({1, 8}, {0.5f, 0, 0, -1, 0, 0, 0, 0})},
+                      {{"hidden_size", int1(1)}}, 3);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 1, 1}, {h});
+    expect_tensor((*r)[1], {1, 1, 1}, {h});
+    expect_tensor((*r)[2], {1, 1, 1}, {c});
+}
+
+TEST(NnRnn, ReverseWithSequenceLens) {
+    // Relu RNN, hidden 1: h_t = relu(x_t + h_{t-1}); batch 0 has length 2 of 3, walked backwards
+    auto r = run_node("RNN",
+                      {f32({3, 1, 1}, {1, 2, 4}), f32({1, 1, 1}, {1}), f32({1, 1, 1}, {1}), Tensor(),
+                       Tensor::from_vector<int32_t>(DType::I32, {1}, {2})},
+                      {{"hidden_size", int1(1)}, {"direction", str("reverse")}, {"activations", strs({"Relu"})}}, 2);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {3, 1, 1, 1}, {3, 2, 0});
+    expect_tensor((*r)[1], {1, 1, 1}, {3});
+}
+
+TEST(NnResize, LinearHalfPixelAndNearest) {
+    const Tensor x = f32({1, 1, 1, 2}, {0, 4});
+    const Tensor scales = f32({4}, {1, 1, 1, 2});
+    auto r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("linear")}}, 1, 13);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    // half_pixel: x' = (x + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 (clamped at the edges)
+    expect_tensor((*r)[0], {1, 1, 1, 4}, {0, 1, 3, 4});
+    r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("nearest")}}, 1, 13);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    // round_prefer_floor: -0.25 -> 0, 0.25 -> 0, 0.75 -> 1, 1.25 -> 1
+    expect_tensor((*r)[0], {1, 1, 1, 4}, {0, 0, 4, 4});
+}
+
+TEST(NnDepthToSpace, DcrAndCrdAndInverse) {
+    const Tensor x = f32({1, 4, 1, 1}, {0, 1, 2, 3});
+    auto r = run_node("DepthToSpace", {x}, {{"blocksize", int1(2)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {0, 1, 2, 3});
+    auto back = run_node("SpaceToDepth", {(*r)[0]}, {{"blocksize", int1(2)}});
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    expect_tensor((*back)[0], {1, 4, 1, 1}, {0, 1, 2, 3});
+    const Tensor x2 = f32({1, 8, 1, 1}, iota(8));
+    r = run_node("DepthToSpace", {x2}, {{"blocksize", int1(2)}, {"mode", str("CRD")}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 2, 2}, iota(8));
+    r = run_node("DepthToSpace", {x2}, {{"blocksize", int1(2)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 2, 2}, {0, 2, 4, 6, 1, 3, 5, 7});
+}
+
+TEST(NnNorm, LayerAndInstanceNormalization) {
+    const Tensor x = f32({1, 2, 2}, {1, 3, 2, 6});
+    auto r = run_node("LayerNormalization", {x, f32({2}, {1, 2}), f32({2}, {0, 1})}, {{"epsilon", flt(0)}}, 3);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 2}, {-1, 3, -1, 3});
+    expect_tensor((*r)[1], {1, 2, 1}, {2, 4});
+    expect_tensor((*r)[2], {1, 2, 1}, {1, 0.5f});
+    r = run_node("InstanceNormalization", {x, f32({2}, {1, 1}), f32({2}, {0, 0})}, {{"epsilon", flt(0)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 2, 2}, {-1, 1, -1, 1});
+}
+
+// Whole models from ../shared against ONNX Runtime 1.30's outputs (fixtures/ort/index.json); their Conv, Gemm,
+// MatMul, pools, BatchNormalization and LSTM are this family's. Tolerance (the fixtures' hint): 1e-4 absolute +
+// 1e-5 relative — mnist-8's logits reach ~2000, where one float ulp is 1.2e-4.
+TEST(NnRealModels, MatchOnnxRuntime) {
+    struct Case {
+        const char* model;
+        const char* prefix;
+        std::vector<std::pair<std::string, std::string>> inputs, outputs;  // (graph name, fixture tensor name)
+    };
+    const std::vector<Case> cases = {
+        {"assets/onnx_models/mnist-8/model.onnx", "mnist-8", {{"Input3", "Input3"}}, {{"Plus214_Output_0", "Plus214_Output_0"}}},
+        {"assets/onnx_models/ultraface-RFB-320/version-RFB-320.onnx", "ultraface-RFB-320", {{"input", "input"}},
+         {{"scores", "scores"}, {"boxes", "boxes"}}},
+        {"assets/fashion-mnist-models/lenet5.onnx", "lenet5", {{"input", "input"}}, {{"logits", "logits"}}},
+        {"assets/fashion-mnist-models/mlp3.onnx", "mlp3", {{"input", "input"}}, {{"logits", "logits"}}},
+        {"assets/fashion-mnist-models/vgg_bn.onnx", "vgg_bn", {{"input", "input"}}, {{"logits", "logits"}}},
+        {"assets/fashion-mnist-models/lstm.onnx", "lstm", {{"input", "input"}}, {{"logits", "logits"}}},
+    };
+    int ran = 0;
+    for (const auto& c : cases) {
+        const auto model_path = test::shared_file(c.model);
+        if (model_path.empty()) continue;
+        auto model = onnxio::load_model(model_path.string());
+        ASSERT_TRUE(model.ok()) << c.model << ": " << model.status().message();
+        for (const char* id : {"input-0", "input-1"}) {
+            std::map<std::string, Tensor> feeds;
+            bool have = true;
+            for (const auto& [gname, fname] : c.inputs) {
+                const auto f = test::shared_file(std::string("fixtures/ort/") + c.prefix + "." + id + "." + fname + ".npy");
+                if (f.empty()) have = false;
+                if (!have) break;
+                auto t = data::read_npy(f.string());
+                ASSERT_TRUE(t.ok()) << t.status().message();
+                feeds[gname] = *t;
+            }
+            if (!have) continue;
+            auto out = run_reference(*model, feeds);
+            ASSERT_TRUE(out.ok()) << c.model << ": " << out.status().message();
+            for (const auto& [gname, fname] : c.outputs) {
+                const auto f = test::shared_file(std::string("fixtures/ort/") + c.prefix + "." + id + "." + fname + ".npy");
+                ASSERT_FALSE(f.empty());
+                auto want = data::read_npy(f.string());
+                ASSERT_TRUE(want.ok()) << want.status().message();
+                const Tensor& got = (*out)[gname];
+                ASSERT_EQ(shape_str(got.shape()), shape_str(want->shape())) << c.prefix << " " << gname;
+                const auto g = got.to_f32(), w = want->to_f32();
+                double max_excess = -1;  // max over i of |got - ORT| - (1e-4 + 1e-5 * |ORT|)
+                size_t worst = 0;
+                for (size_t i = 0; i < g.size(); ++i) {
+                    const double e = std::fabs(static_cast<double>(g[i]) - w[i]) - (1e-4 + 1e-5 * std::fabs(w[i]));
+                    if (e > max_excess || i == 0) {
+                        max_excess = e;
+                        worst = i;
+                    }
+                }
+                EXPECT_LE(max_excess, 0.0) << c.prefix << " " << id << " " << gname << ": at " << worst << " ORT "
+                                         << w[worst] << ", got " << g[worst];
+                ++ran;
+            }
+        }
+    }
+    if (ran == 0) GTEST_SKIP() << "no shared models/fixtures under " << test::shared_dir();
 }
 
 }  // namespace
