@@ -5,6 +5,7 @@
 //   nearest  one tap, index by nearest_mode            linear  floor(x'), floor(x')+1 with 1-r, r (r = x' - floor(x'))
 //   cubic    floor(x')-1 .. floor(x')+2, Keys coefficients with A = cubic_coeff_a (exclude_outside: taps outside
 //            the input get weight 0 and the rest are renormalised)
+// antialias (opset 18, linear/cubic, scale < 1): the kernel is stretched by 1/scale and its weights normalised.
 // Tap indices are clamped to [0, in-1] (edge padding). tf_crop_and_resize gives extrapolation_value where x' falls
 // outside [0, in-1] on any axis. The output value is sum over tap combinations of prod(weights) * X[taps], in double.
 // Output size: sizes, or floor(in * scale) (tf_crop_and_resize: floor(in * (end - start) * scale)).
@@ -32,13 +33,20 @@ struct AxisPlan {
 struct ResizeAttrs {
     std::string mode = "nearest", coord = "half_pixel", nearest = "round_prefer_floor";
     double cubic_a = -0.75, extrapolation = 0;
-    bool exclude_outside = false, simple_nearest = false;
+    bool exclude_outside = false, simple_nearest = false, antialias = false;
 };
 
 std::vector<double> cubic_coeffs(double r, double A) {
     auto near = [A](double t) { return ((A + 2) * t - (A + 3)) * t * t + 1; };          // |t| <= 1
     auto far = [A](double t) { return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A; };    // 1 < |t| < 2
     return {far(r + 1), near(r), near(1 - r), far(2 - r)};
+}
+
+// Keys cubic kernel at distance t >= 0.
+double cubic_kernel(double t, double A) {
+    if (t <= 1) return ((A + 2) * t - (A + 3)) * t * t + 1;
+    if (t < 2) return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
+    return 0;
 }
 
 Result<AxisPlan> plan_axis(const OpContext& ctx, const ResizeAttrs& a, int64_t in, int64_t out, double scale,
@@ -95,6 +103,25 @@ Result<AxisPlan> plan_axis(const OpContext& ctx, const ResizeAttrs& a, int64_t i
                 return ctx.fail("unknown nearest_mode '" + a.nearest + "'");
             }
             taps.push_back({clamp(idx), 1.0});
+        } else if (a.antialias && scale < 1 && (a.mode == "linear" || a.mode == "cubic")) {
+            // antialias (opset 18) when downsampling: the kernel stretched by 1/scale, taps floor(x')+k for k in
+            // [start, 1 - start] (linear) / [start, 2 - start) (cubic), weights normalised to sum 1
+            const bool lin = a.mode == "linear";
+            const int64_t start = static_cast<int64_t>(std::floor((lin ? -1.0 : -2.0) / scale)) + 1;
+            const int64_t end = 1 - start;  // inclusive
+            std::vector<double> c;
+            double sum = 0;
+            for (int64_t k = start; k <= end; ++k) {
+                const double t = std::fabs((static_cast<double>(k) - r) * scale);
+                double v = lin ? std::max(0.0, 1 - t) : cubic_kernel(t, a.cubic_a);
+                if (a.exclude_outside && (i0 + k < 0 || i0 + k >= in)) v = 0;
+                c.push_back(v);
+                sum += v;
+            }
+            for (int64_t k = start; k <= end; ++k) {
+                const double v = sum != 0 ? c[static_cast<size_t>(k - start)] / sum : 0;
+                if (v != 0) taps.push_back({clamp(i0 + k), v});
+            }
         } else if (a.mode == "linear") {
             taps.push_back({clamp(i0), 1 - r});
             if (r != 0) taps.push_back({clamp(i0 + 1), r});
@@ -298,10 +325,7 @@ Status op_resize(OpContext& ctx) {
     }
     for (int64_t d : out)
         if (d < 0) return ctx.fail("negative output size");
-    if (ctx.node.attr_i("antialias", 0) != 0 && a.mode != "nearest") {
-        for (double s : scales)
-            if (s < 1) return ctx.unsupported("antialias when downsampling");
-    }
+    a.antialias = ctx.node.attr_i("antialias", 0) != 0;
     return resize_common(ctx, a, out, scales, roi);
 }
 

@@ -236,6 +236,18 @@ TEST(NnResize, LinearHalfPixelAndNearest) {
     expect_tensor((*r)[0], {1, 1, 1, 4}, {0, 0, 4, 4});
 }
 
+// ONNX's test_resize_downsample_scales_{linear,cubic}_antialias (opset 18; newer than Debian's test data).
+TEST(NnResize, AntialiasDownsample) {
+    const Tensor x = f32({1, 1, 4, 4}, iota(16, 1));
+    const Tensor scales = f32({4}, {1, 1, 0.6f, 0.6f});
+    auto r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("linear")}, {"antialias", int1(1)}}, 1, 18);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {2.875f, 4.5f, 9.375f, 11.0f}, 1e-4f);
+    r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("cubic")}, {"antialias", int1(1)}}, 1, 18);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2, 2}, {2.5180721f, 4.2858863f, 9.589329f, 11.357142f}, 1e-4f);
+}
+
 TEST(NnDepthToSpace, DcrAndCrdAndInverse) {
     const Tensor x = f32({1, 4, 1, 1}, {0, 1, 2, 3});
     auto r = run_node("DepthToSpace", {x}, {{"blocksize", int1(2)}});
