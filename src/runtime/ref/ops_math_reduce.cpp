@@ -6,7 +6,7 @@
 //   Softmax LogSoftmax Hardmax
 //                     opset < 13: the input is coerced to 2-D [prod(dims < axis), prod(dims >= axis)]
 //                     (axis default 1) and each row is normalised; opset >= 13: along one axis (default -1)
-//   CumSum            axis as input 1; exclusive, reverse
+//   CumSum CumProd    axis as input 1; exclusive, reverse
 // Integer types compute in their own type (wrapping) where the result is an integer of the same kind (sum,
 // product, min, max, L1, sum of squares); mean, L2 and the log reductions go through double and truncate.
 // Floats accumulate in double. An empty reduction gives the ONNX value: sum 0, product 1, max -inf (lowest
@@ -348,8 +348,11 @@ Status op_hardmax(OpContext& ctx) { return normalize_op(ctx, Norm::Hardmax); }
 Status op_argmax(OpContext& ctx) { return arg_op(ctx, true); }
 Status op_argmin(OpContext& ctx) { return arg_op(ctx, false); }
 
-// CumSum(x, axis): running sums along axis; exclusive leaves out the current element, reverse runs from the end.
-Status op_cumsum(OpContext& ctx) {
+namespace {
+
+// CumSum / CumProd (x, axis): running sums / products along axis; exclusive leaves out the current element
+// (starting from 0 / 1), reverse runs from the end.
+Status cumulative_op(OpContext& ctx, bool product) {
     EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
     const Tensor& x = ctx.in(0);
     const Tensor& axis_t = ctx.in(1);
@@ -371,12 +374,13 @@ Status op_cumsum(OpContext& ctx) {
         T* po = out.data<T>();
         for (int64_t o = 0; o < v.outer; ++o) {
             for (int64_t in = 0; in < v.inner; ++in) {
-                Acc acc = 0;
+                Acc acc = product ? 1 : 0;
                 for (int64_t j = 0; j < v.len; ++j) {
                     const int64_t k = reverse ? v.len - 1 - j : j;
                     const int64_t at = (o * v.len + k) * v.inner + in;
                     if (exclusive) po[at] = static_cast<T>(acc);
-                    acc = static_cast<Acc>(acc + static_cast<Acc>(px[at]));
+                    const Acc xv = static_cast<Acc>(px[at]);
+                    acc = static_cast<Acc>(product ? acc * xv : acc + xv);
                     if (!exclusive) po[at] = static_cast<T>(acc);
                 }
             }
@@ -385,5 +389,10 @@ Status op_cumsum(OpContext& ctx) {
     ctx.outputs[0] = finish(out, x.dtype());
     return Status::Ok();
 }
+
+}  // namespace
+
+Status op_cumsum(OpContext& ctx) { return cumulative_op(ctx, false); }
+Status op_cumprod(OpContext& ctx) { return cumulative_op(ctx, true); }
 
 }  // namespace edgeq::runtime

@@ -2,7 +2,7 @@
 //   numeric     Abs Neg Sign Ceil Floor Round (half to even) Relu BitwiseNot Not
 //   float       Reciprocal Sqrt Exp Log Erf Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh Tanh Sigmoid
 //               Softplus Softsign Mish IsNaN IsInf
-//   activations LeakyRelu Elu Selu Celu HardSigmoid HardSwish ThresholdedRelu Gelu Clip
+//   activations LeakyRelu Elu Selu Celu HardSigmoid HardSwish Swish ThresholdedRelu Gelu Clip
 //   conversion  Cast CastLike
 // Integer types compute in their own type; F16/BF16 compute in float and round back to nearest even.
 #include <algorithm>
@@ -329,6 +329,16 @@ Status op_hard_swish(OpContext& ctx) {
     });
 }
 
+// Swish (opset 24): x * sigmoid(alpha * x), alpha = 1.
+Status op_swish(OpContext& ctx) {
+    const double alpha = ctx.node.attr_f("alpha", 1.0f);
+    return float_op(ctx, [alpha](auto x) {
+        using T = decltype(x);
+        const double v = static_cast<double>(x);
+        return static_cast<T>(v / (1.0 + std::exp(-alpha * v)));
+    });
+}
+
 // ThresholdedRelu: x > alpha ? x : 0 (alpha = 1).
 Status op_thresholded_relu(OpContext& ctx) {
     const double alpha = ctx.node.attr_f("alpha", 1.0f);
@@ -414,6 +424,8 @@ std::optional<DType> dtype_of_onnx(int64_t t) {
         case 16: return DType::BF16;
         case 21: return DType::U4;
         case 22: return DType::I4;
+        case 25: return DType::U2;
+        case 26: return DType::I2;
         default: return std::nullopt;
     }
 }

@@ -229,6 +229,7 @@ TEST(MathOps, Activations) {
     expect_f32(run_op("Gelu", {x}, {}, 20), {3}, {-0.15865525f, 0, 1.9544997f});
     expect_f32(run_op("Gelu", {x}, {{"approximate", attr_s("tanh")}}, 20), {3}, {-0.15880801f, 0, 1.9545977f});
     expect_f32(run_op("Mish", {f32({1}, {1})}, {}, 18), {1}, {0.86509836f});
+    expect_f32(run_op("Swish", {x}, {{"alpha", attr_f(2)}}, 24), {3}, {-1 / (1 + std::exp(2.0f)), 0, 2 / (1 + std::exp(-4.0f))});
 }
 
 TEST(MathOps, ClipAttributesAndInputs) {
@@ -260,6 +261,10 @@ TEST(MathOps, CastTruncatesAndConvertsEveryWay) {
     auto q = run_op("Cast", {f32({3}, {-9, 2.5f, 7})}, {{"to", attr_i(22)}}, 21);  // INT4: saturate, half to even
     ASSERT_TRUE(q.ok()) << q.status().message();
     EXPECT_EQ(q.value()[0].to_i64(), (std::vector<int64_t>{-8, 2, 7}));
+    auto u2 = run_op("Cast", {f32({3}, {-1, 1.5f, 9})}, {{"to", attr_i(25)}}, 25);  // UINT2
+    ASSERT_TRUE(u2.ok()) << u2.status().message();
+    EXPECT_EQ(u2.value()[0].to_i64(), (std::vector<int64_t>{0, 2, 3}));
+    expect_exact<int8_t>(run_op("Cast", {q.value()[0]}, {{"to", attr_i(3)}}, 21), DType::I8, {3}, {-8, 2, 7});
     EXPECT_EQ(run_op("Cast", {f32({1}, {1})}, {{"to", attr_i(8)}}).status().code(), StatusCode::kUnsupported);
 }
 
@@ -291,6 +296,8 @@ TEST(MathOps, CumSumModes) {
     expect_f32(run_op("CumSum", {x, ax}, {{"reverse", attr_i(1)}}), {4}, {10, 9, 7, 4});
     expect_f32(run_op("CumSum", {x, ax}, {{"reverse", attr_i(1)}, {"exclusive", attr_i(1)}}), {4}, {9, 7, 4, 0});
     expect_exact<int64_t>(run_op("CumSum", {i64({2, 2}, {1, 2, 3, 4}), i64({1}, {-1})}), DType::I64, {2, 2}, {1, 3, 3, 7});
+    expect_f32(run_op("CumProd", {x, ax}, {{"exclusive", attr_i(1)}}, 26), {4}, {1, 1, 2, 6});
+    expect_exact<int32_t>(run_op("CumProd", {i32({3}, {2, 3, 4}), ax}, {{"reverse", attr_i(1)}}, 26), DType::I32, {3}, {24, 12, 4});
 }
 
 TEST(MathOps, ReduceAxesAttributeAndInput) {
