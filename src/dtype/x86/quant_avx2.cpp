@@ -160,10 +160,32 @@ inline void pack_q5(__m256i b, uint8_t* qs, uint8_t* qh) {
     std::memcpy(qh, &bits, sizeof bits);
 }
 
-// Lane g of the result = p[stride * g + i] (gather of one element from each of 8 groups).
-inline __m256 gather8(const float* p, int stride, int i) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
-    return _mm256_i32gather_ps(p + i, idx, 4);
+// Lane g of out[i] = p[stride * g + i] for i = 0..7 (8x8 transpose; vgatherdps is slow on some cores).
+inline void transpose8(const float* p, int stride, __m256* out) {
+    __m256 r[8];
+    for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(p + stride * k);
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    out[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    out[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    out[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    out[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    out[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    out[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    out[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    out[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Lane g of out[i] = p[n * g + i], i = 0..n-1: 8 groups of n (a multiple of 8) in lanes.
+template <int n>
+inline void load_lanes(const float* p, __m256* out) {
+    for (int c = 0; c < n; c += 8) transpose8(p + c, n, out + c);
 }
 
 // Per lane: the value of the first element of largest |x| (strict '>' from 0, as signed_absmax) and |it|.
@@ -363,38 +385,54 @@ void tq1_0_avx2(const float* x, block_tq1_0* y, int64_t nb) {
 
 // ---- IQ4_NL -----------------------------------------------------------------------------------------
 
-// Thresholds t_j = values[j-1] + values[j] (j = 1..15) and the values, as float tables in 8-lane halves.
+// best_index_int8(16, kvalues_iq4nl, v) compares 2v with t_j = values[j-1] + values[j] (integers, exact in
+// float) at j = 8, then idx+4, idx+2, idx+1: 1, 2, 4 and 8 candidate thresholds per step. The path bits so
+// far index those candidates: t4/t12, t2[] = {t2, t6, t10, t14}, t1[] = {t1, t3, .., t15}.
 struct Iq4Tables {
-    __m256 t_lo, t_hi, v_lo, v_hi;
-    float t8;
+    __m256 t1, t2, v_even, v_odd;
+    float t4, t8, t12;
 };
 
 inline Iq4Tables iq4_tables() {
-    alignas(32) float t[16], v[16];
-    t[0] = 0;
-    for (int j = 1; j < 16; ++j) t[j] = static_cast<float>(kvalues_iq4nl[j - 1] + kvalues_iq4nl[j]);
-    for (int j = 0; j < 16; ++j) v[j] = static_cast<float>(kvalues_iq4nl[j]);
-    return {_mm256_load_ps(t), _mm256_load_ps(t + 8), _mm256_load_ps(v), _mm256_load_ps(v + 8), t[8]};
+    auto t = [](int j) { return static_cast<float>(kvalues_iq4nl[j - 1] + kvalues_iq4nl[j]); };
+    auto v = [](int j) { return static_cast<float>(kvalues_iq4nl[j]); };
+    Iq4Tables T;
+    T.t1 = _mm256_setr_ps(t(1), t(3), t(5), t(7), t(9), t(11), t(13), t(15));
+    T.t2 = _mm256_setr_ps(t(2), t(6), t(10), t(14), 0, 0, 0, 0);
+    T.v_even = _mm256_setr_ps(v(0), v(2), v(4), v(6), v(8), v(10), v(12), v(14));
+    T.v_odd = _mm256_setr_ps(v(1), v(3), v(5), v(7), v(9), v(11), v(13), v(15));
+    T.t4 = t(4);
+    T.t8 = t(8);
+    T.t12 = t(12);
+    return T;
 }
 
-// table[j] for j = 0..15 held as two 8-lane halves.
-inline __m256 lookup16(__m256 lo, __m256 hi, __m256i j) {
-    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, j), _mm256_permutevar8x32_ps(hi, j),
-                            _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)));
-}
-
-// best_index_int8(16, kvalues_iq4nl, v) per lane: the same branchless binary search, comparing 2v with the
-// integer neighbour sums (exact in float), so ties go to the upper entry and NaN to index 0.
-inline __m256i iq4_index8(const Iq4Tables& T, __m256 v) {
+// The search per lane: returns idx >> 1 (0..7) and, in b1, the mask of idx's low bit. Ties go to the upper
+// entry (>=), NaN to index 0, as the scalar.
+inline __m256i iq4_search8(const Iq4Tables& T, __m256 v, __m256& b1) {
     const __m256 x2 = _mm256_add_ps(v, v);
-    __m256i idx = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x2, _mm256_set1_ps(T.t8), _CMP_GE_OQ)),
-                                   _mm256_set1_epi32(8));
-    for (int step = 4; step > 0; step >>= 1) {
-        const __m256i j = _mm256_add_epi32(idx, _mm256_set1_epi32(step));
-        const __m256 m = _mm256_cmp_ps(x2, lookup16(T.t_lo, T.t_hi, j), _CMP_GE_OQ);
-        idx = _mm256_blendv_epi8(idx, j, _mm256_castps_si256(m));
-    }
-    return idx;
+    const __m256 b8 = _mm256_cmp_ps(x2, _mm256_set1_ps(T.t8), _CMP_GE_OQ);
+    const __m256 b4 =
+        _mm256_cmp_ps(x2, _mm256_blendv_ps(_mm256_set1_ps(T.t4), _mm256_set1_ps(T.t12), b8), _CMP_GE_OQ);
+    const __m256i p2 = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(b8), _mm256_set1_epi32(2)),
+                                        _mm256_castps_si256(b4));  // masks are -1
+    const __m256 b2 = _mm256_cmp_ps(x2, _mm256_permutevar8x32_ps(T.t2, p2), _CMP_GE_OQ);
+    const __m256i p3 = _mm256_sub_epi32(_mm256_add_epi32(p2, p2), _mm256_castps_si256(b2));
+    b1 = _mm256_cmp_ps(x2, _mm256_permutevar8x32_ps(T.t1, p3), _CMP_GE_OQ);
+    return p3;
+}
+
+inline __m256i iq4_index8(const Iq4Tables& T, __m256 v) {
+    __m256 b1;
+    const __m256i p3 = iq4_search8(T, v, b1);
+    return _mm256_sub_epi32(_mm256_add_epi32(p3, p3), _mm256_castps_si256(b1));
+}
+
+// kvalues_iq4nl[best_index_int8(16, kvalues_iq4nl, v)] per lane.
+inline __m256 iq4_value8(const Iq4Tables& T, __m256 v) {
+    __m256 b1;
+    const __m256i p3 = iq4_search8(T, v, b1);
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(T.v_even, p3), _mm256_permutevar8x32_ps(T.v_odd, p3), b1);
 }
 
 // The scale search of quant_legacy.cpp's iq4_nl_block for 8 blocks of 32 (xb, and qwb unless null: 8 x 32
@@ -402,14 +440,14 @@ inline __m256i iq4_index8(const Iq4Tables& T, __m256 v) {
 void iq4_nl_search8(const Iq4Tables& T, const float* xb, const float* qwb, float* scale) {
     constexpr int n = QK4_NL, kTry = 7;
     __m256 xt[n], wt[n];
-    for (int i = 0; i < n; ++i) xt[i] = gather8(xb, n, i);
+    load_lanes<n>(xb, xt);
     if (qwb) {
         __m256 sigma2 = _mm256_setzero_ps();
         for (int i = 0; i < n; ++i) sigma2 = _mm256_add_ps(sigma2, _mm256_mul_ps(xt[i], xt[i]));
         sigma2 = _mm256_mul_ps(sigma2, _mm256_set1_ps(2.f / n));
+        load_lanes<n>(qwb, wt);
         for (int i = 0; i < n; ++i) {
-            wt[i] = _mm256_mul_ps(gather8(qwb, n, i),
-                                  _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[i], xt[i]))));
+            wt[i] = _mm256_mul_ps(wt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[i], xt[i]))));
         }
     } else {
         for (int i = 0; i < n; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
@@ -421,7 +459,7 @@ void iq4_nl_search8(const Iq4Tables& T, const float* xb, const float* qwb, float
         sumqx = _mm256_setzero_ps();
         sumq2 = _mm256_setzero_ps();
         for (int i = 0; i < n; ++i) {
-            const __m256 q = lookup16(T.v_lo, T.v_hi, iq4_index8(T, _mm256_mul_ps(id, xt[i])));
+            const __m256 q = iq4_value8(T, _mm256_mul_ps(id, xt[i]));
             const __m256 wq = _mm256_mul_ps(wt[i], q);
             sumqx = _mm256_add_ps(sumqx, _mm256_mul_ps(wq, xt[i]));
             sumq2 = _mm256_add_ps(sumq2, _mm256_mul_ps(wq, q));
@@ -487,9 +525,11 @@ void iq4_nl_avx2(const float* src, block_iq4_nl* y, int64_t nrows, int64_t nb, c
 void qx_8x16_nmax32(const float* x, const float* qw, int8_t* L, float* scales) {
     constexpr int n = 16, nmax = 32;
     __m256 xt[n], wt[n];
-    for (int i = 0; i < n; ++i) {
-        xt[i] = gather8(x, n, i);
-        wt[i] = qw ? gather8(qw, n, i) : _mm256_mul_ps(xt[i], xt[i]);
+    load_lanes<n>(x, xt);
+    if (qw) {
+        load_lanes<n>(qw, wt);
+    } else {
+        for (int i = 0; i < n; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
     }
     __m256 vmax, amax;
     lane_signed_absmax<n>(xt, vmax, amax);
@@ -552,9 +592,11 @@ template <int n, bool kMad>
 void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, int32_t (*lv)[8],
               float* scales, float* mins) {
     __m256 xt[n], wt[n];
-    for (int i = 0; i < n; ++i) {
-        xt[i] = gather8(x, n, i);
-        wt[i] = w ? gather8(w, n, i) : abs8(xt[i]);
+    load_lanes<n>(x, xt);
+    if (w) {
+        load_lanes<n>(w, wt);
+    } else {
+        for (int i = 0; i < n; ++i) wt[i] = abs8(xt[i]);
     }
     auto err_term = [](__m256 wi, __m256 diff) {
         diff = kMad ? abs8(diff) : _mm256_mul_ps(diff, diff);
@@ -638,54 +680,69 @@ void qkx2_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float 
 }
 
 
-// make_q3_quants(16, 4, x, L, do_rmse = true) for 8 sub-blocks of 16 (x: 128 floats), sub-block g in lane g.
-// The coordinate descent runs all lanes until none changed in a pass (at most 5): a lane whose pass changed
-// nothing would change nothing again, so running it on is the scalar early exit.
-// Out: lv[i][g] = level (0..7) of element i of sub-block g, scales[g].
-void q3_8x16(const float* x, int32_t (*lv)[8], float* scales) {
+// make_q3_quants(16, 4, x, L, do_rmse = true) for 8V sub-blocks of 16 (x: 128V floats), sub-block 8v + g in
+// lane g of vector v. The V vectors are independent chains, interleaved to hide the descent's latency (each
+// element's step waits on the previous one through a division). The coordinate descent runs all lanes
+// until none changed in a pass (at most 5): a lane whose pass changed nothing would change nothing again,
+// so running it on is the scalar early exit.
+// Out: lv[v][i][g] = level (0..7) of element i of sub-block 8v + g, scales[8v + g].
+template <int V>
+void q3_lanes(const float* x, int32_t (*lv)[16][8], float* scales) {
     constexpr int n = 16, nmax = 4;
-    __m256 xt[n], wt[n], wx[n], Lf[n];
-    for (int i = 0; i < n; ++i) {
-        xt[i] = gather8(x, n, i);
-        wt[i] = _mm256_mul_ps(xt[i], xt[i]);
-        wx[i] = _mm256_mul_ps(wt[i], xt[i]);
-    }
-    __m256 vmax, amax;
-    lane_signed_absmax<n>(xt, vmax, amax);
+    __m256 xt[n][V], wt[n][V], wx[n][V], Lf[n][V];
+    __m256 vmax[V], amax[V], sumlx[V], suml2[V];
     const __m256 zero = _mm256_setzero_ps();
-    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), vmax);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; ++i) {
-        Lf[i] = _mm256_cvtepi32_ps(clamp8(nearest_int8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1));
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], Lf[i]));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], Lf[i]), Lf[i]));
+    for (int v = 0; v < V; ++v) {
+        __m256 xv[n];
+        load_lanes<n>(x + 8 * n * v, xv);
+        for (int i = 0; i < n; ++i) {
+            xt[i][v] = xv[i];
+            wt[i][v] = _mm256_mul_ps(xv[i], xv[i]);
+            wx[i][v] = _mm256_mul_ps(wt[i][v], xv[i]);
+        }
+        lane_signed_absmax<n>(xv, vmax[v], amax[v]);
+        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), vmax[v]);
+        sumlx[v] = zero;
+        suml2[v] = zero;
+        for (int i = 0; i < n; ++i) {
+            const __m256 l = _mm256_cvtepi32_ps(clamp8(nearest_int8(_mm256_mul_ps(iscale, xv[i])), -nmax, nmax - 1));
+            Lf[i][v] = l;
+            sumlx[v] = _mm256_add_ps(sumlx[v], _mm256_mul_ps(wx[i][v], l));
+            suml2[v] = _mm256_add_ps(suml2[v], _mm256_mul_ps(_mm256_mul_ps(wt[i][v], l), l));
+        }
     }
     for (int pass = 0; pass < 5; ++pass) {
         __m256 changed = zero;
         for (int i = 0; i < n; ++i) {
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], Lf[i]));
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], Lf[i]), Lf[i]));
-            const __m256 nl = _mm256_cvtepi32_ps(
-                clamp8(nearest_int8(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)), -nmax, nmax - 1));
-            __m256 take = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ), _mm256_cmp_ps(nl, Lf[i], _CMP_NEQ_OQ));
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], nl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], nl), nl));
-            take = _mm256_and_ps(take, _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
-            take = _mm256_and_ps(take, _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                                                     _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
-            Lf[i] = _mm256_blendv_ps(Lf[i], nl, take);
-            sumlx = _mm256_blendv_ps(sumlx, slx, take);
-            suml2 = _mm256_blendv_ps(suml2, sl2, take);
-            changed = _mm256_or_ps(changed, take);
+            for (int v = 0; v < V; ++v) {
+                const __m256 L = Lf[i][v];
+                __m256 slx = _mm256_sub_ps(sumlx[v], _mm256_mul_ps(wx[i][v], L));
+                __m256 sl2 = _mm256_sub_ps(suml2[v], _mm256_mul_ps(_mm256_mul_ps(wt[i][v], L), L));
+                const __m256 nl = _mm256_cvtepi32_ps(
+                    clamp8(nearest_int8(_mm256_div_ps(_mm256_mul_ps(xt[i][v], sl2), slx)), -nmax, nmax - 1));
+                __m256 take = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ), _mm256_cmp_ps(nl, L, _CMP_NEQ_OQ));
+                slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i][v], nl));
+                sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i][v], nl), nl));
+                take = _mm256_and_ps(take, _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
+                take = _mm256_and_ps(
+                    take, _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2[v]),
+                                        _mm256_mul_ps(_mm256_mul_ps(sumlx[v], sumlx[v]), sl2), _CMP_GT_OQ));
+                Lf[i][v] = _mm256_blendv_ps(L, nl, take);
+                sumlx[v] = _mm256_blendv_ps(sumlx[v], slx, take);
+                suml2[v] = _mm256_blendv_ps(suml2[v], sl2, take);
+                changed = _mm256_or_ps(changed, take);
+            }
         }
         if (_mm256_movemask_ps(changed) == 0) break;
     }
-    const __m256 live = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_GE_OQ);
-    const __m256 s = _mm256_and_ps(_mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
-    _mm256_storeu_ps(scales, _mm256_and_ps(s, live));
-    for (int i = 0; i < n; ++i) {
-        const __m256i l = _mm256_add_epi32(_mm256_cvttps_epi32(Lf[i]), _mm256_set1_epi32(nmax));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
+    for (int v = 0; v < V; ++v) {
+        const __m256 live = _mm256_cmp_ps(amax[v], _mm256_set1_ps(1e-15f), _CMP_GE_OQ);
+        const __m256 sc = _mm256_and_ps(_mm256_div_ps(sumlx[v], suml2[v]), _mm256_cmp_ps(suml2[v], zero, _CMP_GT_OQ));
+        _mm256_storeu_ps(scales + 8 * v, _mm256_and_ps(sc, live));
+        for (int i = 0; i < n; ++i) {
+            const __m256i l = _mm256_add_epi32(_mm256_cvttps_epi32(Lf[i][v]), _mm256_set1_epi32(nmax));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[v][i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
+        }
     }
 }
 
@@ -708,12 +765,11 @@ void qkx2_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float
 
 void q3_16x16_avx2(const float* x, int8_t* L, float* scales) {
     constexpr int n = 16;
-    alignas(32) int32_t lv[n][8];
+    alignas(32) int32_t lv[2][n][8];
+    q3_lanes<2>(x, lv, scales);
     for (int h = 0; h < 2; ++h) {
-        const int o = 8 * n * h;
-        q3_8x16(x + o, lv, scales + 8 * h);
         for (int g = 0; g < 8; ++g) {
-            for (int i = 0; i < n; ++i) L[o + n * g + i] = static_cast<int8_t>(lv[i][g]);
+            for (int i = 0; i < n; ++i) L[8 * n * h + n * g + i] = static_cast<int8_t>(lv[h][i][g]);
         }
     }
 }
@@ -790,11 +846,8 @@ void q2_K_avx2_block(const float* x, block_q2_K& b) {
 
 // ---- Q3_K (reference path) -------------------------------------------------------------------------------
 
-void q3_K_avx2_block(const float* x, block_q3_K& b) {
-    alignas(32) int32_t lv[2][16][8];
-    float scales[QK_K / 16];
-    q3_8x16(x, lv[0], scales);
-    q3_8x16(x + 128, lv[1], scales + 8);
+// One super-block from its search results (lv: 2 vectors of q3_lanes, scales: 16).
+void q3_K_finish(const float* x, const int32_t (*lv)[16][8], const float* scales, block_q3_K& b) {
     float max_scale = 0, amax = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
         const float a = __builtin_fabsf(scales[j]);
@@ -926,7 +979,18 @@ size_t quantize_Q3_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     if (imatrix || n_per_row % QK_K) return quantize_Q3_K(src, dst, nrows, n_per_row, imatrix);
     auto* y = static_cast<block_q3_K*>(dst);
     const int64_t nb = nrows * (n_per_row / QK_K);
-    for (int64_t i = 0; i < nb; ++i) q3_K_avx2_block(src + QK_K * i, y[i]);
+    alignas(32) int32_t lv[4][16][8];
+    float scales[2 * QK_K / 16];
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {  // two super-blocks per search: 4 independent lane vectors
+        q3_lanes<4>(src + QK_K * i, lv, scales);
+        q3_K_finish(src + QK_K * i, lv, scales, y[i]);
+        q3_K_finish(src + QK_K * (i + 1), lv + 2, scales + 16, y[i + 1]);
+    }
+    if (i < nb) {
+        q3_lanes<2>(src + QK_K * i, lv, scales);
+        q3_K_finish(src + QK_K * i, lv, scales, y[i]);
+    }
     return blocks_bytes<block_q3_K>(nrows, n_per_row, QK_K);
 }
 
