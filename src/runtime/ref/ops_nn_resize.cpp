@@ -153,6 +153,9 @@ Status resize_common(OpContext& ctx, const ResizeAttrs& a, const Shape& out, con
     std::vector<AxisPlan> plans;
     for (size_t d = 0; d < r; ++d) {
         if (scales[d] <= 0) return ctx.fail("scales must be > 0");
+        if (X.dim(static_cast<int64_t>(d)) == 0 && out[d] != 0) {
+            return ctx.fail("cannot resize the empty axis " + std::to_string(d) + " of " + shape_str(X.shape()));
+        }
         EDGEQ_ASSIGN_OR_RETURN(AxisPlan p, plan_axis(ctx, a, X.dim(static_cast<int64_t>(d)), out[d], scales[d],
                                                      roi.empty() ? 0.0 : roi[d], roi.empty() ? 1.0 : roi[d + r]));
         plans.push_back(std::move(p));

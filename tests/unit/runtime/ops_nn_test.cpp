@@ -277,6 +277,62 @@ TEST(NnNorm, LayerAndInstanceNormalization) {
     expect_tensor((*r)[0], {1, 2, 2}, {-1, 1, -1, 1});
 }
 
+TEST(NnPool, LpPoolAndGlobalLpPool) {
+    auto r = run_node("LpPool", {f32({1, 1, 3}, {3, 4, 0})}, {{"kernel_shape", ints({2})}, {"p", int1(2)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 2}, {5, 4});
+    r = run_node("GlobalLpPool", {f32({1, 1, 3}, {1, -2, 2})}, {{"p", int1(1)}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 1, 1}, {5});
+}
+
+TEST(NnNorm, GroupNormalizationPerGroupAndPerChannel) {
+    const Tensor x = f32({1, 4, 1}, {1, 3, 2, 6});
+    auto r = run_node("GroupNormalization", {x, f32({2}, {1, 2}), f32({2}, {0, 1})},
+                      {{"num_groups", int1(2)}, {"epsilon", flt(0)}}, 1, 18);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 4, 1}, {-1, 1, -1, 3});
+    r = run_node("GroupNormalization", {x, f32({4}, {1, 1, 2, 2}), f32({4}, {0, 0, 1, 1})},
+                 {{"num_groups", int1(2)}, {"epsilon", flt(0)}}, 1, 21);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_tensor((*r)[0], {1, 4, 1}, {-1, 1, -1, 3});
+}
+
+// Malformed nodes give an error naming the node, never a crash.
+TEST(NnErrors, BadInputsFailCleanly) {
+    const Tensor x4 = f32({1, 2, 3, 3}, iota(18));
+    struct Bad {
+        const char* op;
+        std::vector<Tensor> in;
+        std::map<std::string, Attribute> attrs;
+    };
+    const std::vector<Bad> cases = {
+        {"Conv", {x4, f32({1, 2, 5, 5}, iota(50))}, {}},                                 // kernel larger than input
+        {"Conv", {x4, f32({2, 2, 1, 1}, iota(4)), f32({3}, iota(3))}, {}},               // bias size
+        {"Conv", {x4, f32({2, 1, 1, 1}, iota(2))}, {{"group", int1(3)}}},                // group does not divide C
+        {"Conv", {x4, f32({2, 2, 1, 1}, iota(4))}, {{"strides", ints({1})}}},            // strides rank
+        {"ConvTranspose", {x4, f32({3, 1, 1, 1}, iota(3))}, {}},                        // W channels
+        {"MaxPool", {x4}, {}},                                                           // no kernel_shape
+        {"AveragePool", {f32({4}, iota(4))}, {{"kernel_shape", ints({2})}}},             // rank < 3
+        {"Gemm", {f32({2, 3}, iota(6)), f32({2, 3}, iota(6))}, {}},                     // inner dims
+        {"MatMul", {f32({2, 3}, iota(6)), f32({2, 3}, iota(6))}, {}},                   // inner dims
+        {"BatchNormalization", {x4, f32({3}, iota(3)), f32({2}, iota(2)), f32({2}, iota(2)), f32({2}, iota(2))}, {}},
+        {"LayerNormalization", {x4, f32({4}, iota(4))}, {}},                             // scale shape
+        {"Resize", {x4, Tensor(), f32({2}, {1, 2})}, {}},                                 // scales count
+        {"Resize", {f32({1, 0}, {}), Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::I64, {2}, {1, 4})}, {}},
+        {"DepthToSpace", {x4}, {{"blocksize", int1(2)}}},                                // C not divisible
+        {"LSTM", {f32({1, 1, 2}, iota(2)), f32({1, 8, 3}, iota(24)), f32({1, 8, 2}, iota(16))}, {}},  // W input size
+        {"GRU", {f32({1, 1, 2}, iota(2)), f32({1, 6, 2}, iota(12)), f32({1, 6, 3}, iota(18))}, {}},   // R shape
+        {"RNN", {f32({2, 1, 1}, iota(2)), f32({1, 1, 1}, {1}), f32({1, 1, 1}, {1}), Tensor(),
+                 Tensor::from_vector<int32_t>(DType::I32, {1}, {3})}, {}},              // sequence length > seq
+    };
+    for (const auto& c : cases) {
+        auto r = run_node(c.op, c.in, c.attrs);
+        ASSERT_FALSE(r.ok()) << c.op << " accepted a malformed node";
+        EXPECT_NE(r.status().message().find(c.op), std::string::npos) << r.status().message();
+    }
+}
+
 // Whole models from ../shared against ONNX Runtime 1.30's outputs (fixtures/ort/index.json); their Conv, Gemm,
 // MatMul, pools, BatchNormalization and LSTM are this family's. Tolerance (the fixtures' hint): 1e-4 absolute +
 // 1e-5 relative — mnist-8's logits reach ~2000, where one float ulp is 1.2e-4.
