@@ -111,7 +111,7 @@ Status op_split(OpContext& ctx) {
     std::vector<int64_t> split;
     if (ctx.opset < 13 && ctx.node.has("split")) {
         split = ctx.node.attr_ints("split");
-    } else if (ctx.opset >= 13 && ctx.has_input(1)) {
+    } else if (ctx.opset >= 13 && ctx.has_input(1) && ctx.in(1).numel() > 0) {
         EDGEQ_ASSIGN_OR_RETURN(split, input_ints(ctx, 1));
     } else {
         if (ctx.node.has("num_outputs") && ctx.node.attr_i("num_outputs", 0) != n_out) {

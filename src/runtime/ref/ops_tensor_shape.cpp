@@ -92,7 +92,8 @@ Status op_flatten(OpContext& ctx) {
     return Status::Ok();
 }
 
-// Squeeze(data[, axes]) removes the listed dims (each must be 1), or every dim of size 1 without axes.
+// Squeeze(data[, axes]) removes the listed dims (each must be 1), or every dim of size 1 without (or with
+// empty) axes.
 // Axes: attribute before opset 13, input from 13.
 Status op_squeeze(OpContext& ctx) {
     if (!ctx.has_input(0)) return ctx.fail("missing input");
@@ -100,7 +101,7 @@ Status op_squeeze(OpContext& ctx) {
     bool given = false;
     EDGEQ_ASSIGN_OR_RETURN(auto axes, axes_attr_or_input(ctx, 13, 1, &given));
     std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
-    if (!given) {
+    if (!given || axes.empty()) {  // an empty axes input squeezes every 1, as ONNX Runtime does
         for (int64_t i = 0; i < x.rank(); ++i) drop[static_cast<size_t>(i)] = x.shape()[static_cast<size_t>(i)] == 1;
     }
     for (int64_t a : axes) {
@@ -265,11 +266,19 @@ Status op_range(OpContext& ctx) {
         if (ctx.in(i).dtype() != ctx.in(0).dtype()) return ctx.fail("inputs must share one type");
     }
     const DType dt = ctx.in(0).dtype();
+    const bool half = dt == DType::F16 || dt == DType::BF16;  // computed in F32, rounded at the end
+    if (dt == DType::BOOL || (!half && !visit_numeric(dt, [](auto) {}))) {
+        return ctx.unsupported(std::string("type ") + dtype_name(dt));
+    }
+    const DType work = half ? DType::F32 : dt;
+    const Tensor a = half ? to_float_tensor(ctx.in(0)) : ctx.in(0);
+    const Tensor l = half ? to_float_tensor(ctx.in(1)) : ctx.in(1);
+    const Tensor d = half ? to_float_tensor(ctx.in(2)) : ctx.in(2);
     Status st = Status::Ok();
     Tensor out;
-    const bool handled = visit_numeric(dt, [&](auto tag) {
+    visit_numeric(work, [&](auto tag) {
         using T = decltype(tag);
-        const T start = *ctx.in(0).data<T>(), limit = *ctx.in(1).data<T>(), delta = *ctx.in(2).data<T>();
+        const T start = *a.data<T>(), limit = *l.data<T>(), delta = *d.data<T>();
         if (delta == T(0)) {
             st = ctx.fail("delta is 0");
             return;
@@ -281,13 +290,13 @@ Status op_range(OpContext& ctx) {
             return;
         }
         const int64_t n = std::max<int64_t>(static_cast<int64_t>(n_real), 0);
-        st = check_output_size({n}, dt, ctx);
+        st = check_output_size({n}, work, ctx);
         if (!st.ok()) return;
-        out = Tensor(dt, {n});
+        out = Tensor(work, {n});
         for (int64_t i = 0; i < n; ++i) out.data<T>()[i] = static_cast<T>(start + static_cast<T>(i) * delta);
     });
-    if (!handled || dt == DType::BOOL) return ctx.unsupported(std::string("type ") + dtype_name(dt));
     EDGEQ_RETURN_IF_ERROR(st);
+    if (half) out = from_float_tensor(out, dt);
     ctx.outputs[0] = out;
     return Status::Ok();
 }

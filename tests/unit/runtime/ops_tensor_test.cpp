@@ -449,6 +449,12 @@ TEST(RefTensor, EveryDtypeMoves) {
     auto r = OneNode("Reshape", 21).in(u4).in(i64v({5, 1})).run();
     ASSERT_TRUE(r.ok());
     EXPECT_EQ((*r)[0].to_i64(), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+    auto hr = OneNode("Range", 11).in(Tensor::from_vector<uint16_t>(DType::F16, {}, {0x3C00}))
+                  .in(Tensor::from_vector<uint16_t>(DType::F16, {}, {0x4400}))
+                  .in(Tensor::from_vector<uint16_t>(DType::F16, {}, {0x3C00})).run();
+    ASSERT_TRUE(hr.ok()) << hr.status().message();
+    EXPECT_EQ((*hr)[0].dtype(), DType::F16);
+    EXPECT_EQ((*hr)[0].to_f32(), (std::vector<float>{1, 2, 3}));
     auto sc = OneNode("ScatterElements", 18).in(i64({3}, {5, 1, 9})).in(i64({2}, {0, 0}))
                   .in(i64({2}, {7, 2})).attr("reduction", str("max")).run();
     ASSERT_TRUE(sc.ok());
