@@ -65,7 +65,7 @@ std::string missing_op(std::initializer_list<const char*> ops) {
     }
 
 // Runs m on x before and after optimization; returns max |diff| and the report.
-double compare(Model m, const Tensor& x, passes::OptimizeReport* rep_out) {
+double compare(Model& m, const Tensor& x, passes::OptimizeReport* rep_out) {
     auto before = runtime::run_reference(m, {{"x", x}});
     EXPECT_TRUE(before.ok()) << before.status().message();
     auto rep = passes::optimize(m);
