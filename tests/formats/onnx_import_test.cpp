@@ -448,7 +448,26 @@ TEST(OnnxImport, NewerIrAndOpsetIsAWarningNotAnError) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r->opset(), 25);
     ASSERT_FALSE(warnings.empty());
+    EXPECT_NE(warnings[0].find("IR version 13 is newer"), std::string::npos) << warnings[0];
+    EXPECT_FALSE(r->graph.outputs.empty());
+}
+
+TEST(OnnxImport, CheckerFailureIsAWarningWhenTheModelIsUsable) {
+    // An attribute Add does not have: ONNX's checker refuses the node, edgeq keeps it (ops ignore extras).
+    std::vector<std::string> warnings;
+    auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
+    auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
+    a->set_name("not_an_add_attribute");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(1);
+    auto r = parse(m, "", &warnings);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_FALSE(warnings.empty());
     EXPECT_NE(warnings[0].find("onnx checker"), std::string::npos) << warnings[0];
+    // ... and is quoted when the model is unusable
+    m.mutable_graph()->mutable_node(0)->set_input(0, "nothing");
+    auto bad = parse(m);
+    expect_error(bad.status(), StatusCode::kCorrupt, "(onnx checker: ");
 }
 
 // --------------------------------------------------------------------------------------------------------

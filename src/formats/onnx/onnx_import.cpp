@@ -2,14 +2,16 @@
 //
 // Order of work in parse_model:
 //   1. parse the protobuf (size-checked; a truncated or corrupt message is a Corrupt status naming the file)
-//   2. ONNX's checker and shape inference on the proto: their exceptions become warnings; the checker's
-//      message is quoted in the error only when step 3/4 finds the model unusable
-//   3. convert opsets, graph (recursively for If/Loop/Scan bodies), initializers (raw_data, typed fields,
-//      external data), value_info with symbolic dims
-//   4. graph::verify on the main graph and every subgraph (with the enclosing scopes' names visible)
+//   2. convert opsets, graph (recursively for If/Loop/Scan bodies), initializers (raw_data, typed fields,
+//      external data), value_info with symbolic dims; graph::verify on the main graph and every subgraph (with
+//      the enclosing scopes' names visible)
+//   3. ONNX's checker (model dir = base_dir): a warning, quoted in the error only when step 2 failed
+//   4. ONNX shape inference, only for models that passed 2 and 3 (libonnx 1.12's inference crashes on some
+//      malformed graphs); its exceptions are warnings; inferred value_info refreshes the converted graphs
 #include "formats/onnx/onnx_import.h"
 
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -18,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/file.h"
@@ -253,6 +256,53 @@ std::string first_line(const std::string& s) {
     return p == std::string::npos ? s : s.substr(0, p);
 }
 
+// onnx::checker::check_model with the model's folder known (so external data is checked where it lives).
+// Returns "" when the checker accepts the model, else its first line.
+std::string run_checker(const onnx::ModelProto& mp, const std::string& base_dir) {
+    try {
+        if (!mp.ir_version()) return "the model does not have an ir_version set";
+        onnx::checker::CheckerContext cc;
+        cc.set_ir_version(static_cast<int>(mp.ir_version()));
+        cc.set_model_dir(base_dir);
+        std::unordered_map<std::string, int> opsets;
+        for (const auto& op : mp.opset_import()) opsets[op.domain()] = static_cast<int>(op.version());
+        if (mp.ir_version() >= 3) {
+            if (opsets.empty()) return "a model with IR version >= 3 must specify opset_import";
+        } else {
+            opsets[""] = 1;
+        }
+        cc.set_opset_imports(opsets);
+        onnx::checker::LexicalScopeContext lex;
+        onnx::checker::check_graph(mp.graph(), cc, lex);
+        if (mp.ir_version() >= 8) onnx::checker::check_model_local_functions(mp, cc, lex);
+        return "";
+    } catch (const std::exception& e) {
+        return first_line(e.what());
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+// After shape inference: value_info and output types of every (sub)graph, matched by position (conversion keeps
+// node and attribute order).
+void refresh_value_info(graph::Graph& g, const onnx::GraphProto& gp) {
+    g.value_info.clear();
+    for (const auto& vp : gp.value_info()) g.value_info.push_back(convert_value_info(vp));
+    for (int k = 0; k < gp.output_size() && static_cast<size_t>(k) < g.outputs.size(); ++k) {
+        g.outputs[static_cast<size_t>(k)] = convert_value_info(gp.output(k));
+    }
+    for (int k = 0; k < gp.node_size() && static_cast<size_t>(k) < g.nodes.size(); ++k) {
+        auto& node = g.nodes[static_cast<size_t>(k)];
+        for (const auto& ap : gp.node(k).attribute()) {
+            auto it = node.attrs.find(ap.name());
+            if (it == node.attrs.end()) continue;
+            if (it->second.g && ap.has_g()) refresh_value_info(*it->second.g, ap.g());
+            for (int j = 0; j < ap.graphs_size() && static_cast<size_t>(j) < it->second.graphs.size(); ++j)
+                refresh_value_info(*it->second.graphs[static_cast<size_t>(j)], ap.graphs(j));
+        }
+    }
+}
+
 Result<graph::Model> parse_model_impl(std::span<const uint8_t> bytes, const std::string& source_name,
                                       const std::string& base_dir, std::vector<std::string>* warnings) {
     if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
@@ -269,50 +319,60 @@ Result<graph::Model> parse_model_impl(std::span<const uint8_t> bytes, const std:
     }
     Ctx ctx{source_name, base_dir, warnings};
 
-    // ONNX's own checker: informative only (newer IR/opsets than Debian's libonnx knows fail it but run fine).
-    std::string checker_msg;
-    try {
-        onnx::checker::check_model(mp);
-    } catch (const std::exception& e) {
-        checker_msg = first_line(e.what());
-    } catch (...) {
-        checker_msg = "unknown exception";
-    }
-    if (!checker_msg.empty()) ctx.warn(source_name + ": onnx checker: " + checker_msg);
-    // Shape inference fills value_info; a failure only loses that information.
-    try {
-        onnx::shape_inference::InferShapes(mp);
-    } catch (const std::exception& e) {
-        ctx.warn(source_name + ": onnx shape inference: " + first_line(e.what()));
-    } catch (...) {
-        ctx.warn(source_name + ": onnx shape inference: unknown exception");
-    }
-
-    auto with_checker = [&](const Status& s) {
-        if (checker_msg.empty()) return s;
-        return Status(s.code(), s.message() + " (onnx checker: " + checker_msg + ")");
-    };
-
     graph::Model m;
     m.ir_version = mp.ir_version();
     m.producer = mp.producer_name() + (mp.producer_version().empty() ? "" : " " + mp.producer_version());
     m.path = source_name;
+    // Our own conversion and structural checks come first: ONNX's shape inference is not hardened against
+    // malformed graphs (a fuzzed Scan crashes libonnx 1.12), so it only sees models that passed them and the checker.
+    Status st = Status::Ok();
     for (const auto& op : mp.opset_import()) {
         const std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
         if (op.version() < 1) {
-            return with_checker(Corrupt(source_name + ": opset_import for domain '" + op.domain() + "' has version " +
-                                        std::to_string(op.version())));
+            st = Corrupt(source_name + ": opset_import for domain '" + op.domain() + "' has version " +
+                         std::to_string(op.version()));
+            break;
         }
         m.opsets[d] = op.version();
     }
-    if (!m.opsets.count("")) {
-        if (mp.opset_import_size() == 0) m.opsets[""] = 1;  // IR version 1/2 files: opset 1 implied
+    if (!m.opsets.count("") && mp.opset_import_size() == 0) m.opsets[""] = 1;  // IR 1/2 files: opset 1 implied
+    if (st.ok()) {
+        auto g = convert_graph(mp.graph(), ctx, 0);
+        if (!g.ok()) {
+            st = Status(g.status().code(), source_name + ": " + g.status().message());
+        } else {
+            m.graph = std::move(g).value();
+            st = verify_recursive(m.graph, {}, source_name);
+        }
     }
-    auto g = convert_graph(mp.graph(), ctx, 0);
-    if (!g.ok()) return with_checker(Status(g.status().code(), source_name + ": " + g.status().message()));
-    m.graph = std::move(g).value();
-    Status v = verify_recursive(m.graph, {}, source_name);
-    if (!v.ok()) return with_checker(v);
+
+    // ONNX's checker: informative (newer IR versions than Debian's libonnx knows are checked as its newest);
+    // quoted in the error when the model is unusable.
+    const int64_t max_ir = onnx::Version::IR_VERSION;
+    if (mp.ir_version() > max_ir) {
+        ctx.warn(source_name + ": IR version " + std::to_string(mp.ir_version()) +
+                 " is newer than libonnx's checker and shape inference know (" + std::to_string(max_ir) +
+                 "); checked as " + std::to_string(max_ir));
+        mp.set_ir_version(max_ir);
+    }
+    const std::string checker_msg = run_checker(mp, base_dir);
+    if (!st.ok()) {
+        if (checker_msg.empty()) return st;
+        return Status(st.code(), st.message() + " (onnx checker: " + checker_msg + ")");
+    }
+    if (!checker_msg.empty()) {
+        ctx.warn(source_name + ": onnx checker: " + checker_msg + " (shape inference skipped)");
+    } else {
+        // Shape inference fills value_info; a failure only loses that information.
+        try {
+            onnx::shape_inference::InferShapes(mp);
+            refresh_value_info(m.graph, mp.graph());
+        } catch (const std::exception& e) {
+            ctx.warn(source_name + ": onnx shape inference: " + first_line(e.what()));
+        } catch (...) {
+            ctx.warn(source_name + ": onnx shape inference: unknown exception");
+        }
+    }
     if (mp.functions_size() > 0) {
         ctx.warn(source_name + ": " + std::to_string(mp.functions_size()) +
                  " model-local function(s) not inlined; nodes calling them are unsupported ops");
