@@ -480,5 +480,23 @@ TEST(RefControl, ScanOpset8BatchAndAxes) {
     expect_f32((*a)[0], {2, 3}, {2, 1, 0, 5, 4, 3});
 }
 
+
+// A Loop whose body holds an If that reads the outer 'x' (two levels up), after x's last direct use.
+TEST(RefControl, NestedSubgraphReadsOuterValue) {
+    Model m;
+    m.opsets[""] = 13;
+    m.graph.inputs = {{"x", DType::F32, 0, false, {}}, {"m", DType::I64, 0, false, {}}};
+    m.graph.outputs = {{"y0", {}, 0, false, {}}, {"y1", {}, 0, false, {}}};
+    Node iff = node("If", {"c"}, {"t"});
+    iff.attrs["then_branch"] = graph_attr(body({}, {"tt"}, {node("Identity", {"x"}, {"tt"})}));
+    iff.attrs["else_branch"] = graph_attr(body({}, {"x"}, {}));
+    Node loop = node("Loop", {"m", ""}, {"y1"});
+    loop.attrs["body"] = graph_attr(body({"i", "c"}, {"c_out", "t"}, {iff, node("Identity", {"c"}, {"c_out"})}));
+    m.graph.nodes = {node("Identity", {"x"}, {"y0"}), loop};
+    auto r = runtime::run_reference(m, {{"x", f32({1}, {3})}, {"m", i64({}, {2})}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    expect_f32(r->at("y1"), {2, 1}, {3, 3});
+}
+
 }  // namespace
 }  // namespace edgeq
