@@ -6,14 +6,14 @@
 //      external data), value_info with symbolic dims; graph::verify on the main graph and every subgraph (with
 //      the enclosing scopes' names visible)
 //   3. ONNX's checker (model dir = base_dir): a warning, quoted in the error only when step 2 failed
-//   4. ONNX shape inference, only for models that passed 2 and 3 (libonnx 1.12's inference crashes on some
-//      malformed graphs); its exceptions are warnings; inferred value_info refreshes the converted graphs
+//   4. ONNX shape inference, only for models that passed 2 and 3, in a forked child (onnx_infer.h: libonnx
+//      1.12's inference crashes on some malformed attributes); its failures are warnings; inferred value_info
+//      refreshes the converted graphs
 #include "formats/onnx/onnx_import.h"
 
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <cstring>
 #include <exception>
@@ -24,6 +24,7 @@
 #include <unordered_set>
 
 #include "core/file.h"
+#include "formats/onnx/onnx_infer.h"
 #include "formats/onnx/onnx_tensor.h"
 
 namespace edgeq::onnxio {
@@ -363,15 +364,11 @@ Result<graph::Model> parse_model_impl(std::span<const uint8_t> bytes, const std:
     if (!checker_msg.empty()) {
         ctx.warn(source_name + ": onnx checker: " + checker_msg + " (shape inference skipped)");
     } else {
-        // Shape inference fills value_info; a failure only loses that information.
-        try {
-            onnx::shape_inference::InferShapes(mp);
-            refresh_value_info(m.graph, mp.graph());
-        } catch (const std::exception& e) {
-            ctx.warn(source_name + ": onnx shape inference: " + first_line(e.what()));
-        } catch (...) {
-            ctx.warn(source_name + ": onnx shape inference: unknown exception");
-        }
+        // Shape inference fills value_info; a failure (even a crash, in its child process) only loses that.
+        onnx::ModelProto inferred;
+        const std::string why = infer_shapes_isolated(mp, &inferred);
+        if (why.empty()) refresh_value_info(m.graph, inferred.graph());
+        else ctx.warn(source_name + ": onnx shape inference: " + first_line(why));
     }
     if (mp.functions_size() > 0) {
         ctx.warn(source_name + ": " + std::to_string(mp.functions_size()) +
