@@ -5,7 +5,7 @@
 //   sequence_lens [batch]  initial_h / initial_c [dirs, batch, hidden]  P [dirs, 3*hidden] (LSTM peepholes i, o, f)
 //   Y [seq, dirs, batch, hidden] (zeros past a batch entry's length)  Y_h / Y_c [dirs, batch, hidden]
 // Gate blocks (G of them, each `hidden` rows of W/R/B): RNN i; GRU z, r, h; LSTM i, o, f, c.
-// Per step, per gate row j: a = sum_k x[k]*W[j,k] + sum_k h[k]*R[j,k] + Wb[j] + Rb[j] (float, k in order), then
+// Per step, per gate row j: a = sum_k x[k]*W[j,k] + sum_k h[k]*R[j,k] + Wb[j] + Rb[j] (float, double for F64; k in order), then
 //   RNN   H = f(a_i)
 //   GRU   z = f(a_z), r = f(a_r), h~ = g(x.Wh + (r*H).Rh + Rbh + Wbh)  (linear_before_reset: g(x.Wh + r*(H.Rh + Rbh) + Wbh))
 //         H = (1 - z) * h~ + z * H
@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/ref/common.h"
@@ -30,21 +31,33 @@ enum class Cell { Rnn, Gru, Lstm };
 struct Activation {
     std::string name;  // lower case
     float alpha = 0, beta = 0;
-    float operator()(float x) const {
-        if (name == "sigmoid") return 1.0f / (1.0f + std::exp(-x));
+    template <typename T>
+    T operator()(T x) const {
+        const T al = static_cast<T>(alpha), be = static_cast<T>(beta);
+        if (name == "sigmoid") return T(1) / (T(1) + std::exp(-x));
         if (name == "tanh") return std::tanh(x);
-        if (name == "relu") return std::max(x, 0.0f);
-        if (name == "affine") return alpha * x + beta;
-        if (name == "leakyrelu") return x >= 0 ? x : alpha * x;
-        if (name == "thresholdedrelu") return x > alpha ? x : 0.0f;
-        if (name == "scaledtanh") return alpha * std::tanh(beta * x);
-        if (name == "hardsigmoid") return std::clamp(alpha * x + beta, 0.0f, 1.0f);
-        if (name == "elu") return x >= 0 ? x : alpha * (std::exp(x) - 1);
+        if (name == "relu") return std::max(x, T(0));
+        if (name == "affine") return al * x + be;
+        if (name == "leakyrelu") return x >= 0 ? x : al * x;
+        if (name == "thresholdedrelu") return x > al ? x : T(0);
+        if (name == "scaledtanh") return al * std::tanh(be * x);
+        if (name == "hardsigmoid") return std::clamp(al * x + be, T(0), T(1));
+        if (name == "elu") return x >= 0 ? x : al * (std::exp(x) - 1);
         if (name == "softsign") return x / (1 + std::fabs(x));
         if (name == "softplus") return std::log1p(std::exp(x));
         return x;
     }
 };
+
+// Tensor values in the compute type T (float for F32/F16/BF16, double for F64).
+template <typename T>
+std::vector<T> values_as(const Tensor& t) {
+    if constexpr (std::is_same_v<T, double>) {
+        if (t.dtype() == DType::F64) return {t.data<double>(), t.data<double>() + t.numel()};
+    }
+    const auto f = t.to_f32();
+    return {f.begin(), f.end()};
+}
 
 Result<std::vector<Activation>> parse_activations(const OpContext& ctx, const std::vector<std::string>& defaults,
                                                   int64_t dirs) {
@@ -89,7 +102,7 @@ Status rnn_common(OpContext& ctx, Cell cell) {
         if (!ctx.has_input(i)) return ctx.fail("needs inputs X, W and R");
     const Tensor& Xt = ctx.in(0);
     const DType dt = Xt.dtype();
-    if (dt != DType::F32 && dt != DType::F16 && dt != DType::BF16) {
+    if (dt != DType::F32 && dt != DType::F16 && dt != DType::BF16 && dt != DType::F64) {
         return ctx.unsupported(std::string("input type ") + dtype_name(dt));
     }
     const int64_t G = cell == Cell::Rnn ? 1 : cell == Cell::Gru ? 3 : 4;
@@ -134,101 +147,108 @@ Status rnn_common(OpContext& ctx, Cell cell) {
     const bool lbr = cell == Cell::Gru && ctx.node.attr_i("linear_before_reset", 0) != 0;
     const bool input_forget = cell == Cell::Lstm && ctx.node.attr_i("input_forget", 0) != 0;
 
-    const auto x = Xt.to_f32(), w = Wt.to_f32(), r = Rt.to_f32();
-    const auto b = Bt ? Bt->to_f32() : std::vector<float>(static_cast<size_t>(dirs * 2 * G * H), 0.0f);
-    const auto p = Pt ? Pt->to_f32() : std::vector<float>(static_cast<size_t>(dirs * 3 * H), 0.0f);
-    const auto h0 = H0 ? H0->to_f32() : std::vector<float>();
-    const auto c0 = C0 ? C0->to_f32() : std::vector<float>();
     std::vector<int64_t> lens(static_cast<size_t>(Nb), S);
     if (Lt) lens = Lt->to_i64();
     for (int64_t l : lens)
         if (l < 0 || l > S) return ctx.fail("sequence length " + std::to_string(l) + " outside [0, " + std::to_string(S) + "]");
+    // compute type: double for F64, float otherwise
+    auto compute = [&](auto tag) {
+        using T = decltype(tag);
+        const auto x = values_as<T>(Xt), w = values_as<T>(Wt), r = values_as<T>(Rt);
+        const auto b = Bt ? values_as<T>(*Bt) : std::vector<T>(static_cast<size_t>(dirs * 2 * G * H), T(0));
+        const auto p = Pt ? values_as<T>(*Pt) : std::vector<T>(static_cast<size_t>(dirs * 3 * H), T(0));
+        const auto h0 = H0 ? values_as<T>(*H0) : std::vector<T>();
+        const auto c0 = C0 ? values_as<T>(*C0) : std::vector<T>();
 
-    auto xi = [&](int64_t t, int64_t n) { return static_cast<size_t>((batch_first ? n * S + t : t * Nb + n) * I); };
-    auto yi = [&](int64_t t, int64_t d, int64_t n) {
-        return static_cast<size_t>((batch_first ? (n * S + t) * dirs + d : (t * dirs + d) * Nb + n) * H);
-    };
-    auto si = [&](int64_t d, int64_t n) { return static_cast<size_t>((batch_first ? n * dirs + d : d * Nb + n) * H); };
-    auto clipped = [&](float v) { return has_clip ? std::clamp(v, -clip, clip) : v; };
+        auto xi = [&](int64_t t, int64_t n) { return static_cast<size_t>((batch_first ? n * S + t : t * Nb + n) * I); };
+        auto yi = [&](int64_t t, int64_t d, int64_t n) {
+            return static_cast<size_t>((batch_first ? (n * S + t) * dirs + d : (t * dirs + d) * Nb + n) * H);
+        };
+        auto si = [&](int64_t d, int64_t n) { return static_cast<size_t>((batch_first ? n * dirs + d : d * Nb + n) * H); };
+        auto clipped = [&](T v) { return has_clip ? std::clamp(v, static_cast<T>(-clip), static_cast<T>(clip)) : v; };
 
-    std::vector<float> y(static_cast<size_t>(S * dirs * Nb * H), 0.0f);
-    std::vector<float> yh(static_cast<size_t>(dirs * Nb * H), 0.0f), yc(yh.size(), 0.0f);
-    std::vector<float> a(static_cast<size_t>(G * H)), hr(static_cast<size_t>(H)), hnew(static_cast<size_t>(H));
-    std::vector<float> z(static_cast<size_t>(H)), rg(static_cast<size_t>(H));
-    const size_t per_dir = defaults.size();
-    for (int64_t d = 0; d < dirs; ++d) {
-        const bool reverse = direction == "reverse" || d == 1;
-        const Activation* f = &acts[static_cast<size_t>(d) * per_dir];
-        const float* Wd = w.data() + d * G * H * I;
-        const float* Rd = r.data() + d * G * H * H;
-        const float* Wb = b.data() + d * 2 * G * H;
-        const float* Rb = Wb + G * H;
-        const float* Pd = p.data() + d * 3 * H;
-        for (int64_t n = 0; n < Nb; ++n) {
-            std::vector<float> h(static_cast<size_t>(H), 0.0f), c(static_cast<size_t>(H), 0.0f);
-            if (H0) std::copy_n(h0.begin() + static_cast<std::ptrdiff_t>(si(d, n)), H, h.begin());
-            if (C0) std::copy_n(c0.begin() + static_cast<std::ptrdiff_t>(si(d, n)), H, c.begin());
-            const int64_t len = lens[static_cast<size_t>(n)];
-            for (int64_t step = 0; step < len; ++step) {
-                const int64_t t = reverse ? len - 1 - step : step;
-                const float* xt = x.data() + xi(t, n);
-                // a[row] = x.W[row] + h.R[row] + Wb[row] + Rb[row]; GRU's h-gate keeps x and h parts apart
-                for (int64_t row = 0; row < G * H; ++row) {
-                    float sx = 0, sh = 0;
-                    for (int64_t k = 0; k < I; ++k) sx += xt[k] * Wd[row * I + k];
-                    for (int64_t k = 0; k < H; ++k) sh += h[static_cast<size_t>(k)] * Rd[row * H + k];
-                    if (cell == Cell::Gru && row >= 2 * H) {
-                        a[static_cast<size_t>(row)] = sx + Wb[row];
-                        hr[static_cast<size_t>(row - 2 * H)] = sh + Rb[row];  // h.Rh + Rbh (linear_before_reset)
-                    } else {
-                        a[static_cast<size_t>(row)] = sx + sh + Wb[row] + Rb[row];
-                    }
-                }
-                if (cell == Cell::Gru) {
-                    for (int64_t j = 0; j < H; ++j) {
-                        z[static_cast<size_t>(j)] = f[0](clipped(a[static_cast<size_t>(j)]));
-                        rg[static_cast<size_t>(j)] = f[0](clipped(a[static_cast<size_t>(H + j)]));
-                    }
-                }
-                for (int64_t j = 0; j < H; ++j) {
-                    const size_t J = static_cast<size_t>(j);
-                    if (cell == Cell::Rnn) {
-                        hnew[J] = f[0](clipped(a[J]));
-                    } else if (cell == Cell::Gru) {
-                        float pre;
-                        if (lbr) {
-                            pre = a[J + static_cast<size_t>(2 * H)] + rg[J] * hr[J];
+        std::vector<T> y(static_cast<size_t>(S * dirs * Nb * H), T(0));
+        std::vector<T> yh(static_cast<size_t>(dirs * Nb * H), T(0)), yc(yh.size(), T(0));
+        std::vector<T> a(static_cast<size_t>(G * H)), hr(static_cast<size_t>(H)), hnew(static_cast<size_t>(H));
+        std::vector<T> z(static_cast<size_t>(H)), rg(static_cast<size_t>(H));
+        const size_t per_dir = defaults.size();
+        for (int64_t d = 0; d < dirs; ++d) {
+            const bool reverse = direction == "reverse" || d == 1;
+            const Activation* f = &acts[static_cast<size_t>(d) * per_dir];
+            const T* Wd = w.data() + d * G * H * I;
+            const T* Rd = r.data() + d * G * H * H;
+            const T* Wb = b.data() + d * 2 * G * H;
+            const T* Rb = Wb + G * H;
+            const T* Pd = p.data() + d * 3 * H;
+            for (int64_t n = 0; n < Nb; ++n) {
+                std::vector<T> h(static_cast<size_t>(H), T(0)), c(static_cast<size_t>(H), T(0));
+                if (H0) std::copy_n(h0.begin() + static_cast<std::ptrdiff_t>(si(d, n)), H, h.begin());
+                if (C0) std::copy_n(c0.begin() + static_cast<std::ptrdiff_t>(si(d, n)), H, c.begin());
+                const int64_t len = lens[static_cast<size_t>(n)];
+                for (int64_t step = 0; step < len; ++step) {
+                    const int64_t t = reverse ? len - 1 - step : step;
+                    const T* xt = x.data() + xi(t, n);
+                    // a[row] = x.W[row] + h.R[row] + Wb[row] + Rb[row]; GRU's h-gate keeps x and h parts apart
+                    for (int64_t row = 0; row < G * H; ++row) {
+                        T sx = 0, sh = 0;
+                        for (int64_t k = 0; k < I; ++k) sx += xt[k] * Wd[row * I + k];
+                        for (int64_t k = 0; k < H; ++k) sh += h[static_cast<size_t>(k)] * Rd[row * H + k];
+                        if (cell == Cell::Gru && row >= 2 * H) {
+                            a[static_cast<size_t>(row)] = sx + Wb[row];
+                            hr[static_cast<size_t>(row - 2 * H)] = sh + Rb[row];  // h.Rh + Rbh (linear_before_reset)
                         } else {
-                            float s = 0;  // (r * h) . Rh[j]
-                            for (int64_t k = 0; k < H; ++k)
-                                s += rg[static_cast<size_t>(k)] * h[static_cast<size_t>(k)] * Rd[(2 * H + j) * H + k];
-                            pre = a[J + static_cast<size_t>(2 * H)] + s + Rb[2 * H + j];
+                            a[static_cast<size_t>(row)] = sx + sh + Wb[row] + Rb[row];
                         }
-                        const float hc = f[1](clipped(pre));
-                        hnew[J] = (1 - z[J]) * hc + z[J] * h[J];
-                    } else {
-                        const float ig = f[0](clipped(a[J] + Pd[j] * c[J]));
-                        const float fg = input_forget ? 1 - ig : f[0](clipped(a[J + static_cast<size_t>(2 * H)] + Pd[2 * H + j] * c[J]));
-                        const float cc = f[1](clipped(a[J + static_cast<size_t>(3 * H)]));
-                        c[J] = fg * c[J] + ig * cc;
-                        const float og = f[0](clipped(a[J + static_cast<size_t>(H)] + Pd[H + j] * c[J]));
-                        hnew[J] = og * f[2](c[J]);
                     }
+                    if (cell == Cell::Gru) {
+                        for (int64_t j = 0; j < H; ++j) {
+                            z[static_cast<size_t>(j)] = f[0](clipped(a[static_cast<size_t>(j)]));
+                            rg[static_cast<size_t>(j)] = f[0](clipped(a[static_cast<size_t>(H + j)]));
+                        }
+                    }
+                    for (int64_t j = 0; j < H; ++j) {
+                        const size_t J = static_cast<size_t>(j);
+                        if (cell == Cell::Rnn) {
+                            hnew[J] = f[0](clipped(a[J]));
+                        } else if (cell == Cell::Gru) {
+                            T pre;
+                            if (lbr) {
+                                pre = a[J + static_cast<size_t>(2 * H)] + rg[J] * hr[J];
+                            } else {
+                                T s = 0;  // (r * h) . Rh[j]
+                                for (int64_t k = 0; k < H; ++k)
+                                    s += rg[static_cast<size_t>(k)] * h[static_cast<size_t>(k)] * Rd[(2 * H + j) * H + k];
+                                pre = a[J + static_cast<size_t>(2 * H)] + s + Rb[2 * H + j];
+                            }
+                            const T hc = f[1](clipped(pre));
+                            hnew[J] = (1 - z[J]) * hc + z[J] * h[J];
+                        } else {
+                            const T ig = f[0](clipped(a[J] + Pd[j] * c[J]));
+                            const T fg = input_forget ? 1 - ig : f[0](clipped(a[J + static_cast<size_t>(2 * H)] + Pd[2 * H + j] * c[J]));
+                            const T cc = f[1](clipped(a[J + static_cast<size_t>(3 * H)]));
+                            c[J] = fg * c[J] + ig * cc;
+                            const T og = f[0](clipped(a[J + static_cast<size_t>(H)] + Pd[H + j] * c[J]));
+                            hnew[J] = og * f[2](c[J]);
+                        }
+                    }
+                    h = hnew;
+                    std::copy(h.begin(), h.end(), y.begin() + static_cast<std::ptrdiff_t>(yi(t, d, n)));
                 }
-                h = hnew;
-                std::copy(h.begin(), h.end(), y.begin() + static_cast<std::ptrdiff_t>(yi(t, d, n)));
+                std::copy(h.begin(), h.end(), yh.begin() + static_cast<std::ptrdiff_t>(si(d, n)));
+                std::copy(c.begin(), c.end(), yc.begin() + static_cast<std::ptrdiff_t>(si(d, n)));
             }
-            std::copy(h.begin(), h.end(), yh.begin() + static_cast<std::ptrdiff_t>(si(d, n)));
-            std::copy(c.begin(), c.end(), yc.begin() + static_cast<std::ptrdiff_t>(si(d, n)));
         }
-    }
-    const Shape y_shape = batch_first ? Shape{Nb, S, dirs, H} : Shape{S, dirs, Nb, H};
-    auto out = [&](const Shape& s, const std::vector<float>& v) {
-        return from_float_tensor(Tensor::from_vector<float>(DType::F32, s, v), dt);
+        const Shape y_shape = batch_first ? Shape{Nb, S, dirs, H} : Shape{S, dirs, Nb, H};
+        auto out = [&](const Shape& s, const std::vector<T>& v) {
+            if constexpr (std::is_same_v<T, double>) return Tensor::from_vector<double>(DType::F64, s, v);
+            else return from_float_tensor(Tensor::from_vector<T>(DType::F32, s, v), dt);
+        };
+        if (ctx.outputs.size() > 0) ctx.outputs[0] = out(y_shape, y);
+        if (ctx.outputs.size() > 1) ctx.outputs[1] = out(state_shape, yh);
+        if (ctx.outputs.size() > 2 && cell == Cell::Lstm) ctx.outputs[2] = out(state_shape, yc);
     };
-    if (ctx.outputs.size() > 0) ctx.outputs[0] = out(y_shape, y);
-    if (ctx.outputs.size() > 1) ctx.outputs[1] = out(state_shape, yh);
-    if (ctx.outputs.size() > 2 && cell == Cell::Lstm) ctx.outputs[2] = out(state_shape, yc);
+    if (dt == DType::F64) compute(double{});
+    else compute(float{});
     return Status::Ok();
 }
 

@@ -221,6 +221,15 @@ TEST(NnRnn, ReverseWithSequenceLens) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {3, 1, 1, 1}, {3, 2, 0});
     expect_tensor((*r)[1], {1, 1, 1}, {3});
+    // the same in double (computed in double)
+    auto f64 = [](Shape sh, std::vector<double> v) { return Tensor::from_vector<double>(DType::F64, std::move(sh), v); };
+    r = run_node("RNN",
+                 {f64({3, 1, 1}, {1, 2, 4}), f64({1, 1, 1}, {1}), f64({1, 1, 1}, {1}), Tensor(),
+                  Tensor::from_vector<int32_t>(DType::I32, {1}, {2})},
+                 {{"hidden_size", int1(1)}, {"direction", str("reverse")}, {"activations", strs({"Relu"})}}, 2);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ((*r)[0].dtype(), DType::F64);
+    expect_tensor((*r)[0], {3, 1, 1, 1}, {3, 2, 0});
 }
 
 TEST(NnResize, LinearHalfPixelAndNearest) {
