@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: quantization speed of edgeq vs ggml (bench/quantize_bench.cpp) on the same real tensors.
+# make bench: quantization speed of edgeq vs ggml (bench/quantize_bench.cpp) on the same real tensors, then
+# FP32 model latency of edgeq's fast path vs ONNX Runtime (scripts/bench-onnx.sh).
 # Installs the ggml peer first (scripts/peers-setup.sh -> .peers/); without npm access it says so and
 # exits 0, since there is nothing to compare against.
 #
@@ -20,4 +21,13 @@ LIBDIR=$(printf '%s\n' "$setup_out" | tail -1)
 if [ "$rc" = 77 ]; then echo "bench: skipped: npm unreachable, no ggml peer to compare with"; exit 0; fi
 [ "$rc" = 0 ] || { echo "bench: peers-setup.sh failed (rc $rc)" >&2; exit 1; }
 
-exec "$BENCH" --peers "$LIBDIR" "$@"
+"$BENCH" --peers "$LIBDIR" "$@"
+rc=$?
+
+# Then FP32 model latency, edgeq fast path vs ONNX Runtime (scripts/bench-onnx.sh, docs/bench.md).
+if [ -x "$BUILD/bench/onnx_bench" ]; then
+    bash "$ROOT/scripts/bench-onnx.sh" "$BUILD" || { [ "$rc" != 0 ] || rc=1; }
+else
+    echo "bench: $BUILD/bench/onnx_bench not built; skipping the ONNX Runtime comparison"
+fi
+exit "$rc"

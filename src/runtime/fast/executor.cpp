@@ -1,0 +1,760 @@
+#include "runtime/fast/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "kernels/kernels.h"
+#include "runtime/fast/thread_pool.h"
+#include "runtime/ref/executor.h"
+#include "runtime/ref/op.h"
+
+namespace edgeq::runtime::fast {
+namespace {
+
+namespace k = edgeq::kernels;
+
+constexpr const char* kEdgeq = "com.edgeq";
+// Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
+constexpr int64_t kParallelFlops = 400000;
+
+enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary };
+
+struct Step {
+    Kind kind = Kind::Ref;
+    const graph::Node* node = nullptr;
+    const OpRow* ref = nullptr;
+    std::unique_ptr<OpContext> ctx;  // reference call (Ref steps, and kernel steps whose input shape changed)
+    std::vector<int> in, out;        // slots; -1 = omitted
+    std::vector<int> release;        // slots whose last reader is this step (reference results only)
+    StepInfo* info = nullptr;
+
+    // kernel steps
+    const k::KernelRow* row = nullptr;
+    Shape in_shape;                  // planned shape of input 0, checked every run
+    int out_slot = -1;               // where the kernel writes (the last absorbed node's output)
+    Tensor weights;                  // packed B (Gemm) or the conv weight tensor (shared with the model)
+    std::vector<float> bias;
+    k::Activation act;
+    int64_t batch = 1, groups = 1, splits = 1;
+    k::GemmArgs gemm;
+    k::Conv2dArgs conv;
+    k::DwConv2dArgs dw;
+    k::Pool2dArgs pool;
+    k::BinaryArgs bin;
+    int b_slot = -1;  // Binary: the second operand's slot
+    int64_t in_group_stride = 0, out_group_stride = 0, w_group_stride = 0, in_image = 0, out_image = 0;
+};
+
+struct Activation {
+    bool ok = false;
+    k::Activation a;
+};
+
+bool is_f32_init(const graph::Graph& g, const std::string& name) {
+    auto it = g.initializers.find(name);
+    return it != g.initializers.end() && it->second.dtype() == DType::F32;
+}
+
+const Tensor* init_of(const graph::Graph& g, const std::string& name) {
+    auto it = g.initializers.find(name);
+    return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+Activation parse_fused_activation(const graph::Node& n) {
+    Activation r;
+    const std::string act = n.attr_s("activation", "");
+    const auto p = n.attr_floats("activation_params");
+    auto param = [&](size_t i, float d) { return i < p.size() ? p[i] : d; };
+    r.ok = true;
+    if (act.empty()) r.a.kind = k::Act::None;
+    else if (act == "Relu") r.a.kind = k::Act::Relu;
+    else if (act == "LeakyRelu") r.a = {k::Act::LeakyRelu, param(0, 0.01f), 0};
+    else if (act == "Clip") r.a = {k::Act::Clip, param(0, -INFINITY), param(1, INFINITY)};
+    else if (act == "Sigmoid") r.a.kind = k::Act::Sigmoid;
+    else if (act == "Tanh") r.a.kind = k::Act::Tanh;
+    else if (act == "HardSigmoid") r.a = {k::Act::HardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+    else if (act == "HardSwish") r.a.kind = k::Act::HardSwish;
+    else r.ok = false;
+    return r;
+}
+
+// A standalone ONNX activation node the kernels can apply in their epilogue.
+Activation activation_node(const graph::Graph& g, const graph::Node& n) {
+    Activation r;
+    if (!n.domain.empty() || n.inputs.empty()) return r;
+    const std::string& op = n.op_type;
+    r.ok = true;
+    if (op == "Relu") r.a.kind = k::Act::Relu;
+    else if (op == "Sigmoid") r.a.kind = k::Act::Sigmoid;
+    else if (op == "Tanh") r.a.kind = k::Act::Tanh;
+    else if (op == "HardSwish") r.a.kind = k::Act::HardSwish;
+    else if (op == "LeakyRelu") r.a = {k::Act::LeakyRelu, n.attr_f("alpha", 0.01f), 0};
+    else if (op == "HardSigmoid") r.a = {k::Act::HardSigmoid, n.attr_f("alpha", 0.2f), n.attr_f("beta", 0.5f)};
+    else if (op == "Clip") {
+        float lo = n.attr_f("min", -INFINITY), hi = n.attr_f("max", INFINITY);
+        for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+            if (n.inputs[i].empty()) continue;
+            const Tensor* t = init_of(g, n.inputs[i]);
+            if (!t || t->dtype() != DType::F32 || t->numel() != 1) return {};
+            (i == 1 ? lo : hi) = t->data<float>()[0];
+        }
+        r.a = {k::Act::Clip, lo, hi};
+    } else {
+        r.ok = false;
+    }
+    return r;
+}
+
+// Pads (begin h, begin w, end h, end w) of a 2-D window op from its attributes and planned shapes.
+void window_pads(const graph::Node& n, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                 int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t pads[4]) {
+    const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        const int64_t th = std::max<int64_t>(0, (OH - 1) * SH + (KH - 1) * DH + 1 - H);
+        const int64_t tw = std::max<int64_t>(0, (OW - 1) * SW + (KW - 1) * DW + 1 - W);
+        const bool upper = auto_pad == "SAME_UPPER";
+        pads[0] = upper ? th / 2 : th - th / 2;
+        pads[1] = upper ? tw / 2 : tw - tw / 2;
+        pads[2] = th - pads[0];
+        pads[3] = tw - pads[1];
+        return;
+    }
+    const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+    for (int i = 0; i < 4; ++i) pads[i] = (auto_pad == "NOTSET" && p.size() == 4) ? p[static_cast<size_t>(i)] : 0;
+}
+
+std::string step_name(const graph::Node& n, size_t i) { return n.name.empty() ? "#" + std::to_string(i) : n.name; }
+
+}  // namespace
+
+struct Plan::Impl {
+    const graph::Model* model = nullptr;
+    bool delegate = false;  // subgraphs (If/Loop/Scan): run the whole model with the reference executor
+    PlanOptions opts;
+    std::vector<Tensor> slots;
+    std::vector<int> input_slots, output_slots;
+    std::vector<std::string> input_names, output_names;
+    std::vector<Shape> input_shapes;
+    std::vector<DType> input_dtypes;
+    std::vector<Step> steps;
+    std::vector<StepInfo> infos;
+    std::vector<std::vector<float>> work;  // per thread
+    std::unique_ptr<ThreadPool> pool;
+
+    Status run_ref(Step& s);
+    Status run_step(Step& s);
+    void run_gemm(Step& s);
+    void run_conv(Step& s);
+    void run_dwconv(Step& s);
+    void run_pool(Step& s);
+    void run_binary(Step& s);
+};
+
+Status Plan::Impl::run_ref(Step& s) {
+    OpContext& ctx = *s.ctx;
+    for (auto& o : ctx.outputs) o = Tensor();
+    EDGEQ_RETURN_IF_ERROR(s.ref->fn(ctx));
+    for (size_t i = 0; i < s.out.size(); ++i) {
+        if (s.out[i] < 0) continue;
+        if (ctx.outputs[i].empty_handle()) {
+            return Corrupt(s.node->describe() + ": produced no value for output '" + s.node->outputs[i] + "'");
+        }
+        slots[static_cast<size_t>(s.out[i])] = std::move(ctx.outputs[i]);
+    }
+    return Status::Ok();
+}
+
+void Plan::Impl::run_gemm(Step& s) {
+    k::GemmArgs g = s.gemm;
+    g.a = slots[static_cast<size_t>(s.in[0])].data<float>();
+    g.c = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const k::GemmFn fn = k::gemm_fn(*s.row);
+    if (s.splits <= 1) {
+        fn(g);
+        return;
+    }
+    const int64_t panels = (g.N + s.row->nr - 1) / s.row->nr;
+    auto task = [&](int64_t t, int) {
+        k::GemmArgs h = g;
+        h.n_begin = std::min(g.N, panels * t / s.splits * s.row->nr);
+        h.n_end = std::min(g.N, panels * (t + 1) / s.splits * s.row->nr);
+        if (h.n_begin < h.n_end) fn(h);
+    };
+    pool->run(s.splits, task);
+}
+
+void Plan::Impl::run_conv(Step& s) {
+    const float* x = slots[static_cast<size_t>(s.in[0])].data<float>();
+    float* y = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const k::Conv2dFn fn = k::conv2d_fn(*s.row);
+    const int64_t P = s.conv.OH * s.conv.OW;
+    auto task = [&](int64_t t, int thread) {
+        const int64_t part = t % s.splits, ig = t / s.splits, g = ig % s.groups, n = ig / s.groups;
+        k::Conv2dArgs a = s.conv;
+        a.x = x + n * s.in_image + g * s.in_group_stride;
+        a.w = s.weights.data<float>() + g * s.w_group_stride;
+        a.bias = s.bias.empty() ? nullptr : s.bias.data() + g * s.conv.OC;
+        a.y = y + n * s.out_image + g * s.out_group_stride;
+        a.work = work[static_cast<size_t>(thread)].data();
+        a.p_begin = P * part / s.splits;
+        a.p_end = P * (part + 1) / s.splits;
+        if (a.p_begin < a.p_end) fn(a);
+    };
+    pool->run(s.batch * s.groups * s.splits, task);
+}
+
+void Plan::Impl::run_dwconv(Step& s) {
+    const float* x = slots[static_cast<size_t>(s.in[0])].data<float>();
+    float* y = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const k::DwConv2dFn fn = k::dwconv2d_fn(*s.row);
+    auto task = [&](int64_t t, int thread) {
+        const int64_t part = t % s.splits, n = t / s.splits;
+        k::DwConv2dArgs a = s.dw;
+        a.x = x + n * s.in_image;
+        a.y = y + n * s.out_image;
+        a.work = work[static_cast<size_t>(thread)].data();
+        a.c_begin = s.dw.C * part / s.splits;
+        a.c_end = s.dw.C * (part + 1) / s.splits;
+        if (a.c_begin < a.c_end) fn(a);
+    };
+    pool->run(s.batch * s.splits, task);
+}
+
+void Plan::Impl::run_pool(Step& s) {
+    k::Pool2dArgs a = s.pool;
+    a.x = slots[static_cast<size_t>(s.in[0])].data<float>();
+    a.y = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const k::Pool2dFn fn = k::pool2d_fn(*s.row);
+    const int64_t planes = s.pool.c_end;
+    auto task = [&](int64_t t, int) {
+        k::Pool2dArgs b = a;
+        b.c_begin = planes * t / s.splits;
+        b.c_end = planes * (t + 1) / s.splits;
+        if (b.c_begin < b.c_end) fn(b);
+    };
+    pool->run(s.splits, task);
+}
+
+void Plan::Impl::run_binary(Step& s) {
+    k::BinaryArgs a = s.bin;
+    a.a = slots[static_cast<size_t>(s.in[0])].data<float>();
+    a.b = slots[static_cast<size_t>(s.b_slot)].data<float>();
+    a.y = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const k::BinaryFn fn = k::binary_fn(*s.row);
+    const int64_t n = s.bin.end;
+    auto task = [&](int64_t t, int) {
+        k::BinaryArgs b = a;
+        b.begin = n * t / s.splits / 16 * 16;
+        b.end = t + 1 == s.splits ? n : n * (t + 1) / s.splits / 16 * 16;
+        if (b.begin < b.end) fn(b);
+    };
+    pool->run(s.splits, task);
+}
+
+Status Plan::Impl::run_step(Step& s) {
+    if (s.kind != Kind::Ref) {
+        const Tensor& x = slots[static_cast<size_t>(s.in[0])];
+        if (x.dtype() != DType::F32 || x.shape() != s.in_shape) {
+            // a shape the plan did not see (only data-dependent shapes can get here: inputs are checked)
+            return InvalidArgument(s.node->describe() + ": input shape " + shape_str(x.shape()) +
+                                      " differs from the planned " + shape_str(s.in_shape) + "; re-plan for these shapes");
+        }
+    }
+    switch (s.kind) {
+        case Kind::Ref: return run_ref(s);
+        case Kind::Gemm: run_gemm(s); break;
+        case Kind::Conv: run_conv(s); break;
+        case Kind::DwConv: run_dwconv(s); break;
+        case Kind::Pool: run_pool(s); break;
+        case Kind::Binary: {
+            const Tensor& b = slots[static_cast<size_t>(s.b_slot)];
+            if (b.dtype() != DType::F32 || (s.bin.b_scalar ? b.numel() != 1 : b.shape() != s.in_shape)) {
+                return InvalidArgument(s.node->describe() + ": operand shape " + shape_str(b.shape()) + " differs from the plan");
+            }
+            run_binary(s);
+            break;
+        }
+    }
+    return Status::Ok();
+}
+
+Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const PlanOptions& opts) {
+    auto impl = std::make_unique<Plan::Impl>();
+    impl->model = &model;
+    impl->opts = opts;
+    impl->opts.threads = std::max(1, opts.threads);
+    const graph::Graph& g = model.graph;
+
+    for (const auto& vi : g.inputs) {
+        impl->input_names.push_back(vi.name);
+        auto it = input_shapes.find(vi.name);
+        if (it == input_shapes.end()) {
+            if (!vi.has_shape) return InvalidArgument("plan: no shape given for input '" + vi.name + "'");
+            Shape s;
+            for (const auto& d : vi.shape) {
+                if (d.value < 0) return InvalidArgument("plan: input '" + vi.name + "' has a dynamic dimension; give its shape");
+                s.push_back(d.value);
+            }
+            impl->input_shapes.push_back(s);
+        } else {
+            if (vi.has_shape) {
+                bool ok = vi.shape.size() == it->second.size();
+                for (size_t i = 0; ok && i < vi.shape.size(); ++i) ok = vi.shape[i].value < 0 || vi.shape[i].value == it->second[i];
+                if (!ok) return InvalidArgument("plan: input '" + vi.name + "': shape " + shape_str(it->second) +
+                                                " contradicts the model's declaration");
+            }
+            impl->input_shapes.push_back(it->second);
+        }
+        impl->input_dtypes.push_back(vi.dtype.value_or(DType::F32));
+    }
+    for (const auto& [name, s] : input_shapes) {
+        bool known = false;
+        for (const auto& vi : g.inputs) known = known || vi.name == name;
+        if (!known) return InvalidArgument("plan: model has no input '" + name + "'");
+    }
+    for (const auto& o : g.outputs) impl->output_names.push_back(o.name);
+
+    // Subgraph-bearing models run whole in the reference executor (outer-scope capture is its business).
+    for (const auto& n : g.nodes)
+        for (const auto& [an, a] : n.attrs)
+            if (a.g || !a.graphs.empty()) impl->delegate = true;
+    if (impl->delegate) return Plan(std::move(impl));
+
+    // Shapes of every value: one reference run on zero inputs of the planned shapes.
+    std::unordered_map<std::string, Shape> shapes;
+    std::unordered_map<std::string, DType> dtypes;
+    {
+        std::map<std::string, Tensor> zeros;
+        for (size_t i = 0; i < g.inputs.size(); ++i) {
+            zeros[g.inputs[i].name] = Tensor(impl->input_dtypes[i], impl->input_shapes[i]);
+            shapes[g.inputs[i].name] = impl->input_shapes[i];
+            dtypes[g.inputs[i].name] = impl->input_dtypes[i];
+        }
+        RunOptions ro;
+        ro.on_node = [&](const graph::Node& n, const std::vector<Tensor>& outs) {
+            for (size_t i = 0; i < n.outputs.size() && i < outs.size(); ++i) {
+                if (n.outputs[i].empty() || outs[i].empty_handle()) continue;
+                shapes[n.outputs[i]] = outs[i].shape();
+                dtypes[n.outputs[i]] = outs[i].dtype();
+            }
+        };
+        auto r = run_reference(model, zeros, ro);
+        if (!r.ok()) return r.status();
+    }
+
+    // Slots: initializers, inputs, then node outputs.
+    std::unordered_map<std::string, int> slot_of;
+    auto slot = [&](const std::string& name) {
+        auto it = slot_of.find(name);
+        if (it != slot_of.end()) return it->second;
+        const int id = static_cast<int>(impl->slots.size());
+        impl->slots.emplace_back();
+        slot_of.emplace(name, id);
+        return id;
+    };
+    for (const auto& [name, t] : g.initializers) impl->slots[static_cast<size_t>(slot(name))] = t;
+    for (const auto& vi : g.inputs) impl->input_slots.push_back(slot(vi.name));
+
+    EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(g));
+    std::unordered_map<std::string, std::vector<size_t>> consumers;  // value -> node indices
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (const auto& in : g.nodes[i].inputs)
+            if (!in.empty()) consumers[in].push_back(i);
+    std::set<std::string> graph_outputs;
+    for (const auto& o : g.outputs) graph_outputs.insert(o.name);
+    std::vector<bool> absorbed(g.nodes.size(), false);
+
+    // The single consumer of `value` if it is the only reader and not a graph output.
+    auto sole_consumer = [&](const std::string& value) -> const graph::Node* {
+        auto it = consumers.find(value);
+        if (it == consumers.end() || it->second.size() != 1 || graph_outputs.count(value)) return nullptr;
+        const graph::Node* c = &g.nodes[it->second[0]];
+        size_t uses = 0;
+        for (const auto& in : c->inputs) uses += in == value;
+        return uses == 1 ? c : nullptr;
+    };
+    auto shape_of = [&](const std::string& v) -> const Shape* {
+        auto it = shapes.find(v);
+        return it == shapes.end() ? nullptr : &it->second;
+    };
+    auto f32 = [&](const std::string& v) {
+        auto it = dtypes.find(v);
+        return it != dtypes.end() && it->second == DType::F32;
+    };
+
+    const int T = impl->opts.threads;
+    int64_t work_floats = 0;
+    impl->steps.reserve(order.size());
+    impl->infos.reserve(order.size());
+
+    for (size_t oi = 0; oi < order.size(); ++oi) {
+        const size_t ni = order[oi];
+        if (absorbed[ni]) continue;
+        const graph::Node& n = g.nodes[ni];
+        Step s;
+        s.node = &n;
+        s.ref = find_ref_op(n.domain, n.op_type);
+        if (!s.ref) return Unsupported(n.describe() + ": operator not supported by edgeq's reference executor");
+        StepInfo info;
+        info.node = step_name(n, ni);
+        info.op = (n.domain.empty() ? "" : n.domain + ".") + n.op_type;
+        info.kernel = "ref";
+
+        const std::string op = n.op_type;
+        const bool onnx = n.domain.empty(), edgeq = n.domain == kEdgeq;
+        const Shape* xs = n.inputs.empty() || n.inputs[0].empty() ? nullptr : shape_of(n.inputs[0]);
+        const Shape* ys = n.outputs.empty() || n.outputs[0].empty() ? nullptr : shape_of(n.outputs[0]);
+        const bool f32_io = xs && ys && f32(n.inputs[0]) && f32(n.outputs[0]) && n.outputs.size() == 1;
+        bool kernel = false;
+        bool absorb_ok = false;       // may absorb a following bias Add / activation
+        int64_t bias_len = 0;         // bias length an absorbed Add must match
+        bool bias_per_channel = false;
+
+        // ---- Gemm / MatMul (+ Fused) with constant weights -----------------------------------------------
+        if (f32_io && ((onnx && (op == "Gemm" || op == "MatMul")) || (edgeq && (op == "FusedGemm" || op == "FusedMatMul"))) &&
+            n.inputs.size() >= 2 && is_f32_init(g, n.inputs[1])) {
+            const bool is_gemm = op == "Gemm" || op == "FusedGemm";
+            const Tensor& B = *init_of(g, n.inputs[1]);
+            Activation act = edgeq ? parse_fused_activation(n) : Activation{true, {}};
+            const bool trans_a = is_gemm && n.attr_i("transA", 0) != 0;
+            const bool trans_b = is_gemm && n.attr_i("transB", 0) != 0;
+            const float alpha = is_gemm ? n.attr_f("alpha", 1.0f) : 1.0f, beta = is_gemm ? n.attr_f("beta", 1.0f) : 1.0f;
+            if (act.ok && !trans_a && B.rank() == 2 && xs->size() >= 2 && (!is_gemm || xs->size() == 2)) {
+                const int64_t K = xs->back(), N = trans_b ? B.dim(0) : B.dim(1);
+                const int64_t M = shape_numel(*xs) / std::max<int64_t>(K, 1);
+                bool ok = (trans_b ? B.dim(1) : B.dim(0)) == K && ys->back() == N && shape_numel(*ys) == M * N;
+                std::vector<float> bias;
+                if (ok && n.inputs.size() >= 3 && !n.inputs[2].empty()) {
+                    const Tensor* C = init_of(g, n.inputs[2]);
+                    const bool shape_ok = C && C->dtype() == DType::F32 &&
+                                          (C->numel() == 1 || (C->numel() == N && (C->rank() == 1 || (C->rank() == 2 && C->dim(0) == 1))));
+                    if (!shape_ok) {
+                        ok = false;
+                    } else {
+                        const float* c = C->data<float>();
+                        const float scale = is_gemm ? beta : 1.0f;
+                        bias.resize(static_cast<size_t>(N));
+                        for (int64_t j = 0; j < N; ++j) bias[static_cast<size_t>(j)] = scale * c[C->numel() == 1 ? 0 : j];
+                    }
+                }
+                if (ok) {
+                    s.kind = Kind::Gemm;
+                    s.row = &k::select(k::Op::Gemm);
+                    const int nr = s.row->nr;
+                    s.weights = Tensor(DType::F32, {k::packed_b_floats(K, N, nr)});
+                    k::pack_b(B.data<float>(), trans_b ? 1 : N, trans_b ? K : 1, K, N, nr, s.weights.data<float>());
+                    if (alpha != 1.0f) {
+                        float* w = s.weights.data<float>();
+                        for (int64_t i = 0; i < s.weights.numel(); ++i) w[i] *= alpha;
+                    }
+                    s.bias = std::move(bias);
+                    s.act = act.a;
+                    s.gemm.M = M;
+                    s.gemm.N = N;
+                    s.gemm.K = K;
+                    s.gemm.lda = K;
+                    s.gemm.ldc = N;
+                    s.gemm.n_begin = 0;
+                    s.gemm.n_end = N;
+                    const int64_t flops = 2 * M * N * K;
+                    const int64_t panels = (N + nr - 1) / nr;
+                    s.splits = (T > 1 && flops >= kParallelFlops) ? std::min<int64_t>(T, panels) : 1;
+                    info.flops = flops;
+                    kernel = true;
+                    absorb_ok = act.a.kind == k::Act::None;
+                    bias_len = N;
+                }
+            }
+        }
+
+        // ---- Conv (+ FusedConv), 2-D, constant weights --------------------------------------------------
+        if (!kernel && f32_io && ((onnx && op == "Conv") || (edgeq && op == "FusedConv")) && n.inputs.size() >= 2 &&
+            is_f32_init(g, n.inputs[1]) && xs->size() == 4 && ys->size() == 4) {
+            const Tensor& Wt = *init_of(g, n.inputs[1]);
+            Activation act = edgeq ? parse_fused_activation(n) : Activation{true, {}};
+            const int64_t N = (*xs)[0], C = (*xs)[1], H = (*xs)[2], W = (*xs)[3];
+            const int64_t OC = (*ys)[1], OH = (*ys)[2], OW = (*ys)[3];
+            const int64_t G = n.attr_i("group", 1);
+            const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+            bool ok = act.ok && Wt.rank() == 4 && G >= 1 && C % G == 0 && OC % G == 0 && Wt.dim(0) == OC && Wt.dim(1) == C / G &&
+                      st.size() == 2 && dl.size() == 2 && (*ys)[0] == N;
+            std::vector<float> bias;
+            if (ok && n.inputs.size() >= 3 && !n.inputs[2].empty()) {
+                const Tensor* Bt = init_of(g, n.inputs[2]);
+                if (!Bt || Bt->dtype() != DType::F32 || Bt->numel() != OC) ok = false;
+                else bias.assign(Bt->data<float>(), Bt->data<float>() + OC);
+            }
+            if (ok) {
+                const int64_t KH = Wt.dim(2), KW = Wt.dim(3);
+                int64_t pads[4];
+                window_pads(n, H, W, OH, OW, KH, KW, st[0], st[1], dl[0], dl[1], pads);
+                s.weights = Wt;
+                s.bias = std::move(bias);
+                s.act = act.a;
+                s.batch = N;
+                s.in_image = C * H * W;
+                s.out_image = OC * OH * OW;
+                const int64_t Kc = (C / G) * KH * KW;
+                const int64_t flops = 2 * N * OC * OH * OW * Kc;
+                info.flops = flops;
+                if (G == C && G == OC && Wt.dim(1) == 1) {
+                    s.kind = Kind::DwConv;
+                    s.row = &k::select(k::Op::DwConv2d);
+                    k::DwConv2dArgs& a = s.dw;
+                    a.C = C, a.H = H, a.W = W, a.OH = OH, a.OW = OW, a.KH = KH, a.KW = KW;
+                    a.SH = st[0], a.SW = st[1], a.PT = pads[0], a.PL = pads[1], a.DH = dl[0], a.DW = dl[1];
+                    a.w = s.weights.data<float>();
+                    s.splits = (T > 1 && flops / std::max<int64_t>(N, 1) >= kParallelFlops) ? std::min<int64_t>(T, C) : 1;
+                    if (N >= T && T > 1 && flops >= kParallelFlops) s.splits = 1;
+                    work_floats = std::max(work_floats, k::dwconv2d_work_floats(a));
+                } else {
+                    s.kind = Kind::Conv;
+                    s.row = &k::select(k::Op::Conv2d);
+                    k::Conv2dArgs& a = s.conv;
+                    a.C = C / G, a.H = H, a.W = W, a.OC = OC / G, a.OH = OH, a.OW = OW, a.KH = KH, a.KW = KW;
+                    a.SH = st[0], a.SW = st[1], a.PT = pads[0], a.PL = pads[1], a.DH = dl[0], a.DW = dl[1];
+                    s.groups = G;
+                    s.in_group_stride = (C / G) * H * W;
+                    s.out_group_stride = (OC / G) * OH * OW;
+                    s.w_group_stride = (OC / G) * Kc;
+                    const bool big = T > 1 && flops >= kParallelFlops;
+                    s.splits = big && N * G < T ? std::min<int64_t>(T, std::max<int64_t>(1, OH * OW / s.row->nr)) : 1;
+                    work_floats = std::max(work_floats, k::conv2d_work_floats(a, s.row->nr));
+                }
+                kernel = true;
+                absorb_ok = act.a.kind == k::Act::None;
+                bias_len = OC;
+                bias_per_channel = true;
+            }
+        }
+
+        // ---- pooling, 2-D ----------------------------------------------------------------------------------
+        if (!kernel && f32_io && onnx && xs->size() == 4 && ys->size() == 4 &&
+            (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")) {
+            const bool global = op.rfind("Global", 0) == 0;
+            const bool is_max = op == "MaxPool" || op == "GlobalMaxPool";
+            const int64_t H = (*xs)[2], W = (*xs)[3], OH = (*ys)[2], OW = (*ys)[3];
+            const auto ks = global ? std::vector<int64_t>{H, W} : n.attr_ints("kernel_shape");
+            const auto st = global ? std::vector<int64_t>{1, 1} : n.attr_ints("strides", {1, 1});
+            const auto dl = global ? std::vector<int64_t>{1, 1} : n.attr_ints("dilations", {1, 1});
+            const bool cip = n.attr_i("count_include_pad", 0) != 0, ceil_mode = n.attr_i("ceil_mode", 0) != 0;
+            const bool ok = ks.size() == 2 && st.size() == 2 && dl.size() == 2 && n.attr_i("storage_order", 0) == 0 &&
+                            !(cip && ceil_mode) && (*xs)[0] == (*ys)[0] && (*xs)[1] == (*ys)[1];
+            if (ok) {
+                int64_t pads[4] = {0, 0, 0, 0};
+                if (!global) window_pads(n, H, W, OH, OW, ks[0], ks[1], st[0], st[1], dl[0], dl[1], pads);
+                s.kind = Kind::Pool;
+                s.row = &k::select(is_max ? k::Op::MaxPool2d : k::Op::AvgPool2d);
+                k::Pool2dArgs& a = s.pool;
+                a.H = H, a.W = W, a.OH = OH, a.OW = OW, a.KH = ks[0], a.KW = ks[1], a.SH = st[0], a.SW = st[1];
+                a.PT = pads[0], a.PL = pads[1], a.PB = pads[2], a.PR = pads[3], a.DH = dl[0], a.DW = dl[1];
+                a.count_include_pad = cip;
+                a.c_begin = 0;
+                a.c_end = (*xs)[0] * (*xs)[1];
+                const int64_t work = shape_numel(*ys) * ks[0] * ks[1];
+                s.splits = (T > 1 && work >= kParallelFlops) ? std::min<int64_t>(T, a.c_end) : 1;
+                kernel = true;
+            }
+        }
+
+        // ---- Add / Mul of same-shaped tensors or a scalar (residual adds, scales) ------------------------
+        if (!kernel && f32_io && onnx && (op == "Add" || op == "Mul") && n.inputs.size() == 2 && !n.inputs[1].empty()) {
+            const Shape* bs = shape_of(n.inputs[1]);
+            if (bs && f32(n.inputs[1]) && *xs == *ys) {
+                const bool same = *bs == *ys, scalar = shape_numel(*bs) == 1;
+                if (same || scalar) {
+                    s.kind = Kind::Binary;
+                    s.row = &k::select(k::Op::Binary);
+                    s.bin.op = op == "Add" ? k::BinOp::Add : k::BinOp::Mul;
+                    s.bin.b_scalar = !same;
+                    s.bin.begin = 0;
+                    s.bin.end = shape_numel(*ys);
+                    s.splits = (T > 1 && s.bin.end >= 8 * kParallelFlops) ? T : 1;
+                    s.b_slot = slot(n.inputs[1]);
+                    kernel = true;
+                    absorb_ok = true;
+                    bias_len = -1;  // no bias to absorb; an activation may follow
+                }
+            }
+        }
+
+        // ---- inputs/outputs, absorbed bias Add and activation --------------------------------------------
+        for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
+        for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
+        if (kernel) {
+            s.in_shape = *xs;
+            std::string out_name = n.outputs[0];
+            std::string fused;
+            // Add of a constant bias (per channel for conv, per column for GEMM) with the same output shape
+            if (absorb_ok) {
+                if (const graph::Node* c = sole_consumer(out_name); c && c->domain.empty() && c->op_type == "Add" &&
+                                                                 c->inputs.size() == 2 && c->outputs.size() == 1) {
+                    const std::string& other = c->inputs[0] == out_name ? c->inputs[1] : c->inputs[0];
+                    const Tensor* bt = init_of(g, other);
+                    const Shape* cs = shape_of(c->outputs[0]);
+                    bool fits = bias_len > 0 && bt && bt->dtype() == DType::F32 && bt->numel() == bias_len && cs && *cs == *ys;
+                    if (fits && bias_per_channel) {  // [OC,1,1] or [1,OC,1,1]
+                        const Shape& bs = bt->shape();
+                        fits = (bs.size() == 3 && bs[1] == 1 && bs[2] == 1) || (bs.size() == 4 && bs[0] == 1 && bs[2] == 1 && bs[3] == 1);
+                    } else if (fits) {  // [N] or [1,N]
+                        fits = bt->rank() == 1 || (bt->rank() == 2 && bt->dim(0) == 1);
+                    }
+                    if (fits) {
+                        if (s.bias.empty()) s.bias.assign(static_cast<size_t>(bias_len), 0.0f);
+                        for (int64_t i = 0; i < bias_len; ++i) s.bias[static_cast<size_t>(i)] += bt->data<float>()[i];
+                        absorbed[static_cast<size_t>(c - g.nodes.data())] = true;
+                        out_name = c->outputs[0];
+                        fused = "Add(bias)";
+                    }
+                }
+                if (const graph::Node* c = sole_consumer(out_name)) {
+                    const Activation act = activation_node(g, *c);
+                    const Shape* cs = c->outputs.size() == 1 ? shape_of(c->outputs[0]) : nullptr;
+                    if (act.ok && cs && *cs == *ys && c->inputs[0] == out_name) {
+                        s.act = act.a;
+                        absorbed[static_cast<size_t>(c - g.nodes.data())] = true;
+                        out_name = c->outputs[0];
+                        fused += (fused.empty() ? "" : "+") + c->op_type;
+                    }
+                }
+            }
+            info.fused = fused;
+            s.out_slot = slot(out_name);
+            // kernel steps write into a buffer allocated once (graph outputs are cloned out at the end of run)
+            impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(DType::F32, *ys);
+            s.bias.shrink_to_fit();
+            if (s.kind == Kind::Gemm) {
+                s.gemm.b = s.weights.data<float>();
+                s.gemm.bias = s.bias.empty() ? nullptr : s.bias.data();
+                s.gemm.bias_kind = s.bias.empty() ? k::BiasKind::None : k::BiasKind::PerCol;
+                s.gemm.act = s.act;
+            } else if (s.kind == Kind::Conv) {
+                s.conv.act = s.act;
+            } else if (s.kind == Kind::DwConv) {
+                s.dw.act = s.act;
+                s.dw.bias = s.bias.empty() ? nullptr : s.bias.data();
+            } else if (s.kind == Kind::Binary) {
+                s.bin.act = s.act;
+            }
+            info.kernel = s.row->name;
+            if (s.act.kind != k::Act::None && info.fused.empty()) info.fused = std::string("act:") + k::act_name(s.act.kind);
+        }
+        impl->steps.push_back(std::move(s));
+        impl->infos.push_back(std::move(info));
+    }
+
+    // Reference contexts (bound to slot addresses, which no longer move) and release lists.
+    std::vector<int> last_use(impl->slots.size(), -1);
+    std::vector<bool> keep(impl->slots.size(), false);
+    for (const auto& [name, t] : g.initializers) keep[static_cast<size_t>(slot_of[name])] = true;
+    for (int id : impl->input_slots) keep[static_cast<size_t>(id)] = true;
+    for (const auto& o : g.outputs) {
+        auto it = slot_of.find(o.name);
+        if (it == slot_of.end()) return Corrupt("graph '" + g.name + "': output '" + o.name + "' is never produced");
+        impl->output_slots.push_back(it->second);
+        keep[static_cast<size_t>(it->second)] = true;
+    }
+    for (size_t i = 0; i < impl->steps.size(); ++i) {
+        Step& s = impl->steps[i];
+        s.info = &impl->infos[i];
+        if (s.kind != Kind::Ref) keep[static_cast<size_t>(s.out_slot)] = true;  // persistent buffer
+        for (int in : s.in)
+            if (in >= 0) last_use[static_cast<size_t>(in)] = static_cast<int>(i);
+        s.ctx = std::make_unique<OpContext>(OpContext{*s.node, model.opset(s.node->domain), {}, {}, {}});
+        for (int in : s.in) s.ctx->inputs.push_back(in < 0 ? nullptr : &impl->slots[static_cast<size_t>(in)]);
+        s.ctx->outputs.resize(s.node->outputs.size());
+        s.ctx->run_subgraph = [](const graph::Graph&, const std::vector<Tensor>&) -> Result<std::vector<Tensor>> {
+            return Unsupported("subgraphs are run by the reference executor");
+        };
+    }
+    for (size_t id = 0; id < last_use.size(); ++id)
+        if (last_use[id] >= 0 && !keep[id]) impl->steps[static_cast<size_t>(last_use[id])].release.push_back(static_cast<int>(id));
+
+    impl->work.assign(static_cast<size_t>(T), std::vector<float>(static_cast<size_t>(work_floats)));
+    impl->pool = std::make_unique<ThreadPool>(T);
+    return Plan(std::move(impl));
+}
+
+Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+Plan::~Plan() = default;
+
+const std::vector<std::string>& Plan::input_names() const { return impl_->input_names; }
+const std::vector<std::string>& Plan::output_names() const { return impl_->output_names; }
+const std::vector<StepInfo>& Plan::steps() const { return impl_->infos; }
+int Plan::threads() const { return impl_->opts.threads; }
+
+std::string Plan::trace() const {
+    std::string out;
+    if (impl_->delegate) return "(model has subgraphs: whole model runs in the reference executor)\n";
+    for (const auto& s : impl_->infos) {
+        out += s.node + "  " + s.op + "  " + s.kernel;
+        if (!s.fused.empty()) out += "  [" + s.fused + "]";
+        out += "\n";
+    }
+    return out;
+}
+
+Result<std::vector<Tensor>> Plan::run(std::span<const Tensor> inputs) {
+    Impl& m = *impl_;
+    if (inputs.size() != m.input_names.size()) {
+        return InvalidArgument("run: expected " + std::to_string(m.input_names.size()) + " inputs, got " +
+                               std::to_string(inputs.size()));
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].dtype() != m.input_dtypes[i] || inputs[i].shape() != m.input_shapes[i]) {
+            return InvalidArgument("run: input '" + m.input_names[i] + "' is " + dtype_name(inputs[i].dtype()) +
+                                   shape_str(inputs[i].shape()) + ", the plan was made for " + dtype_name(m.input_dtypes[i]) +
+                                   shape_str(m.input_shapes[i]));
+        }
+    }
+    if (m.delegate) {
+        std::map<std::string, Tensor> named;
+        for (size_t i = 0; i < inputs.size(); ++i) named[m.input_names[i]] = inputs[i];
+        EDGEQ_ASSIGN_OR_RETURN(auto outs, run_reference(*m.model, named));
+        std::vector<Tensor> r;
+        for (const auto& name : m.output_names) r.push_back(outs[name]);
+        return r;
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) m.slots[static_cast<size_t>(m.input_slots[i])] = inputs[i];
+    for (Step& s : m.steps) {
+        if (m.opts.profile) {
+            const auto t0 = std::chrono::steady_clock::now();
+            EDGEQ_RETURN_IF_ERROR(m.run_step(s));
+            s.info->total_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+            ++s.info->runs;
+        } else {
+            EDGEQ_RETURN_IF_ERROR(m.run_step(s));
+        }
+        for (int id : s.release) m.slots[static_cast<size_t>(id)] = Tensor();
+    }
+    std::vector<Tensor> outs;
+    outs.reserve(m.output_slots.size());
+    for (int id : m.output_slots) outs.push_back(m.slots[static_cast<size_t>(id)].clone());
+    for (size_t i = 0; i < inputs.size(); ++i) m.slots[static_cast<size_t>(m.input_slots[i])] = Tensor();
+    return outs;
+}
+
+Result<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Tensor>& inputs) {
+    std::vector<Tensor> in;
+    for (const auto& name : impl_->input_names) {
+        auto it = inputs.find(name);
+        if (it == inputs.end()) return InvalidArgument("missing input '" + name + "'");
+        in.push_back(it->second);
+    }
+    if (inputs.size() != in.size()) {
+        for (const auto& [name, t] : inputs)
+            if (std::find(impl_->input_names.begin(), impl_->input_names.end(), name) == impl_->input_names.end())
+                return InvalidArgument("model has no input '" + name + "'");
+    }
+    EDGEQ_ASSIGN_OR_RETURN(auto outs, run(std::span<const Tensor>(in)));
+    std::map<std::string, Tensor> r;
+    for (size_t i = 0; i < outs.size(); ++i) r[impl_->output_names[i]] = std::move(outs[i]);
+    return r;
+}
+
+}  // namespace edgeq::runtime::fast

@@ -1,0 +1,240 @@
+// conv2d (im2col + GEMM) and dwconv2d (direct) rows vs the scalar references over a seeded matrix of
+// awkward shapes: channels, kernel sizes, strides, pads, dilations, pixel/channel ranges split as threads do.
+// Also the reference pooling rows on hand-computed cases.
+#include <gtest/gtest.h>
+
+#include "kernels/ref/ref.h"
+#include "kernel_test_util.h"
+
+namespace edgeq::kernels::test {
+namespace {
+
+int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d) {
+    return (in + p0 + p1 - (k - 1) * d - 1) / s + 1;
+}
+
+std::string conv_shape(const Conv2dArgs& a) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "C=%ld H=%ld W=%ld OC=%ld OH=%ld OW=%ld k=%ldx%ld s=%ldx%ld pad=%ld,%ld dil=%ldx%ld act=%s",
+                  long(a.C), long(a.H), long(a.W), long(a.OC), long(a.OH), long(a.OW), long(a.KH), long(a.KW), long(a.SH),
+                  long(a.SW), long(a.PT), long(a.PL), long(a.DH), long(a.DW), act_name(a.act.kind));
+    return buf;
+}
+
+TEST(Conv2d, RandomShapesMatchReference) {
+    const auto rows = runnable_rows(Op::Conv2d);
+    for (uint32_t seed = 1; seed <= 400; ++seed) {
+        std::mt19937 rng(seed);
+        auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+        Conv2dArgs a;
+        a.C = pick({1, 2, 3, 5, 8, 17, 33});
+        a.H = pick({1, 2, 5, 7, 13, 17});
+        a.W = pick({1, 3, 5, 8, 16, 17, 31});
+        a.OC = pick({1, 2, 5, 6, 7, 13, 33});
+        a.KH = pick({1, 2, 3, 5});
+        a.KW = pick({1, 3, 5});
+        a.SH = pick({1, 1, 2, 3});
+        a.SW = pick({1, 1, 2});
+        a.DH = pick({1, 1, 2});
+        a.DW = pick({1, 1, 2});
+        a.PT = pick({0, 1, 2});
+        a.PL = pick({0, 1, 2});
+        int64_t pb = pick({0, 1, 2}), pr = pick({0, 1, 2});
+        if (seed % 5 == 0) {  // pointwise: 1×1, stride 1, no pads (the input is B, no im2col)
+            a.KH = a.KW = a.SH = a.SW = 1;
+            a.PT = a.PL = pb = pr = 0;
+        }
+        a.OH = out_dim(a.H, a.KH, a.SH, a.PT, pb, a.DH);
+        a.OW = out_dim(a.W, a.KW, a.SW, a.PL, pr, a.DW);
+        if (a.OH <= 0 || a.OW <= 0) continue;
+        a.act = all_activations()[rng() % all_activations().size()];
+        const int64_t K = a.C * a.KH * a.KW, P = a.OH * a.OW;
+        const auto x = random_vec(rng, static_cast<size_t>(a.C * a.H * a.W));
+        const auto w = random_vec(rng, static_cast<size_t>(a.OC * K));
+        const auto bias = random_vec(rng, static_cast<size_t>(a.OC));
+        const bool use_bias = rng() % 4 != 0;
+        a.x = x.data();
+        a.w = w.data();
+        a.bias = use_bias ? bias.data() : nullptr;
+        std::vector<float> want(static_cast<size_t>(a.OC * P)), mag(want.size());
+        a.y = want.data();
+        a.p_begin = 0;
+        a.p_end = P;
+        ref::conv2d_f32(a);
+        {  // magnitude bound per output: same loops with |w·x|
+            Conv2dArgs m = a;
+            std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
+            for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
+            for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+            for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
+            m.w = aw.data();
+            m.x = ax.data();
+            m.bias = use_bias ? ab.data() : nullptr;
+            m.act = {};
+            m.y = mag.data();
+            ref::conv2d_f32(m);
+        }
+        for (const KernelRow* row : rows) {
+            std::vector<float> got(want.size(), -12345.0f);
+            std::vector<float> work(static_cast<size_t>(conv2d_work_floats(a, row->nr) + 1));
+            Conv2dArgs b = a;
+            b.y = got.data();
+            b.work = work.data();
+            const int splits = 1 + static_cast<int>(seed % 3);  // pixel ranges as threads split them
+            for (int s = 0; s < splits; ++s) {
+                b.p_begin = P * s / splits;
+                b.p_end = P * (s + 1) / splits;
+                if (b.p_begin < b.p_end) conv2d_fn(*row)(b);
+            }
+            const int64_t bad = first_bad(want, got, mag, kConvRel, kActAbs);
+            if (bad >= 0) {
+                ADD_FAILURE() << describe_failure(*row, seed, conv_shape(a) + " splits=" + std::to_string(splits), bad, want, got);
+                return;
+            }
+        }
+    }
+}
+
+TEST(DwConv2d, RandomShapesMatchReference) {
+    const auto rows = runnable_rows(Op::DwConv2d);
+    for (uint32_t seed = 1; seed <= 300; ++seed) {
+        std::mt19937 rng(seed);
+        auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+        DwConv2dArgs a;
+        a.C = pick({1, 2, 3, 7, 16});
+        a.H = pick({1, 2, 5, 7, 17, 33});
+        a.W = pick({1, 3, 7, 8, 15, 16, 17, 31, 33, 65});
+        a.KH = pick({1, 2, 3, 5});
+        a.KW = pick({1, 3, 5});
+        a.SH = pick({1, 2, 3});
+        a.SW = pick({1, 1, 2, 2, 3});
+        a.DH = pick({1, 1, 2});
+        a.DW = pick({1, 1, 2});
+        a.PT = pick({0, 1, 2});
+        a.PL = pick({0, 1, 2});
+        const int64_t pb = pick({0, 1, 2}), pr = pick({0, 1, 2});
+        a.OH = out_dim(a.H, a.KH, a.SH, a.PT, pb, a.DH);
+        a.OW = out_dim(a.W, a.KW, a.SW, a.PL, pr, a.DW);
+        if (a.OH <= 0 || a.OW <= 0) continue;
+        a.act = all_activations()[rng() % all_activations().size()];
+        const auto x = random_vec(rng, static_cast<size_t>(a.C * a.H * a.W));
+        const auto w = random_vec(rng, static_cast<size_t>(a.C * a.KH * a.KW));
+        const auto bias = random_vec(rng, static_cast<size_t>(a.C));
+        a.x = x.data();
+        a.w = w.data();
+        a.bias = rng() % 4 ? bias.data() : nullptr;
+        std::vector<float> want(static_cast<size_t>(a.C * a.OH * a.OW));
+        a.y = want.data();
+        a.c_begin = 0;
+        a.c_end = a.C;
+        ref::dwconv2d_f32(a);
+        const std::vector<float> mag(want.size(), static_cast<float>(a.KH * a.KW + 1));  // |w|, |x|, |bias| ≤ 1
+        for (const KernelRow* row : rows) {
+            std::vector<float> got(want.size(), -12345.0f);
+            std::vector<float> work(static_cast<size_t>(dwconv2d_work_floats(a)));
+            DwConv2dArgs b = a;
+            b.y = got.data();
+            b.work = work.data();
+            const int splits = 1 + static_cast<int>(seed % 2);
+            for (int s = 0; s < splits; ++s) {
+                b.c_begin = a.C * s / splits;
+                b.c_end = a.C * (s + 1) / splits;
+                if (b.c_begin < b.c_end) dwconv2d_fn(*row)(b);
+            }
+            char shape[200];
+            std::snprintf(shape, sizeof shape, "C=%ld H=%ld W=%ld OH=%ld OW=%ld k=%ldx%ld s=%ldx%ld pad=%ld,%ld dil=%ldx%ld act=%s",
+                          long(a.C), long(a.H), long(a.W), long(a.OH), long(a.OW), long(a.KH), long(a.KW), long(a.SH),
+                          long(a.SW), long(a.PT), long(a.PL), long(a.DH), long(a.DW), act_name(a.act.kind));
+            const int64_t bad = first_bad(want, got, mag, kConvRel, kActAbs);
+            if (bad >= 0) {
+                ADD_FAILURE() << describe_failure(*row, seed, shape, bad, want, got);
+                return;
+            }
+        }
+    }
+}
+
+TEST(Pool2d, RandomShapesMatchReferenceBitExactly) {
+    for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
+        const auto rows = runnable_rows(op);
+        for (uint32_t seed = 1; seed <= 300; ++seed) {
+            std::mt19937 rng(seed);
+            auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+            Pool2dArgs a;
+            const int64_t planes = pick({1, 3, 4});
+            a.H = pick({1, 2, 5, 8, 17, 28, 33});
+            a.W = pick({1, 2, 7, 16, 17, 28, 40, 65});
+            a.KH = pick({1, 2, 2, 3});
+            a.KW = pick({1, 2, 2, 3});
+            a.SH = pick({1, 2, 2, 3});
+            a.SW = pick({1, 2, 2, 3});
+            a.DH = pick({1, 1, 1, 2});
+            a.DW = pick({1, 1, 1, 2});
+            a.PT = pick({0, 0, 1});
+            a.PL = pick({0, 0, 1});
+            a.PB = pick({0, 0, 1});
+            a.PR = pick({0, 0, 1});
+            a.count_include_pad = rng() % 2;
+            a.OH = out_dim(a.H, a.KH, a.SH, a.PT, a.PB, a.DH);
+            a.OW = out_dim(a.W, a.KW, a.SW, a.PL, a.PR, a.DW);
+            if (a.OH <= 0 || a.OW <= 0) continue;
+            const auto x = random_vec(rng, static_cast<size_t>(planes * a.H * a.W));
+            a.x = x.data();
+            a.c_begin = 0;
+            a.c_end = planes;
+            std::vector<float> want(static_cast<size_t>(planes * a.OH * a.OW));
+            a.y = want.data();
+            pool2d_fn(*find(op, Isa::Ref))(a);
+            for (const KernelRow* row : rows) {
+                std::vector<float> got(want.size(), -12345.0f);
+                Pool2dArgs b = a;
+                b.y = got.data();
+                pool2d_fn(*row)(b);
+                for (size_t i = 0; i < want.size(); ++i) {
+                    if (!(got[i] == want[i])) {
+                        char shape[200];
+                        std::snprintf(shape, sizeof shape, "H=%ld W=%ld k=%ldx%ld s=%ldx%ld d=%ldx%ld pads=%ld,%ld,%ld,%ld cip=%d",
+                                      long(a.H), long(a.W), long(a.KH), long(a.KW), long(a.SH), long(a.SW), long(a.DH),
+                                      long(a.DW), long(a.PT), long(a.PL), long(a.PB), long(a.PR), int(a.count_include_pad));
+                        ADD_FAILURE() << describe_failure(*row, seed, shape, static_cast<int64_t>(i), want, got);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(Pool2d, ReferenceRowsOnHandComputedCases) {
+    // 1 plane, 3×4 input, 2×2 window, stride 2, pads (top 1, left 1, bottom 0, right 1)
+    const std::vector<float> x = {1, 2, 3, 4,  //
+                                  5, 6, 7, 8,  //
+                                  9, 10, 11, 12};
+    Pool2dArgs a;
+    a.H = 3;
+    a.W = 4;
+    a.KH = a.KW = 2;
+    a.SH = a.SW = 2;
+    a.PT = a.PL = 1;
+    a.PB = 0;
+    a.PR = 1;
+    a.OH = out_dim(3, 2, 2, 1, 0, 1);
+    a.OW = out_dim(4, 2, 2, 1, 1, 1);
+    ASSERT_EQ(a.OH, 2);
+    ASSERT_EQ(a.OW, 3);
+    a.x = x.data();
+    a.c_begin = 0;
+    a.c_end = 1;
+    std::vector<float> y(6);
+    a.y = y.data();
+    pool2d_fn(*find(Op::MaxPool2d, Isa::Ref))(a);
+    EXPECT_EQ(y, (std::vector<float>{1, 3, 4, 9, 11, 12}));
+    pool2d_fn(*find(Op::AvgPool2d, Isa::Ref))(a);
+    EXPECT_EQ(y, (std::vector<float>{1, 2.5f, 4, 7, 8.5f, 10}));
+    a.count_include_pad = true;
+    pool2d_fn(*find(Op::AvgPool2d, Isa::Ref))(a);
+    EXPECT_EQ(y, (std::vector<float>{0.25f, 1.25f, 1, 3.5f, 8.5f, 5}));
+}
+
+}  // namespace
+}  // namespace edgeq::kernels::test
