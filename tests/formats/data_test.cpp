@@ -308,7 +308,8 @@ Bytes raw_deflate(const Bytes& in) {
     return out;
 }
 
-// zip64_cd: central directory sizes as 0xFFFFFFFF with the real ones in a ZIP64 extra field.
+// zip64_cd: local and central sizes as 0xFFFFFFFF with the real ones in ZIP64 extra fields (as numpy.savez
+// writes them with force_zip64).
 Bytes make_zip(const std::vector<ZipEntry>& entries, bool zip64_cd = false) {
     Bytes out, cd;
     for (const auto& e : entries) {
@@ -321,11 +322,17 @@ Bytes make_zip(const std::vector<ZipEntry>& entries, bool zip64_cd = false) {
         put(out, e.deflate ? 8 : 0, 2);
         put(out, 0, 4);
         put(out, crc, 4);
-        put(out, body.size(), 4);
-        put(out, e.data.size(), 4);
+        put(out, zip64_cd ? 0xFFFFFFFFu : body.size(), 4);  // numpy's force_zip64: sizes in the extra field
+        put(out, zip64_cd ? 0xFFFFFFFFu : e.data.size(), 4);
         put(out, e.name.size(), 2);
-        put(out, 0, 2);
+        put(out, zip64_cd ? 20 : 0, 2);
         out.insert(out.end(), e.name.begin(), e.name.end());
+        if (zip64_cd) {
+            put(out, 1, 2);
+            put(out, 16, 2);
+            put(out, e.data.size(), 8);
+            put(out, body.size(), 8);
+        }
         out.insert(out.end(), body.begin(), body.end());
         put(cd, 0x02014b50, 4);
         put(cd, 20, 2);
@@ -370,7 +377,7 @@ TEST(Npz, StoredAndDeflatedEntries) {
     Tensor b = Tensor::from_vector<int64_t>(DType::I64, {3}, {-1, 0, 1});
     Tensor big(DType::F32, {64, 64});  // compresses well
     for (bool z64 : {false, true}) {
-        SCOPED_TRACE(z64 ? "zip64 central directory" : "plain");
+        SCOPED_TRACE(z64 ? "zip64 extra fields" : "plain");
         write_file(d / "x.npz", make_zip({{"a.npy", encode_npy(a).value(), false},
                                            {"b.npy", encode_npy(b).value(), true},
                                            {"big.npy", encode_npy(big).value(), true},
