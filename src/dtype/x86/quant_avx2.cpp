@@ -26,14 +26,12 @@
 #include "dtype/blocks.h"
 #include "dtype/kquant_search.h"
 #include "dtype/quants.h"
+#include "dtype/x86/lanes_x86.h"
 
 namespace edgeq::quants {
 namespace {
 
 // ---- helpers ----------------------------------------------------------------------------------------
-
-inline uint16_t fp16_of(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
-inline float f32_of(uint16_t h) { return _cvtsh_ss(h); }
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
@@ -158,34 +156,6 @@ inline void pack_q5(__m256i b, uint8_t* qs, uint8_t* qh) {
                      _mm_or_si128(_mm_and_si128(lo, m), _mm_slli_epi16(_mm_and_si128(hi, m), 4)));
     const uint32_t bits = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi16(b, 3)));
     std::memcpy(qh, &bits, sizeof bits);
-}
-
-// Lane g of out[i] = p[stride * g + i] for i = 0..7 (8x8 transpose; vgatherdps is slow on some cores).
-inline void transpose8(const float* p, int stride, __m256* out) {
-    __m256 r[8];
-    for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(p + stride * k);
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    out[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    out[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    out[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    out[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    out[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    out[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    out[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    out[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
-// Lane g of out[i] = p[n * g + i], i = 0..n-1: 8 groups of n (a multiple of 8) in lanes.
-template <int n>
-inline void load_lanes(const float* p, __m256* out) {
-    for (int c = 0; c < n; c += 8) transpose8(p + c, n, out + c);
 }
 
 // Per lane: the value of the first element of largest |x| (strict '>' from 0, as signed_absmax) and |it|.
