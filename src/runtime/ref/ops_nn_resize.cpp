@@ -160,10 +160,16 @@ Status resize_common(OpContext& ctx, const ResizeAttrs& a, const Shape& out, con
                                                      roi.empty() ? 0.0 : roi[d], roi.empty() ? 1.0 : roi[d + r]));
         plans.push_back(std::move(p));
     }
-    const auto x = X.to_f32();
+    std::vector<double> x;
+    if (X.dtype() == DType::F64) {
+        x.assign(X.data<double>(), X.data<double>() + X.numel());
+    } else {
+        const auto xf = X.to_f32();
+        x.assign(xf.begin(), xf.end());
+    }
     const auto in_st = strides_of(X.shape());
     const int64_t n = shape_numel(out);
-    std::vector<float> y(static_cast<size_t>(n));
+    std::vector<double> y(static_cast<size_t>(n));
     std::vector<int64_t> oc(r, 0);
     std::vector<size_t> pick(r, 0);
     for (int64_t o = 0; o < n; ++o) {
@@ -175,7 +181,7 @@ Status resize_common(OpContext& ctx, const ResizeAttrs& a, const Shape& out, con
             outside = outside || plans[d].outside[static_cast<size_t>(oc[d])];
         }
         if (outside) {
-            y[static_cast<size_t>(o)] = static_cast<float>(a.extrapolation);
+            y[static_cast<size_t>(o)] = a.extrapolation;
             continue;
         }
         // odometer over the tap combinations
@@ -189,7 +195,7 @@ Status resize_common(OpContext& ctx, const ResizeAttrs& a, const Shape& out, con
                 w *= t.weight;
                 off += t.index * in_st[d];
             }
-            acc += w * static_cast<double>(x[static_cast<size_t>(off)]);
+            acc += w * x[static_cast<size_t>(off)];
             size_t d = r;
             while (d-- > 0) {
                 if (++pick[d] < plans[d].taps[static_cast<size_t>(oc[d])].size()) break;
@@ -197,16 +203,20 @@ Status resize_common(OpContext& ctx, const ResizeAttrs& a, const Shape& out, con
             }
             if (d == static_cast<size_t>(-1)) break;
         }
-        y[static_cast<size_t>(o)] = static_cast<float>(acc);
+        y[static_cast<size_t>(o)] = acc;
     }
-    const Tensor yf = Tensor::from_vector<float>(DType::F32, out, y);
-    ctx.outputs[0] = from_float_tensor(yf, X.dtype());
+    if (X.dtype() == DType::F64) {
+        ctx.outputs[0] = Tensor::from_vector<double>(DType::F64, out, y);
+    } else {
+        const std::vector<float> yf(y.begin(), y.end());
+        ctx.outputs[0] = from_float_tensor(Tensor::from_vector<float>(DType::F32, out, yf), X.dtype());
+    }
     return Status::Ok();
 }
 
 bool resizable(DType t) {
-    return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::I8 || t == DType::U8 ||
-           t == DType::I32;
+    return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64 || t == DType::I8 ||
+           t == DType::U8 || t == DType::I32;
 }
 
 std::vector<double> float_values(const Tensor& t) {
