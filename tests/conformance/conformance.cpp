@@ -408,7 +408,8 @@ struct OpStats {
 };
 
 bool write_ops_md(const std::string& path, const std::map<std::string, OpStats>& ops, int passed, int failed,
-                  int skipped, const std::vector<std::string>& roots) {
+                  int skipped, const std::vector<std::string>& roots,
+                  const std::vector<std::pair<std::string, std::string>>& other_skips) {
     std::ostringstream md;
     std::time_t now = std::time(nullptr);
     char date[32];
@@ -447,6 +448,15 @@ bool write_ops_md(const std::string& path, const std::map<std::string, OpStats>&
         if (!ops.count(key)) unseen += (unseen.empty() ? "" : ", ") + key;
     }
     if (!unseen.empty()) md << "\nImplemented but used by no test in these suites: " << unseen << ".\n";
+    if (!other_skips.empty()) {
+        md << "\n## Tests skipped although every op is implemented\n\n| test | reason |\n|---|---|\n";
+        for (const auto& [t, why] : other_skips) {
+            std::string w = why;
+            for (auto& c : w)
+                if (c == '|' || c == '\n') c = ' ';
+            md << "| " << t << " | " << w << " |\n";
+        }
+    }
     const std::string tmp = path + ".tmp";
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -665,7 +675,13 @@ int main(int argc, char** argv) {
         std::printf("  %-28s %4d passed, %4d failed, %4d skipped\n", s.c_str(), c[0], c[1], c[2]);
     }
     if (!ops_md.empty()) {
-        if (!write_ops_md(ops_md, op_stats, passed, failed, skipped, root_labels)) {
+        std::vector<std::pair<std::string, std::string>> other_skips;
+        for (size_t i = 0; i < tests.size(); ++i) {
+            const Outcome& o = outcomes[i];
+            if (o.verdict == Verdict::Skip && o.message.rfind("unsupported ops:", 0) != 0)
+                other_skips.emplace_back(tests[i].suite + "/" + tests[i].name, o.message);
+        }
+        if (!write_ops_md(ops_md, op_stats, passed, failed, skipped, root_labels, other_skips)) {
             std::fprintf(stderr, "test_conformance: cannot write %s\n", ops_md.c_str());
         } else {
             std::printf("op matrix written to %s\n", ops_md.c_str());
