@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "edgeq/status.h"
@@ -14,8 +15,9 @@
 namespace edgeq {
 
 struct SessionOptions {
-    bool optimize = true;   // run passes::optimize after loading
-    int threads = 0;        // 0: all cores (where the executor is multi-threaded)
+    bool optimize = true;    // run passes::optimize after loading
+    bool reference = false;  // run with the reference executor (the specification) instead of the fast plans
+    int threads = 0;         // fast path: worker threads, 0 = all cores
 };
 
 class Session {
@@ -29,11 +31,18 @@ public:
     const graph::Model& model() const { return model_; }
     const passes::OptimizeReport& optimize_report() const { return report_; }
 
+    // The fast executor's per-step trace for the given input shapes ("" with the reference executor).
+    std::string trace(const std::map<std::string, Shape>& input_shapes) const;
+
 private:
-    Session() = default;
+    struct Plans;
+    Session();
     graph::Model model_;
     passes::OptimizeReport report_;
     SessionOptions opts_;
+    std::unique_ptr<Plans> plans_;  // fast plans cached by input shapes
+public:
+    ~Session();
 };
 
 }  // namespace edgeq

@@ -14,7 +14,7 @@ namespace {
 struct EvalCli {
     std::string model, metric = "top1", preprocess;
     ClassifyOptions o;
-    bool json = false, no_optimize = false;
+    bool json = false, no_optimize = false, reference = false;
     int threads = 0;
 };
 
@@ -47,6 +47,7 @@ Status run(EvalCli& c) {
     EDGEQ_RETURN_IF_ERROR(parse_preprocess(c.preprocess, c.o));
     SessionOptions so;
     so.optimize = !c.no_optimize;
+    so.reference = c.reference;
     so.threads = c.threads;
     EDGEQ_ASSIGN_OR_RETURN(auto session, Session::open(c.model, so));
     EDGEQ_ASSIGN_OR_RETURN(auto r, eval_top1(*session, c.o));
@@ -76,6 +77,7 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--batch", c->o.batch, "Batch size (default 64, or the model's fixed batch)")->check(CLI::NonNegativeNumber);
     cmd->add_flag("--json", c->json, "Print one JSON object");
     cmd->add_flag("--no-optimize", c->no_optimize, "Run the graph as imported");
+    cmd->add_flag("--reference", c->reference, "Use the reference executor (the specification) instead of the fast path");
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->callback([c] { report("eval", run(*c)); });
 }

@@ -16,6 +16,7 @@ struct RunCli {
     std::vector<std::string> inputs;
     std::string out_dir = ".";
     bool no_optimize = false;
+    bool reference = false;
     int threads = 0;
 };
 
@@ -33,6 +34,7 @@ std::string safe_name(const std::string& n) {
 Status run(const RunCli& c) {
     SessionOptions so;
     so.optimize = !c.no_optimize;
+    so.reference = c.reference;
     so.threads = c.threads;
     EDGEQ_ASSIGN_OR_RETURN(auto session, Session::open(c.model, so));
     std::map<std::string, Tensor> feeds;
@@ -65,6 +67,7 @@ void register_run(CLI::App& app) {
     cmd->add_option("--input,-i", c->inputs, "NAME=FILE.npy (repeatable)");
     cmd->add_option("--output-dir,-o", c->out_dir, "Folder for the outputs (default: .)");
     cmd->add_flag("--no-optimize", c->no_optimize, "Run the graph as imported, without edgeq's optimizer");
+    cmd->add_flag("--reference", c->reference, "Use the reference executor (the specification) instead of the fast path");
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->callback([c] { report("run", run(*c)); });
 }
