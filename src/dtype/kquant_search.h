@@ -11,16 +11,23 @@
 namespace edgeq::quants {
 
 struct KSearch {
-    // For g = 0..15: scales[g] = make_qx_quants(16, 32, x + 16g, L + 16g, 1, qw ? qw + 16g : nullptr).  (Q6_K)
-    void (*qx_16x16)(const float* x, const float* qw, int8_t* L, float* scales);
+    // For g = 0..15: scales[g] = make_qx_quants(16, nmax, x + 16g, L + 16g, 1, qw ? qw + 16g : nullptr).
+    // (Q6_K: nmax 32; Q3_K imatrix: nmax 4, qw = its weights)
+    void (*qx_16x16)(const float* x, const float* qw, int nmax, int8_t* L, float* scales);
     // For g = 0..7: scales[g] = make_qkx2_quants(32, nmax, x + 32g, w + 32g, L + 32g, &mins[g], scratch,
     //                                            rmin, rdelta, nstep, false).  (Q4_K, Q5_K)
     void (*qkx2_8x32)(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                      float* scales, float* mins);
+    // Same with make_qkx3_quants (w non-null).  (Q4_K, Q5_K imatrix)
+    void (*qkx3_8x32)(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
                       float* scales, float* mins);
     // For g = 0..15: scales[g] = make_qkx2_quants(16, nmax, x + 16g, w + 16g, L + 16g, &mins[g], scratch,
     //                                             rmin, rdelta, nstep, use_mad).  (Q2_K: w = |x|, use_mad)
     void (*qkx2_16x16)(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
                        uint8_t* L, float* scales, float* mins);
+    // For g = 0..15: make_qkx3_quants(16, ..., false) (w non-null).  (Q2_K imatrix)
+    void (*qkx3_16x16)(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                       float* scales, float* mins);
     // For g = 0..15: scales[g] = make_q3_quants(16, 4, x + 16g, L + 16g, true).  (Q3_K)
     void (*q3_16x16)(const float* x, int8_t* L, float* scales);
 };

@@ -42,8 +42,11 @@
 namespace edgeq::quants {
 
 // Reference entries of the search table (defined below, with kSearchRef).
+void qx_16x16_ref(const float* x, const float* qw, int nmax, int8_t* L, float* scales);
 void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
                     uint8_t* L, float* scales, float* mins);
+void qkx3_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                    float* scales, float* mins);
 void q3_16x16_ref(const float* x, int8_t* L, float* scales);
 
 namespace {
@@ -224,19 +227,19 @@ void q2_K_ref(const float* x, block_q2_K& b) {
 }
 
 void q2_K_imx(const float* x, block_q2_K& b, const float* qw) {
-    uint8_t L[QK_K], Laux[16], Ls[QK_K / 16], Lm[QK_K / 16];
-    float mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16], weight[16];
+    uint8_t L[QK_K], Ls[QK_K / 16], Lm[QK_K / 16];
+    float mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16], weight[QK_K];
     float sumx2 = 0;
     for (int j = 0; j < QK_K; ++j) sumx2 += x[j] * x[j];
     const float sigma2 = sumx2 / QK_K;
     for (int j = 0; j < QK_K / 16; ++j) {
         const float* w = qw + 16 * j;
-        for (int l = 0; l < 16; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+        float* wj = weight + 16 * j;
+        for (int l = 0; l < 16; ++l) wj[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
         sw[j] = 0;
-        for (int l = 0; l < 16; ++l) sw[j] += weight[l];
-        scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36,
-                                     false);
+        for (int l = 0; l < 16; ++l) sw[j] += wj[l];
     }
+    qkx3_16x16_ref(x, weight, 3, -0.9f, 0.05f, 36, L, scales, mins);
     const float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
     const float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
     b.d = f32_to_fp16(dm);
@@ -281,18 +284,19 @@ void q3_K_ref(const float* x, block_q3_K& b) {
 
 void q3_K_imx(const float* x, block_q3_K& b, const float* qw) {
     int8_t Ls8[QK_K], Lsc[QK_K / 16];
-    float scales[QK_K / 16], weight[16], sw[QK_K / 16];
+    float scales[QK_K / 16], weight[QK_K], sw[QK_K / 16];
     float sumx2 = 0;
     for (int j = 0; j < QK_K; ++j) sumx2 += x[j] * x[j];
     const float sigma2 = 2 * sumx2 / QK_K;
     for (int j = 0; j < QK_K / 16; ++j) {
         const float* w = qw + 16 * j;
-        for (int l = 0; l < 16; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+        float* wj = weight + 16 * j;
+        for (int l = 0; l < 16; ++l) wj[l] = w[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
         float sumw = 0;
-        for (int l = 0; l < 16; ++l) sumw += weight[l];
+        for (int l = 0; l < 16; ++l) sumw += wj[l];
         sw[j] = sumw;
-        scales[j] = make_qx_quants(16, 4, x + 16 * j, Ls8 + 16 * j, 1, weight);
     }
+    qx_16x16_ref(x, weight, 4, Ls8, scales);
     const float d_block = make_qx_quants(QK_K / 16, 32, scales, Lsc, 1, sw);
     int l6[QK_K / 16];
     for (int j = 0; j < QK_K / 16; ++j) l6[j] = Lsc[j];
@@ -346,21 +350,21 @@ K4Scales k4_ref_scales(const KSearch& search, const float* x, int nmax, float rm
 
 // imatrix path: qkx3 search with weights qw*sqrt(sigma2 + x^2), then make_qp_quants on the scales and
 // on the mins, weighted by each sub-block's total weight.
-K4Scales k4_imx_scales(const float* x, int nmax, const float* qw, uint8_t* L) {
-    uint8_t Laux[32], ls[QK_K / 32], lm[QK_K / 32];
-    float weights[32], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
+K4Scales k4_imx_scales(const KSearch& search, const float* x, int nmax, const float* qw, uint8_t* L) {
+    uint8_t ls[QK_K / 32], lm[QK_K / 32];
+    float weights[QK_K], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
     float sum_x2 = 0;
     for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
     const float sigma2 = 2 * sum_x2 / QK_K;
     for (int j = 0; j < QK_K / 32; ++j) {
         const float* w = qw + 32 * j;
-        for (int l = 0; l < 32; ++l) weights[l] = w[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+        float* wj = weights + 32 * j;
+        for (int l = 0; l < 32; ++l) wj[l] = w[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
         float sumw = 0;
-        for (int l = 0; l < 32; ++l) sumw += weights[l];
+        for (int l = 0; l < 32; ++l) sumw += wj[l];
         sw[j] = sumw;
-        scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36,
-                                     false);
     }
+    search.qkx3_8x32(x, weights, nmax, -0.9f, 0.05f, 36, L, scales, mins);
     const float d_block = make_qp_quants(QK_K / 32, 63, scales, ls, sw);
     const float m_block = make_qp_quants(QK_K / 32, 63, mins, lm, sw);
     K4Scales s{};
@@ -399,7 +403,7 @@ void store_q5_K(const float* x, const K4Scales& s, uint8_t* L, block_q5_K& b) {
 void q6_K_block(const KSearch& search, const float* x, block_q6_K& b, const float* qw) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
-    search.qx_16x16(x, qw, L, scales);
+    search.qx_16x16(x, qw, 32, L, scales);
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
         const float a = std::fabs(scales[ib]);
@@ -467,9 +471,9 @@ void q8_K_block(const float* x, block_q8_K& b) {
 
 // ---- reference search table -----------------------------------------------------------------------
 
-void qx_16x16_ref(const float* x, const float* qw, int8_t* L, float* scales) {
+void qx_16x16_ref(const float* x, const float* qw, int nmax, int8_t* L, float* scales) {
     for (int g = 0; g < QK_K / 16; ++g) {
-        scales[g] = make_qx_quants(16, 32, x + 16 * g, L + 16 * g, 1, qw ? qw + 16 * g : nullptr);
+        scales[g] = make_qx_quants(16, nmax, x + 16 * g, L + 16 * g, 1, qw ? qw + 16 * g : nullptr);
     }
 }
 
@@ -478,6 +482,15 @@ void qkx2_8x32_ref(const float* x, const float* w, int nmax, float rmin, float r
     uint8_t scratch[32];
     for (int g = 0; g < QK_K / 32; ++g) {
         scales[g] = make_qkx2_quants(32, nmax, x + 32 * g, w + 32 * g, L + 32 * g, &mins[g], scratch, rmin, rdelta,
+                                     nstep, false);
+    }
+}
+
+void qkx3_8x32_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                   float* scales, float* mins) {
+    uint8_t scratch[32];
+    for (int g = 0; g < QK_K / 32; ++g) {
+        scales[g] = make_qkx3_quants(32, nmax, x + 32 * g, w + 32 * g, L + 32 * g, &mins[g], scratch, rmin, rdelta,
                                      nstep, false);
     }
 }
@@ -491,11 +504,21 @@ void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float 
     }
 }
 
+void qkx3_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                    float* scales, float* mins) {
+    uint8_t scratch[16];
+    for (int g = 0; g < QK_K / 16; ++g) {
+        scales[g] = make_qkx3_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin, rdelta,
+                                     nstep, false);
+    }
+}
+
 void q3_16x16_ref(const float* x, int8_t* L, float* scales) {
     for (int g = 0; g < QK_K / 16; ++g) scales[g] = make_q3_quants(16, 4, x + 16 * g, L + 16 * g, true);
 }
 
-const KSearch kSearchRef{&qx_16x16_ref, &qkx2_8x32_ref, &qkx2_16x16_ref, &q3_16x16_ref};
+const KSearch kSearchRef{&qx_16x16_ref,   &qkx2_8x32_ref,  &qkx3_8x32_ref,
+                         &qkx2_16x16_ref, &qkx3_16x16_ref, &q3_16x16_ref};
 
 // ---- public entry points --------------------------------------------------------------------------
 
@@ -523,7 +546,7 @@ size_t quantize_Q4_K_with(const KSearch& search, const float* src, void* dst, in
                           const float* imatrix) {
     return for_each_block<block_q4_K>(src, dst, nrows, n_per_row, [&](const float* x, block_q4_K& b, int64_t i) {
         uint8_t L[QK_K];
-        const K4Scales s = imatrix ? k4_imx_scales(x, 15, imatrix + i * QK_K, L)
+        const K4Scales s = imatrix ? k4_imx_scales(search, x, 15, imatrix + i * QK_K, L)
                                    : k4_ref_scales(search, x, 15, -1.f, 0.1f, 20, L);
         store_q4_K(x, s, L, b);
     });
@@ -533,7 +556,7 @@ size_t quantize_Q5_K_with(const KSearch& search, const float* src, void* dst, in
                           const float* imatrix) {
     return for_each_block<block_q5_K>(src, dst, nrows, n_per_row, [&](const float* x, block_q5_K& b, int64_t i) {
         uint8_t L[QK_K];
-        const K4Scales s = imatrix ? k4_imx_scales(x, 31, imatrix + i * QK_K, L)
+        const K4Scales s = imatrix ? k4_imx_scales(search, x, 31, imatrix + i * QK_K, L)
                                    : k4_ref_scales(search, x, 31, -0.5f, 0.1f, 15, L);
         store_q5_K(x, s, L, b);
     });

@@ -25,6 +25,7 @@
 
 #include "dtype/blocks.h"
 #include "dtype/kquant_search.h"
+#include "dtype/quant_common.h"  // only its out-of-line searches (make_qx_quants, make_qp_quants)
 #include "dtype/quants.h"
 #include "dtype/x86/lanes_x86.h"
 
@@ -491,9 +492,11 @@ void iq4_nl_avx2(const float* src, block_iq4_nl* y, int64_t nrows, int64_t nb, c
 
 // ---- k-quant searches ------------------------------------------------------------------------------
 
-// make_qx_quants(16, 32, x, L, rmse_type = 1, qw) for 8 sub-blocks of 16 at once (x, qw: 128 floats).
-void qx_8x16_nmax32(const float* x, const float* qw, int8_t* L, float* scales) {
-    constexpr int n = 16, nmax = 32;
+// make_qx_quants(n, nmax, x, L, rmse_type = 1, qw) for 8 groups of n (group g at x + n*g, qw likewise; qw null:
+// weights x^2), group g in lane g. Out: lv[i][g] = level of element i of group g (offset by nmax as the scalar's
+// L, 0 for an all-zero group), scales[g].
+template <int n>
+void qx_8xn(const float* x, const float* qw, int nmax, int32_t (*lv)[8], float* scales) {
     __m256 xt[n], wt[n];
     load_lanes<n>(x, xt);
     if (qw) {
@@ -503,7 +506,6 @@ void qx_8x16_nmax32(const float* x, const float* qw, int8_t* L, float* scales) {
     }
     __m256 vmax, amax;
     lane_signed_absmax<n>(xt, vmax, amax);
-    const __m256 zero_group = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
 
     __m256i Lt[n], Ln[n];
     auto pass = [&](__m256 iscale, __m256i* Lout, __m256& sumlx, __m256& suml2) {
@@ -532,41 +534,46 @@ void qx_8x16_nmax32(const float* x, const float* qw, int8_t* L, float* scales) {
         if (_mm256_movemask_ps(take) == 0) continue;
         const __m256i takei = _mm256_castps_si256(take);
         for (int i = 0; i < n; ++i) Lt[i] = _mm256_blendv_epi8(Lt[i], Ln[i], takei);
-        const __m256 s = _mm256_div_ps(sumlx, suml2);
-        scale = _mm256_blendv_ps(scale, s, take);
-        best = _mm256_blendv_ps(best, _mm256_mul_ps(s, sumlx), take);
+        const __m256 sc = _mm256_div_ps(sumlx, suml2);
+        scale = _mm256_blendv_ps(scale, sc, take);
+        best = _mm256_blendv_ps(best, _mm256_mul_ps(sc, sumlx), take);
     }
-    alignas(32) float sc[8];
-    alignas(32) int32_t lv[n][8];
-    _mm256_store_ps(sc, _mm256_andnot_ps(zero_group, scale));
-    const __m256i keep = _mm256_castps_si256(_mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_GE_OQ));
+    const __m256 live = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_GE_OQ);
+    _mm256_storeu_ps(scales, _mm256_and_ps(live, scale));
     for (int i = 0; i < n; ++i) {
-        const __m256i l = _mm256_and_si256(_mm256_add_epi32(Lt[i], _mm256_set1_epi32(nmax)), keep);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lv[i]), l);
+        const __m256i l = _mm256_add_epi32(Lt[i], _mm256_set1_epi32(nmax));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
     }
+}
+
+// lv[i][g] (8 groups of n in lanes) back to element order: L[n*g + i].
+template <int n, typename T>
+inline void unlane(const int32_t (*lv)[8], T* L) {
     for (int g = 0; g < 8; ++g) {
-        scales[g] = sc[g];
-        for (int i = 0; i < n; ++i) L[n * g + i] = static_cast<int8_t>(lv[i][g]);
+        for (int i = 0; i < n; ++i) L[n * g + i] = static_cast<T>(lv[i][g]);
     }
 }
 
-void qx_16x16_avx2(const float* x, const float* qw, int8_t* L, float* scales) {
-    qx_8x16_nmax32(x, qw, L, scales);
-    qx_8x16_nmax32(x + 128, qw ? qw + 128 : nullptr, L + 128, scales + 8);
+void qx_16x16_avx2(const float* x, const float* qw, int nmax, int8_t* L, float* scales) {
+    alignas(32) int32_t lv[16][8];
+    for (int h = 0; h < 2; ++h) {
+        qx_8xn<16>(x + 128 * h, qw ? qw + 128 * h : nullptr, nmax, lv, scales + 8 * h);
+        unlane<16>(lv, L + 128 * h);
+    }
 }
 
-// make_qkx2_quants(n, nmax, x, w, L, &min, ..., rmin, rdelta, nstep, use_mad = kMad) for 8 groups of n
-// (group g at x + n*g, w + n*g; w null means |x|, Q2_K's weights), group g in lane g.
-// Out: lv[i][g] = level of element i of group g, scales[g], mins[g].
-template <int n, bool kMad>
-void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, int32_t (*lv)[8],
-              float* scales, float* mins) {
+// make_qkx2_quants (kX3: make_qkx3_quants)(n, nmax, x, w, L, &min, ..., rmin, rdelta, nstep, use_mad = kMad)
+// for 8 groups of n (group g at x + n*g, w + n*g), group g in lane g. w null: |x| (Q2_K's weights) for qkx2,
+// x^2 for qkx3 (the scalar's default). Out: lv[i][g] = level of element i of group g, scales[g], mins[g].
+template <int n, bool kMad, bool kX3>
+void qkx_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, int32_t (*lv)[8],
+             float* scales, float* mins) {
     __m256 xt[n], wt[n];
     load_lanes<n>(x, xt);
     if (w) {
         load_lanes<n>(w, wt);
     } else {
-        for (int i = 0; i < n; ++i) wt[i] = abs8(xt[i]);
+        for (int i = 0; i < n; ++i) wt[i] = kX3 ? _mm256_mul_ps(xt[i], xt[i]) : abs8(xt[i]);
     }
     auto err_term = [](__m256 wi, __m256 diff) {
         diff = kMad ? abs8(diff) : _mm256_mul_ps(diff, diff);
@@ -582,7 +589,7 @@ void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta
         sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
     }
     lo = _mm256_blendv_ps(lo, _mm256_setzero_ps(), _mm256_cmp_ps(lo, _mm256_setzero_ps(), _CMP_GT_OQ));
-    const __m256 degenerate = _mm256_cmp_ps(hi, lo, _CMP_EQ_OQ);
+    const __m256 degenerate = _mm256_cmp_ps(hi, lo, kX3 ? _CMP_LE_OQ : _CMP_EQ_OQ);
     const __m256 vnmax = _mm256_set1_ps(static_cast<float>(nmax));
 
     __m256i Lt[n], La[n];
@@ -600,7 +607,11 @@ void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta
         iscale = _mm256_div_ps(_mm256_set1_ps(c), _mm256_sub_ps(hi, lo));
         __m256 sum_l = _mm256_setzero_ps(), sum_l2 = _mm256_setzero_ps(), sum_xl = _mm256_setzero_ps();
         for (int i = 0; i < n; ++i) {
-            const __m256i l = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], lo))), 0, nmax);
+            const __m256 v = _mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], lo));
+            // qkx3: v > 0 ? nearest_int(std::min(v, nmax)) : 0 (min_ps(a, b) is a < b ? a : b, as std::min(v, a))
+            const __m256i l = kX3 ? _mm256_and_si256(nearest_int8(_mm256_min_ps(vnmax, v)),
+                                                     _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)))
+                                  : clamp8(nearest_int8(v), 0, nmax);
             La[i] = l;
             const __m256 lf = _mm256_cvtepi32_ps(l);
             const __m256 wl = _mm256_mul_ps(wt[i], lf);
@@ -641,12 +652,16 @@ void qkx2_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta
 
 void qkx2_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
                     float* scales, float* mins) {
-    constexpr int n = 32;
-    alignas(32) int32_t lv[n][8];
-    qkx2_8xn<n, false>(x, w, nmax, rmin, rdelta, nstep, lv, scales, mins);
-    for (int g = 0; g < 8; ++g) {
-        for (int i = 0; i < n; ++i) L[n * g + i] = static_cast<uint8_t>(lv[i][g]);
-    }
+    alignas(32) int32_t lv[32][8];
+    qkx_8xn<32, false, false>(x, w, nmax, rmin, rdelta, nstep, lv, scales, mins);
+    unlane<32>(lv, L);
+}
+
+void qkx3_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                    float* scales, float* mins) {
+    alignas(32) int32_t lv[32][8];
+    qkx_8xn<32, false, true>(x, w, nmax, rmin, rdelta, nstep, lv, scales, mins);
+    unlane<32>(lv, L);
 }
 
 
@@ -718,18 +733,25 @@ void q3_lanes(const float* x, int32_t (*lv)[16][8], float* scales) {
 
 void qkx2_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
                      uint8_t* L, float* scales, float* mins) {
-    constexpr int n = 16;
-    alignas(32) int32_t lv[n][8];
+    alignas(32) int32_t lv[16][8];
     for (int h = 0; h < 2; ++h) {
-        const int o = 8 * n * h;
+        const int o = 128 * h;
         if (use_mad) {
-            qkx2_8xn<n, true>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+            qkx_8xn<16, true, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
         } else {
-            qkx2_8xn<n, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+            qkx_8xn<16, false, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
         }
-        for (int g = 0; g < 8; ++g) {
-            for (int i = 0; i < n; ++i) L[o + n * g + i] = static_cast<uint8_t>(lv[i][g]);
-        }
+        unlane<16>(lv, L + o);
+    }
+}
+
+void qkx3_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                     float* scales, float* mins) {
+    alignas(32) int32_t lv[16][8];
+    for (int h = 0; h < 2; ++h) {
+        const int o = 128 * h;
+        qkx_8xn<16, false, true>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+        unlane<16>(lv, L + o);
     }
 }
 
@@ -737,14 +759,11 @@ void q3_16x16_avx2(const float* x, int8_t* L, float* scales) {
     constexpr int n = 16;
     alignas(32) int32_t lv[2][n][8];
     q3_lanes<2>(x, lv, scales);
-    for (int h = 0; h < 2; ++h) {
-        for (int g = 0; g < 8; ++g) {
-            for (int i = 0; i < n; ++i) L[8 * n * h + n * g + i] = static_cast<int8_t>(lv[h][i][g]);
-        }
-    }
+    for (int h = 0; h < 2; ++h) unlane<n>(lv[h], L + 8 * n * h);
 }
 
-const KSearch kSearchAvx2{&qx_16x16_avx2, &qkx2_8x32_avx2, &qkx2_16x16_avx2, &q3_16x16_avx2};
+const KSearch kSearchAvx2{&qx_16x16_avx2,   &qkx2_8x32_avx2,  &qkx3_8x32_avx2,
+                          &qkx2_16x16_avx2, &qkx3_16x16_avx2, &q3_16x16_avx2};
 
 // quant_k.cpp's pack_2bit: byte (h/4 + l) = L[h+l] | L[h+l+32] << 2 | L[h+l+64] << 4 | L[h+l+96] << 6.
 inline void pack_2bit_avx2(const uint8_t* L, uint8_t* qs) {
@@ -760,37 +779,39 @@ inline void pack_2bit_avx2(const uint8_t* L, uint8_t* qs) {
     }
 }
 
-// ---- Q2_K (reference path) -------------------------------------------------------------------------------
+// sum of x^2 over the super-block, sequential as the scalar.
+inline float sum_sq256(const float* x) {
+    float s = 0;
+    for (int j = 0; j < QK_K; ++j) s += x[j] * x[j];
+    return s;
+}
 
-void q2_K_avx2_block(const float* x, block_q2_K& b) {
-    constexpr float q4scale = 15.f;
-    alignas(32) int32_t lv[2][16][8];
-    float scales[QK_K / 16], mins[QK_K / 16];
-    qkx2_8xn<16, true>(x, nullptr, 3, -0.5f, 0.1f, 15, lv[0], scales, mins);
-    qkx2_8xn<16, true>(x + 128, nullptr, 3, -0.5f, 0.1f, 15, lv[1], scales + 8, mins + 8);
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < QK_K / 16; ++j) {
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
+// The imatrix paths' weights qw[j] * sqrt(sigma2 + x[j]^2) for n (a multiple of 8) values.
+inline void imx_weights(const float* x, const float* qw, float sigma2, float* w, int n) {
+    const __m256 s2 = _mm256_set1_ps(sigma2);
+    for (int j = 0; j < n; j += 8) {
+        const __m256 v = _mm256_loadu_ps(x + j);
+        _mm256_storeu_ps(w + j, _mm256_mul_ps(_mm256_loadu_ps(qw + j),
+                                              _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(v, v)))));
     }
-    if (max_scale > 0) {
-        const float iscale = q4scale / max_scale;
-        for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(nearest_int1(iscale * scales[j]));
-        b.d = fp16_of(max_scale / q4scale);
-    } else {
-        std::memset(b.scales, 0, sizeof b.scales);
-        b.d = fp16_of(0.f);
+}
+
+// sw[g] = sequential sum of w[16g .. 16g+16) from 0, for the 16 sub-blocks of a super-block.
+inline void sub_sums16(const float* w, float* sw) {
+    for (int h = 0; h < 2; ++h) {
+        __m256 wt[16];
+        load_lanes<16>(w + 128 * h, wt);
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < 16; ++i) acc = _mm256_add_ps(acc, wt[i]);
+        _mm256_storeu_ps(sw + 8 * h, acc);
     }
-    if (max_min > 0) {
-        const float iscale = q4scale / max_min;
-        for (int j = 0; j < QK_K / 16; ++j) {
-            b.scales[j] = static_cast<uint8_t>(b.scales[j] | (nearest_int1(iscale * mins[j]) << 4));
-        }
-        b.dmin = fp16_of(max_min / q4scale);
-    } else {
-        b.dmin = fp16_of(0.f);
-    }
-    // requantize with the stored scales; a sub-block whose scale is 0 keeps its search levels
+}
+
+// ---- Q2_K ----------------------------------------------------------------------------------------------
+
+// Requantize with the stored scales (b.scales, b.d, b.dmin set), pack. A sub-block whose scale is 0 keeps
+// its search levels lv (2 lane vectors of 8 sub-blocks).
+void q2_K_store(const float* x, const int32_t (*lv)[16][8], block_q2_K& b) {
     const float dall = f32_of(b.d), mall = f32_of(b.dmin);
     float d[QK_K / 16], m[QK_K / 16];
     for (int j = 0; j < QK_K / 16; ++j) {
@@ -814,39 +835,76 @@ void q2_K_avx2_block(const float* x, block_q2_K& b) {
     pack_2bit_avx2(L, b.qs);
 }
 
-// ---- Q3_K (reference path) -------------------------------------------------------------------------------
-
-// One super-block from its search results (lv: 2 vectors of q3_lanes, scales: 16).
-void q3_K_finish(const float* x, const int32_t (*lv)[16][8], const float* scales, block_q3_K& b) {
-    float max_scale = 0, amax = 0;
-    for (int j = 0; j < QK_K / 16; ++j) {
-        const float a = __builtin_fabsf(scales[j]);
-        if (a > amax) {
-            amax = a;
-            max_scale = scales[j];
-        }
+// Reference path: qkx2 search (weights |x|, mean absolute error), scales and mins to 4 bits against their maxima.
+void q2_K_ref_block(const float* x, block_q2_K& b) {
+    constexpr float q4scale = 15.f;
+    alignas(32) int32_t lv[2][16][8];
+    float scales[QK_K / 16], mins[QK_K / 16];
+    for (int h = 0; h < 2; ++h) {
+        qkx_8xn<16, true, false>(x + 128 * h, nullptr, 3, -0.5f, 0.1f, 15, lv[h], scales + 8 * h, mins + 8 * h);
     }
-    int sc[QK_K / 16];  // the stored 6-bit scales - 32
-    std::memset(b.scales, 0, sizeof b.scales);
-    if (max_scale) {
-        const float iscale = -32.f / max_scale;
-        for (int j = 0; j < QK_K / 16; ++j) {
-            const int l = static_cast<int8_t>(nearest_int1(iscale * scales[j]));
-            const int l6 = imax(-32, imin(31, l)) + 32;
-            sc[j] = l6 - 32;
-            if (j < 8) {
-                b.scales[j] = static_cast<uint8_t>(l6 & 0xF);
-            } else {
-                b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l6 & 0xF) << 4));
-            }
-            b.scales[j % 4 + 8] = static_cast<uint8_t>(b.scales[j % 4 + 8] | ((l6 >> 4) << (2 * (j / 4))));
-        }
-        b.d = fp16_of(1 / iscale);
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 16; ++j) {
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+        const float iscale = q4scale / max_scale;
+        for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(nearest_int1(iscale * scales[j]));
+        b.d = fp16_of(max_scale / q4scale);
     } else {
-        for (int j = 0; j < QK_K / 16; ++j) sc[j] = -32;
+        std::memset(b.scales, 0, sizeof b.scales);
         b.d = fp16_of(0.f);
     }
-    // requantize with the stored scales; a sub-block whose scale is 0 keeps its search levels
+    if (max_min > 0) {
+        const float iscale = q4scale / max_min;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            b.scales[j] = static_cast<uint8_t>(b.scales[j] | (nearest_int1(iscale * mins[j]) << 4));
+        }
+        b.dmin = fp16_of(max_min / q4scale);
+    } else {
+        b.dmin = fp16_of(0.f);
+    }
+    q2_K_store(x, lv, b);
+}
+
+// imatrix path: qkx3 search with weights qw*sqrt(sigma2 + x^2), scales and mins by make_qp_quants.
+void q2_K_imx_block(const float* x, const float* qw, block_q2_K& b) {
+    alignas(32) int32_t lv[2][16][8];
+    alignas(32) float weight[QK_K];
+    float scales[QK_K / 16], mins[QK_K / 16], sw[QK_K / 16];
+    uint8_t Ls[QK_K / 16], Lm[QK_K / 16];
+    imx_weights(x, qw, sum_sq256(x) / QK_K, weight, QK_K);
+    sub_sums16(weight, sw);
+    for (int h = 0; h < 2; ++h) {
+        qkx_8xn<16, false, true>(x + 128 * h, weight + 128 * h, 3, -0.9f, 0.05f, 36, lv[h], scales + 8 * h,
+                                 mins + 8 * h);
+    }
+    b.d = fp16_of(make_qp_quants(QK_K / 16, 15, scales, Ls, sw));
+    b.dmin = fp16_of(make_qp_quants(QK_K / 16, 15, mins, Lm, sw));
+    for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
+    q2_K_store(x, lv, b);
+}
+
+// ---- Q3_K ----------------------------------------------------------------------------------------------
+
+// quant_k.cpp's pack_scales_q3: 16 6-bit values (stored + 32) into 12 bytes.
+void pack_scales_q3_1(const int* l6, uint8_t* q) {
+    std::memset(q, 0, 12);
+    for (int j = 0; j < QK_K / 16; ++j) {
+        const int l = l6[j];
+        if (j < 8) {
+            q[j] = static_cast<uint8_t>(l & 0xF);
+        } else {
+            q[j - 8] = static_cast<uint8_t>(q[j - 8] | ((l & 0xF) << 4));
+        }
+        q[j % 4 + 8] = static_cast<uint8_t>(q[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
+    }
+}
+
+// Requantize with the stored scales (b.d set; sc[j] = stored 6-bit scale - 32), pack levels 0..7. A sub-block
+// whose scale is 0 keeps its search levels lv (2 lane vectors of 8 sub-blocks).
+void q3_K_store(const float* x, const int32_t (*lv)[16][8], const int* sc, block_q3_K& b) {
     const float dall = f32_of(b.d);
     float d[QK_K / 16];
     for (int j = 0; j < QK_K / 16; ++j) d[j] = dall * sc[j];
@@ -876,6 +934,139 @@ void q3_K_finish(const float* x, const int32_t (*lv)[16][8], const float* scales
     pack_2bit_avx2(L, b.qs);
 }
 
+// Reference path, from the make_q3_quants results: scales to 6 bits against the one of largest magnitude.
+void q3_K_ref_finish(const float* x, const int32_t (*lv)[16][8], const float* scales, block_q3_K& b) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < QK_K / 16; ++j) {
+        const float a = __builtin_fabsf(scales[j]);
+        if (a > amax) {
+            amax = a;
+            max_scale = scales[j];
+        }
+    }
+    int l6[QK_K / 16], sc[QK_K / 16];
+    if (max_scale) {
+        const float iscale = -32.f / max_scale;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const int l = static_cast<int8_t>(nearest_int1(iscale * scales[j]));
+            l6[j] = imax(-32, imin(31, l)) + 32;
+            sc[j] = l6[j] - 32;
+        }
+        pack_scales_q3_1(l6, b.scales);
+        b.d = fp16_of(1 / iscale);
+    } else {
+        std::memset(b.scales, 0, sizeof b.scales);
+        for (int j = 0; j < QK_K / 16; ++j) sc[j] = -32;
+        b.d = fp16_of(0.f);
+    }
+    q3_K_store(x, lv, sc, b);
+}
+
+// imatrix path: make_qx_quants(16, 4) with weights qw*sqrt(sigma2 + x^2), then the scales by
+// make_qx_quants(16, 32) weighted by the sub-block weight sums.
+void q3_K_imx_block(const float* x, const float* qw, block_q3_K& b) {
+    alignas(32) int32_t lv[2][16][8];
+    alignas(32) float weight[QK_K];
+    float scales[QK_K / 16], sw[QK_K / 16];
+    imx_weights(x, qw, 2 * sum_sq256(x) / QK_K, weight, QK_K);
+    sub_sums16(weight, sw);
+    for (int h = 0; h < 2; ++h) qx_8xn<16>(x + 128 * h, weight + 128 * h, 4, lv[h], scales + 8 * h);
+    int8_t Lsc[QK_K / 16];
+    const float d_block = make_qx_quants(QK_K / 16, 32, scales, Lsc, 1, sw);
+    int l6[QK_K / 16], sc[QK_K / 16];
+    for (int j = 0; j < QK_K / 16; ++j) {
+        l6[j] = Lsc[j];
+        sc[j] = (l6[j] & 63) - 32;
+    }
+    pack_scales_q3_1(l6, b.scales);
+    b.d = fp16_of(d_block);
+    q3_K_store(x, lv, sc, b);
+}
+
+// ---- imatrix paths of Q4_0, Q5_0 (make_qx_quants) and Q4_1, Q5_1 (make_qkx3_quants) -----------------------
+
+// For each row: sigma2 = mean of x^2 over the row (sequential), then groups of up to 8 blocks of 32 with their
+// weights qw*sqrt(sigma2 + x^2), zero-padded to 8: fn(xb, wb, cnt, index of the first block).
+template <typename Fn>
+void imx_rows8(const float* src, int64_t nrows, int64_t n_per_row, const float* imatrix, Fn&& fn) {
+    constexpr int n = 32;
+    const int64_t nb = n_per_row / n;
+    alignas(32) float xb[8 * n], wb[8 * n];
+    for (int64_t r = 0; r < nrows; ++r) {
+        const float* x = src + r * n_per_row;
+        float sum_x2 = 0;
+        for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
+        const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
+        for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+            const int cnt = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
+            if (cnt < 8) {
+                std::memset(xb, 0, sizeof xb);
+                std::memset(wb, 0, sizeof wb);
+            }
+            std::memcpy(xb, x + n * b0, sizeof(float) * n * static_cast<size_t>(cnt));
+            imx_weights(x + n * b0, imatrix + n * b0, sigma2, wb, n * cnt);
+            fn(static_cast<const float*>(xb), static_cast<const float*>(wb), cnt, r * nb + b0);
+        }
+    }
+}
+
+// Levels of lane g (lv[i][g], values 0..31) as 32 bytes in element order.
+inline __m256i lane_bytes32(const int32_t (*lv)[8], int g) {
+    alignas(32) uint8_t u[32];
+    for (int i = 0; i < 32; ++i) u[i] = static_cast<uint8_t>(lv[i][g]);
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(u));
+}
+
+void q4_0_imx(const float* src, block_q4_0* y, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    imx_rows8(src, nrows, n_per_row, imatrix, [&](const float* xb, const float* wb, int cnt, int64_t ib) {
+        alignas(32) int32_t lv[32][8];
+        float sc[8];
+        qx_8xn<32>(xb, wb, 8, lv, sc);
+        for (int g = 0; g < cnt; ++g) {
+            y[ib + g].d = fp16_of(sc[g]);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(y[ib + g].qs), nibbles16(lane_bytes32(lv, g)));
+        }
+    });
+}
+
+void q5_0_imx(const float* src, block_q5_0* y, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    imx_rows8(src, nrows, n_per_row, imatrix, [&](const float* xb, const float* wb, int cnt, int64_t ib) {
+        alignas(32) int32_t lv[32][8];
+        float sc[8];
+        qx_8xn<32>(xb, wb, 16, lv, sc);
+        for (int g = 0; g < cnt; ++g) {
+            y[ib + g].d = fp16_of(sc[g]);
+            pack_q5(lane_bytes32(lv, g), y[ib + g].qs, y[ib + g].qh);
+        }
+    });
+}
+
+void q4_1_imx(const float* src, block_q4_1* y, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    imx_rows8(src, nrows, n_per_row, imatrix, [&](const float* xb, const float* wb, int cnt, int64_t ib) {
+        alignas(32) int32_t lv[32][8];
+        float sc[8], mn[8];
+        qkx_8xn<32, false, true>(xb, wb, 15, -0.9f, 0.05f, 36, lv, sc, mn);
+        for (int g = 0; g < cnt; ++g) {
+            y[ib + g].d = fp16_of(sc[g]);
+            y[ib + g].m = fp16_of(-mn[g]);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(y[ib + g].qs), nibbles16(lane_bytes32(lv, g)));
+        }
+    });
+}
+
+void q5_1_imx(const float* src, block_q5_1* y, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+    imx_rows8(src, nrows, n_per_row, imatrix, [&](const float* xb, const float* wb, int cnt, int64_t ib) {
+        alignas(32) int32_t lv[32][8];
+        float sc[8], mn[8];
+        qkx_8xn<32, false, true>(xb, wb, 31, -0.9f, 0.05f, 36, lv, sc, mn);
+        for (int g = 0; g < cnt; ++g) {
+            y[ib + g].d = fp16_of(sc[g]);
+            y[ib + g].m = fp16_of(-mn[g]);
+            pack_q5(lane_bytes32(lv, g), y[ib + g].qs, y[ib + g].qh);
+        }
+    });
+}
+
 template <typename Block>
 size_t blocks_bytes(int64_t nrows, int64_t n_per_row, int qk) {
     return static_cast<size_t>(nrows * (n_per_row / qk)) * sizeof(Block);
@@ -895,26 +1086,42 @@ size_t quantize_Q8_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
 }
 
 size_t quantize_Q4_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK4_0) return quantize_Q4_0(src, dst, nrows, n_per_row, imatrix);
-    q4_0_avx2(src, static_cast<block_q4_0*>(dst), nrows * (n_per_row / QK4_0));
+    if (n_per_row % QK4_0) return quantize_Q4_0(src, dst, nrows, n_per_row, imatrix);
+    if (imatrix) {
+        q4_0_imx(src, static_cast<block_q4_0*>(dst), nrows, n_per_row, imatrix);
+    } else {
+        q4_0_avx2(src, static_cast<block_q4_0*>(dst), nrows * (n_per_row / QK4_0));
+    }
     return blocks_bytes<block_q4_0>(nrows, n_per_row, QK4_0);
 }
 
 size_t quantize_Q4_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK4_1) return quantize_Q4_1(src, dst, nrows, n_per_row, imatrix);
-    q4_1_avx2(src, static_cast<block_q4_1*>(dst), nrows * (n_per_row / QK4_1));
+    if (n_per_row % QK4_1) return quantize_Q4_1(src, dst, nrows, n_per_row, imatrix);
+    if (imatrix) {
+        q4_1_imx(src, static_cast<block_q4_1*>(dst), nrows, n_per_row, imatrix);
+    } else {
+        q4_1_avx2(src, static_cast<block_q4_1*>(dst), nrows * (n_per_row / QK4_1));
+    }
     return blocks_bytes<block_q4_1>(nrows, n_per_row, QK4_1);
 }
 
 size_t quantize_Q5_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK5_0) return quantize_Q5_0(src, dst, nrows, n_per_row, imatrix);
-    q5_0_avx2(src, static_cast<block_q5_0*>(dst), nrows * (n_per_row / QK5_0));
+    if (n_per_row % QK5_0) return quantize_Q5_0(src, dst, nrows, n_per_row, imatrix);
+    if (imatrix) {
+        q5_0_imx(src, static_cast<block_q5_0*>(dst), nrows, n_per_row, imatrix);
+    } else {
+        q5_0_avx2(src, static_cast<block_q5_0*>(dst), nrows * (n_per_row / QK5_0));
+    }
     return blocks_bytes<block_q5_0>(nrows, n_per_row, QK5_0);
 }
 
 size_t quantize_Q5_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK5_1) return quantize_Q5_1(src, dst, nrows, n_per_row, imatrix);
-    q5_1_avx2(src, static_cast<block_q5_1*>(dst), nrows * (n_per_row / QK5_1));
+    if (n_per_row % QK5_1) return quantize_Q5_1(src, dst, nrows, n_per_row, imatrix);
+    if (imatrix) {
+        q5_1_imx(src, static_cast<block_q5_1*>(dst), nrows, n_per_row, imatrix);
+    } else {
+        q5_1_avx2(src, static_cast<block_q5_1*>(dst), nrows * (n_per_row / QK5_1));
+    }
     return blocks_bytes<block_q5_1>(nrows, n_per_row, QK5_1);
 }
 
@@ -938,28 +1145,46 @@ size_t quantize_TQ2_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n
 }
 
 size_t quantize_Q2_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK_K) return quantize_Q2_K(src, dst, nrows, n_per_row, imatrix);
+    if (n_per_row % QK_K) return quantize_Q2_K(src, dst, nrows, n_per_row, imatrix);
     auto* y = static_cast<block_q2_K*>(dst);
-    const int64_t nb = nrows * (n_per_row / QK_K);
-    for (int64_t i = 0; i < nb; ++i) q2_K_avx2_block(src + QK_K * i, y[i]);
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < nrows; ++r) {
+        for (int64_t i = 0; i < nb; ++i) {
+            const float* x = src + r * n_per_row + QK_K * i;
+            if (imatrix) {
+                q2_K_imx_block(x, imatrix + QK_K * i, y[r * nb + i]);
+            } else {
+                q2_K_ref_block(x, y[r * nb + i]);
+            }
+        }
+    }
     return blocks_bytes<block_q2_K>(nrows, n_per_row, QK_K);
 }
 
 size_t quantize_Q3_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-    if (imatrix || n_per_row % QK_K) return quantize_Q3_K(src, dst, nrows, n_per_row, imatrix);
+    if (n_per_row % QK_K) return quantize_Q3_K(src, dst, nrows, n_per_row, imatrix);
     auto* y = static_cast<block_q3_K*>(dst);
-    const int64_t nb = nrows * (n_per_row / QK_K);
+    const int64_t nb = n_per_row / QK_K;
+    if (imatrix) {
+        for (int64_t r = 0; r < nrows; ++r) {
+            for (int64_t i = 0; i < nb; ++i) {
+                q3_K_imx_block(src + r * n_per_row + QK_K * i, imatrix + QK_K * i, y[r * nb + i]);
+            }
+        }
+        return blocks_bytes<block_q3_K>(nrows, n_per_row, QK_K);
+    }
+    const int64_t total = nrows * nb;  // the reference path treats the rows as one long row
     alignas(32) int32_t lv[4][16][8];
     float scales[2 * QK_K / 16];
     int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {  // two super-blocks per search: 4 independent lane vectors
+    for (; i + 1 < total; i += 2) {  // two super-blocks per search: 4 independent lane vectors
         q3_lanes<4>(src + QK_K * i, lv, scales);
-        q3_K_finish(src + QK_K * i, lv, scales, y[i]);
-        q3_K_finish(src + QK_K * (i + 1), lv + 2, scales + 16, y[i + 1]);
+        q3_K_ref_finish(src + QK_K * i, lv, scales, y[i]);
+        q3_K_ref_finish(src + QK_K * (i + 1), lv + 2, scales + 16, y[i + 1]);
     }
-    if (i < nb) {
+    if (i < total) {
         q3_lanes<2>(src + QK_K * i, lv, scales);
-        q3_K_finish(src + QK_K * i, lv, scales, y[i]);
+        q3_K_ref_finish(src + QK_K * i, lv, scales, y[i]);
     }
     return blocks_bytes<block_q3_K>(nrows, n_per_row, QK_K);
 }

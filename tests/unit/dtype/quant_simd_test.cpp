@@ -205,26 +205,30 @@ TEST(QuantSimd, SearchTablesMatchReferenceBits) {
             const std::string where = std::string(" data=") + data_name(static_cast<Data>(d)) +
                                       " seed=" + std::to_string(seed) + " (x = make_data(kind, 256, seed))";
             float s0[16], s1[16], m0[16], m1[16];
-            // qx_16x16: Q6_K, with and without importance weights
-            for (const float* qw : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
-                int8_t L0[QK_K], L1[QK_K];
-                ref.qx_16x16(x.data(), qw, L0, s0);
-                simd.qx_16x16(x.data(), qw, L1, s1);
-                ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(L0, L1, QK_K))
-                    << "qx_16x16 qw=" << (qw != nullptr) << where << "\n  reference scales " << floats_hex(s0, 16)
-                    << "\n  avx2      scales " << floats_hex(s1, 16);
-                ++checked;
+            // qx_16x16: Q6_K (nmax 32, with and without importance weights), Q3_K imatrix (nmax 4)
+            for (const int nmax : {32, 4}) {
+                for (const float* qw : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
+                    int8_t L0[QK_K], L1[QK_K];
+                    ref.qx_16x16(x.data(), qw, nmax, L0, s0);
+                    simd.qx_16x16(x.data(), qw, nmax, L1, s1);
+                    ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(L0, L1, QK_K))
+                        << "qx_16x16 nmax=" << nmax << " qw=" << (qw != nullptr) << where << "\n  reference scales "
+                        << floats_hex(s0, 16) << "\n  avx2      scales " << floats_hex(s1, 16);
+                    ++checked;
+                }
             }
-            // qkx2_8x32: Q4_K and Q5_K parameters
-            struct P { int nmax; float rmin, rdelta; int nstep; };
-            for (const P p : {P{15, -1.f, 0.1f, 20}, P{31, -0.5f, 0.1f, 15}}) {
+            // qkx2_8x32 / qkx3_8x32: Q4_K and Q5_K parameters, plain and imatrix
+            struct P { bool x3; int nmax; float rmin, rdelta; int nstep; };
+            for (const P p : {P{false, 15, -1.f, 0.1f, 20}, P{false, 31, -0.5f, 0.1f, 15}, P{true, 15, -0.9f, 0.05f, 36},
+                              P{true, 31, -0.9f, 0.05f, 36}}) {
                 uint8_t L0[QK_K], L1[QK_K];
-                ref.qkx2_8x32(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L0, s0, m0);
-                simd.qkx2_8x32(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L1, s1, m1);
+                (p.x3 ? ref.qkx3_8x32 : ref.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L0, s0, m0);
+                (p.x3 ? simd.qkx3_8x32 : simd.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L1, s1,
+                                                         m1);
                 ASSERT_TRUE(same_bits(s0, s1, 8) && same_bits(m0, m1, 8) && same_bits(L0, L1, QK_K))
-                    << "qkx2_8x32 nmax=" << p.nmax << where << "\n  reference scales " << floats_hex(s0, 8)
-                    << " mins " << floats_hex(m0, 8) << "\n  avx2      scales " << floats_hex(s1, 8) << " mins "
-                    << floats_hex(m1, 8);
+                    << (p.x3 ? "qkx3_8x32" : "qkx2_8x32") << " nmax=" << p.nmax << where << "\n  reference scales "
+                    << floats_hex(s0, 8) << " mins " << floats_hex(m0, 8) << "\n  avx2      scales "
+                    << floats_hex(s1, 8) << " mins " << floats_hex(m1, 8);
                 ++checked;
             }
             // qkx2_16x16: Q2_K's (|x| weights, mean absolute error), and the squared-error variant
@@ -236,6 +240,17 @@ TEST(QuantSimd, SearchTablesMatchReferenceBits) {
                 ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(m0, m1, 16) && same_bits(L0, L1, QK_K))
                     << "qkx2_16x16 mad=" << mad << where << "\n  reference scales " << floats_hex(s0, 16)
                     << " mins " << floats_hex(m0, 16) << "\n  avx2      scales " << floats_hex(s1, 16) << " mins "
+                    << floats_hex(m1, 16);
+                ++checked;
+            }
+            // qkx3_16x16: Q2_K imatrix
+            {
+                uint8_t L0[QK_K], L1[QK_K];
+                ref.qkx3_16x16(x.data(), w.data(), 3, -0.9f, 0.05f, 36, L0, s0, m0);
+                simd.qkx3_16x16(x.data(), w.data(), 3, -0.9f, 0.05f, 36, L1, s1, m1);
+                ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(m0, m1, 16) && same_bits(L0, L1, QK_K))
+                    << "qkx3_16x16" << where << "\n  reference scales " << floats_hex(s0, 16) << " mins "
+                    << floats_hex(m0, 16) << "\n  avx2      scales " << floats_hex(s1, 16) << " mins "
                     << floats_hex(m1, 16);
                 ++checked;
             }
