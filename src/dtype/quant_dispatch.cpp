@@ -49,7 +49,9 @@ const FastQuantizer* best_row(DType t) {
 
 }  // namespace
 
-std::span<const FastQuantizer> fast_quantizers() { return kRows; }
+std::span<const FastQuantizer> fast_quantizers() {
+    return kRows;
+}
 
 QuantizeFn selected_quantizer(DType t) {
     const FastQuantizer* r = best_row(t);

@@ -43,8 +43,8 @@ namespace edgeq::quants {
 
 // Reference entries of the search table (defined below, with kSearchRef).
 void qx_16x16_ref(const float* x, const float* qw, int nmax, int8_t* L, float* scales);
-void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
-                    uint8_t* L, float* scales, float* mins);
+void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep,
+                    bool use_mad, uint8_t* L, float* scales, float* mins);
 void qkx3_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
                     float* scales, float* mins);
 void q3_16x16_ref(const float* x, int8_t* L, float* scales);
@@ -490,17 +490,17 @@ void qkx3_8x32_ref(const float* x, const float* w, int nmax, float rmin, float r
                    float* scales, float* mins) {
     uint8_t scratch[32];
     for (int g = 0; g < QK_K / 32; ++g) {
-        scales[g] = make_qkx3_quants(32, nmax, x + 32 * g, w + 32 * g, L + 32 * g, &mins[g], scratch, rmin, rdelta,
-                                     nstep, false);
+        scales[g] = make_qkx3_quants(32, nmax, x + 32 * g, w + 32 * g, L + 32 * g, &mins[g], scratch, rmin,
+                                     rdelta, nstep, false);
     }
 }
 
-void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
-                    uint8_t* L, float* scales, float* mins) {
+void qkx2_16x16_ref(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep,
+                    bool use_mad, uint8_t* L, float* scales, float* mins) {
     uint8_t scratch[16];
     for (int g = 0; g < QK_K / 16; ++g) {
-        scales[g] = make_qkx2_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin, rdelta,
-                                     nstep, use_mad);
+        scales[g] = make_qkx2_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin,
+                                     rdelta, nstep, use_mad);
     }
 }
 
@@ -508,8 +508,8 @@ void qkx3_16x16_ref(const float* x, const float* w, int nmax, float rmin, float 
                     float* scales, float* mins) {
     uint8_t scratch[16];
     for (int g = 0; g < QK_K / 16; ++g) {
-        scales[g] = make_qkx3_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin, rdelta,
-                                     nstep, false);
+        scales[g] = make_qkx3_quants(16, nmax, x + 16 * g, w + 16 * g, L + 16 * g, &mins[g], scratch, rmin,
+                                     rdelta, nstep, false);
     }
 }
 

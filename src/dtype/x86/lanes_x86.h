@@ -10,11 +10,15 @@
 namespace edgeq::quants {
 namespace {
 
-// fp32 <-> fp16 with F16C. The rounding (to nearest even, subnormals, Inf, NaN kept quiet with its top payload
-// bits) equals core/fp16.h's f32_to_fp16 on all 2^32 inputs; the read-back equals fp16_to_f32 on every value
-// f32_to_fp16 produces (they differ only on signalling-NaN halves, which F16C quiets).
-inline uint16_t fp16_of(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
-inline float f32_of(uint16_t h) { return _cvtsh_ss(h); }
+// fp32 <-> fp16 with F16C. The rounding (to nearest even, subnormals, Inf, NaN kept quiet with its top
+// payload bits) equals core/fp16.h's f32_to_fp16 on all 2^32 inputs; the read-back equals fp16_to_f32 on
+// every value f32_to_fp16 produces (they differ only on signalling-NaN halves, which F16C quiets).
+inline uint16_t fp16_of(float f) {
+    return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+inline float f32_of(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 // Lane g of out[i] = p[stride * g + i] for i = 0..7 (8x8 transpose; vgatherdps is slow on some cores).
 inline void transpose8(const float* p, int stride, __m256* out) {

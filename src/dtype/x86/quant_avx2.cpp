@@ -34,8 +34,12 @@ namespace {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-inline int imin(int a, int b) { return a < b ? a : b; }
-inline int imax(int a, int b) { return a > b ? a : b; }
+inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
+inline int imax(int a, int b) {
+    return a > b ? a : b;
+}
 
 // quant_common.h's nearest_int (round half to even via 1.5*2^23), scalar.
 inline int nearest_int1(float v) {
@@ -56,8 +60,12 @@ inline __m256i clamp8(__m256i v, int lo, int hi) {
     return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
 }
 
-inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-inline __m256 neg8(__m256 v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+inline __m256 abs8(__m256 v) {
+    return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+}
+inline __m256 neg8(__m256 v) {
+    return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f));
+}
 
 // C's static_cast<int8_t>(float) as compiled (cvttss2si, then the low byte, sign-extended).
 inline __m256i cvt_int8(__m256 v) {
@@ -140,7 +148,8 @@ inline float signed_absmax32(const float* x) {
 // 32 int32 values in [-128, 127] (q[0] holds elements 0..7, ...) as 32 bytes in element order.
 inline __m256i bytes32(const __m256i* q) {
     const __m256i q01 = _mm256_packs_epi32(q[0], q[1]), q23 = _mm256_packs_epi32(q[2], q[3]);
-    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23),
+                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 // Q4-style nibble pair: byte j = b[j] | (b[j + 16] << 4), truncated to 8 bits as the scalar uint8_t math.
@@ -244,7 +253,8 @@ void q4_1_avx2(const float* x, block_q4_1* y, int64_t nb) {
         const __m256 vmin = _mm256_set1_ps(mn), vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
-            const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), vmin), vid), half);
+            const __m256 v =
+                _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), vmin), vid), half);
             q[k] = _mm256_min_epi32(cvt_int8(v), _mm256_set1_epi32(15));
         }
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs), nibbles16(bytes32(q)));
@@ -262,7 +272,8 @@ void q5_1_avx2(const float* x, block_q5_1* y, int64_t nb) {
         const __m256 vmin = _mm256_set1_ps(mn), vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
-            const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), vmin), vid), half);
+            const __m256 v =
+                _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), vmin), vid), half);
             // (uint8_t)(int)v: the low byte, as a signed byte for the saturating packs
             q[k] = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_cvttps_epi32(v), 24), 24);
         }
@@ -280,7 +291,8 @@ inline __m256i trits32(const float* x, __m256 vid) {
     __m256i p[4], n[4];
     for (int k = 0; k < 4; ++k) {
         const __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid);
-        p[k] = _mm256_castps_si256(_mm256_and_ps(_mm256_cmp_ps(y, h, _CMP_GE_OQ), _mm256_cmp_ps(y, big, _CMP_LE_OQ)));
+        p[k] = _mm256_castps_si256(
+            _mm256_and_ps(_mm256_cmp_ps(y, h, _CMP_GE_OQ), _mm256_cmp_ps(y, big, _CMP_LE_OQ)));
         n[k] = _mm256_castps_si256(
             _mm256_and_ps(_mm256_cmp_ps(y, neg8(h), _CMP_LE_OQ), _mm256_cmp_ps(y, neg8(big), _CMP_GE_OQ)));
     }
@@ -297,16 +309,21 @@ void tq2_0_avx2(const float* x, block_tq2_0* y, int64_t nb) {
             const float* xg = x + 128 * g;
             const __m256i t0 = trits32(xg, vid), t1 = trits32(xg + 32, vid);
             const __m256i t2 = trits32(xg + 64, vid), t3 = trits32(xg + 96, vid);
-            const __m256i q = _mm256_or_si256(_mm256_or_si256(t0, _mm256_slli_epi16(t1, 2)),
-                                              _mm256_or_si256(_mm256_slli_epi16(t2, 4), _mm256_slli_epi16(t3, 6)));
+            const __m256i q =
+                _mm256_or_si256(_mm256_or_si256(t0, _mm256_slli_epi16(t1, 2)),
+                                _mm256_or_si256(_mm256_slli_epi16(t2, 4), _mm256_slli_epi16(t3, 6)));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * g), q);
         }
     }
 }
 
 // q*3 + t on bytes (Horner step of the base-3 number; stays <= 242).
-inline __m256i horner3(__m256i q, __m256i t) { return _mm256_add_epi8(_mm256_add_epi8(_mm256_add_epi8(q, q), q), t); }
-inline __m128i horner3(__m128i q, __m128i t) { return _mm_add_epi8(_mm_add_epi8(_mm_add_epi8(q, q), q), t); }
+inline __m256i horner3(__m256i q, __m256i t) {
+    return _mm256_add_epi8(_mm256_add_epi8(_mm256_add_epi8(q, q), q), t);
+}
+inline __m128i horner3(__m128i q, __m128i t) {
+    return _mm_add_epi8(_mm_add_epi8(_mm_add_epi8(q, q), q), t);
+}
 
 // The scalar (q*256 + 242) / 243 for bytes q <= 242: the 16-bit word q<<8 | 242 times 8631, >> 21
 // (checked exhaustively for q = 0..242).
@@ -403,7 +420,8 @@ inline __m256i iq4_index8(const Iq4Tables& T, __m256 v) {
 inline __m256 iq4_value8(const Iq4Tables& T, __m256 v) {
     __m256 b1;
     const __m256i p3 = iq4_search8(T, v, b1);
-    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(T.v_even, p3), _mm256_permutevar8x32_ps(T.v_odd, p3), b1);
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(T.v_even, p3), _mm256_permutevar8x32_ps(T.v_odd, p3),
+                            b1);
 }
 
 // The scale search of quant_legacy.cpp's iq4_nl_block for 8 blocks of 32 (xb, and qwb unless null: 8 x 32
@@ -444,9 +462,9 @@ void iq4_nl_search8(const Iq4Tables& T, const float* xb, const float* qwb, float
     __m256 best = _mm256_mul_ps(d, sumqx);
     for (int itry = -kTry; itry <= kTry; ++itry) {
         pass(_mm256_div_ps(_mm256_set1_ps(static_cast<float>(itry + kvalues_iq4nl[0])), vmax), sumqx, sumq2);
-        const __m256 take = _mm256_and_ps(
-            _mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ),
-            _mm256_cmp_ps(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2), _CMP_GT_OQ));
+        const __m256 take =
+            _mm256_and_ps(_mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ),
+                          _mm256_cmp_ps(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2), _CMP_GT_OQ));
         if (_mm256_movemask_ps(take) == 0) continue;
         const __m256 nd = _mm256_div_ps(sumqx, sumq2);
         d = _mm256_blendv_ps(d, nd, take);
@@ -482,7 +500,8 @@ void iq4_nl_avx2(const float* src, block_iq4_nl* y, int64_t nrows, int64_t nb, c
         const float* qin = nullptr;
         if (imatrix) {
             std::memset(wb, 0, sizeof wb);
-            for (int g = 0; g < cnt; ++g) std::memcpy(wb + n * g, imatrix + n * ((b0 + g) % nb), sizeof(float) * n);
+            for (int g = 0; g < cnt; ++g)
+                std::memcpy(wb + n * g, imatrix + n * ((b0 + g) % nb), sizeof(float) * n);
             qin = wb;
         }
         iq4_nl_search8(T, xin, qin, sc);
@@ -492,9 +511,9 @@ void iq4_nl_avx2(const float* src, block_iq4_nl* y, int64_t nrows, int64_t nb, c
 
 // ---- k-quant searches ------------------------------------------------------------------------------
 
-// make_qx_quants(n, nmax, x, L, rmse_type = 1, qw) for 8 groups of n (group g at x + n*g, qw likewise; qw null:
-// weights x^2), group g in lane g. Out: lv[i][g] = level of element i of group g (offset by nmax as the scalar's
-// L, 0 for an all-zero group), scales[g].
+// make_qx_quants(n, nmax, x, L, rmse_type = 1, qw) for 8 groups of n (group g at x + n*g, qw likewise; qw
+// null: weights x^2), group g in lane g. Out: lv[i][g] = level of element i of group g (offset by nmax as the
+// scalar's L, 0 for an all-zero group), scales[g].
 template <int n>
 void qx_8xn(const float* x, const float* qw, int nmax, int32_t (*lv)[8], float* scales) {
     __m256 xt[n], wt[n];
@@ -521,16 +540,16 @@ void qx_8xn(const float* x, const float* qw, int nmax, int32_t (*lv)[8], float* 
     };
     __m256 sumlx, suml2;
     pass(_mm256_div_ps(_mm256_set1_ps(static_cast<float>(-nmax)), vmax), Lt, sumlx, suml2);
-    __m256 scale = _mm256_and_ps(_mm256_div_ps(sumlx, suml2),
-                                 _mm256_cmp_ps(suml2, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    __m256 scale =
+        _mm256_and_ps(_mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, _mm256_setzero_ps(), _CMP_NEQ_UQ));
     __m256 best = _mm256_mul_ps(scale, sumlx);
     for (int is = -9; is <= 9; ++is) {
         if (is == 0) continue;
         const float c = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is));
         pass(_mm256_div_ps(_mm256_set1_ps(c), vmax), Ln, sumlx, suml2);
-        const __m256 take = _mm256_and_ps(
-            _mm256_cmp_ps(suml2, _mm256_setzero_ps(), _CMP_GT_OQ),
-            _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
+        const __m256 take =
+            _mm256_and_ps(_mm256_cmp_ps(suml2, _mm256_setzero_ps(), _CMP_GT_OQ),
+                          _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
         if (_mm256_movemask_ps(take) == 0) continue;
         const __m256i takei = _mm256_castps_si256(take);
         for (int i = 0; i < n; ++i) Lt[i] = _mm256_blendv_epi8(Lt[i], Ln[i], takei);
@@ -542,7 +561,8 @@ void qx_8xn(const float* x, const float* qw, int nmax, int32_t (*lv)[8], float* 
     _mm256_storeu_ps(scales, _mm256_and_ps(live, scale));
     for (int i = 0; i < n; ++i) {
         const __m256i l = _mm256_add_epi32(Lt[i], _mm256_set1_epi32(nmax));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]),
+                            _mm256_and_si256(l, _mm256_castps_si256(live)));
     }
 }
 
@@ -599,7 +619,8 @@ void qkx_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta,
     for (int i = 0; i < n; ++i) {
         const __m256i l = clamp8(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], lo))), 0, nmax);
         Lt[i] = l;
-        const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)), lo), xt[i]);
+        const __m256 diff =
+            _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)), lo), xt[i]);
         best_err = _mm256_add_ps(best_err, err_term(wt[i], diff));
     }
     for (int is = 0; nstep >= 1 && is <= nstep; ++is) {  // scalar: nstep < 1 returns the first rounding
@@ -608,10 +629,12 @@ void qkx_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta,
         __m256 sum_l = _mm256_setzero_ps(), sum_l2 = _mm256_setzero_ps(), sum_xl = _mm256_setzero_ps();
         for (int i = 0; i < n; ++i) {
             const __m256 v = _mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], lo));
-            // qkx3: v > 0 ? nearest_int(std::min(v, nmax)) : 0 (min_ps(a, b) is a < b ? a : b, as std::min(v, a))
-            const __m256i l = kX3 ? _mm256_and_si256(nearest_int8(_mm256_min_ps(vnmax, v)),
-                                                     _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)))
-                                  : clamp8(nearest_int8(v), 0, nmax);
+            // qkx3: v > 0 ? nearest_int(std::min(v, nmax)) : 0 (min_ps(a, b) is a < b ? a : b, as std::min(v,
+            // a))
+            const __m256i l =
+                kX3 ? _mm256_and_si256(nearest_int8(_mm256_min_ps(vnmax, v)),
+                                       _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)))
+                    : clamp8(nearest_int8(v), 0, nmax);
             La[i] = l;
             const __m256 lf = _mm256_cvtepi32_ps(l);
             const __m256 wl = _mm256_mul_ps(wt[i], lf);
@@ -647,7 +670,8 @@ void qkx_8xn(const float* x, const float* w, int nmax, float rmin, float rdelta,
     _mm256_storeu_ps(scales, _mm256_andnot_ps(degenerate, scale));
     _mm256_storeu_ps(mins, neg8(lo));
     const __m256i live = _mm256_xor_si256(_mm256_castps_si256(degenerate), _mm256_set1_epi32(-1));
-    for (int i = 0; i < n; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(Lt[i], live));
+    for (int i = 0; i < n; ++i)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[i]), _mm256_and_si256(Lt[i], live));
 }
 
 void qkx2_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
@@ -663,7 +687,6 @@ void qkx3_8x32_avx2(const float* x, const float* w, int nmax, float rmin, float 
     qkx_8xn<32, false, true>(x, w, nmax, rmin, rdelta, nstep, lv, scales, mins);
     unlane<32>(lv, L);
 }
-
 
 // make_q3_quants(16, 4, x, L, do_rmse = true) for 8V sub-blocks of 16 (x: 128V floats), sub-block 8v + g in
 // lane g of vector v. The V vectors are independent chains, interleaved to hide the descent's latency (each
@@ -690,7 +713,8 @@ void q3_lanes(const float* x, int32_t (*lv)[16][8], float* scales) {
         sumlx[v] = zero;
         suml2[v] = zero;
         for (int i = 0; i < n; ++i) {
-            const __m256 l = _mm256_cvtepi32_ps(clamp8(nearest_int8(_mm256_mul_ps(iscale, xv[i])), -nmax, nmax - 1));
+            const __m256 l =
+                _mm256_cvtepi32_ps(clamp8(nearest_int8(_mm256_mul_ps(iscale, xv[i])), -nmax, nmax - 1));
             Lf[i][v] = l;
             sumlx[v] = _mm256_add_ps(sumlx[v], _mm256_mul_ps(wx[i][v], l));
             suml2[v] = _mm256_add_ps(suml2[v], _mm256_mul_ps(_mm256_mul_ps(wt[i][v], l), l));
@@ -705,7 +729,8 @@ void q3_lanes(const float* x, int32_t (*lv)[16][8], float* scales) {
                 __m256 sl2 = _mm256_sub_ps(suml2[v], _mm256_mul_ps(_mm256_mul_ps(wt[i][v], L), L));
                 const __m256 nl = _mm256_cvtepi32_ps(
                     clamp8(nearest_int8(_mm256_div_ps(_mm256_mul_ps(xt[i][v], sl2), slx)), -nmax, nmax - 1));
-                __m256 take = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ), _mm256_cmp_ps(nl, L, _CMP_NEQ_OQ));
+                __m256 take =
+                    _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ), _mm256_cmp_ps(nl, L, _CMP_NEQ_OQ));
                 slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i][v], nl));
                 sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i][v], nl), nl));
                 take = _mm256_and_ps(take, _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
@@ -722,31 +747,35 @@ void q3_lanes(const float* x, int32_t (*lv)[16][8], float* scales) {
     }
     for (int v = 0; v < V; ++v) {
         const __m256 live = _mm256_cmp_ps(amax[v], _mm256_set1_ps(1e-15f), _CMP_GE_OQ);
-        const __m256 sc = _mm256_and_ps(_mm256_div_ps(sumlx[v], suml2[v]), _mm256_cmp_ps(suml2[v], zero, _CMP_GT_OQ));
+        const __m256 sc =
+            _mm256_and_ps(_mm256_div_ps(sumlx[v], suml2[v]), _mm256_cmp_ps(suml2[v], zero, _CMP_GT_OQ));
         _mm256_storeu_ps(scales + 8 * v, _mm256_and_ps(sc, live));
         for (int i = 0; i < n; ++i) {
             const __m256i l = _mm256_add_epi32(_mm256_cvttps_epi32(Lf[i][v]), _mm256_set1_epi32(nmax));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[v][i]), _mm256_and_si256(l, _mm256_castps_si256(live)));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv[v][i]),
+                                _mm256_and_si256(l, _mm256_castps_si256(live)));
         }
     }
 }
 
-void qkx2_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool use_mad,
-                     uint8_t* L, float* scales, float* mins) {
+void qkx2_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep,
+                     bool use_mad, uint8_t* L, float* scales, float* mins) {
     alignas(32) int32_t lv[16][8];
     for (int h = 0; h < 2; ++h) {
         const int o = 128 * h;
         if (use_mad) {
-            qkx_8xn<16, true, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+            qkx_8xn<16, true, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h,
+                                     mins + 8 * h);
         } else {
-            qkx_8xn<16, false, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h, mins + 8 * h);
+            qkx_8xn<16, false, false>(x + o, w + o, nmax, rmin, rdelta, nstep, lv, scales + 8 * h,
+                                      mins + 8 * h);
         }
         unlane<16>(lv, L + o);
     }
 }
 
-void qkx3_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
-                     float* scales, float* mins) {
+void qkx3_16x16_avx2(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep,
+                     uint8_t* L, float* scales, float* mins) {
     alignas(32) int32_t lv[16][8];
     for (int h = 0; h < 2; ++h) {
         const int o = 128 * h;
@@ -773,8 +802,9 @@ inline void pack_2bit_avx2(const uint8_t* L, uint8_t* qs) {
         const __m256i l1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32));
         const __m256i l2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 64));
         const __m256i l3 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 96));
-        const __m256i q = _mm256_or_si256(_mm256_or_si256(l0, _mm256_slli_epi16(l1, 2)),
-                                          _mm256_or_si256(_mm256_slli_epi16(l2, 4), _mm256_slli_epi16(l3, 6)));
+        const __m256i q =
+            _mm256_or_si256(_mm256_or_si256(l0, _mm256_slli_epi16(l1, 2)),
+                            _mm256_or_si256(_mm256_slli_epi16(l2, 4), _mm256_slli_epi16(l3, 6)));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * h), q);
     }
 }
@@ -835,13 +865,15 @@ void q2_K_store(const float* x, const int32_t (*lv)[16][8], block_q2_K& b) {
     pack_2bit_avx2(L, b.qs);
 }
 
-// Reference path: qkx2 search (weights |x|, mean absolute error), scales and mins to 4 bits against their maxima.
+// Reference path: qkx2 search (weights |x|, mean absolute error), scales and mins to 4 bits against their
+// maxima.
 void q2_K_ref_block(const float* x, block_q2_K& b) {
     constexpr float q4scale = 15.f;
     alignas(32) int32_t lv[2][16][8];
     float scales[QK_K / 16], mins[QK_K / 16];
     for (int h = 0; h < 2; ++h) {
-        qkx_8xn<16, true, false>(x + 128 * h, nullptr, 3, -0.5f, 0.1f, 15, lv[h], scales + 8 * h, mins + 8 * h);
+        qkx_8xn<16, true, false>(x + 128 * h, nullptr, 3, -0.5f, 0.1f, 15, lv[h], scales + 8 * h,
+                                 mins + 8 * h);
     }
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
@@ -850,7 +882,8 @@ void q2_K_ref_block(const float* x, block_q2_K& b) {
     }
     if (max_scale > 0) {
         const float iscale = q4scale / max_scale;
-        for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(nearest_int1(iscale * scales[j]));
+        for (int j = 0; j < QK_K / 16; ++j)
+            b.scales[j] = static_cast<uint8_t>(nearest_int1(iscale * scales[j]));
         b.d = fp16_of(max_scale / q4scale);
     } else {
         std::memset(b.scales, 0, sizeof b.scales);
@@ -912,7 +945,8 @@ void q3_K_store(const float* x, const int32_t (*lv)[16][8], const int* sc, block
     for (int h = 0; h < QK_K / 32; ++h) {
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
-            const __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + 32 * h + 8 * k), _mm256_set1_ps(d[2 * h + k / 2]));
+            const __m256 v =
+                _mm256_div_ps(_mm256_loadu_ps(x + 32 * h + 8 * k), _mm256_set1_ps(d[2 * h + k / 2]));
             q[k] = _mm256_add_epi32(clamp8(nearest_int8(v), -4, 3), _mm256_set1_epi32(4));
         }
         _mm256_store_si256(reinterpret_cast<__m256i*>(L + 32 * h), bytes32(q));
@@ -985,8 +1019,8 @@ void q3_K_imx_block(const float* x, const float* qw, block_q3_K& b) {
 
 // ---- imatrix paths of Q4_0, Q5_0 (make_qx_quants) and Q4_1, Q5_1 (make_qkx3_quants) -----------------------
 
-// For each row: sigma2 = mean of x^2 over the row (sequential), then groups of up to 8 blocks of 32 with their
-// weights qw*sqrt(sigma2 + x^2), zero-padded to 8: fn(xb, wb, cnt, index of the first block).
+// For each row: sigma2 = mean of x^2 over the row (sequential), then groups of up to 8 blocks of 32 with
+// their weights qw*sqrt(sigma2 + x^2), zero-padded to 8: fn(xb, wb, cnt, index of the first block).
 template <typename Fn>
 void imx_rows8(const float* src, int64_t nrows, int64_t n_per_row, const float* imatrix, Fn&& fn) {
     constexpr int n = 32;
@@ -1074,18 +1108,22 @@ size_t blocks_bytes(int64_t nrows, int64_t n_per_row, int qk) {
 
 }  // namespace
 
-const KSearch& ksearch_avx2() { return kSearchAvx2; }
+const KSearch& ksearch_avx2() {
+    return kSearchAvx2;
+}
 
 // ---- entry points (signature of QuantizeFn; rows of a multiple of the block size, else the reference,
 // which reports the error) ----------------------------------------------------------------------------------
 
-size_t quantize_Q8_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q8_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK8_0) return quantize_Q8_0(src, dst, nrows, n_per_row, imatrix);
     q8_0_avx2(src, static_cast<block_q8_0*>(dst), nrows * (n_per_row / QK8_0));
     return blocks_bytes<block_q8_0>(nrows, n_per_row, QK8_0);
 }
 
-size_t quantize_Q4_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q4_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK4_0) return quantize_Q4_0(src, dst, nrows, n_per_row, imatrix);
     if (imatrix) {
         q4_0_imx(src, static_cast<block_q4_0*>(dst), nrows, n_per_row, imatrix);
@@ -1095,7 +1133,8 @@ size_t quantize_Q4_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q4_0>(nrows, n_per_row, QK4_0);
 }
 
-size_t quantize_Q4_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q4_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK4_1) return quantize_Q4_1(src, dst, nrows, n_per_row, imatrix);
     if (imatrix) {
         q4_1_imx(src, static_cast<block_q4_1*>(dst), nrows, n_per_row, imatrix);
@@ -1105,7 +1144,8 @@ size_t quantize_Q4_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q4_1>(nrows, n_per_row, QK4_1);
 }
 
-size_t quantize_Q5_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q5_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK5_0) return quantize_Q5_0(src, dst, nrows, n_per_row, imatrix);
     if (imatrix) {
         q5_0_imx(src, static_cast<block_q5_0*>(dst), nrows, n_per_row, imatrix);
@@ -1115,7 +1155,8 @@ size_t quantize_Q5_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q5_0>(nrows, n_per_row, QK5_0);
 }
 
-size_t quantize_Q5_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q5_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK5_1) return quantize_Q5_1(src, dst, nrows, n_per_row, imatrix);
     if (imatrix) {
         q5_1_imx(src, static_cast<block_q5_1*>(dst), nrows, n_per_row, imatrix);
@@ -1125,26 +1166,30 @@ size_t quantize_Q5_1_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q5_1>(nrows, n_per_row, QK5_1);
 }
 
-size_t quantize_IQ4_NL_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_IQ4_NL_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                            const float* imatrix) {
     if (n_per_row % QK4_NL) return quantize_IQ4_NL(src, dst, nrows, n_per_row, imatrix);
     iq4_nl_avx2(src, static_cast<block_iq4_nl*>(dst), nrows, n_per_row / QK4_NL, imatrix);
     return blocks_bytes<block_iq4_nl>(nrows, n_per_row, QK4_NL);
 }
 
 // TQ1_0/TQ2_0 ignore the imatrix, as the reference does.
-size_t quantize_TQ1_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_TQ1_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                           const float* imatrix) {
     if (n_per_row % QK_K) return quantize_TQ1_0(src, dst, nrows, n_per_row, imatrix);
     tq1_0_avx2(src, static_cast<block_tq1_0*>(dst), nrows * (n_per_row / QK_K));
     return blocks_bytes<block_tq1_0>(nrows, n_per_row, QK_K);
 }
 
-size_t quantize_TQ2_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_TQ2_0_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                           const float* imatrix) {
     if (n_per_row % QK_K) return quantize_TQ2_0(src, dst, nrows, n_per_row, imatrix);
     tq2_0_avx2(src, static_cast<block_tq2_0*>(dst), nrows * (n_per_row / QK_K));
     return blocks_bytes<block_tq2_0>(nrows, n_per_row, QK_K);
 }
 
-size_t quantize_Q2_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q2_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK_K) return quantize_Q2_K(src, dst, nrows, n_per_row, imatrix);
     auto* y = static_cast<block_q2_K*>(dst);
     const int64_t nb = n_per_row / QK_K;
@@ -1161,7 +1206,8 @@ size_t quantize_Q2_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q2_K>(nrows, n_per_row, QK_K);
 }
 
-size_t quantize_Q3_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q3_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     if (n_per_row % QK_K) return quantize_Q3_K(src, dst, nrows, n_per_row, imatrix);
     auto* y = static_cast<block_q3_K*>(dst);
     const int64_t nb = n_per_row / QK_K;
@@ -1189,13 +1235,16 @@ size_t quantize_Q3_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_
     return blocks_bytes<block_q3_K>(nrows, n_per_row, QK_K);
 }
 
-size_t quantize_Q4_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q4_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return quantize_Q4_K_with(kSearchAvx2, src, dst, nrows, n_per_row, imatrix);
 }
-size_t quantize_Q5_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q5_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return quantize_Q5_K_with(kSearchAvx2, src, dst, nrows, n_per_row, imatrix);
 }
-size_t quantize_Q6_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+size_t quantize_Q6_K_avx2(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                          const float* imatrix) {
     return quantize_Q6_K_with(kSearchAvx2, src, dst, nrows, n_per_row, imatrix);
 }
 

@@ -22,13 +22,27 @@ namespace {
 // max - min and the scales overflow. SignedZeros: +0/-0 mixed with only positive (even 32-blocks) or only
 // negative (odd) values, so the min or max is a zero whose sign is that of the first zero in scalar order.
 enum class Data {
-    Gauss, Uniform, Outliers, Zeros, Constant, Spike, Tiny, Huge, Ties, Mixed, Scales, Grid, Subnormal, Extreme,
+    Gauss,
+    Uniform,
+    Outliers,
+    Zeros,
+    Constant,
+    Spike,
+    Tiny,
+    Huge,
+    Ties,
+    Mixed,
+    Scales,
+    Grid,
+    Subnormal,
+    Extreme,
     SignedZeros
 };
 constexpr int kNumData = static_cast<int>(Data::SignedZeros) + 1;
 const char* data_name(Data d) {
-    static const char* n[] = {"gauss", "uniform", "outliers", "zeros", "constant", "spike", "tiny",
-                              "huge",  "ties",    "mixed",    "scales", "grid",   "subnormal", "extreme", "signed-zeros"};
+    static const char* n[] = {"gauss",  "uniform", "outliers",  "zeros",   "constant",
+                              "spike",  "tiny",    "huge",      "ties",    "mixed",
+                              "scales", "grid",    "subnormal", "extreme", "signed-zeros"};
     return n[static_cast<int>(d)];
 }
 
@@ -41,23 +55,50 @@ std::vector<float> make_data(Data kind, int64_t n, uint32_t seed) {
     for (int64_t i = 0; i < n; ++i) {
         float v = 0;
         switch (kind) {
-            case Data::Gauss: v = g(rng); break;
-            case Data::Uniform: v = u(rng); break;
-            case Data::Outliers: v = (rng() % 97 == 0) ? (rng() % 2 ? 0.3f : -0.3f) : g(rng); break;
-            case Data::Zeros: v = 0; break;
-            case Data::Constant: v = (i / 32) % 2 ? 0.25f : -0.125f; break;
-            case Data::Spike: v = (i % 53 == 7) ? 1.0f : 0.0f; break;
-            case Data::Tiny: v = g(rng) * 1e-6f; break;
-            case Data::Huge: v = g(rng) * 3e4f; break;
-            case Data::Ties: v = static_cast<float>(static_cast<int>(u(rng) * 8)) * 0.5f; break;  // many equal |x|
-            case Data::Mixed: v = (i / 16) % 3 == 0 ? 0.0f : g(rng) * static_cast<float>(1 + (i / 64) % 5); break;
+            case Data::Gauss:
+                v = g(rng);
+                break;
+            case Data::Uniform:
+                v = u(rng);
+                break;
+            case Data::Outliers:
+                v = (rng() % 97 == 0) ? (rng() % 2 ? 0.3f : -0.3f) : g(rng);
+                break;
+            case Data::Zeros:
+                v = 0;
+                break;
+            case Data::Constant:
+                v = (i / 32) % 2 ? 0.25f : -0.125f;
+                break;
+            case Data::Spike:
+                v = (i % 53 == 7) ? 1.0f : 0.0f;
+                break;
+            case Data::Tiny:
+                v = g(rng) * 1e-6f;
+                break;
+            case Data::Huge:
+                v = g(rng) * 3e4f;
+                break;
+            case Data::Ties:
+                v = static_cast<float>(static_cast<int>(u(rng) * 8)) * 0.5f;
+                break;  // many equal |x|
+            case Data::Mixed:
+                v = (i / 16) % 3 == 0 ? 0.0f : g(rng) * static_cast<float>(1 + (i / 64) % 5);
+                break;
             case Data::Scales:
-                if (i % 16 == 0) sub_scale = rng() % 5 == 0 ? 0.0f : std::pow(10.0f, -static_cast<float>(rng() % 6));
+                if (i % 16 == 0)
+                    sub_scale = rng() % 5 == 0 ? 0.0f : std::pow(10.0f, -static_cast<float>(rng() % 6));
                 v = g(rng) * sub_scale;
                 break;
-            case Data::Grid: v = i % 32 == 5 ? -127.0f : static_cast<float>(static_cast<int>(rng() % 241) - 127); break;
-            case Data::Subnormal: v = g(rng) * 1e-38f; break;
-            case Data::Extreme: v = (rng() % 7 == 0) ? (rng() % 2 ? 3e38f : -3e38f) : u(rng) * 1e37f; break;
+            case Data::Grid:
+                v = i % 32 == 5 ? -127.0f : static_cast<float>(static_cast<int>(rng() % 241) - 127);
+                break;
+            case Data::Subnormal:
+                v = g(rng) * 1e-38f;
+                break;
+            case Data::Extreme:
+                v = (rng() % 7 == 0) ? (rng() % 2 ? 3e38f : -3e38f) : u(rng) * 1e37f;
+                break;
             case Data::SignedZeros: {
                 const uint32_t r = rng() % 4;
                 v = r == 0 ? 0.0f : r == 1 ? -0.0f : std::fabs(g(rng)) * ((i / 32) % 2 ? -1.0f : 1.0f);
@@ -106,11 +147,13 @@ void check_row(const FastQuantizer& row, int& checked) {
                         size_t i = 0;
                         while (want[i] == got[i]) ++i;
                         const size_t b = i / tr.type_size;
-                        FAIL() << row.name << " (" << isa_name(row.isa) << ") differs from the reference: data="
-                               << data_name(static_cast<Data>(d)) << " seed=" << seed << " nrows=" << nrows
-                               << " n_per_row=" << n_per_row << " imatrix=" << with_imx << " first bad byte " << i
-                               << " (block " << b << ", byte " << i % tr.type_size << ")\n"
-                               << "  reference " << hex_block(want.data() + b * tr.type_size, tr.type_size) << "\n"
+                        FAIL() << row.name << " (" << isa_name(row.isa)
+                               << ") differs from the reference: data=" << data_name(static_cast<Data>(d))
+                               << " seed=" << seed << " nrows=" << nrows << " n_per_row=" << n_per_row
+                               << " imatrix=" << with_imx << " first bad byte " << i << " (block " << b
+                               << ", byte " << i % tr.type_size << ")\n"
+                               << "  reference " << hex_block(want.data() + b * tr.type_size, tr.type_size)
+                               << "\n"
                                << "  got       " << hex_block(got.data() + b * tr.type_size, tr.type_size);
                     }
                     ++checked;
@@ -155,14 +198,16 @@ TEST(QuantSimd, BulkTensorsMatchReferenceBytes) {
                 ASSERT_EQ(row.fn(x.data(), got.data(), nrows, n_per_row, im), bytes) << row.name;
                 size_t bad = 0, first = bytes;
                 for (size_t b = 0; b < bytes / tr.type_size; ++b) {
-                    if (std::memcmp(want.data() + b * tr.type_size, got.data() + b * tr.type_size, tr.type_size)) {
+                    if (std::memcmp(want.data() + b * tr.type_size, got.data() + b * tr.type_size,
+                                    tr.type_size)) {
                         if (!bad) first = b;
                         ++bad;
                     }
                 }
                 EXPECT_EQ(bad, 0u) << row.name << " (" << isa_name(row.isa) << "): " << bad << " of "
-                                   << bytes / tr.type_size << " blocks differ from the reference; data="
-                                   << data_name(d) << " seed=" << seed << " " << nrows << "x" << n_per_row
+                                   << bytes / tr.type_size
+                                   << " blocks differ from the reference; data=" << data_name(d)
+                                   << " seed=" << seed << " " << nrows << "x" << n_per_row
                                    << " imatrix=" << with_imx << ", first block " << first;
             }
         }
@@ -173,7 +218,9 @@ TEST(QuantSimd, BulkTensorsMatchReferenceBytes) {
 // stored bytes only after rounding to fp16 or a few bits, so a lane that drifts by an ulp (a reassociated
 // sum) rarely changes a byte; here it fails.
 template <typename T>
-bool same_bits(const T* a, const T* b, size_t n) { return std::memcmp(a, b, n * sizeof(T)) == 0; }
+bool same_bits(const T* a, const T* b, size_t n) {
+    return std::memcmp(a, b, n * sizeof(T)) == 0;
+}
 
 std::string floats_hex(const float* v, int n) {
     std::string s;
@@ -207,28 +254,36 @@ TEST(QuantSimd, SearchTablesMatchReferenceBits) {
             float s0[16], s1[16], m0[16], m1[16];
             // qx_16x16: Q6_K (nmax 32, with and without importance weights), Q3_K imatrix (nmax 4)
             for (const int nmax : {32, 4}) {
-                for (const float* qw : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
+                for (const float* qw :
+                     {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
                     int8_t L0[QK_K], L1[QK_K];
                     ref.qx_16x16(x.data(), qw, nmax, L0, s0);
                     simd.qx_16x16(x.data(), qw, nmax, L1, s1);
                     ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(L0, L1, QK_K))
-                        << "qx_16x16 nmax=" << nmax << " qw=" << (qw != nullptr) << where << "\n  reference scales "
-                        << floats_hex(s0, 16) << "\n  avx2      scales " << floats_hex(s1, 16);
+                        << "qx_16x16 nmax=" << nmax << " qw=" << (qw != nullptr) << where
+                        << "\n  reference scales " << floats_hex(s0, 16) << "\n  avx2      scales "
+                        << floats_hex(s1, 16);
                     ++checked;
                 }
             }
             // qkx2_8x32 / qkx3_8x32: Q4_K and Q5_K parameters, plain and imatrix
-            struct P { bool x3; int nmax; float rmin, rdelta; int nstep; };
-            for (const P p : {P{false, 15, -1.f, 0.1f, 20}, P{false, 31, -0.5f, 0.1f, 15}, P{true, 15, -0.9f, 0.05f, 36},
-                              P{true, 31, -0.9f, 0.05f, 36}}) {
+            struct P {
+                bool x3;
+                int nmax;
+                float rmin, rdelta;
+                int nstep;
+            };
+            for (const P p : {P{false, 15, -1.f, 0.1f, 20}, P{false, 31, -0.5f, 0.1f, 15},
+                              P{true, 15, -0.9f, 0.05f, 36}, P{true, 31, -0.9f, 0.05f, 36}}) {
                 uint8_t L0[QK_K], L1[QK_K];
-                (p.x3 ? ref.qkx3_8x32 : ref.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L0, s0, m0);
-                (p.x3 ? simd.qkx3_8x32 : simd.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep, L1, s1,
-                                                         m1);
+                (p.x3 ? ref.qkx3_8x32 : ref.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta, p.nstep,
+                                                       L0, s0, m0);
+                (p.x3 ? simd.qkx3_8x32 : simd.qkx2_8x32)(x.data(), w.data(), p.nmax, p.rmin, p.rdelta,
+                                                         p.nstep, L1, s1, m1);
                 ASSERT_TRUE(same_bits(s0, s1, 8) && same_bits(m0, m1, 8) && same_bits(L0, L1, QK_K))
-                    << (p.x3 ? "qkx3_8x32" : "qkx2_8x32") << " nmax=" << p.nmax << where << "\n  reference scales "
-                    << floats_hex(s0, 8) << " mins " << floats_hex(m0, 8) << "\n  avx2      scales "
-                    << floats_hex(s1, 8) << " mins " << floats_hex(m1, 8);
+                    << (p.x3 ? "qkx3_8x32" : "qkx2_8x32") << " nmax=" << p.nmax << where
+                    << "\n  reference scales " << floats_hex(s0, 8) << " mins " << floats_hex(m0, 8)
+                    << "\n  avx2      scales " << floats_hex(s1, 8) << " mins " << floats_hex(m1, 8);
                 ++checked;
             }
             // qkx2_16x16: Q2_K's (|x| weights, mean absolute error), and the squared-error variant
@@ -239,8 +294,8 @@ TEST(QuantSimd, SearchTablesMatchReferenceBits) {
                 simd.qkx2_16x16(x.data(), ww, 3, -0.5f, 0.1f, 15, mad, L1, s1, m1);
                 ASSERT_TRUE(same_bits(s0, s1, 16) && same_bits(m0, m1, 16) && same_bits(L0, L1, QK_K))
                     << "qkx2_16x16 mad=" << mad << where << "\n  reference scales " << floats_hex(s0, 16)
-                    << " mins " << floats_hex(m0, 16) << "\n  avx2      scales " << floats_hex(s1, 16) << " mins "
-                    << floats_hex(m1, 16);
+                    << " mins " << floats_hex(m0, 16) << "\n  avx2      scales " << floats_hex(s1, 16)
+                    << " mins " << floats_hex(m1, 16);
                 ++checked;
             }
             // qkx3_16x16: Q2_K imatrix
