@@ -2,10 +2,10 @@
 //            [--limit N] [--batch B] [--json]
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "eval/classify.h"
+#include "eval/image_set.h"
 #include "tools/edgeq/commands.h"
 
 namespace edgeq::cli {
@@ -18,33 +18,12 @@ struct EvalCli {
     int threads = 0;
 };
 
-Status parse_preprocess(const std::string& spec, ClassifyOptions& o) {
-    if (spec.empty()) return Status::Ok();
-    std::stringstream ss(spec);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        const auto eq = item.find('=');
-        if (eq == std::string::npos) return InvalidArgument("--preprocess '" + spec + "': expected key=value pairs");
-        const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-        float f = 0;
-        try {
-            size_t used = 0;
-            f = std::stof(v, &used);
-            if (used != v.size()) throw std::invalid_argument(v);
-        } catch (const std::exception&) {
-            return InvalidArgument("--preprocess: '" + v + "' is not a number");
-        }
-        if (k == "scale") o.scale = f;
-        else if (k == "mean") o.mean = f;
-        else if (k == "std") o.std = f;
-        else return InvalidArgument("--preprocess: unknown key '" + k + "' (scale, mean, std)");
-    }
-    return Status::Ok();
-}
-
 Status run(EvalCli& c) {
     if (c.metric != "top1") return InvalidArgument("--metric '" + c.metric + "': supported: top1");
-    EDGEQ_RETURN_IF_ERROR(parse_preprocess(c.preprocess, c.o));
+    EDGEQ_ASSIGN_OR_RETURN(Preprocess pre, parse_preprocess(c.preprocess));
+    c.o.scale = pre.scale;
+    c.o.mean = pre.mean;
+    c.o.std = pre.std;
     SessionOptions so;
     so.optimize = !c.no_optimize;
     so.reference = c.reference;

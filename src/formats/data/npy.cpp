@@ -159,7 +159,7 @@ const char* npy_descr(DType t) {
     }
 }
 
-Result<Tensor> parse_npy(std::span<const uint8_t> b, const std::string& src) {
+Result<NpyView> view_npy(std::span<const uint8_t> b, const std::string& src) {
     if (b.size() < 10) return Corrupt(src + ": too short for a .npy file (" + std::to_string(b.size()) + " bytes)");
     if (std::memcmp(b.data(), kMagic, 6) != 0) return Corrupt(src + ": not a .npy file (bad magic)");
     const int major = b[6], minor = b[7];
@@ -209,7 +209,12 @@ Result<Tensor> parse_npy(std::span<const uint8_t> b, const std::string& src) {
         return Corrupt(src + ": .npy has " + std::to_string(have - need) + " bytes after the " + descr + " " +
                        shape_str(shape) + " data");
     }
-    return Tensor::from_bytes(*dt, shape, b.subspan(static_cast<size_t>(data_off), need));
+    return NpyView{*dt, shape, b.subspan(static_cast<size_t>(data_off), need)};
+}
+
+Result<Tensor> parse_npy(std::span<const uint8_t> b, const std::string& src) {
+    EDGEQ_ASSIGN_OR_RETURN(NpyView v, view_npy(b, src));
+    return Tensor::from_bytes(v.dtype, v.shape, v.data);
 }
 
 Result<Tensor> read_npy(const std::string& path) {

@@ -23,6 +23,13 @@
 namespace edgeq::data {
 
 Result<Tensor> read_npy(const std::string& path);
+// The array inside .npy bytes without copying it: checks as parse_npy does; `data` points into `bytes`.
+struct NpyView {
+    DType dtype = DType::F32;
+    Shape shape;
+    std::span<const uint8_t> data;
+};
+Result<NpyView> view_npy(std::span<const uint8_t> bytes, const std::string& source);
 // `source` names the bytes in messages (a file, or "archive.npz: x.npy").
 Result<Tensor> parse_npy(std::span<const uint8_t> bytes, const std::string& source);
 
