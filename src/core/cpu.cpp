@@ -21,6 +21,7 @@ CpuFeatures detect() {
     f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    f.avxvnni = __builtin_cpu_supports("avxvnni");
 #endif
     return f;
 }

@@ -14,6 +14,7 @@ enum class Isa : uint8_t { Ref = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512
 struct CpuFeatures {
     bool avx2 = false, fma = false, f16c = false;
     bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
+    bool avxvnni = false;  // AVX-VNNI (VEX vpdpbusd on ymm); not an Isa level: qgemm rows check it themselves
 };
 
 const CpuFeatures& cpu_features();
