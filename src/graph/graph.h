@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgeq/status.h"
@@ -80,6 +81,7 @@ struct Model {
     int64_t ir_version = 0;
     std::string producer;
     std::string path;
+    std::vector<std::pair<std::string, std::string>> metadata_props;  // ModelProto.metadata_props, file order
 
     int64_t opset(const std::string& domain = "") const {
         auto it = opsets.find(domain == "ai.onnx" ? "" : domain);

@@ -324,6 +324,7 @@ Result<graph::Model> parse_model_impl(std::span<const uint8_t> bytes, const std:
     m.ir_version = mp.ir_version();
     m.producer = mp.producer_name() + (mp.producer_version().empty() ? "" : " " + mp.producer_version());
     m.path = source_name;
+    for (const auto& kv : mp.metadata_props()) m.metadata_props.emplace_back(kv.key(), kv.value());
     // Our own conversion and structural checks come first: ONNX's shape inference is not hardened against
     // malformed graphs (a fuzzed Scan crashes libonnx 1.12), so it only sees models that passed them and the checker.
     Status st = Status::Ok();
