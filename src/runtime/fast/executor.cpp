@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "kernels/kernels.h"
+#include "runtime/fast/rnn.h"
 #include "runtime/fast/thread_pool.h"
 #include "runtime/ref/executor.h"
 #include "runtime/ref/op.h"
@@ -20,7 +21,7 @@ constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
 
-enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary };
+enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn };
 
 struct Step {
     Kind kind = Kind::Ref;
@@ -45,6 +46,8 @@ struct Step {
     k::Pool2dArgs pool;
     k::BinaryArgs bin;
     int b_slot = -1;  // Binary: the second operand's slot
+    RnnStepPtr rnn;  // Rnn (LSTM / GRU): inputs in `in` (X possibly before an absorbed Transpose), outputs in
+                     // `out` (-1 where nobody reads them: not computed)
     int64_t in_group_stride = 0, out_group_stride = 0, w_group_stride = 0, in_image = 0, out_image = 0;
 };
 
@@ -269,6 +272,15 @@ Status Plan::Impl::run_step(Step& s) {
         case Kind::Conv: run_conv(s); break;
         case Kind::DwConv: run_dwconv(s); break;
         case Kind::Pool: run_pool(s); break;
+        case Kind::Rnn: {
+            auto in = [&](size_t i) {
+                return i < s.in.size() && s.in[i] >= 0 ? &slots[static_cast<size_t>(s.in[i])] : nullptr;
+            };
+            auto out = [&](size_t i) {
+                return i < s.out.size() && s.out[i] >= 0 ? &slots[static_cast<size_t>(s.out[i])] : nullptr;
+            };
+            return run_rnn(*s.rnn, *pool, in(0), in(4), in(5), in(6), out(0), out(1), out(2));
+        }
         case Kind::Binary: {
             const Tensor& b = slots[static_cast<size_t>(s.b_slot)];
             if (b.dtype() != DType::F32 || (s.bin.b_scalar ? b.numel() != 1 : b.shape() != s.in_shape)) {
@@ -387,6 +399,57 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
 
     const int T = impl->opts.threads;
     int64_t work_floats = 0;
+
+    // LSTM / GRU nodes the fast RNN step takes (planned before the loop: a Transpose [1, 0, 2] feeding X only
+    // is absorbed into the step, and it comes first in topological order).
+    std::unordered_map<std::string, size_t> producer;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (const auto& o : g.nodes[i].outputs)
+            if (!o.empty()) producer[o] = i;
+    std::unordered_map<size_t, RnnPlan> rnn_plans;
+    std::unordered_map<size_t, std::string> rnn_x;  // node -> the value its step reads X from
+    for (size_t ni : order) {
+        const graph::Node& n = g.nodes[ni];
+        if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "GRU") || n.inputs.empty() ||
+            n.inputs[0].empty())
+            continue;
+        const std::string& x = n.inputs[0];
+        const Shape* xs = shape_of(x);
+        if (!xs || !f32(x)) {
+            rnn_plans[ni].why = "X not F32";
+            continue;
+        }
+        RnnPlanArgs a;
+        a.node = &n;
+        a.graph = &g;
+        a.opset = model.opset("");
+        a.x_shape = *xs;
+        a.threads = T;
+        a.parallel_flops = kParallelFlops;
+        const graph::Node* tr = nullptr;
+        if (auto it = producer.find(x); it != producer.end() && sole_consumer(x) == &n) {
+            const graph::Node& p = g.nodes[it->second];
+            if (p.domain.empty() && p.op_type == "Transpose" && p.inputs.size() == 1 &&
+                p.attr_ints("perm") == std::vector<int64_t>{1, 0, 2} && f32(p.inputs[0]) &&
+                !absorbed[it->second])
+                tr = &p;
+        }
+        a.x_transposed = tr != nullptr;
+        RnnPlan rp = plan_rnn(a);
+        if (rp.step) {
+            const auto want = rnn_output_shapes(*rp.step);
+            for (size_t i = 0; i < n.outputs.size() && i < want.size(); ++i) {
+                const Shape* os = n.outputs[i].empty() ? nullptr : shape_of(n.outputs[i]);
+                if (os && (*os != want[i] || !f32(n.outputs[i]))) {
+                    rp.step.reset();
+                    rp.why = "output " + std::to_string(i) + " shape";
+                }
+            }
+        }
+        if (rp.step && tr) absorbed[static_cast<size_t>(tr - g.nodes.data())] = true;
+        rnn_x[ni] = rp.step && tr ? tr->inputs[0] : x;
+        rnn_plans[ni] = std::move(rp);
+    }
     impl->steps.reserve(order.size());
     impl->infos.reserve(order.size());
 
@@ -581,9 +644,38 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             }
         }
 
+        // ---- LSTM / GRU (planned above) -------------------------------------------------------------------
+        if (auto it = rnn_plans.find(ni); it != rnn_plans.end()) {
+            RnnPlan& rp = it->second;
+            if (!rp.step) {
+                info.kernel = "ref (no fast " + op + ": " + rp.why + ")";
+            } else {
+                s.kind = Kind::Rnn;
+                s.rnn = std::move(rp.step);
+                info.kernel = rnn_kernel_name(*s.rnn);
+                info.flops = rnn_flops(*s.rnn);
+                const std::string& x = rnn_x[ni];
+                if (x != n.inputs[0]) info.fused = "Transpose(X)";
+                s.in_shape = *shape_of(x);
+                for (size_t i = 0; i < n.inputs.size(); ++i)
+                    s.in.push_back(i == 0 ? slot(x) : n.inputs[i].empty() ? -1 : slot(n.inputs[i]));
+                const auto shapes_out = rnn_output_shapes(*s.rnn);
+                for (size_t i = 0; i < n.outputs.size(); ++i) {
+                    const std::string& o = n.outputs[i];
+                    const bool read =
+                        !o.empty() && i < shapes_out.size() && (consumers.count(o) || graph_outputs.count(o));
+                    s.out.push_back(read ? slot(o) : -1);
+                    if (read)
+                        impl->slots[static_cast<size_t>(s.out.back())] = Tensor(DType::F32, shapes_out[i]);
+                }
+            }
+        }
+
         // ---- inputs/outputs, absorbed bias Add and activation --------------------------------------------
-        for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
-        for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
+        if (s.kind != Kind::Rnn) {
+            for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
+            for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
+        }
         if (kernel) {
             s.in_shape = *xs;
             std::string out_name = n.outputs[0];
@@ -660,7 +752,12 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
     for (size_t i = 0; i < impl->steps.size(); ++i) {
         Step& s = impl->steps[i];
         s.info = &impl->infos[i];
-        if (s.kind != Kind::Ref) keep[static_cast<size_t>(s.out_slot)] = true;  // persistent buffer
+        if (s.kind == Kind::Rnn) {
+            for (int o : s.out)
+                if (o >= 0) keep[static_cast<size_t>(o)] = true;  // persistent buffers
+        } else if (s.kind != Kind::Ref) {
+            keep[static_cast<size_t>(s.out_slot)] = true;  // persistent buffer
+        }
         for (int in : s.in)
             if (in >= 0) last_use[static_cast<size_t>(in)] = static_cast<int>(i);
         s.ctx = std::make_unique<OpContext>(OpContext{*s.node, model.opset(s.node->domain), {}, {}, {}});

@@ -1,10 +1,12 @@
 // The optimized FP32 executor. plan() turns a model and its input shapes into a Plan once: every value name
 // becomes a slot index, shapes are fixed (one reference run with zero inputs records them), Conv / Gemm /
-// MatMul weights (and com.edgeq Fused* variants from passes::optimize) are packed for the selected kernel,
-// and per-thread workspaces and output buffers are allocated. Plan::run() then walks a flat step list: kernel
-// steps (kernels/: GEMM, im2col conv, depthwise conv, pooling) write into buffers reused across runs; every
-// other node runs its reference op (runtime/ref), so a Plan runs any model the reference executor runs and
-// agrees with it within float rounding (tests/unit/runtime/fast_executor_test.cpp).
+// MatMul / LSTM / GRU weights (and com.edgeq Fused* variants from passes::optimize) are packed for the selected
+// kernel, and per-thread workspaces and output buffers are allocated. Plan::run() then walks a flat step list:
+// kernel steps (kernels/: GEMM, im2col conv, depthwise conv, pooling; LSTM / GRU in rnn.h) write into buffers
+// reused across runs; every other node runs its reference op (runtime/ref), so a Plan runs any model the
+// reference executor runs and agrees with it within float rounding (tests/unit/runtime/fast_executor_test.cpp,
+// fast_rnn_test.cpp). An LSTM / GRU the fast step does not cover (clip, other activations, ...) runs its
+// reference op and its trace line says why: "ref (no fast LSTM: clip)".
 //
 // Threads: PlanOptions::threads workers (the caller included) split GEMM columns / conv pixels / depthwise
 // channels of large nodes; a node too small to pay for the hand-off runs on the calling thread.
@@ -36,7 +38,8 @@ struct PlanOptions {
 struct StepInfo {
     std::string node;    // node name (or "#index" when unnamed)
     std::string op;      // "Conv", "com.edgeq.FusedGemm", ...
-    std::string kernel;  // kernel row that ran, e.g. "conv2d_f32__avx512_im2col_6x32", or "ref" (reference op)
+    std::string kernel;  // kernel row that ran, e.g. "conv2d_f32__avx512_im2col_6x32", or "ref" (reference op;
+                         // "ref (no fast GRU: <reason>)" for a recurrent node the fast step refused)
     std::string fused;   // what the plan folded into this step beyond the node itself, e.g. "Add(bias)+Relu"
     int64_t flops = 0;   // 2·MACs of a kernel step (0 for reference ops)
     int64_t total_ns = 0;  // with PlanOptions::profile
