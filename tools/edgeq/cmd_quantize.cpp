@@ -7,6 +7,7 @@
 #include "core/parallel.h"
 #include "quant/gguf_quantize.h"
 #include "tools/edgeq/commands.h"
+#include "tools/edgeq/quantize_onnx.h"
 
 namespace edgeq::cli {
 namespace {
@@ -15,7 +16,13 @@ struct QuantizeCli {
     QuantizeParams p;
     std::optional<std::string> out_type, emb_type;
     bool verbose = false, quiet = false;
+    OnnxQuantizeCli onnx;
+    std::string type;  // TYPE (GGUF only)
 };
+
+bool is_onnx(const std::string& path) {
+    return path.size() >= 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+}
 
 std::string shape_str(const std::vector<int64_t>& ne) {
     std::string s = "[";
@@ -24,6 +31,14 @@ std::string shape_str(const std::vector<int64_t>& ne) {
 }
 
 Status run_quantize(QuantizeCli& c) {
+    if (is_onnx(c.p.input)) {
+        if (!c.type.empty())
+            return InvalidArgument("ONNX input takes no TYPE; use --method/--weights/--acts (see edgeq quantize --help)");
+        return run_quantize_onnx(c.p.input, c.p.output, c.onnx, c.quiet, c.p.threads);
+    }
+    c.p.file_type = c.type;
+    if (c.type.empty())
+        return InvalidArgument("TYPE is required for GGUF models, e.g. edgeq quantize in.gguf out.gguf Q4_K_M");
     c.p.output_tensor_type = c.out_type;
     c.p.token_embedding_type = c.emb_type;
     const bool tty = isatty(STDERR_FILENO) && !c.quiet;
@@ -60,12 +75,15 @@ void register_quantize(CLI::App& app) {
     auto c = std::make_shared<QuantizeCli>();
     auto* cmd = app.add_subcommand(
         "quantize",
-        "Quantize a GGUF model (or a llama2.c checkpoint) the way llama.cpp's llama-quantize does.\n"
+        "Quantize a GGUF model (or a llama2.c checkpoint) the way llama.cpp's llama-quantize does, or an ONNX model\n"
+        "(post-training: dynamic, static, weight-only, fp16, bf16).\n"
+        "  edgeq quantize model.gguf model-q4.gguf Q4_K_M\n"
+        "  edgeq quantize model.onnx model-int8.onnx --method static --calib images.npy --preprocess scale=0.0039\n"
         "TYPE: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K\n"
         "      IQ4_NL TQ1_0 TQ2_0");
-    cmd->add_option("IN", c->p.input, "Input GGUF (or llama2.c checkpoint with --from-llama2c)")->required();
-    cmd->add_option("OUT", c->p.output, "Output GGUF (written to a temporary file, then renamed)")->required();
-    cmd->add_option("TYPE", c->p.file_type, "Target file type, e.g. Q4_K_M")->required();
+    cmd->add_option("IN", c->p.input, "Input GGUF (or llama2.c checkpoint with --from-llama2c), or ONNX (.onnx)")->required();
+    cmd->add_option("OUT", c->p.output, "Output GGUF / ONNX (written to a temporary file, then renamed)")->required();
+    cmd->add_option("TYPE", c->type, "GGUF target file type, e.g. Q4_K_M (not for ONNX)");
     cmd->add_option("--imatrix", c->p.imatrix_path, "Importance matrix (llama.cpp imatrix GGUF)");
     cmd->add_option("--tensor-type", c->p.tensor_types,
                     "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)");
@@ -79,6 +97,7 @@ void register_quantize(CLI::App& app) {
     cmd->add_option("--threads,-t", c->p.threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_flag("--verbose,-v", c->verbose, "One line per tensor");
     cmd->add_flag("--quiet,-q", c->quiet, "No progress or summary");
+    add_onnx_quantize_options(cmd, c->onnx);
     cmd->callback([c] { report("quantize", run_quantize(*c)); });
 }
 

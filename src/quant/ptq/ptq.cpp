@@ -1,0 +1,838 @@
+#include "quant/ptq/ptq.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <regex>
+#include <set>
+
+#include "core/check.h"
+#include "core/fp16.h"
+#include "passes/optimize.h"
+#include "quant/ptq/observer.h"
+#include "runtime/fast/executor.h"
+#include "runtime/ref/executor.h"
+
+namespace edgeq::quant::ptq {
+namespace {
+
+using graph::Attribute;
+using graph::Graph;
+using graph::Model;
+using graph::Node;
+
+// ---- graph helpers ---------------------------------------------------------------------------------------
+
+const Tensor* f32_init(const Graph& g, const std::string& name) {
+    auto it = g.initializers.find(name);
+    if (it == g.initializers.end() || it->second.dtype() != DType::F32) return nullptr;
+    return &it->second;
+}
+
+bool is_graph_output(const Graph& g, const std::string& name) {
+    for (const auto& o : g.outputs)
+        if (o.name == name) return true;
+    return false;
+}
+
+std::vector<Node*> consumers(Graph& g, const std::string& value) {
+    std::vector<Node*> r;
+    for (auto& n : g.nodes)
+        for (const auto& in : n.inputs)
+            if (in == value) {
+                r.push_back(&n);
+                break;
+            }
+    return r;
+}
+
+class Namer {
+public:
+    explicit Namer(const Graph& g) {
+        for (const auto& [k, v] : g.initializers) used_.insert(k);
+        for (const auto& i : g.inputs) used_.insert(i.name);
+        for (const auto& n : g.nodes) {
+            used_.insert(n.name);
+            for (const auto& o : n.outputs) used_.insert(o);
+        }
+    }
+    std::string operator()(const std::string& base) {
+        std::string s = base;
+        for (int i = 1; used_.count(s); ++i) s = base + "_" + std::to_string(i);
+        used_.insert(s);
+        return s;
+    }
+
+private:
+    std::set<std::string> used_;
+};
+
+Attribute attr_int(int64_t v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Int;
+    a.i = v;
+    return a;
+}
+
+Node make_node(std::string op, std::string name, std::vector<std::string> ins, std::vector<std::string> outs) {
+    Node n;
+    n.op_type = std::move(op);
+    n.name = std::move(name);
+    n.inputs = std::move(ins);
+    n.outputs = std::move(outs);
+    return n;
+}
+
+// ---- which nodes ----------------------------------------------------------------------------------------
+
+struct Target {
+    size_t node = 0;           // index in graph.nodes at selection time
+    std::string name, op;
+    std::string weight;        // initializer name
+    int64_t channel_axis = 0;  // output-channel axis of the weight
+    int64_t reduce_axis = 1;   // input-channel (K / C) axis: blocked axis, importance axis
+    std::string bias;          // initializer name, "" if none or not a float initializer of shape [OC]
+};
+
+// Why a node is not quantized ("" = it is).
+std::string select(const Graph& g, const Node& n, Target& t) {
+    if (!n.domain.empty()) return "not a default-domain op";
+    t.name = n.name;
+    t.op = n.op_type;
+    if (n.op_type == "Conv") {
+        const Tensor* w = n.inputs.size() > 1 ? f32_init(g, n.inputs[1]) : nullptr;
+        if (!w) return "weight is not a float32 initializer";
+        if (w->rank() < 3) return "weight rank " + std::to_string(w->rank());
+        t.weight = n.inputs[1];
+        t.channel_axis = 0;
+        t.reduce_axis = 1;
+        if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+            const Tensor* b = f32_init(g, n.inputs[2]);
+            if (!b || b->rank() != 1 || b->dim(0) != w->dim(0)) return "bias is not a float32 [OC] initializer";
+            t.bias = n.inputs[2];
+        }
+        return "";
+    }
+    if (n.op_type == "Gemm") {
+        if (n.attr_i("transA", 0) != 0) return "transA = 1";
+        if (n.attr_f("alpha", 1.0f) != 1.0f || n.attr_f("beta", 1.0f) != 1.0f) return "alpha or beta is not 1";
+        const Tensor* w = n.inputs.size() > 1 ? f32_init(g, n.inputs[1]) : nullptr;
+        if (!w || w->rank() != 2) return "B is not a rank-2 float32 initializer";
+        t.weight = n.inputs[1];
+        const bool tb = n.attr_i("transB", 0) != 0;
+        t.channel_axis = tb ? 0 : 1;
+        t.reduce_axis = tb ? 1 : 0;
+        if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+            const Tensor* b = f32_init(g, n.inputs[2]);
+            const int64_t N = w->dim(t.channel_axis);
+            if (b && b->numel() == N && (b->rank() == 1 || (b->rank() == 2 && b->dim(0) == 1))) t.bias = n.inputs[2];
+            else if (!b) return "C is not a float32 initializer";
+        }
+        return "";
+    }
+    if (n.op_type == "MatMul") {
+        const Tensor* w = n.inputs.size() > 1 ? f32_init(g, n.inputs[1]) : nullptr;
+        if (!w || w->rank() != 2) return "B is not a rank-2 float32 initializer";
+        if (f32_init(g, n.inputs[0])) return "both inputs are constant";
+        t.weight = n.inputs[1];
+        t.channel_axis = 1;
+        t.reduce_axis = 0;
+        return "";
+    }
+    return "op not quantized";
+}
+
+bool excluded(const std::vector<std::regex>& ex, const Node& n) {
+    for (const auto& re : ex) {
+        if (!n.name.empty() && std::regex_search(n.name, re)) return true;
+        for (const auto& o : n.outputs)
+            if (!o.empty() && std::regex_search(o, re)) return true;
+    }
+    return false;
+}
+
+bool pass_through(const Node& n) {
+    static const std::set<std::string> ops{"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"};
+    return n.domain.empty() && ops.count(n.op_type) != 0;
+}
+
+bool fusable_activation(const Node& n) {
+    return n.domain.empty() && (n.op_type == "Relu" || n.op_type == "Clip");
+}
+
+// ---- calibration ----------------------------------------------------------------------------------------
+
+// Runs the float model on every calibration batch with `tensors` exposed as extra graph outputs and feeds
+// each to its observer. Plans are cached per input shape.
+Status calibrate(const Model& float_model, const CalibrationSource& src, const std::vector<std::string>& tensors,
+                 std::map<std::string, std::unique_ptr<Observer>>& obs, int threads, PtqReport& rep) {
+    Model m = float_model;
+    std::set<std::string> outs;
+    for (const auto& o : m.graph.outputs) outs.insert(o.name);
+    std::set<std::string> inputs;
+    for (const auto& i : m.graph.inputs) inputs.insert(i.name);
+    for (const auto& t : tensors) {
+        if (outs.count(t) || inputs.count(t)) continue;
+        graph::ValueInfo vi;
+        vi.name = t;
+        if (const auto* v = m.graph.find_value_info(t)) vi = *v;
+        m.graph.outputs.push_back(vi);
+        outs.insert(t);
+    }
+    EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(m));
+    (void)orep;
+    std::map<std::vector<Shape>, std::unique_ptr<runtime::fast::Plan>> plans;
+    runtime::fast::PlanOptions po;
+    po.threads = threads > 0 ? threads : 1;
+    for (;;) {
+        EDGEQ_ASSIGN_OR_RETURN(auto batch, src());
+        if (!batch) break;
+        runtime::fast::Shapes shapes;
+        std::vector<Shape> key;
+        for (const auto& in : m.graph.inputs) {
+            auto it = batch->find(in.name);
+            if (it == batch->end()) return InvalidArgument("calibration batch has no tensor for input '" + in.name + "'");
+            shapes[in.name] = it->second.shape();
+            key.push_back(it->second.shape());
+        }
+        auto& plan = plans[key];
+        if (!plan) {
+            EDGEQ_ASSIGN_OR_RETURN(auto p, runtime::fast::plan(m, shapes, po));
+            plan = std::make_unique<runtime::fast::Plan>(std::move(p));
+        }
+        EDGEQ_ASSIGN_OR_RETURN(auto results, plan->run(*batch));
+        for (const auto& t : tensors) {
+            const Tensor* v = nullptr;
+            if (auto it = results.find(t); it != results.end()) v = &it->second;
+            else if (auto jt = batch->find(t); jt != batch->end()) v = &jt->second;
+            if (!v) return Corrupt("calibration: tensor '" + t + "' was not produced");
+            if (v->dtype() != DType::F32) return InvalidArgument("calibration: tensor '" + t + "' is not float32");
+            Status s = obs.at(t)->observe({v->data<float>(), static_cast<size_t>(v->numel())});
+            if (!s.ok()) return InvalidArgument("calibration tensor '" + t + "': " + s.message());
+        }
+        ++rep.calib_batches;
+        const auto& first = batch->begin()->second;
+        rep.calib_samples += first.rank() > 0 ? first.dim(0) : 1;
+    }
+    if (rep.calib_batches == 0) return InvalidArgument("calibration data is empty (no batches)");
+    return Status::Ok();
+}
+
+// ---- rewriting helpers ------------------------------------------------------------------------------------
+
+struct Rewriter {
+    Model& m;
+    Graph& g;
+    Namer name;
+    std::vector<Node> added;  // new nodes, appended by flush() (pushing earlier would move the nodes that
+                              // callers hold references to); a topological re-sort follows
+    explicit Rewriter(Model& model) : m(model), g(model.graph), name(model.graph) {}
+    ~Rewriter() { flush(); }
+    void flush() {
+        for (auto& n : added) g.nodes.push_back(std::move(n));
+        added.clear();
+    }
+
+    std::string add_init(const std::string& base, Tensor t) {
+        const std::string n = name(base);
+        g.initializers[n] = std::move(t);
+        return n;
+    }
+};
+
+Tensor scalar_tensor(DType dt, int32_t v) {
+    const std::vector<int32_t> q{v};
+    return pack_values(q, *qtype_from_dtype(dt), {});
+}
+
+// Q/DQ pair on activation `value` with params p; every consumer except `keep` rewired to the DQ output.
+void insert_qdq(Rewriter& rw, const std::string& value, const QParams& p) {
+    const std::string s = rw.add_init(value + "_scale", Tensor::scalar_f32(p.scale));
+    const std::string z = rw.add_init(value + "_zero_point", scalar_tensor(to_dtype(p.type), p.zero_point));
+    const std::string q = rw.name(value + "_quantized");
+    const std::string dq = rw.name(value + "_dequantized");
+    for (Node* c : consumers(rw.g, value))
+        for (auto& in : c->inputs)
+            if (in == value) in = dq;
+    rw.added.push_back(make_node("QuantizeLinear", rw.name(value + "_QuantizeLinear"), {value, s, z}, {q}));
+    rw.added.push_back(make_node("DequantizeLinear", rw.name(value + "_DequantizeLinear"), {q, s, z}, {dq}));
+}
+
+WeightQuantSpec weight_spec(const PtqOptions& o, const Target& t, const Tensor& w) {
+    WeightQuantSpec s;
+    s.type = o.weights;
+    s.granularity = o.granularity;
+    s.symmetric = o.weight_symmetric;
+    s.clip = o.clip;
+    s.group = o.group;
+    s.axis = o.granularity == Granularity::Group ? t.reduce_axis : t.channel_axis;
+    s.importance_axis = t.reduce_axis;
+    // ONNX blocks one axis only: a Conv whose input channels (per group) are fewer than the group, e.g. a
+    // depthwise or first layer, would get one scale per handful of weights; such weights go per output channel.
+    if (o.granularity == Granularity::Group && w.dim(t.reduce_axis) < o.group) {
+        s.granularity = Granularity::Channel;
+        s.axis = t.channel_axis;
+    }
+    return s;
+}
+
+std::string describe(const PtqOptions& o) {
+    std::string s = qtype_name(o.weights);
+    s += o.granularity == Granularity::Tensor    ? " per-tensor"
+         : o.granularity == Granularity::Channel ? " per-channel"
+                                                 : " group " + std::to_string(o.group);
+    s += o.weight_symmetric ? " sym" : " asym";
+    if (o.clip == Clip::Mse) s += " mse-clip";
+    return s;
+}
+
+int64_t tensor_bytes(const Tensor& t) { return static_cast<int64_t>(t.nbytes()); }
+
+// Replaces initializer `weight` (input `slot` of node) by DQ(q, scale, zp); returns the quantized weight.
+Result<QuantizedWeight> quantize_weight_input(Rewriter& rw, Node& n, size_t slot, const WeightQuantSpec& spec,
+                                              std::span<const float> importance, PtqReport& rep) {
+    const std::string w = n.inputs[slot];
+    const Tensor wt = rw.g.initializers.at(w);
+    auto qw = quantize_weight(wt, spec, importance);
+    if (!qw.ok()) return Status(qw.status().code(), "weight '" + w + "' of " + n.describe() + ": " + qw.status().message());
+    QuantizedWeight& r = *qw;
+    const std::string qn = rw.add_init(w + "_quantized", r.q);
+    const std::string sn = rw.add_init(w + "_scale", r.scale);
+    std::vector<std::string> ins{qn, sn};
+    if (!r.zero_point_is_zero() || !is_signed(spec.type)) ins.push_back(rw.add_init(w + "_zero_point", r.zero_point));
+    const std::string dq = rw.name(w + "_dequantized");
+    Node d = make_node("DequantizeLinear", rw.name(w + "_DequantizeLinear"), ins, {dq});
+    if (spec.granularity != Granularity::Tensor) d.attrs["axis"] = attr_int(r.axis);
+    if (spec.granularity == Granularity::Group) d.attrs["block_size"] = attr_int(r.block_size);
+    rw.added.push_back(std::move(d));
+    // Other readers of the float weight keep it; this node reads the dequantized one.
+    n.inputs[slot] = dq;
+    rep.weight_params += wt.numel();
+    rep.weight_bytes_before += tensor_bytes(wt);
+    rep.weight_bytes_after += tensor_bytes(r.q) + tensor_bytes(r.scale) + (ins.size() > 2 ? tensor_bytes(r.zero_point) : 0);
+    return std::move(r);
+}
+
+// ---- opset ---------------------------------------------------------------------------------------------
+
+// Default-domain ops whose meaning (not just their type list) changed at the given opset.
+const std::map<std::string, std::vector<int64_t>>& breaking_changes() {
+    static const std::map<std::string, std::vector<int64_t>> t{
+        {"Squeeze", {13}},      {"Unsqueeze", {13}},    {"ReduceSum", {13}},       {"ReduceMean", {18}},
+        {"ReduceMax", {18}},    {"ReduceMin", {18}},    {"ReduceProd", {18}},      {"ReduceL1", {18}},
+        {"ReduceL2", {18}},     {"ReduceLogSum", {18}}, {"ReduceLogSumExp", {18}}, {"ReduceSumSquare", {18}},
+        {"Split", {13}},        {"Pad", {11}},          {"Clip", {11}},            {"Slice", {10}},
+        {"Resize", {11}},       {"Upsample", {10}},     {"TopK", {10}},            {"Dropout", {12}},
+        {"Softmax", {13}},      {"LogSoftmax", {13}},   {"Hardmax", {13}},         {"Scatter", {11}},
+        {"GroupNormalization", {21}},
+    };
+    return t;
+}
+
+Tensor i64_tensor(const std::vector<int64_t>& v) { return Tensor::from_vector(DType::I64, {static_cast<int64_t>(v.size())}, v); }
+
+// Rewrites node `n` (opset `from`) into its form at the breaking change `v`, when the old meaning can be kept:
+// attributes that became inputs move to initializers; Softmax-family axis coercion is kept when the axis is
+// the last one. Returns false when it cannot (the caller reports the node).
+bool upgrade_node(Graph& g, Namer& nm, Node& n, int64_t v, const std::map<std::string, int64_t>& ranks) {
+    auto to_input = [&](const std::string& attr, size_t slot, bool required) {
+        if (!n.has(attr)) return !required;
+        const std::string in = nm((n.name.empty() ? n.outputs[0] : n.name) + "_" + attr);
+        g.initializers[in] = i64_tensor(n.attr_ints(attr));
+        n.attrs.erase(attr);
+        if (n.inputs.size() < slot + 1) n.inputs.resize(slot + 1);
+        n.inputs[slot] = in;
+        return true;
+    };
+    const std::string& op = n.op_type;
+    if (op == "Squeeze" || op == "Unsqueeze") return to_input("axes", 1, op == "Unsqueeze");
+    if (op == "Split") return to_input("split", 1, false);
+    if (op.rfind("Reduce", 0) == 0) {
+        if (!to_input("axes", 1, false)) return false;
+        return true;
+    }
+    if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") {
+        int64_t rank = -1;
+        if (const auto* vi = g.find_value_info(n.inputs[0]); vi && vi->has_shape) rank = static_cast<int64_t>(vi->shape.size());
+        else if (auto it = ranks.find(n.inputs[0]); it != ranks.end()) rank = it->second;
+        if (rank < 0) return false;
+        int64_t axis = n.attr_i("axis", 1);
+        if (axis < 0) axis += rank;
+        if (axis != rank - 1) return false;  // the old 2-D coercion over several axes has no 13+ equivalent
+        n.attrs["axis"] = attr_int(axis);
+        return true;
+    }
+    if (op == "Clip") {
+        const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+        n.inputs.resize(3);
+        if (n.has("min")) n.inputs[1] = nm(base + "_min"), g.initializers[n.inputs[1]] = Tensor::scalar_f32(n.attr_f("min", 0));
+        if (n.has("max")) n.inputs[2] = nm(base + "_max"), g.initializers[n.inputs[2]] = Tensor::scalar_f32(n.attr_f("max", 0));
+        n.attrs.erase("min");
+        n.attrs.erase("max");
+        while (!n.inputs.empty() && n.inputs.back().empty()) n.inputs.pop_back();
+        return true;
+    }
+    if (op == "Pad" && v == 11) {
+        if (n.attr_s("mode", "constant") != "constant" && n.has("value")) return false;
+        const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+        const float value = n.attr_f("value", 0.0f);
+        if (!to_input("pads", 1, true)) return false;
+        if (value != 0.0f) {
+            n.inputs.resize(3);
+            n.inputs[2] = nm(base + "_value");
+            g.initializers[n.inputs[2]] = Tensor::scalar_f32(value);
+        }
+        n.attrs.erase("value");
+        return true;
+    }
+    if (op == "Slice" && v == 10) {
+        if (!to_input("starts", 1, true) || !to_input("ends", 2, true)) return false;
+        if (n.has("axes")) to_input("axes", 3, false);
+        return true;
+    }
+    return false;
+}
+
+Status upgrade_graph(Graph& g, int64_t from, int64_t to, const std::map<std::string, int64_t>& ranks) {
+    Namer nm(g);
+    for (auto& n : g.nodes) {
+        if (n.domain.empty()) {
+            auto it = breaking_changes().find(n.op_type);
+            if (it != breaking_changes().end())
+                for (int64_t v : it->second)
+                    if (from < v && v <= to && !upgrade_node(g, nm, n, v, ranks)) {
+                        return Unsupported(n.describe() + " changed meaning at opset " + std::to_string(v) +
+                                           " and cannot be rewritten; the model (opset " + std::to_string(from) +
+                                           ") cannot be raised to opset " + std::to_string(to) +
+                                           " that the quantized ops need");
+                    }
+        }
+        for (auto& [k, a] : n.attrs) {
+            if (a.g) EDGEQ_RETURN_IF_ERROR(upgrade_graph(*a.g, from, to, ranks));
+            for (auto& sg : a.graphs)
+                if (sg) EDGEQ_RETURN_IF_ERROR(upgrade_graph(*sg, from, to, ranks));
+        }
+    }
+    return Status::Ok();
+}
+
+Status resort(Graph& g) {
+    EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(g));
+    std::vector<Node> sorted;
+    sorted.reserve(g.nodes.size());
+    for (size_t i : order) sorted.push_back(std::move(g.nodes[i]));
+    g.nodes = std::move(sorted);
+    return graph::verify(g);
+}
+
+void drop_unused_initializers(Graph& g) {
+    std::set<std::string> used;
+    std::function<void(const Graph&)> collect = [&](const Graph& sg) {
+        for (const auto& n : sg.nodes) {
+            for (const auto& i : n.inputs) used.insert(i);
+            for (const auto& [k, a] : n.attrs) {
+                if (a.g) collect(*a.g);
+                for (const auto& s : a.graphs)
+                    if (s) collect(*s);
+            }
+        }
+    };
+    collect(g);
+    for (const auto& o : g.outputs) used.insert(o.name);
+    for (auto it = g.initializers.begin(); it != g.initializers.end();) {
+        if (!used.count(it->first)) it = g.initializers.erase(it);
+        else ++it;
+    }
+}
+
+// ---- methods ------------------------------------------------------------------------------------------
+
+// The value whose range the output Q/DQ of target node `n` should cover: the output of a Relu/Clip that is
+// the node's only consumer, else the node's output.
+std::string output_point(Graph& g, const Node& n) {
+    const std::string y = n.outputs[0];
+    if (is_graph_output(g, y)) return y;
+    auto cs = consumers(g, y);
+    if (cs.size() == 1 && fusable_activation(*cs[0])) return cs[0]->outputs[0];
+    return y;
+}
+
+// Does some consumer of v (directly or through pass-through ops) belong to `targets`?
+bool feeds_target(Graph& g, const std::string& v, const std::set<std::string>& target_names, int depth = 0) {
+    if (depth > 16) return false;
+    for (Node* c : consumers(g, v)) {
+        if (target_names.count(c->name) && c->inputs[0] == v) return true;
+        if (pass_through(*c) && c->inputs[0] == v && feeds_target(g, c->outputs[0], target_names, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, const CalibrationSource& calib,
+                  PtqReport& rep) {
+    Graph& g = m.graph;
+    // Name every target node so that `feeds_target` can find them.
+    Namer nm(g);
+    for (auto& t : targets) {
+        Node& n = g.nodes[t.node];
+        if (n.name.empty()) n.name = nm(n.op_type + "_" + n.outputs[0]);
+        t.name = n.name;
+    }
+    std::set<std::string> target_names;
+    for (const auto& t : targets) target_names.insert(t.name);
+    // Activation tensors: each target's input, and its output point when another target reads it.
+    std::vector<std::string> acts;
+    std::set<std::string> seen;
+    auto want = [&](const std::string& v) {
+        if (seen.insert(v).second) acts.push_back(v);
+    };
+    for (const auto& t : targets) {
+        const Node& n = g.nodes[t.node];
+        if (f32_init(g, n.inputs[0])) continue;
+        want(n.inputs[0]);
+    }
+    for (const auto& t : targets) {
+        const Node& n = g.nodes[t.node];
+        const std::string y = output_point(g, n);
+        if (o.keep_io_float && is_graph_output(g, y)) continue;
+        if (feeds_target(g, y, target_names)) want(y);
+    }
+    std::map<std::string, std::unique_ptr<Observer>> obs;
+    for (const auto& a : acts) {
+        EDGEQ_ASSIGN_OR_RETURN(auto ob, make_observer(o.calibrator, *o.acts, o.act_symmetric));
+        obs[a] = std::move(ob);
+    }
+    if (!calib) return InvalidArgument("static quantization needs calibration data (--calib)");
+    EDGEQ_RETURN_IF_ERROR(calibrate(m, calib, acts, obs, o.threads, rep));
+    for (const auto& [k, ob] : obs) rep.observer_bytes += ob->memory_bytes();
+
+    Rewriter rw(m);
+    std::map<std::string, QParams> params;
+    for (const auto& a : acts) params[a] = obs.at(a)->params();
+    // Weights and biases first (node indices are still valid), then the activation pairs.
+    for (auto& t : targets) {
+        Node& n = g.nodes[t.node];
+        const QParams& px = params.count(n.inputs[0]) ? params.at(n.inputs[0]) : QParams{};
+        const bool x_quantized = params.count(n.inputs[0]) != 0;
+        EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, g.initializers.at(t.weight)), {}, rep));
+        std::string how = describe(o) + ", acts " + qtype_name(*o.acts) + " " + o.calibrator;
+        if (!t.bias.empty() && x_quantized && o.granularity != Granularity::Group) {
+            // int32 bias, scale = x_scale * w_scale (per output channel), zero point 0.
+            const Tensor& b = g.initializers.at(t.bias);
+            const auto bv = b.to_f32();
+            const auto ws = qw.scale.to_f32();
+            const int64_t N = static_cast<int64_t>(bv.size());
+            std::vector<float> bs(static_cast<size_t>(ws.size() == 1 ? 1 : N));
+            std::vector<int32_t> bq(static_cast<size_t>(N));
+            bool overflow = false;
+            for (int64_t c = 0; c < N; ++c) {
+                const float s = px.scale * ws[ws.size() == 1 ? 0 : static_cast<size_t>(c)];
+                if (ws.size() != 1 || c == 0) bs[ws.size() == 1 ? 0 : static_cast<size_t>(c)] = s;
+                const double r = std::nearbyint(static_cast<double>(bv[static_cast<size_t>(c)]) / s);
+                if (std::fabs(r) > 2147483647.0) overflow = true;
+                bq[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(r, -2147483648.0, 2147483647.0));
+            }
+            if (!overflow) {
+                const std::string qn = rw.add_init(t.bias + "_quantized", Tensor::from_vector(DType::I32, b.shape(), bq));
+                const std::string sn = rw.add_init(
+                    t.bias + "_scale", ws.size() == 1 ? Tensor::scalar_f32(bs[0])
+                                                      : Tensor::from_vector(DType::F32, {N}, bs));
+                const std::string dq = rw.name(t.bias + "_dequantized");
+                Node d = make_node("DequantizeLinear", rw.name(t.bias + "_DequantizeLinear"), {qn, sn}, {dq});
+                if (ws.size() != 1) d.attrs["axis"] = attr_int(0);
+                n.inputs[2] = dq;
+                rw.added.push_back(std::move(d));
+                how += ", bias int32";
+            } else {
+                rep.log.push_back(n.describe() + ": bias kept float (int32 bias would overflow)");
+            }
+        }
+        rep.nodes.push_back({n.name, n.op_type, t.weight, how, qw.q.numel()});
+    }
+    for (const auto& a : acts) insert_qdq(rw, a, params.at(a));
+    return Status::Ok();
+}
+
+Status run_dynamic(Model& m, std::vector<Target>& targets, const PtqOptions& o, PtqReport& rep) {
+    Graph& g = m.graph;
+    Rewriter rw(m);
+    std::map<std::string, std::array<std::string, 3>> dql;  // activation -> (q, scale, zp) outputs
+    std::vector<Node> added;
+    for (auto& t : targets) {
+        Node& n = g.nodes[t.node];
+        const std::string x = n.inputs[0];
+        if (f32_init(g, x)) continue;
+        const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+        // Weight as the integer op wants it: MatMulInteger B [K, N]; ConvInteger W as Conv's.
+        Tensor w = g.initializers.at(t.weight);
+        WeightQuantSpec spec = weight_spec(o, t, g.initializers.at(t.weight));
+        if (n.op_type == "Gemm" && t.channel_axis == 0) {  // transB = 1: transpose to [K, N]
+            const int64_t N = w.dim(0), K = w.dim(1);
+            Tensor wt(DType::F32, {K, N});
+            const float* src = w.data<float>();
+            float* dst = wt.data<float>();
+            for (int64_t i = 0; i < N; ++i)
+                for (int64_t k = 0; k < K; ++k) dst[k * N + i] = src[i * K + k];
+            w = wt;
+            spec.axis = 1;
+            spec.importance_axis = 0;
+        }
+        auto qw = quantize_weight(w, spec);
+        if (!qw.ok()) return Status(qw.status().code(), "weight '" + t.weight + "' of " + n.describe() + ": " + qw.status().message());
+        const std::string qn = rw.add_init(t.weight + "_quantized", qw->q);
+        std::vector<std::string> ins;
+        auto it = dql.find(x);
+        if (it == dql.end()) {
+            std::array<std::string, 3> outs{rw.name(x + "_quantized"), rw.name(x + "_scale"), rw.name(x + "_zero_point")};
+            added.push_back(make_node("DynamicQuantizeLinear", rw.name(x + "_DynamicQuantizeLinear"), {x},
+                                      {outs[0], outs[1], outs[2]}));
+            it = dql.emplace(x, outs).first;
+        }
+        const auto& [xq, xs, xz] = it->second;
+        const bool per_channel = o.granularity == Granularity::Channel;
+        std::string wz;
+        if (!qw->zero_point_is_zero()) wz = rw.add_init(t.weight + "_zero_point", qw->zero_point);
+        const std::string acc = rw.name(base + "_int32");
+        Node core = make_node(n.op_type == "Conv" ? "ConvInteger" : "MatMulInteger", rw.name(base + "_integer"),
+                              {xq, qn, xz}, {acc});
+        if (!wz.empty()) core.inputs.push_back(wz);
+        if (n.op_type == "Conv") core.attrs = n.attrs;
+        added.push_back(std::move(core));
+        const std::string accf = rw.name(base + "_int32_float");
+        Node cast = make_node("Cast", rw.name(base + "_cast"), {acc}, {accf});
+        cast.attrs["to"] = attr_int(1);
+        added.push_back(std::move(cast));
+        // Scale: x_scale * w_scale, shaped to broadcast over the channel axis of the output.
+        Tensor ws = qw->scale;
+        if (per_channel && n.op_type == "Conv") {
+            Shape s{ws.numel()};
+            for (int64_t i = 2; i < w.rank(); ++i) s.push_back(1);
+            ws = ws.reshaped(s);
+        }
+        const std::string wsn = rw.add_init(t.weight + "_scale", ws);
+        const std::string sc = rw.name(base + "_scale");
+        added.push_back(make_node("Mul", rw.name(base + "_scale_mul"), {xs, wsn}, {sc}));
+        const bool has_bias = n.op_type != "MatMul" && n.inputs.size() > 2 && !n.inputs[2].empty();
+        const std::string y = n.outputs[0];
+        const std::string scaled = has_bias ? rw.name(base + "_scaled") : y;
+        added.push_back(make_node("Mul", rw.name(base + "_output_mul"), {accf, sc}, {scaled}));
+        if (has_bias) {
+            std::string b = n.inputs[2];
+            if (n.op_type == "Conv") {
+                Tensor bt = g.initializers.at(b);
+                Shape s{bt.numel()};
+                for (int64_t i = 2; i < w.rank(); ++i) s.push_back(1);
+                b = rw.add_init(b + "_reshaped", bt.reshaped(s));
+            }
+            added.push_back(make_node("Add", rw.name(base + "_bias_add"), {scaled, b}, {y}));
+        }
+        rep.weight_params += w.numel();
+        rep.weight_bytes_before += tensor_bytes(w);
+        rep.weight_bytes_after += tensor_bytes(qw->q) + tensor_bytes(qw->scale) + (wz.empty() ? 0 : tensor_bytes(qw->zero_point));
+        rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts uint8 dynamic (per tensor)", w.numel()});
+        n.op_type.clear();  // removed below
+    }
+    std::erase_if(g.nodes, [](const Node& n) { return n.op_type.empty(); });
+    for (auto& a : added) g.nodes.push_back(std::move(a));
+    return Status::Ok();
+}
+
+Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions& o, PtqReport& rep) {
+    Rewriter rw(m);
+    for (auto& t : targets) {
+        Node& n = m.graph.nodes[t.node];
+        EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, m.graph.initializers.at(t.weight)), {}, rep));
+        rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts float", qw.q.numel()});
+    }
+    return Status::Ok();
+}
+
+Status run_half(Model& m, std::vector<Target>& targets, DType half, PtqReport& rep) {
+    Graph& g = m.graph;
+    Rewriter rw(m);
+    std::map<std::string, std::string> converted;  // float initializer -> Cast output
+    for (auto& t : targets) {
+        Node& n = g.nodes[t.node];
+        for (size_t slot = 1; slot < n.inputs.size(); ++slot) {
+            const std::string in = n.inputs[slot];
+            const Tensor* w = in.empty() ? nullptr : f32_init(g, in);
+            if (!w) continue;
+            auto it = converted.find(in);
+            if (it == converted.end()) {
+                const auto v = w->to_f32();
+                Tensor h(half, w->shape());
+                auto* p = h.data<uint16_t>();
+                for (size_t i = 0; i < v.size(); ++i) p[i] = half == DType::F16 ? f32_to_fp16(v[i]) : f32_to_bf16(v[i]);
+                const std::string hn = rw.add_init(in + (half == DType::F16 ? "_fp16" : "_bf16"), h);
+                const std::string out = rw.name(in + "_float");
+                Node c = make_node("Cast", rw.name(in + "_Cast"), {hn}, {out});
+                c.attrs["to"] = attr_int(1);
+                rw.added.push_back(std::move(c));
+                rep.weight_params += w->numel();
+                rep.weight_bytes_before += tensor_bytes(*w);
+                rep.weight_bytes_after += tensor_bytes(h);
+                it = converted.emplace(in, out).first;
+            }
+            g.nodes[t.node].inputs[slot] = it->second;
+        }
+        const Node& nn = g.nodes[t.node];
+        rep.nodes.push_back({nn.name, nn.op_type, t.weight, std::string(dtype_name(half)) + " weights, compute float32",
+                             g.initializers.count(t.weight) ? g.initializers.at(t.weight).numel() : 0});
+    }
+    return Status::Ok();
+}
+
+}  // namespace
+
+std::optional<Method> method_from_name(const std::string& s) {
+    if (s == "dynamic") return Method::Dynamic;
+    if (s == "static") return Method::Static;
+    if (s == "weight-only" || s == "weight_only") return Method::WeightOnly;
+    if (s == "fp16") return Method::FP16;
+    if (s == "bf16") return Method::BF16;
+    return std::nullopt;
+}
+
+const char* method_name(Method m) {
+    switch (m) {
+        case Method::Dynamic: return "dynamic";
+        case Method::Static: return "static";
+        case Method::WeightOnly: return "weight-only";
+        case Method::FP16: return "fp16";
+        case Method::BF16: return "bf16";
+    }
+    return "?";
+}
+
+Status check_options(const PtqOptions& o) {
+    const bool wsigned = o.weights == QType::I8 || o.weights == QType::I4 || o.weights == QType::I2;
+    switch (o.method) {
+        case Method::Static:
+            if (!o.acts) return InvalidArgument("--method static quantizes activations: --acts int8|uint8, not float");
+            if (*o.acts != QType::I8 && *o.acts != QType::U8)
+                return InvalidArgument("--acts: static activations are int8 or uint8");
+            break;
+        case Method::Dynamic:
+            if (o.weights != QType::I8)
+                return InvalidArgument(std::string("--method dynamic: weights are int8 (MatMulInteger/ConvInteger), not ") +
+                                       qtype_name(o.weights) + "; use --method weight-only for int4/int2");
+            if (o.granularity == Granularity::Group)
+                return InvalidArgument("--method dynamic: --granularity is tensor or channel (no groups)");
+            break;
+        case Method::WeightOnly:
+            if (o.acts) return InvalidArgument("--method weight-only keeps activations float: use --acts float");
+            break;
+        case Method::FP16:
+        case Method::BF16: break;
+    }
+    if (!wsigned) return InvalidArgument("--weights: int8, int4 or int2");
+    if (o.granularity == Granularity::Group && o.group < 1)
+        return InvalidArgument("--granularity group:N needs N >= 1");
+    if (o.format == Format::Native) return Unsupported("--format native is not implemented yet; use --format qdq");
+    for (const auto& e : o.exclude) {
+        try {
+            std::regex re(e);
+        } catch (const std::regex_error& err) {
+            return InvalidArgument("--exclude '" + e + "': not a valid regular expression (" + err.what() + ")");
+        }
+    }
+    if (o.method == Method::Static) {
+        auto ob = make_observer(o.calibrator, *o.acts, o.act_symmetric);
+        if (!ob.ok()) return ob.status();
+    }
+    return Status::Ok();
+}
+
+Status raise_opset(Model& m, int64_t target) {
+    const int64_t from = m.opset("");
+    if (from >= target) return Status::Ok();
+    // Ranks of every value from one reference run on zero inputs (unknown dims = 1), for the Softmax-family
+    // axis rule when shape inference left a value without a shape.
+    std::map<std::string, int64_t> ranks;
+    std::map<std::string, Tensor> zeros;
+    bool inputs_known = true;
+    for (const auto& in : m.graph.inputs) {
+        if (!in.dtype || !in.has_shape) {
+            inputs_known = false;
+            break;
+        }
+        Shape s;
+        for (const auto& d : in.shape) s.push_back(d.value > 0 ? d.value : 1);
+        zeros[in.name] = Tensor(*in.dtype, s);
+    }
+    if (inputs_known) {
+        runtime::RunOptions ro;
+        ro.on_node = [&](const Node& n, const std::vector<Tensor>& outs) {
+            for (size_t i = 0; i < outs.size() && i < n.outputs.size(); ++i)
+                if (!outs[i].empty_handle()) ranks[n.outputs[i]] = outs[i].rank();
+        };
+        (void)runtime::run_reference(m, zeros, ro);  // failures only lose the ranks
+        for (const auto& [k, t] : zeros) ranks[k] = t.rank();
+    }
+    Graph copy = m.graph;  // all or nothing
+    EDGEQ_RETURN_IF_ERROR(upgrade_graph(copy, from, target, ranks));
+    m.graph = std::move(copy);
+    m.opsets[""] = target;
+    // IR version 10 carries opset 21+ (int4), 11 carries opset 25 (int2); keep newer ones.
+    const int64_t ir = target >= 25 ? 11 : target >= 21 ? 10 : target >= 19 ? 9 : 7;
+    m.ir_version = std::max(m.ir_version, ir);
+    return Status::Ok();
+}
+
+Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const CalibrationSource& calib) {
+    EDGEQ_RETURN_IF_ERROR(check_options(o));
+    PtqReport rep;
+    // 1. prepare: standard-op optimizations only.
+    passes::OptimizeOptions oo;
+    oo.fuse = false;
+    EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(m, oo));
+    if (orep.batchnorms_folded) rep.log.push_back("prepare: " + std::to_string(orep.batchnorms_folded) + " BatchNormalization folded");
+    // 2. targets
+    std::vector<std::regex> ex;
+    for (const auto& e : o.exclude) ex.emplace_back(e);
+    std::vector<Target> targets;
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+        const Node& n = m.graph.nodes[i];
+        if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") continue;
+        Target t;
+        t.node = i;
+        const std::string why = select(m.graph, n, t);
+        if (!why.empty()) {
+            rep.skipped.push_back(n.describe() + ": " + why);
+            continue;
+        }
+        if (excluded(ex, n)) {
+            rep.skipped.push_back(n.describe() + ": excluded by --exclude");
+            continue;
+        }
+        targets.push_back(t);
+    }
+    // Shared weights: quantized once per reader (each reader gets its own DQ); fine for correctness.
+    int64_t need_opset = 10;  // QuantizeLinear / MatMulInteger / ConvInteger
+    if (o.method == Method::Static || o.method == Method::WeightOnly || o.method == Method::Dynamic) {
+        if (o.granularity == Granularity::Channel) need_opset = 13;
+        if (o.granularity == Granularity::Group || o.weights == QType::I4) need_opset = 21;
+        if (o.weights == QType::I2) need_opset = 25;
+    }
+    if (o.method == Method::BF16) need_opset = 13;  // Cast from bfloat16
+    if (o.method == Method::FP16) need_opset = std::max<int64_t>(m.opset(""), 7);
+    EDGEQ_RETURN_IF_ERROR(raise_opset(m, need_opset));
+    switch (o.method) {
+        case Method::Static: EDGEQ_RETURN_IF_ERROR(run_static(m, targets, o, calib, rep)); break;
+        case Method::Dynamic: EDGEQ_RETURN_IF_ERROR(run_dynamic(m, targets, o, rep)); break;
+        case Method::WeightOnly: EDGEQ_RETURN_IF_ERROR(run_weight_only(m, targets, o, rep)); break;
+        case Method::FP16: EDGEQ_RETURN_IF_ERROR(run_half(m, targets, DType::F16, rep)); break;
+        case Method::BF16: EDGEQ_RETURN_IF_ERROR(run_half(m, targets, DType::BF16, rep)); break;
+    }
+    drop_unused_initializers(m.graph);
+    // Stale inferred types of rewired values are dropped; the importer's shape inference recomputes them.
+    m.graph.value_info.clear();
+    EDGEQ_RETURN_IF_ERROR(resort(m.graph));
+    rep.opset = m.opset("");
+    return rep;
+}
+
+}  // namespace edgeq::quant::ptq
