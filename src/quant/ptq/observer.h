@@ -13,7 +13,8 @@
 //                       "percentile" alone means P = 99.999 (ONNX Runtime's default).
 //   "entropy"           TensorRT's KL-divergence calibration: threshold t on the |x| histogram minimising
 //                       KL(P || Q) between the clipped reference and its quantisation to the target's levels.
-//   "mse"               the range minimising the expected squared error of fake_quantize() for the target type
+//   "mse"               the range minimising the expected squared error of fake_quantize() for the target
+//   type
 //                       and symmetry, integrated over the histogram (values uniform within a bin).
 // The histogram calibrators clamp their result to the observed [min, max]; every result r satisfies
 // min <= r.lo <= r.hi <= max, except that nothing observed gives {0, 0}.
@@ -33,12 +34,13 @@ namespace edgeq::quant::ptq {
 
 // A fixed-size histogram over a grid of equal bins whose edges are integer multiples of the bin width
 // (so 0 is always an edge): bin i covers [(origin + i) * width, (origin + i + 1) * width), the last bin is
-// closed. When add() sees a value outside the grid it widens the grid: width *= 2^k (the smallest k that fits
-// the new data with the bin count unchanged) and each old bin's count moves, whole, into the new bin that
-// contains it (old edges are a superset of the new ones, so no count is split or interpolated). The result
-// equals a one-shot histogram of all data on the final grid up to floating-point rounding at bin edges.
+// closed. When add() sees a value outside the grid it re-bins: width *= 2^k with the smallest k >= 0 for
+// which all data seen so far fits in the bin count (k = 0: the window only shifts), the spare bins split
+// evenly on both sides, and each old bin's count moves, whole, into the new bin that contains it (old edges
+// are a superset of the new ones, so no count is split or interpolated). The result equals a one-shot
+// histogram of all data on the final grid up to floating-point rounding at bin edges.
 class Histogram {
-public:
+  public:
     static constexpr int64_t kDefaultBins = 2048;
     explicit Histogram(int64_t num_bins = kDefaultBins);
 
@@ -62,9 +64,10 @@ public:
     float max() const { return max_; }
     size_t memory_bytes() const { return sizeof(*this) + counts_.capacity() * sizeof(double); }
 
-private:
+  private:
     void init_grid(double lo, double hi);
-    void widen_to(double lo, double hi);
+    // New grid covering data [lo, hi] and the old occupied global bins [used_first, used_last].
+    void refit(double lo, double hi, int64_t used_first, int64_t used_last);
     int64_t bin_of(double v) const;  // clamped to [0, bins)
     std::vector<double> counts_;
     double width_ = 0;
@@ -75,10 +78,11 @@ private:
 };
 
 class Observer {
-public:
+  public:
     virtual ~Observer() = default;
     // Adds one batch. Empty spans are ignored. A batch with NaN or +-Inf is rejected whole (nothing is added)
-    // with InvalidArgument "N of M calibration values are not finite (NaN/Inf)"; the caller prefixes the tensor.
+    // with InvalidArgument "N of M calibration values are not finite (NaN/Inf)"; the caller prefixes the
+    // tensor.
     Status observe(std::span<const float> x);
     // The range to quantize to (see the table above). {0, 0} if nothing has been observed.
     virtual Range range() const = 0;
@@ -96,11 +100,11 @@ public:
     // Bytes held; constant once the first batch has been seen (bounded-memory calibration).
     virtual size_t memory_bytes() const { return sizeof(*this); }
 
-protected:
+  protected:
     Observer(QType target, bool symmetric) : target_(target), symmetric_(symmetric) {}
     virtual void add(std::span<const float> x) = 0;  // finite values only
 
-private:
+  private:
     QType target_;
     bool symmetric_;
     int64_t count_ = 0;
@@ -108,7 +112,8 @@ private:
 };
 
 // Parses spec (table above; case-sensitive, no spaces). Errors: InvalidArgument naming the spec and the
-// accepted forms, e.g. `unknown calibrator "kl" (expected minmax, percentile:P with 0 < P <= 100, entropy, mse)`.
+// accepted forms, e.g. `unknown calibrator "kl" (expected minmax, percentile:P with 0 < P <= 100, entropy,
+// mse)`.
 Result<std::unique_ptr<Observer>> make_observer(std::string_view spec, QType target, bool symmetric);
 
 // The range-selection rules on an existing histogram (what the observers call; exposed for tests and for
@@ -116,8 +121,8 @@ Result<std::unique_ptr<Observer>> make_observer(std::string_view spec, QType tar
 Range percentile_range(const Histogram& h, double percentile, bool symmetric);
 Range entropy_range(const Histogram& h, QType target, bool symmetric);
 Range mse_range(const Histogram& h, QType target, bool symmetric);
-// Expected squared quantization error per value of fake_quantize(., params_from_range(r, t, symmetric)) over the
-// histogram, each bin's count spread uniformly over the bin (exact integral, including clipping error).
+// Expected squared quantization error per value of fake_quantize(., params_from_range(r, t, symmetric)) over
+// the histogram, each bin's count spread uniformly over the bin (exact integral, including clipping error).
 double expected_mse(const Histogram& h, Range r, QType t, bool symmetric);
 
 }  // namespace edgeq::quant::ptq

@@ -27,9 +27,9 @@ int32_t qmin(QType t);
 int32_t qmax(QType t);
 int bits(QType t);
 bool is_signed(QType t);
-DType to_dtype(QType t);                              // I8 -> DType::I8, ...
-std::optional<QType> qtype_from_dtype(DType t);       // nullopt for non-integer-PTQ dtypes
-const char* qtype_name(QType t);                      // "int8", "uint8", "int4", "uint4", "int2", "uint2"
+DType to_dtype(QType t);                         // I8 -> DType::I8, ...
+std::optional<QType> qtype_from_dtype(DType t);  // nullopt for non-integer-PTQ dtypes
+const char* qtype_name(QType t);                 // "int8", "uint8", "int4", "uint4", "int2", "uint2"
 std::optional<QType> qtype_from_name(std::string_view s);  // those names, or "i8"/"u8"/... (case-insensitive)
 
 // The integer range params_from_range() maps onto. Asymmetric: the full range. Symmetric signed: the
@@ -55,9 +55,12 @@ struct QParams {
 //   lo = min(lo, 0), hi = max(hi, 0)                           (0 must be exactly representable)
 //   symmetric:  a = max(|lo|, |hi|); lo = -a, hi = a
 //   [qlo, qhi] = quant_range(t, symmetric)
-//   scale = (hi - lo) / (qhi - qlo)                            (computed in double, stored as float)
-//   zero_point = symmetric ? round_half_even((qlo + qhi) / 2)  (signed: 0; U8: 128, U4: 8, U2: 2)
-//                          : saturate(round_half_even(qlo - lo / scale))
+//   scale = (hi - lo) / (qhi - qlo)                            (hi - lo in float, / in double; stored as
+//   float) zero_point = symmetric ? round_half_even((qlo + qhi) / 2)  (signed: 0; U8: 128, U4: 8, U2: 2)
+//                          : saturate(round_half_even(qlo - lo / scale))   (with the double scale)
+// (ONNX Runtime's numpy arithmetic. Differences, deliberate: ORT's newest tables give symmetric UINT8 the
+// range [0, 254] (zero point 127) and symmetric INT4 the full [-8, 7]; here symmetric unsigned types use the
+// full range (zero point 128 / 8 / 2) and every signed type the narrow range above.)
 // A degenerate range (scale below FLT_MIN, e.g. an all-zero tensor) gives scale = 1 and the zero point
 // above (0 for asymmetric), so every value quantizes to the zero point and dequantizes to 0.
 // NaN/Inf bounds are a caller bug (observers reject non-finite data): EDGEQ_CHECK.
@@ -74,7 +77,9 @@ inline float dequantize_value(int32_t q, const QParams& p) {
     return static_cast<float>(q - p.zero_point) * p.scale;
 }
 // dequantize_value(quantize_value(x, p), p).
-inline float fake_quantize(float x, const QParams& p) { return dequantize_value(quantize_value(x, p), p); }
+inline float fake_quantize(float x, const QParams& p) {
+    return dequantize_value(quantize_value(x, p), p);
+}
 
 // Whole spans (q.size() / y.size() must equal x.size(): EDGEQ_CHECK).
 void quantize_values(std::span<const float> x, const QParams& p, std::span<int32_t> q);
