@@ -13,9 +13,8 @@
 //                       "percentile" alone means P = 99.999 (ONNX Runtime's default).
 //   "entropy"           TensorRT's KL-divergence calibration: threshold t on the |x| histogram minimising
 //                       KL(P || Q) between the clipped reference and its quantisation to the target's levels.
-//   "mse"               the range minimising the expected squared error of fake_quantize() for the target
-//   type
-//                       and symmetry, integrated over the histogram (values uniform within a bin).
+//   "mse"               the range minimising the expected squared error of fake_quantize() for the
+//                       target type and symmetry, integrated over the histogram (values uniform in a bin).
 // The histogram calibrators clamp their result to the observed [min, max]; every result r satisfies
 // min <= r.lo <= r.hi <= max, except that nothing observed gives {0, 0}.
 #pragma once
@@ -82,7 +81,7 @@ class Observer {
     virtual ~Observer() = default;
     // Adds one batch. Empty spans are ignored. A batch with NaN or +-Inf is rejected whole (nothing is added)
     // with InvalidArgument "N of M calibration values are not finite (NaN/Inf)"; the caller prefixes the
-    // tensor.
+    // tensor name.
     Status observe(std::span<const float> x);
     // The range to quantize to (see the table above). {0, 0} if nothing has been observed.
     virtual Range range() const = 0;
@@ -112,8 +111,8 @@ class Observer {
 };
 
 // Parses spec (table above; case-sensitive, no spaces). Errors: InvalidArgument naming the spec and the
-// accepted forms, e.g. `unknown calibrator "kl" (expected minmax, percentile:P with 0 < P <= 100, entropy,
-// mse)`.
+// accepted forms, e.g.
+//   unknown calibrator "kl" (expected minmax, percentile:P with 0 < P <= 100, entropy, mse)
 Result<std::unique_ptr<Observer>> make_observer(std::string_view spec, QType target, bool symmetric);
 
 // The range-selection rules on an existing histogram (what the observers call; exposed for tests and for
