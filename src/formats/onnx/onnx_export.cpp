@@ -93,7 +93,8 @@ class Builder {
     Status node(const graph::Node& n, const std::string& where, onnx::NodeProto* np, int depth);
     Status tensor(const Tensor& t, const std::string& name, const std::string& what, bool may_be_external,
                   onnx::TensorProto* tp);
-    Status value_info(const graph::ValueInfo& vi, const std::string& where, onnx::ValueInfoProto* vp);
+    Status value_info(const graph::ValueInfo& vi, const std::string& where, bool require_type,
+                      onnx::ValueInfoProto* vp);
     void need_ir(int32_t elem_type, const std::string& what) {
         const int64_t v = ir_for_elem_type(elem_type);
         if (v > need_ir_) {
@@ -145,7 +146,8 @@ Status Builder::tensor(const Tensor& t, const std::string& name, const std::stri
     return Status::Ok();
 }
 
-Status Builder::value_info(const graph::ValueInfo& vi, const std::string& where, onnx::ValueInfoProto* vp) {
+Status Builder::value_info(const graph::ValueInfo& vi, const std::string& where, bool require_type,
+                           onnx::ValueInfoProto* vp) {
     const std::string what = where + " value '" + vi.name + "'";
     if (vi.name.empty()) return InvalidArgument(where + ": a value info has no name");
     vp->set_name(vi.name);
@@ -155,6 +157,12 @@ Status Builder::value_info(const graph::ValueInfo& vi, const std::string& where,
         if (et == 0) {
             return Unsupported(what + " has type " + dtype_name(*vi.dtype) + ", which ONNX cannot express");
         }
+    }
+    if (et == 0 && require_type) {
+        // ONNX Runtime refuses such a model ("does not have type information"), so does ONNX's checker.
+        return Unsupported(what +
+                           " has no element type; ONNX needs one on main-graph inputs and outputs (sequence, "
+                           "map and optional types are not kept by edgeq's IR)");
     }
     if (et == 0 && !vi.has_shape) return Status::Ok();  // unknown / non-tensor type: name only
     auto* tt = vp->mutable_type()->mutable_tensor_type();
@@ -257,9 +265,12 @@ Status Builder::graph(const graph::Graph& g, onnx::GraphProto* gp, int depth) {
         EDGEQ_RETURN_IF_ERROR(
             tensor(t, name, where + " initializer '" + name + "'", true, gp->add_initializer()));
     }
-    for (const auto& v : g.inputs) EDGEQ_RETURN_IF_ERROR(value_info(v, where + " input", gp->add_input()));
-    for (const auto& v : g.outputs) EDGEQ_RETURN_IF_ERROR(value_info(v, where + " output", gp->add_output()));
-    for (const auto& v : g.value_info) EDGEQ_RETURN_IF_ERROR(value_info(v, where, gp->add_value_info()));
+    for (const auto& v : g.inputs)
+        EDGEQ_RETURN_IF_ERROR(value_info(v, where + " input", depth == 0, gp->add_input()));
+    for (const auto& v : g.outputs)
+        EDGEQ_RETURN_IF_ERROR(value_info(v, where + " output", depth == 0, gp->add_output()));
+    for (const auto& v : g.value_info)
+        EDGEQ_RETURN_IF_ERROR(value_info(v, where, false, gp->add_value_info()));
     return Status::Ok();
 }
 
