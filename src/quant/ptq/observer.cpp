@@ -25,17 +25,22 @@ int64_t floor_index(double v, double w) {
     return static_cast<int64_t>(std::clamp(f, -kLim, kLim));
 }
 
-// |x| histogram folded from h's signed one: bin j covers [j * w, (j + 1) * w). Exact because 0 is an edge:
-// signed bin g >= 0 -> j = g; g < 0 covers [g w, (g + 1) w) -> |x| in ((-g - 1) w, -g w] -> j = -g - 1.
-std::vector<double> fold_abs(const Histogram& h) {
+// |x| histogram folded from h's signed one: bin j covers [j * width, (j + 1) * width). Exact because 0 is an
+// edge: signed bin g >= 0 -> j = g; g < 0 covers [g w, (g + 1) w) -> |x| in ((-g - 1) w, -g w] -> j = -g - 1.
+// When the data sits far from 0 the fold would need more than num_bins() bins; then 2^k adjacent |x| bins are
+// merged (j >> k, still exact) and width = w * 2^k, so the result never exceeds num_bins() bins.
+std::vector<double> fold_abs(const Histogram& h, double* width) {
     const int64_t o = h.origin(), n = h.num_bins();
-    const int64_t size = std::max(std::llabs(o), std::llabs(o + n));
-    std::vector<double> a(static_cast<size_t>(size), 0.0);
+    const int64_t span = std::max(std::llabs(o), std::llabs(o + n));
+    int k = 0;
+    while (((span - 1) >> k) + 1 > n) ++k;
+    std::vector<double> a(static_cast<size_t>(((span - 1) >> k) + 1), 0.0);
     for (int64_t i = 0; i < n; ++i) {
         const int64_t g = o + i;
-        const int64_t j = g >= 0 ? g : -g - 1;
+        const int64_t j = (g >= 0 ? g : -g - 1) >> k;
         a[static_cast<size_t>(j)] += h.counts()[static_cast<size_t>(i)];
     }
+    *width = std::ldexp(h.width(), k);
     return a;
 }
 
@@ -303,8 +308,9 @@ Range percentile_range(const Histogram& h, double percentile, bool symmetric) {
     if (!h.has_grid()) return {h.min(), h.max()};
     const double total = h.total();
     if (symmetric) {
-        const std::vector<double> a = fold_abs(h);
-        const double t = quantile(a, 0.0, h.width(), total * percentile / 100.0);
+        double w = 0;
+        const std::vector<double> a = fold_abs(h, &w);
+        const double t = quantile(a, 0.0, w, total * percentile / 100.0);
         return symmetric_from_threshold(t, h);
     }
     const double cut = (100.0 - percentile) / 200.0;
@@ -315,7 +321,8 @@ Range percentile_range(const Histogram& h, double percentile, bool symmetric) {
 
 Range entropy_range(const Histogram& h, QType target, bool symmetric) {
     if (!h.has_grid()) return {h.min(), h.max()};
-    std::vector<double> a = fold_abs(h);
+    double w = 0;
+    std::vector<double> a = fold_abs(h, &w);
     while (!a.empty() && a.back() == 0) a.pop_back();
     const bool two_sided = h.min() < 0 && h.max() > 0;
     const int64_t levels = static_cast<int64_t>(qmax(target)) - qmin(target) + 1;
@@ -355,7 +362,7 @@ Range entropy_range(const Histogram& h, QType target, bool symmetric) {
             best_i = i;
         }
     }
-    return symmetric_from_threshold(static_cast<double>(best_i) * h.width(), h);
+    return symmetric_from_threshold(static_cast<double>(best_i) * w, h);
 }
 
 double expected_mse(const Histogram& h, Range r, QType t, bool symmetric) {

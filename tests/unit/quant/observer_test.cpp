@@ -457,6 +457,31 @@ TEST(PtqHistogram, ConstantDataGivesExactRange) {
     }
 }
 
+// Data far from 0 (bin origin ~ 1e6 bins away): the |x| fold is coarsened, not 1e6 bins long, and every
+// calibrator still returns a range inside the data.
+TEST(PtqObserver, DataFarFromZero) {
+    std::mt19937 rng(8);
+    std::uniform_real_distribution<float> u(1000.f, 1001.f);
+    std::vector<float> x(20000);
+    for (float& v : x) v = u(rng);
+    for (const char* spec : {"percentile:99", "entropy", "mse"}) {
+        for (bool sym : {true, false}) {
+            auto o = make(spec, sym ? QType::I8 : QType::U8, sym);
+            ASSERT_TRUE(o->observe(x).ok());
+            std::vector<float> neg(x);
+            for (float& v : neg) v = -2.f * v;  // [-2002, -2000]: now two clusters far apart
+            if (!sym) {
+                ASSERT_TRUE(o->observe(neg).ok());
+            }
+            const Range r = o->range();
+            EXPECT_GE(r.lo, o->min()) << spec;
+            EXPECT_LE(r.hi, o->max()) << spec;
+            EXPECT_GT(r.hi, 990.f) << spec << " sym " << sym;
+            EXPECT_LE(o->histogram()->counts().size(), 2048u);
+        }
+    }
+}
+
 TEST(PtqObserver, MemoryDoesNotGrowWithBatches) {
     std::mt19937 rng(17);
     std::normal_distribution<float> g(0.f, 1.f);
