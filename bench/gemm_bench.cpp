@@ -1,5 +1,7 @@
-// FP32 GEMM throughput of every kernel row this CPU runs (kernels/dispatch.cpp), single thread, B pre-packed:
-// GFLOP/s at square sizes and at shapes taken from the benchmark models. Usage: gemm_bench [--reps N]
+// FP32 GEMM and Conv2D throughput of every kernel row this CPU runs (kernels/dispatch.cpp), single thread:
+// GEMM GFLOP/s (B pre-packed) at square sizes and at shapes taken from the benchmark models, then Conv2D GFLOP/s
+// (one image, whole call: padding copy, packing, epilogue) at the benchmark models' convolutions.
+// Usage: gemm_bench [--seconds S] [--conv-only]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,8 +17,11 @@ int main(int argc, char** argv) {
     using namespace edgeq;
     using namespace edgeq::kernels;
     double min_seconds = 0.2;
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::string(argv[i]) == "--seconds") min_seconds = std::atof(argv[i + 1]);
+    bool conv_only = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--seconds" && i + 1 < argc) min_seconds = std::atof(argv[i + 1]);
+        if (std::string(argv[i]) == "--conv-only") conv_only = true;
+    }
     struct Shape3 {
         int64_t M, N, K;
         const char* what;
@@ -29,7 +34,22 @@ int main(int argc, char** argv) {
     std::printf("| kernel | M | N | K | shape | GFLOP/s |\n|---|---|---|---|---|---|\n");
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> d(-1, 1);
+    // best time of fn() over at least min_seconds (and 3 calls), after one warm-up call
+    auto best_seconds = [&](auto&& fn) {
+        fn();
+        double best = 1e30;
+        const auto t_end = std::chrono::steady_clock::now() + std::chrono::duration<double>(min_seconds);
+        int reps = 0;
+        do {
+            const auto t0 = std::chrono::steady_clock::now();
+            fn();
+            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            ++reps;
+        } while (std::chrono::steady_clock::now() < t_end || reps < 3);
+        return best;
+    };
     for (const KernelRow& row : kernel_rows()) {
+        if (conv_only) break;
         if (row.op != Op::Gemm || row.isa > detected_isa()) continue;
         for (const auto& s : shapes) {
             if (row.isa == Isa::Ref && s.M * s.N * s.K > 64 * 1024 * 1024) continue;
@@ -41,18 +61,44 @@ int main(int argc, char** argv) {
             GemmArgs g;
             g.M = s.M, g.N = s.N, g.K = s.K, g.a = a.data(), g.lda = s.K, g.b = packed.data(), g.c = c.data(), g.ldc = s.N;
             g.n_begin = 0, g.n_end = s.N;
-            gemm_fn(row)(g);  // warm-up
-            double best = 1e30;
-            auto t_end = std::chrono::steady_clock::now() + std::chrono::duration<double>(min_seconds);
-            int reps = 0;
-            do {
-                const auto t0 = std::chrono::steady_clock::now();
-                gemm_fn(row)(g);
-                best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-                ++reps;
-            } while (std::chrono::steady_clock::now() < t_end || reps < 3);
+            const double best = best_seconds([&] { gemm_fn(row)(g); });
             std::printf("| %s | %ld | %ld | %ld | %s | %.1f |\n", row.name, long(s.M), long(s.N), long(s.K), s.what,
                         2.0 * double(s.M) * double(s.N) * double(s.K) / best / 1e9);
+        }
+    }
+
+    struct ConvShape {
+        int64_t C, H, W, OC, K, S, P;
+        Act act;
+        const char* what;
+    };
+    const ConvShape convs[] = {
+        {1, 28, 28, 32, 3, 1, 1, Act::Relu, "vgg_bn conv1"},   {32, 28, 28, 32, 3, 1, 1, Act::Relu, "vgg_bn conv2"},
+        {32, 14, 14, 64, 3, 1, 1, Act::Relu, "vgg_bn conv3"},  {64, 14, 14, 64, 3, 1, 1, Act::Relu, "vgg_bn conv4"},
+        {1, 28, 28, 6, 5, 1, 2, Act::Tanh, "lenet5 conv1"},    {6, 14, 14, 16, 5, 1, 0, Act::Tanh, "lenet5 conv2"},
+        {16, 60, 80, 32, 3, 2, 1, Act::Relu, "stride 2 (im2col)"},
+    };
+    std::printf("\n| kernel | C | HxW | OC | kernel, stride, pad | shape | GFLOP/s |\n|---|---|---|---|---|---|---|\n");
+    for (const KernelRow& row : kernel_rows()) {
+        if (row.op != Op::Conv2d || row.isa > detected_isa()) continue;
+        for (const auto& s : convs) {
+            Conv2dArgs a;
+            a.C = s.C, a.H = s.H, a.W = s.W, a.OC = s.OC, a.KH = a.KW = s.K, a.SH = a.SW = s.S, a.PT = a.PL = s.P;
+            a.OH = (s.H + 2 * s.P - s.K) / s.S + 1;
+            a.OW = (s.W + 2 * s.P - s.K) / s.S + 1;
+            a.act.kind = s.act;
+            std::vector<float> x(static_cast<size_t>(s.C * s.H * s.W)), w(static_cast<size_t>(s.OC * s.C * s.K * s.K));
+            std::vector<float> bias(static_cast<size_t>(s.OC)), y(static_cast<size_t>(s.OC * a.OH * a.OW));
+            for (auto& v : x) v = d(rng);
+            for (auto& v : w) v = d(rng);
+            for (auto& v : bias) v = d(rng);
+            std::vector<float> work(static_cast<size_t>(conv2d_work_floats(a, row.nr)));
+            a.x = x.data(), a.w = w.data(), a.bias = bias.data(), a.y = y.data(), a.work = work.data();
+            a.p_begin = 0, a.p_end = a.OH * a.OW;
+            const double best = best_seconds([&] { conv2d_fn(row)(a); });
+            const double flops = 2.0 * double(s.OC * a.OH * a.OW) * double(s.C * s.K * s.K);
+            std::printf("| %s | %ld | %ldx%ld | %ld | %ldx%ld s%ld p%ld | %s | %.1f |\n", row.name, long(s.C), long(s.H),
+                        long(s.W), long(s.OC), long(s.K), long(s.K), long(s.S), long(s.P), s.what, flops / best / 1e9);
         }
     }
     return 0;

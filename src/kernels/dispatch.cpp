@@ -9,8 +9,8 @@ namespace edgeq::kernels {
 namespace x86 {
 void gemm_f32_f32_f32__avx2_6x16(const GemmArgs&);
 void gemm_f32_f32_f32__avx512_6x32(const GemmArgs&);
-void conv2d_f32__avx2_im2col_6x16(const Conv2dArgs&);
-void conv2d_f32__avx512_im2col_6x32(const Conv2dArgs&);
+void conv2d_f32__avx2_6x16(const Conv2dArgs&);
+void conv2d_f32__avx512_8x32(const Conv2dArgs&);
 void dwconv2d_f32__avx2_direct(const DwConv2dArgs&);
 void dwconv2d_f32__avx512_direct(const DwConv2dArgs&);
 void maxpool2d_f32__avx2(const Pool2dArgs&);
@@ -29,8 +29,8 @@ const KernelRow kRows[] = {
     {Op::Gemm, Isa::Avx2, "gemm_f32_f32_f32__avx2_6x16", 6, 16, erase(&x86::gemm_f32_f32_f32__avx2_6x16)},
     {Op::Gemm, Isa::Avx512, "gemm_f32_f32_f32__avx512_6x32", 6, 32, erase(&x86::gemm_f32_f32_f32__avx512_6x32)},
     {Op::Conv2d, Isa::Ref, "conv2d_f32__ref_direct", 1, ref::kRefNr, erase(&ref::conv2d_f32)},
-    {Op::Conv2d, Isa::Avx2, "conv2d_f32__avx2_im2col_6x16", 6, 16, erase(&x86::conv2d_f32__avx2_im2col_6x16)},
-    {Op::Conv2d, Isa::Avx512, "conv2d_f32__avx512_im2col_6x32", 6, 32, erase(&x86::conv2d_f32__avx512_im2col_6x32)},
+    {Op::Conv2d, Isa::Avx2, "conv2d_f32__avx2_6x16", 6, 16, erase(&x86::conv2d_f32__avx2_6x16)},
+    {Op::Conv2d, Isa::Avx512, "conv2d_f32__avx512_8x32", 8, 32, erase(&x86::conv2d_f32__avx512_8x32)},
     {Op::DwConv2d, Isa::Ref, "dwconv2d_f32__ref_direct", 1, 1, erase(&ref::dwconv2d_f32)},
     {Op::DwConv2d, Isa::Avx2, "dwconv2d_f32__avx2_direct", 1, 8, erase(&x86::dwconv2d_f32__avx2_direct)},
     {Op::DwConv2d, Isa::Avx512, "dwconv2d_f32__avx512_direct", 1, 16, erase(&x86::dwconv2d_f32__avx512_direct)},

@@ -1,4 +1,5 @@
-// FP32 compute kernels: GEMM with packed weights, Conv2D (im2col + GEMM, direct depthwise), pooling.
+// FP32 compute kernels: GEMM with packed weights, Conv2D (direct for stride 1, im2col + GEMM when strided,
+// direct depthwise), pooling.
 //
 // Layer rules (../shared/docs/ARCHITECTURE.md): kernels see pointers, strides and sizes only; they never
 // include graph/ or runtime/, never allocate (callers pass workspace) and never spawn threads (callers split
@@ -8,7 +9,9 @@
 // variants (kernels/x86/*_avx2.cpp, *_avx512.cpp). dispatch.cpp holds one row per kernel; select_*() picks the
 // best row enabled by active_isa() (EDGEQ_ISA caps it). Names follow STYLE.md:
 //   gemm_f32_f32_f32__avx512_6x32   C[M×N] = A[M×K] · Bpacked[K×N] + bias, activation
-//   conv2d_f32__avx512_im2col_6x32   NCHW conv of one image and group via packed im2col panels
+//   conv2d_f32__avx512_8x32          NCHW conv of one image and group: stride 1 runs direct (8 channels × 32
+//                                    lanes of a zero-padded input grid, no im2col); strided convs run im2col
+//                                    panels + the 6x32 GEMM; 1×1 stride 1 runs the GEMM on the input as is
 //   dwconv2d_f32__avx512_direct      depthwise conv (group == channels, one filter per channel)
 //   maxpool2d_f32__ref / avgpool2d_f32__ref
 #pragma once
@@ -76,7 +79,8 @@ struct Conv2dArgs {
     int64_t p_begin = 0, p_end = 0;  // output pixels (oy·OW + ox) to compute (threads split here)
 };
 using Conv2dFn = void (*)(const Conv2dArgs&);
-// Workspace for one conv2d call: a zero-padded copy of the input (when the conv pads) + one chunk of im2col panels.
+// Workspace for one conv2d call, any row: a zero-padded copy of the input (+ slack for the direct path's last
+// vector) + one chunk of im2col panels.
 int64_t conv2d_work_floats(const Conv2dArgs& a, int nr);
 // Pixels per im2col chunk (a multiple of nr).
 int64_t conv2d_chunk(int64_t K, int nr);

@@ -1,5 +1,6 @@
-// conv2d (im2col + GEMM) and dwconv2d (direct) rows vs the scalar references over a seeded matrix of
-// awkward shapes: channels, kernel sizes, strides, pads, dilations, pixel/channel ranges split as threads do.
+// conv2d (direct for stride 1, im2col + GEMM when strided) and dwconv2d (direct) rows vs the scalar references
+// over a seeded matrix of awkward shapes: channels, kernel sizes, strides, pads, dilations, pixel/channel ranges
+// split as threads do.
 // Also the reference pooling rows on hand-computed cases.
 #include <gtest/gtest.h>
 
@@ -89,6 +90,88 @@ TEST(Conv2d, RandomShapesMatchReference) {
             const int64_t bad = first_bad(want, got, mag, kConvRel, kActAbs);
             if (bad >= 0) {
                 ADD_FAILURE() << describe_failure(*row, seed, conv_shape(a) + " splits=" + std::to_string(splits), bad, want, got);
+                return;
+            }
+        }
+    }
+}
+
+// Stride-1 shapes the direct path tiles differently: model-sized planes (28×28, 14×14), channel counts around
+// the 8-row tile (6, 8, 9, 16, 17, 32, 64), many input channels (one lane tile per L1 block) and few (whole
+// image per block), grids narrower than a vector (W = 1..3), pixel ranges that start and end mid-row. Also
+// checks that the kernel writes nothing past conv2d_work_floats() nor outside its pixel range.
+TEST(Conv2d, StrideOneModelShapesMatchReference) {
+    const auto rows = runnable_rows(Op::Conv2d);
+    for (uint32_t seed = 1; seed <= 60; ++seed) {
+        std::mt19937 rng(seed * 7919u);
+        auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+        Conv2dArgs a;
+        a.C = pick({1, 3, 6, 9, 32, 64});
+        a.H = pick({1, 3, 14, 28, 19});
+        a.W = pick({1, 2, 3, 14, 28, 33});
+        a.OC = pick({1, 6, 8, 9, 16, 17, 32, 64});
+        a.KH = pick({1, 3, 5, 3});
+        a.KW = pick({1, 3, 5, 3, 2});
+        if (a.KH == 1 && a.KW == 1) a.KW = 3;  // 1×1 without pads is the GEMM path (covered above)
+        a.DH = pick({1, 1, 1, 2});
+        a.DW = pick({1, 1, 1, 3});
+        a.PT = pick({0, 1, 2});
+        a.PL = pick({0, 1, 2});
+        const int64_t pb = pick({0, 1, 2}), pr = pick({0, 1, 2});
+        a.OH = out_dim(a.H, a.KH, 1, a.PT, pb, a.DH);
+        a.OW = out_dim(a.W, a.KW, 1, a.PL, pr, a.DW);
+        if (a.OH <= 0 || a.OW <= 0) continue;
+        if (a.C * a.OC * a.OH * a.OW * a.KH * a.KW > 8'000'000) a.C = 3;  // keep the scalar reference quick
+        a.act = all_activations()[rng() % all_activations().size()];
+        const int64_t K = a.C * a.KH * a.KW, P = a.OH * a.OW;
+        const auto x = random_vec(rng, static_cast<size_t>(a.C * a.H * a.W));
+        const auto w = random_vec(rng, static_cast<size_t>(a.OC * K));
+        const auto bias = random_vec(rng, static_cast<size_t>(a.OC));
+        a.x = x.data();
+        a.w = w.data();
+        a.bias = rng() % 4 ? bias.data() : nullptr;
+        a.p_begin = 0;
+        a.p_end = P;
+        std::vector<float> want(static_cast<size_t>(a.OC * P)), mag(want.size());
+        a.y = want.data();
+        ref::conv2d_f32(a);
+        {
+            Conv2dArgs m = a;
+            std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
+            for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
+            for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+            for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
+            m.w = aw.data();
+            m.x = ax.data();
+            m.bias = a.bias ? ab.data() : nullptr;
+            m.act = {};
+            m.y = mag.data();
+            ref::conv2d_f32(m);
+        }
+        // a pixel range that starts and ends mid-row (or the whole image): only it may be written
+        const int64_t p0 = seed % 3 == 0 ? 0 : static_cast<int64_t>(rng() % static_cast<uint32_t>(P));
+        const int64_t p1 = seed % 3 == 0 ? P : p0 + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(P - p0));
+        const std::string shape = conv_shape(a) + " pixels=[" + std::to_string(p0) + "," + std::to_string(p1) + ")";
+        for (const KernelRow* row : rows) {
+            constexpr float kUnwritten = -12345.0f, kSentinel = 777.0f;
+            std::vector<float> got(want.size(), kUnwritten);
+            const size_t wf = static_cast<size_t>(conv2d_work_floats(a, row->nr));
+            std::vector<float> work(wf + 64, kSentinel);
+            Conv2dArgs b = a;
+            b.y = got.data();
+            b.work = work.data();
+            b.p_begin = p0;
+            b.p_end = p1;
+            conv2d_fn(*row)(b);
+            for (size_t i = wf; i < work.size(); ++i)
+                ASSERT_EQ(work[i], kSentinel) << row->name << " wrote past conv2d_work_floats() at +" << (i - wf) << ": " << shape;
+            std::vector<float> expect = want;
+            for (int64_t oc = 0; oc < a.OC; ++oc)
+                for (int64_t p = 0; p < P; ++p)
+                    if (p < p0 || p >= p1) expect[static_cast<size_t>(oc * P + p)] = kUnwritten;
+            const int64_t bad = first_bad(expect, got, mag, kConvRel, kActAbs);
+            if (bad >= 0) {
+                ADD_FAILURE() << describe_failure(*row, seed, shape, bad, expect, got);
                 return;
             }
         }

@@ -64,6 +64,7 @@ int64_t conv2d_work_floats(const Conv2dArgs& a, int nr) {
     if (conv2d_is_pointwise(a)) return 0;
     const int64_t K = a.C * a.KH * a.KW;
     const int64_t hp = (a.OH - 1) * a.SH + (a.KH - 1) * a.DH + 1, wp = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW + 1;
+    // + 64: the direct (stride-1) path zeroes and its last vectors read up to 2·16 floats past the planes
     return conv2d_chunk(K, nr) * K + a.C * std::max(hp, a.H + a.PT) * std::max(wp, a.W + a.PL) + 64;
 }
 

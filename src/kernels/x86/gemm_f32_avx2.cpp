@@ -39,6 +39,65 @@ void ukernel(const UArgs& u);
 
 #include "kernels/x86/gemm_driver.inc"
 
+constexpr int kVL = 8;
+constexpr int kDMR = 6;  // 6 channels × 16 lanes: 12 ymm accumulators of 16
+constexpr int kDNV = 2;
+struct DArgs;
+template <int R, int KWc>
+void dkernel(const DArgs& d);
+
+#include "kernels/x86/conv2d_direct.inc"
+
+template <int R, int KWc>
+void dkernel(const DArgs& d) {
+    __m256 c0[R], c1[R];
+    const float* ar[R];
+    for (int r = 0; r < R; ++r) {
+        c0[r] = _mm256_setzero_ps();
+        c1[r] = _mm256_setzero_ps();
+        ar[r] = d.w + r * d.K;
+    }
+    const int64_t kw = KWc > 0 ? KWc : d.KW;
+    const float* bc = d.src;
+    for (int64_t c = 0; c < d.C; ++c, bc += d.plane) {
+        const float* br = bc;
+        for (int64_t ky = 0; ky < d.KH; ++ky, br += d.row_step) {
+#pragma GCC unroll 5
+            for (int64_t kx = 0; kx < kw; ++kx) {
+                const float* b = br + kx * d.dw;
+                const __m256 b0 = _mm256_loadu_ps(b);
+                const __m256 b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+                for (int r = 0; r < R; ++r) {
+                    const __m256 av = _mm256_broadcast_ss(ar[r]++);
+                    c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+                    c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        if (d.bias) {
+            const __m256 br = _mm256_set1_ps(d.bias[r]);
+            c0[r] = _mm256_add_ps(c0[r], br);
+            c1[r] = _mm256_add_ps(c1[r], br);
+        }
+        c0[r] = act8(c0[r], d.act);
+        c1[r] = act8(c1[r], d.act);
+    }
+    for (int v = 0; v < kDNV; ++v) {
+        for (int i = 0; i < d.nseg[v]; ++i) {
+            const DSeg& s = d.seg[v * kDSegMax + i];
+            if (s.lo == 0 && s.hi == kVL) {
+                for (int r = 0; r < R; ++r) _mm256_storeu_ps(d.y + r * d.ldy + s.delta, v == 0 ? c0[r] : c1[r]);
+            } else {
+                const __m256i m = _mm256_andnot_si256(tail_mask8(s.lo), tail_mask8(s.hi));
+                for (int r = 0; r < R; ++r) _mm256_maskstore_ps(d.y + r * d.ldy + s.delta, m, v == 0 ? c0[r] : c1[r]);
+            }
+        }
+    }
+}
+
 template <int R, bool kMaskB>
 void ukernel(const UArgs& u) {
     __m256 c0[R], c1[R];
@@ -101,7 +160,7 @@ void ukernel(const UArgs& u) {
 
 namespace x86 {
 void gemm_f32_f32_f32__avx2_6x16(const GemmArgs& g) { gemm_driver(g); }
-void conv2d_f32__avx2_im2col_6x16(const Conv2dArgs& a) { conv2d_driver(a); }
+void conv2d_f32__avx2_6x16(const Conv2dArgs& a) { conv2d_any(a); }
 }  // namespace x86
 
 }  // namespace edgeq::kernels

@@ -39,6 +39,64 @@ void ukernel(const UArgs& u);
 
 #include "kernels/x86/gemm_driver.inc"
 
+constexpr int kVL = 16;
+constexpr int kDMR = 8;  // 8 channels × 32 lanes: 16 zmm accumulators; 8 divides the usual channel counts
+constexpr int kDNV = 2;
+struct DArgs;
+template <int R, int KWc>
+void dkernel(const DArgs& d);
+
+#include "kernels/x86/conv2d_direct.inc"
+
+template <int R, int KWc>
+void dkernel(const DArgs& d) {
+    __m512 c0[R], c1[R];
+    const float* ar[R];
+    for (int r = 0; r < R; ++r) {
+        c0[r] = _mm512_setzero_ps();
+        c1[r] = _mm512_setzero_ps();
+        ar[r] = d.w + r * d.K;
+    }
+    const int64_t kw = KWc > 0 ? KWc : d.KW;
+    const float* bc = d.src;
+    for (int64_t c = 0; c < d.C; ++c, bc += d.plane) {
+        const float* br = bc;
+        for (int64_t ky = 0; ky < d.KH; ++ky, br += d.row_step) {
+#pragma GCC unroll 5
+            for (int64_t kx = 0; kx < kw; ++kx) {
+                const float* b = br + kx * d.dw;
+                const __m512 b0 = _mm512_loadu_ps(b);
+                const __m512 b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < R; ++r) {
+                    const __m512 av = _mm512_set1_ps(*ar[r]++);
+                    c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+                    c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        if (d.bias) {
+            const __m512 br = _mm512_set1_ps(d.bias[r]);
+            c0[r] = _mm512_add_ps(c0[r], br);
+            c1[r] = _mm512_add_ps(c1[r], br);
+        }
+        c0[r] = act16(c0[r], d.act);
+        c1[r] = act16(c1[r], d.act);
+    }
+    for (int i = 0; i < d.nseg[0]; ++i) {
+        const DSeg& s = d.seg[i];
+        const __mmask16 m = static_cast<__mmask16>(tail_mask16(s.hi) & ~tail_mask16(s.lo));
+        for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(d.y + r * d.ldy + s.delta, m, c0[r]);
+    }
+    for (int i = 0; i < d.nseg[1]; ++i) {
+        const DSeg& s = d.seg[kDSegMax + i];
+        const __mmask16 m = static_cast<__mmask16>(tail_mask16(s.hi) & ~tail_mask16(s.lo));
+        for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(d.y + r * d.ldy + s.delta, m, c1[r]);
+    }
+}
+
 template <int R, bool kMaskB>
 void ukernel(const UArgs& u) {
     __m512 c0[R], c1[R];
@@ -95,7 +153,7 @@ void ukernel(const UArgs& u) {
 
 namespace x86 {
 void gemm_f32_f32_f32__avx512_6x32(const GemmArgs& g) { gemm_driver(g); }
-void conv2d_f32__avx512_im2col_6x32(const Conv2dArgs& a) { conv2d_driver(a); }
+void conv2d_f32__avx512_8x32(const Conv2dArgs& a) { conv2d_any(a); }
 }  // namespace x86
 
 }  // namespace edgeq::kernels
