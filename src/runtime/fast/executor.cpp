@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "kernels/kernels.h"
 #include "runtime/fast/rnn.h"
@@ -130,6 +131,83 @@ void window_pads(const graph::Node& n, int64_t H, int64_t W, int64_t OH, int64_t
 }
 
 std::string step_name(const graph::Node& n, size_t i) { return n.name.empty() ? "#" + std::to_string(i) : n.name; }
+
+// ---- plan-time folding of shape arithmetic ---------------------------------------------------------------
+// With every input shape fixed by the plan, Shape / Size of a value whose shape cannot depend on data are
+// constants, and so is deterministic arithmetic on constants (PyTorch's exports build zero initial states and
+// reshape targets this way: Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape). Such nodes run once,
+// in the shape-recording reference run, and their outputs stay in their slots like initializers.
+
+// Deterministic ops folded when all their inputs are constants (small outputs only).
+bool foldable_op(const std::string& op) {
+    static const std::unordered_set<std::string> ops = {
+        "Constant", "Shape",   "Size",      "Gather",     "Unsqueeze", "Squeeze", "Concat", "ConstantOfShape",
+        "Reshape",  "Slice",   "Cast",      "Identity",   "Add",       "Sub",     "Mul",    "Div",
+        "Equal",    "Less",    "Greater",   "Not",        "And",       "Or",      "Where",  "Range",
+        "Expand",   "Flatten", "Transpose", "ReduceProd", "Neg",       "Abs",     "Max",    "Min",
+        "Floor",    "Ceil",    "Mod",       "Tile",       "Sqrt"};
+    return ops.count(op) > 0;
+}
+constexpr int64_t kFoldMaxElements = 1 << 16;
+
+// Ops whose output shape depends on input shapes and attributes only, whatever the values of ALL their
+// inputs. Any other op needs its inputs after the first to be constants (Reshape's shape, Slice's starts,
+// Expand's shape, TopK's k, ...) and never has a data-dependent output shape otherwise, except the ones
+// listed below.
+bool shape_from_input_shapes(const std::string& domain, const std::string& op) {
+    static const std::unordered_set<std::string> ops = {"Add",
+                                                        "Sub",
+                                                        "Mul",
+                                                        "Div",
+                                                        "Pow",
+                                                        "Max",
+                                                        "Min",
+                                                        "Sum",
+                                                        "Mean",
+                                                        "Where",
+                                                        "Equal",
+                                                        "Less",
+                                                        "Greater",
+                                                        "LessOrEqual",
+                                                        "GreaterOrEqual",
+                                                        "And",
+                                                        "Or",
+                                                        "Xor",
+                                                        "Mod",
+                                                        "PRelu",
+                                                        "BitShift",
+                                                        "MatMul",
+                                                        "Gemm",
+                                                        "Conv",
+                                                        "BatchNormalization",
+                                                        "InstanceNormalization",
+                                                        "LayerNormalization",
+                                                        "LSTM",
+                                                        "GRU",
+                                                        "RNN",
+                                                        "Concat",
+                                                        "Gather",
+                                                        "GatherElements",
+                                                        "GatherND",
+                                                        "ScatterND",
+                                                        "ScatterElements",
+                                                        "QuantizeLinear",
+                                                        "DequantizeLinear",
+                                                        "Clip",
+                                                        "Einsum",
+                                                        "MatMulInteger",
+                                                        "ConvInteger",
+                                                        "QLinearConv",
+                                                        "QLinearMatMul"};
+    if (domain == "com.edgeq") return op.rfind("Fused", 0) == 0;
+    return domain.empty() && ops.count(op) > 0;
+}
+// Output shape depends on the values of the first input (or of every input): never static unless all are
+// constant.
+bool shape_from_values(const std::string& op) {
+    return op == "NonZero" || op == "Unique" || op == "Compress" || op == "ConstantOfShape" ||
+           op == "Range" || op == "NonMaxSuppression" || op == "StringNormalizer";
+}
 
 }  // namespace
 
@@ -338,6 +416,9 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
     // Shapes of every value: one reference run on zero inputs of the planned shapes.
     std::unordered_map<std::string, Shape> shapes;
     std::unordered_map<std::string, DType> dtypes;
+    std::unordered_set<std::string> constants, static_shape;  // see foldable_op()
+    std::unordered_map<std::string, Tensor> folded_values;
+    std::unordered_set<const graph::Node*> folded_nodes;
     {
         std::map<std::string, Tensor> zeros;
         for (size_t i = 0; i < g.inputs.size(); ++i) {
@@ -345,13 +426,36 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             shapes[g.inputs[i].name] = impl->input_shapes[i];
             dtypes[g.inputs[i].name] = impl->input_dtypes[i];
         }
+        for (const auto& [name, t] : g.initializers) constants.insert(name), static_shape.insert(name);
+        for (const auto& vi : g.inputs)
+            static_shape.insert(vi.name), constants.erase(vi.name);  // overridable
         RunOptions ro;
         ro.on_node = [&](const graph::Node& n, const std::vector<Tensor>& outs) {
+            bool all_const = true, rest_const = true, all_static = true;
+            for (size_t i = 0; i < n.inputs.size(); ++i) {
+                if (n.inputs[i].empty()) continue;
+                const bool c = constants.count(n.inputs[i]) > 0;
+                all_const = all_const && c;
+                if (i > 0) rest_const = rest_const && c;
+                all_static = all_static && (c || static_shape.count(n.inputs[i]) > 0);
+            }
+            int64_t out_elems = 0;
+            for (const auto& t : outs) out_elems += t.empty_handle() ? 0 : t.numel();
+            const bool shape_only = (n.op_type == "Shape" || n.op_type == "Size") && all_static;
+            const bool fold = n.domain.empty() && foldable_op(n.op_type) && (all_const || shape_only) &&
+                              out_elems <= kFoldMaxElements && outs.size() == n.outputs.size();
+            const bool out_static =
+                fold || (all_static && (shape_from_values(n.op_type)
+                                            ? all_const
+                                            : rest_const || shape_from_input_shapes(n.domain, n.op_type)));
             for (size_t i = 0; i < n.outputs.size() && i < outs.size(); ++i) {
                 if (n.outputs[i].empty() || outs[i].empty_handle()) continue;
                 shapes[n.outputs[i]] = outs[i].shape();
                 dtypes[n.outputs[i]] = outs[i].dtype();
+                if (out_static) static_shape.insert(n.outputs[i]);
+                if (fold) constants.insert(n.outputs[i]), folded_values[n.outputs[i]] = outs[i];
             }
+            if (fold) folded_nodes.insert(&n);
         };
         auto r = run_reference(model, zeros, ro);
         if (!r.ok()) return r.status();
@@ -369,6 +473,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
     };
     for (const auto& [name, t] : g.initializers) impl->slots[static_cast<size_t>(slot(name))] = t;
     for (const auto& vi : g.inputs) impl->input_slots.push_back(slot(vi.name));
+    for (const auto& [name, t] : folded_values) impl->slots[static_cast<size_t>(slot(name))] = t;
 
     EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(g));
     std::unordered_map<std::string, std::vector<size_t>> consumers;  // value -> node indices
@@ -455,7 +560,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
 
     for (size_t oi = 0; oi < order.size(); ++oi) {
         const size_t ni = order[oi];
-        if (absorbed[ni]) continue;
+        if (absorbed[ni] || folded_nodes.count(&g.nodes[ni])) continue;
         const graph::Node& n = g.nodes[ni];
         Step s;
         s.node = &n;
@@ -742,6 +847,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
     std::vector<int> last_use(impl->slots.size(), -1);
     std::vector<bool> keep(impl->slots.size(), false);
     for (const auto& [name, t] : g.initializers) keep[static_cast<size_t>(slot_of[name])] = true;
+    for (const auto& [name, t] : folded_values) keep[static_cast<size_t>(slot_of[name])] = true;
     for (int id : impl->input_slots) keep[static_cast<size_t>(id)] = true;
     for (const auto& o : g.outputs) {
         auto it = slot_of.find(o.name);

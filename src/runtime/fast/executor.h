@@ -6,7 +6,9 @@
 // reused across runs; every other node runs its reference op (runtime/ref), so a Plan runs any model the
 // reference executor runs and agrees with it within float rounding (tests/unit/runtime/fast_executor_test.cpp,
 // fast_rnn_test.cpp). An LSTM / GRU the fast step does not cover (clip, other activations, ...) runs its
-// reference op and its trace line says why: "ref (no fast LSTM: clip)".
+// reference op and its trace line says why: "ref (no fast LSTM: clip)". Shape arithmetic that the planned
+// input shapes fix (Shape of a value whose shape cannot depend on data, then Gather / Concat / ConstantOfShape /
+// ... on constants) is folded at plan time: those nodes have no step (executor.cpp, foldable_op()).
 //
 // Threads: PlanOptions::threads workers (the caller included) split GEMM columns / conv pixels / depthwise
 // channels of large nodes; a node too small to pay for the hand-off runs on the calling thread.

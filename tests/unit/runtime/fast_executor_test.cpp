@@ -215,6 +215,43 @@ TEST(FastExecutor, RejectsWrongShapesAndUnknownInputs) {
     EXPECT_FALSE(p->run(std::map<std::string, Tensor>{}).ok());
 }
 
+TEST(FastExecutor, FoldsShapeArithmeticButNotDataDependentShapes) {
+    // PyTorch's zero-state pattern: Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape, all fixed once the
+    // input shape is: folded at plan time. NonZero's output shape depends on the data: its Shape must not be.
+    Builder b;
+    b.input("x", {2, 3});
+    b.m.graph.initializers["i0"] = Tensor::from_vector<int64_t>(DType::I64, {}, {0});
+    b.m.graph.initializers["ax"] = Tensor::from_vector<int64_t>(DType::I64, {1}, {0});
+    b.m.graph.initializers["three"] = Tensor::from_vector<int64_t>(DType::I64, {1}, {3});
+    b.node("Squeeze", {"x3", "ax"}, {"xs"});
+    b.node("Unsqueeze", {"x", "ax"}, {"x3"});
+    b.node("Shape", {"xs"}, {"s"});
+    b.node("Gather", {"s", "i0"}, {"g0"}, {{"axis", one_int(0)}});
+    b.node("Unsqueeze", {"g0", "ax"}, {"u"});
+    b.node("Concat", {"u", "three"}, {"cat"}, {{"axis", one_int(0)}});
+    Attribute value;
+    value.kind = Attribute::Kind::Tensor;
+    value.t = Tensor::from_vector<float>(DType::F32, {1}, {1.5f});
+    b.node("ConstantOfShape", {"cat"}, {"ones"}, {{"value", value}});
+    b.node("Add", {"x", "ones"}, {"y"});
+    b.node("NonZero", {"x"}, {"nz"});
+    b.node("Shape", {"nz"}, {"nzs"});
+    b.node("ConstantOfShape", {"nzs"}, {"nzz"});
+    b.node("Shape", {"nzz"}, {"nzzs"});
+    b.output("y");
+    b.output("nzzs");
+    b.output("cat");
+    Tensor x = random_tensor(b.rng, {2, 3});
+    x.data<float>()[1] = 0.0f;  // NonZero finds 5 of 6 (the plan's zero run found none)
+    std::string trace;
+    for (int threads : {1, 2}) expect_close(b.m, {{"x", x}}, threads, 1e-6f, false, &trace);
+    EXPECT_EQ(trace.find("cat_node"), std::string::npos) << trace;
+    EXPECT_EQ(trace.find("ones_node"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("nzs_node"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("nzzs_node"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("xs_node"), std::string::npos) << trace;
+}
+
 // ---- real models (need the ONNX importer and $EDGEQ_SHARED) ----------------------------------------------
 
 void check_model(const std::filesystem::path& path, Shape shape, float tol, bool scaled) {
