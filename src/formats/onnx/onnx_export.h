@@ -1,30 +1,26 @@
-// graph IR → ONNX (official protobuf schema from Debian's libonnx). Layout facts and rules:
-// docs/formats/onnx.md, section "Writing".
+// graph IR -> ONNX (official protobuf schema from Debian's libonnx). Rules: docs/formats/onnx.md, "Writing".
 //
 // The inverse of onnx_import.h: load_model(save_model(m)) gives back m (nodes, attributes incl. If/Loop/Scan
-// subgraphs, initializers byte for byte, inputs/outputs/value_info with symbolic dims, opsets,
-// metadata_props). What the IR does not hold is not written: doc strings, model-local functions, sequence/map
-// element types, initializer order (the IR keeps them sorted by name).
+// subgraphs, initializers byte for byte, inputs/outputs/value_info with symbolic dims, opsets and
+// metadata_props). Not written, because the IR does not hold them: doc strings, model-local functions,
+// sequence/map/optional types, TYPE_PROTO attributes, initializer order (the IR sorts them by name).
 //
 // Mapping, in short:
-//   - ir_version: options.ir_version, else model.ir_version, else the IR of the model's ai.onnx opset; then
-//   raised
-//     to what the content needs: 4 (initializers are not listed as graph inputs), 10 for INT4/UINT4, 13 for
-//     INT2/UINT2 (FLOAT8 value types 9, FLOAT4E2M1 11, FLOAT8E8M0 12). An explicit options.ir_version below
-//     that is an error.
+//   - ir_version: options.ir_version, else model.ir_version, else the IR released with the ai.onnx opset;
+//     then raised to what the content needs: 4 (initializers are not listed as graph inputs), 10 for
+//     INT4/UINT4, 13 for INT2/UINT2 (FLOAT8 value types 9, FLOAT4E2M1 11, FLOAT8E8M0 12). An explicit
+//     options.ir_version below that is an error.
 //   - opset_import: every entry of model.opsets, plus version 1 for a domain that nodes use but model.opsets
-//   lacks
-//     (com.microsoft, com.edgeq, ...); ai.onnx nodes without an ai.onnx opset are an error.
+//     lacks (com.microsoft, com.edgeq, ...); ai.onnx nodes without an ai.onnx opset are an error.
 //   - producer_name "edgeq", producer_version kEdgeqVersion (options can override).
-//   - tensors: raw_data, little-endian, the IR's bytes as they are (packed 4-/2-bit types in ONNX's order); a
-//     type ONNX cannot store (Q4_K, ...) or a tensor without data is an error naming graph and tensor.
-//   - value infos: elem type from `dtype` (else `onnx_elem_type`; neither = a ValueInfoProto without a type),
-//     shape only when has_shape, Dim{value >= 0} → dim_value, Dim{param} → dim_param, else an empty
-//     dimension.
+//   - tensors: raw_data, little-endian, the IR's bytes as they are (packed 4-/2-bit types in ONNX's order);
+//     a type ONNX cannot store (Q4_K, ...) or a tensor without data is an error naming graph and tensor.
+//   - value infos: elem type from `dtype`, else `onnx_elem_type`; neither: a ValueInfoProto without a type,
+//     except on main-graph inputs/outputs (Unsupported: ONNX Runtime refuses such a file). Shape only when
+//     has_shape: Dim{value >= 0} -> dim_value, Dim{param} -> dim_param, else an empty dimension.
 //
 // Errors: InvalidArgument (bad model: unverifiable graph, missing data, options), Unsupported (a type ONNX
-// cannot hold, over 2 GiB without external data), IoError (the file system), each naming file / graph /
-// tensor.
+// cannot hold, over 2 GiB without external data), IoError (the file system); each names file, graph, tensor.
 #pragma once
 
 #include <cstddef>
