@@ -1,19 +1,20 @@
 // The optimized FP32 executor. plan() turns a model and its input shapes into a Plan once: every value name
 // becomes a slot index, shapes are fixed (one reference run with zero inputs records them), Conv / Gemm /
-// MatMul / LSTM / GRU weights (and com.edgeq Fused* variants from passes::optimize) are packed for the selected
-// kernel, and per-thread workspaces and output buffers are allocated. Plan::run() then walks a flat step list:
-// kernel steps (kernels/: GEMM, im2col conv, depthwise conv, pooling; LSTM / GRU in rnn.h) write into buffers
-// reused across runs; every other node runs its reference op (runtime/ref), so a Plan runs any model the
-// reference executor runs and agrees with it within float rounding (tests/unit/runtime/fast_executor_test.cpp,
-// fast_rnn_test.cpp). An LSTM / GRU the fast step does not cover (clip, other activations, ...) runs its
-// reference op and its trace line says why: "ref (no fast LSTM: clip)". Shape arithmetic that the planned
-// input shapes fix (Shape of a value whose shape cannot depend on data, then Gather / Concat / ConstantOfShape /
+// MatMul / LSTM / GRU weights (and com.edgeq Fused* variants from passes::optimize) are packed for the
+// selected kernel, and per-thread workspaces and output buffers are allocated. Plan::run() then walks a flat
+// step list: kernel steps (kernels/: GEMM, im2col conv, depthwise conv, pooling; LSTM / GRU in rnn.h) write
+// into buffers reused across runs; every other node runs its reference op (runtime/ref), so a Plan runs any
+// model the reference executor runs and agrees with it within float rounding
+// (tests/unit/runtime/fast_executor_test.cpp, fast_rnn_test.cpp). An LSTM / GRU the fast step does not cover
+// (clip, other activations, ...) runs its reference op and its trace line says why: "ref (no fast LSTM:
+// clip)". Shape arithmetic that the planned input shapes fix (Shape of a value whose shape cannot depend on
+// data, then Gather / Concat / ConstantOfShape /
 // ... on constants) is folded at plan time: those nodes have no step (executor.cpp, foldable_op()).
 //
 // Threads: PlanOptions::threads workers (the caller included) split GEMM columns / conv pixels / depthwise
 // channels of large nodes; a node too small to pay for the hand-off runs on the calling thread.
-// The Plan keeps a pointer to the model: the model must outlive it. A Plan is not safe to run from two threads
-// at once (it owns its buffers); make one Plan per thread instead.
+// The Plan keeps a pointer to the model: the model must outlive it. A Plan is not safe to run from two
+// threads at once (it owns its buffers); make one Plan per thread instead.
 #pragma once
 
 #include <cstdint>

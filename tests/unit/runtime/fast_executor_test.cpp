@@ -216,8 +216,8 @@ TEST(FastExecutor, RejectsWrongShapesAndUnknownInputs) {
 }
 
 TEST(FastExecutor, FoldsShapeArithmeticButNotDataDependentShapes) {
-    // PyTorch's zero-state pattern: Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape, all fixed once the
-    // input shape is: folded at plan time. NonZero's output shape depends on the data: its Shape must not be.
+    // PyTorch's zero-state pattern: Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape, all fixed once
+    // the input shape is: folded at plan time. NonZero's output shape depends on the data: never folded.
     Builder b;
     b.input("x", {2, 3});
     b.m.graph.initializers["i0"] = Tensor::from_vector<int64_t>(DType::I64, {}, {0});
