@@ -29,6 +29,9 @@ namespace edgeq::kernels {
 // (the vpdpbusd operand layout), K4 = ceil(K/4):
 //   byte  [(p·K4 + k4)·64 + j·4 + t] = B[4·k4 + t][16·p + j]     (0 where k ≥ K or n ≥ N)
 //   int32 colsum[n] = Σ_k B[k][n] at byte offset qpack_b_colsum_offset(K, N), ceil(N/16)·16 entries
+//   int32 flag: 1 when every B is in [-64, 63] ("7-bit" weights, e.g. ONNX Runtime's reduce_range), then 60
+//   bytes of padding. The AVX2 row then uses vpmaddubsw, which is exact for such B (|pair| ≤ 2·255·64 <
+//   2^15).
 // u8 weights are stored as B − 128 (s8); the caller then passes zero points zb − 128 (exact: B − zb
 // unchanged).
 
@@ -40,6 +43,8 @@ int64_t qpack_b_bytes(int64_t K, int64_t N);  // packed size; the buffer should 
 // B element (k, n) is read at b[k·stride_k + n·stride_n] (bytes; int8, or uint8 when b_unsigned).
 void qpack_b(const void* b, bool b_unsigned, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N,
              void* packed);
+// The 7-bit flag of a packed B.
+bool qpack_b_is_7bit(const void* packed, int64_t K, int64_t N);
 
 enum class QOut : uint8_t { U8, S8, S32, F32 };
 

@@ -63,7 +63,7 @@ const QKernelRow& ref_row(QOp op) {
 
 struct QCase {
     Shape s;
-    bool a_signed = false, extremes = false, b_zero = false, bias = false;
+    bool a_signed = false, extremes = false, b_zero = false, bias = false, b7 = false;
     int32_t a_zero = 0;
     QOut out = QOut::U8;
     Activation act;
@@ -71,8 +71,9 @@ struct QCase {
     std::string str() const {
         std::ostringstream os;
         os << "M=" << s.M << " N=" << s.N << " K=" << s.K << " a_signed=" << a_signed
-           << " extremes=" << extremes << " a_zero=" << a_zero << " b_zero=" << b_zero << " bias=" << bias
-           << " out=" << int(out) << " act=" << int(act.kind) << " relu_clamp=" << relu_clamp;
+           << " extremes=" << extremes << " a_zero=" << a_zero << " b7=" << b7 << " b_zero=" << b_zero
+           << " bias=" << bias << " out=" << int(out) << " act=" << int(act.kind)
+           << " relu_clamp=" << relu_clamp;
         return os.str();
     }
 };
@@ -101,6 +102,8 @@ QData make_data(const QCase& c, uint32_t seed) {
     for (auto& x : d.a) x = byte(c.a_signed);
     d.b.resize(static_cast<size_t>(K * N));
     for (auto& x : d.b) x = static_cast<int8_t>(byte(true));
+    if (c.b7)  // 7-bit weights (reduce_range): [-64, 63], extremes -64 / 63
+        for (auto& x : d.b) x = static_cast<int8_t>(c.extremes ? (x < 0 ? -64 : 63) : (x >> 1));
     d.packed.resize(static_cast<size_t>(qpack_b_bytes(K, N)));
     qpack_b(d.b.data(), false, N, 1, K, N, d.packed.data());
     std::uniform_int_distribution<int> zb(-128, 127), bias(-100000, 100000);
@@ -212,6 +215,7 @@ std::vector<QCase> gemm8_cases() {
             c.extremes = variant >= 4 || (v % 5 == 0);
             c.b_zero = variant == 2 || variant == 5;
             c.bias = variant != 0;
+            c.b7 = (v % 4) == 1 || variant == 4;
             const int32_t zs_u[] = {0, 128, 255, 7}, zs_s[] = {0, -128, 127, -3};
             c.a_zero = c.a_signed ? zs_s[v % 4] : zs_u[v % 4];
             const QOut outs[] = {QOut::U8, QOut::S8, QOut::S32, QOut::F32};
@@ -240,6 +244,15 @@ TEST(QGemm, EveryRowMatchesReferenceBitExact) {
             }
         }
     }
+}
+
+TEST(QGemm, SevenBitFlag) {
+    const int8_t full[6] = {1, -2, 3, -65, 5, 6}, narrow[6] = {1, -64, 63, 0, 5, 6};
+    std::vector<uint8_t> p(static_cast<size_t>(qpack_b_bytes(3, 2)));
+    qpack_b(full, false, 2, 1, 3, 2, p.data());
+    EXPECT_FALSE(qpack_b_is_7bit(p.data(), 3, 2));
+    qpack_b(narrow, false, 2, 1, 3, 2, p.data());
+    EXPECT_TRUE(qpack_b_is_7bit(p.data(), 3, 2));
 }
 
 TEST(QGemm, ZeroRangesWriteNothing) {

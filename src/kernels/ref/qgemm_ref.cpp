@@ -103,7 +103,13 @@ int64_t qpack_b_colsum_offset(int64_t K, int64_t N) {
 }
 
 int64_t qpack_b_bytes(int64_t K, int64_t N) {
-    return qpack_b_colsum_offset(K, N) + ceil_div(N, kQNr) * kQNr * 4;
+    return qpack_b_colsum_offset(K, N) + ceil_div(N, kQNr) * kQNr * 4 + 64;
+}
+
+bool qpack_b_is_7bit(const void* packed, int64_t K, int64_t N) {
+    int32_t flag;
+    std::memcpy(&flag, static_cast<const uint8_t*>(packed) + qpack_b_bytes(K, N) - 64, 4);
+    return flag == 1;
 }
 
 void qpack_b(const void* b, bool b_unsigned, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N,
@@ -111,6 +117,7 @@ void qpack_b(const void* b, bool b_unsigned, int64_t stride_k, int64_t stride_n,
     const int64_t K4 = ceil_div(K, 4), panels = ceil_div(N, kQNr);
     auto* dst = static_cast<int8_t*>(packed);
     int32_t* colsum = reinterpret_cast<int32_t*>(dst + qpack_b_colsum_offset(K, N));
+    bool b7 = true;
     for (int64_t p = 0; p < panels; ++p) {
         for (int j = 0; j < kQNr; ++j) {
             const int64_t n = p * kQNr + j;
@@ -124,10 +131,15 @@ void qpack_b(const void* b, bool b_unsigned, int64_t stride_k, int64_t stride_n,
                 }
                 dst[(p * K4 + k / 4) * 64 + j * 4 + k % 4] = static_cast<int8_t>(v);
                 s += v;
+                b7 = b7 && v >= -64 && v <= 63;
             }
             colsum[n] = s;
         }
     }
+    uint8_t* tail = static_cast<uint8_t*>(packed) + qpack_b_bytes(K, N) - 64;
+    std::memset(tail, 0, 64);
+    const int32_t flag = b7 ? 1 : 0;
+    std::memcpy(tail, &flag, 4);
 }
 
 int64_t qpack_group_bytes(int bits, int group, bool has_zero, int64_t K, int64_t N) {

@@ -1,4 +1,5 @@
-// qgemm_u8s8__avx2_3x16: exact INT8 GEMM without VNNI. B bytes are sign-extended to int16 (vpmovsxbw) and A
+// qgemm_u8s8__avx2_3x16: exact INT8 GEMM without VNNI (for a 7-bit packed B it runs the 6×16 vpmaddubsw tile
+// of qgemm_ymm.inc instead, exact there). B bytes are sign-extended to int16 (vpmovsxbw) and A
 // bytes zero-extended, then vpmaddwd sums pairs into int32: |a·b| ≤ 255·128 so no int16 step can saturate
 // (vpmaddubsw could: 2·255·(−128) < −32768). Each vpmaddwd leaves columns as (k0+k1, k2+k3) pairs; one
 // vphaddd per 8 columns at the end folds them.
@@ -63,7 +64,11 @@ struct Madd16 {
 
 namespace x86 {
 void qgemm_u8s8__avx2_3x16(const QGemmArgs& g) {
-    qgemm_drive<Madd16>(g);
+    // 7-bit B: vpmaddubsw pairs stay within ±2·255·64 < 2^15, so the 4-term dot is exact (6×16 tile)
+    if (qpack_b_is_7bit(g.b, g.K, g.N))
+        qgemm_drive<DpKern16<DotMaddubs>>(g);
+    else
+        qgemm_drive<Madd16>(g);
 }
 void qgemm_u8s4g_f32__avx2_2x16(const QGroupGemmArgs& g) {
     qgroup_drive<GroupKern16<DotMaddubs, 4>>(g);
