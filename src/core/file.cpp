@@ -1,5 +1,7 @@
 #include "core/file.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -36,6 +38,14 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
     }
     ::close(fd);
     return m;
+}
+
+void MappedFile::release(uint64_t offset, uint64_t n) const {
+    if (!data_ || offset >= size_) return;
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = (offset + page - 1) / page * page;
+    const uint64_t end = std::min(offset + n, size_) / page * page;
+    if (end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -20,6 +20,10 @@ public:
     const uint8_t* data() const { return data_; }
     uint64_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Hints that the whole pages inside [offset, offset + n) will not be read again soon: they leave this
+    // process's resident set (the data stays in the file and is read back if touched again). Streaming readers
+    // call it so that resident memory does not grow with the file size.
+    void release(uint64_t offset, uint64_t n) const;
 
 private:
     MappedFile() = default;

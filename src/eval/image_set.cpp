@@ -132,6 +132,10 @@ Result<Tensor> ImageSet::batch_at(int64_t start) const {
             xp[b * per_image_ + k] = v;
         }
     }
+    if (mapped_) {  // stream: the pages of this batch are not needed again
+        const auto off = static_cast<uint64_t>(data_ - mapped_->data()) + static_cast<uint64_t>(start) * img_bytes;
+        mapped_->release(off, static_cast<uint64_t>(real) * img_bytes);
+    }
     return x;
 }
 

@@ -166,9 +166,13 @@ void remove_identity(Model& m, OptimizeReport& rep) {
 
 // ---- 3. BatchNormalization folding ----------------------------------------------------------------
 
-// A private copy of initializer `name` for node rewriting when something else also reads it.
+// A private copy of initializer `name` for node rewriting: a new name when something else also reads it, and
+// always a new buffer (Tensor copies share buffers, so another copy of the model may hold the same one).
 std::string own_initializer(Graph& g, const std::string& name, size_t uses) {
-    if (uses <= 1) return name;
+    if (uses <= 1) {
+        g.initializers[name] = g.initializers.at(name).clone();
+        return name;
+    }
     std::string fresh = name + "_edgeq";
     while (g.initializers.count(fresh)) fresh += "_";
     g.initializers[fresh] = g.initializers.at(name).clone();

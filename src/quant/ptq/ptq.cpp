@@ -500,18 +500,41 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
         if (o.keep_io_float && is_graph_output(g, y)) continue;
         if (feeds_target(g, y, target_names)) want(y);
     }
-    std::map<std::string, std::unique_ptr<Observer>> obs;
+    // A target input reached from another quantized tensor through pass-through ops only (MaxPool, Flatten,
+    // Reshape, ...) shares that tensor's parameters: those ops never widen the value range, and equal
+    // parameters let the runtime keep the data in int8 across them.
+    std::map<std::string, const Node*> producer;
+    for (const auto& n : g.nodes)
+        for (const auto& out : n.outputs) producer[out] = &n;
+    std::map<std::string, std::string> alias;
     for (const auto& a : acts) {
+        std::string v = a;
+        for (int depth = 0; depth < 16; ++depth) {
+            auto it = producer.find(v);
+            if (it == producer.end() || !pass_through(*it->second)) break;
+            v = it->second->inputs[0];
+            if (seen.count(v) && !alias.count(v)) {
+                alias[a] = v;
+                break;
+            }
+        }
+    }
+    std::vector<std::string> observed;
+    for (const auto& a : acts)
+        if (!alias.count(a)) observed.push_back(a);
+    std::map<std::string, std::unique_ptr<Observer>> obs;
+    for (const auto& a : observed) {
         EDGEQ_ASSIGN_OR_RETURN(auto ob, make_observer(o.calibrator, *o.acts, o.act_symmetric));
         obs[a] = std::move(ob);
     }
     if (!calib) return InvalidArgument("static quantization needs calibration data (--calib)");
-    EDGEQ_RETURN_IF_ERROR(calibrate(m, calib, acts, obs, o.threads, rep));
+    EDGEQ_RETURN_IF_ERROR(calibrate(m, calib, observed, obs, o.threads, rep));
     for (const auto& [k, ob] : obs) rep.observer_bytes += ob->memory_bytes();
 
     Rewriter rw(m);
     std::map<std::string, QParams> params;
-    for (const auto& a : acts) params[a] = obs.at(a)->params();
+    for (const auto& a : observed) params[a] = obs.at(a)->params();
+    for (const auto& [a, from] : alias) params[a] = params.at(from);
     // Weights and biases first (node indices are still valid), then the activation pairs.
     for (auto& t : targets) {
         Node& n = g.nodes[t.node];
