@@ -38,6 +38,7 @@ struct RunResult {
     int rc;
     std::string err;
     std::string out;
+    long peak_rss_kb = 0;  // the child's maximum resident set (getrusage ru_maxrss)
 };
 inline RunResult run_cli(const std::vector<std::string>& args, rlim_t fsize_limit = 0) {
     const fs::path err_file = tmp_dir() / "stderr.txt", out_file = tmp_dir() / "stdout.txt";
@@ -62,8 +63,10 @@ inline RunResult run_cli(const std::vector<std::string>& args, rlim_t fsize_limi
         std::_Exit(127);
     }
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(err_file), slurp(out_file)};
+    rusage ru{};
+    ::wait4(pid, &status, 0, &ru);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(err_file), slurp(out_file),
+            ru.ru_maxrss};
 }
 
 inline bool no_leftovers(const fs::path& out) {
