@@ -66,7 +66,10 @@ Result<std::vector<Activation>> parse_activations(const OpContext& ctx, const st
     if (names.empty()) {
         for (int64_t d = 0; d < dirs; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
     }
-    if (names.size() == defaults.size() && dirs == 2) names.insert(names.end(), names.begin(), names.end());
+    if (names.size() == defaults.size() && dirs == 2) {
+        const std::vector<std::string> once = names;  // inserting a vector's own range into it is undefined
+        names.insert(names.end(), once.begin(), once.end());
+    }
     if (names.size() != defaults.size() * static_cast<size_t>(dirs)) {
         return ctx.fail("activations must list " + std::to_string(defaults.size() * static_cast<size_t>(dirs)) +
                         " functions, got " + std::to_string(names.size()));
