@@ -65,9 +65,22 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
         ->group(g);
     cmd->add_flag("--keep-io-float", c.keep_io_float, "No Q/DQ on graph outputs (default on for QDQ)")->group(g);
     cmd->add_option("--format", c.format, "qdq (standard ONNX QuantizeLinear/DequantizeLinear) | native")->group(g);
-    cmd->add_flag("--bias-correction", c.bias_correction, "Empirical bias correction from the calibration data")
+    cmd->add_flag("--bias-correction", c.bias_correction,
+                  "static / weight-only: b -= mean(y_quantized - y_float) per output channel of each Conv/Gemm, "
+                  "from --calib (adds a bias where there is none)")
         ->group(g);
-    cmd->add_flag("--equalize", c.equalize, "Cross-layer equalization before quantizing")->group(g);
+    cmd->add_flag("--equalize", c.equalize,
+                  "Cross-layer equalization of Conv/Gemm/MatMul -> Relu [-> MaxPool] -> Conv/Gemm/MatMul chains "
+                  "before quantizing (data-free, float function unchanged)")
+        ->group(g);
+    cmd->add_flag("--gptq", c.gptq,
+                  "weight-only: GPTQ on Gemm/MatMul weights with the Hessian of their inputs from --calib "
+                  "(Conv stays round-to-nearest)")
+        ->group(g);
+    cmd->add_flag("--awq", c.awq,
+                  "weight-only: AWQ-style activation-aware per-input-channel scaling of Gemm/MatMul weights from "
+                  "--calib; 1/s folded into the producing layer (through a Relu) or a Mul on the input")
+        ->group(g);
     cmd->add_flag("--json", c.json, "Print one JSON object (output, bytes, bits_per_weight, ...)")->group(g);
 }
 
@@ -104,10 +117,15 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
     o.keep_io_float = true;  // QDQ graphs take and return float either way
     o.bias_correction = c.bias_correction;
     o.equalize = c.equalize;
+    o.gptq = c.gptq;
+    o.awq = c.awq;
     o.threads = threads;
     EDGEQ_RETURN_IF_ERROR(quant::ptq::check_options(o));
     if (o.method == Method::Static && c.calib.empty())
         return InvalidArgument("--method static needs calibration data: --calib IMAGES [--preprocess ...]");
+    if ((o.gptq || o.awq || o.bias_correction) && c.calib.empty())
+        return InvalidArgument(std::string(o.gptq ? "--gptq" : o.awq ? "--awq" : "--bias-correction") +
+                               " needs calibration data: --calib IMAGES [--preprocess ...]");
     if (in == out) return InvalidArgument("OUT must differ from IN (" + in + ")");
 
     EDGEQ_ASSIGN_OR_RETURN(graph::Model model, onnxio::load_model(in));
@@ -167,6 +185,7 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
                          {"calib_samples", rep.calib_samples},
                          {"observer_bytes", rep.observer_bytes},
                          {"opset", rep.opset},
+                         {"log", rep.log},
                          {"seconds", secs}};
         std::printf("%s\n", j.dump().c_str());
     } else if (!quiet) {
@@ -177,6 +196,8 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
                     static_cast<double>(rep.weight_bytes_after) / 1048576.0, rep.bits_per_weight(),
                     static_cast<long long>(bytes), static_cast<long long>(rep.opset), secs);
         for (const auto& s : rep.skipped) std::fprintf(stderr, "  kept float: %s\n", s.c_str());
+        if (o.gptq || o.awq || o.bias_correction || o.equalize)
+            for (const auto& s : rep.log) std::fprintf(stderr, "  note: %s\n", s.c_str());
     }
     return Status::Ok();
 }

@@ -16,7 +16,7 @@ struct OnnxQuantizeCli {
     std::string calib, preprocess, calibrator = "minmax", clip;
     int64_t calib_samples = 0, calib_batch = 0;
     std::vector<std::string> exclude;
-    bool keep_io_float = false, json = false, bias_correction = false, equalize = false;
+    bool keep_io_float = false, json = false, bias_correction = false, equalize = false, gptq = false, awq = false;
 };
 
 // Adds the ONNX-only options to the quantize subcommand.

@@ -4,6 +4,7 @@
 #include <array>
 #include <functional>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <regex>
@@ -12,6 +13,9 @@
 #include "core/check.h"
 #include "core/fp16.h"
 #include "passes/optimize.h"
+#include "quant/ptq/awq.h"
+#include "quant/ptq/equalize.h"
+#include "quant/ptq/gptq.h"
 #include "quant/ptq/observer.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
@@ -165,60 +169,94 @@ bool fusable_activation(const Node& n) {
 
 // ---- calibration ----------------------------------------------------------------------------------------
 
-// Runs the float model on every calibration batch with `tensors` exposed as extra graph outputs and feeds
-// each to its observer. Plans are cached per input shape.
-Status calibrate(const Model& float_model, const CalibrationSource& src, const std::vector<std::string>& tensors,
-                 std::map<std::string, std::unique_ptr<Observer>>& obs, int threads, PtqReport& rep) {
-    Model m = float_model;
-    std::set<std::string> outs;
-    for (const auto& o : m.graph.outputs) outs.insert(o.name);
-    std::set<std::string> inputs;
-    for (const auto& i : m.graph.inputs) inputs.insert(i.name);
-    for (const auto& t : tensors) {
-        if (outs.count(t) || inputs.count(t)) continue;
-        graph::ValueInfo vi;
-        vi.name = t;
-        if (const auto* v = m.graph.find_value_info(t)) vi = *v;
-        m.graph.outputs.push_back(vi);
-        outs.insert(t);
+// A model with extra graph outputs, run with the fast executor; plans are cached per input shape.
+class Runner {
+public:
+    static Result<Runner> make(const Model& model, const std::vector<std::string>& tensors, int threads) {
+        Runner r;
+        r.m_ = model;
+        std::set<std::string> outs;
+        for (const auto& o : r.m_.graph.outputs) outs.insert(o.name);
+        std::set<std::string> inputs;
+        for (const auto& i : r.m_.graph.inputs) inputs.insert(i.name);
+        for (const auto& t : tensors) {
+            if (outs.count(t) || inputs.count(t)) continue;
+            graph::ValueInfo vi;
+            vi.name = t;
+            if (const auto* v = r.m_.graph.find_value_info(t)) vi = *v;
+            r.m_.graph.outputs.push_back(vi);
+            outs.insert(t);
+        }
+        EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(r.m_));
+        (void)orep;
+        r.po_.threads = threads > 0 ? threads : 1;
+        return r;
     }
-    EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(m));
-    (void)orep;
-    std::map<std::vector<Shape>, std::unique_ptr<runtime::fast::Plan>> plans;
-    runtime::fast::PlanOptions po;
-    po.threads = threads > 0 ? threads : 1;
-    for (;;) {
-        EDGEQ_ASSIGN_OR_RETURN(auto batch, src());
-        if (!batch) break;
+    Result<std::map<std::string, Tensor>> run(const CalibrationBatch& batch) {
         runtime::fast::Shapes shapes;
         std::vector<Shape> key;
-        for (const auto& in : m.graph.inputs) {
-            auto it = batch->find(in.name);
-            if (it == batch->end()) return InvalidArgument("calibration batch has no tensor for input '" + in.name + "'");
+        for (const auto& in : m_.graph.inputs) {
+            auto it = batch.find(in.name);
+            if (it == batch.end()) return InvalidArgument("calibration batch has no tensor for input '" + in.name + "'");
             shapes[in.name] = it->second.shape();
             key.push_back(it->second.shape());
         }
-        auto& plan = plans[key];
+        auto& plan = plans_[key];
         if (!plan) {
-            EDGEQ_ASSIGN_OR_RETURN(auto p, runtime::fast::plan(m, shapes, po));
+            EDGEQ_ASSIGN_OR_RETURN(auto p, runtime::fast::plan(m_, shapes, po_));
             plan = std::make_unique<runtime::fast::Plan>(std::move(p));
         }
-        EDGEQ_ASSIGN_OR_RETURN(auto results, plan->run(*batch));
+        return plan->run(batch);
+    }
+
+private:
+    Model m_;
+    runtime::fast::PlanOptions po_;
+    std::map<std::vector<Shape>, std::unique_ptr<runtime::fast::Plan>> plans_;
+};
+
+// Receives one observed tensor of one calibration batch.
+using TensorSink = std::function<Status(const std::string& name, const Tensor& value)>;
+
+// Runs the float model on every calibration batch with `tensors` exposed as extra graph outputs and hands
+// each to `sink` (which keeps bounded statistics: memory independent of the sample count).
+Status calibrate(const Model& float_model, const CalibrationSource& src, const std::vector<std::string>& tensors,
+                 const TensorSink& sink, int threads, PtqReport& rep) {
+    EDGEQ_ASSIGN_OR_RETURN(auto runner, Runner::make(float_model, tensors, threads));
+    int64_t batches = 0;
+    for (;;) {
+        EDGEQ_ASSIGN_OR_RETURN(auto batch, src());
+        if (!batch) break;
+        EDGEQ_ASSIGN_OR_RETURN(auto results, runner.run(*batch));
         for (const auto& t : tensors) {
             const Tensor* v = nullptr;
             if (auto it = results.find(t); it != results.end()) v = &it->second;
             else if (auto jt = batch->find(t); jt != batch->end()) v = &jt->second;
             if (!v) return Corrupt("calibration: tensor '" + t + "' was not produced");
             if (v->dtype() != DType::F32) return InvalidArgument("calibration: tensor '" + t + "' is not float32");
-            Status s = obs.at(t)->observe({v->data<float>(), static_cast<size_t>(v->numel())});
-            if (!s.ok()) return InvalidArgument("calibration tensor '" + t + "': " + s.message());
+            EDGEQ_RETURN_IF_ERROR(sink(t, *v));
         }
-        ++rep.calib_batches;
-        const auto& first = batch->begin()->second;
-        rep.calib_samples += first.rank() > 0 ? first.dim(0) : 1;
+        ++batches;
+        if (rep.calib_batches == 0 || batches > rep.calib_batches) {  // count each sample once over passes
+            rep.calib_batches = batches;
+            const auto& first = batch->begin()->second;
+            rep.calib_samples += first.rank() > 0 ? first.dim(0) : 1;
+        }
     }
-    if (rep.calib_batches == 0) return InvalidArgument("calibration data is empty (no batches)");
+    if (batches == 0) return InvalidArgument("calibration data is empty (no batches)");
     return Status::Ok();
+}
+
+Status calibrate(const Model& float_model, const CalibrationSource& src, const std::vector<std::string>& tensors,
+                 std::map<std::string, std::unique_ptr<Observer>>& obs, int threads, PtqReport& rep) {
+    return calibrate(
+        float_model, src, tensors,
+        [&](const std::string& t, const Tensor& v) {
+            Status s = obs.at(t)->observe({v.data<float>(), static_cast<size_t>(v.numel())});
+            if (!s.ok()) return InvalidArgument("calibration tensor '" + t + "': " + s.message());
+            return Status::Ok();
+        },
+        threads, rep);
 }
 
 // ---- rewriting helpers ------------------------------------------------------------------------------------
@@ -291,6 +329,26 @@ std::string describe(const PtqOptions& o) {
 
 int64_t tensor_bytes(const Tensor& t) { return static_cast<int64_t>(t.nbytes()); }
 
+// Replaces input `slot` of node `n` (the float weight `wt`) by DequantizeLinear(r.q, r.scale, r.zero_point).
+void emit_weight_dq(Rewriter& rw, Node& n, size_t slot, const Tensor& wt, const QuantizedWeight& r,
+                    Granularity gran, QType type, PtqReport& rep) {
+    const std::string w = n.inputs[slot];
+    const std::string qn = rw.add_init(w + "_quantized", r.q);
+    const std::string sn = rw.add_init(w + "_scale", r.scale);
+    std::vector<std::string> ins{qn, sn};
+    if (!r.zero_point_is_zero() || !is_signed(type)) ins.push_back(rw.add_init(w + "_zero_point", r.zero_point));
+    const std::string dq = rw.name(w + "_dequantized");
+    Node d = make_node("DequantizeLinear", rw.name(w + "_DequantizeLinear"), ins, {dq});
+    if (gran != Granularity::Tensor) d.attrs["axis"] = attr_int(r.axis);
+    if (gran == Granularity::Group) d.attrs["block_size"] = attr_int(r.block_size);
+    rw.added.push_back(std::move(d));
+    // Other readers of the float weight keep it; this node reads the dequantized one.
+    n.inputs[slot] = dq;
+    rep.weight_params += wt.numel();
+    rep.weight_bytes_before += tensor_bytes(wt);
+    rep.weight_bytes_after += tensor_bytes(r.q) + tensor_bytes(r.scale) + (ins.size() > 2 ? tensor_bytes(r.zero_point) : 0);
+}
+
 // Replaces initializer `weight` (input `slot` of node) by DQ(q, scale, zp); returns the quantized weight.
 Result<QuantizedWeight> quantize_weight_input(Rewriter& rw, Node& n, size_t slot, const WeightQuantSpec& spec,
                                               std::span<const float> importance, PtqReport& rep) {
@@ -298,22 +356,140 @@ Result<QuantizedWeight> quantize_weight_input(Rewriter& rw, Node& n, size_t slot
     const Tensor wt = rw.g.initializers.at(w);
     auto qw = quantize_weight(wt, spec, importance);
     if (!qw.ok()) return Status(qw.status().code(), "weight '" + w + "' of " + n.describe() + ": " + qw.status().message());
-    QuantizedWeight& r = *qw;
-    const std::string qn = rw.add_init(w + "_quantized", r.q);
-    const std::string sn = rw.add_init(w + "_scale", r.scale);
-    std::vector<std::string> ins{qn, sn};
-    if (!r.zero_point_is_zero() || !is_signed(spec.type)) ins.push_back(rw.add_init(w + "_zero_point", r.zero_point));
-    const std::string dq = rw.name(w + "_dequantized");
-    Node d = make_node("DequantizeLinear", rw.name(w + "_DequantizeLinear"), ins, {dq});
-    if (spec.granularity != Granularity::Tensor) d.attrs["axis"] = attr_int(r.axis);
-    if (spec.granularity == Granularity::Group) d.attrs["block_size"] = attr_int(r.block_size);
-    rw.added.push_back(std::move(d));
-    // Other readers of the float weight keep it; this node reads the dequantized one.
-    n.inputs[slot] = dq;
-    rep.weight_params += wt.numel();
-    rep.weight_bytes_before += tensor_bytes(wt);
-    rep.weight_bytes_after += tensor_bytes(r.q) + tensor_bytes(r.scale) + (ins.size() > 2 ? tensor_bytes(r.zero_point) : 0);
-    return std::move(r);
+    emit_weight_dq(rw, n, slot, wt, *qw, spec.granularity, spec.type, rep);
+    return std::move(*qw);
+}
+
+// ---- GPTQ / AWQ helpers (rank-2 Gemm / MatMul weights) ------------------------------------------------
+
+// The weight as W [rows = out, cols = K] row-major; `k_first`: stored [K, N] (MatMul B, Gemm transB = 0).
+std::vector<float> to_out_in(const Tensor& w, bool k_first) {
+    const float* p = w.data<float>();
+    const int64_t d0 = w.dim(0), d1 = w.dim(1);
+    if (!k_first) return std::vector<float>(p, p + d0 * d1);
+    std::vector<float> r(static_cast<size_t>(d0 * d1));
+    for (int64_t k = 0; k < d0; ++k)
+        for (int64_t n = 0; n < d1; ++n) r[static_cast<size_t>(n * d0 + k)] = p[k * d1 + n];
+    return r;
+}
+
+// DequantizeLinear inputs from the codes and parameters an AffineGroupQuantizer recorded for W [N, K], in the
+// weight's stored layout (k_first: [K, N]); `deq` (W layout) becomes `dequantized`. Asymmetric codes u with
+// zero z (unsigned) are stored signed as u - 2^(bits-1), z - 2^(bits-1): (q - zp) is unchanged.
+QuantizedWeight weight_from_codes(const AffineGroupQuantizer& aq, int64_t N, int64_t K, bool k_first, QType type,
+                                  bool symmetric, const std::vector<float>& deq) {
+    const int64_t G = aq.groups_per_row();
+    const int32_t off = symmetric ? 0 : (1 << (aq.bits() - 1));
+    std::vector<int32_t> q(static_cast<size_t>(N * K));
+    std::vector<float> dq(static_cast<size_t>(N * K));
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k) {
+            const size_t at = static_cast<size_t>(k_first ? k * N + n : n * K + k);
+            q[at] = aq.code(n, k) - off;
+            dq[at] = deq[static_cast<size_t>(n * K + k)];
+        }
+    std::vector<float> sc;
+    std::vector<int32_t> zp;
+    Shape ss;
+    QuantizedWeight r;
+    if (aq.group() == 0) {  // per output channel
+        for (int64_t n = 0; n < N; ++n) sc.push_back(aq.scale(n, 0)), zp.push_back(symmetric ? 0 : aq.zero(n, 0) - off);
+        ss = {N};
+        r.axis = k_first ? 1 : 0;
+    } else if (k_first) {  // scale [G, N], blocked along axis 0
+        for (int64_t g = 0; g < G; ++g)
+            for (int64_t n = 0; n < N; ++n) sc.push_back(aq.scale(n, g)), zp.push_back(symmetric ? 0 : aq.zero(n, g) - off);
+        ss = {G, N};
+        r.axis = 0;
+        r.block_size = aq.group();
+    } else {  // scale [N, G], blocked along axis 1
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t g = 0; g < G; ++g) sc.push_back(aq.scale(n, g)), zp.push_back(symmetric ? 0 : aq.zero(n, g) - off);
+        ss = {N, G};
+        r.axis = 1;
+        r.block_size = aq.group();
+    }
+    const Shape ws = k_first ? Shape{K, N} : Shape{N, K};
+    r.q = pack_values(q, type, ws);
+    r.scale = Tensor::from_vector(DType::F32, ss, sc);
+    r.zero_point = pack_values(zp, type, ss);
+    r.dequantized = Tensor::from_vector(DType::F32, ws, dq);
+    return r;
+}
+
+// Streaming statistics of one target input [rows, K] (rows = every leading dimension).
+struct InputStats {
+    int64_t k = 0;
+    std::unique_ptr<HessianAccumulator> hessian;  // GPTQ
+    std::vector<double> sum_abs;                  // AWQ: sum |x| per channel
+    int64_t rows = 0;
+    std::vector<float> sample;                    // AWQ: the first `cap` rows
+    int64_t sample_rows = 0, cap = 0;
+    size_t bytes() const {
+        return (hessian ? static_cast<size_t>(k * k) * sizeof(double) : 0) + sum_abs.size() * sizeof(double) +
+               sample.size() * sizeof(float);
+    }
+};
+
+const Node* producer_of(const Graph& g, const std::string& v) {
+    for (const auto& n : g.nodes)
+        for (const auto& o : n.outputs)
+            if (o == v) return &n;
+    return nullptr;
+}
+
+// Folds a per-channel factor `inv_s` [K] on input 0 of `n` into the op producing it (Conv/Gemm/MatMul with a
+// float weight it alone reads, directly or through a Relu, each value with this single consumer), else
+// inserts Mul(x, inv_s) before n. Returns how.
+std::string scale_input(Rewriter& rw, Node& n, const std::vector<float>& inv_s) {
+    Graph& g = rw.g;
+    const int64_t K = static_cast<int64_t>(inv_s.size());
+    std::string v = n.inputs[0];
+    auto single = [&](const std::string& x) { return !is_graph_output(g, x) && consumers(g, x).size() == 1; };
+    const Node* p = single(v) ? producer_of(g, v) : nullptr;
+    if (p && p->domain.empty() && p->op_type == "Relu" && single(p->inputs[0])) p = producer_of(g, p->inputs[0]);
+    else if (p && !(p->op_type == "Conv" || p->op_type == "Gemm" || p->op_type == "MatMul")) p = nullptr;
+    Node* pn = p ? const_cast<Node*>(p) : nullptr;
+    if (pn && pn->domain.empty() && (pn->op_type == "Conv" || pn->op_type == "Gemm" || pn->op_type == "MatMul") &&
+        pn->inputs.size() > 1) {
+        const Tensor* w = f32_init(g, pn->inputs[1]);
+        int64_t axis = -1;
+        if (w && pn->op_type == "Conv" && w->rank() >= 3 && pn->attr_i("group", 1) == 1) axis = 0;
+        if (w && pn->op_type == "Gemm" && w->rank() == 2 && pn->attr_f("alpha", 1.0f) == 1.0f)
+            axis = pn->attr_i("transB", 0) ? 0 : 1;
+        if (w && pn->op_type == "MatMul" && w->rank() == 2) axis = 1;
+        const Tensor* b = pn->op_type != "MatMul" && pn->inputs.size() > 2 && !pn->inputs[2].empty()
+                              ? f32_init(g, pn->inputs[2]) : nullptr;
+        const bool bias_ok = pn->op_type == "MatMul" || pn->inputs.size() < 3 || pn->inputs[2].empty() ||
+                             (b && b->numel() == K && consumers(g, pn->inputs[2]).size() == 1 &&
+                              (pn->op_type == "Conv" || pn->attr_f("beta", 1.0f) == 1.0f));
+        if (axis >= 0 && w->dim(axis) == K && consumers(g, pn->inputs[1]).size() == 1 && bias_ok) {
+            Tensor nw = w->clone();
+            float* d = nw.data<float>();
+            if (axis == 0) {
+                const int64_t per = nw.numel() / K;
+                for (int64_t c = 0; c < K; ++c)
+                    for (int64_t i = 0; i < per; ++i) d[c * per + i] *= inv_s[static_cast<size_t>(c)];
+            } else {
+                const int64_t rows = w->dim(0);
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = 0; c < K; ++c) d[r * K + c] *= inv_s[static_cast<size_t>(c)];
+            }
+            g.initializers[pn->inputs[1]] = nw;
+            if (b) {
+                Tensor nb = b->clone();
+                for (int64_t c = 0; c < K; ++c) nb.data<float>()[c] *= inv_s[static_cast<size_t>(c)];
+                g.initializers[pn->inputs[2]] = nb;
+            }
+            return "scales folded into " + pn->describe();
+        }
+    }
+    const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+    const std::string sn = rw.add_init(base + "_awq_inv_scale", Tensor::from_vector(DType::F32, {K}, inv_s));
+    const std::string out = rw.name(n.inputs[0] + "_awq_scaled");
+    rw.added.push_back(make_node("Mul", rw.name(base + "_awq_Mul"), {n.inputs[0], sn}, {out}));
+    n.inputs[0] = out;
+    return "Mul inserted on the input";
 }
 
 // ---- opset ---------------------------------------------------------------------------------------------
@@ -663,13 +839,124 @@ Status run_dynamic(Model& m, std::vector<Target>& targets, const PtqOptions& o, 
     return Status::Ok();
 }
 
-Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions& o, PtqReport& rep) {
-    Rewriter rw(m);
-    for (auto& t : targets) {
-        Node& n = m.graph.nodes[t.node];
-        EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, m.graph.initializers.at(t.weight)), {}, rep));
-        rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts float", qw.q.numel()});
+Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions& o, const CalibrationSource& calib,
+                       PtqReport& rep) {
+    Graph& g = m.graph;
+    const bool research = o.gptq || o.awq;
+    const char* mname = o.gptq ? "gptq" : "awq";
+    // Which targets get GPTQ / AWQ: rank-2 weights (Gemm, MatMul); Conv stays round-to-nearest.
+    std::map<std::string, InputStats> stats;  // target input -> statistics
+    std::vector<bool> research_target(targets.size(), false);
+    if (research) {
+        for (size_t i = 0; i < targets.size(); ++i) {
+            const Target& t = targets[i];
+            const Node& n = g.nodes[t.node];
+            const Tensor& w = g.initializers.at(t.weight);
+            if (n.op_type == "Conv") {
+                rep.log.push_back(n.describe() + ": " + mname + " not applied to Conv (round-to-nearest)");
+                continue;
+            }
+            if (f32_init(g, n.inputs[0])) continue;
+            const int64_t K = w.dim(t.reduce_axis);
+            if (o.gptq && K > o.max_hessian_k) {
+                rep.log.push_back(n.describe() + ": gptq skipped, K = " + std::to_string(K) + " > " +
+                                  std::to_string(o.max_hessian_k) + " (round-to-nearest)");
+                continue;
+            }
+            auto& st = stats[n.inputs[0]];
+            if (st.k != 0 && st.k != K) return Corrupt(n.describe() + ": input width disagrees with another reader");
+            st.k = K;
+            if (o.gptq && !st.hessian) st.hessian = std::make_unique<HessianAccumulator>(K);
+            if (o.awq && st.sum_abs.empty()) {
+                st.sum_abs.assign(static_cast<size_t>(K), 0.0);
+                st.cap = std::max<int64_t>(o.awq_sample_rows, 1);
+            }
+            research_target[i] = true;
+        }
+        if (!stats.empty()) {
+            if (!calib) return InvalidArgument(std::string("--") + mname + " needs calibration data (--calib)");
+            std::vector<std::string> names;
+            for (const auto& [k, v] : stats) names.push_back(k);
+            EDGEQ_RETURN_IF_ERROR(calibrate(
+                m, calib, names,
+                [&](const std::string& name, const Tensor& x) -> Status {
+                    InputStats& st = stats.at(name);
+                    if (x.rank() < 1 || x.dim(x.rank() - 1) != st.k)
+                        return InvalidArgument("calibration tensor '" + name + "': last dimension is not " +
+                                               std::to_string(st.k));
+                    const int64_t rows = x.numel() / st.k;
+                    const float* p = x.data<float>();
+                    if (st.hessian) {
+                        Status s = st.hessian->add(p, rows, st.k);
+                        if (!s.ok()) return InvalidArgument("calibration tensor '" + name + "': " + s.message());
+                    }
+                    if (!st.sum_abs.empty()) {
+                        for (int64_t r = 0; r < rows; ++r)
+                            for (int64_t c = 0; c < st.k; ++c) st.sum_abs[static_cast<size_t>(c)] += std::fabs(p[r * st.k + c]);
+                        st.rows += rows;
+                        const int64_t take = std::min(rows, st.cap - st.sample_rows);
+                        if (take > 0) {
+                            st.sample.insert(st.sample.end(), p, p + take * st.k);
+                            st.sample_rows += take;
+                        }
+                    }
+                    return Status::Ok();
+                },
+                o.threads, rep));
+            for (const auto& [k, v] : stats) rep.observer_bytes += v.bytes();
+        }
     }
+    Rewriter rw(m);
+    // Reverse order: AWQ folds a layer's input scales into the producing layer, which must still be float.
+    for (size_t i = targets.size(); i-- > 0;) {
+        Target& t = targets[i];
+        Node& n = g.nodes[t.node];
+        if (!research_target[i]) {
+            EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, g.initializers.at(t.weight)), {}, rep));
+            rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts float", qw.q.numel()});
+            continue;
+        }
+        const InputStats& st = stats.at(n.inputs[0]);
+        const Tensor w = g.initializers.at(t.weight);
+        const bool k_first = t.reduce_axis == 0;
+        const int64_t K = w.dim(t.reduce_axis), N = w.dim(t.channel_axis);
+        const auto wm = to_out_in(w, k_first);
+        // Group layout as quantize_weight's (weight_spec): groups along K; K < group -> per output channel.
+        const int64_t group = o.granularity == Granularity::Group && K >= o.group ? o.group : 0;
+        const Granularity gran = group ? Granularity::Group : Granularity::Channel;
+        AffineGroupQuantizer aq(bits(o.weights), group, o.weight_symmetric, N, K);
+        std::vector<float> deq;
+        PtqOptions od = o;
+        od.clip = Clip::None;  // the research quantizer does not use the clipping search
+        std::string how = describe(od) + ", acts float, ";
+        if (o.gptq) {
+            GptqOptions go;
+            go.n_threads = std::max(o.threads, 1);
+            auto r = gptq_quantize(wm, N, K, st.hessian->hessian(), aq.callbacks(), go);
+            if (!r.ok()) return Status(r.status().code(), n.describe() + ": gptq: " + r.status().message());
+            deq = std::move(r->dequant);
+            how += "gptq (damp " + std::to_string(r->percdamp_used) + ", " + std::to_string(r->dead_columns) + " dead columns)";
+        } else {
+            if (st.rows == 0) return InvalidArgument(n.describe() + ": awq: no calibration rows");
+            std::vector<float> mean(static_cast<size_t>(K));
+            for (int64_t c = 0; c < K; ++c)
+                mean[static_cast<size_t>(c)] = static_cast<float>(st.sum_abs[static_cast<size_t>(c)] / static_cast<double>(st.rows));
+            AwqOptions ao;
+            ao.n_threads = std::max(o.threads, 1);
+            auto r = awq_search(wm, N, K, mean, st.sample, st.sample_rows, aq.callbacks(), ao);
+            if (!r.ok()) return Status(r.status().code(), n.describe() + ": awq: " + r.status().message());
+            deq = std::move(r->dequant);
+            std::vector<float> inv(r->scales.size());
+            for (size_t c = 0; c < inv.size(); ++c) inv[c] = 1.0f / r->scales[c];
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "awq (alpha %.2f, sample loss %.4g -> %.4g), ", r->alpha, r->loss_rtn, r->loss);
+            how += buf + scale_input(rw, n, inv);
+        }
+        const QuantizedWeight qw = weight_from_codes(aq, N, K, k_first, o.weights, o.weight_symmetric, deq);
+        emit_weight_dq(rw, n, 1, w, qw, gran, o.weights, rep);
+        rep.nodes.push_back({n.name, n.op_type, t.weight, how, qw.q.numel()});
+    }
+    std::reverse(rep.nodes.begin(), rep.nodes.end());
     return Status::Ok();
 }
 
@@ -706,6 +993,241 @@ Status run_half(Model& m, std::vector<Target>& targets, DType half, PtqReport& r
                              g.initializers.count(t.weight) ? g.initializers.at(t.weight).numel() : 0});
     }
     return Status::Ok();
+}
+
+// ---- cross-layer equalization --------------------------------------------------------------------------
+
+// The equalization view of a Conv / Gemm / MatMul weight, when it has one (see cross_layer_equalize).
+std::optional<WeightShape> eq_shape(Graph& g, const Node& n) {
+    if (!n.domain.empty() || n.inputs.size() < 2) return std::nullopt;
+    const Tensor* w = f32_init(g, n.inputs[1]);
+    if (!w || consumers(g, n.inputs[1]).size() != 1) return std::nullopt;
+    WeightShape s;
+    if (n.op_type == "Conv") {
+        if (w->rank() < 3) return std::nullopt;
+        for (int64_t i = 2; i < w->rank(); ++i) s.spatial *= w->dim(i);
+        const int64_t group = n.attr_i("group", 1);
+        s.out_channels = w->dim(0);
+        if (group == 1) {
+            s.in_channels = w->dim(1);
+        } else if (group == w->dim(0) && w->dim(1) == 1) {
+            s.in_channels = w->dim(0);
+            s.layout = WeightLayout::kDepthwise;
+        } else {
+            return std::nullopt;
+        }
+    } else if (n.op_type == "Gemm") {
+        if (w->rank() != 2 || n.attr_i("transA", 0) != 0 || n.attr_f("alpha", 1.0f) != 1.0f ||
+            n.attr_f("beta", 1.0f) != 1.0f)
+            return std::nullopt;
+        const bool tb = n.attr_i("transB", 0) != 0;
+        s.out_channels = w->dim(tb ? 0 : 1);
+        s.in_channels = w->dim(tb ? 1 : 0);
+        s.layout = tb ? WeightLayout::kOutIn : WeightLayout::kInOut;
+    } else if (n.op_type == "MatMul") {
+        if (w->rank() != 2) return std::nullopt;
+        s.in_channels = w->dim(0);
+        s.out_channels = w->dim(1);
+        s.layout = WeightLayout::kInOut;
+    } else {
+        return std::nullopt;
+    }
+    if (n.op_type != "MatMul" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        const Tensor* b = f32_init(g, n.inputs[2]);
+        if (!b || b->numel() != s.out_channels || consumers(g, n.inputs[2]).size() != 1) return std::nullopt;
+    }
+    return s;
+}
+
+// The layer that reads `a`'s output through Relu [-> MaxPool] (each value with one consumer), or -1.
+int64_t eq_next(Graph& g, const Node& a) {
+    std::string v = a.outputs[0];
+    auto single = [&](const std::string& x) -> Node* {
+        if (is_graph_output(g, x)) return nullptr;
+        auto cs = consumers(g, x);
+        return cs.size() == 1 ? cs[0] : nullptr;
+    };
+    Node* r = single(v);
+    if (!r || !r->domain.empty() || r->op_type != "Relu") return -1;
+    v = r->outputs[0];
+    Node* b = single(v);
+    if (b && b->domain.empty() && b->op_type == "MaxPool" && b->outputs.size() == 1) {
+        v = b->outputs[0];
+        b = single(v);
+    }
+    if (!b || b->inputs.empty() || b->inputs[0] != v) return -1;
+    return b - g.nodes.data();
+}
+
+}  // namespace
+
+Result<int64_t> cross_layer_equalize(Model& m, std::vector<std::string>& log) {
+    Graph& g = m.graph;
+    const size_t count = g.nodes.size();
+    std::vector<std::optional<WeightShape>> shapes(count);
+    for (size_t i = 0; i < count; ++i) shapes[i] = eq_shape(g, g.nodes[i]);
+    std::vector<int64_t> next(count, -1);
+    std::vector<bool> has_prev(count, false);
+    for (size_t i = 0; i < count; ++i) {
+        if (!shapes[i]) continue;
+        const int64_t j = eq_next(g, g.nodes[i]);
+        if (j < 0 || !shapes[static_cast<size_t>(j)]) continue;
+        if (shapes[static_cast<size_t>(j)]->in_channels != shapes[i]->out_channels) continue;
+        next[i] = j;
+        has_prev[static_cast<size_t>(j)] = true;
+    }
+    int64_t pairs = 0;
+    for (size_t i = 0; i < count; ++i) {
+        if (has_prev[i] || next[i] < 0) continue;
+        std::vector<LayerWeights> layers;
+        std::string names;
+        for (int64_t j = static_cast<int64_t>(i); j >= 0; j = next[static_cast<size_t>(j)]) {
+            Node& n = g.nodes[static_cast<size_t>(j)];
+            LayerWeights lw;
+            lw.shape = *shapes[static_cast<size_t>(j)];
+            Tensor w = g.initializers.at(n.inputs[1]).clone();  // copies of a Model share buffers
+            g.initializers[n.inputs[1]] = w;
+            lw.weight = {w.data<float>(), static_cast<size_t>(w.numel())};
+            if (n.op_type != "MatMul" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
+                Tensor b = g.initializers.at(n.inputs[2]).clone();
+                g.initializers[n.inputs[2]] = b;
+                lw.bias = {b.data<float>(), static_cast<size_t>(b.numel())};
+            }
+            layers.push_back(lw);
+            names += (names.empty() ? "" : " -> ") + n.describe();
+        }
+        EDGEQ_ASSIGN_OR_RETURN(auto er, equalize_chain(layers));
+        pairs += static_cast<int64_t>(layers.size()) - 1;
+        log.push_back("equalize: " + names + " (" + std::to_string(er.iterations) + " sweeps" +
+                      (er.converged ? "" : ", not converged") + ")");
+    }
+    return pairs;
+}
+
+namespace {
+
+// ---- bias correction -----------------------------------------------------------------------------------
+
+// Empirical bias correction: b -= mean(y_q - y_fp) per output channel of each target, over the calibration
+// data, y_q from the quantized model `q` (all layers quantized), y_fp from the prepared float model `fp`. All
+// targets are measured in one pass and corrected together.
+Status correct_biases(Model& q, const Model& fp, const std::vector<std::string>& names,
+                      const CalibrationSource& calib, int threads, PtqReport& rep) {
+    Graph& g = q.graph;
+    auto find = [](Graph& gr, const std::string& name) -> Node* {
+        for (auto& n : gr.nodes)
+            if (n.name == name) return &n;
+        return nullptr;
+    };
+    Model fpc = fp;
+    struct Item {
+        std::string name, y;
+        int64_t channels = 0;
+        bool conv = false;
+        std::unique_ptr<BiasCorrectionAccumulator> acc;
+    };
+    std::vector<Item> items;
+    std::vector<std::string> ys;
+    for (const auto& name : names) {
+        Node* n = find(g, name);
+        Node* f = find(fpc.graph, name);
+        if (!n || !f) continue;
+        if (n->op_type == "MatMul") {
+            rep.log.push_back(n->describe() + ": no bias correction for MatMul (no bias input)");
+            continue;
+        }
+        if (n->op_type != "Conv" && n->op_type != "Gemm") continue;
+        const Tensor& w = fpc.graph.initializers.at(f->inputs[1]);
+        Item it;
+        it.name = name;
+        it.y = n->outputs[0];
+        it.conv = n->op_type == "Conv";
+        it.channels = it.conv ? w.dim(0) : w.dim(f->attr_i("transB", 0) ? 0 : 1);
+        it.acc = std::make_unique<BiasCorrectionAccumulator>(it.channels);
+        ys.push_back(it.y);
+        items.push_back(std::move(it));
+    }
+    if (items.empty()) return Status::Ok();
+    EDGEQ_ASSIGN_OR_RETURN(auto rq, Runner::make(q, ys, threads));
+    EDGEQ_ASSIGN_OR_RETURN(auto rf, Runner::make(fpc, ys, threads));
+    for (;;) {
+        EDGEQ_ASSIGN_OR_RETURN(auto batch, calib());
+        if (!batch) break;
+        EDGEQ_ASSIGN_OR_RETURN(auto oq, rq.run(*batch));
+        EDGEQ_ASSIGN_OR_RETURN(auto of, rf.run(*batch));
+        for (auto& it : items) {
+            auto a = oq.find(it.y), b = of.find(it.y);
+            if (a == oq.end() || b == of.end()) return Corrupt("bias correction: tensor '" + it.y + "' was not produced");
+            const Tensor& yq = a->second;
+            const Tensor& yf = b->second;
+            if (yq.dtype() != DType::F32 || yf.dtype() != DType::F32 || yq.numel() != yf.numel() || yq.rank() < 2)
+                return Corrupt("bias correction: tensor '" + it.y + "' differs between the float and quantized models");
+            const int64_t outer = it.conv ? yq.dim(0) : yq.numel() / it.channels;
+            const int64_t inner = it.conv ? yq.numel() / (outer * it.channels) : 1;
+            EDGEQ_RETURN_IF_ERROR(it.acc->add({yf.data<float>(), static_cast<size_t>(yf.numel())},
+                                              {yq.data<float>(), static_cast<size_t>(yq.numel())}, outer, inner));
+        }
+    }
+    Rewriter rw(q);
+    for (auto& it : items) {
+        Node* n = find(g, it.name);
+        const std::vector<double> d = it.acc->mean_error();
+        double mx = 0;
+        for (double v : d) mx = std::max(mx, std::fabs(v));
+        const std::string b = n->inputs.size() > 2 ? n->inputs[2] : "";
+        const Node* p = b.empty() ? nullptr : producer_of(g, b);
+        if (b.empty()) {  // no bias: a new one
+            Tensor nb(DType::F32, {it.channels});
+            EDGEQ_RETURN_IF_ERROR(it.acc->apply({nb.data<float>(), static_cast<size_t>(it.channels)}));
+            n->inputs.resize(3);
+            n->inputs[2] = rw.add_init((n->name.empty() ? n->outputs[0] : n->name) + "_bias_corrected", nb);
+        } else if (const Tensor* fb = f32_init(g, b)) {
+            Tensor nb = fb->clone();
+            EDGEQ_RETURN_IF_ERROR(it.acc->apply({nb.data<float>(), static_cast<size_t>(nb.numel())}));
+            n->inputs[2] = rw.add_init(b + "_corrected", nb);
+        } else if (p && p->op_type == "DequantizeLinear" && p->inputs.size() >= 2 && g.initializers.count(p->inputs[0]) &&
+                   g.initializers.at(p->inputs[0]).dtype() == DType::I32 && f32_init(g, p->inputs[1])) {
+            // int32 bias of a static node: requantize b - delta with the same scale
+            const Tensor& qb = g.initializers.at(p->inputs[0]);
+            const auto sc = f32_init(g, p->inputs[1])->to_f32();
+            Tensor nq = qb.clone();
+            int32_t* v = nq.data<int32_t>();
+            for (int64_t c = 0; c < nq.numel() && c < it.channels; ++c) {
+                const double s = sc[sc.size() == 1 ? 0 : static_cast<size_t>(c)];
+                const double r = std::nearbyint((static_cast<double>(v[c]) * s - d[static_cast<size_t>(c)]) / s);
+                v[c] = static_cast<int32_t>(std::clamp(r, -2147483648.0, 2147483647.0));
+            }
+            const_cast<Node*>(p)->inputs[0] = rw.add_init(p->inputs[0] + "_corrected", nq);
+        } else {
+            rep.log.push_back(n->describe() + ": bias correction skipped (bias is not an initializer)");
+            continue;
+        }
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " (max |shift| %.3g)", mx);
+        rep.log.push_back("bias correction: " + n->describe() + buf);
+        for (auto& nr : rep.nodes)
+            if (nr.node == it.name) nr.how += ", bias corrected";
+    }
+    return Status::Ok();
+}
+
+// All batches of `src`, for methods that read the calibration data more than once.
+Result<std::shared_ptr<std::vector<CalibrationBatch>>> read_all(const CalibrationSource& src) {
+    auto v = std::make_shared<std::vector<CalibrationBatch>>();
+    for (;;) {
+        EDGEQ_ASSIGN_OR_RETURN(auto b, src());
+        if (!b) break;
+        v->push_back(std::move(*b));
+    }
+    return v;
+}
+
+CalibrationSource replay(std::shared_ptr<std::vector<CalibrationBatch>> v) {
+    auto i = std::make_shared<size_t>(0);
+    return [v, i]() -> Result<std::optional<CalibrationBatch>> {
+        if (*i >= v->size()) return std::optional<CalibrationBatch>();
+        return std::optional<CalibrationBatch>((*v)[(*i)++]);
+    };
 }
 
 }  // namespace
@@ -754,6 +1276,13 @@ Status check_options(const PtqOptions& o) {
     if (!wsigned) return InvalidArgument("--weights: int8, int4 or int2");
     if (o.granularity == Granularity::Group && o.group < 1)
         return InvalidArgument("--granularity group:N needs N >= 1");
+    if (o.gptq && o.awq) return InvalidArgument("--gptq and --awq exclude each other");
+    if ((o.gptq || o.awq) && o.method != Method::WeightOnly)
+        return InvalidArgument(std::string(o.gptq ? "--gptq" : "--awq") + " is for --method weight-only");
+    if ((o.gptq || o.awq) && o.granularity == Granularity::Tensor)
+        return InvalidArgument(std::string(o.gptq ? "--gptq" : "--awq") + ": --granularity channel or group:N (not tensor)");
+    if (o.bias_correction && o.method != Method::Static && o.method != Method::WeightOnly)
+        return InvalidArgument("--bias-correction is for --method static or weight-only");
     if (o.format == Format::Native) return Unsupported("--format native is not implemented yet; use --format qdq");
     for (const auto& e : o.exclude) {
         try {
@@ -813,6 +1342,10 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     oo.fuse = false;
     EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(m, oo));
     if (orep.batchnorms_folded) rep.log.push_back("prepare: " + std::to_string(orep.batchnorms_folded) + " BatchNormalization folded");
+    if (o.equalize) {
+        EDGEQ_ASSIGN_OR_RETURN(auto pairs, cross_layer_equalize(m, rep.log));
+        if (pairs == 0) rep.log.push_back("equalize: no Conv/Gemm/MatMul -> Relu -> Conv/Gemm/MatMul pair found");
+    }
     // 2. targets
     std::vector<std::regex> ex;
     for (const auto& e : o.exclude) ex.emplace_back(e);
@@ -833,6 +1366,24 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
         }
         targets.push_back(t);
     }
+    // Bias correction reads the calibration data twice (the method's pass, then float vs quantized): the
+    // batches are held in memory for it.
+    CalibrationSource src = calib;
+    std::shared_ptr<std::vector<CalibrationBatch>> held;
+    std::vector<std::string> names;
+    if (o.bias_correction) {
+        if (!calib) return InvalidArgument("--bias-correction needs calibration data (--calib)");
+        EDGEQ_ASSIGN_OR_RETURN(held, read_all(calib));
+        if (held->empty()) return InvalidArgument("calibration data is empty (no batches)");
+        src = replay(held);
+        Namer nm(m.graph);
+        for (auto& t : targets) {
+            Node& n = m.graph.nodes[t.node];
+            if (n.name.empty()) n.name = nm(n.op_type + "_" + n.outputs[0]);
+            t.name = n.name;
+            names.push_back(n.name);
+        }
+    }
     // Shared weights: quantized once per reader (each reader gets its own DQ); fine for correctness.
     int64_t need_opset = 10;  // QuantizeLinear / MatMulInteger / ConvInteger
     if (o.method == Method::Static || o.method == Method::WeightOnly || o.method == Method::Dynamic) {
@@ -843,12 +1394,18 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     if (o.method == Method::BF16) need_opset = 13;  // Cast from bfloat16
     if (o.method == Method::FP16) need_opset = std::max<int64_t>(m.opset(""), 7);
     EDGEQ_RETURN_IF_ERROR(raise_opset(m, need_opset));
+    std::optional<Model> fp;
+    if (o.bias_correction) fp = m;  // the prepared float model (copies share buffers; rewrites clone)
     switch (o.method) {
-        case Method::Static: EDGEQ_RETURN_IF_ERROR(run_static(m, targets, o, calib, rep)); break;
+        case Method::Static: EDGEQ_RETURN_IF_ERROR(run_static(m, targets, o, src, rep)); break;
         case Method::Dynamic: EDGEQ_RETURN_IF_ERROR(run_dynamic(m, targets, o, rep)); break;
-        case Method::WeightOnly: EDGEQ_RETURN_IF_ERROR(run_weight_only(m, targets, o, rep)); break;
+        case Method::WeightOnly: EDGEQ_RETURN_IF_ERROR(run_weight_only(m, targets, o, src, rep)); break;
         case Method::FP16: EDGEQ_RETURN_IF_ERROR(run_half(m, targets, DType::F16, rep)); break;
         case Method::BF16: EDGEQ_RETURN_IF_ERROR(run_half(m, targets, DType::BF16, rep)); break;
+    }
+    if (o.bias_correction) {
+        EDGEQ_RETURN_IF_ERROR(resort(m.graph));
+        EDGEQ_RETURN_IF_ERROR(correct_biases(m, *fp, names, replay(held), o.threads, rep));
     }
     drop_unused_initializers(m.graph);
     // Stale inferred types of rewired values are dropped; the importer's shape inference recomputes them.

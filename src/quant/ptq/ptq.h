@@ -60,6 +60,10 @@ struct PtqOptions {
     bool keep_io_float = true;                 // no Q/DQ on graph outputs
     bool bias_correction = false;              // empirical bias correction from the calibration data
     bool equalize = false;                     // cross-layer equalization before quantizing
+    bool gptq = false;                         // weight-only: GPTQ (Hessian from the calibration data)
+    bool awq = false;                          // weight-only: AWQ-style activation-aware scaling
+    int64_t max_hessian_k = 4096;              // GPTQ: larger inputs (K x K doubles each) stay round-to-nearest
+    int64_t awq_sample_rows = 1024;            // AWQ: input rows kept per layer for the search
     int threads = 0;                           // calibration runs (0: all cores)
 };
 
@@ -95,6 +99,12 @@ Status check_options(const PtqOptions& opts);
 // Rewrites `model`. `calib` is required for static, bias correction and equalization-with-data; may be empty
 // otherwise. Errors name the node / tensor; on error `model` is unspecified (callers quantize a copy).
 Result<PtqReport> quantize_onnx(graph::Model& model, const PtqOptions& opts, const CalibrationSource& calib);
+
+// Cross-layer equalization (equalize.h) of `model` in place: chains Conv/Gemm/MatMul -> Relu [-> MaxPool] ->
+// Conv/Gemm/MatMul (Conv group 1 or depthwise, Gemm either transB, MatMul rank-2 B; float32 initializer weights
+// read by that node only, biases [out]) get per-channel scales folded into the weights and biases; the float
+// function is unchanged. Returns the number of layer pairs equalized; `log` gets one line per chain.
+Result<int64_t> cross_layer_equalize(graph::Model& model, std::vector<std::string>& log);
 
 // Raises the default-domain opset of `model` to at least `target`. Errors: an op whose meaning changed between
 // the model's opset and `target` (e.g. Squeeze's axes moving to an input at 13), naming the node.
