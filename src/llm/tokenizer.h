@@ -37,13 +37,14 @@ public:
     std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
 
     // As llama_token_to_piece(id, lstrip = 0, special = false): normal tokens with U+2581 -> ' ' (SPM) or the
-    // GPT-2 unicode map undone (BPE); byte tokens <0xXX> -> that raw byte; control/unknown tokens -> "".
-    // Out-of-range ids -> "".
+    // GPT-2 unicode map undone (BPE); byte tokens <0xXX> -> that raw byte; user-defined tokens -> their text;
+    // control/unknown/unused tokens -> "". Out-of-range ids -> "". A piece may be part of a UTF-8 character.
     std::string token_to_piece(int32_t id) const;
 
-    // Concatenated pieces, as llama_detokenize(remove_special = false, unparse_special = false): for SPM models
-    // (which add a prefix space) the single leading space of the first piece, if it is the first text token after
-    // an optional BOS, is removed, so decode(encode(x)) == x for x not starting with a space-lost character.
+    // Concatenated pieces, as llama_detokenize(remove_special = true, unparse_special = false): a leading BOS (and,
+    // for add_eos models, a trailing EOS) is dropped; when the model adds a prefix space (SPM), one leading space of
+    // the first remaining piece is removed. So decode(encode(x, b)) == x for SPM text the vocabulary covers.
+    // Not done: llama.cpp's clean_spaces pass for BPE (" ." -> "."); BPE pieces are concatenated as they are.
     std::string decode(std::span<const int32_t> ids) const;
 
     int32_t bos() const { return bos_; }
@@ -71,7 +72,10 @@ private:
     int32_t byte_tokens_[256] = {};                          // <0xXX> ids (SPM), -1 if absent
     int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1, eom_ = -1;
     bool add_bos_ = true;
+    bool add_eos_ = false;
     bool add_space_prefix_ = true;
+    bool gpt2_pre_ = false;              // tokenizer.ggml.pre = gpt-2 (else the default BPE pre-tokenizer)
+    std::vector<int32_t> user_defined_;  // USER_DEFINED token ids, longest text first (split out of raw text)
 };
 
 }  // namespace edgeq::llm
