@@ -17,7 +17,8 @@
 #
 # Usage: tests/interop/ort_qdq_interop.sh BUILD_DIR      (CTest: interop_ort_qdq, label interop)
 # Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR (default <repo>/.peers),
-#        ORT_QDQ_MODELS (default "lenet5 mlp3 vgg_bn lstm"), ORT_QDQ_METHODS (default "static dynamic w4g32").
+#        ORT_QDQ_MODELS (default "lenet5 mlp3 vgg_bn lstm"), ORT_QDQ_METHODS (default "static dynamic w4g32"),
+#        ORT_QDQ_WORK (work folder, default BUILD_DIR/interop/ort_qdq).
 # Exit:  0 pass; 1 a check failed; 77 skipped (node missing, npm unreachable, or data/models missing).
 set -uo pipefail
 
@@ -27,7 +28,7 @@ SHARED=${EDGEQ_SHARED:-$ROOT/../shared}
 PEERS_DIR=${PEERS_DIR:-$ROOT/.peers}
 ORT_VERSION=1.30.0
 EDGEQ=$BUILD/edgeq
-WORK=$BUILD/interop/ort_qdq
+WORK=${ORT_QDQ_WORK:-$BUILD/interop/ort_qdq}
 JS=$ROOT/tests/interop/ort_qdq.js
 FM=$SHARED/assets/fashion-mnist-models
 DATA=/usr/share/datasets/fashion-mnist
