@@ -417,8 +417,84 @@ QuantizedWeight weight_from_codes(const AffineGroupQuantizer& aq, int64_t N, int
     return r;
 }
 
-// Streaming statistics of one target input [rows, K] (rows = every leading dimension).
+// A 2-D Conv (group 1) seen as a matrix product: im2col patches [OH*OW, K], K in (kernel row, kernel column,
+// input channel) order, so a run of `group` consecutive columns is `group` input channels at one kernel
+// position: exactly a DequantizeLinear block along the weight's axis 1 when C is a multiple of the group.
+struct ConvGeom {
+    bool on = false;
+    int64_t c = 0, kh = 0, kw = 0, sh = 1, sw = 1, dh = 1, dw = 1, ph0 = 0, pw0 = 0, ph1 = 0, pw1 = 0;
+};
+
+// The im2col rows of image `x` [C, H, W] (one row per output pixel), appended to `out`; returns the row count.
+int64_t im2col(const ConvGeom& cg, const float* x, int64_t H, int64_t W, std::vector<float>& out) {
+    const int64_t OH = (H + cg.ph0 + cg.ph1 - cg.dh * (cg.kh - 1) - 1) / cg.sh + 1;
+    const int64_t OW = (W + cg.pw0 + cg.pw1 - cg.dw * (cg.kw - 1) - 1) / cg.sw + 1;
+    if (OH <= 0 || OW <= 0) return 0;
+    const int64_t K = cg.c * cg.kh * cg.kw;
+    out.assign(static_cast<size_t>(OH * OW * K), 0.0f);
+    for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+            float* row = out.data() + (oy * OW + ox) * K;
+            for (int64_t i = 0; i < cg.kh; ++i) {
+                const int64_t y = oy * cg.sh - cg.ph0 + i * cg.dh;
+                if (y < 0 || y >= H) continue;
+                for (int64_t j = 0; j < cg.kw; ++j) {
+                    const int64_t xx = ox * cg.sw - cg.pw0 + j * cg.dw;
+                    if (xx < 0 || xx >= W) continue;
+                    float* dst = row + (i * cg.kw + j) * cg.c;
+                    for (int64_t c = 0; c < cg.c; ++c) dst[c] = x[(c * H + y) * W + xx];
+                }
+            }
+        }
+    return OH * OW;
+}
+
+// DequantizeLinear inputs of a Conv weight [OC, C, kh, kw] from the codes of W [OC, K] in im2col order
+// (ConvGeom); group: 0 (per output channel) or a divisor of C (blocks along axis 1).
+QuantizedWeight conv_weight_from_codes(const AffineGroupQuantizer& aq, const Tensor& w, QType type, bool symmetric,
+                                       const std::vector<float>& deq) {
+    const int64_t OC = w.dim(0), C = w.dim(1), kh = w.dim(2), kw = w.dim(3), K = C * kh * kw;
+    const int32_t off = symmetric ? 0 : (1 << (aq.bits() - 1));
+    std::vector<int32_t> q(static_cast<size_t>(OC * K));
+    std::vector<float> dq(static_cast<size_t>(OC * K));
+    for (int64_t o = 0; o < OC; ++o)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t p = 0; p < kh * kw; ++p) {
+                const size_t at = static_cast<size_t>((o * C + c) * kh * kw + p);
+                q[at] = aq.code(o, p * C + c) - off;
+                dq[at] = deq[static_cast<size_t>(o * K + p * C + c)];
+            }
+    QuantizedWeight r;
+    std::vector<float> sc;
+    std::vector<int32_t> zp;
+    Shape ss;
+    if (aq.group() == 0) {
+        for (int64_t o = 0; o < OC; ++o) sc.push_back(aq.scale(o, 0)), zp.push_back(symmetric ? 0 : aq.zero(o, 0) - off);
+        ss = {OC};
+        r.axis = 0;
+    } else {
+        const int64_t B = C / aq.group();
+        for (int64_t o = 0; o < OC; ++o)
+            for (int64_t b = 0; b < B; ++b)
+                for (int64_t p = 0; p < kh * kw; ++p) {
+                    const int64_t gi = p * B + b;  // group of columns [p*C + b*group, ...)
+                    sc.push_back(aq.scale(o, gi));
+                    zp.push_back(symmetric ? 0 : aq.zero(o, gi) - off);
+                }
+        ss = {OC, B, kh, kw};
+        r.axis = 1;
+        r.block_size = aq.group();
+    }
+    r.q = pack_values(q, type, w.shape());
+    r.scale = Tensor::from_vector(DType::F32, ss, sc);
+    r.zero_point = pack_values(zp, type, ss);
+    r.dequantized = Tensor::from_vector(DType::F32, w.shape(), dq);
+    return r;
+}
+
+// Streaming statistics of one target input [rows, K] (rows = every leading dimension; Conv: im2col rows).
 struct InputStats {
+    ConvGeom conv;
     int64_t k = 0;
     std::unique_ptr<HessianAccumulator> hessian;  // GPTQ
     std::vector<double> sum_abs;                  // AWQ: sum |x| per channel
@@ -845,26 +921,52 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
     const bool research = o.gptq || o.awq;
     const char* mname = o.gptq ? "gptq" : "awq";
     // Which targets get GPTQ / AWQ: rank-2 weights (Gemm, MatMul); Conv stays round-to-nearest.
-    std::map<std::string, InputStats> stats;  // target input -> statistics
+    std::vector<InputStats> per_target(targets.size());
+    std::map<std::string, std::vector<size_t>> readers;  // target input -> targets with statistics on it
     std::vector<bool> research_target(targets.size(), false);
     if (research) {
         for (size_t i = 0; i < targets.size(); ++i) {
             const Target& t = targets[i];
             const Node& n = g.nodes[t.node];
             const Tensor& w = g.initializers.at(t.weight);
-            if (n.op_type == "Conv") {
-                rep.log.push_back(n.describe() + ": " + mname + " not applied to Conv (round-to-nearest)");
-                continue;
-            }
             if (f32_init(g, n.inputs[0])) continue;
-            const int64_t K = w.dim(t.reduce_axis);
+            InputStats& st = per_target[i];
+            int64_t K = 0;
+            if (n.op_type == "Conv") {
+                std::string why;
+                if (!o.gptq) why = "awq is not applied to Conv";
+                else if (w.rank() != 4) why = "gptq handles 2-D Conv only";
+                else if (n.attr_i("group", 1) != 1) why = "gptq handles Conv with group 1 only";
+                else if (n.attr_s("auto_pad", "NOTSET") != "NOTSET") why = "gptq needs explicit pads (auto_pad)";
+                else if (o.granularity == Granularity::Group && w.dim(1) >= o.group && w.dim(1) % o.group != 0)
+                    why = "gptq groups need the input channels (" + std::to_string(w.dim(1)) + ") to be a multiple of " +
+                          std::to_string(o.group);
+                if (!why.empty()) {
+                    rep.log.push_back(n.describe() + ": " + why + " (round-to-nearest)");
+                    continue;
+                }
+                ConvGeom& cg = st.conv;
+                cg.on = true;
+                cg.c = w.dim(1);
+                cg.kh = w.dim(2);
+                cg.kw = w.dim(3);
+                const auto st2 = n.has("strides") ? n.attr_ints("strides") : std::vector<int64_t>{1, 1};
+                const auto di = n.has("dilations") ? n.attr_ints("dilations") : std::vector<int64_t>{1, 1};
+                const auto pa = n.has("pads") ? n.attr_ints("pads") : std::vector<int64_t>{0, 0, 0, 0};
+                if (st2.size() != 2 || di.size() != 2 || pa.size() != 4)
+                    return InvalidArgument(n.describe() + ": strides/dilations/pads do not match a 2-D kernel");
+                cg.sh = st2[0], cg.sw = st2[1], cg.dh = di[0], cg.dw = di[1];
+                cg.ph0 = pa[0], cg.pw0 = pa[1], cg.ph1 = pa[2], cg.pw1 = pa[3];
+                K = cg.c * cg.kh * cg.kw;
+            } else {
+                K = w.dim(t.reduce_axis);
+            }
             if (o.gptq && K > o.max_hessian_k) {
                 rep.log.push_back(n.describe() + ": gptq skipped, K = " + std::to_string(K) + " > " +
                                   std::to_string(o.max_hessian_k) + " (round-to-nearest)");
                 continue;
             }
-            auto& st = stats[n.inputs[0]];
-            if (st.k != 0 && st.k != K) return Corrupt(n.describe() + ": input width disagrees with another reader");
+            readers[n.inputs[0]].push_back(i);
             st.k = K;
             if (o.gptq && !st.hessian) st.hessian = std::make_unique<HessianAccumulator>(K);
             if (o.awq && st.sum_abs.empty()) {
@@ -873,19 +975,12 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             }
             research_target[i] = true;
         }
-        if (!stats.empty()) {
+        if (!readers.empty()) {
             if (!calib) return InvalidArgument(std::string("--") + mname + " needs calibration data (--calib)");
             std::vector<std::string> names;
-            for (const auto& [k, v] : stats) names.push_back(k);
-            EDGEQ_RETURN_IF_ERROR(calibrate(
-                m, calib, names,
-                [&](const std::string& name, const Tensor& x) -> Status {
-                    InputStats& st = stats.at(name);
-                    if (x.rank() < 1 || x.dim(x.rank() - 1) != st.k)
-                        return InvalidArgument("calibration tensor '" + name + "': last dimension is not " +
-                                               std::to_string(st.k));
-                    const int64_t rows = x.numel() / st.k;
-                    const float* p = x.data<float>();
+            for (const auto& [k, v] : readers) names.push_back(k);
+            std::vector<float> patches;
+            auto add = [&](const std::string& name, InputStats& st, const float* p, int64_t rows) -> Status {
                     if (st.hessian) {
                         Status s = st.hessian->add(p, rows, st.k);
                         if (!s.ok()) return InvalidArgument("calibration tensor '" + name + "': " + s.message());
@@ -901,9 +996,32 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
                         }
                     }
                     return Status::Ok();
+            };
+            EDGEQ_RETURN_IF_ERROR(calibrate(
+                m, calib, names,
+                [&](const std::string& name, const Tensor& x) -> Status {
+                    for (size_t i : readers.at(name)) {
+                        InputStats& st = per_target[i];
+                        if (st.conv.on) {
+                            if (x.rank() != 4 || x.dim(1) != st.conv.c)
+                                return InvalidArgument("calibration tensor '" + name + "': expected [N, " +
+                                                       std::to_string(st.conv.c) + ", H, W]");
+                            const int64_t H = x.dim(2), W = x.dim(3);
+                            for (int64_t b = 0; b < x.dim(0); ++b) {
+                                const int64_t rows = im2col(st.conv, x.data<float>() + b * st.conv.c * H * W, H, W, patches);
+                                EDGEQ_RETURN_IF_ERROR(add(name, st, patches.data(), rows));
+                            }
+                            continue;
+                        }
+                        if (x.rank() < 1 || x.dim(x.rank() - 1) != st.k)
+                            return InvalidArgument("calibration tensor '" + name + "': last dimension is not " +
+                                                   std::to_string(st.k));
+                        EDGEQ_RETURN_IF_ERROR(add(name, st, x.data<float>(), x.numel() / st.k));
+                    }
+                    return Status::Ok();
                 },
                 o.threads, rep));
-            for (const auto& [k, v] : stats) rep.observer_bytes += v.bytes();
+            for (const auto& v : per_target) rep.observer_bytes += v.bytes();
         }
     }
     Rewriter rw(m);
@@ -916,13 +1034,26 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts float", qw.q.numel()});
             continue;
         }
-        const InputStats& st = stats.at(n.inputs[0]);
+        const InputStats& st = per_target[i];
         const Tensor w = g.initializers.at(t.weight);
         const bool k_first = t.reduce_axis == 0;
-        const int64_t K = w.dim(t.reduce_axis), N = w.dim(t.channel_axis);
-        const auto wm = to_out_in(w, k_first);
-        // Group layout as quantize_weight's (weight_spec): groups along K; K < group -> per output channel.
-        const int64_t group = o.granularity == Granularity::Group && K >= o.group ? o.group : 0;
+        const bool conv = st.conv.on;
+        const int64_t K = st.k, N = w.dim(t.channel_axis);
+        std::vector<float> wm;
+        if (conv) {  // [OC, C, kh, kw] -> [OC, K] in im2col order
+            const int64_t C = st.conv.c, P = st.conv.kh * st.conv.kw;
+            wm.resize(static_cast<size_t>(N * K));
+            for (int64_t oc = 0; oc < N; ++oc)
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t p = 0; p < P; ++p)
+                        wm[static_cast<size_t>(oc * K + p * C + c)] = w.data<float>()[(oc * C + c) * P + p];
+        } else {
+            wm = to_out_in(w, k_first);
+        }
+        // Group layout as quantize_weight's (weight_spec): groups along the input channels; fewer input channels
+        // than the group -> per output channel.
+        const int64_t kin = conv ? st.conv.c : K;
+        const int64_t group = o.granularity == Granularity::Group && kin >= o.group ? o.group : 0;
         const Granularity gran = group ? Granularity::Group : Granularity::Channel;
         AffineGroupQuantizer aq(bits(o.weights), group, o.weight_symmetric, N, K);
         std::vector<float> deq;
@@ -952,7 +1083,8 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             std::snprintf(buf, sizeof buf, "awq (alpha %.2f, sample loss %.4g -> %.4g), ", r->alpha, r->loss_rtn, r->loss);
             how += buf + scale_input(rw, n, inv);
         }
-        const QuantizedWeight qw = weight_from_codes(aq, N, K, k_first, o.weights, o.weight_symmetric, deq);
+        const QuantizedWeight qw = conv ? conv_weight_from_codes(aq, w, o.weights, o.weight_symmetric, deq)
+                                        : weight_from_codes(aq, N, K, k_first, o.weights, o.weight_symmetric, deq);
         emit_weight_dq(rw, n, 1, w, qw, gran, o.weights, rep);
         rep.nodes.push_back({n.name, n.op_type, t.weight, how, qw.q.numel()});
     }
@@ -1108,11 +1240,13 @@ namespace {
 
 // ---- bias correction -----------------------------------------------------------------------------------
 
+CalibrationSource replay(std::shared_ptr<std::vector<CalibrationBatch>> v);
+
 // Empirical bias correction: b -= mean(y_q - y_fp) per output channel of each target, over the calibration
-// data, y_q from the quantized model `q` (all layers quantized), y_fp from the prepared float model `fp`. All
-// targets are measured in one pass and corrected together.
+// data, y_q from the quantized model `q` (all layers quantized), y_fp from the prepared float model `fp`. The
+// targets are corrected in graph order, one calibration pass each.
 Status correct_biases(Model& q, const Model& fp, const std::vector<std::string>& names,
-                      const CalibrationSource& calib, int threads, PtqReport& rep) {
+                      const std::shared_ptr<std::vector<CalibrationBatch>>& held, int threads, PtqReport& rep) {
     Graph& g = q.graph;
     auto find = [](Graph& gr, const std::string& name) -> Node* {
         for (auto& n : gr.nodes)
@@ -1127,7 +1261,6 @@ Status correct_biases(Model& q, const Model& fp, const std::vector<std::string>&
         std::unique_ptr<BiasCorrectionAccumulator> acc;
     };
     std::vector<Item> items;
-    std::vector<std::string> ys;
     for (const auto& name : names) {
         Node* n = find(g, name);
         Node* f = find(fpc.graph, name);
@@ -1144,22 +1277,25 @@ Status correct_biases(Model& q, const Model& fp, const std::vector<std::string>&
         it.conv = n->op_type == "Conv";
         it.channels = it.conv ? w.dim(0) : w.dim(f->attr_i("transB", 0) ? 0 : 1);
         it.acc = std::make_unique<BiasCorrectionAccumulator>(it.channels);
-        ys.push_back(it.y);
         items.push_back(std::move(it));
     }
     if (items.empty()) return Status::Ok();
-    EDGEQ_ASSIGN_OR_RETURN(auto rq, Runner::make(q, ys, threads));
-    EDGEQ_ASSIGN_OR_RETURN(auto rf, Runner::make(fpc, ys, threads));
-    for (;;) {
-        EDGEQ_ASSIGN_OR_RETURN(auto batch, calib());
-        if (!batch) break;
-        EDGEQ_ASSIGN_OR_RETURN(auto oq, rq.run(*batch));
-        EDGEQ_ASSIGN_OR_RETURN(auto of, rf.run(*batch));
-        for (auto& it : items) {
-            auto a = oq.find(it.y), b = of.find(it.y);
-            if (a == oq.end() || b == of.end()) return Corrupt("bias correction: tensor '" + it.y + "' was not produced");
-            const Tensor& yq = a->second;
-            const Tensor& yf = b->second;
+    Rewriter rw(q);
+    for (auto& it : items) {
+        // Layers in order, each measured with the layers before it already corrected (measuring all at once
+        // would correct the upstream shift twice: in the upstream layer and again downstream).
+        EDGEQ_ASSIGN_OR_RETURN(auto rq, Runner::make(q, {it.y}, threads));
+        EDGEQ_ASSIGN_OR_RETURN(auto rf, Runner::make(fpc, {it.y}, threads));
+        const CalibrationSource calib = replay(held);
+        for (;;) {
+            EDGEQ_ASSIGN_OR_RETURN(auto batch, calib());
+            if (!batch) break;
+            EDGEQ_ASSIGN_OR_RETURN(auto oq, rq.run(*batch));
+            EDGEQ_ASSIGN_OR_RETURN(auto of, rf.run(*batch));
+            auto ia = oq.find(it.y), ib = of.find(it.y);
+            if (ia == oq.end() || ib == of.end()) return Corrupt("bias correction: tensor '" + it.y + "' was not produced");
+            const Tensor& yq = ia->second;
+            const Tensor& yf = ib->second;
             if (yq.dtype() != DType::F32 || yf.dtype() != DType::F32 || yq.numel() != yf.numel() || yq.rank() < 2)
                 return Corrupt("bias correction: tensor '" + it.y + "' differs between the float and quantized models");
             const int64_t outer = it.conv ? yq.dim(0) : yq.numel() / it.channels;
@@ -1167,9 +1303,6 @@ Status correct_biases(Model& q, const Model& fp, const std::vector<std::string>&
             EDGEQ_RETURN_IF_ERROR(it.acc->add({yf.data<float>(), static_cast<size_t>(yf.numel())},
                                               {yq.data<float>(), static_cast<size_t>(yq.numel())}, outer, inner));
         }
-    }
-    Rewriter rw(q);
-    for (auto& it : items) {
         Node* n = find(g, it.name);
         const std::vector<double> d = it.acc->mean_error();
         double mx = 0;
@@ -1405,7 +1538,7 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     }
     if (o.bias_correction) {
         EDGEQ_RETURN_IF_ERROR(resort(m.graph));
-        EDGEQ_RETURN_IF_ERROR(correct_biases(m, *fp, names, replay(held), o.threads, rep));
+        EDGEQ_RETURN_IF_ERROR(correct_biases(m, *fp, names, held, o.threads, rep));
     }
     drop_unused_initializers(m.graph);
     // Stale inferred types of rewired values are dropped; the importer's shape inference recomputes them.

@@ -548,6 +548,73 @@ TEST(Ptq, GptqWeightsAreExactlyWhatDequantizeLinearGives) {
         }
 }
 
+TEST(Ptq, GptqOnConvUsesIm2colAndStoresBlocksAlongInputChannels) {
+    // x [2, 4, 7, 7] -> Conv 3x3 (5 out, stride 2, pads 1 0 0 1, bias) -> y
+    Model m;
+    m.opsets[""] = 13;
+    m.ir_version = 7;
+    auto& g = m.graph;
+    g.inputs.push_back(vi("x", {2, 4, 7, 7}));
+    g.outputs.push_back(vi("y", {2, 5, 3, 3}));  // (7 + 1 - 3) / 2 + 1 = 3 both ways
+    g.initializers["w"] = random_tensor({5, 4, 3, 3}, 101, 0.4f);
+    g.initializers["b"] = random_tensor({5}, 102, 0.1f);
+    Node c = node("Conv", "conv", {"x", "w", "b"}, {"y"});
+    c.attrs["kernel_shape"] = ints_attr({3, 3});
+    c.attrs["strides"] = ints_attr({2, 2});
+    c.attrs["pads"] = ints_attr({1, 0, 0, 1});
+    g.nodes.push_back(c);
+    const Model fp = m;
+    const std::vector<Tensor> xs{random_tensor({2, 4, 7, 7}, 103), random_tensor({2, 4, 7, 7}, 104)};
+    // Independent im2col (column = (i*3 + j)*4 + c) and GPTQ by hand.
+    const int64_t K = 36;
+    HessianAccumulator h(K);
+    for (const auto& x : xs)
+        for (int64_t n = 0; n < 2; ++n)
+            for (int64_t oy = 0; oy < 3; ++oy)
+                for (int64_t ox = 0; ox < 3; ++ox) {
+                    std::vector<float> row(K, 0.0f);
+                    for (int64_t i = 0; i < 3; ++i)
+                        for (int64_t j = 0; j < 3; ++j)
+                            for (int64_t ch = 0; ch < 4; ++ch) {
+                                const int64_t yy = oy * 2 - 1 + i, xx = ox * 2 + j;
+                                if (yy >= 0 && yy < 7 && xx >= 0 && xx < 7)
+                                    row[static_cast<size_t>((i * 3 + j) * 4 + ch)] = x.data<float>()[((n * 4 + ch) * 7 + yy) * 7 + xx];
+                            }
+                    ASSERT_TRUE(h.add(row.data(), 1, K).ok());
+                }
+    for (int64_t group : {0, 2}) {
+        Model q = fp;
+        PtqOptions o;
+        o.method = Method::WeightOnly;
+        o.acts.reset();
+        o.weights = QType::I4;
+        o.granularity = group ? Granularity::Group : Granularity::Channel;
+        o.group = group;
+        o.gptq = true;
+        auto rep = quantize_onnx(q, o, batches(xs));
+        ASSERT_TRUE(rep.ok()) << rep.status().message();
+        ASSERT_EQ(rep->nodes.size(), 1u);
+        EXPECT_NE(rep->nodes[0].how.find("gptq"), std::string::npos) << rep->nodes[0].how;
+        const Tensor& w = fp.graph.initializers.at("w");
+        std::vector<float> wm(static_cast<size_t>(5 * K));
+        for (int64_t oc = 0; oc < 5; ++oc)
+            for (int64_t ch = 0; ch < 4; ++ch)
+                for (int64_t p = 0; p < 9; ++p) wm[static_cast<size_t>(oc * K + p * 4 + ch)] = w.data<float>()[(oc * 4 + ch) * 9 + p];
+        AffineGroupQuantizer aq(4, group, true, 5, K);
+        auto r = gptq_quantize(wm, 5, K, h.hessian(), aq.callbacks());
+        ASSERT_TRUE(r.ok()) << r.status().message();
+        const Tensor dq = weight_dq_output(q, "conv");
+        ASSERT_EQ(dq.numel(), 5 * K);
+        int mismatches = 0;
+        for (int64_t oc = 0; oc < 5; ++oc)
+            for (int64_t ch = 0; ch < 4; ++ch)
+                for (int64_t p = 0; p < 9; ++p)
+                    mismatches += dq.data<float>()[(oc * 4 + ch) * 9 + p] != r->dequant[static_cast<size_t>(oc * K + p * 4 + ch)];
+        EXPECT_EQ(mismatches, 0) << "group " << group;
+        EXPECT_LT(rel_err(run1(fp, xs[0]), run1(q, xs[0])), 0.3);
+    }
+}
+
 TEST(Ptq, GptqAwqAndBiasCorrectionOptionErrors) {
     Model m = two_heads();
     PtqOptions o;
