@@ -74,9 +74,9 @@ bool is_letter(uint32_t c) {
         return false;  // punctuation, symbols, emoji, private use, combining marks
     return true;
 }
-// \p{P} plus the default pre-tokenizer's extra symbols $ + < = > ^ ` |.
+// [\p{P}$+<=>^~|]: the default pre-tokenizer's first split (ASCII: all punctuation and symbols but '`').
 bool is_default_split_punct(uint32_t c) {
-    if (c < 0x80) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+    if (c < 0x80) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x5F) ||
                          (c >= 0x7B && c <= 0x7E);
     if (c < 0x100) return c == 0xA1 || c == 0xA7 || c == 0xAB || c == 0xB6 || c == 0xB7 || c == 0xBB || c == 0xBF;
     return (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205E) || (c >= 0x3001 && c <= 0x3003) ||
@@ -187,7 +187,9 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
         t.add_bos_ = false, t.add_space_prefix_ = false;
         if (const auto* pre = f.find("tokenizer.ggml.pre")) {
             if (pre->type != gguf::ValueType::STRING) return err("tokenizer.ggml.pre is not a string");
-            if (pre->str == "gpt-2" || pre->str == "gpt2") t.gpt2_pre_ = true;
+            static const char* kGpt2[] = {"gpt-2",      "phi-2",      "jina-es", "jina-de", "gigachat",
+                                          "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum"};
+            if (std::find(std::begin(kGpt2), std::end(kGpt2), pre->str) != std::end(kGpt2)) t.gpt2_pre_ = true;
             else if (pre->str != "default")
                 return Unsupported(f.path() + ": tokenizer.ggml.pre '" + pre->str +
                                    "' not supported (only default and gpt-2 pre-tokenizers)");
@@ -425,15 +427,21 @@ void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) con
     if (gpt2_pre_) {
         split_gpt2(cp, 0, cp.size(), pieces);
     } else {
-        // default: [\p{P}$+<=>^`|] pieces, then GPT-2, then \p{N}+, then [0-9][0-9][0-9] (each splits the last).
+        // default: [\p{P}$+<=>^~|]+ runs, then GPT-2, then \p{N}+, then [0-9][0-9][0-9]; each regex splits the
+        // previous pieces into matches and the text between them.
         std::vector<std::pair<size_t, size_t>> p1, p2;
         size_t start = 0;
-        for (size_t i = 0; i < cp.size(); ++i)
-            if (is_default_split_punct(cp[i])) {
-                if (i > start) p1.push_back({start, i});
-                p1.push_back({i, i + 1});
-                start = i + 1;
+        for (size_t i = 0; i < cp.size();) {
+            if (!is_default_split_punct(cp[i])) {
+                ++i;
+                continue;
             }
+            size_t j = i;
+            while (j < cp.size() && is_default_split_punct(cp[j])) ++j;
+            if (i > start) p1.push_back({start, i});
+            p1.push_back({i, j});
+            start = i = j;
+        }
         if (start < cp.size()) p1.push_back({start, cp.size()});
         for (auto [b, e] : p1) split_gpt2(cp, b, e, p2);
         auto split_runs = [&](const std::vector<std::pair<size_t, size_t>>& in, bool groups3) {

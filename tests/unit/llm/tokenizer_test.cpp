@@ -190,7 +190,7 @@ struct Gpt2Vocab {
         for (int b = 0; b < 256; ++b) toks.push_back(image(b));
         const std::string G = image(' ');  // "Ġ"
         // rank order matters: "Ġ t" (0) before "t h" (3).
-        merges = {G + " t", "h e", G + "t he", "t h", "3 4", "1 2", "12 3", "4 5", G + " b", "' t", "l o", "lo w"};
+        merges = {G + " t", "h e", G + "t he", "t h", "3 4", "1 2", "12 3", "4 5", G + " b", "' t", "l o", "lo w", G + " .", ". ."};
         for (const auto& m : merges) {
             const size_t sp = m.find(' ', 1);
             toks.push_back(m.substr(0, sp) + m.substr(sp + 1));
@@ -250,6 +250,8 @@ TEST(TokenizerBpe, Gpt2PreTokenizer) {
     EXPECT_EQ(t.encode("a  b", false), (std::vector<int32_t>{v.id("a"), v.id(G), v.id(G + "b")}));
     // contraction piece "'t"
     EXPECT_EQ(t.encode("don't", false), (std::vector<int32_t>{v.id("d"), v.id("o"), v.id("n"), v.id("'t")}));
+    // a space before punctuation stays with it: " ."; "..." is one piece
+    EXPECT_EQ(t.encode("a ...", false), (std::vector<int32_t>{v.id("a"), v.id(G + "."), v.id("..")}));
     // " b" after a newline is not merged across pieces: "\n", " b"
     EXPECT_EQ(t.encode("\n b", false), (std::vector<int32_t>{v.id(Gpt2Vocab::image('\n')), v.id(G + "b")}));
 }
@@ -261,6 +263,10 @@ TEST(TokenizerBpe, DefaultPreTokenizerSplitsPunctuationAndDigitTriples) {
     const Tokenizer t = load(*f);
     // digits in groups of three: "123" "45" (the "3 4" merge cannot cross)
     EXPECT_EQ(t.encode("12345", false), (std::vector<int32_t>{v.id("123"), v.id("45")}));
+    const std::string G = Gpt2Vocab::image(' ');
+    // punctuation runs are split out first, leaving the space alone: "a", " ", "...", "`b" ('`' is not split out)
+    EXPECT_EQ(t.encode("a ...`b", false),
+              (std::vector<int32_t>{v.id("a"), v.id(G), v.id(".."), v.id("."), v.id("`"), v.id("b")}));
     // the apostrophe is punctuation, its own piece
     EXPECT_EQ(t.encode("don't", false),
               (std::vector<int32_t>{v.id("d"), v.id("o"), v.id("n"), v.id("'"), v.id("t")}));
