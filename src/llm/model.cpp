@@ -1,0 +1,320 @@
+#include "llm/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/parallel.h"
+
+namespace edgeq::llm {
+namespace {
+
+// Scratch row for dequantization, one per thread.
+float* scratch_row(int64_t n) {
+    thread_local std::vector<float> buf;
+    if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+    return buf.data();
+}
+
+// The row as floats: F32 rows are read in place, others are dequantized into the thread's scratch buffer.
+const float* row_f32(const Weight& w, int64_t r) {
+    if (w.type == DType::F32) return reinterpret_cast<const float*>(w.row(r));
+    float* s = scratch_row(w.cols);
+    dequantize_row(w.type, w.row(r), s, w.cols);
+    return s;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+    double acc = 0.0;
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(a[i]) * b[i];
+    return static_cast<float>(acc);
+}
+
+// ggml_rms_norm followed by the multiplication with the norm weight.
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+// RoPE mode NORM (ggml rope, mode 0) on one head: pairs (x[i0], x[i0+1]) for i0 < n_rot, theta = pos * base^(-i0/n_rot).
+// The per-pair angle is built the way ggml builds its cache: theta *= theta_scale with theta_scale = base^(-2/n_rot).
+void rope_norm(float* x, int64_t n_rot, int64_t pos, float base) {
+    const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
+    float theta = static_cast<float>(pos);
+    for (int64_t i0 = 0; i0 + 1 < n_rot; i0 += 2) {
+        const float c = std::cos(theta), s = std::sin(theta);
+        const float x0 = x[i0], x1 = x[i0 + 1];
+        x[i0] = x0 * c - x1 * s;
+        x[i0 + 1] = x0 * s + x1 * c;
+        theta *= theta_scale;
+    }
+}
+
+float silu(float v) { return v / (1.0f + std::exp(-v)); }
+
+struct Loader {
+    const gguf::File& f;
+    std::string arch;
+
+    std::string where() const { return f.path(); }
+
+    Result<const gguf::Value*> key(const std::string& k, bool required) const {
+        const gguf::Value* v = f.find(arch + "." + k);
+        if (!v && required) return NotFound(where() + ": missing metadata key '" + arch + "." + k + "'");
+        return v;
+    }
+    Result<int64_t> get_int(const std::string& k, int64_t def, bool required) const {
+        EDGEQ_ASSIGN_OR_RETURN(const gguf::Value* v, key(k, required));
+        if (!v) return def;
+        if (!v->is_integer()) return Corrupt(where() + ": metadata key '" + arch + "." + k + "' is not an integer");
+        if (v->as_int() <= 0) return Corrupt(where() + ": metadata key '" + arch + "." + k + "' must be > 0, got " +
+                                             std::to_string(v->as_int()));
+        return v->as_int();
+    }
+    Result<float> get_float(const std::string& k, float def, bool required) const {
+        EDGEQ_ASSIGN_OR_RETURN(const gguf::Value* v, key(k, required));
+        if (!v) return def;
+        if (v->type != gguf::ValueType::F32 && v->type != gguf::ValueType::F64)
+            return Corrupt(where() + ": metadata key '" + arch + "." + k + "' is not a float");
+        return static_cast<float>(v->as_float());
+    }
+
+    std::string shape_str(const std::vector<int64_t>& ne) const {
+        std::string s = "[";
+        for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+        return s + "]";
+    }
+
+    Result<const gguf::TensorInfo*> tensor(const std::string& name, const std::vector<int64_t>& ne) const {
+        const gguf::TensorInfo* t = f.find_tensor(name);
+        if (!t) return NotFound(where() + ": missing tensor '" + name + "'");
+        if (t->ne != ne)
+            return Corrupt(where() + ": tensor '" + name + "' has shape " + shape_str(t->ne) + ", expected " +
+                           shape_str(ne));
+        if (traits(t->type).dequantize == nullptr)
+            return Unsupported(where() + ": tensor '" + name + "' has type " + dtype_name(t->type) +
+                               ", which edgeq cannot dequantize");
+        return t;
+    }
+
+    Result<Weight> weight(const std::string& name, int64_t cols, int64_t rows) const {
+        EDGEQ_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, tensor(name, {cols, rows}));
+        Weight w;
+        w.name = name;
+        w.type = t->type;
+        w.cols = cols;
+        w.rows = rows;
+        w.row_bytes = row_size(t->type, cols);
+        w.data = f.tensor_data(*t).data();
+        return w;
+    }
+
+    Result<std::vector<float>> vec(const std::string& name, int64_t n) const {
+        EDGEQ_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, tensor(name, {n}));
+        std::vector<float> v(static_cast<size_t>(n));
+        dequantize_row(t->type, f.tensor_data(*t).data(), v.data(), n);
+        return v;
+    }
+};
+
+}  // namespace
+
+void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) y[r] = dot(row_f32(w, r), x, w.cols);
+}
+
+void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) {
+        const float* wr = row_f32(w, r);
+        for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = dot(wr, x + t * w.cols, w.cols);
+    }
+}
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelOptions& o) {
+    EDGEQ_ASSIGN_OR_RETURN(auto file, gguf::File::open(path));
+    std::unique_ptr<Model> m(new Model());
+    m->file_ = std::move(file);
+    const gguf::File& f = *m->file_;
+
+    const gguf::Value* arch = f.find("general.architecture");
+    if (!arch || arch->type != gguf::ValueType::STRING)
+        return NotFound(path + ": missing metadata key 'general.architecture'");
+    if (arch->str != "llama")
+        return Unsupported(path + ": general.architecture is '" + arch->str + "'; edgeq generate supports 'llama'");
+    Loader L{f, arch->str};
+    HParams& hp = m->hp_;
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_embd, L.get_int("embedding_length", 0, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_layer, L.get_int("block_count", 0, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_ff, L.get_int("feed_forward_length", 0, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_head, L.get_int("attention.head_count", 0, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_head_kv, L.get_int("attention.head_count_kv", hp.n_head, false));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_ctx_train, L.get_int("context_length", 0, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.rms_eps, L.get_float("attention.layer_norm_rms_epsilon", 0.0f, true));
+    EDGEQ_ASSIGN_OR_RETURN(hp.rope_base, L.get_float("rope.freq_base", 10000.0f, false));
+    if (hp.n_embd % hp.n_head != 0)
+        return Corrupt(path + ": embedding_length " + std::to_string(hp.n_embd) + " is not a multiple of head_count " +
+                       std::to_string(hp.n_head));
+    if (hp.n_head % hp.n_head_kv != 0)
+        return Corrupt(path + ": head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
+                       std::to_string(hp.n_head_kv));
+    EDGEQ_ASSIGN_OR_RETURN(hp.n_rot, L.get_int("rope.dimension_count", hp.head_dim(), false));
+    if (hp.n_rot > hp.head_dim() || hp.n_rot % 2 != 0)
+        return Corrupt(path + ": rope.dimension_count " + std::to_string(hp.n_rot) +
+                       " must be even and at most the head size " + std::to_string(hp.head_dim()));
+
+    const gguf::TensorInfo* te = f.find_tensor("token_embd.weight");
+    if (!te) return NotFound(path + ": missing tensor 'token_embd.weight'");
+    if (te->ne.size() != 2 || te->ne[0] != hp.n_embd)
+        return Corrupt(path + ": tensor 'token_embd.weight' has shape " + L.shape_str(te->ne) + ", expected [" +
+                       std::to_string(hp.n_embd) + ", n_vocab]");
+    hp.n_vocab = te->ne[1];
+    const int64_t D = hp.n_embd, Dq = hp.head_dim() * hp.n_head, Dkv = hp.n_embd_kv(), F = hp.n_ff, V = hp.n_vocab;
+    EDGEQ_ASSIGN_OR_RETURN(m->tok_embd_, L.weight("token_embd.weight", D, V));
+    EDGEQ_ASSIGN_OR_RETURN(m->output_norm_, L.vec("output_norm.weight", D));
+    if (f.find_tensor("output.weight")) {
+        EDGEQ_ASSIGN_OR_RETURN(m->output_, L.weight("output.weight", D, V));
+    } else {
+        m->output_ = m->tok_embd_;  // tied classifier
+    }
+    m->layers_.resize(static_cast<size_t>(hp.n_layer));
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        Layer& ly = m->layers_[static_cast<size_t>(l)];
+        const std::string b = "blk." + std::to_string(l) + ".";
+        EDGEQ_ASSIGN_OR_RETURN(ly.attn_norm, L.vec(b + "attn_norm.weight", D));
+        EDGEQ_ASSIGN_OR_RETURN(ly.ffn_norm, L.vec(b + "ffn_norm.weight", D));
+        EDGEQ_ASSIGN_OR_RETURN(ly.wq, L.weight(b + "attn_q.weight", D, Dq));
+        EDGEQ_ASSIGN_OR_RETURN(ly.wk, L.weight(b + "attn_k.weight", D, Dkv));
+        EDGEQ_ASSIGN_OR_RETURN(ly.wv, L.weight(b + "attn_v.weight", D, Dkv));
+        EDGEQ_ASSIGN_OR_RETURN(ly.wo, L.weight(b + "attn_output.weight", Dq, D));
+        EDGEQ_ASSIGN_OR_RETURN(ly.w_gate, L.weight(b + "ffn_gate.weight", D, F));
+        EDGEQ_ASSIGN_OR_RETURN(ly.w_up, L.weight(b + "ffn_up.weight", D, F));
+        EDGEQ_ASSIGN_OR_RETURN(ly.w_down, L.weight(b + "ffn_down.weight", F, D));
+    }
+
+    m->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
+    const size_t cache = static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv);
+    m->k_cache_.assign(cache, 0.0f);
+    m->v_cache_.assign(cache, 0.0f);
+    m->set_threads(o.threads);
+    return m;
+}
+
+void Model::set_threads(int n) { threads_ = n > 0 ? n : hardware_threads(); }
+
+void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
+    // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least.
+    const int64_t work = w.rows * w.cols * n_x;
+    const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
+    parallel_for(w.rows, t, 1, [&](int64_t b, int64_t e) {
+        if (n_x == 1) {
+            matvec(w, x, y, b, e);
+        } else {
+            matmul(w, x, n_x, y, b, e);
+        }
+    });
+}
+
+Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits) {
+    const HParams& hp = hp_;
+    const int64_t N = static_cast<int64_t>(tokens.size());
+    if (N == 0) return InvalidArgument("eval: no tokens");
+    if (n_past < 0 || n_past > n_cached_)
+        return InvalidArgument("eval: n_past " + std::to_string(n_past) + " is outside the cached positions [0, " +
+                               std::to_string(n_cached_) + "]");
+    if (n_past + N > n_ctx_)
+        return InvalidArgument("eval: " + std::to_string(n_past) + " cached + " + std::to_string(N) +
+                               " new tokens exceed the context of " + std::to_string(n_ctx_) + " tokens");
+    for (int32_t t : tokens) {
+        if (t < 0 || t >= hp.n_vocab)
+            return InvalidArgument("eval: token id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                                   std::to_string(hp.n_vocab) + ")");
+    }
+
+    const int64_t D = hp.n_embd, hd = hp.head_dim(), Dq = hd * hp.n_head, Dkv = hp.n_embd_kv(), F = hp.n_ff;
+    const int64_t group = hp.n_head / hp.n_head_kv;
+    const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    std::vector<float> x(static_cast<size_t>(N * D)), xn(static_cast<size_t>(N * D));
+    std::vector<float> q(static_cast<size_t>(N * Dq)), k(static_cast<size_t>(N * Dkv)), v(static_cast<size_t>(N * Dkv));
+    std::vector<float> att(static_cast<size_t>(N * Dq)), proj(static_cast<size_t>(N * D));
+    std::vector<float> g(static_cast<size_t>(N * F)), u(static_cast<size_t>(N * F));
+
+    for (int64_t t = 0; t < N; ++t) {
+        const int32_t id = tokens[static_cast<size_t>(t)];
+        float* dst = x.data() + t * D;
+        if (tok_embd_.type == DType::F32) {
+            std::memcpy(dst, tok_embd_.row(id), static_cast<size_t>(D) * sizeof(float));
+        } else {
+            dequantize_row(tok_embd_.type, tok_embd_.row(id), dst, D);
+        }
+    }
+
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const Layer& ly = layers_[static_cast<size_t>(l)];
+        float* kc = k_cache_.data() + l * n_ctx_ * Dkv;
+        float* vc = v_cache_.data() + l * n_ctx_ * Dkv;
+
+        for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.attn_norm.data(), &xn[t * D], D, hp.rms_eps);
+        mm(ly.wq, xn.data(), N, q.data());
+        mm(ly.wk, xn.data(), N, k.data());
+        mm(ly.wv, xn.data(), N, v.data());
+        for (int64_t t = 0; t < N; ++t) {
+            const int64_t pos = n_past + t;
+            for (int64_t h = 0; h < hp.n_head; ++h) rope_norm(&q[t * Dq + h * hd], hp.n_rot, pos, hp.rope_base);
+            for (int64_t h = 0; h < hp.n_head_kv; ++h) rope_norm(&k[t * Dkv + h * hd], hp.n_rot, pos, hp.rope_base);
+            std::memcpy(kc + pos * Dkv, &k[t * Dkv], static_cast<size_t>(Dkv) * sizeof(float));
+            std::memcpy(vc + pos * Dkv, &v[t * Dkv], static_cast<size_t>(Dkv) * sizeof(float));
+        }
+
+        // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (token, head).
+        const int64_t items = N * hp.n_head;
+        const int at = static_cast<int>(std::clamp<int64_t>(items * (n_past + N) * hd / 32768, 1, threads_));
+        parallel_for(items, at, 1, [&](int64_t b, int64_t e) {
+            std::vector<float> sc(static_cast<size_t>(n_past + N));
+            for (int64_t it = b; it < e; ++it) {
+                const int64_t t = it / hp.n_head, h = it % hp.n_head, kvh = h / group;
+                const int64_t n_kv = n_past + t + 1;
+                const float* qh = &q[t * Dq + h * hd];
+                float mx = -INFINITY;
+                for (int64_t p = 0; p < n_kv; ++p) {
+                    sc[p] = dot(qh, kc + p * Dkv + kvh * hd, hd) * kq_scale;
+                    mx = std::max(mx, sc[p]);
+                }
+                double sum = 0.0;
+                for (int64_t p = 0; p < n_kv; ++p) {
+                    sc[p] = std::exp(sc[p] - mx);
+                    sum += sc[p];
+                }
+                const float inv = static_cast<float>(1.0 / sum);
+                float* o = &att[t * Dq + h * hd];
+                for (int64_t i = 0; i < hd; ++i) {
+                    double acc = 0.0;
+                    for (int64_t p = 0; p < n_kv; ++p) acc += static_cast<double>(sc[p]) * vc[p * Dkv + kvh * hd + i];
+                    o[i] = static_cast<float>(acc) * inv;
+                }
+            }
+        });
+        mm(ly.wo, att.data(), N, proj.data());
+        for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
+
+        for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.ffn_norm.data(), &xn[t * D], D, hp.rms_eps);
+        mm(ly.w_gate, xn.data(), N, g.data());
+        mm(ly.w_up, xn.data(), N, u.data());
+        for (int64_t i = 0; i < N * F; ++i) g[i] = silu(g[i]) * u[i];
+        mm(ly.w_down, g.data(), N, proj.data());
+        for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
+    }
+    n_cached_ = n_past + N;
+
+    const int64_t first = all_logits ? 0 : N - 1, n_out = N - first;
+    for (int64_t t = first; t < N; ++t) rms_norm(&x[t * D], output_norm_.data(), &xn[(t - first) * D], D, hp.rms_eps);
+    std::vector<float> logits(static_cast<size_t>(n_out * hp.n_vocab));
+    mm(output_, xn.data(), n_out, logits.data());
+    return logits;
+}
+
+}  // namespace edgeq::llm

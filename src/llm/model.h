@@ -1,0 +1,105 @@
+// Llama-architecture decoder on a GGUF file (docs/llm/runtime.md).
+//
+// Reference path: the weights stay in the file's read-only mapping in their stored type (F32, F16, Q8_0, Q4_0, ...,
+// anything src/dtype can dequantize). A matrix-vector product dequantizes one weight row at a time into a scratch
+// buffer (dequantize_row) and takes dot products with the activations; the token embedding row of each token is
+// dequantized when it is looked up. Activations and the K/V cache are F32.
+//
+// The forward pass is llama.cpp's LLM_ARCH_LLAMA graph: RMSNorm (eps from metadata) -> Q/K/V -> RoPE mode NORM
+// (adjacent pairs (x[2i], x[2i+1]) of the first n_rot dims, theta = pos * base^(-2i/n_rot)) -> grouped-query causal
+// attention (scale 1/sqrt(head_dim), softmax) -> output projection -> residual; RMSNorm -> SwiGLU FFN
+// (down(silu(gate(x)) * up(x))) -> residual; final RMSNorm -> output (or token_embd when output is absent).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgeq/dtype.h"
+#include "edgeq/status.h"
+#include "formats/gguf/gguf.h"
+
+namespace edgeq::llm {
+
+struct HParams {
+    int64_t n_vocab = 0;      // rows of token_embd
+    int64_t n_embd = 0;       // llama.embedding_length
+    int64_t n_layer = 0;      // llama.block_count
+    int64_t n_ff = 0;         // llama.feed_forward_length
+    int64_t n_head = 0;       // llama.attention.head_count
+    int64_t n_head_kv = 0;    // llama.attention.head_count_kv (default n_head)
+    int64_t n_rot = 0;        // llama.rope.dimension_count (default head_dim)
+    int64_t n_ctx_train = 0;  // llama.context_length
+    float rms_eps = 0.0f;     // llama.attention.layer_norm_rms_epsilon
+    float rope_base = 10000.0f;  // llama.rope.freq_base (default 10000)
+
+    int64_t head_dim() const { return n_embd / n_head; }
+    int64_t n_embd_kv() const { return head_dim() * n_head_kv; }
+};
+
+// A 2-D weight matrix viewed in the mapping: `rows` rows of `cols` elements (ggml ne = [cols, rows]).
+struct Weight {
+    std::string name;
+    DType type = DType::F32;
+    int64_t cols = 0;
+    int64_t rows = 0;
+    size_t row_bytes = 0;
+    const uint8_t* data = nullptr;
+
+    const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+};
+
+// The matmul seam. Reference kernels: y[r] = dot(dequantize(w.row(r)), x) for r in [r_begin, r_end), with the
+// dot product accumulated in double. matmul does the same for n_x activation vectors at once (x: n_x x w.cols,
+// y: n_x x w.rows, both row-major), dequantizing each weight row once.
+void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end);
+void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end);
+
+struct ModelOptions {
+    int threads = 0;    // <= 0: all hardware threads
+    int64_t n_ctx = 0;  // K/V cache length in tokens; <= 0: llama.context_length
+};
+
+class Model {
+public:
+    // Opens and maps the GGUF file, reads the hyper-parameters and checks every tensor's presence, shape and type.
+    // Errors name the file and the key or tensor.
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const ModelOptions& o = {});
+
+    const HParams& hparams() const { return hp_; }
+    const gguf::File& file() const { return *file_; }
+    int64_t n_ctx() const { return n_ctx_; }
+    int threads() const { return threads_; }
+    void set_threads(int n);
+
+    // Evaluates tokens at positions n_past, n_past+1, ... and stores their K/V in the cache (entries at positions
+    // >= n_past are overwritten, so n_past may rewind). Returns the logits of the last token (n_vocab values), or of
+    // every token (tokens.size() x n_vocab, row-major) when all_logits. Errors: empty tokens, token id out of range,
+    // n_past < 0 or beyond the cached positions, n_past + tokens.size() > n_ctx.
+    Result<std::vector<float>> eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits = false);
+
+    // Number of positions currently in the K/V cache.
+    int64_t n_cached() const { return n_cached_; }
+
+private:
+    struct Layer {
+        std::vector<float> attn_norm, ffn_norm;
+        Weight wq, wk, wv, wo, w_gate, w_up, w_down;
+    };
+    Model() = default;
+    void mm(const Weight& w, const float* x, int64_t n_x, float* y);  // all rows, threaded
+
+    std::unique_ptr<gguf::File> file_;
+    HParams hp_;
+    Weight tok_embd_, output_;
+    std::vector<float> output_norm_;
+    std::vector<Layer> layers_;
+    int threads_ = 1;
+    int64_t n_ctx_ = 0;
+    int64_t n_cached_ = 0;
+    std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][n_embd_kv]
+};
+
+}  // namespace edgeq::llm
