@@ -141,9 +141,9 @@ TEST(TokenizerSpm, MergesByScoreLeftmostOnTies) {
     const std::string sp = "\xe2\x96\x81";
     gguf::Writer w;
     w.set("tokenizer.ggml.model", gguf::Value::Str("llama"));
-    std::vector<std::string> toks{"<unk>", "<s>", "</s>", sp, "a", "b", "ab", "ba", sp + "a"};
-    std::vector<float> sc{0, 0, 0, -5, -5, -5, -1, -1, -3};
-    std::vector<int32_t> ty{2, 3, 3, 1, 1, 1, 1, 1, 1};
+    std::vector<std::string> toks{"<unk>", "<s>", "</s>", sp, "a", "b", "ab", "ba", sp + "a", "<x>"};
+    std::vector<float> sc{0, 0, 0, -5, -5, -5, -1, -1, -3, 0};
+    std::vector<int32_t> ty{2, 3, 3, 1, 1, 1, 1, 1, 1, 4};
     std::vector<gguf::Value> s, y;
     for (float x : sc) s.push_back(gguf::Value::F32v(x));
     for (int32_t x : ty) y.push_back(gguf::Value::I32v(x));
@@ -161,6 +161,11 @@ TEST(TokenizerSpm, MergesByScoreLeftmostOnTies) {
     // no byte tokens: unknown characters become <unk>, one per byte
     EXPECT_EQ(t.encode("c", false), (std::vector<int32_t>{3, 0}));
     EXPECT_EQ(t.token_to_piece(0), "");  // UNKNOWN: no text
+    // USER_DEFINED tokens are split out of the text even with parse_special = false; the text after one gets
+    // the prefix space again (llama.cpp: is_prev_special). Control tokens ("<s>") are not recognised.
+    EXPECT_EQ(t.encode("a<x>b", false), (std::vector<int32_t>{8, 9, 3, 5}));
+    EXPECT_EQ(t.token_to_piece(9), "<x>");
+    EXPECT_EQ(t.encode("<s>", false), (std::vector<int32_t>{3, 0, 0, 0}));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
