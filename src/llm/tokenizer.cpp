@@ -52,7 +52,8 @@ void append_utf8(std::string& out, uint32_t cp) {
 }
 
 // --- Unicode classes for the GPT-2 pre-tokenizer. Exact for ASCII and Latin-1; above U+00FF an approximation
-// (docs/llm/tokenizer.md): a few whitespace, digit and punctuation blocks, everything else counts as a letter.
+// (docs/llm/tokenizer.md): a few whitespace, digit and punctuation blocks, everything else counts as a
+// letter.
 bool is_space(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
@@ -76,26 +77,33 @@ bool is_letter(uint32_t c) {
 }
 // [\p{P}$+<=>^~|]: the default pre-tokenizer's first split (ASCII: all punctuation and symbols but '`').
 bool is_default_split_punct(uint32_t c) {
-    if (c < 0x80) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x5F) ||
-                         (c >= 0x7B && c <= 0x7E);
-    if (c < 0x100) return c == 0xA1 || c == 0xA7 || c == 0xAB || c == 0xB6 || c == 0xB7 || c == 0xBB || c == 0xBF;
+    if (c < 0x80)
+        return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x5F) ||
+               (c >= 0x7B && c <= 0x7E);
+    if (c < 0x100)
+        return c == 0xA1 || c == 0xA7 || c == 0xAB || c == 0xB6 || c == 0xB7 || c == 0xBB || c == 0xBF;
     return (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205E) || (c >= 0x3001 && c <= 0x3003) ||
            (c >= 0x3008 && c <= 0x3011);
 }
 
 // GPT-2 pattern 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ on code points
 // [b, e): appends the piece lengths (in code points).
-void split_gpt2(const std::vector<uint32_t>& cp, size_t b, size_t e, std::vector<std::pair<size_t, size_t>>& out) {
+void split_gpt2(const std::vector<uint32_t>& cp, size_t b, size_t e,
+                std::vector<std::pair<size_t, size_t>>& out) {
     auto at = [&](size_t i) -> uint32_t { return i < e ? cp[i] : 0xFFFFFFFFu; };
-    auto other = [&](uint32_t c) { return c != 0xFFFFFFFFu && !is_space(c) && !is_letter(c) && !is_digit(c); };
+    auto other = [&](uint32_t c) {
+        return c != 0xFFFFFFFFu && !is_space(c) && !is_letter(c) && !is_digit(c);
+    };
     size_t i = b;
     while (i < e) {
         const uint32_t c = cp[i];
         size_t n = 0;
         if (c == '\'' && i + 1 < e) {
             const uint32_t c1 = at(i + 1), c2 = at(i + 2);
-            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') n = 2;
-            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) n = 3;
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+                n = 2;
+            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+                n = 3;
         }
         if (n == 0) {
             const size_t s = (c == ' ') ? 1 : 0;
@@ -189,13 +197,15 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
             if (pre->type != gguf::ValueType::STRING) return err("tokenizer.ggml.pre is not a string");
             static const char* kGpt2[] = {"gpt-2",      "phi-2",      "jina-es", "jina-de", "gigachat",
                                           "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum"};
-            if (std::find(std::begin(kGpt2), std::end(kGpt2), pre->str) != std::end(kGpt2)) t.gpt2_pre_ = true;
+            if (std::find(std::begin(kGpt2), std::end(kGpt2), pre->str) != std::end(kGpt2))
+                t.gpt2_pre_ = true;
             else if (pre->str != "default")
                 return Unsupported(f.path() + ": tokenizer.ggml.pre '" + pre->str +
                                    "' not supported (only default and gpt-2 pre-tokenizers)");
         }
     } else {
-        return Unsupported(f.path() + ": tokenizer.ggml.model '" + model->str + "' not supported (llama, gpt2)");
+        return Unsupported(f.path() + ": tokenizer.ggml.model '" + model->str +
+                           "' not supported (llama, gpt2)");
     }
 
     const gguf::Value* toks = f.find("tokenizer.ggml.tokens");
@@ -216,11 +226,14 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
     }
     t.types_.assign(n, TokenType::Normal);
     if (const auto* ty = f.find("tokenizer.ggml.token_type")) {
-        if (ty->type != gguf::ValueType::ARRAY || ty->array.size() != n || (!ty->array.empty() && !ty->array[0].is_integer()))
+        if (ty->type != gguf::ValueType::ARRAY || ty->array.size() != n ||
+            (!ty->array.empty() && !ty->array[0].is_integer()))
             return err("tokenizer.ggml.token_type: expected an array of " + std::to_string(n) + " integers");
         for (size_t i = 0; i < n; ++i) {
             const int64_t v = ty->array[i].as_int();
-            if (v < 0 || v > 6) return err("tokenizer.ggml.token_type[" + std::to_string(i) + "] = " + std::to_string(v) + " (expected 0..6)");
+            if (v < 0 || v > 6)
+                return err("tokenizer.ggml.token_type[" + std::to_string(i) + "] = " + std::to_string(v) +
+                           " (expected 0..6)");
             t.types_[i] = static_cast<TokenType>(v);
         }
     }
@@ -233,8 +246,9 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
             const size_t sp = m.find(' ', 1);
             if (sp == std::string::npos)
                 return err("tokenizer.ggml.merges[" + std::to_string(r) + "] '" + m + "' has no space");
-            t.merge_rank_.emplace(merge_key(std::string_view(m).substr(0, sp), std::string_view(m).substr(sp + 1)),
-                                  static_cast<int32_t>(r));
+            t.merge_rank_.emplace(
+                merge_key(std::string_view(m).substr(0, sp), std::string_view(m).substr(sp + 1)),
+                static_cast<int32_t>(r));
         }
     }
     auto read_id = [&](const char* key, int32_t& id) -> Status {
@@ -243,7 +257,8 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
         if (!v->is_integer()) return err(std::string(key) + " is not an integer");
         const int64_t x = v->as_int();
         if (x < 0 || x >= static_cast<int64_t>(n))
-            return err(std::string(key) + " = " + std::to_string(x) + " outside the vocabulary of " + std::to_string(n));
+            return err(std::string(key) + " = " + std::to_string(x) + " outside the vocabulary of " +
+                       std::to_string(n));
         id = static_cast<int32_t>(x);
         return Status::Ok();
     };
@@ -265,8 +280,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
     // default ids may not exist in a small vocabulary
     for (int32_t* id : {&t.bos_, &t.eos_, &t.unk_})
         if (*id >= static_cast<int32_t>(n)) *id = -1;
-    if (t.add_bos_ && t.bos_ < 0)
-        return err("add_bos_token is set but the vocabulary has no BOS token");
+    if (t.add_bos_ && t.bos_ < 0) return err("add_bos_token is set but the vocabulary has no BOS token");
 
     for (int b = 0; b < 256; ++b) {
         char buf[8];
@@ -306,7 +320,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
     std::vector<int32_t> out;
     const bool with_bos = add_bos && add_bos_ && bos_ >= 0;
     if (with_bos) out.push_back(bos_);
-    // Fragments: raw text split at user-defined tokens (matched even with parse_special = false), longest first.
+    // Fragments: raw text split at user-defined tokens (matched even with parse_special = false), longest
+    // first.
     struct Frag {
         int32_t token;  // -1: raw text
         size_t off, len;
@@ -356,8 +371,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
     return out;
 }
 
-// llm_tokenizer_spm: split into UTF-8 characters, repeatedly merge the adjacent pair whose concatenation is the
-// vocabulary token of highest score (ties: leftmost), then emit each symbol as its token or as byte tokens.
+// llm_tokenizer_spm: split into UTF-8 characters, repeatedly merge the adjacent pair whose concatenation is
+// the vocabulary token of highest score (ties: leftmost), then emit each symbol as its token or as byte
+// tokens.
 void Tokenizer::encode_spm(std::string_view text, std::vector<int32_t>& out) const {
     std::vector<Symbol> sym;
     for (size_t off = 0; off < text.size();) {
@@ -407,8 +423,10 @@ void Tokenizer::encode_spm(std::string_view text, std::vector<int32_t>& out) con
         }
         for (size_t k = 0; k < s.n; ++k) {
             const int32_t bt = byte_tokens_[static_cast<uint8_t>(text[s.off + k])];
-            if (bt >= 0) out.push_back(bt);
-            else if (unk_ >= 0) out.push_back(unk_);
+            if (bt >= 0)
+                out.push_back(bt);
+            else if (unk_ >= 0)
+                out.push_back(unk_);
         }
     }
 }
@@ -427,8 +445,8 @@ void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) con
     if (gpt2_pre_) {
         split_gpt2(cp, 0, cp.size(), pieces);
     } else {
-        // default: [\p{P}$+<=>^~|]+ runs, then GPT-2, then \p{N}+, then [0-9][0-9][0-9]; each regex splits the
-        // previous pieces into matches and the text between them.
+        // default: [\p{P}$+<=>^~|]+ runs, then GPT-2, then \p{N}+, then [0-9][0-9][0-9]; each regex splits
+        // the previous pieces into matches and the text between them.
         std::vector<std::pair<size_t, size_t>> p1, p2;
         size_t start = 0;
         for (size_t i = 0; i < cp.size();) {
@@ -462,7 +480,8 @@ void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) con
                         continue;
                     }
                     if (i > s) res.push_back({s, i});
-                    for (size_t k = i; k < m; k += groups3 ? 3 : m - i) res.push_back({k, groups3 ? k + 3 : m});
+                    for (size_t k = i; k < m; k += groups3 ? 3 : m - i)
+                        res.push_back({k, groups3 ? k + 3 : m});
                     s = i = m;
                 }
                 if (s < e) res.push_back({s, e});
@@ -474,7 +493,8 @@ void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) con
     const ByteMap& bm = byte_map();
     for (auto [b, e] : pieces) {
         std::string word;
-        for (size_t k = byte_off[b]; k < byte_off[e]; ++k) append_utf8(word, bm.to_cp[static_cast<uint8_t>(text[k])]);
+        for (size_t k = byte_off[b]; k < byte_off[e]; ++k)
+            append_utf8(word, bm.to_cp[static_cast<uint8_t>(text[k])]);
         bpe_word(word, out);
     }
 }
@@ -511,7 +531,8 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
         q.pop();
         auto& L = sym[static_cast<size_t>(b.left)];
         auto& R = sym[static_cast<size_t>(b.right)];
-        if (L.n == 0 || R.n == 0 || L.n + R.n != b.text.size() || w.substr(L.off, L.n + R.n) != b.text) continue;
+        if (L.n == 0 || R.n == 0 || L.n + R.n != b.text.size() || w.substr(L.off, L.n + R.n) != b.text)
+            continue;
         L.n += R.n;
         R.n = 0;
         L.next = R.next;
@@ -547,16 +568,20 @@ std::string Tokenizer::token_to_piece(int32_t id) const {
                 for (size_t i = 0; i < s.size();) {
                     const uint32_t c = next_cpt(s, i);
                     auto it = bm.to_byte.find(c);
-                    if (it != bm.to_byte.end()) r += static_cast<char>(it->second);
-                    else append_utf8(r, c);  // not produced by the byte map: kept as is
+                    if (it != bm.to_byte.end())
+                        r += static_cast<char>(it->second);
+                    else
+                        append_utf8(r, c);  // not produced by the byte map: kept as is
                 }
                 return r;
             }
         case TokenType::Byte:
             if (s.size() == 6 && s.compare(0, 3, "<0x") == 0 && s[5] == '>') {
                 auto hex = [](char c) {
-                    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                          : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                    return c >= '0' && c <= '9'   ? c - '0'
+                           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                  : -1;
                 };
                 const int hi = hex(s[3]), lo = hex(s[4]);
                 if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));

@@ -1,10 +1,11 @@
 // Tokenizers read from GGUF metadata (tokenizer.ggml.*), reproducing llama.cpp's llama_tokenize /
 // llama_token_to_piece / llama_detokenize for the two common model kinds (docs/llm/tokenizer.md):
 //   "llama": SentencePiece-style (llm_tokenizer_spm): text gets a prefix space, spaces become U+2581, UTF-8
-//            characters are merged pairwise by highest score (ties: leftmost); characters left that are not in the
-//            vocabulary fall back to <0xXX> byte tokens (else unk).
+//            characters are merged pairwise by highest score (ties: leftmost); characters left that are not
+//            in the vocabulary fall back to <0xXX> byte tokens (else unk).
 //   "gpt2":  byte-level BPE (llm_tokenizer_bpe) with tokenizer.ggml.merges, GPT-2 byte-to-unicode map and the
-//            default GPT-2 pre-tokenizer pattern (hand-written; ASCII + UTF-8 letter/digit classes approximated, see doc).
+//            default GPT-2 pre-tokenizer pattern (hand-written; ASCII + UTF-8 letter/digit classes
+//            approximated, see doc).
 // Text is never parsed for special tokens (parse_special = false).
 #pragma once
 
@@ -21,19 +22,26 @@
 namespace edgeq::llm {
 
 enum class TokenType : int32_t {  // llama.cpp LLAMA_TOKEN_TYPE_*
-    Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+    Undefined = 0,
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,
+    UserDefined = 4,
+    Unused = 5,
+    Byte = 6,
 };
 
 class Tokenizer {
 public:
     enum class Kind { Spm, Bpe };
 
-    // Reads tokenizer.ggml.{model, tokens, scores, token_type, merges, bos_token_id, eos_token_id, unknown_token_id,
-    // eot_token_id, eom_token_id, add_bos_token}. Errors name the file and key.
+    // Reads tokenizer.ggml.{model, tokens, scores, token_type, merges, bos_token_id, eos_token_id,
+    // unknown_token_id, eot_token_id, eom_token_id, add_bos_token}. Errors name the file and key.
     static Result<Tokenizer> from_gguf(const gguf::File& f);
 
-    // As llama_tokenize(text, add_special = add_bos, parse_special = false): BOS is prepended when add_bos and the
-    // model's add_bos_token flag (default true for llama, false for gpt2) allow it. Empty text -> {} or {bos}.
+    // As llama_tokenize(text, add_special = add_bos, parse_special = false): BOS is prepended when add_bos
+    // and the model's add_bos_token flag (default true for llama, false for gpt2) allow it. Empty text -> {}
+    // or {bos}.
     std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
 
     // As llama_token_to_piece(id, lstrip = 0, special = false): normal tokens with U+2581 -> ' ' (SPM) or the
@@ -41,10 +49,11 @@ public:
     // control/unknown/unused tokens -> "". Out-of-range ids -> "". A piece may be part of a UTF-8 character.
     std::string token_to_piece(int32_t id) const;
 
-    // Concatenated pieces, as llama_detokenize(remove_special = true, unparse_special = false): a leading BOS (and,
-    // for add_eos models, a trailing EOS) is dropped; when the model adds a prefix space (SPM), one leading space of
-    // the first remaining piece is removed. So decode(encode(x, b)) == x for SPM text the vocabulary covers.
-    // Not done: llama.cpp's clean_spaces pass for BPE (" ." -> "."); BPE pieces are concatenated as they are.
+    // Concatenated pieces, as llama_detokenize(remove_special = true, unparse_special = false): a leading BOS
+    // (and, for add_eos models, a trailing EOS) is dropped; when the model adds a prefix space (SPM), one
+    // leading space of the first remaining piece is removed. So decode(encode(x, b)) == x for SPM text the
+    // vocabulary covers. Not done: llama.cpp's clean_spaces pass for BPE (" ." -> "."); BPE pieces are
+    // concatenated as they are.
     std::string decode(std::span<const int32_t> ids) const;
 
     int32_t bos() const { return bos_; }
@@ -69,7 +78,7 @@ private:
     std::vector<TokenType> types_;
     std::unordered_map<std::string, int32_t> index_;
     std::unordered_map<std::string, int32_t> merge_rank_;  // "left right" -> rank (BPE)
-    int32_t byte_tokens_[256] = {};                          // <0xXX> ids (SPM), -1 if absent
+    int32_t byte_tokens_[256] = {};                        // <0xXX> ids (SPM), -1 if absent
     int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1, eom_ = -1;
     bool add_bos_ = true;
     bool add_eos_ = false;

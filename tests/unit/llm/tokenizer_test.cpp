@@ -37,7 +37,8 @@ Tokenizer load(const gguf::File& f) {
 
 // Writes w to a per-process temp file and opens it.
 std::unique_ptr<gguf::File> write_and_open(const gguf::Writer& w, const std::string& tag) {
-    const fs::path p = fs::temp_directory_path() / ("edgeq_tok_" + tag + "_" + std::to_string(::getpid()) + ".gguf");
+    const fs::path p =
+        fs::temp_directory_path() / ("edgeq_tok_" + tag + "_" + std::to_string(::getpid()) + ".gguf");
     EXPECT_TRUE(w.write(p.string()).ok());
     auto f = open_gguf(p);
     fs::remove(p);  // the mapping stays valid
@@ -77,7 +78,8 @@ TEST(TokenizerSpm, TinyStoriesSampleMatchesLlamaCpp) {
 
     const auto pieces = j["pieces_first_256"].get<std::vector<std::string>>();
     EXPECT_EQ(t.token_to_piece(got[0]), "");  // BOS is CONTROL: no text with special = false
-    for (size_t i = 1; i < pieces.size(); ++i) EXPECT_EQ(t.token_to_piece(got[i]), pieces[i]) << "token " << i;
+    for (size_t i = 1; i < pieces.size(); ++i)
+        EXPECT_EQ(t.token_to_piece(got[i]), pieces[i]) << "token " << i;
 
     EXPECT_EQ(t.decode(got), text);
     EXPECT_EQ(t.decode(t.encode(text, false)), text);
@@ -100,7 +102,8 @@ TEST(TokenizerSpm, ShakespeareChunksMatchLlamaCpp) {
         const auto pieces = c["pieces"].get<std::vector<std::string>>();
         ASSERT_EQ(pieces.size(), got.size());
         for (size_t i = 1; i < got.size(); ++i) EXPECT_EQ(t.token_to_piece(got[i]), pieces[i]) << i;
-        EXPECT_EQ(t.decode(got), text);  // chunk 1 starts with a space: kept (only the added prefix is removed)
+        EXPECT_EQ(t.decode(got),
+                  text);  // chunk 1 starts with a space: kept (only the added prefix is removed)
     }
 }
 
@@ -195,7 +198,8 @@ struct Gpt2Vocab {
         for (int b = 0; b < 256; ++b) toks.push_back(image(b));
         const std::string G = image(' ');  // "Ġ"
         // rank order matters: "Ġ t" (0) before "t h" (3).
-        merges = {G + " t", "h e", G + "t he", "t h", "3 4", "1 2", "12 3", "4 5", G + " b", "' t", "l o", "lo w", G + " .", ". ."};
+        merges = {G + " t", "h e",    G + "t he", "t h", "3 4",  "1 2",    "12 3",
+                  "4 5",    G + " b", "' t",      "l o", "lo w", G + " .", ". ."};
         for (const auto& m : merges) {
             const size_t sp = m.find(' ', 1);
             toks.push_back(m.substr(0, sp) + m.substr(sp + 1));
@@ -269,7 +273,8 @@ TEST(TokenizerBpe, DefaultPreTokenizerSplitsPunctuationAndDigitTriples) {
     // digits in groups of three: "123" "45" (the "3 4" merge cannot cross)
     EXPECT_EQ(t.encode("12345", false), (std::vector<int32_t>{v.id("123"), v.id("45")}));
     const std::string G = Gpt2Vocab::image(' ');
-    // punctuation runs are split out first, leaving the space alone: "a", " ", "...", "`b" ('`' is not split out)
+    // punctuation runs are split out first, leaving the space alone: "a", " ", "...", "`b" ('`' is not split
+    // out)
     EXPECT_EQ(t.encode("a ...`b", false),
               (std::vector<int32_t>{v.id("a"), v.id(G), v.id(".."), v.id("."), v.id("`"), v.id("b")}));
     // the apostrophe is punctuation, its own piece
