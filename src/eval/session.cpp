@@ -35,7 +35,9 @@ Result<std::unique_ptr<Session>> Session::from_model(graph::Model model, const S
     s->opts_ = opts;
     s->model_ = std::move(model);
     if (opts.optimize) {
-        EDGEQ_ASSIGN_OR_RETURN(s->report_, passes::optimize(s->model_));
+        passes::OptimizeOptions oo;
+        oo.keep_weight_dequantize = true;  // the fast executor runs QDQ Conv / Gemm / MatMul as integer steps
+        EDGEQ_ASSIGN_OR_RETURN(s->report_, passes::optimize(s->model_, oo));
     }
     const auto missing = runtime::unsupported_ops(s->model_);
     if (!missing.empty()) {

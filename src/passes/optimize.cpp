@@ -102,6 +102,10 @@ Status fold_constants(Model& m, const OptimizeOptions& opts, OptimizeReport& rep
             for (const auto& in : n.inputs)
                 if (!in.empty() && !g.initializers.count(in)) all_const = false;
             if (!all_const) continue;
+            if (opts.keep_weight_dequantize && n.op_type == "DequantizeLinear" && !n.inputs.empty()) {
+                const DType t = g.initializers.at(n.inputs[0]).dtype();
+                if (t == DType::I8 || t == DType::U8 || t == DType::I32) continue;
+            }
             const runtime::OpRow* row = runtime::find_ref_op(n.domain, n.op_type);
             if (!row) continue;
             runtime::OpContext ctx{n, m.opset(n.domain), {}, {}, {}};

@@ -25,6 +25,9 @@ struct OptimizeOptions {
     bool fuse = true;
     bool remove_dead = true;
     int64_t max_folded_bytes = 64 << 20;  // don't materialise larger constants
+    // Leave DequantizeLinear of a constant integer tensor (int8 / uint8 weights, int32 bias) unfolded, so that
+    // an integer executor (runtime/fast QDQ fusion) sees the quantized weights instead of float copies.
+    bool keep_weight_dequantize = false;
 };
 
 struct OptimizeReport {

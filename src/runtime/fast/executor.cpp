@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "kernels/kernels.h"
+#include "runtime/fast/qfuse.h"
 #include "runtime/fast/rnn.h"
 #include "runtime/fast/thread_pool.h"
 #include "runtime/ref/executor.h"
@@ -22,7 +23,7 @@ constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
 
-enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn };
+enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm };
 
 struct Step {
     Kind kind = Kind::Ref;
@@ -36,6 +37,7 @@ struct Step {
     // kernel steps
     const k::KernelRow* row = nullptr;
     Shape in_shape;                  // planned shape of input 0, checked every run
+    DType in_dtype = DType::F32;     // planned dtype of input 0 (u8 / s8 for QGemm)
     int out_slot = -1;               // where the kernel writes (the last absorbed node's output)
     Tensor weights;                  // packed B (Gemm) or the conv weight tensor (shared with the model)
     std::vector<float> bias;
@@ -47,6 +49,7 @@ struct Step {
     k::Pool2dArgs pool;
     k::BinaryArgs bin;
     int b_slot = -1;  // Binary: the second operand's slot
+    QStepPtr qstep;  // QGemm: integer Conv / Gemm / MatMul of a QDQ pattern (qfuse.h); reads in[0], writes out_slot
     RnnStepPtr rnn;  // Rnn (LSTM / GRU): inputs in `in` (X possibly before an absorbed Transpose), outputs in
                      // `out` (-1 where nobody reads them: not computed)
     int64_t in_group_stride = 0, out_group_stride = 0, w_group_stride = 0, in_image = 0, out_image = 0;
@@ -56,11 +59,6 @@ struct Activation {
     bool ok = false;
     k::Activation a;
 };
-
-bool is_f32_init(const graph::Graph& g, const std::string& name) {
-    auto it = g.initializers.find(name);
-    return it != g.initializers.end() && it->second.dtype() == DType::F32;
-}
 
 const Tensor* init_of(const graph::Graph& g, const std::string& name) {
     auto it = g.initializers.find(name);
@@ -338,7 +336,7 @@ void Plan::Impl::run_binary(Step& s) {
 Status Plan::Impl::run_step(Step& s) {
     if (s.kind != Kind::Ref) {
         const Tensor& x = slots[static_cast<size_t>(s.in[0])];
-        if (x.dtype() != DType::F32 || x.shape() != s.in_shape) {
+        if (x.dtype() != s.in_dtype || x.shape() != s.in_shape) {
             // a shape the plan did not see (only data-dependent shapes can get here: inputs are checked)
             return InvalidArgument(s.node->describe() + ": input shape " + shape_str(x.shape()) +
                                       " differs from the planned " + shape_str(s.in_shape) + "; re-plan for these shapes");
@@ -350,6 +348,7 @@ Status Plan::Impl::run_step(Step& s) {
         case Kind::Conv: run_conv(s); break;
         case Kind::DwConv: run_dwconv(s); break;
         case Kind::Pool: run_pool(s); break;
+        case Kind::QGemm: run_qstep(*s.qstep, *pool, slots[static_cast<size_t>(s.in[0])], slots[static_cast<size_t>(s.out_slot)]); break;
         case Kind::Rnn: {
             auto in = [&](size_t i) {
                 return i < s.in.size() && s.in[i] >= 0 ? &slots[static_cast<size_t>(s.in[i])] : nullptr;
@@ -555,6 +554,82 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         rnn_x[ni] = rp.step && tr ? tr->inputs[0] : x;
         rnn_plans[ni] = std::move(rp);
     }
+    // QDQ Conv / Gemm / MatMul that run as integer steps (qfuse.h); their absorbed DQ / activation / Q nodes
+    // do not run.
+    std::unordered_map<size_t, QFusion> qfusions;
+    std::unordered_map<size_t, std::string> qrefused;
+    {
+        QFuseArgs qa;
+        qa.graph = &g;
+        qa.shape_of = shape_of;
+        qa.dtype_of = [&](const std::string& v, DType* d) {
+            auto it = dtypes.find(v);
+            if (it == dtypes.end()) return false;
+            *d = it->second;
+            return true;
+        };
+        qa.producer = [&](const std::string& v) -> const graph::Node* {
+            auto it = producer.find(v);
+            return it == producer.end() || absorbed[it->second] ? nullptr : &g.nodes[it->second];
+        };
+        qa.sole_consumer = sole_consumer;
+        qa.threads = T;
+        qa.parallel_flops = kParallelFlops;
+        for (size_t ni : order) {
+            const graph::Node& n = g.nodes[ni];
+            if (absorbed[ni] || folded_nodes.count(&n)) continue;
+            const bool cand = (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul")) ||
+                              (n.domain == kEdgeq && (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul"));
+            if (!cand || n.inputs.size() < 2) continue;
+            if (auto it = producer.find(n.inputs[1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
+                continue;  // not a QDQ node
+            qa.node = &n;
+            QFusion f = plan_qfusion(qa);
+            if (!f.step) {
+                qrefused[ni] = f.why;
+                continue;
+            }
+            bool clash = false;  // an absorbed node already taken by another step
+            for (const graph::Node* a : f.absorbed) clash = clash || absorbed[static_cast<size_t>(a - g.nodes.data())];
+            if (clash) {
+                qrefused[ni] = "shared nodes";
+                continue;
+            }
+            for (const graph::Node* a : f.absorbed) absorbed[static_cast<size_t>(a - g.nodes.data())] = true;
+            qfusions[ni] = std::move(f);
+        }
+    }
+    // Every other DequantizeLinear of constants (weights of a node the integer step refused, weight-only
+    // quantized models) is evaluated once here, so the float kernels below see constant float weights.
+    std::unordered_map<std::string, Tensor> plan_consts;
+    for (size_t ni : order) {
+        const graph::Node& n = g.nodes[ni];
+        if (absorbed[ni] || folded_nodes.count(&n) || !n.domain.empty() || n.op_type != "DequantizeLinear" ||
+            n.outputs.size() != 1 || n.outputs[0].empty())
+            continue;
+        bool all_const = true;
+        for (const auto& in : n.inputs) all_const = all_const && (in.empty() || g.initializers.count(in) > 0);
+        if (!all_const) continue;
+        const OpRow* row = find_ref_op("", "DequantizeLinear");
+        if (!row) continue;
+        OpContext ctx{n, model.opset(""), {}, {}, {}};
+        for (const auto& in : n.inputs) ctx.inputs.push_back(in.empty() ? nullptr : &g.initializers.at(in));
+        ctx.outputs.resize(1);
+        if (!row->fn(ctx).ok() || ctx.outputs[0].empty_handle()) continue;  // runs (and reports) at run time
+        plan_consts[n.outputs[0]] = ctx.outputs[0];
+        folded_values[n.outputs[0]] = ctx.outputs[0];
+        impl->slots[static_cast<size_t>(slot(n.outputs[0]))] = ctx.outputs[0];
+        folded_nodes.insert(&n);
+    }
+    auto cinit = [&](const std::string& name) -> const Tensor* {
+        if (const Tensor* t = init_of(g, name)) return t;
+        auto it = plan_consts.find(name);
+        return it == plan_consts.end() ? nullptr : &it->second;
+    };
+    auto is_f32_const = [&](const std::string& name) {
+        const Tensor* t = cinit(name);
+        return t && t->dtype() == DType::F32;
+    };
     impl->steps.reserve(order.size());
     impl->infos.reserve(order.size());
 
@@ -581,11 +656,31 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         int64_t bias_len = 0;         // bias length an absorbed Add must match
         bool bias_per_channel = false;
 
+        // ---- integer step of a QDQ pattern (planned above) --------------------------------------------------
+        if (auto it = qfusions.find(ni); it != qfusions.end()) {
+            QFusion& f = it->second;
+            s.kind = Kind::QGemm;
+            s.qstep = std::move(f.step);
+            s.in_shape = f.x_shape;
+            s.in_dtype = dtypes.at(f.x_q);
+            s.in.push_back(slot(f.x_q));
+            s.out_slot = slot(f.out);
+            s.out.push_back(s.out_slot);
+            impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(f.out_dtype, f.out_shape);
+            info.kernel = f.kernel;
+            info.fused = f.fused;
+            info.flops = f.flops;
+            impl->steps.push_back(std::move(s));
+            impl->infos.push_back(std::move(info));
+            continue;
+        }
+        if (auto it = qrefused.find(ni); it != qrefused.end()) info.kernel = "ref (no integer step: " + it->second + ")";
+
         // ---- Gemm / MatMul (+ Fused) with constant weights -----------------------------------------------
         if (f32_io && ((onnx && (op == "Gemm" || op == "MatMul")) || (edgeq && (op == "FusedGemm" || op == "FusedMatMul"))) &&
-            n.inputs.size() >= 2 && is_f32_init(g, n.inputs[1])) {
+            n.inputs.size() >= 2 && is_f32_const(n.inputs[1])) {
             const bool is_gemm = op == "Gemm" || op == "FusedGemm";
-            const Tensor& B = *init_of(g, n.inputs[1]);
+            const Tensor& B = *cinit(n.inputs[1]);
             Activation act = edgeq ? parse_fused_activation(n) : Activation{true, {}};
             const bool trans_a = is_gemm && n.attr_i("transA", 0) != 0;
             const bool trans_b = is_gemm && n.attr_i("transB", 0) != 0;
@@ -596,7 +691,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 bool ok = (trans_b ? B.dim(1) : B.dim(0)) == K && ys->back() == N && shape_numel(*ys) == M * N;
                 std::vector<float> bias;
                 if (ok && n.inputs.size() >= 3 && !n.inputs[2].empty()) {
-                    const Tensor* C = init_of(g, n.inputs[2]);
+                    const Tensor* C = cinit(n.inputs[2]);
                     const bool shape_ok = C && C->dtype() == DType::F32 &&
                                           (C->numel() == 1 || (C->numel() == N && (C->rank() == 1 || (C->rank() == 2 && C->dim(0) == 1))));
                     if (!shape_ok) {
@@ -640,8 +735,8 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
 
         // ---- Conv (+ FusedConv), 2-D, constant weights --------------------------------------------------
         if (!kernel && f32_io && ((onnx && op == "Conv") || (edgeq && op == "FusedConv")) && n.inputs.size() >= 2 &&
-            is_f32_init(g, n.inputs[1]) && xs->size() == 4 && ys->size() == 4) {
-            const Tensor& Wt = *init_of(g, n.inputs[1]);
+            is_f32_const(n.inputs[1]) && xs->size() == 4 && ys->size() == 4) {
+            const Tensor& Wt = *cinit(n.inputs[1]);
             Activation act = edgeq ? parse_fused_activation(n) : Activation{true, {}};
             const int64_t N = (*xs)[0], C = (*xs)[1], H = (*xs)[2], W = (*xs)[3];
             const int64_t OC = (*ys)[1], OH = (*ys)[2], OW = (*ys)[3];
@@ -651,7 +746,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                       st.size() == 2 && dl.size() == 2 && (*ys)[0] == N;
             std::vector<float> bias;
             if (ok && n.inputs.size() >= 3 && !n.inputs[2].empty()) {
-                const Tensor* Bt = init_of(g, n.inputs[2]);
+                const Tensor* Bt = cinit(n.inputs[2]);
                 if (!Bt || Bt->dtype() != DType::F32 || Bt->numel() != OC) ok = false;
                 else bias.assign(Bt->data<float>(), Bt->data<float>() + OC);
             }
@@ -790,7 +885,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 if (const graph::Node* c = sole_consumer(out_name); c && c->domain.empty() && c->op_type == "Add" &&
                                                                  c->inputs.size() == 2 && c->outputs.size() == 1) {
                     const std::string& other = c->inputs[0] == out_name ? c->inputs[1] : c->inputs[0];
-                    const Tensor* bt = init_of(g, other);
+                    const Tensor* bt = cinit(other);
                     const Shape* cs = shape_of(c->outputs[0]);
                     bool fits = bias_len > 0 && bt && bt->dtype() == DType::F32 && bt->numel() == bias_len && cs && *cs == *ys;
                     if (fits && bias_per_channel) {  // [OC,1,1] or [1,OC,1,1]
@@ -837,6 +932,8 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 s.bin.act = s.act;
             }
             info.kernel = s.row->name;
+            if (auto it = qrefused.find(ni); it != qrefused.end())
+                info.fused += (info.fused.empty() ? "" : " ") + ("float: no integer step: " + it->second);
             if (s.act.kind != k::Act::None && info.fused.empty()) info.fused = std::string("act:") + k::act_name(s.act.kind);
         }
         impl->steps.push_back(std::move(s));

@@ -10,6 +10,10 @@
 // clip)". Shape arithmetic that the planned input shapes fix (Shape of a value whose shape cannot depend on
 // data, then Gather / Concat / ConstantOfShape /
 // ... on constants) is folded at plan time: those nodes have no step (executor.cpp, foldable_op()).
+// QDQ graphs (DequantizeLinear -> Conv / Gemm / MatMul with int8 weights [-> Relu / Clip] [-> QuantizeLinear])
+// run as integer steps (qfuse.h: u8 im2col + qgemm, requantized or dequantized in the epilogue); their trace
+// kernel reads "qconv_u8s8 <qgemm row>", and the absorbed DQ / activation / Q nodes have no step. This needs
+// the weight DQs unfolded (passes::OptimizeOptions::keep_weight_dequantize, which Session sets).
 //
 // Threads: PlanOptions::threads workers (the caller included) split GEMM columns / conv pixels / depthwise
 // channels of large nodes; a node too small to pay for the hand-off runs on the calling thread.

@@ -1,0 +1,508 @@
+#include "runtime/fast/qfuse.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "kernels/qgemm.h"
+#include "runtime/fast/thread_pool.h"
+
+namespace edgeq::runtime::fast {
+
+namespace k = edgeq::kernels;
+
+struct QStep {
+    bool conv = false;
+    const k::QKernelRow* row = nullptr;
+    std::vector<Tensor> packed;         // per group (Gemm: one), qpack_b
+    std::vector<int32_t> bias, b_zero;  // [OC]; b_zero empty when all zero
+    std::vector<float> multiplier, b_scale, bias_f;
+    float a_scale = 1.0f;
+    bool a_signed = false;
+    int32_t a_zero = 0;
+    k::QOut out = k::QOut::F32;
+    int32_t y_zero = 0, y_min = 0, y_max = 255;
+    k::Activation act;
+    // Gemm / MatMul
+    int64_t M = 0, N = 0, K = 0;
+    // Conv
+    int64_t batch = 1, C = 0, H = 0, W = 0, OC = 0, OH = 0, OW = 0, KH = 1, KW = 1, SH = 1, SW = 1, PT = 0,
+            PL = 0, DH = 1, DW = 1, G = 1;
+    int64_t splits = 1;
+    static constexpr int64_t kChunk = 64;    // conv pixels per im2col + qgemm block
+    std::vector<std::vector<uint8_t>> work;  // per thread (conv)
+};
+
+void QStepDeleter::operator()(QStep* s) const {
+    delete s;
+}
+
+namespace {
+
+const Tensor* init_of(const graph::Graph& g, const std::string& name) {
+    auto it = g.initializers.find(name);
+    return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+// A constant scalar (numel 1) input of a Q/DQ node.
+bool scalar_f32(const graph::Graph& g, const graph::Node& n, size_t i, float* v) {
+    if (i >= n.inputs.size() || n.inputs[i].empty()) return false;
+    const Tensor* t = init_of(g, n.inputs[i]);
+    if (!t || t->dtype() != DType::F32 || t->numel() != 1) return false;
+    *v = t->data<float>()[0];
+    return true;
+}
+
+// Zero point (optional input 2) as int: absent -> 0 with dtype `dflt`.
+bool scalar_zero(const graph::Graph& g, const graph::Node& n, int32_t* z, DType* dt, DType dflt) {
+    *z = 0;
+    *dt = dflt;
+    if (n.inputs.size() < 3 || n.inputs[2].empty()) return true;
+    const Tensor* t = init_of(g, n.inputs[2]);
+    if (!t || t->numel() != 1) return false;
+    *dt = t->dtype();
+    if (t->dtype() == DType::U8)
+        *z = t->data<uint8_t>()[0];
+    else if (t->dtype() == DType::I8)
+        *z = t->data<int8_t>()[0];
+    else
+        return false;
+    return true;
+}
+
+bool is_op(const graph::Node* n, const char* op) {
+    return n && n->domain.empty() && n->op_type == op;
+}
+
+// ONNX QuantizeLinear of one float (round half to even, saturate).
+int32_t quantize_one(float v, float scale, int32_t zero, int32_t qmin, int32_t qmax) {
+    const float q = std::nearbyint(v / scale) + static_cast<float>(zero);
+    return static_cast<int32_t>(std::clamp(q, static_cast<float>(qmin), static_cast<float>(qmax)));
+}
+
+struct Act {
+    bool ok = false;
+    k::Activation a;
+    float lo = -INFINITY, hi = INFINITY;  // Relu / Clip bounds (for requantization)
+    bool bounded = false;                 // None, Relu or Clip
+};
+
+Act act_from_name(const std::string& name, const std::vector<float>& p) {
+    Act r;
+    r.ok = true;
+    if (name.empty()) {
+        r.bounded = true;
+    } else if (name == "Relu") {
+        r.a.kind = k::Act::Relu;
+        r.lo = 0;
+        r.bounded = true;
+    } else if (name == "Clip") {
+        r.lo = p.size() > 0 ? p[0] : -INFINITY;
+        r.hi = p.size() > 1 ? p[1] : INFINITY;
+        r.a = {k::Act::Clip, r.lo, r.hi};
+        r.bounded = true;
+    } else if (name == "Sigmoid") {
+        r.a.kind = k::Act::Sigmoid;
+    } else if (name == "Tanh") {
+        r.a.kind = k::Act::Tanh;
+    } else if (name == "HardSwish") {
+        r.a.kind = k::Act::HardSwish;
+    } else if (name == "LeakyRelu") {
+        r.a = {k::Act::LeakyRelu, p.size() > 0 ? p[0] : 0.01f, 0};
+    } else if (name == "HardSigmoid") {
+        r.a = {k::Act::HardSigmoid, p.size() > 0 ? p[0] : 0.2f, p.size() > 1 ? p[1] : 0.5f};
+    } else {
+        r.ok = false;
+    }
+    return r;
+}
+
+// A standalone activation node the qgemm epilogue applies (Clip with constant bounds). Only Relu / Clip
+// (bounded) can precede a fused Q; the others are fused into a float output.
+Act act_node(const graph::Graph& g, const graph::Node& n) {
+    if (!n.domain.empty()) return {};
+    if (n.op_type == "Relu" || n.op_type == "Sigmoid" || n.op_type == "Tanh" || n.op_type == "HardSwish")
+        return act_from_name(n.op_type, {});
+    if (n.op_type == "LeakyRelu") return act_from_name("LeakyRelu", {n.attr_f("alpha", 0.01f)});
+    if (n.op_type == "HardSigmoid")
+        return act_from_name("HardSigmoid", {n.attr_f("alpha", 0.2f), n.attr_f("beta", 0.5f)});
+    if (!is_op(&n, "Clip")) return {};
+    float lo = n.attr_f("min", -INFINITY), hi = n.attr_f("max", INFINITY);
+    for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+        if (n.inputs[i].empty()) continue;
+        float v;
+        if (!scalar_f32(g, n, i, &v)) return {};
+        (i == 1 ? lo : hi) = v;
+    }
+    return act_from_name("Clip", {lo, hi});
+}
+
+}  // namespace
+
+QFusion plan_qfusion(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Graph& g = *a.graph;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) {
+        r.why = std::move(why);
+        r.step.reset();
+        return std::move(r);
+    };
+    const bool edgeq = n.domain == "com.edgeq";
+    if (!n.domain.empty() && !edgeq) return refuse("domain");
+    std::string op = n.op_type;
+    if (edgeq) {
+        if (op.rfind("Fused", 0) != 0) return refuse("op");
+        op = op.substr(5);
+    }
+    const bool is_conv = op == "Conv", is_gemm = op == "Gemm", is_matmul = op == "MatMul";
+    if (!is_conv && !is_gemm && !is_matmul) return refuse("op");
+    if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[0].empty() || n.inputs[1].empty())
+        return refuse("inputs");
+
+    // ---- activation input: DQ(x_q, sx, zx)
+    const graph::Node* dqx = a.producer(n.inputs[0]);
+    if (!is_op(dqx, "DequantizeLinear") || dqx->inputs.empty() || dqx->inputs[0].empty())
+        return refuse("input not DQ");
+    float sx;
+    int32_t zx;
+    DType xdt, zxdt;
+    if (!scalar_f32(g, *dqx, 1, &sx) || !(sx > 0) || !std::isfinite(sx)) return refuse("input scale");
+    if (!a.dtype_of(dqx->inputs[0], &xdt) || (xdt != DType::U8 && xdt != DType::I8))
+        return refuse("input not u8/s8");
+    if (!scalar_zero(g, *dqx, &zx, &zxdt, xdt) || zxdt != xdt) return refuse("input zero point");
+    const Shape* xs = a.shape_of(dqx->inputs[0]);
+    const Shape* ys0 = a.shape_of(n.outputs[0]);
+    if (!xs || !ys0) return refuse("shapes");
+
+    // ---- weights: DQ(w_q int8 const, sw [1] or [OC], zw int8 const or none)
+    const graph::Node* dqw = a.producer(n.inputs[1]);
+    if (!is_op(dqw, "DequantizeLinear") || dqw->inputs.size() < 2) return refuse("weight not DQ");
+    if (dqw->attr_i("block_size", 0) != 0) return refuse("blocked weight scale");
+    const Tensor* wq = init_of(g, dqw->inputs[0]);
+    const Tensor* sw_t = init_of(g, dqw->inputs[1]);
+    if (!wq || wq->dtype() != DType::I8) return refuse("weight not a constant int8");
+    if (!sw_t || sw_t->dtype() != DType::F32) return refuse("weight scale");
+    const Tensor* zw_t =
+        dqw->inputs.size() > 2 && !dqw->inputs[2].empty() ? init_of(g, dqw->inputs[2]) : nullptr;
+    if (dqw->inputs.size() > 2 && !dqw->inputs[2].empty() && (!zw_t || zw_t->dtype() != DType::I8))
+        return refuse("weight zero point");
+    int64_t waxis = dqw->attr_i("axis", 1);
+    if (waxis < 0) waxis += wq->rank();
+
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.a_scale = sx;
+    s.a_zero = zx;
+    s.a_signed = xdt == DType::I8;
+
+    // Geometry and the output-channel axis of the weight.
+    int64_t OC = 0, Kdim = 0, out_axis = 0;
+    bool trans_b = false;
+    std::string act_name;
+    std::vector<float> act_params;
+    if (edgeq) {
+        act_name = n.attr_s("activation", "");
+        act_params = n.attr_floats("activation_params");
+    }
+    if (is_conv) {
+        if (xs->size() != 4 || ys0->size() != 4 || wq->rank() != 4) return refuse("not 2-D");
+        const int64_t G = n.attr_i("group", 1);
+        const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+        s.batch = (*xs)[0], s.C = (*xs)[1], s.H = (*xs)[2], s.W = (*xs)[3];
+        s.OC = (*ys0)[1], s.OH = (*ys0)[2], s.OW = (*ys0)[3];
+        s.G = G;
+        if (G < 1 || s.C % G || s.OC % G || wq->dim(0) != s.OC || wq->dim(1) != s.C / G || st.size() != 2 ||
+            dl.size() != 2 || (*ys0)[0] != s.batch)
+            return refuse("conv geometry");
+        if (s.C / G == 1 && G > 1) return refuse("depthwise");
+        s.KH = wq->dim(2), s.KW = wq->dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
+        const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+        if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+            const int64_t th = std::max<int64_t>(0, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1 - s.H);
+            const int64_t tw = std::max<int64_t>(0, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1 - s.W);
+            const bool upper = auto_pad == "SAME_UPPER";
+            s.PT = upper ? th / 2 : th - th / 2;
+            s.PL = upper ? tw / 2 : tw - tw / 2;
+        } else if (auto_pad == "NOTSET") {
+            const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+            if (p.size() != 4) return refuse("pads");
+            s.PT = p[0], s.PL = p[1];
+        }
+        OC = s.OC;
+        Kdim = (s.C / G) * s.KH * s.KW;
+        out_axis = 0;
+    } else {
+        if (wq->rank() != 2 || xs->size() < 2) return refuse("weight rank");
+        trans_b = is_gemm && n.attr_i("transB", 0) != 0;
+        if (is_gemm && (n.attr_i("transA", 0) != 0 || n.attr_f("alpha", 1.0f) != 1.0f || xs->size() != 2))
+            return refuse("Gemm transA / alpha");
+        Kdim = xs->back();
+        OC = trans_b ? wq->dim(0) : wq->dim(1);
+        if ((trans_b ? wq->dim(1) : wq->dim(0)) != Kdim || ys0->back() != OC) return refuse("gemm geometry");
+        s.K = Kdim, s.N = OC, s.M = shape_numel(*xs) / std::max<int64_t>(Kdim, 1);
+        if (shape_numel(*ys0) != s.M * s.N) return refuse("gemm geometry");
+        out_axis = trans_b ? 0 : 1;
+    }
+    if (Kdim > k::kQMaxK || Kdim < 1) return refuse("K too large");
+    // weight scale / zero point per output channel
+    std::vector<float> sw(static_cast<size_t>(OC));
+    std::vector<int32_t> zw(static_cast<size_t>(OC), 0);
+    if (sw_t->numel() == 1) {
+        std::fill(sw.begin(), sw.end(), sw_t->data<float>()[0]);
+    } else if (sw_t->rank() == 1 && sw_t->numel() == OC && waxis == out_axis) {
+        std::copy(sw_t->data<float>(), sw_t->data<float>() + OC, sw.begin());
+    } else {
+        return refuse("weight scale not per-tensor / per-output-channel");
+    }
+    if (zw_t) {
+        if (zw_t->numel() != 1 && zw_t->numel() != OC) return refuse("weight zero point shape");
+        for (int64_t i = 0; i < OC; ++i)
+            zw[static_cast<size_t>(i)] = zw_t->data<int8_t>()[zw_t->numel() == 1 ? 0 : i];
+    }
+    for (float v : sw)
+        if (!(v > 0) || !std::isfinite(v)) return refuse("weight scale");
+    const bool any_zw = std::any_of(zw.begin(), zw.end(), [](int32_t z) { return z != 0; });
+    if (any_zw) s.b_zero = zw;
+
+    // ---- bias: DQ(b_q int32 const, sb = sx·sw) (Conv / Gemm input 2), or a float constant (float output
+    // only)
+    bool float_bias = false;
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        const graph::Node* dqb = a.producer(n.inputs[2]);
+        if (is_op(dqb, "DequantizeLinear")) {
+            const Tensor* bq = init_of(g, dqb->inputs[0]);
+            const Tensor* sb = dqb->inputs.size() > 1 ? init_of(g, dqb->inputs[1]) : nullptr;
+            if (!bq || bq->dtype() != DType::I32 || bq->numel() != OC || !sb || sb->dtype() != DType::F32 ||
+                (sb->numel() != 1 && sb->numel() != OC))
+                return refuse("bias DQ");
+            if (dqb->inputs.size() > 2 && !dqb->inputs[2].empty()) {
+                const Tensor* zb = init_of(g, dqb->inputs[2]);
+                if (!zb) return refuse("bias zero point");
+                for (int64_t v : zb->to_i64())
+                    if (v != 0) return refuse("bias zero point");
+            }
+            if (is_gemm && n.attr_f("beta", 1.0f) != 1.0f) return refuse("Gemm beta");
+            for (int64_t i = 0; i < OC; ++i) {
+                const double want = static_cast<double>(sx) * sw[static_cast<size_t>(i)];
+                const double got = sb->data<float>()[sb->numel() == 1 ? 0 : i];
+                if (std::fabs(got - want) > 1e-6 * want) return refuse("bias scale != x_scale * w_scale");
+            }
+            s.bias.assign(bq->data<int32_t>(), bq->data<int32_t>() + OC);
+            r.absorbed.push_back(dqb);  // may be shared; checked below
+        } else {
+            const Tensor* bt = init_of(g, n.inputs[2]);
+            if (!bt || bt->dtype() != DType::F32 || (bt->numel() != OC && bt->numel() != 1))
+                return refuse("bias");
+            const float beta = is_gemm ? n.attr_f("beta", 1.0f) : 1.0f;
+            s.bias_f.resize(static_cast<size_t>(OC));
+            for (int64_t i = 0; i < OC; ++i)
+                s.bias_f[static_cast<size_t>(i)] = beta * bt->data<float>()[bt->numel() == 1 ? 0 : i];
+            float_bias = true;
+        }
+    }
+
+    // ---- activation (fused attribute or a following Relu / Clip) and an optional Q
+    Act act = act_from_name(act_name, act_params);
+    if (!act.ok) return refuse("activation " + act_name);
+    std::string out = n.outputs[0];
+    std::string fused = "DQ(x)+DQ(w)";
+    if (s.bias.size()) fused += "+DQ(b)";
+    if (!act_name.empty()) fused += "+" + act_name;
+    std::vector<const graph::Node*> tail;
+    if (act_name.empty()) {
+        if (const graph::Node* c = a.sole_consumer(out); c && c->inputs[0] == out && c->outputs.size() == 1) {
+            Act an = act_node(g, *c);
+            if (an.ok) {
+                act = an;
+                tail.push_back(c);
+                out = c->outputs[0];
+                fused += "+" + c->op_type;
+            }
+        }
+    }
+    bool requant = false;
+    float sy = 1;
+    int32_t zy = 0;
+    DType ydt = DType::U8;
+    if (const graph::Node* q = a.sole_consumer(out); is_op(q, "QuantizeLinear") && q->inputs[0] == out &&
+                                                     act.bounded && !float_bias && q->outputs.size() == 1 &&
+                                                     !q->outputs[0].empty()) {
+        DType odt;
+        if (scalar_f32(g, *q, 1, &sy) && sy > 0 && std::isfinite(sy) &&
+            scalar_zero(g, *q, &zy, &ydt, DType::U8) && a.dtype_of(q->outputs[0], &odt) && odt == ydt &&
+            q->attr_i("saturate", 1) == 1) {
+            requant = true;
+            tail.push_back(q);
+            out = q->outputs[0];
+            fused += "+Q";
+        }
+    }
+    s.act = act.a;
+    for (size_t i = 0; i < sw.size(); ++i) s.b_scale.push_back(sw[i]);
+    if (requant) {
+        s.out = ydt == DType::U8 ? k::QOut::U8 : k::QOut::S8;
+        const int32_t qmin = ydt == DType::U8 ? 0 : -128, qmax = ydt == DType::U8 ? 255 : 127;
+        s.y_zero = zy;
+        s.y_min = qmin;
+        s.y_max = qmax;
+        if (std::isfinite(act.lo)) s.y_min = std::max(qmin, quantize_one(act.lo, sy, zy, qmin, qmax));
+        if (std::isfinite(act.hi)) s.y_max = std::min(qmax, quantize_one(act.hi, sy, zy, qmin, qmax));
+        if (s.y_max < s.y_min) s.y_max = s.y_min;
+        for (int64_t i = 0; i < OC; ++i)
+            s.multiplier.push_back(
+                static_cast<float>(static_cast<double>(sx) * sw[static_cast<size_t>(i)] / sy));
+        s.act = {};
+        r.out_dtype = ydt;
+    } else {
+        s.out = k::QOut::F32;
+        r.out_dtype = DType::F32;
+    }
+    const Shape* os = a.shape_of(out);
+    if (!os || shape_numel(*os) != shape_numel(*ys0)) return refuse("output shape");
+
+    // ---- which producers no longer run: a DQ only this node reads
+    std::vector<const graph::Node*> absorbed;
+    if (a.sole_consumer(n.inputs[0]) == &n) absorbed.push_back(dqx);
+    if (a.sole_consumer(n.inputs[1]) == &n) absorbed.push_back(dqw);
+    for (const graph::Node* b : r.absorbed)
+        if (a.sole_consumer(n.inputs[2]) == &n) absorbed.push_back(b);
+    for (const graph::Node* t : tail) absorbed.push_back(t);
+    r.absorbed = std::move(absorbed);
+
+    // ---- pack the weights: B[k][n] (Conv per group: B = W_gᵀ, k = (c·KH + ky)·KW + kx)
+    s.row = &k::qselect(k::QOp::Gemm8);
+    const int8_t* w = wq->data<int8_t>();
+    if (is_conv) {
+        const int64_t OCg = OC / s.G;
+        for (int64_t gi = 0; gi < s.G; ++gi) {
+            Tensor p(DType::U8, {k::qpack_b_bytes(Kdim, OCg)});
+            k::qpack_b(w + gi * OCg * Kdim, false, 1, Kdim, Kdim, OCg, p.data<uint8_t>());
+            s.packed.push_back(std::move(p));
+        }
+        s.conv = true;
+        const int64_t P = s.OH * s.OW;
+        r.flops = 2 * s.batch * OC * P * Kdim;
+        const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
+        s.splits = big && s.batch * s.G < a.threads
+                       ? std::min<int64_t>(a.threads, std::max<int64_t>(1, P / QStep::kChunk))
+                       : 1;
+        const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
+        s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
+        r.kernel = std::string("qconv_u8s8 ") + s.row->name;
+    } else {
+        Tensor p(DType::U8, {k::qpack_b_bytes(s.K, s.N)});
+        k::qpack_b(w, false, trans_b ? 1 : s.N, trans_b ? s.K : 1, s.K, s.N, p.data<uint8_t>());
+        s.packed.push_back(std::move(p));
+        r.flops = 2 * s.M * s.N * s.K;
+        const int64_t panels = (s.N + k::kQNr - 1) / k::kQNr;
+        s.splits = (a.threads > 1 && r.flops >= a.parallel_flops) ? std::min<int64_t>(a.threads, panels) : 1;
+        r.kernel = std::string(is_gemm ? "qgemm_u8s8 " : "qmatmul_u8s8 ") + s.row->name;
+    }
+    r.fused = fused;
+    r.x_q = dqx->inputs[0];
+    r.x_shape = *xs;
+    r.out = out;
+    r.out_shape = *os;
+    r.step = std::move(step);
+    return r;
+}
+
+namespace {
+
+void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
+    q.a_signed = s.a_signed;
+    q.a_zero = s.a_zero;
+    q.b_zero = s.b_zero.empty() ? nullptr : s.b_zero.data() + col0;
+    q.bias = s.bias.empty() ? nullptr : s.bias.data() + col0;
+    q.out = s.out;
+    q.multiplier = s.multiplier.empty() ? nullptr : s.multiplier.data() + col0;
+    q.y_zero = s.y_zero, q.y_min = s.y_min, q.y_max = s.y_max;
+    q.a_scale = &s.a_scale;
+    q.a_scale_per_row = false;
+    q.b_scale = s.b_scale.data() + col0;
+    q.bias_f = s.bias_f.empty() ? nullptr : s.bias_f.data() + col0;
+    q.act = s.act;
+}
+
+}  // namespace
+
+void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
+    const k::QGemmFn fn = k::qgemm_fn(*s.row);
+    const size_t esz = s.out == k::QOut::F32 ? 4 : 1;
+    auto* yb = y.raw();
+    const auto* xb = x.raw();
+    if (!s.conv) {
+        k::QGemmArgs q;
+        fill_epilogue(s, q, 0);
+        q.M = s.M, q.N = s.N, q.K = s.K;
+        q.a = xb;
+        q.lda = s.K;
+        q.b = s.packed[0].data<uint8_t>();
+        q.c = yb;
+        q.ldc = s.N;
+        q.m_begin = 0, q.m_end = s.M;
+        const int64_t panels = (s.N + k::kQNr - 1) / k::kQNr;
+        auto task = [&](int64_t t, int) {
+            k::QGemmArgs h = q;
+            h.n_begin = std::min(s.N, panels * t / s.splits * k::kQNr);
+            h.n_end = std::min(s.N, panels * (t + 1) / s.splits * k::kQNr);
+            if (h.n_begin < h.n_end) fn(h);
+        };
+        if (s.splits <= 1)
+            task(0, 0);
+        else
+            pool.run(s.splits, task);
+        return;
+    }
+    const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW;
+    auto task = [&](int64_t t, int thread) {
+        const int64_t part = t % s.splits, ig = t / s.splits, gi = ig % s.G, n = ig / s.G;
+        const int64_t p0 = P * part / s.splits, p1 = P * (part + 1) / s.splits;
+        uint8_t* buf = s.work[static_cast<size_t>(thread)].data();
+        uint8_t* a = buf;
+        // the GEMM output block, 64-byte aligned after the im2col rows
+        uint8_t* c = buf + ((QStep::kChunk * Kc + 63) / 64) * 64;
+        k::QIm2colArgs im;
+        im.C = Cg, im.H = s.H, im.W = s.W, im.OH = s.OH, im.OW = s.OW, im.KH = s.KH, im.KW = s.KW;
+        im.SH = s.SH, im.SW = s.SW, im.PT = s.PT, im.PL = s.PL, im.DH = s.DH, im.DW = s.DW;
+        im.x = xb + (n * s.C + gi * Cg) * s.H * s.W;
+        im.pad = static_cast<uint8_t>(s.a_zero);
+        k::QGemmArgs q;
+        fill_epilogue(s, q, gi * OCg);
+        q.N = OCg, q.K = Kc;
+        q.a = a;
+        q.lda = Kc;
+        q.b = s.packed[static_cast<size_t>(gi)].data<uint8_t>();
+        q.c = c;
+        q.ldc = OCg;
+        q.n_begin = 0, q.n_end = OCg;
+        uint8_t* yimg = yb + (n * s.OC + gi * OCg) * P * esz;
+        for (int64_t pb = p0; pb < p1; pb += QStep::kChunk) {
+            const int64_t rows = std::min(QStep::kChunk, p1 - pb);
+            im.p_begin = pb, im.p_end = pb + rows;
+            k::im2col_u8(im, a, Kc);
+            q.M = rows;
+            q.m_begin = 0, q.m_end = rows;
+            fn(q);
+            // pixel-major [rows][OCg] -> NCHW
+            if (esz == 4) {
+                const float* cf = reinterpret_cast<const float*>(c);
+                float* yf = reinterpret_cast<float*>(yimg);
+                for (int64_t oc = 0; oc < OCg; ++oc)
+                    for (int64_t r = 0; r < rows; ++r) yf[oc * P + pb + r] = cf[r * OCg + oc];
+            } else {
+                for (int64_t oc = 0; oc < OCg; ++oc)
+                    for (int64_t r = 0; r < rows; ++r) yimg[oc * P + pb + r] = c[r * OCg + oc];
+            }
+        }
+    };
+    const int64_t tasks = s.batch * s.G * s.splits;
+    if (tasks == 1)
+        task(0, 0);
+    else
+        pool.run(tasks, task);
+}
+
+}  // namespace edgeq::runtime::fast

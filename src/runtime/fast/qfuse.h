@@ -1,0 +1,78 @@
+// Integer execution of QDQ ONNX (what `edgeq quantize --method static` writes) in the fast executor.
+// plan_qfusion() recognises, around one Conv / Gemm / MatMul (or com.edgeq FusedConv / FusedGemm /
+// FusedMatMul with a Relu / Clip activation):
+//
+//   x_q (u8|s8) -> DequantizeLinear(sx, zx) --+
+//   w_q (int8 constant) -> DequantizeLinear(sw per-tensor | per-output-channel, zw int8 or none) --+-->
+//   Conv|Gemm|MatMul b_q (int32 constant) -> DequantizeLinear(sb = sx·sw, no zero point), optional
+//   -------------------+
+//        [-> Relu | Clip(constant bounds)] [-> QuantizeLinear(sy, zy scalar, u8|s8)]
+//
+// and turns it into one step: weights packed once (kernels::qpack_b, per conv group), the step reads x_q
+// directly (the input DQ does not run), runs kernels::qgemm (a Conv: u8 im2col padded with zx per image and
+// group, then qgemm, then NCHW scatter) and either
+//   * requantizes to the Q's output type when a Q follows:  f = float(acc) · (sx·sw[n] / sy)  (multiplier
+//     computed in double, rounded once to float), clamped to [y_min − zy, y_max − zy], rounded half to even
+//     (nearbyint), + zy. [y_min, y_max] is the type range narrowed by the activation: Relu -> y_min =
+//     max(qmin, zy); Clip(lo, hi) -> Q(lo), Q(hi) (QuantizeLinear is monotonic, so Q(act(y)) = clamp(Q(y))).
+//     The reference computes Q(float conv + float bias) = nearbyint(y / sy) + zy; the float result differs
+//     from acc·sx·sw only by float rounding, so outputs agree within 1 LSB (a tie or a value at a rounding
+//     edge).
+//   * or dequantizes to float: y = act(float(acc) · (sx · sw[n]) + bias_f[n]) (bias_f: FusedMatMul's float
+//   bias).
+// acc = Σ (x_q − zx)(w_q − zw[n]) + b_q (int32; the bias is added only when sb equals sx·sw[n] within 1e-6
+// relative, else the pattern is refused and the float path runs).
+// Everything else (depthwise / grouped with a channel per group, blocked weight scales, u8 weights, non-
+// constant scales, Gemm with transA / alpha / beta != 1, other activations before a Q) is refused with a
+// reason.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeq/tensor.h"
+#include "graph/graph.h"
+
+namespace edgeq::runtime::fast {
+
+class ThreadPool;
+
+struct QStep;  // defined in qfuse.cpp
+struct QStepDeleter {
+    void operator()(QStep* s) const;
+};
+using QStepPtr = std::unique_ptr<QStep, QStepDeleter>;
+
+struct QFuseArgs {
+    const graph::Graph* graph = nullptr;
+    const graph::Node* node = nullptr;                               // the Conv / Gemm / MatMul (or Fused*)
+    std::function<const Shape*(const std::string&)> shape_of;        // planned shapes (null: unknown)
+    std::function<bool(const std::string&, DType*)> dtype_of;        // planned dtypes
+    std::function<const graph::Node*(const std::string&)> producer;  // node writing a value (null: none)
+    // the only node reading a value (null when several, none, or it is a graph output)
+    std::function<const graph::Node*(const std::string&)> sole_consumer;
+    int threads = 1;
+    int64_t parallel_flops = 0;
+};
+
+struct QFusion {
+    QStepPtr step;  // null: not fused (why says why)
+    std::string why;
+    std::string x_q;  // the value the step reads (u8 / s8)
+    std::string out;  // the value the step writes
+    DType out_dtype = DType::F32;
+    Shape x_shape, out_shape;
+    std::vector<const graph::Node*> absorbed;  // nodes that no longer run (DQs read only here, act, Q)
+    std::string kernel, fused;                 // for the trace
+    int64_t flops = 0;
+};
+
+QFusion plan_qfusion(const QFuseArgs& a);
+
+// Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
+void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);
+
+}  // namespace edgeq::runtime::fast

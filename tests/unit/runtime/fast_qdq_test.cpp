@@ -1,0 +1,358 @@
+// Integer execution of QDQ graphs in the fast executor (runtime/fast/qfuse.h) against the reference executor
+// on the same QDQ graph: quantized (u8 / s8) outputs may differ by at most 1, float outputs by at most
+// kFloatLsb output scales (the float path dequantizes acc·sx·sw instead of summing float products).
+// Graphs built in code: Conv 3x3 pad 1 per-channel + int32 bias + Relu + Q; FusedConv (Relu attribute) with
+// float output; Gemm transB with s8 activations; MatMul with a weight zero point; chained conv -> grouped
+// conv; a conv large enough to split across threads; a depthwise conv that stays float; weight-only DQ folded
+// at plan time. Run at the best ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the
+// reference rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "formats/onnx/onnx_import.h"
+#include "runtime/fast/executor.h"
+#include "runtime/ref/executor.h"
+
+namespace edgeq::runtime::fast {
+namespace {
+
+using graph::Attribute;
+
+Attribute ints(std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+}
+Attribute one_int(int64_t v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Int;
+    a.i = v;
+    return a;
+}
+Attribute str(std::string s) {
+    Attribute a;
+    a.kind = Attribute::Kind::String;
+    a.s = std::move(s);
+    return a;
+}
+
+struct QBuilder {
+    graph::Model m;
+    std::mt19937 rng{7};
+    QBuilder() {
+        m.opsets[""] = 13;
+        m.opsets["com.edgeq"] = 1;
+        m.graph.name = "qdq";
+    }
+    void input(const std::string& name, Shape s) {
+        graph::ValueInfo vi;
+        vi.name = name;
+        vi.dtype = DType::F32;
+        vi.has_shape = true;
+        for (int64_t d : s) vi.shape.push_back({d, ""});
+        m.graph.inputs.push_back(vi);
+    }
+    void output(const std::string& name) {
+        graph::ValueInfo vi;
+        vi.name = name;
+        m.graph.outputs.push_back(vi);
+    }
+    graph::Node& node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
+                      std::map<std::string, Attribute> attrs = {}, const std::string& domain = "") {
+        graph::Node n;
+        n.name = out[0] + "_node";
+        n.op_type = op;
+        n.domain = domain;
+        n.inputs = std::move(in);
+        n.outputs = std::move(out);
+        n.attrs = std::move(attrs);
+        m.graph.nodes.push_back(std::move(n));
+        return m.graph.nodes.back();
+    }
+    std::string scalar_f(const std::string& name, float v) {
+        Tensor t(DType::F32, {});
+        t.data<float>()[0] = v;
+        m.graph.initializers[name] = t;
+        return name;
+    }
+    std::string zero(const std::string& name, DType dt, int v) {
+        Tensor t(dt, {});
+        if (dt == DType::U8)
+            t.data<uint8_t>()[0] = static_cast<uint8_t>(v);
+        else
+            t.data<int8_t>()[0] = static_cast<int8_t>(v);
+        m.graph.initializers[name] = t;
+        return name;
+    }
+    // x -> Q(sx, zx) -> DQ: returns the float value the consumer reads.
+    std::string qdq(const std::string& x, float sx, DType dt, int zx) {
+        const std::string s = scalar_f(x + "_s", sx), z = zero(x + "_z", dt, zx);
+        node("QuantizeLinear", {x, s, z}, {x + "_q"});
+        node("DequantizeLinear", {x + "_q", s, z}, {x + "_dq"});
+        return x + "_dq";
+    }
+    // Random int8 weights [rows][...] with a float scale per output channel (per_channel, axis) or one scale;
+    // DQ(w_q, scale[, zw]) -> name + "_dq". Returns the scales per output channel (OC entries).
+    std::vector<float> weight(const std::string& name, Shape s, int64_t axis, bool per_channel, int zw = 0) {
+        Tensor q(DType::I8, s);
+        std::uniform_int_distribution<int> d(-127, 127);
+        for (int64_t i = 0; i < q.numel(); ++i) q.data<int8_t>()[i] = static_cast<int8_t>(d(rng));
+        const int64_t OC = s[static_cast<size_t>(axis)];
+        std::uniform_real_distribution<float> sd(0.002f, 0.02f);
+        std::vector<float> sc(static_cast<size_t>(OC));
+        for (auto& v : sc) v = sd(rng);
+        if (!per_channel) std::fill(sc.begin(), sc.end(), sc[0]);
+        Tensor st = per_channel ? Tensor(DType::F32, {OC}) : Tensor(DType::F32, {});
+        for (int64_t i = 0; i < st.numel(); ++i) st.data<float>()[i] = sc[static_cast<size_t>(i)];
+        m.graph.initializers[name + "_q"] = q;
+        m.graph.initializers[name + "_s"] = st;
+        std::vector<std::string> in = {name + "_q", name + "_s"};
+        if (zw) in.push_back(zero(name + "_z", DType::I8, zw));
+        node("DequantizeLinear", in, {name + "_dq"}, {{"axis", one_int(axis)}});
+        return sc;
+    }
+    // int32 bias with scale sx·sw[n] -> name + "_dq"
+    void bias(const std::string& name, float sx, const std::vector<float>& sw) {
+        const int64_t OC = static_cast<int64_t>(sw.size());
+        Tensor q(DType::I32, {OC}), st(DType::F32, {OC});
+        std::uniform_int_distribution<int> d(-3000, 3000);
+        for (int64_t i = 0; i < OC; ++i) {
+            q.data<int32_t>()[i] = d(rng);
+            st.data<float>()[i] = sx * sw[static_cast<size_t>(i)];
+        }
+        m.graph.initializers[name + "_q"] = q;
+        m.graph.initializers[name + "_s"] = st;
+        node("DequantizeLinear", {name + "_q", name + "_s"}, {name + "_dq"}, {{"axis", one_int(0)}});
+    }
+    // y -> Q(sy, zy) (-> DQ when dq): returns the Q output (and makes it a graph output)
+    std::string quant_out(const std::string& y, float sy, DType dt, int zy, bool dq) {
+        const std::string s = scalar_f(y + "_s", sy), z = zero(y + "_z", dt, zy);
+        node("QuantizeLinear", {y, s, z}, {y + "_q"});
+        if (dq) node("DequantizeLinear", {y + "_q", s, z}, {y + "_dq"});
+        return y + "_q";
+    }
+};
+
+Tensor random_input(std::mt19937& rng, Shape shape, float lo, float hi) {
+    Tensor t(DType::F32, shape);
+    std::uniform_real_distribution<float> d(lo, hi);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
+    return t;
+}
+
+constexpr int kQuantLsb = 1;        // integer outputs: at most 1 apart
+constexpr float kFloatRel = 1e-4f;  // float outputs: relative to max(1, |ref|) ...
+// ... plus this many output quantization steps where a Q -> DQ pair follows (an off-by-one code)
+
+// Compares every graph output of the plan with the reference; returns the trace.
+std::string expect_matches(const graph::Model& m, const std::map<std::string, Tensor>& inputs, int threads,
+                           std::map<std::string, float> float_abs = {}) {
+    Shapes shapes;
+    for (const auto& [k, v] : inputs) shapes[k] = v.shape();
+    auto ref = run_reference(m, inputs);
+    EXPECT_TRUE(ref.ok()) << ref.status().message();
+    if (!ref.ok()) return "";
+    auto p = plan(m, shapes, {threads, false});
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    if (!p.ok()) return "";
+    const std::string trace = p->trace();
+    for (int rep = 0; rep < 2; ++rep) {
+        auto got = p->run(inputs);
+        EXPECT_TRUE(got.ok()) << got.status().message();
+        if (!got.ok()) return trace;
+        for (const auto& [name, want] : *ref) {
+            const Tensor& g = got->at(name);
+            EXPECT_EQ(g.dtype(), want.dtype()) << name;
+            EXPECT_EQ(g.shape(), want.shape()) << name;
+            if (g.shape() != want.shape()) return trace;
+            const auto a = want.to_f32(), b = g.to_f32();
+            int64_t off = 0;
+            for (size_t i = 0; i < a.size(); ++i) {
+                float lim;
+                if (want.dtype() == DType::U8 || want.dtype() == DType::I8)
+                    lim = kQuantLsb;
+                else
+                    lim = kFloatRel * std::max(1.0f, std::fabs(a[i])) + float_abs[name];
+                if (!(std::fabs(a[i] - b[i]) <= lim)) {
+                    ADD_FAILURE() << "output " << name << " index " << i << " threads " << threads
+                                  << ": expected " << a[i] << ", got " << b[i] << "\n"
+                                  << trace;
+                    return trace;
+                }
+                off += a[i] != b[i];
+            }
+            // rounding differences are rare: most codes must agree exactly
+            if (want.dtype() == DType::U8 || want.dtype() == DType::I8) {
+                EXPECT_LE(off * 20, static_cast<int64_t>(a.size()))
+                    << name << ": " << off << " of " << a.size() << " codes differ";
+            }
+        }
+    }
+    return trace;
+}
+
+int count(const std::string& s, const std::string& sub) {
+    int c = 0;
+    for (size_t p = s.find(sub); p != std::string::npos; p = s.find(sub, p + 1)) ++c;
+    return c;
+}
+
+TEST(FastQdq, ConvPerChannelBiasReluQ) {
+    QBuilder b;
+    b.input("x", {2, 3, 9, 9});
+    const float sx = 2.0f / 255;
+    const std::string x = b.qdq("x", sx, DType::U8, 128);
+    const auto sw = b.weight("w", {8, 3, 3, 3}, 0, true);
+    b.bias("b", sx, sw);
+    b.node("Conv", {x, "w_dq", "b_dq"}, {"y"},
+           {{"pads", ints({1, 1, 1, 1})}, {"kernel_shape", ints({3, 3})}});
+    b.node("Relu", {"y"}, {"yr"});
+    const std::string yq = b.quant_out("yr", 0.01f, DType::U8, 3, true);
+    b.output(yq);
+    b.output("yr_dq");
+    std::mt19937 rng(1);
+    const Tensor in = random_input(rng, {2, 3, 9, 9}, -1, 1);
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
+        EXPECT_NE(trace.find("qconv_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
+        // the input Q and the output DQ run as reference ops; the fused DQs / Relu / Q have no step
+        EXPECT_EQ(count(trace, "\n"), 3) << trace;
+        EXPECT_EQ(count(trace, "  ref"), 2) << trace;
+    }
+}
+
+TEST(FastQdq, FusedConvFloatOutput) {
+    QBuilder b;
+    b.input("x", {1, 4, 7, 6});
+    const float sx = 0.02f;
+    const std::string x = b.qdq("x", sx, DType::U8, 100);
+    const auto sw = b.weight("w", {5, 4, 3, 2}, 0, true);
+    b.bias("b", sx, sw);
+    b.node("FusedConv", {x, "w_dq", "b_dq"}, {"y"},
+           {{"pads", ints({1, 0, 1, 1})}, {"strides", ints({2, 1})}, {"activation", str("Relu")}},
+           "com.edgeq");
+    b.output("y");
+    std::mt19937 rng(2);
+    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {1, 4, 7, 6}, -2, 2)}}, 1);
+    EXPECT_NE(trace.find("qconv_u8s8"), std::string::npos) << trace;
+}
+
+TEST(FastQdq, GemmTransBSignedActivations) {
+    QBuilder b;
+    b.input("x", {5, 33});
+    const float sx = 0.03f;
+    const std::string x = b.qdq("x", sx, DType::I8, -5);
+    const auto sw = b.weight("w", {17, 33}, 0, true);  // transB: [N][K], per output channel = axis 0
+    b.bias("b", sx, sw);
+    b.node("Gemm", {x, "w_dq", "b_dq"}, {"y"}, {{"transB", one_int(1)}});
+    b.output(b.quant_out("y", 0.05f, DType::I8, 2, false));
+    std::mt19937 rng(3);
+    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2);
+    EXPECT_NE(trace.find("qgemm_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("+Q"), std::string::npos) << trace;
+}
+
+TEST(FastQdq, MatMulWeightZeroPointTanhFloatOutput) {
+    QBuilder b;
+    b.input("x", {2, 3, 40});
+    const float sx = 0.01f;
+    const std::string x = b.qdq("x", sx, DType::U8, 0);
+    b.weight("w", {40, 20}, 1, false, 3);  // per-tensor scale, zero point 3
+    b.node("MatMul", {x, "w_dq"}, {"y"});
+    b.node("Tanh", {"y"}, {"t"});  // fused into the float epilogue (LeNet's Conv -> Tanh)
+    b.output("t");
+    std::mt19937 rng(4);
+    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {2, 3, 40}, 0, 2.5f)}}, 1);
+    EXPECT_NE(trace.find("qmatmul_u8s8"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("DQ(x)+DQ(w)+Tanh"), std::string::npos) << trace;
+    EXPECT_EQ(count(trace, "\n"), 2) << trace;  // input Q + the integer MatMul
+}
+
+TEST(FastQdq, ChainedConvToGroupedConv) {
+    QBuilder b;
+    b.input("x", {2, 3, 10, 10});
+    const float sx = 0.01f, s1 = 0.02f;
+    const std::string x = b.qdq("x", sx, DType::U8, 120);
+    const auto sw1 = b.weight("w1", {8, 3, 3, 3}, 0, true);
+    b.bias("b1", sx, sw1);
+    b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}});
+    b.node("Relu", {"c1"}, {"r1"});
+    const std::string q1 = b.quant_out("r1", s1, DType::U8, 0, true);
+    const auto sw2 = b.weight("w2", {6, 4, 3, 3}, 0, true);  // group 2
+    b.bias("b2", s1, sw2);
+    b.node("Conv", {"r1_dq", "w2_dq", "b2_dq"}, {"c2"}, {{"strides", ints({2, 2})}, {"group", one_int(2)}});
+    // coarse output scale: an off-by-one code of c1 moves c2 by at most 0.02·0.02·127/0.2 ≈ 0.25 code
+    b.output(b.quant_out("c2", 0.2f, DType::U8, 128, false));
+    std::mt19937 rng(5);
+    const Tensor in = random_input(rng, {2, 3, 10, 10}, -1, 1.5f);
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count(trace, "qconv_u8s8"), 2) << trace;
+        EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q + two integer convs
+    }
+}
+
+TEST(FastQdq, LargeConvSplitsAcrossThreadsDepthwiseStaysFloat) {
+    QBuilder b;
+    b.input("x", {1, 16, 30, 30});
+    const float sx = 0.01f;
+    const std::string x = b.qdq("x", sx, DType::U8, 128);
+    const auto sw = b.weight("w", {32, 16, 3, 3}, 0, true);
+    b.bias("b", sx, sw);
+    b.node("Conv", {x, "w_dq", "b_dq"}, {"y"}, {{"pads", ints({1, 1, 1, 1})}});
+    const std::string yq = b.quant_out("y", 0.05f, DType::U8, 128, true);
+    (void)yq;
+    b.weight("dw", {32, 1, 3, 3}, 0, true);
+    b.node("Conv", {"y_dq", "dw_dq"}, {"z"}, {{"group", one_int(32)}});
+    b.output("z");
+    std::mt19937 rng(6);
+    const Tensor in = random_input(rng, {1, 16, 30, 30}, -1, 1);
+    for (int threads : {1, 2}) {
+        // an off-by-one code of y moves z by 0.05·|dw| ≤ 0.05·0.02·127 per tap
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"z", 0.4f}});
+        EXPECT_NE(trace.find("qconv_u8s8"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("dwconv2d_f32"), std::string::npos) << trace;  // weight DQ folded at plan time
+        EXPECT_NE(trace.find("no integer step: depthwise"), std::string::npos) << trace;
+    }
+}
+
+// Weight-only quantization (float activations): no integer step; the weight DQ is evaluated at plan time so
+// the float kernels run (no reference Conv, no DQ step).
+TEST(FastQdq, WeightOnlyDequantizeFoldedAtPlanTime) {
+    QBuilder b;
+    b.input("x", {1, 3, 8, 8});
+    b.weight("w", {4, 3, 3, 3}, 0, true);
+    b.node("Conv", {"x", "w_dq"}, {"y"}, {{"pads", ints({1, 1, 1, 1})}});
+    b.output("y");
+    std::mt19937 rng(9);
+    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {1, 3, 8, 8}, -1, 1)}}, 1);
+    EXPECT_NE(trace.find("conv2d_f32"), std::string::npos) << trace;
+    EXPECT_EQ(count(trace, "\n"), 1) << trace;
+}
+
+// A real QDQ model (e.g. `edgeq quantize lenet5.onnx q.onnx --method static ...`) named by $EDGEQ_QDQ_MODEL,
+// input [batch, 1, 28, 28]: fast integer plan vs reference on random inputs; prints the trace. Skips when
+// unset (test_runtime cannot run the quantizer itself: it links runtime and formats only).
+TEST(FastQdq, ModelFromEnvironment) {
+    const char* path = std::getenv("EDGEQ_QDQ_MODEL");
+    if (!path || !*path) GTEST_SKIP() << "set EDGEQ_QDQ_MODEL to a QDQ .onnx with a [N,1,28,28] input";
+    auto m = onnxio::load_model(path);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    std::mt19937 rng(8);
+    const Tensor in = random_input(rng, {4, 1, 28, 28}, -0.8f, 2.8f);
+    // logits: every layer may round one code differently; named tolerance on the float output
+    const std::string out = m->graph.outputs[0].name;
+    for (int threads : {1, 2}) {
+        const std::string trace =
+            expect_matches(*m, {{m->graph.inputs[0].name, in}}, threads, {{out, 0.05f}});
+        EXPECT_NE(trace.find("u8s8"), std::string::npos) << trace;
+        if (threads == 1) std::printf("%s", trace.c_str());
+    }
+}
+
+}  // namespace
+}  // namespace edgeq::runtime::fast
