@@ -74,8 +74,8 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
                   "before quantizing (data-free, float function unchanged)")
         ->group(g);
     cmd->add_flag("--gptq", c.gptq,
-                  "weight-only: GPTQ on Gemm/MatMul weights with the Hessian of their inputs from --calib "
-                  "(Conv stays round-to-nearest)")
+                  "weight-only: GPTQ on Gemm/MatMul and 2-D Conv (group 1, via im2col) weights with the Hessian of "
+                  "their inputs from --calib")
         ->group(g);
     cmd->add_flag("--awq", c.awq,
                   "weight-only: AWQ-style activation-aware per-input-channel scaling of Gemm/MatMul weights from "

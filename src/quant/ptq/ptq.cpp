@@ -920,7 +920,7 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
     Graph& g = m.graph;
     const bool research = o.gptq || o.awq;
     const char* mname = o.gptq ? "gptq" : "awq";
-    // Which targets get GPTQ / AWQ: rank-2 weights (Gemm, MatMul); Conv stays round-to-nearest.
+    // Which targets get GPTQ / AWQ: Gemm, MatMul; GPTQ also 2-D Conv with group 1 (im2col view).
     std::vector<InputStats> per_target(targets.size());
     std::map<std::string, std::vector<size_t>> readers;  // target input -> targets with statistics on it
     std::vector<bool> research_target(targets.size(), false);

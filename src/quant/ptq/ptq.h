@@ -20,6 +20,10 @@
 //      weight-only  DequantizeLinear(q, scale, zero_point[, block_size]) feeding the unchanged float op;
 //      fp16 / bf16  float initializers of the chosen ops stored as FLOAT16 / BFLOAT16 behind a Cast to float
 //                   (the compute stays float32, so nothing overflows).
+//      optional: --equalize (cross-layer equalization of the float graph, before step 2), --bias-correction
+//      (static / weight-only, after the rewrite: b -= mean(y_q - y_fp) per Conv/Gemm, layer by layer),
+//      --gptq / --awq (weight-only: Hessian / activation statistics of each target's input from the
+//      calibration pass; GPTQ also on 2-D Conv via im2col; DQ built from the quantizer's codes);
 //   5. raise the opset where the new ops need it (13 per-channel, 21 int4/blocked, 25 int2), refusing when an op
 //      of the model changed meaning between the two opsets.
 #pragma once
@@ -96,8 +100,8 @@ struct PtqReport {
 // Validates the option combination (e.g. static needs activations, dynamic needs int8 weights) before any work.
 Status check_options(const PtqOptions& opts);
 
-// Rewrites `model`. `calib` is required for static, bias correction and equalization-with-data; may be empty
-// otherwise. Errors name the node / tensor; on error `model` is unspecified (callers quantize a copy).
+// Rewrites `model`. `calib` is required for static, bias correction, GPTQ and AWQ (bias correction holds all its
+// batches in memory: it reads them once per corrected layer); may be empty otherwise. Errors name the node / tensor; on error `model` is unspecified (callers quantize a copy).
 Result<PtqReport> quantize_onnx(graph::Model& model, const PtqOptions& opts, const CalibrationSource& calib);
 
 // Cross-layer equalization (equalize.h) of `model` in place: chains Conv/Gemm/MatMul -> Relu [-> MaxPool] ->
