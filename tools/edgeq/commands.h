@@ -12,6 +12,7 @@ void register_inspect(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_run(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_generate(CLI::App& app);
 
 int exit_code();
 void set_exit_code(int code);
