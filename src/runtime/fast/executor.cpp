@@ -23,7 +23,7 @@ constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
 
-enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm };
+enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm, QLinear };
 
 struct Step {
     Kind kind = Kind::Ref;
@@ -49,6 +49,12 @@ struct Step {
     k::Pool2dArgs pool;
     k::BinaryArgs bin;
     int b_slot = -1;  // Binary: the second operand's slot
+    // QLinear: per-tensor QuantizeLinear (F32 -> U8 / I8) or DequantizeLinear (U8 / I8 -> F32), same arithmetic
+    // as the reference op: q = saturate(nearbyint(x / scale) + zero) with a float division; x = float(q − zero) ·
+    // scale
+    bool quantize = false;
+    float q_scale = 1.0f;
+    int32_t q_zero = 0;
     QStepPtr qstep;  // QGemm: integer Conv / Gemm / MatMul of a QDQ pattern (qfuse.h); reads in[0], writes out_slot
     RnnStepPtr rnn;  // Rnn (LSTM / GRU): inputs in `in` (X possibly before an absorbed Transpose), outputs in
                      // `out` (-1 where nobody reads them: not computed)
@@ -230,7 +236,38 @@ struct Plan::Impl {
     void run_dwconv(Step& s);
     void run_pool(Step& s);
     void run_binary(Step& s);
+    void run_qlinear(Step& s);
 };
+
+void Plan::Impl::run_qlinear(Step& s) {
+    const Tensor& x = slots[static_cast<size_t>(s.in[0])];
+    Tensor& y = slots[static_cast<size_t>(s.out_slot)];
+    const int64_t n = x.numel();
+    const float sc = s.q_scale;
+    const int32_t z = s.q_zero;
+    const bool sgn = (s.quantize ? y.dtype() : x.dtype()) == DType::I8;
+    const float lo = sgn ? -128.0f : 0.0f, hi = sgn ? 127.0f : 255.0f;
+    auto task = [&](int64_t t, int) {
+        const int64_t b = n * t / s.splits, e = n * (t + 1) / s.splits;
+        if (s.quantize) {
+            const float* xf = x.data<float>();
+            for (int64_t i = b; i < e; ++i) {
+                float v = std::nearbyint(xf[i] / sc) + static_cast<float>(z);
+                v = std::isnan(v) ? static_cast<float>(z) : std::min(std::max(v, lo), hi);
+                if (sgn) y.data<int8_t>()[i] = static_cast<int8_t>(v);
+                else y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+            }
+        } else {
+            float* yf = y.data<float>();
+            for (int64_t i = b; i < e; ++i) {
+                const int32_t q = sgn ? x.data<int8_t>()[i] : x.data<uint8_t>()[i];
+                yf[i] = static_cast<float>(q - z) * sc;
+            }
+        }
+    };
+    if (s.splits <= 1) task(0, 0);
+    else pool->run(s.splits, task);
+}
 
 Status Plan::Impl::run_ref(Step& s) {
     OpContext& ctx = *s.ctx;
@@ -348,6 +385,7 @@ Status Plan::Impl::run_step(Step& s) {
         case Kind::Conv: run_conv(s); break;
         case Kind::DwConv: run_dwconv(s); break;
         case Kind::Pool: run_pool(s); break;
+        case Kind::QLinear: run_qlinear(s); break;
         case Kind::QGemm: run_qstep(*s.qstep, *pool, slots[static_cast<size_t>(s.in[0])], slots[static_cast<size_t>(s.out_slot)]); break;
         case Kind::Rnn: {
             auto in = [&](size_t i) {
@@ -675,6 +713,42 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             continue;
         }
         if (auto it = qrefused.find(ni); it != qrefused.end()) info.kernel = "ref (no integer step: " + it->second + ")";
+
+        // ---- per-tensor QuantizeLinear / DequantizeLinear (u8 / s8) ----------------------------------------
+        if (onnx && (op == "QuantizeLinear" || op == "DequantizeLinear") && xs && ys && *xs == *ys &&
+            n.outputs.size() == 1 && n.inputs.size() >= 2 && !n.has("output_dtype") && !n.has("precision") &&
+            n.attr_i("block_size", 0) == 0) {
+            const bool quantize = op == "QuantizeLinear";
+            const Tensor* st = init_of(g, n.inputs[1]);
+            const Tensor* zt = n.inputs.size() > 2 && !n.inputs[2].empty() ? init_of(g, n.inputs[2]) : nullptr;
+            const bool has_z = n.inputs.size() > 2 && !n.inputs[2].empty();
+            auto dt = [&](const std::string& v) {
+                auto it = dtypes.find(v);
+                return it == dtypes.end() ? DType::F32 : it->second;
+            };
+            const DType xd = dt(n.inputs[0]), yd = dt(n.outputs[0]);
+            const DType qd = quantize ? yd : xd;
+            bool ok = st && st->dtype() == DType::F32 && st->numel() == 1 && (qd == DType::U8 || qd == DType::I8) &&
+                      (quantize ? xd == DType::F32 : yd == DType::F32) && (!has_z || (zt && zt->numel() == 1 && zt->dtype() == qd));
+            if (ok) {
+                s.kind = Kind::QLinear;
+                s.quantize = quantize;
+                s.q_scale = st->data<float>()[0];
+                s.q_zero = !zt ? 0 : qd == DType::U8 ? zt->data<uint8_t>()[0] : zt->data<int8_t>()[0];
+                s.in_shape = *xs;
+                s.in_dtype = xd;
+                s.in.push_back(slot(n.inputs[0]));
+                s.out_slot = slot(n.outputs[0]);
+                s.out.push_back(s.out_slot);
+                impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(yd, *ys);
+                const int64_t elems = shape_numel(*xs);
+                s.splits = (T > 1 && elems >= 8 * kParallelFlops) ? T : 1;
+                info.kernel = quantize ? "quantize_f32_q8" : "dequantize_q8_f32";
+                impl->steps.push_back(std::move(s));
+                impl->infos.push_back(std::move(info));
+                continue;
+            }
+        }
 
         // ---- Gemm / MatMul (+ Fused) with constant weights -----------------------------------------------
         if (f32_io && ((onnx && (op == "Gemm" || op == "MatMul")) || (edgeq && (op == "FusedGemm" || op == "FusedMatMul"))) &&

@@ -219,9 +219,11 @@ TEST(FastQdq, ConvPerChannelBiasReluQ) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
         EXPECT_NE(trace.find("qconv_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
-        // the input Q and the output DQ run as reference ops; the fused DQs / Relu / Q have no step
+        // the input Q and the output DQ run as per-tensor Q / DQ steps; the fused DQs / Relu / Q have no step
         EXPECT_EQ(count(trace, "\n"), 3) << trace;
-        EXPECT_EQ(count(trace, "  ref"), 2) << trace;
+        EXPECT_EQ(count(trace, "  ref"), 0) << trace;
+        EXPECT_NE(trace.find("QuantizeLinear  quantize_f32_q8"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("DequantizeLinear  dequantize_q8_f32"), std::string::npos) << trace;
     }
 }
 
@@ -249,9 +251,10 @@ TEST(FastQdq, GemmTransBSignedActivations) {
     const auto sw = b.weight("w", {17, 33}, 0, true);  // transB: [N][K], per output channel = axis 0
     b.bias("b", sx, sw);
     b.node("Gemm", {x, "w_dq", "b_dq"}, {"y"}, {{"transB", one_int(1)}});
-    b.output(b.quant_out("y", 0.05f, DType::I8, 2, false));
+    b.output(b.quant_out("y", 0.05f, DType::I8, 2, true));
+    b.output("y_dq");  // s8 DequantizeLinear step
     std::mt19937 rng(3);
-    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2);
+    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2, {{"y_dq", 0.05f}});
     EXPECT_NE(trace.find("qgemm_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
     EXPECT_NE(trace.find("+Q"), std::string::npos) << trace;
 }
@@ -352,6 +355,14 @@ TEST(FastQdq, ModelFromEnvironment) {
         EXPECT_NE(trace.find("u8s8"), std::string::npos) << trace;
         if (threads == 1) std::printf("%s", trace.c_str());
     }
+    // per-step time at batch 64 (information only, no assertion)
+    auto p = plan(*m, {{m->graph.inputs[0].name, {64, 1, 28, 28}}}, {1, true});
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    const Tensor big = random_input(rng, {64, 1, 28, 28}, -0.8f, 2.8f);
+    for (int r = 0; r < 10; ++r) ASSERT_TRUE(p->run({{m->graph.inputs[0].name, big}}).ok());
+    for (const auto& st : p->steps())
+        std::printf("%-40s %-28s %8.1f us\n", st.node.c_str(), st.kernel.substr(0, 28).c_str(),
+                    static_cast<double>(st.total_ns) / 1e3 / static_cast<double>(std::max<int64_t>(1, st.runs)));
 }
 
 }  // namespace
