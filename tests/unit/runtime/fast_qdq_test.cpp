@@ -254,7 +254,8 @@ TEST(FastQdq, GemmTransBSignedActivations) {
     b.output(b.quant_out("y", 0.05f, DType::I8, 2, true));
     b.output("y_dq");  // s8 DequantizeLinear step
     std::mt19937 rng(3);
-    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2, {{"y_dq", 0.05f}});
+    const std::string trace =
+        expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2, {{"y_dq", 0.05f}});
     EXPECT_NE(trace.find("qgemm_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
     EXPECT_NE(trace.find("+Q"), std::string::npos) << trace;
 }
@@ -361,8 +362,9 @@ TEST(FastQdq, ModelFromEnvironment) {
     const Tensor big = random_input(rng, {64, 1, 28, 28}, -0.8f, 2.8f);
     for (int r = 0; r < 10; ++r) ASSERT_TRUE(p->run({{m->graph.inputs[0].name, big}}).ok());
     for (const auto& st : p->steps())
-        std::printf("%-40s %-28s %8.1f us\n", st.node.c_str(), st.kernel.substr(0, 28).c_str(),
-                    static_cast<double>(st.total_ns) / 1e3 / static_cast<double>(std::max<int64_t>(1, st.runs)));
+        std::printf(
+            "%-40s %-28s %8.1f us\n", st.node.c_str(), st.kernel.substr(0, 28).c_str(),
+            static_cast<double>(st.total_ns) / 1e3 / static_cast<double>(std::max<int64_t>(1, st.runs)));
 }
 
 }  // namespace
