@@ -17,6 +17,7 @@ struct RunCli {
     std::string out_dir = ".";
     bool no_optimize = false;
     bool reference = false;
+    bool trace = false;
     int threads = 0;
 };
 
@@ -46,6 +47,14 @@ Status run(const RunCli& c) {
         feeds[spec.substr(0, eq)] = std::move(t);
     }
     EDGEQ_ASSIGN_OR_RETURN(auto outs, session->run(feeds));
+    if (c.trace) {
+        // One line per step of the plan that ran: node, op, kernel, what was fused (integer steps name their qgemm
+        // row; Q/DQ left unfused and other reference ops show "ref").
+        std::map<std::string, Shape> shapes;
+        for (const auto& [k, t] : feeds) shapes[k] = t.shape();
+        const std::string t = session->trace(shapes);
+        std::fprintf(stderr, "%s", t.empty() ? "trace: reference executor (no plan)\n" : t.c_str());
+    }
     std::error_code ec;
     std::filesystem::create_directories(c.out_dir, ec);
     if (ec) return IoError(c.out_dir + ": cannot create output directory: " + ec.message());
@@ -69,6 +78,7 @@ void register_run(CLI::App& app) {
     cmd->add_flag("--no-optimize", c->no_optimize, "Run the graph as imported, without edgeq's optimizer");
     cmd->add_flag("--reference", c->reference, "Use the reference executor (the specification) instead of the fast path");
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_flag("--trace", c->trace, "Print the executed plan to stderr: node, op, kernel, fused nodes");
     cmd->callback([c] { report("run", run(*c)); });
 }
 
