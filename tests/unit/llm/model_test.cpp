@@ -66,6 +66,19 @@ Cmp compare(const std::vector<float>& a, const std::vector<float>& b) {
     return c;
 }
 
+// exp(mean NLL of ids[i+1] under softmax(logits[i])), i = 0..254, as the fixtures define PPL.
+double perplexity(const std::vector<float>& logits, const std::vector<int32_t>& ids) {
+    double nll = 0.0;
+    for (int64_t i = 0; i + 1 < kPositions; ++i) {
+        const float* l = logits.data() + i * kVocab;
+        const float mx = *std::max_element(l, l + kVocab);
+        double sum = 0.0;
+        for (int64_t j = 0; j < kVocab; ++j) sum += std::exp(static_cast<double>(l[j]) - mx);
+        nll -= static_cast<double>(l[ids[static_cast<size_t>(i + 1)]]) - mx - std::log(sum);
+    }
+    return std::exp(nll / static_cast<double>(kPositions - 1));
+}
+
 std::vector<float> eval_all(Model& m, const std::vector<int32_t>& ids) {
     auto r = m.eval(ids, 0, /*all_logits=*/true);
     EXPECT_TRUE(r.ok()) << r.status().message();
@@ -120,6 +133,16 @@ TEST_P(LlmModelVariant, MatchesLlamaCppLogits) {
     EXPECT_GE(c.top1, v.min_top1);
     EXPECT_LE(c.max_abs, v.max_abs);
     EXPECT_LE(c.worst_gap, kNearTie);
+
+    // Weight decoding: the perplexity equals the fixture's float64 forward pass on ggml-dequantized weights
+    // (dequant_f64_forward), which isolates the weights from llama.cpp's activation quantization.
+    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
+    std::ifstream in(results);
+    const auto j = nlohmann::json::parse(in);
+    const double want = j.at("variants").at(v.name).at("dequant_f64_forward").at("ppl").get<double>();
+    const double ppl = perplexity(ours, ids);
+    std::printf("%s: PPL %.6f, float64 dequantized-weights reference %.6f\n", v.name, ppl, want);
+    EXPECT_NEAR(ppl, want, 1e-5 * want);
 }
 
 INSTANTIATE_TEST_SUITE_P(
