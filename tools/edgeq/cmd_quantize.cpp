@@ -86,7 +86,8 @@ void register_quantize(CLI::App& app) {
     cmd->add_option("TYPE", c->type, "GGUF target file type, e.g. Q4_K_M (not for ONNX)");
     cmd->add_option("--imatrix", c->p.imatrix_path, "Importance matrix (llama.cpp imatrix GGUF)");
     cmd->add_option("--tensor-type", c->p.tensor_types,
-                    "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)");
+                    "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)")
+        ->allow_extra_args(false);  // one value per occurrence, so IN OUT [TYPE] after it stay positionals
     cmd->add_option("--output-tensor-type", c->out_type, "Type of output.weight");
     cmd->add_option("--token-embedding-type", c->emb_type, "Type of token_embd.weight");
     cmd->add_flag("--pure", c->p.pure, "No mix rules: every quantizable tensor gets the base type");

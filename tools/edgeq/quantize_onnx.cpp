@@ -62,6 +62,7 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
     cmd->add_option("--clip", c.clip, "Weight clipping search: none | mse (default: mse for weight-only, else none)")
         ->group(g);
     cmd->add_option("--exclude", c.exclude, "REGEX: nodes whose name or output matches stay float (repeatable)")
+        ->allow_extra_args(false)
         ->group(g);
     cmd->add_flag("--keep-io-float", c.keep_io_float, "No Q/DQ on graph outputs (default on for QDQ)")->group(g);
     cmd->add_option("--format", c.format, "qdq (standard ONNX QuantizeLinear/DequantizeLinear) | native")->group(g);
