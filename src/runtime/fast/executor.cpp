@@ -891,8 +891,10 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 a.count_include_pad = cip;
                 a.c_begin = 0;
                 a.c_end = (*xs)[0] * (*xs)[1];
+                // Pooling is memory-bound: a tap costs about what a multiply-add does in the GEMM, but a pool
+                // reads each input once, so it pays for the hand-off at a quarter of the GEMM's threshold.
                 const int64_t work = shape_numel(*ys) * ks[0] * ks[1];
-                s.splits = (T > 1 && work >= kParallelFlops) ? std::min<int64_t>(T, a.c_end) : 1;
+                s.splits = (T > 1 && work >= kParallelFlops / 4) ? std::min<int64_t>(T, a.c_end) : 1;
                 kernel = true;
             }
         }
