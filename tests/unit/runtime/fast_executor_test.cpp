@@ -12,42 +12,17 @@
 #include "formats/onnx/onnx_import.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
+#include "unit/runtime/attrs.h"
 
 namespace edgeq::runtime::fast {
 namespace {
 
 using graph::Attribute;
-
-Attribute ints(std::vector<int64_t> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-}
-Attribute one_int(int64_t v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Int;
-    a.i = v;
-    return a;
-}
-Attribute one_float(float v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Float;
-    a.f = v;
-    return a;
-}
-Attribute str(std::string s) {
-    Attribute a;
-    a.kind = Attribute::Kind::String;
-    a.s = std::move(s);
-    return a;
-}
-Attribute floats(std::vector<float> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Floats;
-    a.floats = std::move(v);
-    return a;
-}
+using test::ints;
+using test::one_int;
+using test::one_float;
+using test::str;
+using test::floats;
 
 Tensor random_tensor(std::mt19937& rng, Shape shape, float scale = 1.0f) {
     Tensor t(DType::F32, shape);

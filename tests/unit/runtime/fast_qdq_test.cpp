@@ -14,30 +14,15 @@
 #include "formats/onnx/onnx_import.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
+#include "unit/runtime/attrs.h"
 
 namespace edgeq::runtime::fast {
 namespace {
 
 using graph::Attribute;
-
-Attribute ints(std::vector<int64_t> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-}
-Attribute one_int(int64_t v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Int;
-    a.i = v;
-    return a;
-}
-Attribute str(std::string s) {
-    Attribute a;
-    a.kind = Attribute::Kind::String;
-    a.s = std::move(s);
-    return a;
-}
+using test::ints;
+using test::one_int;
+using test::str;
 
 struct QBuilder {
     graph::Model m;
