@@ -46,10 +46,15 @@ void ThreadPool::run(int64_t n, TaskFn fn, void* ctx) {
         for (int64_t t = 0; t < n; ++t) fn(ctx, t, 0);
         return;
     }
-    const uint32_t gen = gen_of(claim_.load(std::memory_order_relaxed)) + 1;
+    const uint32_t old = gen_of(claim_.load(std::memory_order_relaxed));
+    const uint32_t gen = old + 1;
+    // Close the previous job before n_ changes: a worker that loaded (old, i) and then reads the new, larger
+    // n_ would otherwise claim task i of the new job under the old generation, and that task would run twice.
+    // The release store of n_ orders the close before it, so such a worker's compare-exchange fails.
+    claim_.store(static_cast<uint64_t>(old) << 32 | 0xffffffffu, std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
-    n_.store(n, std::memory_order_relaxed);
+    n_.store(n, std::memory_order_release);
     done_.store(0, std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lk(mu_);
