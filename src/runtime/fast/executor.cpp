@@ -494,6 +494,13 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             }
             if (fold) folded_nodes.insert(&n);
         };
+        // Nodes with a non-constant input only need their outputs' shapes here: heavy ops skip their
+        // arithmetic (a batch-1000 reference Conv would cost seconds). Constant-only nodes compute, for folding.
+        ro.shape_only = [&](const graph::Node& n) {
+            for (const auto& in : n.inputs)
+                if (!in.empty() && !constants.count(in)) return true;
+            return false;
+        };
         auto r = run_reference(model, zeros, ro);
         if (!r.ok()) return r.status();
     }

@@ -124,6 +124,7 @@ Result<std::vector<Tensor>> run_graph(const graph::Model& model, const graph::Gr
             for (size_t i = 0; i < sub_inputs.size(); ++i) inner.values[sub.inputs[i].name] = sub_inputs[i];
             return run_graph(model, sub, inner, opts);
         };
+        ctx.shape_only = opts.shape_only && opts.shape_only(node);
         EDGEQ_RETURN_IF_ERROR(row->fn(ctx));
         if (opts.on_node) opts.on_node(node, ctx.outputs);
         for (size_t i = 0; i < node.outputs.size(); ++i) {

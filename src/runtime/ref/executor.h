@@ -16,6 +16,9 @@ namespace edgeq::runtime {
 struct RunOptions {
     // Called after every node with its outputs (per-layer comparison, calibration, tracing).
     std::function<void(const graph::Node&, const std::vector<Tensor>&)> on_node;
+    // Asked before every node: true runs it with OpContext::shape_only (outputs of the right shape and dtype,
+    // values not computed by the ops that honour it). Never set when the values matter.
+    std::function<bool(const graph::Node&)> shape_only;
 };
 
 // Runs model.graph on `inputs` (by graph-input name) and returns every graph output by name.

@@ -29,6 +29,10 @@ struct OpContext {
     std::vector<const Tensor*> inputs;    // one per node input; nullptr for an omitted ("") input
     std::vector<Tensor> outputs;          // one per node output, filled by the op
     SubgraphRunner run_subgraph;          // for control-flow ops
+    // Only the outputs' shapes and dtypes are wanted (the fast planner's shape pass): ops whose arithmetic costs
+    // far more than their output's size (Conv, Gemm, MatMul, pooling, RNNs, integer Conv/MatMul) validate
+    // their inputs as usual and return zero-filled outputs of the right shape without computing them.
+    bool shape_only = false;
 
     size_t num_inputs() const { return inputs.size(); }
     bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }

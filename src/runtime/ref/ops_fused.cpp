@@ -45,6 +45,7 @@ Status run_base(OpContext& ctx, const char* base, size_t n_inputs) {
     const OpRow* row = find_ref_op("", base);
     if (!row) return ctx.unsupported(std::string("base op ") + base + " missing");
     OpContext inner{ctx.node, ctx.node.attr_i("edgeq_opset", 13), {}, {}, ctx.run_subgraph};
+    inner.shape_only = ctx.shape_only;
     for (size_t i = 0; i < std::min(n_inputs, ctx.inputs.size()); ++i) inner.inputs.push_back(ctx.inputs[i]);
     inner.outputs.resize(1);
     EDGEQ_RETURN_IF_ERROR(row->fn(inner));

@@ -264,9 +264,13 @@ Status conv_common(OpContext& ctx, bool transpose) {
                                   : resolve_window(ctx, spatial_of(X.shape()), kernel, false);
     if (!wr.ok()) return wr.status();
     const Window& w = *wr;
-    const auto offs = transpose ? transpose_offsets(w) : window_offsets(w);
     Shape yshape{N, M};
     yshape.insert(yshape.end(), w.out.begin(), w.out.end());
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(dt, yshape);
+        return Status::Ok();
+    }
+    const auto offs = transpose ? transpose_offsets(w) : window_offsets(w);
     const Tensor cx = compute_tensor(X), cw = compute_tensor(W);
     const Tensor cb = B ? compute_tensor(*B) : Tensor();
     Tensor y(cx.dtype(), yshape);
@@ -348,11 +352,16 @@ Status pool_common(OpContext& ctx, PoolKind kind) {
         return ctx.fail("ceil_mode needs opset 18");
     }
     EDGEQ_ASSIGN_OR_RETURN(Window w, resolve_window(ctx, spatial_of(X.shape()), kernel, ctx.node.attr_i("ceil_mode", 0) != 0));
-    const auto offs = window_offsets(w);
     Shape yshape{X.dim(0), X.dim(1)};
     yshape.insert(yshape.end(), w.out.begin(), w.out.end());
     const int64_t NC = X.dim(0) * X.dim(1);
     const bool want_idx = kind == PoolKind::Max && ctx.outputs.size() > 1 && !ctx.node.outputs[1].empty();
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(dt, yshape);
+        if (want_idx) ctx.outputs[1] = Tensor(DType::I64, yshape);
+        return Status::Ok();
+    }
+    const auto offs = window_offsets(w);
     const int64_t storage_order = ctx.node.attr_i("storage_order", 0);
     Tensor idx = want_idx ? Tensor(DType::I64, yshape) : Tensor();
     const bool cip = ctx.node.attr_i("count_include_pad", 0) != 0;

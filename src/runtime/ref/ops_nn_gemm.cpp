@@ -71,6 +71,10 @@ Status op_gemm(OpContext& ctx) {
         c_st = broadcast_strides(C->shape(), {M, N});
         cc = compute_tensor(*C);
     }
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(dt, {M, N});
+        return Status::Ok();
+    }
     const float alpha = ctx.node.attr_f("alpha", 1.0f), beta = ctx.node.attr_f("beta", 1.0f);
     const Tensor ca = compute_tensor(A), cb = compute_tensor(B);
     Tensor y(ca.dtype(), {M, N});
@@ -107,6 +111,10 @@ Status op_matmul(OpContext& ctx) {
     Shape out = batch;
     if (!a1) out.push_back(M);
     if (!b1) out.push_back(N);
+    if (ctx.shape_only && is_float(dt)) {
+        ctx.outputs[0] = Tensor(dt, out);
+        return Status::Ok();
+    }
     // batch index -> matrix index in A and B
     auto batch_offsets = [&](int64_t bidx, int64_t& ai, int64_t& bi) {
         ai = bi = 0;

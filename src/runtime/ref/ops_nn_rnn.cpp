@@ -154,6 +154,13 @@ Status rnn_common(OpContext& ctx, Cell cell) {
     if (Lt) lens = Lt->to_i64();
     for (int64_t l : lens)
         if (l < 0 || l > S) return ctx.fail("sequence length " + std::to_string(l) + " outside [0, " + std::to_string(S) + "]");
+    if (ctx.shape_only) {
+        const Shape y_shape = batch_first ? Shape{Nb, S, dirs, H} : Shape{S, dirs, Nb, H};
+        if (ctx.outputs.size() > 0) ctx.outputs[0] = Tensor(dt, y_shape);
+        if (ctx.outputs.size() > 1) ctx.outputs[1] = Tensor(dt, state_shape);
+        if (ctx.outputs.size() > 2 && cell == Cell::Lstm) ctx.outputs[2] = Tensor(dt, state_shape);
+        return Status::Ok();
+    }
     // compute type: double for F64, float otherwise
     auto compute = [&](auto tag) {
         using T = decltype(tag);

@@ -337,6 +337,10 @@ Status op_matmul_integer(OpContext& ctx) {
     EDGEQ_ASSIGN_OR_RETURN(const MatMulDims d, matmul_dims(ctx, a.shape(), b.shape()));
     EDGEQ_ASSIGN_OR_RETURN(const auto av, minus_zero_point(ctx, a, opt(ctx, 2), true, "A"));
     EDGEQ_ASSIGN_OR_RETURN(const auto bv, minus_zero_point(ctx, b, opt(ctx, 3), false, "B"));
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(DType::I32, d.out);
+        return Status::Ok();
+    }
     ctx.outputs[0] = to_i32_tensor(d.out, matmul_i32(d, av, bv));
     return Status::Ok();
 }
@@ -363,6 +367,10 @@ Status op_qlinear_matmul(OpContext& ctx) {
     (void)bz;
     EDGEQ_ASSIGN_OR_RETURN(const auto av, minus_zero_point(ctx, a, opt(ctx, 2), true, "a"));
     EDGEQ_ASSIGN_OR_RETURN(const auto bv, minus_zero_point(ctx, b, opt(ctx, 5), false, "b"));
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(out, d.out);
+        return Status::Ok();
+    }
     const std::vector<int64_t> acc = matmul_i32(d, av, bv);
     const DType p = scales_type(ctx.in(1), ctx.in(4), ctx.in(6));
     auto pick = [](const auto& v, int64_t i) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(i)]; };
@@ -383,6 +391,10 @@ Status op_conv_integer(OpContext& ctx) {
     EDGEQ_ASSIGN_OR_RETURN(const ConvGeom g, conv_geometry(ctx, x.shape(), w.shape()));
     EDGEQ_ASSIGN_OR_RETURN(const auto xv, input_minus_zp(ctx, x, opt(ctx, 2)));
     EDGEQ_ASSIGN_OR_RETURN(const auto wv, weight_minus_zp(ctx, w, opt(ctx, 3)));
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(DType::I32, g.out_shape);
+        return Status::Ok();
+    }
     ctx.outputs[0] = to_i32_tensor(g.out_shape, conv_i32(g, xv, wv, {}));
     return Status::Ok();
 }
@@ -409,6 +421,10 @@ Status op_qlinear_conv(OpContext& ctx) {
             return ctx.fail("bias must be 1-D of size " + std::to_string(g.M) + ", got " + shape_str(B->shape()));
         }
         bias = B->to_i64();
+    }
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(out, g.out_shape);
+        return Status::Ok();
     }
     const std::vector<int64_t> acc = conv_i32(g, xv, wv, bias);
     const DType p = scales_type(ctx.in(1), ctx.in(4), ctx.in(6));

@@ -99,6 +99,38 @@ void expect_close(const graph::Model& m, const std::map<std::string, Tensor>& in
     }
 }
 
+
+// The planner's shape pass (RunOptions::shape_only): heavy ops return zero outputs of the shapes a real run
+// gives, without computing them, and still reject inputs that do not fit.
+TEST(FastExecutor, ShapePassSkipsArithmeticKeepsShapesAndErrors) {
+    Builder b;
+    b.input("x", {3, 2, 9, 8});
+    b.node("Conv", {"x", b.weight("w", {4, 2, 3, 3}), b.weight("cb", {4})}, {"c"},
+           {{"pads", ints({1, 1, 1, 1})}});
+    b.node("MaxPool", {"c"}, {"p"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+    b.node("Flatten", {"p"}, {"f"});
+    b.node("Gemm", {"f", b.weight("g", {5, 64}), b.weight("gb", {5})}, {"y"}, {{"transB", one_int(1)}});
+    b.node("Shape", {"c"}, {"s"});
+    b.output("y"), b.output("c"), b.output("s");
+    std::map<std::string, Tensor> in{{"x", random_tensor(b.rng, {3, 2, 9, 8})}};
+    auto full = run_reference(b.m, in);
+    ASSERT_TRUE(full.ok()) << full.status().message();
+    RunOptions ro;
+    ro.shape_only = [](const graph::Node&) { return true; };
+    auto quick = run_reference(b.m, in, ro);
+    ASSERT_TRUE(quick.ok()) << quick.status().message();
+    for (const auto& [name, t] : *full) {
+        ASSERT_TRUE(quick->count(name)) << name;
+        EXPECT_EQ(quick->at(name).shape(), t.shape()) << name;
+        EXPECT_EQ(quick->at(name).dtype(), t.dtype()) << name;
+    }
+    EXPECT_EQ(quick->at("s").to_i64(), full->at("s").to_i64());  // Shape still computes
+    for (float v : quick->at("c").to_f32()) ASSERT_EQ(v, 0.0f);  // the bias was not even added
+    b.m.graph.initializers["g"] = random_tensor(b.rng, {5, 63});
+    auto bad = run_reference(b.m, in, ro);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("inner dimensions"), std::string::npos) << bad.status().message();
+}
 TEST(FastExecutor, ConvVariantsMatchReference) {
     Builder b;
     b.input("x", {2, 6, 13, 11});
