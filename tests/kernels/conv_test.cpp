@@ -288,6 +288,42 @@ TEST(Pool2d, RandomShapesMatchReferenceBitExactly) {
     }
 }
 
+// The 2×2 stride-2 fast path (full 8-output vectors, then a masked tail) at every width 1..40 and every pad
+// combination, bit-exact with the reference.
+TEST(Pool2d, TwoByTwoStrideTwoEveryWidthAndPad) {
+    for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
+        const auto rows = runnable_rows(op);
+        std::mt19937 rng(7);
+        for (int64_t W = 1; W <= 40; ++W) {
+            for (int pads = 0; pads < 16; ++pads) {
+                Pool2dArgs a;
+                a.H = 3 + W % 4;
+                a.W = W;
+                a.KH = a.KW = a.SH = a.SW = 2;
+                a.PT = pads & 1, a.PL = (pads >> 1) & 1, a.PB = (pads >> 2) & 1, a.PR = (pads >> 3) & 1;
+                a.count_include_pad = W % 2 == 0;
+                a.OH = out_dim(a.H, 2, 2, a.PT, a.PB, 1);
+                a.OW = out_dim(a.W, 2, 2, a.PL, a.PR, 1);
+                if (a.OH <= 0 || a.OW <= 0) continue;
+                const auto x = random_vec(rng, static_cast<size_t>(2 * a.H * a.W));
+                a.x = x.data();
+                a.c_end = 2;
+                std::vector<float> want(static_cast<size_t>(2 * a.OH * a.OW));
+                a.y = want.data();
+                pool2d_fn(*find(op, Isa::Ref))(a);
+                for (const KernelRow* row : rows) {
+                    std::vector<float> got(want.size(), -12345.0f);
+                    Pool2dArgs b = a;
+                    b.y = got.data();
+                    pool2d_fn(*row)(b);
+                    for (size_t i = 0; i < want.size(); ++i)
+                        ASSERT_EQ(got[i], want[i]) << row->name << " W=" << W << " pads=" << pads << " at " << i;
+                }
+            }
+        }
+    }
+}
+
 TEST(Pool2d, ReferenceRowsOnHandComputedCases) {
     // 1 plane, 3×4 input, 2×2 window, stride 2, pads (top 1, left 1, bottom 0, right 1)
     const std::vector<float> x = {1, 2, 3, 4,  //

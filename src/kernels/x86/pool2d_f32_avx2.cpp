@@ -31,9 +31,9 @@ float border(const Pool2dArgs& a, const float* xc, int64_t oy, int64_t ox) {
     return d > 0 ? s / static_cast<float>(d) : 0.0f;
 }
 
-// 8 outputs of a 2×2 stride-2 window from rows r0, r1 starting at input column 2·ox
+// 8 outputs of a 2×2 stride-2 window from 16 columns of two input rows: a0|a1 (row 0), b0|b1 (row 1)
 template <bool kMax>
-inline __m256 k2s2(const float* r0, const float* r1) {
+inline __m256 k2s2_regs(__m256 a0, __m256 a1, __m256 b0, __m256 b1) {
     auto evens = [](__m256 lo, __m256 hi) {
         const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
         return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -42,7 +42,6 @@ inline __m256 k2s2(const float* r0, const float* r1) {
         const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
         return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
     };
-    const __m256 a0 = _mm256_loadu_ps(r0), a1 = _mm256_loadu_ps(r0 + 8), b0 = _mm256_loadu_ps(r1), b1 = _mm256_loadu_ps(r1 + 8);
     const __m256 x00 = evens(a0, a1), x01 = odds(a0, a1), x10 = evens(b0, b1), x11 = odds(b0, b1);
     if (kMax) {
         // reference: m = max(max(max(max(-inf, x00), x01), x10), x11)
@@ -50,6 +49,25 @@ inline __m256 k2s2(const float* r0, const float* r1) {
     }
     const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x00, x01), x10), x11);
     return _mm256_div_ps(s, _mm256_set1_ps(4.0f));
+}
+
+// 8 outputs of a 2×2 stride-2 window from rows r0, r1 starting at input column 2·ox
+template <bool kMax>
+inline __m256 k2s2(const float* r0, const float* r1) {
+    return k2s2_regs<kMax>(_mm256_loadu_ps(r0), _mm256_loadu_ps(r0 + 8), _mm256_loadu_ps(r1),
+                           _mm256_loadu_ps(r1 + 8));
+}
+
+// The first n (1..8) outputs of k2s2: only the 2·n input columns they read are loaded (masked loads do not
+// touch the masked-off columns, which may lie past the end of the input).
+template <bool kMax>
+inline void k2s2_tail(const float* r0, const float* r1, float* y, int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(std::min(2 * n, 8)), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(std::max(2 * n - 8, 0)), lane);
+    const __m256 v = k2s2_regs<kMax>(_mm256_maskload_ps(r0, m0), _mm256_maskload_ps(r0 + 8, m1),
+                                     _mm256_maskload_ps(r1, m0), _mm256_maskload_ps(r1 + 8, m1));
+    _mm256_maskstore_ps(y, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), v);
 }
 
 template <bool kMax>
@@ -80,6 +98,12 @@ void pool(const Pool2dArgs& a) {
                 if (k2s2_fast && ox + 8 <= ox1 && (ox * 2 - a.PL + 16) <= a.W) {
                     _mm256_storeu_ps(yr + ox, k2s2<kMax>(base, base + a.W));
                     ox += 7;
+                    continue;
+                }
+                if (k2s2_fast) {  // the last < 8 interior outputs of the row: every column they read is inside
+                    const int n = static_cast<int>(std::min<int64_t>(8, ox1 - ox));
+                    k2s2_tail<kMax>(base, base + a.W, yr + ox, n);
+                    ox += n - 1;
                     continue;
                 }
                 float s = kMax ? -INFINITY : 0.0f;
