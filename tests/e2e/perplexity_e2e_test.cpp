@@ -147,6 +147,12 @@ TEST(PerplexityCli, ChunksScoreFromAndProgress) {
     EXPECT_NE(r.err.find("chunk 3/3"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\r'), std::string::npos);
 
+    // The batch size does not change the logits.
+    const auto d = ppl_json(
+        {model.string(), "-f", text.string(), "--ctx", "128", "--chunks", "3", "--score-from", "64", "-q"});
+    ASSERT_FALSE(d.is_null());
+    EXPECT_EQ(d["ppl"].get<double>(), j["ppl"].get<double>());
+
     const auto q = run_cli(
         {"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "--chunks", "2", "--quiet"});
     ASSERT_EQ(q.rc, 0) << q.err;
