@@ -95,9 +95,11 @@ TEST(PerplexityCli, SavedLogitsAreTheFirst256PositionsAndKlAgainstThemIsZero) {
     EXPECT_DOUBLE_EQ(k["ppl"].get<double>(), s["ppl"].get<double>());
 }
 
-// A quantized model against llama.cpp's own F32 logits as the base. llama.cpp also quantizes the activations
-// of quantized matmuls to Q8_0/Q8_K; edgeq's KLD is within 0.5 % of llama.cpp's for Q4_0 with or without that
-// (docs/llm/perplexity.md), so the check here leaves room (2 %) for either kind of matmul.
+// A quantized model against llama.cpp's own F32 logits as the base. llama.cpp quantizes the activations of
+// quantized matmuls to Q8_0/Q8_K; the fixtures' float64 forward on the dequantized weights
+// (dequant_f64_forward) does not. edgeq's KLD must lie between the two (2 % slack), whichever kind of matmul
+// src/llm/model.cpp uses; with ggml's activation quantization it is within 0.5 % of llama.cpp's
+// (docs/llm/perplexity.md).
 TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q4_0.gguf");
     EDGEQ_REQUIRE_SHARED(text, kText);
@@ -115,7 +117,9 @@ TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
         j["ppl"].get<double>(), fx["ppl"].get<double>(), fx["dequant_f64_forward"]["ppl"].get<double>(), kld,
         want_kld, wkld, j["kld_max"].get<double>(), fx["kl_vs_F32_max"].get<double>(),
         j["top1_agreement"].get<double>(), fx["top1_agreement_vs_F32"].get<double>());
-    EXPECT_NEAR(kld, want_kld, 0.02 * want_kld);
+    // Between the F32-activation (weight-only) KLD and llama.cpp's, with 2 % to spare.
+    EXPECT_GE(kld, 0.98 * std::min(wkld, want_kld));
+    EXPECT_LE(kld, 1.02 * std::max(wkld, want_kld));
     EXPECT_NEAR(j["ppl"].get<double>(), fx["ppl"].get<double>(), 0.005 * fx["ppl"].get<double>());
     EXPECT_GT(j["kld_max"].get<double>(), kld);
     EXPECT_LT(j["top1_agreement"].get<double>(), 1.0);
@@ -158,8 +162,12 @@ TEST(PerplexityCli, ShakespeareChunksMatchLlamaCpp) {
         kld_sum += k["kld_mean"].get<double>();
     }
     const double want_kld = fx["Q4_K_M"]["kl_vs_F32_mean"].get<double>();
-    std::printf("shakespeare Q4_K_M: KLD mean %.6f, llama.cpp %.6f\n", kld_sum / 2, want_kld);
-    EXPECT_NEAR(kld_sum / 2, want_kld, 0.02 * want_kld);  // 2 %: see QuantizedAgainstLlamaCppF32Logits
+    const double wkld = fx["Q4_K_M"]["dequant_f64_forward"]["kl_vs_F32_mean"].get<double>();
+    std::printf("shakespeare Q4_K_M: KLD mean %.6f, llama.cpp %.6f, f64 weight-only %.6f\n", kld_sum / 2,
+                want_kld, wkld);
+    // See QuantizedAgainstLlamaCppF32Logits. On this model activation rounding is ~9 % of Q4_K_M's KLD.
+    EXPECT_GE(kld_sum / 2, 0.98 * std::min(wkld, want_kld));
+    EXPECT_LE(kld_sum / 2, 1.02 * std::max(wkld, want_kld));
 }
 
 TEST(PerplexityCli, ChunksScoreFromAndProgress) {
