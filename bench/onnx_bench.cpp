@@ -2,8 +2,13 @@
 // the same run by scripts/bench-onnx.sh (which runs bench/peers/ort_bench.js first and passes its JSON here).
 //
 // Usage: onnx_bench [--ort ORT.json] [--threads 1,2] [--batches 1,64] [--runs1 300] [--runs64 40] [--rounds 5]
-//                   [--json OUT.json] [--trace] [--profile] MODEL_SPEC...
+//                   [--json OUT.json] [--trace] [--profile] [--int8] MODEL_SPEC...
 //   MODEL_SPEC = name=path.onnx=d1xd2x... (input shape without the batch dimension), as ort_bench.js takes.
+//   --int8: INT8 static (QDQ) vs FP32 of edgeq itself. MODEL_SPEC = name=fp32.onnx,int8.onnx=d1xd2x...; the
+//   INT8 file is what `edgeq quantize --method static` wrote (bench/onnx_bench_int8.sh makes them and runs
+//   this). Both run on the fast executor (the INT8 one with its weight DQs kept, as Session does, so the QDQ
+//   patterns run as integer steps); prints FP32 ms, INT8 ms and the speedup FP32 / INT8 per (model, batch,
+//   threads).
 // Per (model, batch, threads): plan once, warm up, then `rounds` rounds of `runs` timed Plan::run calls on one
 // random input; p50/p90 are medians over rounds of the per-round percentiles (same statistic as ort_bench.js).
 // A batch the model's declared input shape refuses is "n/a" (ORT refuses it too). Prints a Markdown table with
@@ -24,6 +29,7 @@
 #include "core/cpu.h"
 #include "formats/onnx/onnx_import.h"
 #include "kernels/kernels.h"
+#include "kernels/qgemm.h"
 #include "passes/optimize.h"
 #include "runtime/fast/executor.h"
 
@@ -63,10 +69,148 @@ std::string loadavg() {
     return a + " " + b + " " + c;
 }
 
+struct Timing {
+    double p50 = -1, p90 = -1;
+    std::string error;  // plan refused (e.g. a batch the declared input shape does not allow)
+};
+
+// Plans `model` for `shape`, warms up, then `rounds` rounds of `runs` timed runs on one random input.
+Timing time_model(const graph::Model& model, const std::string& name, const Shape& shape, int threads, int runs,
+                  int rounds, bool trace, bool profile) {
+    Timing tm;
+    const std::string input = model.graph.inputs.at(0).name;
+    auto p = runtime::fast::plan(model, {{input, shape}}, {threads, profile});
+    if (!p.ok()) {
+        tm.error = p.status().message();
+        return tm;
+    }
+    if (trace) std::printf("\n%s plan (%d steps):\n%s", name.c_str(), static_cast<int>(p->steps().size()), p->trace().c_str());
+    Tensor x(DType::F32, shape);
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> d(-1, 1);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+    const std::vector<Tensor> in = {x};
+    for (int i = 0; i < std::max(10, runs / 10); ++i) {
+        auto r = p->run(std::span<const Tensor>(in));
+        if (!r.ok()) {
+            std::fprintf(stderr, "onnx_bench: %s: %s\n", name.c_str(), r.status().message().c_str());
+            std::exit(1);
+        }
+    }
+    std::vector<double> p50s, p90s;
+    for (int r = 0; r < rounds; ++r) {
+        std::vector<double> t;
+        for (int i = 0; i < runs; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto res = p->run(std::span<const Tensor>(in));
+            t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        p50s.push_back(pct(t, 50));
+        p90s.push_back(pct(t, 90));
+    }
+    tm.p50 = median(p50s);
+    tm.p90 = median(p90s);
+    if (profile) {
+        std::printf("\n%s batch %ld threads %d: per-step time (mean over %ld runs)\n", name.c_str(),
+                    static_cast<long>(shape[0]), threads, static_cast<long>(p->steps()[0].runs));
+        for (const auto& s : p->steps()) {
+            const double ms = s.runs ? static_cast<double>(s.total_ns) / static_cast<double>(s.runs) / 1e6 : 0;
+            std::printf("  %8.4f ms  %6.1f GFLOP/s  %-28s %-22s %s %s\n", ms, s.flops && ms > 0 ? s.flops / ms / 1e6 : 0.0,
+                        s.node.c_str(), s.op.c_str(), s.kernel.c_str(), s.fused.c_str());
+        }
+    }
+    return tm;
+}
+
+std::string fmt_ms(double v) {
+    if (v <= 0) return "n/a";
+    char b[32];
+    std::snprintf(b, sizeof b, v < 1 ? "%.4f" : "%.3f", v);
+    return b;
+}
+
+Result<graph::Model> load_optimized(const std::string& path, bool keep_weight_dq) {
+    EDGEQ_ASSIGN_OR_RETURN(auto model, onnxio::load_model(path));
+    passes::OptimizeOptions oo;
+    oo.keep_weight_dequantize = keep_weight_dq;
+    auto opt = passes::optimize(model, oo);
+    if (!opt.ok()) return opt.status();
+    return model;
+}
+
+// --int8: FP32 vs INT8 (QDQ) of edgeq itself, per (model, batch, threads).
+int run_int8(const std::vector<Spec>& specs, const std::vector<int64_t>& threads_list, const std::vector<int64_t>& batches,
+             int runs1, int runs64, int rounds, bool trace, bool profile, const std::string& json_out) {
+    std::printf("edgeq INT8 (static QDQ, integer steps: qgemm %s) vs FP32 (%s, %s); active ISA %s; load average at start %s\n",
+                kernels::qselect(kernels::QOp::Gemm8).name, kernels::select(kernels::Op::Gemm).name,
+                kernels::select(kernels::Op::Conv2d).name, isa_name(active_isa()), loadavg().c_str());
+    nlohmann::json out = nlohmann::json::array();
+    std::vector<std::string> table;
+    double worst = 0;
+    std::string worst_row;
+    for (const Spec& spec : specs) {
+        const size_t comma = spec.path.find(',');
+        if (comma == std::string::npos) {
+            std::fprintf(stderr, "onnx_bench --int8: %s: want name=fp32.onnx,int8.onnx=shape\n", spec.name.c_str());
+            return 2;
+        }
+        auto fp = load_optimized(spec.path.substr(0, comma), false);
+        auto q8 = load_optimized(spec.path.substr(comma + 1), true);
+        for (auto* m : {&fp, &q8})
+            if (!m->ok()) {
+                std::fprintf(stderr, "onnx_bench: %s: %s\n", spec.name.c_str(), m->status().message().c_str());
+                return 1;
+            }
+        for (int64_t threads : threads_list) {
+            for (int64_t batch : batches) {
+                Shape shape = {batch};
+                shape.insert(shape.end(), spec.inner.begin(), spec.inner.end());
+                const int runs = batch == 1 ? runs1 : runs64;
+                const bool first = threads == threads_list.front() && batch == batches.front();
+                const Timing f = time_model(*fp, spec.name + " fp32", shape, static_cast<int>(threads), runs, rounds,
+                                            trace && first, profile && threads == threads_list.front());
+                const Timing q = time_model(*q8, spec.name + " int8", shape, static_cast<int>(threads), runs, rounds,
+                                            trace && first, profile && threads == threads_list.front());
+                nlohmann::json row = {{"model", spec.name}, {"batch", batch}, {"threads", threads}};
+                std::string speed = "-";
+                if (f.p50 > 0 && q.p50 > 0) {
+                    char b[32];
+                    std::snprintf(b, sizeof b, "%.2fx", f.p50 / q.p50);
+                    speed = b;
+                    row["fp32_p50_ms"] = f.p50;
+                    row["int8_p50_ms"] = q.p50;
+                    row["speedup"] = f.p50 / q.p50;
+                    if (worst == 0 || f.p50 / q.p50 < worst) {
+                        worst = f.p50 / q.p50;
+                        worst_row = spec.name + " batch " + std::to_string(batch) + " threads " + std::to_string(threads);
+                    }
+                } else {
+                    row["not_applicable"] = true;
+                    row["error"] = f.error.empty() ? q.error : f.error;
+                }
+                table.push_back("| " + spec.name + " | " + std::to_string(batch) + " | " + std::to_string(threads) + " | " +
+                                fmt_ms(f.p50) + " | " + fmt_ms(q.p50) + " | " + speed + " |");
+                std::fprintf(stderr, "edgeq %s batch %ld threads %ld: fp32 %s ms, int8 %s ms\n", spec.name.c_str(),
+                             static_cast<long>(batch), static_cast<long>(threads), fmt_ms(f.p50).c_str(), fmt_ms(q.p50).c_str());
+                out.push_back(row);
+            }
+        }
+    }
+    std::printf("\n| model | batch | threads | FP32 p50 ms | INT8 p50 ms | INT8 speedup |\n|---|---|---|---|---|---|\n");
+    for (const auto& l : table) std::printf("%s\n", l.c_str());
+    if (worst > 0) std::printf("\nsmallest INT8 speedup: %s at %.2fx (goal: >= 2x)\n", worst_row.c_str(), worst);
+    std::printf("load average at end %s\n", loadavg().c_str());
+    if (!json_out.empty()) {
+        std::ofstream f(json_out);
+        f << nlohmann::json{{"isa", isa_name(active_isa())}, {"results", out}}.dump(1) << "\n";
+    }
+    return 0;
+}
+
 int usage() {
     std::fprintf(stderr,
                  "usage: onnx_bench [--ort ORT.json] [--threads 1,2] [--batches 1,64] [--runs1 N] [--runs64 N] "
-                 "[--rounds N] [--json OUT] [--trace] [--profile] name=path.onnx=d1xd2x...\n");
+                 "[--rounds N] [--json OUT] [--trace] [--profile] [--int8] name=path.onnx[,int8.onnx]=d1xd2x...\n");
     return 2;
 }
 
@@ -76,7 +220,7 @@ int main(int argc, char** argv) {
     std::string ort_path, json_out;
     std::vector<int64_t> threads_list = {1, 2}, batches = {1, 64};
     int runs1 = 300, runs64 = 40, rounds = 5;
-    bool trace = false, profile = false;
+    bool trace = false, profile = false, int8 = false;
     std::vector<Spec> specs;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -96,6 +240,7 @@ int main(int argc, char** argv) {
         else if (a == "--rounds") rounds = std::stoi(next());
         else if (a == "--trace") trace = true;
         else if (a == "--profile") profile = true;
+        else if (a == "--int8") int8 = true;
         else if (a.rfind("--", 0) == 0) return usage();
         else {
             const size_t p1 = a.find('='), p2 = a.rfind('=');
@@ -104,6 +249,7 @@ int main(int argc, char** argv) {
         }
     }
     if (specs.empty()) return usage();
+    if (int8) return run_int8(specs, threads_list, batches, runs1, runs64, rounds, trace, profile, json_out);
 
     // ORT's numbers, keyed by (model, batch, threads)
     std::map<std::tuple<std::string, int64_t, int64_t>, nlohmann::json> ort;

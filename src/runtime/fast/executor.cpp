@@ -625,13 +625,14 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             if (absorbed[ni] || folded_nodes.count(&n)) continue;
             const bool cand = (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul")) ||
                               (n.domain == kEdgeq && (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul"));
-            if (!cand || n.inputs.size() < 2) continue;
-            if (auto it = producer.find(n.inputs[1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
+            const bool qpool = n.domain.empty() && n.op_type == "MaxPool";  // DQ -> MaxPool -> Q on bytes
+            if (!qpool && (!cand || n.inputs.size() < 2)) continue;
+            if (auto it = producer.find(n.inputs[qpool ? 0 : 1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
                 continue;  // not a QDQ node
             qa.node = &n;
-            QFusion f = plan_qfusion(qa);
+            QFusion f = qpool ? plan_qpool(qa) : plan_qfusion(qa);
             if (!f.step) {
-                qrefused[ni] = f.why;
+                if (!qpool) qrefused[ni] = f.why;
                 continue;
             }
             bool clash = false;  // an absorbed node already taken by another step

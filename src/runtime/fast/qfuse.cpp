@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "kernels/qconv.h"
 #include "kernels/qgemm.h"
 #include "runtime/fast/thread_pool.h"
 
@@ -13,6 +14,8 @@ namespace edgeq::runtime::fast {
 namespace k = edgeq::kernels;
 
 struct QStep {
+    enum class Mode : uint8_t { Gemm, Conv, DwConv, MaxPool };
+    Mode mode = Mode::Gemm;
     bool conv = false;
     const k::QKernelRow* row = nullptr;
     std::vector<Tensor> packed;         // per group (Gemm: one), qpack_b
@@ -30,8 +33,12 @@ struct QStep {
     int64_t batch = 1, C = 0, H = 0, W = 0, OC = 0, OH = 0, OW = 0, KH = 1, KW = 1, SH = 1, SW = 1, PT = 0,
             PL = 0, DH = 1, DW = 1, G = 1;
     int64_t splits = 1;
+    bool pointwise = false;                  // 1×1, stride 1, no padding: A is the NHWC image
     static constexpr int64_t kChunk = 64;    // conv pixels per im2col + qgemm block
     std::vector<std::vector<uint8_t>> work;  // per thread (conv)
+    std::vector<uint8_t> nhwc;               // conv: the input images in NHWC order
+    std::vector<int8_t> dw_w;                // depthwise weights [C][KH][KW]
+    k::QMaxPoolArgs mp;                      // max pooling geometry
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -216,7 +223,8 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         if (G < 1 || s.C % G || s.OC % G || wq->dim(0) != s.OC || wq->dim(1) != s.C / G || st.size() != 2 ||
             dl.size() != 2 || (*ys0)[0] != s.batch)
             return refuse("conv geometry");
-        if (s.C / G == 1 && G > 1) return refuse("depthwise");
+        if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C)) return refuse("depthwise with a channel multiplier");
+        if (s.C / G == 1 && G > 1) s.mode = QStep::Mode::DwConv;
         s.KH = wq->dim(2), s.KW = wq->dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
         const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
         if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -371,17 +379,31 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     for (const graph::Node* t : tail) absorbed.push_back(t);
     r.absorbed = std::move(absorbed);
 
-    // ---- pack the weights: B[k][n] (Conv per group: B = W_gᵀ, k = (c·KH + ky)·KW + kx)
+    // ---- pack the weights: B[k'][n] (Conv per group: B = W_gᵀ reordered to k' = (ky·KW + kx)·Cg + c, the
+    // NHWC im2col order of kernels/qconv.h)
     s.row = &k::qselect(k::QOp::Gemm8);
     const int8_t* w = wq->data<int8_t>();
-    if (is_conv) {
-        const int64_t OCg = OC / s.G;
+    if (is_conv && s.mode == QStep::Mode::DwConv) {
+        s.dw_w.assign(w, w + OC * s.KH * s.KW);
+        s.conv = true;
+        r.flops = 2 * s.batch * OC * s.OH * s.OW * Kdim;
+        const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
+        s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.C) : 1;
+        r.kernel = "qdwconv_u8s8";
+    } else if (is_conv) {
+        s.mode = QStep::Mode::Conv;
+        const int64_t OCg = OC / s.G, Cg = s.C / s.G;
+        std::vector<int8_t> wr(static_cast<size_t>(OC * Kdim));
+        k::conv_weights_hwc(w, OC, Cg, s.KH, s.KW, wr.data());
         for (int64_t gi = 0; gi < s.G; ++gi) {
             Tensor p(DType::U8, {k::qpack_b_bytes(Kdim, OCg)});
-            k::qpack_b(w + gi * OCg * Kdim, false, 1, Kdim, Kdim, OCg, p.data<uint8_t>());
+            k::qpack_b(wr.data() + gi * OCg * Kdim, false, 1, Kdim, Kdim, OCg, p.data<uint8_t>());
             s.packed.push_back(std::move(p));
         }
         s.conv = true;
+        s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 && s.OH == s.H &&
+                      s.OW == s.W;
+        if (s.C > 1) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.H * s.W));
         const int64_t P = s.OH * s.OW;
         r.flops = 2 * s.batch * OC * P * Kdim;
         const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
@@ -390,7 +412,7 @@ QFusion plan_qfusion(const QFuseArgs& a) {
                        : 1;
         const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
         s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
-        r.kernel = std::string("qconv_u8s8 ") + s.row->name;
+        r.kernel = std::string(s.pointwise ? "qconv1x1_nhwc_u8s8 " : "qconv_nhwc_u8s8 ") + s.row->name;
     } else {
         Tensor p(DType::U8, {k::qpack_b_bytes(s.K, s.N)});
         k::qpack_b(w, false, trans_b ? 1 : s.N, trans_b ? s.K : 1, s.K, s.N, p.data<uint8_t>());
@@ -405,6 +427,104 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     r.x_shape = *xs;
     r.out = out;
     r.out_shape = *os;
+    r.step = std::move(step);
+    return r;
+}
+
+QFusion plan_qpool(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Graph& g = *a.graph;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) {
+        r.why = std::move(why);
+        r.step.reset();
+        return std::move(r);
+    };
+    if (!is_op(&n, "MaxPool") || n.inputs.size() != 1 || n.outputs.empty() || n.outputs[0].empty())
+        return refuse("op");
+    if (n.outputs.size() > 1 && !n.outputs[1].empty()) return refuse("Indices output");
+    if (n.attr_i("storage_order", 0) != 0) return refuse("storage_order");
+    const graph::Node* dq = a.producer(n.inputs[0]);
+    if (!is_op(dq, "DequantizeLinear") || dq->inputs.empty() || dq->inputs[0].empty())
+        return refuse("input not DQ");
+    float sx;
+    int32_t zx;
+    DType xdt, zxdt;
+    if (!scalar_f32(g, *dq, 1, &sx) || !(sx > 0) || !std::isfinite(sx)) return refuse("input scale");
+    if (!a.dtype_of(dq->inputs[0], &xdt) || (xdt != DType::U8 && xdt != DType::I8))
+        return refuse("input not u8/s8");
+    if (!scalar_zero(g, *dq, &zx, &zxdt, xdt) || zxdt != xdt) return refuse("input zero point");
+    const Shape* xs = a.shape_of(dq->inputs[0]);
+    const Shape* ps = a.shape_of(n.outputs[0]);
+    if (!xs || !ps || xs->size() != 4 || ps->size() != 4 || (*xs)[0] != (*ps)[0] || (*xs)[1] != (*ps)[1])
+        return refuse("shapes");
+    // MaxPool -> [Flatten | Reshape] -> Q(same scale, zero point and type)
+    std::vector<const graph::Node*> tail;
+    std::string out = n.outputs[0];
+    std::string fused = "DQ(x)";
+    const graph::Node* c = a.sole_consumer(out);
+    if (c && c->domain.empty() && (c->op_type == "Flatten" || c->op_type == "Reshape") && c->inputs[0] == out &&
+        c->outputs.size() == 1) {
+        tail.push_back(c);
+        out = c->outputs[0];
+        fused += "+" + c->op_type;
+        c = a.sole_consumer(out);
+    }
+    if (!is_op(c, "QuantizeLinear") || c->inputs[0] != out || c->outputs.size() != 1 || c->outputs[0].empty())
+        return refuse("output not quantized");
+    float sy;
+    int32_t zy;
+    DType ydt, odt;
+    if (!scalar_f32(g, *c, 1, &sy) || !scalar_zero(g, *c, &zy, &ydt, DType::U8) || sy != sx || zy != zx ||
+        ydt != xdt || !a.dtype_of(c->outputs[0], &odt) || odt != ydt || c->attr_i("saturate", 1) != 1)
+        return refuse("output Q parameters differ from the input DQ's");
+    tail.push_back(c);
+    out = c->outputs[0];
+    fused += "+Q";
+    const Shape* os = a.shape_of(out);
+    if (!os || shape_numel(*os) != shape_numel(*ps)) return refuse("output shape");
+
+    const auto ks = n.attr_ints("kernel_shape");
+    const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+    if (ks.size() != 2 || st.size() != 2 || dl.size() != 2) return refuse("not 2-D");
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.mode = QStep::Mode::MaxPool;
+    k::QMaxPoolArgs& m = s.mp;
+    m.H = (*xs)[2], m.W = (*xs)[3], m.OH = (*ps)[2], m.OW = (*ps)[3];
+    m.KH = ks[0], m.KW = ks[1], m.SH = st[0], m.SW = st[1], m.DH = dl[0], m.DW = dl[1];
+    const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        const int64_t th = std::max<int64_t>(0, (m.OH - 1) * m.SH + (m.KH - 1) * m.DH + 1 - m.H);
+        const int64_t tw = std::max<int64_t>(0, (m.OW - 1) * m.SW + (m.KW - 1) * m.DW + 1 - m.W);
+        const bool upper = auto_pad == "SAME_UPPER";
+        m.PT = upper ? th / 2 : th - th / 2;
+        m.PL = upper ? tw / 2 : tw - tw / 2;
+    } else if (auto_pad == "NOTSET") {
+        const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+        if (p.size() != 4) return refuse("pads");
+        m.PT = p[0], m.PL = p[1];
+    }
+    // every window must hold an input pixel (else the float MaxPool would give −inf)
+    for (int64_t o : {int64_t{0}, m.OH - 1})
+        if (o * m.SH - m.PT + (m.KH - 1) * m.DH < 0 || o * m.SH - m.PT >= m.H) return refuse("window in padding");
+    for (int64_t o : {int64_t{0}, m.OW - 1})
+        if (o * m.SW - m.PL + (m.KW - 1) * m.DW < 0 || o * m.SW - m.PL >= m.W) return refuse("window in padding");
+    m.is_signed = xdt == DType::I8;
+    m.p_begin = 0;
+    m.p_end = (*xs)[0] * (*xs)[1];
+    const int64_t work = shape_numel(*ps) * m.KH * m.KW;
+    s.splits = (a.threads > 1 && work >= a.parallel_flops) ? std::min<int64_t>(a.threads, m.p_end) : 1;
+
+    if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(dq);
+    for (const graph::Node* t : tail) r.absorbed.push_back(t);
+    r.kernel = xdt == DType::I8 ? "qmaxpool_s8" : "qmaxpool_u8";
+    r.fused = fused;
+    r.x_q = dq->inputs[0];
+    r.x_shape = *xs;
+    r.out = out;
+    r.out_shape = *os;
+    r.out_dtype = xdt;
     r.step = std::move(step);
     return r;
 }
@@ -429,11 +549,11 @@ void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
 }  // namespace
 
 void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
-    const k::QGemmFn fn = k::qgemm_fn(*s.row);
+    const k::QGemmFn fn = s.row ? k::qgemm_fn(*s.row) : nullptr;  // none for MaxPool
     const size_t esz = s.out == k::QOut::F32 ? 4 : 1;
     auto* yb = y.raw();
     const auto* xb = x.raw();
-    if (!s.conv) {
+    if (s.mode == QStep::Mode::Gemm) {
         k::QGemmArgs q;
         fill_epilogue(s, q, 0);
         q.M = s.M, q.N = s.N, q.K = s.K;
@@ -456,7 +576,66 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             pool.run(s.splits, task);
         return;
     }
-    const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW;
+    if (s.mode == QStep::Mode::MaxPool) {
+        const int64_t planes = s.mp.p_end;
+        auto task = [&](int64_t t, int) {
+            k::QMaxPoolArgs m = s.mp;
+            m.x = xb;
+            m.y = yb;
+            m.p_begin = planes * t / s.splits;
+            m.p_end = planes * (t + 1) / s.splits;
+            if (m.p_begin < m.p_end) k::qmaxpool(m);
+        };
+        if (s.splits <= 1)
+            task(0, 0);
+        else
+            pool.run(s.splits, task);
+        return;
+    }
+    if (s.mode == QStep::Mode::DwConv) {
+        k::QDwConvArgs d;
+        d.C = s.C, d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW;
+        d.SH = s.SH, d.SW = s.SW, d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
+        d.a_signed = s.a_signed;
+        d.a_zero = s.a_zero;
+        d.w = s.dw_w.data();
+        d.w_zero = s.b_zero.empty() ? nullptr : s.b_zero.data();
+        d.bias = s.bias.empty() ? nullptr : s.bias.data();
+        d.out = s.out;
+        d.multiplier = s.multiplier.empty() ? nullptr : s.multiplier.data();
+        d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
+        d.a_scale = s.a_scale;
+        d.b_scale = s.b_scale.data();
+        d.bias_f = s.bias_f.empty() ? nullptr : s.bias_f.data();
+        d.act = s.act;
+        auto task = [&](int64_t t, int) {
+            const int64_t part = t % s.splits, n = t / s.splits;
+            k::QDwConvArgs e = d;
+            e.x = xb + n * s.C * s.H * s.W;
+            e.y = yb + n * s.C * s.OH * s.OW * static_cast<int64_t>(esz);
+            e.c_begin = s.C * part / s.splits;
+            e.c_end = s.C * (part + 1) / s.splits;
+            if (e.c_begin < e.c_end) k::qdwconv(e);
+        };
+        const int64_t tasks = s.batch * s.splits;
+        if (tasks == 1)
+            task(0, 0);
+        else
+            pool.run(tasks, task);
+        return;
+    }
+    const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW, HW = s.H * s.W;
+    // NCHW -> NHWC (one channel: the same bytes)
+    const uint8_t* xh = xb;
+    if (s.C > 1) {
+        uint8_t* nh = s.nhwc.data();
+        auto tr = [&](int64_t t, int) { k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, nh + t * s.C * HW, s.C); };
+        if (s.batch == 1 || s.splits * s.batch * s.G == 1)
+            for (int64_t t = 0; t < s.batch; ++t) tr(t, 0);
+        else
+            pool.run(s.batch, tr);
+        xh = nh;
+    }
     auto task = [&](int64_t t, int thread) {
         const int64_t part = t % s.splits, ig = t / s.splits, gi = ig % s.G, n = ig / s.G;
         const int64_t p0 = P * part / s.splits, p1 = P * (part + 1) / s.splits;
@@ -464,16 +643,15 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         uint8_t* a = buf;
         // the GEMM output block, 64-byte aligned after the im2col rows
         uint8_t* c = buf + ((QStep::kChunk * Kc + 63) / 64) * 64;
-        k::QIm2colArgs im;
-        im.C = Cg, im.H = s.H, im.W = s.W, im.OH = s.OH, im.OW = s.OW, im.KH = s.KH, im.KW = s.KW;
+        k::QIm2colNhwcArgs im;
+        im.C = s.C, im.c0 = gi * Cg, im.Cg = Cg;
+        im.H = s.H, im.W = s.W, im.OH = s.OH, im.OW = s.OW, im.KH = s.KH, im.KW = s.KW;
         im.SH = s.SH, im.SW = s.SW, im.PT = s.PT, im.PL = s.PL, im.DH = s.DH, im.DW = s.DW;
-        im.x = xb + (n * s.C + gi * Cg) * s.H * s.W;
+        im.x = xh + n * s.C * HW;
         im.pad = static_cast<uint8_t>(s.a_zero);
         k::QGemmArgs q;
         fill_epilogue(s, q, gi * OCg);
         q.N = OCg, q.K = Kc;
-        q.a = a;
-        q.lda = Kc;
         q.b = s.packed[static_cast<size_t>(gi)].data<uint8_t>();
         q.c = c;
         q.ldc = OCg;
@@ -481,21 +659,24 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         uint8_t* yimg = yb + (n * s.OC + gi * OCg) * P * esz;
         for (int64_t pb = p0; pb < p1; pb += QStep::kChunk) {
             const int64_t rows = std::min(QStep::kChunk, p1 - pb);
-            im.p_begin = pb, im.p_end = pb + rows;
-            k::im2col_u8(im, a, Kc);
+            if (s.pointwise) {
+                q.a = im.x + pb * s.C + gi * Cg;
+                q.lda = s.C;
+            } else {
+                im.p_begin = pb, im.p_end = pb + rows;
+                k::im2col_nhwc_u8(im, a, Kc);
+                q.a = a;
+                q.lda = Kc;
+            }
             q.M = rows;
             q.m_begin = 0, q.m_end = rows;
             fn(q);
             // pixel-major [rows][OCg] -> NCHW
-            if (esz == 4) {
-                const float* cf = reinterpret_cast<const float*>(c);
-                float* yf = reinterpret_cast<float*>(yimg);
-                for (int64_t oc = 0; oc < OCg; ++oc)
-                    for (int64_t r = 0; r < rows; ++r) yf[oc * P + pb + r] = cf[r * OCg + oc];
-            } else {
-                for (int64_t oc = 0; oc < OCg; ++oc)
-                    for (int64_t r = 0; r < rows; ++r) yimg[oc * P + pb + r] = c[r * OCg + oc];
-            }
+            if (esz == 4)
+                k::transpose_f32(reinterpret_cast<const float*>(c), rows, OCg, OCg,
+                                 reinterpret_cast<float*>(yimg) + pb, P);
+            else
+                k::transpose_u8(c, rows, OCg, OCg, yimg + pb, P);
         }
     };
     const int64_t tasks = s.batch * s.G * s.splits;

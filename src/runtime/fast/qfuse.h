@@ -22,7 +22,10 @@
 //   bias).
 // acc = Σ (x_q − zx)(w_q − zw[n]) + b_q (int32; the bias is added only when sb equals sx·sw[n] within 1e-6
 // relative, else the pattern is refused and the float path runs).
-// Everything else (depthwise / grouped with a channel per group, blocked weight scales, u8 weights, non-
+// Depthwise Conv (group = C = OC) runs as kernels::qdwconv on the NCHW bytes with the same epilogues; other
+// Convs transpose the input to NHWC, im2col in (ky, kx, c) order (1×1 stride-1 convs read the NHWC image
+// directly) and transpose the pixel-major qgemm output back to NCHW (kernels/qconv.h).
+// Everything else (grouped with a channel multiplier, blocked weight scales, u8 weights, non-
 // constant scales, Gemm with transA / alpha / beta != 1, other activations before a Q) is refused with a
 // reason.
 #pragma once
@@ -71,6 +74,11 @@ struct QFusion {
 };
 
 QFusion plan_qfusion(const QFuseArgs& a);
+
+// DequantizeLinear(s, z) -> MaxPool (2-D) [-> Flatten | Reshape] -> QuantizeLinear(s, z) (the same scale, zero
+// point and type, per tensor) as one step on the quantized bytes (kernels::qmaxpool; exact: kernels/qconv.h).
+// a.node is the MaxPool. Refused (why) otherwise.
+QFusion plan_qpool(const QFuseArgs& a);
 
 // Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
 void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);

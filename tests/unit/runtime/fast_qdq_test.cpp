@@ -3,8 +3,8 @@
 // kFloatLsb output scales (the float path dequantizes acc·sx·sw instead of summing float products).
 // Graphs built in code: Conv 3x3 pad 1 per-channel + int32 bias + Relu + Q; FusedConv (Relu attribute) with
 // float output; Gemm transB with s8 activations; MatMul with a weight zero point; chained conv -> grouped
-// conv; a conv large enough to split across threads; a depthwise conv that stays float; weight-only DQ folded
-// at plan time. Run at the best ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the
+// conv; a conv large enough to split across threads; depthwise convs (float and requantized output); 1×1 convs
+// (NHWC, no im2col); MaxPool on quantized bytes; weight-only DQ folded at plan time. Run at the best ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the
 // reference rows.
 #include <gtest/gtest.h>
 
@@ -202,7 +202,7 @@ TEST(FastQdq, ConvPerChannelBiasReluQ) {
     const Tensor in = random_input(rng, {2, 3, 9, 9}, -1, 1);
     for (int threads : {1, 2}) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
-        EXPECT_NE(trace.find("qconv_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("qconv_nhwc_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
         // the input Q and the output DQ run as per-tensor Q / DQ steps; the fused DQs / Relu / Q have no step
         EXPECT_EQ(count(trace, "\n"), 3) << trace;
@@ -225,7 +225,7 @@ TEST(FastQdq, FusedConvFloatOutput) {
     b.output("y");
     std::mt19937 rng(2);
     const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {1, 4, 7, 6}, -2, 2)}}, 1);
-    EXPECT_NE(trace.find("qconv_u8s8"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("qconv_nhwc_u8s8"), std::string::npos) << trace;
 }
 
 TEST(FastQdq, GemmTransBSignedActivations) {
@@ -280,12 +280,12 @@ TEST(FastQdq, ChainedConvToGroupedConv) {
     const Tensor in = random_input(rng, {2, 3, 10, 10}, -1, 1.5f);
     for (int threads : {1, 2}) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "qconv_u8s8"), 2) << trace;
+        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 2) << trace;
         EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q + two integer convs
     }
 }
 
-TEST(FastQdq, LargeConvSplitsAcrossThreadsDepthwiseStaysFloat) {
+TEST(FastQdq, LargeConvSplitsAcrossThreadsThenDepthwiseFloatOutput) {
     QBuilder b;
     b.input("x", {1, 16, 30, 30});
     const float sx = 0.01f;
@@ -303,9 +303,102 @@ TEST(FastQdq, LargeConvSplitsAcrossThreadsDepthwiseStaysFloat) {
     for (int threads : {1, 2}) {
         // an off-by-one code of y moves z by 0.05·|dw| ≤ 0.05·0.02·127 per tap
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"z", 0.4f}});
-        EXPECT_NE(trace.find("qconv_u8s8"), std::string::npos) << trace;
-        EXPECT_NE(trace.find("dwconv2d_f32"), std::string::npos) << trace;  // weight DQ folded at plan time
-        EXPECT_NE(trace.find("no integer step: depthwise"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("qconv_nhwc_u8s8"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("qdwconv_u8s8  [DQ(x)+DQ(w)]"), std::string::npos) << trace;  // float epilogue
+        EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q, conv, depthwise
+    }
+}
+
+// Depthwise with pads, strides, dilation, u8 and s8 activations, int32 bias, Relu and a Q: the
+// integer depthwise step (kernels::qdwconv) with the requantizing epilogue, channels split across threads.
+TEST(FastQdq, DepthwiseRequantizedSignedActivations) {
+    for (const bool signed_x : {false, true}) {
+        QBuilder b;
+        b.input("x", {2, 24, 13, 11});
+        const float sx = 0.015f;
+        const DType xdt = signed_x ? DType::I8 : DType::U8;
+        const std::string x = b.qdq("x", sx, xdt, signed_x ? -7 : 120);
+        const auto sw = b.weight("w", {24, 1, 3, 3}, 0, true);
+        b.bias("b", sx, sw);
+        b.node("Conv", {x, "w_dq", "b_dq"}, {"y"},
+               {{"pads", ints({1, 2, 0, 1})}, {"strides", ints({2, 1})}, {"dilations", ints({1, 2})},
+                {"group", one_int(24)}});
+        b.node("Relu", {"y"}, {"yr"});
+        b.output(b.quant_out("yr", 0.02f, xdt, signed_x ? -128 : 0, false));
+        std::mt19937 rng(10);
+        const Tensor in = random_input(rng, {2, 24, 13, 11}, -1.5f, 1.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            EXPECT_NE(trace.find("qdwconv_u8s8  [DQ(x)+DQ(w)+DQ(b)+Relu+Q]"), std::string::npos) << trace;
+            EXPECT_EQ(count(trace, "\n"), 2) << trace;
+        }
+    }
+}
+
+// 1×1 convolutions read the NHWC image directly (no im2col), also per group; a 1×1 with a stride does not.
+TEST(FastQdq, PointwiseConvs) {
+    QBuilder b;
+    b.input("x", {3, 20, 5, 7});
+    const float sx = 0.01f, s1 = 0.03f;
+    const std::string x = b.qdq("x", sx, DType::U8, 90);
+    const auto sw1 = b.weight("w1", {36, 20, 1, 1}, 0, true);
+    b.bias("b1", sx, sw1);
+    b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"});
+    const std::string q1 = b.quant_out("c1", s1, DType::U8, 128, true);
+    const auto sw2 = b.weight("w2", {18, 12, 1, 1}, 0, true);  // 3 groups of 12 -> 6
+    b.bias("b2", s1, sw2);
+    b.node("Conv", {"c1_dq", "w2_dq", "b2_dq"}, {"c2"}, {{"group", one_int(3)}});
+    const std::string q2 = b.quant_out("c2", 0.1f, DType::U8, 128, true);
+    b.weight("w3", {5, 18, 1, 1}, 0, false);
+    b.node("Conv", {"c2_dq", "w3_dq"}, {"c3"}, {{"strides", ints({2, 2})}});
+    b.output("c3");
+    std::mt19937 rng(11);
+    const Tensor in = random_input(rng, {3, 20, 5, 7}, -1, 1.5f);
+    for (int threads : {1, 2}) {
+        // c3: one code of c2 (0.1) times |w3| ≤ 0.02·127, 18 taps
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"c3", 0.5f}});
+        EXPECT_EQ(count(trace, "qconv1x1_nhwc_u8s8"), 2) << trace;
+        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 1) << trace;
+    }
+}
+
+// DQ -> MaxPool -> Q with the same scale / zero point runs on the bytes (exact); with Flatten before the Q
+// too; a Q with another scale keeps the float MaxPool.
+TEST(FastQdq, MaxPoolOnQuantizedBytes) {
+    for (const bool signed_x : {false, true}) {
+        QBuilder b;
+        b.input("x", {2, 5, 9, 11});
+        const DType xdt = signed_x ? DType::I8 : DType::U8;
+        const int zx = signed_x ? 3 : 140;
+        const std::string x = b.qdq("x", 0.02f, xdt, zx);
+        b.node("MaxPool", {x}, {"p"},
+               {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 1, 1})},
+                {"ceil_mode", one_int(1)}});
+        b.node("QuantizeLinear", {"p", "x_s", "x_z"}, {"p_q"});
+        b.output("p_q");
+        b.node("DequantizeLinear", {"p_q", "x_s", "x_z"}, {"p_dq"});
+        b.node("MaxPool", {"p_dq"}, {"p2"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+        b.node("Flatten", {"p2"}, {"f"});
+        b.node("QuantizeLinear", {"f", "x_s", "x_z"}, {"f_q"});
+        b.output("f_q");
+        b.node("MaxPool", {x}, {"r"}, {{"kernel_shape", ints({2, 2})}});  // x_dq read twice: DQ stays
+        b.output(b.quant_out("r", 0.05f, xdt, 0, false));  // another scale: float MaxPool
+        std::mt19937 rng(12);
+        const Tensor in = random_input(rng, {2, 5, 9, 11}, -2, 2);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            const std::string k = signed_x ? "qmaxpool_s8" : "qmaxpool_u8";
+            EXPECT_NE(trace.find(k + "  [DQ(x)+Q]"), std::string::npos) << trace;
+            EXPECT_NE(trace.find(k + "  [DQ(x)+Flatten+Q]"), std::string::npos) << trace;
+            EXPECT_NE(trace.find("maxpool2d_f32"), std::string::npos) << trace;
+        }
+        // exact: run once more and compare the pooled codes bit for bit
+        auto ref = run_reference(b.m, {{"x", in}});
+        auto p = plan(b.m, {{"x", in.shape()}}, {1, false});
+        ASSERT_TRUE(ref.ok() && p.ok());
+        auto got = p->run({{"x", in}});
+        ASSERT_TRUE(got.ok());
+        for (const char* o : {"p_q", "f_q"}) EXPECT_EQ(ref->at(o).to_f32(), got->at(o).to_f32()) << o;
     }
 }
 

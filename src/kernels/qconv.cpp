@@ -1,0 +1,278 @@
+// INT8 convolution helpers, depthwise convolution and max pooling on quantized bytes (kernels/qconv.h).
+// Plain C++ loops written so the compiler vectorizes them; every function here is exact integer arithmetic
+// (or byte moves) with the same epilogue expression as the qgemm reference.
+#include "kernels/qconv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/check.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace edgeq::kernels {
+namespace {
+
+inline int32_t wrap_add(int32_t x, int32_t y) {
+    return static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
+}
+
+template <typename T>
+void transpose_t(const T* x, int64_t rows, int64_t cols, int64_t ldx, T* y, int64_t ldy) {
+    constexpr int64_t kB = 32;
+    for (int64_t r0 = 0; r0 < rows; r0 += kB) {
+        const int64_t r1 = std::min(rows, r0 + kB);
+        for (int64_t c0 = 0; c0 < cols; c0 += kB) {
+            const int64_t c1 = std::min(cols, c0 + kB);
+            for (int64_t c = c0; c < c1; ++c) {
+                T* yr = y + c * ldy;
+                for (int64_t r = r0; r < r1; ++r) yr[r] = x[r * ldx + c];
+            }
+        }
+    }
+}
+
+// The U8 / S8 / F32 epilogue of one accumulator (qgemm.h "Definitions"; same expressions as ref::qgemm_u8s8).
+inline void store(const QDwConvArgs& a, int64_t c, int32_t acc, int64_t i) {
+    if (a.bias) acc = wrap_add(acc, a.bias[c]);
+    if (a.out == QOut::F32) {
+        const float s = a.a_scale * a.b_scale[c];
+        float y = static_cast<float>(acc) * s;
+        if (a.bias_f) y = y + a.bias_f[c];
+        static_cast<float*>(a.y)[i] = activate(a.act, y);
+        return;
+    }
+    float f = static_cast<float>(acc) * a.multiplier[c];
+    f = std::min(std::max(f, static_cast<float>(a.y_min - a.y_zero)), static_cast<float>(a.y_max - a.y_zero));
+    const int32_t q = static_cast<int32_t>(std::nearbyint(f)) + a.y_zero;
+    if (a.out == QOut::U8)
+        static_cast<uint8_t*>(a.y)[i] = static_cast<uint8_t>(q);
+    else
+        static_cast<int8_t*>(a.y)[i] = static_cast<int8_t>(q);
+}
+
+inline int32_t x_at(const QDwConvArgs& a, int64_t i) {
+    return a.a_signed ? static_cast<const int8_t*>(a.x)[i] : static_cast<const uint8_t*>(a.x)[i];
+}
+
+template <typename T>
+void qmaxpool_t(const QMaxPoolArgs& a) {
+    const T* x = static_cast<const T*>(a.x);
+    T* y = static_cast<T*>(a.y);
+    // windows that never reach the padding: no bounds checks, rows accumulated tap by tap (vectorizable)
+    const bool inside = a.PT == 0 && a.PL == 0 && (a.OH - 1) * a.SH + (a.KH - 1) * a.DH < a.H &&
+                        (a.OW - 1) * a.SW + (a.KW - 1) * a.DW < a.W;
+    for (int64_t p = a.p_begin; p < a.p_end; ++p) {
+        const T* xp = x + p * a.H * a.W;
+        T* yp = y + p * a.OH * a.OW;
+        for (int64_t oy = 0; oy < a.OH; ++oy) {
+            T* yr = yp + oy * a.OW;
+            if (inside) {
+                std::fill(yr, yr + a.OW, std::numeric_limits<T>::lowest());
+                for (int64_t ky = 0; ky < a.KH; ++ky) {
+                    const T* xr = xp + (oy * a.SH + ky * a.DH) * a.W;
+                    for (int64_t kx = 0; kx < a.KW; ++kx) {
+                        const T* src = xr + kx * a.DW;
+                        if (a.SW == 2)
+                            for (int64_t ox = 0; ox < a.OW; ++ox) yr[ox] = std::max(yr[ox], src[2 * ox]);
+                        else
+                            for (int64_t ox = 0; ox < a.OW; ++ox) yr[ox] = std::max(yr[ox], src[ox * a.SW]);
+                    }
+                }
+                continue;
+            }
+            for (int64_t ox = 0; ox < a.OW; ++ox) {
+                T m = std::numeric_limits<T>::lowest();
+                bool any = false;
+                for (int64_t ky = 0; ky < a.KH; ++ky) {
+                    const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+                    if (iy < 0 || iy >= a.H) continue;
+                    for (int64_t kx = 0; kx < a.KW; ++kx) {
+                        const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
+                        if (ix < 0 || ix >= a.W) continue;
+                        m = std::max(m, xp[iy * a.W + ix]);
+                        any = true;
+                    }
+                }
+                EDGEQ_CHECK_MSG(any, "qmaxpool: a window lies entirely in the padding");
+                yr[ox] = m;
+            }
+        }
+    }
+}
+
+#if defined(__SSE2__)
+// y[c·ldy + r] = x[r·ldx + c] for a 16×16 byte block: four rounds of interleaves (8, 16, 32, 64 bits).
+inline void transpose16x16_u8(const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) {
+    __m128i r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i * ldx));
+    // t[i]: 16-bit lanes j = rows (2i, 2i+1) at column j; t[i + 8]: columns 8 + j
+    for (int i = 0; i < 8; ++i) {
+        t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    // r[cb + k]: 32-bit lanes j = rows 4k..4k+3 at column cb + j (cb = 0, 4, 8, 12)
+    for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 4; ++k) {
+            r[h * 8 + k] = _mm_unpacklo_epi16(t[h * 8 + 2 * k], t[h * 8 + 2 * k + 1]);
+            r[h * 8 + 4 + k] = _mm_unpackhi_epi16(t[h * 8 + 2 * k], t[h * 8 + 2 * k + 1]);
+        }
+    // t[cb + i]: 64-bit lanes = columns cb, cb+1 (rows 8i..8i+7); t[cb + 2 + i]: columns cb+2, cb+3
+    for (int cb = 0; cb < 16; cb += 4)
+        for (int i = 0; i < 2; ++i) {
+            t[cb + i] = _mm_unpacklo_epi32(r[cb + 2 * i], r[cb + 2 * i + 1]);
+            t[cb + 2 + i] = _mm_unpackhi_epi32(r[cb + 2 * i], r[cb + 2 * i + 1]);
+        }
+    for (int cb = 0; cb < 16; cb += 4) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 0) * ldy), _mm_unpacklo_epi64(t[cb], t[cb + 1]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 1) * ldy), _mm_unpackhi_epi64(t[cb], t[cb + 1]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 2) * ldy), _mm_unpacklo_epi64(t[cb + 2], t[cb + 3]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 3) * ldy), _mm_unpackhi_epi64(t[cb + 2], t[cb + 3]));
+    }
+}
+#endif
+
+}  // namespace
+
+void transpose_u8(const uint8_t* x, int64_t rows, int64_t cols, int64_t ldx, uint8_t* y, int64_t ldy) {
+#if defined(__SSE2__)
+    const int64_t r16 = rows / 16 * 16, c16 = cols / 16 * 16;
+    for (int64_t r = 0; r < r16; r += 16)
+        for (int64_t c = 0; c < c16; c += 16) transpose16x16_u8(x + r * ldx + c, ldx, y + c * ldy + r, ldy);
+    // edges: columns c16.. of every row, rows r16.. of the first c16 columns
+    if (c16 < cols) transpose_t(x + c16, rows, cols - c16, ldx, y + c16 * ldy, ldy);
+    if (r16 < rows) transpose_t(x + r16 * ldx, rows - r16, c16, ldx, y + r16, ldy);
+#else
+    transpose_t(x, rows, cols, ldx, y, ldy);
+#endif
+}
+void transpose_u8_ref(const uint8_t* x, int64_t rows, int64_t cols, int64_t ldx, uint8_t* y, int64_t ldy) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) y[c * ldy + r] = x[r * ldx + c];
+}
+void transpose_f32(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* y, int64_t ldy) {
+    transpose_t(x, rows, cols, ldx, y, ldy);
+}
+
+void im2col_nhwc_u8(const QIm2colNhwcArgs& a, uint8_t* out, int64_t ldo) {
+    const size_t cg = static_cast<size_t>(a.Cg);
+    // a whole kernel row is one contiguous run when the pixels are adjacent and hold only this group
+    const bool runs = a.DW == 1 && a.Cg == a.C;
+    for (int64_t p = a.p_begin; p < a.p_end; ++p) {
+        const int64_t oy = p / a.OW, ox = p % a.OW;
+        uint8_t* row = out + (p - a.p_begin) * ldo;
+        const int64_t ix0 = ox * a.SW - a.PL;
+        for (int64_t ky = 0; ky < a.KH; ++ky) {
+            const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+            uint8_t* dst = row + ky * a.KW * a.Cg;
+            if (iy < 0 || iy >= a.H) {
+                std::memset(dst, a.pad, cg * static_cast<size_t>(a.KW));
+                continue;
+            }
+            const uint8_t* src = a.x + iy * a.W * a.C + a.c0;
+            if (runs && ix0 >= 0 && ix0 + a.KW <= a.W) {
+                std::memcpy(dst, src + ix0 * a.C, cg * static_cast<size_t>(a.KW));
+                continue;
+            }
+            if (a.Cg == 1) {  // bytes (a first convolution on one channel)
+                for (int64_t kx = 0; kx < a.KW; ++kx) {
+                    const int64_t ix = ix0 + kx * a.DW;
+                    dst[kx] = ix < 0 || ix >= a.W ? a.pad : src[ix * a.C];
+                }
+                continue;
+            }
+            for (int64_t kx = 0; kx < a.KW; ++kx) {
+                const int64_t ix = ix0 + kx * a.DW;
+                if (ix < 0 || ix >= a.W)
+                    std::memset(dst + kx * a.Cg, a.pad, cg);
+                else
+                    std::memcpy(dst + kx * a.Cg, src + ix * a.C, cg);
+            }
+        }
+    }
+}
+
+void conv_weights_hwc(const int8_t* w, int64_t OC, int64_t Cg, int64_t KH, int64_t KW, int8_t* wr) {
+    const int64_t K = Cg * KH * KW;
+    for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t t = 0; t < KH * KW; ++t) wr[oc * K + t * Cg + c] = w[oc * K + c * KH * KW + t];
+}
+
+void qdwconv_ref(const QDwConvArgs& a) {
+    for (int64_t c = a.c_begin; c < a.c_end; ++c) {
+        const int32_t zw = a.w_zero ? a.w_zero[c] : 0;
+        for (int64_t oy = 0; oy < a.OH; ++oy) {
+            for (int64_t ox = 0; ox < a.OW; ++ox) {
+                int32_t acc = 0;
+                for (int64_t ky = 0; ky < a.KH; ++ky) {
+                    const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+                    if (iy < 0 || iy >= a.H) continue;
+                    for (int64_t kx = 0; kx < a.KW; ++kx) {
+                        const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
+                        if (ix < 0 || ix >= a.W) continue;
+                        acc += (x_at(a, (c * a.H + iy) * a.W + ix) - a.a_zero) *
+                               (static_cast<int32_t>(a.w[(c * a.KH + ky) * a.KW + kx]) - zw);
+                    }
+                }
+                store(a, c, acc, (c * a.OH + oy) * a.OW + ox);
+            }
+        }
+    }
+}
+
+void qdwconv(const QDwConvArgs& a) {
+    // padded row: xr[j] = x[iy][j − PL] − za for 0 ≤ j − PL < W, else 0 (padding adds nothing)
+    const int64_t last = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW;  // largest j read
+    const int64_t wp = std::max(last + 1, a.PL + a.W);
+    if (wp > kQDwMaxRow || a.OW > kQDwMaxRow || a.a_zero < -255 || a.a_zero > 255) {
+        qdwconv_ref(a);
+        return;
+    }
+    alignas(64) int16_t xr[kQDwMaxRow];
+    alignas(64) int32_t acc[kQDwMaxRow];
+    const uint8_t* xu = static_cast<const uint8_t*>(a.x);
+    const int8_t* xs = static_cast<const int8_t*>(a.x);
+    for (int64_t c = a.c_begin; c < a.c_end; ++c) {
+        const int32_t zw = a.w_zero ? a.w_zero[c] : 0;
+        const int8_t* wc = a.w + c * a.KH * a.KW;
+        for (int64_t oy = 0; oy < a.OH; ++oy) {
+            std::fill(acc, acc + a.OW, 0);
+            for (int64_t ky = 0; ky < a.KH; ++ky) {
+                const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+                if (iy < 0 || iy >= a.H) continue;
+                std::fill(xr, xr + wp, int16_t{0});
+                const int64_t off = (c * a.H + iy) * a.W;
+                const int16_t za = static_cast<int16_t>(a.a_zero);
+                if (a.a_signed)
+                    for (int64_t i = 0; i < a.W; ++i) xr[a.PL + i] = static_cast<int16_t>(xs[off + i] - za);
+                else
+                    for (int64_t i = 0; i < a.W; ++i) xr[a.PL + i] = static_cast<int16_t>(xu[off + i] - za);
+                for (int64_t kx = 0; kx < a.KW; ++kx) {
+                    const int32_t wv = static_cast<int32_t>(wc[ky * a.KW + kx]) - zw;
+                    const int16_t* src = xr + kx * a.DW;
+                    if (a.SW == 1) {
+                        for (int64_t ox = 0; ox < a.OW; ++ox) acc[ox] += static_cast<int32_t>(src[ox]) * wv;
+                    } else {
+                        for (int64_t ox = 0; ox < a.OW; ++ox) acc[ox] += static_cast<int32_t>(src[ox * a.SW]) * wv;
+                    }
+                }
+            }
+            const int64_t base = (c * a.OH + oy) * a.OW;
+            for (int64_t ox = 0; ox < a.OW; ++ox) store(a, c, acc[ox], base + ox);
+        }
+    }
+}
+
+void qmaxpool(const QMaxPoolArgs& a) {
+    if (a.is_signed)
+        qmaxpool_t<int8_t>(a);
+    else
+        qmaxpool_t<uint8_t>(a);
+}
+
+}  // namespace edgeq::kernels

@@ -1,0 +1,92 @@
+// INT8 convolution helpers around kernels::qgemm (qgemm.h) for the runtime's integer Conv steps
+// (runtime/fast/qfuse.cpp), and INT8 depthwise convolution and max pooling on quantized tensors.
+//
+// Layout: the runtime's tensors are NCHW. An integer Conv (group count G, Cg = C / G channels per group) runs
+// per image as
+//   1. x (NCHW bytes) -> NHWC bytes (transpose_u8, [C][H·W] -> [H·W][C]);
+//   2. per block of output pixels: im2col_nhwc_u8 writes A[p][k'] with k' = (ky·KW + kx)·Cg + c (runs of Cg
+//      contiguous bytes; 1×1 stride-1 unpadded convolutions skip it: A is the NHWC image itself, lda = C);
+//   3. qgemm with B = the weights reordered to k' order (conv_weights_hwc) and packed once (qpack_b), output
+//      pixel-major C[p][oc];
+//   4. C -> NCHW (transpose_u8 / transpose_f32).
+// Reordering k does not change the integer sum, so the result equals im2col_u8 (qgemm.h) + qgemm bit for bit
+// (tests/kernels/qconv_test.cpp checks both against a direct integer convolution).
+//
+// qdwconv: depthwise (group = C = OC, one input channel per output channel) on NCHW bytes, the same
+// accumulator and epilogues as qgemm (qgemm.h "Definitions"):
+//   acc[c][oy][ox] = Σ_{ky,kx} (x[c][iy][ix] − za)·(w[c][ky][kx] − zw[c]) + bias[c]   (padding reads za, adds 0)
+//   U8/S8: y = nearbyint(clamp(float(acc)·multiplier[c], y_min − y_zero, y_max − y_zero)) + y_zero
+//   F32:   y = act(float(acc)·(a_scale·b_scale[c]) + bias_f[c])
+// qdwconv_ref is the per-pixel specification; qdwconv computes the same integers row by row (vectorizable
+// loops on an int16 copy of the padded input row) and uses the same epilogue expression.
+//
+// qmaxpool: MaxPool on u8 / s8 NCHW planes. DequantizeLinear(s, z) -> MaxPool -> QuantizeLinear(s, z) with the
+// same (s, z) equals MaxPool on the quantized bytes exactly: DQ is monotonic, Q(DQ(q)) = q for every q
+// ((q − z)·s / s rounds back to q − z: its error is below 1/2), and max commutes with monotonic maps. Padding
+// never wins (ONNX MaxPool pads with −inf).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernels.h"
+#include "kernels/qgemm.h"
+
+namespace edgeq::kernels {
+
+// y[c·ldy + r] = x[r·ldx + c] for r < rows, c < cols (bytes / floats). transpose_u8 moves 16×16 blocks
+// with SSE2 interleaves; transpose_u8_ref is the plain loop it is tested against.
+void transpose_u8_ref(const uint8_t* x, int64_t rows, int64_t cols, int64_t ldx, uint8_t* y, int64_t ldy);
+void transpose_u8(const uint8_t* x, int64_t rows, int64_t cols, int64_t ldx, uint8_t* y, int64_t ldy);
+void transpose_f32(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* y, int64_t ldy);
+
+struct QIm2colNhwcArgs {
+    int64_t C = 0;                   // channels of the NHWC image (row stride of a pixel)
+    int64_t c0 = 0, Cg = 0;          // the group's channels: c0 .. c0 + Cg − 1
+    int64_t H = 0, W = 0, OH = 0, OW = 0;
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
+    const uint8_t* x = nullptr;      // [H][W][C] bytes (u8 or s8)
+    uint8_t pad = 0;                 // the activation zero point (its byte)
+    int64_t p_begin = 0, p_end = 0;  // output pixels p = oy·OW + ox
+};
+// Writes rows p_begin..p_end-1 to out[(p − p_begin)·ldo + k'], k' = (ky·KW + kx)·Cg + c < KH·KW·Cg.
+void im2col_nhwc_u8(const QIm2colNhwcArgs& a, uint8_t* out, int64_t ldo);
+
+// w[oc][c][ky][kx] (ONNX order, OC × Cg × KH × KW int8) -> wr[oc][(ky·KW + kx)·Cg + c].
+void conv_weights_hwc(const int8_t* w, int64_t OC, int64_t Cg, int64_t KH, int64_t KW, int8_t* wr);
+
+struct QDwConvArgs {
+    int64_t C = 0, H = 0, W = 0, OH = 0, OW = 0;
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
+    const void* x = nullptr;  // one image [C][H][W], u8 (or s8 when a_signed)
+    bool a_signed = false;
+    int32_t a_zero = 0;
+    const int8_t* w = nullptr;        // [C][KH][KW]
+    const int32_t* w_zero = nullptr;  // [C] or nullptr (all 0)
+    const int32_t* bias = nullptr;    // [C] int32 or nullptr
+    QOut out = QOut::U8;              // U8, S8 or F32
+    void* y = nullptr;                // one image [C][OH][OW]
+    const float* multiplier = nullptr;  // [C] (U8 / S8)
+    int32_t y_zero = 0, y_min = 0, y_max = 255;
+    float a_scale = 1.0f;             // F32
+    const float* b_scale = nullptr;   // [C] (F32)
+    const float* bias_f = nullptr;    // [C] or nullptr (F32)
+    Activation act;                   // F32
+    int64_t c_begin = 0, c_end = 0;   // channels to compute
+};
+void qdwconv_ref(const QDwConvArgs& a);
+void qdwconv(const QDwConvArgs& a);
+// qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
+// this run the reference loop.
+constexpr int64_t kQDwMaxRow = 4096;
+
+struct QMaxPoolArgs {
+    int64_t H = 0, W = 0, OH = 0, OW = 0;
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
+    bool is_signed = false;
+    const void* x = nullptr;  // planes [P][H][W]
+    void* y = nullptr;        // planes [P][OH][OW]
+    int64_t p_begin = 0, p_end = 0;
+};
+void qmaxpool(const QMaxPoolArgs& a);
+
+}  // namespace edgeq::kernels
