@@ -1,0 +1,299 @@
+// INT8 convolution helpers, depthwise convolution and max pooling (kernels/qconv.h):
+//   * transpose_u8 (SSE2 16×16 blocks + edges) == transpose_u8_ref on awkward sizes and strides;
+//   * NCHW -> NHWC, (ky, kx, c) im2col and reordered weights + every qgemm row == a direct integer
+//     convolution (int64, from the NCHW data and ONNX weight order), per group, with pads, strides, dilations,
+//     1×1 convolutions read straight from the NHWC image, split pixel ranges;
+//   * qdwconv == qdwconv_ref byte for byte (U8 / S8 outputs; F32 outputs bit-exact with exact activations),
+//     u8 / s8 activations, weight zero points, bias, pads / strides / dilations, channel ranges; the
+//     reference against its definition computed here;
+//   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
+#include "kernels/qconv.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <cstring>
+#include <set>
+
+#include "kernel_test_util.h"
+
+namespace edgeq::kernels::test {
+namespace {
+
+TEST(QConvHelpers, TransposeU8MatchesReference) {
+    std::mt19937 rng(1);
+    const int64_t sizes[] = {1, 2, 3, 15, 16, 17, 31, 32, 33, 48, 64, 100};
+    for (int64_t rows : sizes) {
+        for (int64_t cols : sizes) {
+            for (int64_t extra : {0, 5}) {
+                const int64_t ldx = cols + extra, ldy = rows + 2 * extra;
+                std::vector<uint8_t> x(static_cast<size_t>(rows * ldx));
+                for (auto& v : x) v = static_cast<uint8_t>(rng());
+                std::vector<uint8_t> want(static_cast<size_t>(cols * ldy), 0xA5), got = want;
+                transpose_u8_ref(x.data(), rows, cols, ldx, want.data(), ldy);
+                transpose_u8(x.data(), rows, cols, ldx, got.data(), ldy);
+                ASSERT_EQ(want, got) << "rows " << rows << " cols " << cols << " ldx " << ldx << " ldy " << ldy;
+                // the definition, checked once on the reference
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = 0; c < cols; ++c)
+                        ASSERT_EQ(want[static_cast<size_t>(c * ldy + r)], x[static_cast<size_t>(r * ldx + c)]);
+            }
+        }
+    }
+    std::vector<float> xf = {1, 2, 3, 4, 5, 6}, yf(6);
+    transpose_f32(xf.data(), 2, 3, 3, yf.data(), 2);
+    EXPECT_EQ(yf, (std::vector<float>{1, 4, 2, 5, 3, 6}));
+}
+
+struct ConvGeom {
+    int64_t C, H, W, OC, G, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW;
+};
+
+// Every qgemm row on the NHWC path equals the direct integer convolution (requantized to u8 and raw S32).
+TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
+    const ConvGeom convs[] = {
+        {3, 7, 9, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    {4, 8, 8, 17, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+        {2, 9, 6, 33, 1, 2, 3, 1, 2, 0, 1, 1, 0, 2, 1},   {16, 5, 5, 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+        {1, 11, 4, 3, 1, 5, 2, 3, 1, 2, 0, 2, 1, 1, 2},   {32, 12, 10, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {12, 6, 7, 18, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1},  {12, 6, 7, 18, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+        {20, 9, 9, 36, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},  {6, 5, 13, 4, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 3},
+    };
+    std::mt19937 rng(2);
+    for (const ConvGeom& v : convs) {
+        const int64_t OH = (v.H + v.PT + v.PB - ((v.KH - 1) * v.DH + 1)) / v.SH + 1;
+        const int64_t OW = (v.W + v.PL + v.PR - ((v.KW - 1) * v.DW + 1)) / v.SW + 1;
+        const int64_t Cg = v.C / v.G, OCg = v.OC / v.G, K = Cg * v.KH * v.KW, P = OH * OW;
+        std::vector<uint8_t> x(static_cast<size_t>(v.C * v.H * v.W));
+        for (auto& e : x) e = static_cast<uint8_t>(rng());
+        std::vector<int8_t> w(static_cast<size_t>(v.OC * K));
+        for (auto& e : w) e = static_cast<int8_t>(rng());
+        const int32_t xz = 117;
+        // direct convolution, int64
+        std::vector<int64_t> want(static_cast<size_t>(v.OC * P));
+        for (int64_t oc = 0; oc < v.OC; ++oc) {
+            const int64_t g = oc / OCg;
+            for (int64_t oy = 0; oy < OH; ++oy)
+                for (int64_t ox = 0; ox < OW; ++ox) {
+                    int64_t acc = 0;
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t ky = 0; ky < v.KH; ++ky)
+                            for (int64_t kx = 0; kx < v.KW; ++kx) {
+                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
+                                const int64_t xv = iy < 0 || iy >= v.H || ix < 0 || ix >= v.W
+                                                       ? xz
+                                                       : x[static_cast<size_t>(((g * Cg + c) * v.H + iy) * v.W + ix)];
+                                acc += (xv - xz) * w[static_cast<size_t>(((oc * Cg + c) * v.KH + ky) * v.KW + kx)];
+                            }
+                    want[static_cast<size_t>(oc * P + oy * OW + ox)] = acc;
+                }
+        }
+        // NHWC path
+        std::vector<uint8_t> xh(x.size());
+        transpose_u8(x.data(), v.C, v.H * v.W, v.H * v.W, xh.data(), v.C);
+        std::vector<int8_t> wr(w.size());
+        conv_weights_hwc(w.data(), v.OC, Cg, v.KH, v.KW, wr.data());
+        const bool pointwise = v.KH == 1 && v.KW == 1 && v.SH == 1 && v.SW == 1 && v.PT + v.PL + v.PB + v.PR == 0;
+        std::set<std::string> rows_seen;
+        for (const auto& row : qkernel_rows()) {
+            if (row.op != QOp::Gemm8 || !qrow_supported(row)) continue;
+            rows_seen.insert(row.name);
+            for (int64_t g = 0; g < v.G; ++g) {
+                std::vector<uint8_t> packed(static_cast<size_t>(qpack_b_bytes(K, OCg)));
+                qpack_b(wr.data() + g * OCg * K, false, 1, K, K, OCg, packed.data());
+                std::vector<uint8_t> cols(static_cast<size_t>(P * K));
+                QIm2colNhwcArgs ia;
+                ia.C = v.C, ia.c0 = g * Cg, ia.Cg = Cg, ia.H = v.H, ia.W = v.W, ia.OH = OH, ia.OW = OW;
+                ia.KH = v.KH, ia.KW = v.KW, ia.SH = v.SH, ia.SW = v.SW, ia.PT = v.PT, ia.PL = v.PL, ia.DH = v.DH;
+                ia.DW = v.DW, ia.x = xh.data(), ia.pad = static_cast<uint8_t>(xz);
+                ia.p_begin = 0, ia.p_end = P / 3;  // two ranges
+                im2col_nhwc_u8(ia, cols.data(), K);
+                ia.p_begin = P / 3, ia.p_end = P;
+                im2col_nhwc_u8(ia, cols.data() + (P / 3) * K, K);
+                for (const bool direct : {false, true}) {
+                    if (direct && !pointwise) continue;
+                    std::vector<int32_t> c(static_cast<size_t>(P * OCg), 0x5A5A5A5A);
+                    QGemmArgs q;
+                    q.M = P, q.N = OCg, q.K = K;
+                    q.a = direct ? static_cast<const void*>(xh.data() + g * Cg) : cols.data();
+                    q.lda = direct ? v.C : K;
+                    q.a_zero = xz;
+                    q.b = packed.data();
+                    q.out = QOut::S32;
+                    q.c = c.data();
+                    q.ldc = OCg;
+                    q.m_begin = 0, q.m_end = P, q.n_begin = 0, q.n_end = OCg;
+                    qgemm_fn(row)(q);
+                    for (int64_t p = 0; p < P; ++p)
+                        for (int64_t n = 0; n < OCg; ++n)
+                            ASSERT_EQ(c[static_cast<size_t>(p * OCg + n)], want[static_cast<size_t>((g * OCg + n) * P + p)])
+                                << row.name << " conv C" << v.C << " G" << v.G << " K" << v.KH << "x" << v.KW << " p " << p
+                                << " oc " << g * OCg + n << (direct ? " (1x1 direct)" : "");
+                }
+            }
+        }
+        EXPECT_GE(rows_seen.size(), 1u);
+    }
+}
+
+struct DwCase {
+    int64_t C, H, W, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW;
+};
+
+std::vector<uint8_t> dw_run(void (*fn)(const QDwConvArgs&), QDwConvArgs a, int64_t out_bytes, int splits) {
+    std::vector<uint8_t> y(static_cast<size_t>(out_bytes), 0xA5);
+    a.y = y.data();
+    const int64_t C = a.c_end;
+    for (int s = 0; s < splits; ++s) {
+        a.c_begin = C * s / splits;
+        a.c_end = C * (s + 1) / splits;
+        fn(a);
+    }
+    return y;
+}
+
+TEST(QDwConv, MatchesReferenceBitExact) {
+    const DwCase cases[] = {
+        {8, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  {5, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {3, 7, 17, 5, 5, 1, 2, 2, 2, 2, 2, 1, 1}, {17, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2},
+        {4, 1, 33, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1}, {2, 20, 3, 3, 2, 3, 1, 2, 0, 1, 1, 1, 1},
+        {32, 30, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    std::mt19937 rng(3);
+    int checked = 0;
+    for (const DwCase& v : cases) {
+        const int64_t OH = (v.H + v.PT + v.PB - ((v.KH - 1) * v.DH + 1)) / v.SH + 1;
+        const int64_t OW = (v.W + v.PL + v.PR - ((v.KW - 1) * v.DW + 1)) / v.SW + 1;
+        std::vector<uint8_t> x(static_cast<size_t>(v.C * v.H * v.W));
+        std::vector<int8_t> w(static_cast<size_t>(v.C * v.KH * v.KW));
+        std::vector<int32_t> zw(static_cast<size_t>(v.C)), bias(static_cast<size_t>(v.C));
+        std::vector<float> mult(static_cast<size_t>(v.C)), bsc(static_cast<size_t>(v.C)), bf(static_cast<size_t>(v.C));
+        for (int variant = 0; variant < 6; ++variant) {
+            const bool extreme = variant == 5;
+            for (auto& e : x) e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            for (auto& e : w) e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
+            std::uniform_real_distribution<float> md(1e-4f, 4e-3f);
+            for (int64_t c = 0; c < v.C; ++c) {
+                zw[static_cast<size_t>(c)] = variant % 2 ? static_cast<int32_t>(rng() % 21) - 10 : 0;
+                bias[static_cast<size_t>(c)] = static_cast<int32_t>(rng() % 20001) - 10000;
+                mult[static_cast<size_t>(c)] = md(rng);
+                bsc[static_cast<size_t>(c)] = md(rng);
+                bf[static_cast<size_t>(c)] = md(rng) * 100;
+            }
+            QDwConvArgs a;
+            a.C = v.C, a.H = v.H, a.W = v.W, a.OH = OH, a.OW = OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+            a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
+            a.x = x.data();
+            a.a_signed = variant >= 3;
+            a.a_zero = a.a_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            a.w = w.data();
+            a.w_zero = variant % 2 ? zw.data() : nullptr;
+            a.bias = variant == 2 ? nullptr : bias.data();
+            a.multiplier = mult.data();
+            a.a_scale = 0.01f;
+            a.b_scale = bsc.data();
+            a.bias_f = variant == 4 ? nullptr : bf.data();
+            a.c_begin = 0, a.c_end = v.C;
+            const QOut outs[] = {QOut::U8, QOut::S8, QOut::F32};
+            for (QOut out : outs) {
+                a.out = out;
+                a.y_zero = out == QOut::U8 ? 7 : -3;
+                a.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;  // variant 1: a fused Relu clamp
+                a.y_max = out == QOut::U8 ? 255 : 127;
+                for (const Activation act : {Activation{Act::None, 0, 0}, Activation{Act::Relu, 0, 0},
+                                             Activation{Act::Clip, -0.5f, 0.75f}}) {
+                    if (out != QOut::F32 && act.kind != Act::None) continue;
+                    a.act = act;
+                    const int64_t bytes = v.C * OH * OW * (out == QOut::F32 ? 4 : 1);
+                    const auto want = dw_run(qdwconv_ref, a, bytes, 1);
+                    for (int splits : {1, 3}) {
+                        const auto got = dw_run(qdwconv, a, bytes, splits);
+                        ASSERT_EQ(want, got) << "depthwise C" << v.C << " " << v.H << "x" << v.W << " k" << v.KH << "x"
+                                             << v.KW << " variant " << variant << " out " << static_cast<int>(out)
+                                             << " splits " << splits;
+                        ++checked;
+                    }
+                    // the reference against the definition (int64 accumulator, same epilogue)
+                    for (int64_t c = 0; c < v.C; ++c)
+                        for (int64_t o = 0; o < OH * OW; o += 7) {
+                            const int64_t oy = o / OW, ox = o % OW;
+                            int64_t acc = a.bias ? a.bias[c] : 0;
+                            for (int64_t ky = 0; ky < v.KH; ++ky)
+                                for (int64_t kx = 0; kx < v.KW; ++kx) {
+                                    const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
+                                    if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
+                                    const uint8_t b = x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
+                                    const int64_t xv = a.a_signed ? static_cast<int8_t>(b) : b;
+                                    acc += (xv - a.a_zero) * (w[static_cast<size_t>((c * v.KH + ky) * v.KW + kx)] -
+                                                              (a.w_zero ? a.w_zero[c] : 0));
+                                }
+                            const size_t i = static_cast<size_t>(c * OH * OW + o);
+                            if (out == QOut::F32) {
+                                float f = static_cast<float>(acc) * (a.a_scale * bsc[static_cast<size_t>(c)]);
+                                if (a.bias_f) f = f + a.bias_f[c];
+                                float g;
+                                std::memcpy(&g, want.data() + 4 * i, 4);
+                                ASSERT_EQ(activate(act, f), g);
+                            } else {
+                                float f = static_cast<float>(acc) * mult[static_cast<size_t>(c)];
+                                f = std::clamp(f, static_cast<float>(a.y_min - a.y_zero), static_cast<float>(a.y_max - a.y_zero));
+                                const int32_t q = static_cast<int32_t>(std::nearbyint(f)) + a.y_zero;
+                                ASSERT_EQ(out == QOut::U8 ? static_cast<int32_t>(want[i]) : static_cast<int8_t>(want[i]), q);
+                            }
+                        }
+                }
+            }
+        }
+    }
+    EXPECT_GT(checked, 100);
+}
+
+TEST(QMaxPool, MatchesNaiveMax) {
+    struct Pool {
+        int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW;
+    };
+    const Pool pools[] = {
+        {28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1}, {9, 11, 5, 6, 3, 2, 2, 2, 1, 0, 1, 1},  // ceil-mode-like
+        {7, 7, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     {10, 13, 4, 5, 2, 3, 3, 2, 0, 0, 2, 1},
+        {5, 33, 2, 16, 2, 2, 2, 2, 0, 0, 1, 1},   {6, 6, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1},
+    };
+    std::mt19937 rng(4);
+    for (const Pool& v : pools) {
+        const int64_t planes = 5;
+        std::vector<uint8_t> x(static_cast<size_t>(planes * v.H * v.W));
+        for (auto& e : x) e = static_cast<uint8_t>(rng());
+        for (const bool sgn : {false, true}) {
+            QMaxPoolArgs a;
+            a.H = v.H, a.W = v.W, a.OH = v.OH, a.OW = v.OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+            a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
+            a.is_signed = sgn;
+            a.x = x.data();
+            std::vector<uint8_t> y(static_cast<size_t>(planes * v.OH * v.OW), 0xA5);
+            a.y = y.data();
+            a.p_begin = 0, a.p_end = 2;
+            qmaxpool(a);
+            a.p_begin = 2, a.p_end = planes;
+            qmaxpool(a);
+            for (int64_t p = 0; p < planes; ++p)
+                for (int64_t oy = 0; oy < v.OH; ++oy)
+                    for (int64_t ox = 0; ox < v.OW; ++ox) {
+                        int m = -1000;
+                        for (int64_t ky = 0; ky < v.KH; ++ky)
+                            for (int64_t kx = 0; kx < v.KW; ++kx) {
+                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
+                                if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
+                                const uint8_t b = x[static_cast<size_t>((p * v.H + iy) * v.W + ix)];
+                                m = std::max(m, sgn ? static_cast<int>(static_cast<int8_t>(b)) : static_cast<int>(b));
+                            }
+                        const uint8_t g = y[static_cast<size_t>((p * v.OH + oy) * v.OW + ox)];
+                        ASSERT_EQ(sgn ? static_cast<int>(static_cast<int8_t>(g)) : static_cast<int>(g), m)
+                            << "pool " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW << " plane " << p << " at "
+                            << oy << "," << ox << (sgn ? " s8" : " u8");
+                    }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace edgeq::kernels::test
