@@ -1,0 +1,61 @@
+// Dot products of a ggml block-quantized weight row with an activation row quantized to the weight's partner
+// format (DTypeTraits::vec_dot_type: Q8_0, Q8_1 or Q8_K; F16/BF16 for half-precision weights), as llama.cpp's
+// CPU backend computes matrix products (docs/llm/runtime.md, "Activation quantization").
+//
+//   std::vector<uint8_t> qa(vec_dot_act_size(w, n));
+//   quantize_activation(w, x, qa.data(), n);           // once per activation row
+//   float y = vec_dot(w, n, wrow, qa.data());          // once per weight row
+//
+// quantize_activation reproduces llama.cpp's x86 activation quantizers bit for bit: Q8_0/Q8_1 use the AVX path
+// (d = amax/127, q = round-half-even(x * (127/amax)), which differs from quantize_row_q8_0_ref's roundf(x / d)
+// on a few elements), Q8_K is quantize_row_q8_K_ref, F16/BF16 are round-to-nearest-even conversions.
+//
+// vec_dot_ref is the specification: per block the integer sums, then the float scale multiply-adds in the order of
+// ggml's generic C kernels (ggml_vec_dot_<w>_<q8>_generic). The optimized rows (AVX2, AVX-512 VNNI) compute the
+// same integer block sums bit for bit but accumulate the float terms in vector lanes, so they agree with the
+// reference to float rounding only: |fast - ref| <= (blocks + 16) * FLT_EPSILON * sum_b |term_b|
+// (kVecDotRelTol; tests/unit/dtype/vec_dot_test.cpp). With power-of-two scales every float step is exact and
+// the rows agree bit for bit, which the tests check.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/cpu.h"
+#include "edgeq/dtype.h"
+
+namespace edgeq {
+
+// y = dot(weight row w (n elements), activation row a (n elements in vec_dot_type(w))).
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+
+// True for the weight types with a dot product: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K, TQ1_0, TQ2_0.
+bool has_vec_dot(DType w);
+// The activation format of weight type w (traits(w).vec_dot_type).
+DType vec_dot_type(DType w);
+// Bytes of one activation row of n elements for weight type w. n must be a multiple of w's block size.
+size_t vec_dot_act_size(DType w, int64_t n);
+// Converts n floats into the activation format of w (llama.cpp x86 arithmetic, see above).
+void quantize_activation(DType w, const float* x, void* act, int64_t n);
+
+// Reference dot product (ggml generic order). Aborts for a type without has_vec_dot.
+VecDotFn vec_dot_ref_fn(DType w);
+float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act);
+
+// Optimized rows compiled into this binary (whether or not this CPU can run them).
+struct FastVecDot {
+    DType type;
+    Isa isa;
+    VecDotFn fn;
+    const char* name;  // e.g. "vec_dot_q4_K_q8_K__avx2"
+};
+std::span<const FastVecDot> fast_vec_dots();
+
+// The row vec_dot uses for w: the best one enabled by active_isa(), else the reference.
+VecDotFn selected_vec_dot(DType w);
+const char* selected_vec_dot_name(DType w);
+float vec_dot(DType w, int64_t n, const void* wrow, const void* act);
+
+}  // namespace edgeq

@@ -1,0 +1,260 @@
+// Dot products of block weights with quantized activations (dtype/vec_dot.h): the reference against the
+// dequantized math, llama.cpp's x86 activation quantizers, and every optimized row this CPU can run against the
+// reference on awkward lengths (1, 2, 3, 7, 9 blocks).
+#include "dtype/vec_dot.h"
+
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/fp16.h"
+#include "dtype/blocks.h"
+
+namespace edgeq {
+namespace {
+
+const DType kWeightTypes[] = {DType::F32,  DType::F16,    DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                              DType::Q5_1, DType::Q8_0,   DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                              DType::Q5_K, DType::Q6_K, DType::TQ1_0, DType::TQ2_0};
+const int kBlockCounts[] = {1, 2, 3, 7, 9};
+
+std::vector<float> gauss(int64_t n, uint32_t seed, float sigma = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g(0.0f, sigma);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = g(rng);
+    return v;
+}
+
+// Elements of a row of n values whose blocks are 256 wide for k-quants/ternary and 32 otherwise.
+int64_t row_len(DType t, int blocks) {
+    const int64_t b = traits(t).block_size;
+    return (b == 1 ? 32 : b) * blocks;
+}
+
+std::vector<float> dequant(DType t, const void* p, int64_t n) {
+    std::vector<float> y(static_cast<size_t>(n));
+    dequantize_row(t, p, y.data(), n);
+    return y;
+}
+
+TEST(VecDot, TableCoversTheWeightTypes) {
+    for (DType t : kWeightTypes) {
+        EXPECT_TRUE(has_vec_dot(t)) << dtype_name(t);
+        EXPECT_GT(vec_dot_act_size(t, row_len(t, 1)), 0u);
+    }
+    EXPECT_EQ(vec_dot_type(DType::Q4_K), DType::Q8_K);
+    EXPECT_EQ(vec_dot_type(DType::Q5_1), DType::Q8_1);
+    EXPECT_EQ(vec_dot_type(DType::IQ4_NL), DType::Q8_0);
+    EXPECT_FALSE(has_vec_dot(DType::Q8_K));
+    EXPECT_FALSE(has_vec_dot(DType::IQ2_XXS));
+}
+
+// The reference equals the dot product of the dequantized weight row with the dequantized activation row up to
+// float rounding of the per-block terms: any layout error (nibble order, high bits, scale packing) is far larger.
+TEST(VecDot, ReferenceMatchesDequantizedProduct) {
+    for (DType t : kWeightTypes) {
+        for (int blocks : kBlockCounts) {
+            const int64_t n = row_len(t, blocks);
+            const auto w = gauss(n, 11u + static_cast<uint32_t>(blocks));
+            const auto x = gauss(n, 97u + static_cast<uint32_t>(blocks), 0.5f);
+            std::vector<uint8_t> wq(row_size(t, n)), xq(vec_dot_act_size(t, n));
+            quantize(t, w.data(), wq.data(), 1, n);
+            quantize_activation(t, x.data(), xq.data(), n);
+            const auto wd = dequant(t, wq.data(), n), xd = dequant(vec_dot_type(t), xq.data(), n);
+            double exact = 0.0, mag = 0.0;
+            for (int64_t i = 0; i < n; ++i) {
+                exact += static_cast<double>(wd[i]) * xd[i];
+                mag += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+            }
+            const float got = vec_dot_ref(t, n, wq.data(), xq.data());
+            // Terms are rounded to float once per block and once per sum: 4 eps per block of the magnitude; Q4_1/
+            // Q5_1 also carry the fp16-rounded block sum s = d * sum(q) of Q8_1 (2^-11 relative, of |m| * |s|).
+            double tol = 4.0 * blocks * FLT_EPSILON * mag + 1e-6;
+            if (vec_dot_type(t) == DType::Q8_1) tol += 1e-3 * mag / std::sqrt(static_cast<double>(n));
+            EXPECT_NEAR(got, exact, tol) << dtype_name(t) << " blocks " << blocks;
+        }
+    }
+}
+
+// llama.cpp's x86 quantize_row_q8_0 rounds x * (127 / amax) half to even; quantize_row_q8_0_ref rounds x / d
+// (d = amax / 127) half away from zero. With amax = 127 both scales are 1 and 2.5 shows the difference.
+TEST(VecDot, Q8ActivationsRoundLikeLlamaCppX86) {
+    std::vector<float> x(32, 0.0f);
+    x[0] = 127.0f;
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    x[4] = 1.49f;
+    block_q8_0 b{};
+    quantize_activation(DType::Q8_0, x.data(), &b, 32);
+    EXPECT_EQ(fp16_to_f32(b.d), 1.0f);
+    EXPECT_EQ(b.qs[0], 127);
+    EXPECT_EQ(b.qs[1], 2);
+    EXPECT_EQ(b.qs[2], -4);
+    EXPECT_EQ(b.qs[3], 0);
+    EXPECT_EQ(b.qs[4], 1);
+    block_q8_0 r{};
+    quantize(DType::Q8_0, x.data(), &r, 1, 32);  // the reference codec (ggml_quantize_chunk)
+    EXPECT_EQ(r.qs[1], 3);
+
+    block_q8_1 b1{};
+    quantize_activation(DType::Q4_1, x.data(), &b1, 32);
+    int sum = 0;
+    for (int8_t q : b1.qs) sum += q;
+    EXPECT_EQ(sum, 127 + 2 - 4 + 0 + 1);
+    EXPECT_EQ(fp16_to_f32(b1.d), 1.0f);
+    EXPECT_EQ(b1.s, f32_to_fp16(static_cast<float>(sum)));  // s = d * sum(q)
+
+    // Q8_K is quantize_row_q8_K_ref: equal to the codec.
+    const auto g = gauss(512, 5);
+    std::vector<uint8_t> a(vec_dot_act_size(DType::Q4_K, 512)), c(row_size(DType::Q8_K, 512));
+    quantize_activation(DType::Q4_K, g.data(), a.data(), 512);
+    quantize(DType::Q8_K, g.data(), c.data(), 1, 512);
+    EXPECT_EQ(a, c);
+}
+
+// ---- optimized rows --------------------------------------------------------------------------------------
+
+std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
+    std::vector<uint8_t> v(n);
+    for (auto& b : v) b = static_cast<uint8_t>(rng());
+    return v;
+}
+
+// Power-of-two fp16 scale 2^-e, e in [0, 4].
+fp16_t pow2_h(std::mt19937& rng) { return f32_to_fp16(std::ldexp(1.0f, -static_cast<int>(rng() % 5))); }
+
+// A weight row of random bits with power-of-two scales (and int8 quants kept in [-127, 127]).
+std::vector<uint8_t> exact_weights(DType t, int64_t n, std::mt19937& rng) {
+    auto v = random_bytes(row_size(t, n), rng);
+    const int64_t nb = n / traits(t).block_size;
+    for (int64_t i = 0; i < nb; ++i) {
+        switch (t) {
+            case DType::Q8_0: {
+                auto& b = reinterpret_cast<block_q8_0*>(v.data())[i];
+                b.d = pow2_h(rng);
+                for (auto& q : b.qs) q = q == -128 ? -127 : q;
+                break;
+            }
+            case DType::Q4_0: reinterpret_cast<block_q4_0*>(v.data())[i].d = pow2_h(rng); break;
+            case DType::Q4_K: {
+                auto& b = reinterpret_cast<block_q4_K*>(v.data())[i];
+                b.d = pow2_h(rng);
+                b.dmin = pow2_h(rng);
+                break;
+            }
+            case DType::Q5_K: {
+                auto& b = reinterpret_cast<block_q5_K*>(v.data())[i];
+                b.d = pow2_h(rng);
+                b.dmin = pow2_h(rng);
+                break;
+            }
+            case DType::Q6_K: reinterpret_cast<block_q6_K*>(v.data())[i].d = pow2_h(rng); break;
+            default: ADD_FAILURE() << "no exact-data generator for " << dtype_name(t);
+        }
+    }
+    return v;
+}
+
+// An activation row with power-of-two scales and small quants (|q| <= 15), consistent bsums.
+std::vector<uint8_t> exact_acts(DType t, int64_t n, std::mt19937& rng) {
+    std::vector<uint8_t> v(vec_dot_act_size(t, n));
+    std::uniform_int_distribution<int> q(-15, 15);
+    if (vec_dot_type(t) == DType::Q8_0) {
+        for (int64_t i = 0; i < n / QK8_0; ++i) {
+            auto& b = reinterpret_cast<block_q8_0*>(v.data())[i];
+            b.d = pow2_h(rng);
+            for (auto& x : b.qs) x = static_cast<int8_t>(q(rng));
+        }
+    } else {
+        for (int64_t i = 0; i < n / QK_K; ++i) {
+            auto& b = reinterpret_cast<block_q8_K*>(v.data())[i];
+            b.d = std::ldexp(1.0f, -static_cast<int>(rng() % 4));
+            for (auto& x : b.qs) x = static_cast<int8_t>(q(rng));
+            for (int s = 0; s < QK_K / 16; ++s) {
+                int sum = 0;
+                for (int l = 0; l < 16; ++l) sum += b.qs[16 * s + l];
+                b.bsums[s] = static_cast<int16_t>(sum);
+            }
+        }
+    }
+    return v;
+}
+
+// With power-of-two scales and small quants every float step is exact, so whenever the reference equals the
+// exact (double) value, the optimized row must equal it bit for bit: this checks the integer block sums.
+TEST(VecDotFast, BitExactWithPowerOfTwoScales) {
+    int checked = 0;
+    for (const FastVecDot& r : fast_vec_dots()) {
+        if (!isa_enabled(r.isa)) continue;
+        std::mt19937 rng(1234);
+        for (int blocks : kBlockCounts) {
+            for (int rep = 0; rep < 8; ++rep) {
+                const int64_t n = row_len(r.type, blocks);
+                const auto w = exact_weights(r.type, n, rng);
+                const auto a = exact_acts(r.type, n, rng);
+                const auto wd = dequant(r.type, w.data(), n), ad = dequant(vec_dot_type(r.type), a.data(), n);
+                double exact = 0.0;
+                for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[i]) * ad[i];
+                const float ref = vec_dot_ref(r.type, n, w.data(), a.data());
+                if (static_cast<double>(ref) != exact) continue;  // a partial sum was not representable
+                ++checked;
+                const float got = r.fn(n, w.data(), a.data());
+                EXPECT_EQ(got, ref) << r.name << " blocks " << blocks << " rep " << rep;
+            }
+        }
+    }
+    if (checked == 0) GTEST_SKIP() << "no optimized row runs on this CPU";
+    EXPECT_GT(checked, 20);
+}
+
+// Real data: quantized Gaussian weights and activations; the float sums differ from the reference only in order.
+// Bound: every term d_b * isum_b is at most (|w| + max|w|) . |a| summed over its block (a k-quant term with mins
+// can exceed the dequantized weights' own magnitude by up to the row's largest weight), and reordering a sum of
+// nb terms moves it by at most (nb + 16) eps times the sum of their magnitudes (16: the lanes' final tree).
+TEST(VecDotFast, MatchesReferenceOnQuantizedData) {
+    int checked = 0;
+    for (const FastVecDot& r : fast_vec_dots()) {
+        if (!isa_enabled(r.isa)) continue;
+        for (int blocks : kBlockCounts) {
+            for (uint32_t seed = 0; seed < 4; ++seed) {
+                const int64_t n = row_len(r.type, blocks);
+                const auto w = gauss(n, 300 + seed * 17 + static_cast<uint32_t>(blocks));
+                const auto x = gauss(n, 900 + seed * 31 + static_cast<uint32_t>(blocks), 3.0f);
+                std::vector<uint8_t> wq(row_size(r.type, n)), xq(vec_dot_act_size(r.type, n));
+                quantize(r.type, w.data(), wq.data(), 1, n);
+                quantize_activation(r.type, x.data(), xq.data(), n);
+                const auto wd = dequant(r.type, wq.data(), n), xd = dequant(vec_dot_type(r.type), xq.data(), n);
+                double wmax = 0.0, mag = 0.0;
+                for (float v : wd) wmax = std::max(wmax, std::fabs(static_cast<double>(v)));
+                for (int64_t i = 0; i < n; ++i) mag += (std::fabs(static_cast<double>(wd[i])) + wmax) * std::fabs(xd[i]);
+                const int64_t nb = n / traits(r.type).block_size;
+                const double tol = static_cast<double>(nb + 16) * FLT_EPSILON * mag;
+                const float ref = vec_dot_ref(r.type, n, wq.data(), xq.data());
+                const float got = r.fn(n, wq.data(), xq.data());
+                EXPECT_NEAR(got, ref, tol) << r.name << " blocks " << blocks << " seed " << seed;
+                ++checked;
+            }
+        }
+    }
+    if (checked == 0) GTEST_SKIP() << "no optimized row runs on this CPU";
+}
+
+TEST(VecDotFast, DispatchPicksTheBestEnabledRow) {
+    for (DType t : kWeightTypes) {
+        const FastVecDot* best = nullptr;
+        for (const FastVecDot& r : fast_vec_dots())
+            if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
+        EXPECT_STREQ(selected_vec_dot_name(t), best ? best->name : "reference") << dtype_name(t);
+        EXPECT_EQ(selected_vec_dot(t), best ? best->fn : vec_dot_ref_fn(t)) << dtype_name(t);
+    }
+}
+
+}  // namespace
+}  // namespace edgeq
