@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "core/cpu.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -175,7 +176,11 @@ void im2col_nhwc_u8(const QIm2colNhwcArgs& a, uint8_t* out, int64_t ldo) {
             }
             const uint8_t* src = a.x + iy * a.W * a.C + a.c0;
             if (runs && ix0 >= 0 && ix0 + a.KW <= a.W) {
-                std::memcpy(dst, src + ix0 * a.C, cg * static_cast<size_t>(a.KW));
+                const int64_t n = a.Cg * a.KW;
+                if (n <= 16)  // a few bytes (first layers: 1–3 channels): a loop beats a memcpy call
+                    for (int64_t i = 0; i < n; ++i) dst[i] = src[ix0 * a.C + i];
+                else
+                    std::memcpy(dst, src + ix0 * a.C, static_cast<size_t>(n));
                 continue;
             }
             if (a.Cg == 1) {  // bytes (a first convolution on one channel)
@@ -225,47 +230,33 @@ void qdwconv_ref(const QDwConvArgs& a) {
     }
 }
 
+int64_t qdwconv_work_bytes(const QDwConvArgs& a) {
+    const int64_t wp = qdw::pitch(a);
+    return (qdw::plane_rows(a) * wp * 2 + 63) / 64 * 64 + a.OH * wp * 4;
+}
+
+namespace {
+#define QDW_NAME qdwconv_rows_impl
+#define QDW_NAME_PLANE qdwconv_plane_impl
+#include "kernels/x86/qconv_dw.inc"
+#undef QDW_NAME
+#undef QDW_NAME_PLANE
+}  // namespace
+
+void qdwconv_rows(const QDwConvArgs& a) {
+    qdwconv_rows_impl(a);
+}
+
+namespace x86 {
+void qdwconv__avx2(const QDwConvArgs& a);  // kernels/x86/qconv_dw_avx2.cpp
+}
+
 void qdwconv(const QDwConvArgs& a) {
-    // padded row: xr[j] = x[iy][j − PL] − za for 0 ≤ j − PL < W, else 0 (padding adds nothing)
-    const int64_t last = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW;  // largest j read
-    const int64_t wp = std::max(last + 1, a.PL + a.W);
-    if (wp > kQDwMaxRow || a.OW > kQDwMaxRow || a.a_zero < -255 || a.a_zero > 255) {
-        qdwconv_ref(a);
-        return;
-    }
-    alignas(64) int16_t xr[kQDwMaxRow];
-    alignas(64) int32_t acc[kQDwMaxRow];
-    const uint8_t* xu = static_cast<const uint8_t*>(a.x);
-    const int8_t* xs = static_cast<const int8_t*>(a.x);
-    for (int64_t c = a.c_begin; c < a.c_end; ++c) {
-        const int32_t zw = a.w_zero ? a.w_zero[c] : 0;
-        const int8_t* wc = a.w + c * a.KH * a.KW;
-        for (int64_t oy = 0; oy < a.OH; ++oy) {
-            std::fill(acc, acc + a.OW, 0);
-            for (int64_t ky = 0; ky < a.KH; ++ky) {
-                const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
-                if (iy < 0 || iy >= a.H) continue;
-                std::fill(xr, xr + wp, int16_t{0});
-                const int64_t off = (c * a.H + iy) * a.W;
-                const int16_t za = static_cast<int16_t>(a.a_zero);
-                if (a.a_signed)
-                    for (int64_t i = 0; i < a.W; ++i) xr[a.PL + i] = static_cast<int16_t>(xs[off + i] - za);
-                else
-                    for (int64_t i = 0; i < a.W; ++i) xr[a.PL + i] = static_cast<int16_t>(xu[off + i] - za);
-                for (int64_t kx = 0; kx < a.KW; ++kx) {
-                    const int32_t wv = static_cast<int32_t>(wc[ky * a.KW + kx]) - zw;
-                    const int16_t* src = xr + kx * a.DW;
-                    if (a.SW == 1) {
-                        for (int64_t ox = 0; ox < a.OW; ++ox) acc[ox] += static_cast<int32_t>(src[ox]) * wv;
-                    } else {
-                        for (int64_t ox = 0; ox < a.OW; ++ox) acc[ox] += static_cast<int32_t>(src[ox * a.SW]) * wv;
-                    }
-                }
-            }
-            const int64_t base = (c * a.OH + oy) * a.OW;
-            for (int64_t ox = 0; ox < a.OW; ++ox) store(a, c, acc[ox], base + ox);
-        }
-    }
+    static const bool avx2 = active_isa() >= Isa::Avx2;
+    if (avx2)
+        x86::qdwconv__avx2(a);
+    else
+        qdwconv_rows(a);
 }
 
 void qmaxpool(const QMaxPoolArgs& a) {

@@ -18,7 +18,7 @@
 //   U8/S8: y = nearbyint(clamp(float(acc)·multiplier[c], y_min − y_zero, y_max − y_zero)) + y_zero
 //   F32:   y = act(float(acc)·(a_scale·b_scale[c]) + bias_f[c])
 // qdwconv_ref is the per-pixel specification; qdwconv computes the same integers row by row (vectorizable
-// loops on an int16 copy of the padded input row) and uses the same epilogue expression.
+// loops on an int16 copy of the padded input row, kernels/x86/qconv_dw.inc) and the same epilogue expressions.
 //
 // qmaxpool: MaxPool on u8 / s8 NCHW planes. DequantizeLinear(s, z) -> MaxPool -> QuantizeLinear(s, z) with the
 // same (s, z) equals MaxPool on the quantized bytes exactly: DQ is monotonic, Q(DQ(q)) = q for every q
@@ -26,6 +26,7 @@
 // never wins (ONNX MaxPool pads with −inf).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/kernels.h"
@@ -72,9 +73,29 @@ struct QDwConvArgs {
     const float* bias_f = nullptr;    // [C] or nullptr (F32)
     Activation act;                   // F32
     int64_t c_begin = 0, c_end = 0;   // channels to compute
+    uint8_t* work = nullptr;          // optional scratch (64-byte aligned), qdwconv_work_bytes(): the plane path
+    int64_t work_bytes = 0;
 };
+// Scratch of qdwconv's plane path (SH == SW): one channel's padded int16 plane + its int32 accumulators.
+// Without it (or with other strides) qdwconv works row by row from stack buffers.
+int64_t qdwconv_work_bytes(const QDwConvArgs& a);
+namespace qdw {
+// row pitch of the padded plane: every column a tap reads, and the whole padded input row
+inline int64_t pitch(const QDwConvArgs& a) {
+    const int64_t last = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW;
+    return std::max(last + 1, a.PL + a.W);
+}
+// rows of the plane: the input (with top padding) and every element s·j + taps reads for j < OH·pitch
+inline int64_t plane_rows(const QDwConvArgs& a) {
+    const int64_t wp = pitch(a);
+    const int64_t max_idx = a.SH * (a.OH * wp - 1) + (a.KH - 1) * a.DH * wp + (a.KW - 1) * a.DW;
+    return std::max(a.PT + a.H, max_idx / wp + 1);
+}
+}  // namespace qdw
 void qdwconv_ref(const QDwConvArgs& a);
-void qdwconv(const QDwConvArgs& a);
+void qdwconv_rows(const QDwConvArgs& a);  // the row-wise loops at baseline flags (tested like qdwconv)
+void qdwconv(const QDwConvArgs& a);       // the row-wise loops built for AVX2 when active_isa() allows
+
 // qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
 // this run the reference loop.
 constexpr int64_t kQDwMaxRow = 4096;

@@ -3,7 +3,7 @@
 //   * NCHW -> NHWC, (ky, kx, c) im2col and reordered weights + every qgemm row == a direct integer
 //     convolution (int64, from the NCHW data and ONNX weight order), per group, with pads, strides, dilations,
 //     1×1 convolutions read straight from the NHWC image, split pixel ranges;
-//   * qdwconv == qdwconv_ref byte for byte (U8 / S8 outputs; F32 outputs bit-exact with exact activations),
+//   * qdwconv (AVX2 build) and qdwconv_rows (baseline build) == qdwconv_ref byte for byte (U8 / S8 outputs; F32 outputs bit-exact with exact activations),
 //     u8 / s8 activations, weight zero points, bias, pads / strides / dilations, channel ranges; the
 //     reference against its definition computed here;
 //   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
@@ -141,9 +141,16 @@ struct DwCase {
     int64_t C, H, W, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW;
 };
 
-std::vector<uint8_t> dw_run(void (*fn)(const QDwConvArgs&), QDwConvArgs a, int64_t out_bytes, int splits) {
+std::vector<uint8_t> dw_run(void (*fn)(const QDwConvArgs&), QDwConvArgs a, int64_t out_bytes, int splits,
+                            bool work = false) {
     std::vector<uint8_t> y(static_cast<size_t>(out_bytes), 0xA5);
     a.y = y.data();
+    std::vector<uint8_t> scratch;
+    if (work) {
+        scratch.assign(static_cast<size_t>(qdwconv_work_bytes(a)), 0x5A);  // garbage the kernel must clear
+        a.work = scratch.data();
+        a.work_bytes = static_cast<int64_t>(scratch.size());
+    }
     const int64_t C = a.c_end;
     for (int s = 0; s < splits; ++s) {
         a.c_begin = C * s / splits;
@@ -158,7 +165,8 @@ TEST(QDwConv, MatchesReferenceBitExact) {
         {8, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  {5, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
         {3, 7, 17, 5, 5, 1, 2, 2, 2, 2, 2, 1, 1}, {17, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2},
         {4, 1, 33, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1}, {2, 20, 3, 3, 2, 3, 1, 2, 0, 1, 1, 1, 1},
-        {32, 30, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {32, 30, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {6, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {3, 14, 9, 5, 3, 3, 3, 2, 1, 0, 2, 2, 1},
     };
     std::mt19937 rng(3);
     int checked = 0;
@@ -207,11 +215,14 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                     a.act = act;
                     const int64_t bytes = v.C * OH * OW * (out == QOut::F32 ? 4 : 1);
                     const auto want = dw_run(qdwconv_ref, a, bytes, 1);
-                    for (int splits : {1, 3}) {
-                        const auto got = dw_run(qdwconv, a, bytes, splits);
+                    // rows (baseline build), rows (AVX2 build) split in 3, plane path (needs SH == SW) both builds
+                    for (int mode = 0; mode < 4; ++mode) {
+                        const bool plane = mode >= 2, split = mode % 2 == 1;
+                        const auto got = dw_run(mode == 0 || mode == 2 ? qdwconv_rows : qdwconv, a, bytes,
+                                                split ? 3 : 1, plane);
                         ASSERT_EQ(want, got) << "depthwise C" << v.C << " " << v.H << "x" << v.W << " k" << v.KH << "x"
-                                             << v.KW << " variant " << variant << " out " << static_cast<int>(out)
-                                             << " splits " << splits;
+                                             << v.KW << " s" << v.SH << "," << v.SW << " variant " << variant << " out "
+                                             << static_cast<int>(out) << " mode " << mode;
                         ++checked;
                     }
                     // the reference against the definition (int64 accumulator, same epilogue)

@@ -389,6 +389,13 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         r.flops = 2 * s.batch * OC * s.OH * s.OW * Kdim;
         const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
         s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.C) : 1;
+        k::QDwConvArgs d;
+        d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
+        d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
+        // the plane path's scratch, per thread, unless it would be large (then rows on the stack)
+        const int64_t wb = k::qdwconv_work_bytes(d);
+        s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
+                      std::vector<uint8_t>(s.SH == s.SW && wb <= (int64_t{1} << 20) ? static_cast<size_t>(wb) : 0));
         r.kernel = "qdwconv_u8s8";
     } else if (is_conv) {
         s.mode = QStep::Mode::Conv;
@@ -608,9 +615,12 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         d.b_scale = s.b_scale.data();
         d.bias_f = s.bias_f.empty() ? nullptr : s.bias_f.data();
         d.act = s.act;
-        auto task = [&](int64_t t, int) {
+        auto task = [&](int64_t t, int thread) {
             const int64_t part = t % s.splits, n = t / s.splits;
             k::QDwConvArgs e = d;
+            std::vector<uint8_t>& wk = s.work[static_cast<size_t>(thread)];
+            e.work = wk.data();
+            e.work_bytes = static_cast<int64_t>(wk.size());
             e.x = xb + n * s.C * s.H * s.W;
             e.y = yb + n * s.C * s.OH * s.OW * static_cast<int64_t>(esz);
             e.c_begin = s.C * part / s.splits;
