@@ -241,14 +241,30 @@ namespace {
 #include "kernels/x86/qconv_dw.inc"
 #undef QDW_NAME
 #undef QDW_NAME_PLANE
+#define QQ_NAME quantize_impl
+#include "kernels/x86/qconv_quant.inc"
+#undef QQ_NAME
 }  // namespace
+
+void quantize_linear_f32_ref(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y) {
+    quantize_impl(x, n, scale, zero, is_signed, y);
+}
 
 void qdwconv_rows(const QDwConvArgs& a) {
     qdwconv_rows_impl(a);
 }
 
-namespace x86 {
-void qdwconv__avx2(const QDwConvArgs& a);  // kernels/x86/qconv_dw_avx2.cpp
+namespace x86 {  // kernels/x86/qconv_dw_avx2.cpp
+void qdwconv__avx2(const QDwConvArgs& a);
+void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
+}  // namespace x86
+
+void quantize_linear_f32(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y) {
+    static const bool avx2 = active_isa() >= Isa::Avx2;
+    if (avx2)
+        x86::quantize_linear_f32__avx2(x, n, scale, zero, is_signed, y);
+    else
+        quantize_impl(x, n, scale, zero, is_signed, y);
 }
 
 void qdwconv(const QDwConvArgs& a) {

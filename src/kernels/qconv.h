@@ -100,6 +100,12 @@ void qdwconv(const QDwConvArgs& a);       // the row-wise loops built for AVX2 w
 // this run the reference loop.
 constexpr int64_t kQDwMaxRow = 4096;
 
+// ONNX QuantizeLinear, per tensor, float -> u8 / s8 (is_signed): y = saturate(nearbyint(x / scale) + zero),
+// NaN -> zero (the division, not a reciprocal multiply, as the reference op). _ref: the loop at baseline flags;
+// quantize_linear_f32: the same loop built for AVX2 when active_isa() allows (equal bytes).
+void quantize_linear_f32_ref(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
+void quantize_linear_f32(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
+
 struct QMaxPoolArgs {
     int64_t H = 0, W = 0, OH = 0, OW = 0;
     int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;

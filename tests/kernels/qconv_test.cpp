@@ -260,6 +260,38 @@ TEST(QDwConv, MatchesReferenceBitExact) {
     EXPECT_GT(checked, 100);
 }
 
+TEST(QQuantize, VectorBuildEqualsReference) {
+    std::mt19937 rng(5);
+    std::vector<float> x;
+    for (float v : {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e30f, -1e30f, INFINITY, -INFINITY, NAN, 127.5f,
+                    -128.5f, 255.5f, 254.5f})
+        x.push_back(v);
+    std::uniform_real_distribution<float> d(-400, 400);
+    for (int i = 0; i < 1000; ++i) x.push_back(d(rng));
+    for (int i = 0; i < 200; ++i) x.push_back(std::nearbyint(d(rng)) * 0.5f);  // exact ties after / 0.5
+    for (const float scale : {1.0f, 0.5f, 0.0123f, 3.7f}) {
+        for (const bool sgn : {false, true}) {
+            for (const int32_t zero : {0, 5, sgn ? -128 : 255, sgn ? 127 : 128}) {
+                for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+                    std::vector<uint8_t> want(x.size(), 0xA5), got(x.size(), 0xA5);
+                    quantize_linear_f32_ref(x.data(), n, scale, zero, sgn, want.data());
+                    quantize_linear_f32(x.data(), n, scale, zero, sgn, got.data());
+                    ASSERT_EQ(want, got) << "scale " << scale << " zero " << zero << " n " << n << (sgn ? " s8" : " u8");
+                }
+                // the definition, on the reference
+                std::vector<uint8_t> q(x.size());
+                quantize_linear_f32_ref(x.data(), static_cast<int64_t>(x.size()), scale, zero, sgn, q.data());
+                for (size_t i = 0; i < x.size(); ++i) {
+                    float v = std::nearbyint(x[i] / scale) + static_cast<float>(zero);
+                    v = std::isnan(v) ? static_cast<float>(zero) : std::clamp(v, sgn ? -128.0f : 0.0f, sgn ? 127.0f : 255.0f);
+                    ASSERT_EQ(sgn ? static_cast<int>(static_cast<int8_t>(q[i])) : static_cast<int>(q[i]), static_cast<int>(v))
+                        << x[i] << " / " << scale;
+                }
+            }
+        }
+    }
+}
+
 TEST(QMaxPool, MatchesNaiveMax) {
     struct Pool {
         int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW;

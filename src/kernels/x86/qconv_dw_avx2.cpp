@@ -1,4 +1,4 @@
-// INT8 depthwise convolution rows (kernels/x86/qconv_dw.inc) compiled for AVX2.
+// INT8 depthwise convolution rows (kernels/x86/qconv_dw.inc) and QuantizeLinear (qconv_quant.inc) for AVX2.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,7 +12,14 @@ namespace {
 #include "kernels/x86/qconv_dw.inc"
 #undef QDW_NAME
 #undef QDW_NAME_PLANE
+#define QQ_NAME quantize_impl
+#include "kernels/x86/qconv_quant.inc"
+#undef QQ_NAME
 }  // namespace
+
+void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y) {
+    quantize_impl(x, n, scale, zero, is_signed, y);
+}
 
 void qdwconv__avx2(const QDwConvArgs& a) {
     qdwconv_impl(a);

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "kernels/kernels.h"
+#include "kernels/qconv.h"
 #include "runtime/fast/qfuse.h"
 #include "runtime/fast/rnn.h"
 #include "runtime/fast/thread_pool.h"
@@ -246,17 +247,10 @@ void Plan::Impl::run_qlinear(Step& s) {
     const float sc = s.q_scale;
     const int32_t z = s.q_zero;
     const bool sgn = (s.quantize ? y.dtype() : x.dtype()) == DType::I8;
-    const float lo = sgn ? -128.0f : 0.0f, hi = sgn ? 127.0f : 255.0f;
     auto task = [&](int64_t t, int) {
         const int64_t b = n * t / s.splits, e = n * (t + 1) / s.splits;
-        if (s.quantize) {
-            const float* xf = x.data<float>();
-            for (int64_t i = b; i < e; ++i) {
-                float v = std::nearbyint(xf[i] / sc) + static_cast<float>(z);
-                v = std::isnan(v) ? static_cast<float>(z) : std::min(std::max(v, lo), hi);
-                if (sgn) y.data<int8_t>()[i] = static_cast<int8_t>(v);
-                else y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-            }
+        if (s.quantize) {  // the same arithmetic, vectorized (kernels/qconv.h)
+            k::quantize_linear_f32(x.data<float>() + b, e - b, sc, z, sgn, static_cast<uint8_t*>(y.raw()) + b);
         } else {
             float* yf = y.data<float>();
             for (int64_t i = b; i < e; ++i) {
