@@ -435,11 +435,121 @@ void remove_dead(Model& m, OptimizeReport& rep) {
     }
 }
 
+// QLinearConv / QLinearMatMul / com.microsoft.QGemm with constant parameters become the equivalent
+// DequantizeLinear -> Conv / MatMul / Gemm -> QuantizeLinear chain (weights and the int32 bias behind their own
+// DequantizeLinear): the form the fast executor fuses into its integer kernels (and, without an integer
+// executor, a float convolution instead of the reference integer loops). Same function up to the float
+// rounding of the accumulation.
+void expand_qoperator(Model& m, OptimizeReport& rep) {
+    Graph& g = m.graph;
+    std::set<std::string> taken;
+    for (const auto& [k, v] : g.initializers) taken.insert(k);
+    for (const auto& n : g.nodes) {
+        taken.insert(n.name);
+        for (const auto& o : n.outputs) taken.insert(o);
+    }
+    auto fresh = [&](const std::string& base) {
+        std::string s = base;
+        for (int i = 1; taken.count(s); ++i) s = base + "_" + std::to_string(i);
+        taken.insert(s);
+        return s;
+    };
+    auto init = [&](const std::string& name) -> const Tensor* {
+        auto it = g.initializers.find(name);
+        return name.empty() || it == g.initializers.end() ? nullptr : &it->second;
+    };
+    auto in = [](const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : std::string(); };
+    auto node = [&](std::string op, const std::string& base, std::vector<std::string> ins, std::string out) {
+        Node d;
+        d.op_type = std::move(op);
+        d.name = fresh(base);
+        d.inputs = std::move(ins);
+        while (!d.inputs.empty() && d.inputs.back().empty()) d.inputs.pop_back();
+        d.outputs = {std::move(out)};
+        return d;
+    };
+    auto axis_attr = [](int64_t a) {
+        graph::Attribute at;
+        at.kind = graph::Attribute::Kind::Int;
+        at.i = a;
+        return at;
+    };
+    std::vector<Node> out;
+    for (auto& n : g.nodes) {
+        const bool conv = n.domain.empty() && n.op_type == "QLinearConv";
+        const bool mm = n.domain.empty() && n.op_type == "QLinearMatMul";
+        const bool qgemm = n.domain == "com.microsoft" && n.op_type == "QGemm";
+        if (!conv && !mm && !qgemm) {
+            out.push_back(std::move(n));
+            continue;
+        }
+        // input slots: x, x_scale, x_zp, w, w_scale, w_zp, [bias,] y_scale, y_zp
+        const size_t ys_i = qgemm ? 7 : 6, yz_i = ys_i + 1;
+        const std::string bias = conv ? in(n, 8) : qgemm ? in(n, 6) : std::string();
+        const Tensor* xs = init(in(n, 1));
+        const Tensor* ws = init(in(n, 4));
+        const Tensor* w = init(in(n, 3));
+        const bool y_quantized = !in(n, ys_i).empty();
+        bool ok = xs && ws && w && xs->numel() == 1 && xs->dtype() == DType::F32 && ws->dtype() == DType::F32 &&
+                  (ws->numel() == 1 || ws->rank() == 1) && (!y_quantized || init(in(n, ys_i))) &&
+                  (bias.empty() || (init(bias) && init(bias)->dtype() == DType::I32 && init(bias)->rank() <= 1));
+        if (qgemm) ok = ok && n.attr_i("transA", 0) == 0 && n.attr_f("alpha", 1.0f) == 1.0f && w->rank() == 2;
+        if (!ok) {
+            out.push_back(std::move(n));
+            continue;
+        }
+        const bool trans_b = qgemm && n.attr_i("transB", 0) != 0;
+        const int64_t w_axis = conv ? 0 : (trans_b ? 0 : 1);
+        const std::string base = n.name.empty() ? n.op_type : n.name;
+        const std::string xf = fresh(base + "_x_float"), wf = fresh(base + "_w_float"), yf = fresh(base + "_y_float");
+        out.push_back(node("DequantizeLinear", base + "_x_dequantize", {in(n, 0), in(n, 1), in(n, 2)}, xf));
+        Node dw = node("DequantizeLinear", base + "_w_dequantize", {in(n, 3), in(n, 4), in(n, 5)}, wf);
+        if (ws->numel() != 1) dw.attrs["axis"] = axis_attr(w_axis);
+        out.push_back(std::move(dw));
+        std::string bf;
+        if (!bias.empty()) {  // int32 bias on the x_scale * w_scale grid
+            const float sx = xs->to_f32()[0];
+            std::vector<float> bs = ws->to_f32();
+            for (auto& v : bs) v *= sx;
+            const std::string bs_name = fresh(base + "_bias_scale");
+            g.initializers[bs_name] = bs.size() == 1 ? Tensor::scalar_f32(bs[0])
+                                                     : Tensor::from_vector(DType::F32, {static_cast<int64_t>(bs.size())}, bs);
+            bf = fresh(base + "_bias_float");
+            Node db = node("DequantizeLinear", base + "_bias_dequantize", {bias, bs_name}, bf);
+            if (bs.size() != 1) db.attrs["axis"] = axis_attr(0);
+            out.push_back(std::move(db));
+        }
+        const std::string y = y_quantized ? yf : n.outputs[0];
+        Node op;
+        op.name = fresh(base + "_float");
+        op.outputs = {y};
+        if (conv) {
+            op.op_type = "Conv";
+            op.inputs = {xf, wf};
+            if (!bf.empty()) op.inputs.push_back(bf);
+            op.attrs = n.attrs;
+        } else if (mm) {
+            op.op_type = "MatMul";
+            op.inputs = {xf, wf};
+        } else {
+            op.op_type = "Gemm";
+            op.inputs = {xf, wf};
+            if (!bf.empty()) op.inputs.push_back(bf);
+            if (trans_b) op.attrs["transB"] = axis_attr(1);
+        }
+        out.push_back(std::move(op));
+        if (y_quantized) out.push_back(node("QuantizeLinear", base + "_y_quantize", {yf, in(n, ys_i), in(n, yz_i)}, n.outputs[0]));
+        ++rep.qoperators_expanded;
+    }
+    g.nodes = std::move(out);
+}
+
 }  // namespace
 
 Result<OptimizeReport> optimize(Model& m, const OptimizeOptions& opts) {
     OptimizeReport rep;
     EDGEQ_RETURN_IF_ERROR(graph::verify(m.graph));
+    if (opts.expand_qoperator) expand_qoperator(m, rep);
     if (opts.fold_constants) EDGEQ_RETURN_IF_ERROR(fold_constants(m, opts, rep));
     if (opts.remove_identity) remove_identity(m, rep);
     if (opts.fold_batchnorm) fold_batchnorm(m, rep);

@@ -1,4 +1,6 @@
 // Graph optimizer (TensorRT-style, inference only). Passes, in order:
+//   0. qoperator: QLinearConv / QLinearMatMul / com.microsoft.QGemm expanded into DequantizeLinear -> Conv /
+//      MatMul / Gemm -> QuantizeLinear (what the fast executor fuses into integer kernels).
 //   1. constants: Constant nodes become initializers; nodes whose inputs are all constant are evaluated with
 //      the reference ops and replaced by their results; Shape/Size of statically shaped values are folded.
 //   2. identity: Identity and inference-mode Dropout are removed (consumers rewired).
@@ -19,6 +21,7 @@
 namespace edgeq::passes {
 
 struct OptimizeOptions {
+    bool expand_qoperator = true;
     bool fold_constants = true;
     bool remove_identity = true;
     bool fold_batchnorm = true;
@@ -31,6 +34,7 @@ struct OptimizeOptions {
 };
 
 struct OptimizeReport {
+    int qoperators_expanded = 0;
     int constants_folded = 0;
     int identities_removed = 0;
     int batchnorms_folded = 0;

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
 
 #include "cli_util.h"
 #include "common/shared.h"
 #include "edgeq/tensor.h"
 #include "formats/data/npy.h"
+#include "formats/onnx/onnx_import.h"
 
 namespace edgeq {
 namespace {
@@ -46,6 +48,9 @@ TEST(PtqE2E, EveryMethodWritesALoadableAccurateModel) {
           "--calib-samples", "256", "--calibrator", "entropy", "--granularity", "tensor", "--acts", "int8",
           "--symmetric"},
          0.99},
+        {{"--method", "static", "--calib", fashion("train-images-idx3-ubyte.gz"), "--preprocess", kPre,
+          "--calib-samples", "256", "--format", "native"},
+         0.995},
         {{"--method", "dynamic"}, 0.997},
         {{"--method", "weight-only", "--weights", "int4"}, 0.99},
         {{"--method", "weight-only", "--weights", "int8", "--granularity", "group:64"}, 0.997},
@@ -71,6 +76,32 @@ TEST(PtqE2E, EveryMethodWritesALoadableAccurateModel) {
     }
 }
 
+// --format native: the Conv -> Relu chains of vgg_bn become QLinearConv (Relu absorbed by the zero point), the
+// hidden Gemm a quantized-output com.microsoft.QGemm, the logits Gemm a float-output QGemm; no float Conv/Gemm
+// and no Relu is left, and it classifies like the QDQ file.
+TEST(PtqE2E, NativeFormatIsQOperator) {
+    EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/vgg_bn.onnx");
+    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    const fs::path qdq = tmp_dir() / "ptq_qdq.onnx", native = tmp_dir() / "ptq_native.onnx";
+    for (const auto& [out, format] : {std::pair{qdq, "qdq"}, std::pair{native, "native"}}) {
+        fs::remove(out);
+        auto r = run_cli({"quantize", model.string(), out.string(), "--method", "static", "--calib",
+                          fashion("train-images-idx3-ubyte.gz"), "--preprocess", kPre, "--calib-samples", "64",
+                          "--format", format, "-q"});
+        ASSERT_EQ(r.rc, 0) << format << ": " << r.err;
+    }
+    auto m = onnxio::load_model(native.string());
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    std::map<std::string, int> ops;
+    for (const auto& n : m->graph.nodes) ++ops[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+    EXPECT_EQ(ops["QLinearConv"], 4);
+    EXPECT_EQ(ops["com.microsoft.QGemm"], 2);
+    EXPECT_EQ(ops["Conv"] + ops["Gemm"] + ops["Relu"], 0);
+    EXPECT_EQ(m->opset("com.microsoft"), 1);
+    const double a = eval_top1(qdq, 1000), b = eval_top1(native, 1000);
+    EXPECT_NEAR(a, b, 0.003) << "QDQ " << a << " vs native " << b;
+}
+
 TEST(PtqE2E, ErrorsAreOneLineAndLeaveNoFile) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     const fs::path out = tmp_dir() / "ptq_err.onnx";
@@ -88,6 +119,7 @@ TEST(PtqE2E, ErrorsAreOneLineAndLeaveNoFile) {
     expect_one_line_error(q({"--method", "static", "--calib", "x.npy", "--calibrator", "kl"}), "kl");
     expect_one_line_error(q({"--method", "weight-only", "--granularity", "group:0"}), "group:N");
     expect_one_line_error(q({"Q4_K_M", "--method", "static"}), "TYPE");
+    expect_one_line_error(q({"--method", "weight-only", "--format", "native"}), "--format native");
     // Calibration data of the wrong shape, with NaN, or empty: named, before anything is written.
     const fs::path bad = tmp_dir() / "calib_bad.npy";
     ASSERT_TRUE(data::write_npy(bad.string(), Tensor(DType::F32, {4, 1, 27, 28})).ok());

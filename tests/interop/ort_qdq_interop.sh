@@ -5,9 +5,10 @@
 # as scripts/bench-onnx.sh does; driven by tests/interop/ort_qdq.js (1 thread, batch 500, graph optimisation all).
 #
 # For each Fashion-MNIST model in $EDGEQ_SHARED/assets/fashion-mnist-models (lenet5, mlp3, vgg_bn, lstm):
-#   1. the freshly built edgeq quantizes it three ways:
+#   1. the freshly built edgeq quantizes it four ways:
 #        static   --method static --weights int8 --granularity channel --calibrator minmax --format qdq
 #                 (calibrated on the first 512 Fashion-MNIST training images)
+#        native   the same as static with --format native (QLinearConv / QLinearMatMul / com.microsoft.QGemm)
 #        dynamic  --method dynamic --weights int8
 #        w4g32    --method weight-only --weights int4 --granularity group:32
 #   2. edgeq runs each quantized file (`edgeq run`, fast path) on all 10,000 test images (preprocessed by
@@ -17,7 +18,7 @@
 #
 # Usage: tests/interop/ort_qdq_interop.sh BUILD_DIR      (CTest: interop_ort_qdq, label interop)
 # Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR (default <repo>/.peers),
-#        ORT_QDQ_MODELS (default "lenet5 mlp3 vgg_bn lstm"), ORT_QDQ_METHODS (default "static dynamic w4g32"),
+#        ORT_QDQ_MODELS (default "lenet5 mlp3 vgg_bn lstm"), ORT_QDQ_METHODS (default "static native dynamic w4g32"),
 #        ORT_QDQ_WORK (work folder, default BUILD_DIR/interop/ort_qdq).
 # Exit:  0 pass; 1 a check failed; 77 skipped (node missing, npm unreachable, or data/models missing).
 set -uo pipefail
@@ -36,7 +37,7 @@ PRE_CLI=scale=0.00392156862745098,mean=0.2860,std=0.3530
 PRE_JS=0.00392156862745098,0.2860,0.3530
 MIN_AGREEMENT=0.995
 MODELS=(${ORT_QDQ_MODELS:-lenet5 mlp3 vgg_bn lstm})
-METHODS=(${ORT_QDQ_METHODS:-static dynamic w4g32})
+METHODS=(${ORT_QDQ_METHODS:-static native dynamic w4g32})
 
 say() { echo "interop-ort: $*"; }
 skip() { say "skipped: $*"; exit 77; }
@@ -82,6 +83,8 @@ node "$JS" prep "$DATA/t10k-images-idx3-ubyte.gz" "$WORK/x" --preprocess "$PRE_J
 quant_args() {
     case $1 in
     static) echo "--method static --weights int8 --granularity channel --calibrator minmax --format qdq \
+--calib $DATA/train-images-idx3-ubyte.gz --preprocess $PRE_CLI --calib-samples 512" ;;
+    native) echo "--method static --weights int8 --granularity channel --calibrator minmax --format native \
 --calib $DATA/train-images-idx3-ubyte.gz --preprocess $PRE_CLI --calib-samples 512" ;;
     dynamic) echo "--method dynamic --weights int8" ;;
     w4g32) echo "--method weight-only --weights int4 --granularity group:32" ;;

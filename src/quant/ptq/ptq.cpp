@@ -17,6 +17,7 @@
 #include "quant/ptq/equalize.h"
 #include "quant/ptq/gptq.h"
 #include "quant/ptq/observer.h"
+#include "quant/ptq/qoperator.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
 
@@ -1416,7 +1417,9 @@ Status check_options(const PtqOptions& o) {
         return InvalidArgument(std::string(o.gptq ? "--gptq" : "--awq") + ": --granularity channel or group:N (not tensor)");
     if (o.bias_correction && o.method != Method::Static && o.method != Method::WeightOnly)
         return InvalidArgument("--bias-correction is for --method static or weight-only");
-    if (o.format == Format::Native) return Unsupported("--format native is not implemented yet; use --format qdq");
+    if (o.format == Format::Native && o.method != Method::Static && o.method != Method::Dynamic)
+        return InvalidArgument(std::string("--format native: integer operators exist for --method static and dynamic, not ") +
+                               method_name(o.method));
     for (const auto& e : o.exclude) {
         try {
             std::regex re(e);
@@ -1539,6 +1542,14 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     if (o.bias_correction) {
         EDGEQ_RETURN_IF_ERROR(resort(m.graph));
         EDGEQ_RETURN_IF_ERROR(correct_biases(m, *fp, names, held, o.threads, rep));
+    }
+    if (o.format == Format::Native && o.method == Method::Static) {
+        // dynamic is integer operators already (DynamicQuantizeLinear -> MatMulInteger / ConvInteger)
+        EDGEQ_RETURN_IF_ERROR(resort(m.graph));
+        EDGEQ_ASSIGN_OR_RETURN(auto qr, to_qoperator(m));
+        rep.log.push_back("native: " + std::to_string(qr.converted) + " layers as QLinearConv / QLinearMatMul / QGemm, " +
+                          std::to_string(qr.passthrough) + " pooling/reshape ops on int8");
+        for (const auto& k : qr.kept) rep.log.push_back("native: kept QDQ: " + k);
     }
     drop_unused_initializers(m.graph);
     // Stale inferred types of rewired values are dropped; the importer's shape inference recomputes them.

@@ -4,6 +4,9 @@
 //   ConvInteger    conv(X [N, C, D..] - x_zp, W [M, C/group, k..] - w_zp) -> int32 [N, M, O..]
 //   QLinearMatMul  y = saturate(round_half_even(acc * (a_scale * b_scale / y_scale) + y_zp))
 //   QLinearConv    y = saturate(round_half_even((acc + B) * (x_scale * w_scale / y_scale) + y_zp))
+//   QGemm          (com.microsoft, ONNX Runtime's quantized Gemm) acc = (op(A) - a_zp) @ (op(B) - b_zp) + C;
+//                  y = saturate(round_half_even(acc * alpha * (a_scale * b_scale / y_scale) + y_zp)), or the float
+//                  acc * alpha * a_scale * b_scale when y_scale is omitted. C is int32 on the a_scale * b_scale grid.
 // (the zero point is added before rounding, as ONNX's reference does; ONNX Runtime rounds first, which differs
 // only on exact .5 ties with an odd zero point)
 //
@@ -379,6 +382,91 @@ Status op_qlinear_matmul(OpContext& ctx) {
         const int64_t n = static_cast<int64_t>(i) % d.N, m = (static_cast<int64_t>(i) / d.N) % d.M;
         const double mult = multiplier(p, pick(as, m), pick(bs, n), pick(ys, m));
         y[i] = requantize(acc[i], mult, pick(yz, m), out);
+    }
+    ctx.outputs[0] = write_q8(out, d.out, y);
+    return Status::Ok();
+}
+
+namespace {
+// A 2-D 1-byte tensor transposed.
+Tensor transposed_q8(const Tensor& t) {
+    const int64_t R = t.dim(0), C = t.dim(1);
+    Tensor r(t.dtype(), {C, R});
+    const uint8_t* s = static_cast<const uint8_t*>(t.raw());
+    uint8_t* d = static_cast<uint8_t*>(r.raw());
+    for (int64_t i = 0; i < R; ++i)
+        for (int64_t j = 0; j < C; ++j) d[j * R + i] = s[i * C + j];
+    return r;
+}
+}  // namespace
+
+Status op_qgemm(OpContext& ctx) {
+    for (size_t i : {0u, 1u, 3u, 4u})
+        if (!ctx.has_input(i)) return ctx.fail("needs inputs A, a_scale, B and b_scale");
+    const Tensor& A0 = ctx.in(0);
+    const Tensor& B0 = ctx.in(3);
+    if (!is_q8(A0.dtype()) || !is_q8(B0.dtype())) {
+        return ctx.unsupported(std::string("input types ") + dtype_name(A0.dtype()) + " and " + dtype_name(B0.dtype()));
+    }
+    if (A0.rank() != 2 || B0.rank() != 2) {
+        return ctx.fail("A " + shape_str(A0.shape()) + " and B " + shape_str(B0.shape()) + " must be 2-D");
+    }
+    const bool ta = ctx.node.attr_i("transA", 0) != 0, tb = ctx.node.attr_i("transB", 0) != 0;
+    const float alpha = ctx.node.attr_f("alpha", 1.0f);
+    const Tensor A = ta ? transposed_q8(A0) : A0;
+    const Tensor B = tb ? transposed_q8(B0) : B0;
+    EDGEQ_ASSIGN_OR_RETURN(const MatMulDims d, matmul_dims(ctx, A.shape(), B.shape()));
+    EDGEQ_ASSIGN_OR_RETURN(const auto as, scale_values(ctx, opt(ctx, 1), 1, "a_scale"));
+    EDGEQ_ASSIGN_OR_RETURN(const auto bs, scale_values(ctx, opt(ctx, 4), d.N, "b_scale"));
+    EDGEQ_ASSIGN_OR_RETURN(const auto az, zero_point_values(ctx, opt(ctx, 2), A.dtype(), 1, "a_zero_point"));
+    EDGEQ_ASSIGN_OR_RETURN(const auto bz, zero_point_values(ctx, opt(ctx, 5), B.dtype(), d.N, "b_zero_point"));
+    (void)az;  // validated here, applied by minus_zero_point
+    (void)bz;
+    const Tensor* C = opt(ctx, 6);
+    if (C && C->dtype() != DType::I32) return ctx.fail(std::string("C must be int32, got ") + dtype_name(C->dtype()));
+    if (C && alpha != 1.0f) return ctx.unsupported("C with alpha != 1 (the scale of C is ambiguous)");
+    if (C && !(C->numel() == 1 || (C->rank() == 1 && C->dim(0) == d.N) || C->shape() == Shape{d.M, d.N})) {
+        return ctx.fail("C " + shape_str(C->shape()) + " must be a scalar, [N] or [M, N] with N = " + std::to_string(d.N));
+    }
+    const Tensor* ys = opt(ctx, 7);
+    const Tensor* yzp = opt(ctx, 8);
+    const DType out = yzp ? yzp->dtype() : A.dtype();
+    if (ys && !is_q8(out)) return ctx.unsupported(std::string("output type ") + dtype_name(out));
+    std::vector<float> ysv;
+    std::vector<int64_t> yz{0};
+    if (ys) {
+        EDGEQ_ASSIGN_OR_RETURN(ysv, scale_values(ctx, ys, 1, "y_scale"));
+        EDGEQ_ASSIGN_OR_RETURN(yz, zero_point_values(ctx, yzp, out, 1, "y_zero_point"));
+    }
+    EDGEQ_ASSIGN_OR_RETURN(const auto av, minus_zero_point(ctx, A, opt(ctx, 2), true, "A"));
+    EDGEQ_ASSIGN_OR_RETURN(const auto bv, minus_zero_point(ctx, B, opt(ctx, 5), false, "B"));
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(ys ? out : DType::F32, d.out);
+        return Status::Ok();
+    }
+    std::vector<int64_t> acc = matmul_i32(d, av, bv);
+    if (C) {
+        const auto cv = C->to_i64();
+        for (size_t i = 0; i < acc.size(); ++i) {
+            const size_t n = static_cast<size_t>(static_cast<int64_t>(i) % d.N);
+            acc[i] += cv.size() == 1 ? cv[0] : cv.size() == static_cast<size_t>(d.N) ? cv[n] : cv[i];
+        }
+    }
+    auto pick = [](const std::vector<float>& v, int64_t i) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(i)]; };
+    if (!ys) {
+        Tensor y(DType::F32, d.out);
+        for (size_t i = 0; i < acc.size(); ++i) {
+            const int64_t n = static_cast<int64_t>(i) % d.N;
+            y.data<float>()[i] = static_cast<float>(static_cast<double>(acc[i]) * alpha * as[0] * pick(bs, n));
+        }
+        ctx.outputs[0] = y;
+        return Status::Ok();
+    }
+    const DType p = scales_type(ctx.in(1), ctx.in(4), *ys);
+    std::vector<int64_t> y(acc.size());
+    for (size_t i = 0; i < acc.size(); ++i) {
+        const int64_t n = static_cast<int64_t>(i) % d.N;
+        y[i] = requantize(acc[i], multiplier(p, as[0], pick(bs, n), ysv[0]) * alpha, yz[0], out);
     }
     ctx.outputs[0] = write_q8(out, d.out, y);
     return Status::Ok();

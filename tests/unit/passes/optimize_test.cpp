@@ -81,6 +81,71 @@ double compare(Model& m, const Tensor& x, passes::OptimizeReport* rep_out) {
     return d;
 }
 
+// QLinearConv and com.microsoft.QGemm expand into DequantizeLinear -> Conv / Gemm -> QuantizeLinear: the same
+// outputs up to one quantization step (float vs exact integer accumulation before the rounding).
+TEST(Optimize, QOperatorsExpandToQdq) {
+    REQUIRE_OPS("QLinearConv", "QuantizeLinear", "DequantizeLinear");
+    Model m;
+    m.opsets[""] = 13;
+    m.opsets["com.microsoft"] = 1;
+    auto& g = m.graph;
+    std::mt19937 rng(5);
+    auto q8 = [&](DType t, Shape s, int lo, int hi) {
+        Tensor r(t, s);
+        std::uniform_int_distribution<int> d(lo, hi);
+        for (int64_t i = 0; i < r.numel(); ++i) {
+            if (t == DType::I8) r.data<int8_t>()[i] = static_cast<int8_t>(d(rng));
+            else if (t == DType::U8) r.data<uint8_t>()[i] = static_cast<uint8_t>(d(rng));
+            else r.data<int32_t>()[i] = d(rng);
+        }
+        return r;
+    };
+    g.inputs = {vi("x")};
+    g.outputs = {vi("y")};
+    g.initializers["xs"] = Tensor::scalar_f32(0.05f);
+    g.initializers["xz"] = Tensor::from_vector<uint8_t>(DType::U8, {}, {128});
+    g.initializers["w"] = q8(DType::I8, {4, 3, 3, 3}, -127, 127);
+    g.initializers["ws"] = Tensor::from_vector<float>(DType::F32, {4}, {0.01f, 0.02f, 0.015f, 0.03f});
+    g.initializers["wz"] = Tensor(DType::I8, {4});
+    g.initializers["b"] = q8(DType::I32, {4}, -500, 500);
+    g.initializers["cs"] = Tensor::scalar_f32(0.2f);
+    g.initializers["cz"] = Tensor::from_vector<uint8_t>(DType::U8, {}, {100});
+    g.initializers["g"] = q8(DType::I8, {5, 4 * 4 * 4}, -127, 127);  // QGemm B [N, K], transB
+    g.initializers["gs"] = Tensor::scalar_f32(0.01f);
+    g.initializers["gz"] = Tensor(DType::I8, {});
+    g.initializers["gb"] = q8(DType::I32, {5}, -300, 300);
+    g.initializers["ys"] = Tensor::scalar_f32(0.3f);
+    g.initializers["yz"] = Tensor::from_vector<uint8_t>(DType::U8, {}, {128});
+    g.initializers["shape"] = Tensor::from_vector<int64_t>(DType::I64, {2}, {2, 64});
+    g.nodes.push_back(node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"}));
+    g.nodes.push_back(node("QLinearConv", {"xq", "xs", "xz", "w", "ws", "wz", "cs", "cz", "b"}, {"cq"},
+                           {{"pads", ints({0, 0, 0, 0})}}));
+    g.nodes.push_back(node("Reshape", {"cq", "shape"}, {"cr"}));
+    Node qg = node("QGemm", {"cr", "cs", "cz", "g", "gs", "gz", "gb", "ys", "yz"}, {"yq"});
+    qg.domain = "com.microsoft";
+    qg.attrs["transB"] = [] {
+        Attribute a;
+        a.kind = Attribute::Kind::Int;
+        a.i = 1;
+        return a;
+    }();
+    g.nodes.push_back(qg);
+    g.nodes.push_back(node("DequantizeLinear", {"yq", "ys", "yz"}, {"y"}));
+    passes::OptimizeReport rep;
+    const double d = compare(m, randn({2, 3, 6, 6}, 9), &rep);
+    EXPECT_EQ(rep.qoperators_expanded, 2);
+    EXPECT_LE(d, 0.3 + 1e-6);  // at most one output step
+    int convs = 0, gemms = 0, qlinear = 0;
+    for (const auto& n : m.graph.nodes) {
+        convs += n.op_type == "Conv";
+        gemms += n.op_type == "Gemm";
+        qlinear += n.op_type == "QLinearConv" || n.op_type == "QGemm";
+    }
+    EXPECT_EQ(convs, 1);
+    EXPECT_EQ(gemms, 1);
+    EXPECT_EQ(qlinear, 0);
+}
+
 TEST(Optimize, ConvBatchNormReluFoldsAndFuses) {
     REQUIRE_OPS("Conv", "BatchNormalization", "Relu", "Identity");
     Model m;

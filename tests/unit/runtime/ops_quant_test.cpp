@@ -40,12 +40,14 @@ Attribute attr_str(std::string s) {
 // Runs one node; inputs named in0, in1, ... (empty handle = omitted); returns its outputs.
 Result<std::vector<Tensor>> run_node(const std::string& op, const std::vector<Tensor>& inputs,
                                      std::map<std::string, Attribute> attrs = {}, int64_t opset = 21,
-                                     size_t n_outputs = 1) {
+                                     size_t n_outputs = 1, const std::string& domain = "") {
     graph::Model m;
     m.opsets[""] = opset;
+    if (!domain.empty()) m.opsets[domain] = 1;
     graph::Node node;
     node.name = "n";
     node.op_type = op;
+    node.domain = domain;
     node.attrs = std::move(attrs);
     std::map<std::string, Tensor> feeds;
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -326,6 +328,36 @@ TEST(QLinearMatMul, RequantizesHalfToEven) {
                                                 f32({}, {1}), i8({}, {-10})},
                               {}, 10));
     EXPECT_EQ(ints(s[0]), (std::vector<int64_t>{127, 127}));
+}
+
+TEST(QGemm, TransposedWeightsPerColumnZeroPointsBiasAndBothOutputs) {
+    // A u8 [2, 2] zp 1 -> a' = [[1, 2], [3, 4]]; B stored [N, K] (transB) s8, zp per column [0, 1]:
+    // op(B)' = [[1, 1], [0, -2]]; acc = a' op(B)' = [[1, -3], [3, -5]]; + C [10, -1] = [[11, -4], [13, -6]]
+    const Tensor a = u8({2, 2}, {2, 3, 4, 5});
+    const Tensor b = i8({2, 2}, {1, 0, 2, -1});
+    const std::map<std::string, Attribute> tb{{"transB", attr_int(1)}};
+    // float output: acc * a_scale 0.5 * b_scale [1, 2]
+    ASSERT_OK_AND(f, run_node("QGemm", {a, f32({}, {0.5f}), u8({}, {1}), b, f32({2}, {1, 2}), i8({2}, {0, 1}),
+                                        i32({2}, {10, -1})},
+                              tb, 13, 1, "com.microsoft"));
+    EXPECT_EQ(f[0].dtype(), DType::F32);
+    EXPECT_EQ(f[0].to_f32(), (std::vector<float>{5.5f, -4.0f, 6.5f, -6.0f}));
+    // quantized output: multipliers [0.5, 1], y_zp 128, ties to even: 133.5 -> 134, 134.5 -> 134
+    ASSERT_OK_AND(q, run_node("QGemm", {a, f32({}, {0.5f}), u8({}, {1}), b, f32({2}, {1, 2}), i8({2}, {0, 1}),
+                                        i32({2}, {10, -1}), f32({}, {1}), u8({}, {128})},
+                              tb, 13, 1, "com.microsoft"));
+    EXPECT_EQ(ints(q[0]), (std::vector<int64_t>{134, 124, 134, 122}));
+    // an int32 C with alpha != 1 has no agreed scale: refused, not guessed
+    auto bad = run_node("QGemm", {a, f32({}, {0.5f}), u8({}, {1}), b, f32({}, {1}), i8({}, {0}), i32({2}, {1, 1})},
+                        {{"transB", attr_int(1)}, {"alpha", [] {
+                              Attribute x;
+                              x.kind = Attribute::Kind::Float;
+                              x.f = 2.0f;
+                              return x;
+                          }()}},
+                        13, 1, "com.microsoft");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("alpha"), std::string::npos) << bad.status().message();
 }
 
 // ---------------- ConvInteger / QLinearConv ----------------
