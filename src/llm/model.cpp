@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
+#include "dtype/vec_dot.h"
 
 namespace edgeq::llm {
 namespace {
@@ -34,7 +35,7 @@ float dot(const float* a, const float* b, int64_t n) {
 // ggml_rms_norm followed by the multiplication with the norm weight.
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
     double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);  // ggml: float square, double sum
     const float mean = static_cast<float>(sum / static_cast<double>(n));
     const float scale = 1.0f / std::sqrt(mean + eps);
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
@@ -123,15 +124,61 @@ struct Loader {
 
 }  // namespace
 
-void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end) {
-    for (int64_t r = r_begin; r < r_end; ++r) y[r] = dot(row_f32(w, r), x, w.cols);
-}
+namespace {
 
-void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end) {
+// Weights of a type without a dot product (none of the GGUF weight types edgeq loads today, but the loader accepts
+// anything src/dtype can dequantize): dequantize each row and dot it with the F32 activations.
+void matmul_dequant(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end) {
     for (int64_t r = r_begin; r < r_end; ++r) {
         const float* wr = row_f32(w, r);
         for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = dot(wr, x + t * w.cols, w.cols);
     }
+}
+
+// Activation rows converted to the weight's vec_dot_type, once per matrix product.
+struct ActRows {
+    std::vector<uint8_t> buf;
+    size_t stride = 0;
+    const void* row(int64_t t) const { return buf.data() + static_cast<size_t>(t) * stride; }
+};
+
+void quantize_rows(const Weight& w, const float* x, int64_t n_x, ActRows& a) {
+    a.stride = vec_dot_act_size(w.type, w.cols);
+    a.buf.resize(a.stride * static_cast<size_t>(n_x));
+    for (int64_t t = 0; t < n_x; ++t) quantize_activation(w.type, x + t * w.cols, a.buf.data() + t * a.stride, w.cols);
+}
+
+bool needs_act_rows(const Weight& w) { return w.type != DType::F32 && has_vec_dot(w.type); }
+
+// y[t * rows + r] for r in [r_begin, r_end): F32 weights dot the F32 activations in double; every other type
+// dots its blocks with the quantized activation rows (llama.cpp's arithmetic, dtype/vec_dot.h).
+void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x, float* y, int64_t r_begin,
+                 int64_t r_end) {
+    if (w.type == DType::F32) {
+        for (int64_t r = r_begin; r < r_end; ++r) {
+            const float* wr = reinterpret_cast<const float*>(w.row(r));
+            for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = dot(wr, x + t * w.cols, w.cols);
+        }
+        return;
+    }
+    if (!has_vec_dot(w.type)) return matmul_dequant(w, x, n_x, y, r_begin, r_end);
+    const VecDotFn f = selected_vec_dot(w.type);
+    for (int64_t r = r_begin; r < r_end; ++r) {
+        const uint8_t* wr = w.row(r);
+        for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, wr, a->row(t));
+    }
+}
+
+}  // namespace
+
+void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end) {
+    matmul(w, x, 1, y, r_begin, r_end);
+}
+
+void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end) {
+    ActRows a;
+    if (needs_act_rows(w)) quantize_rows(w, x, n_x, a);
+    matmul_rows(w, x, &a, n_x, y, r_begin, r_end);
 }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelOptions& o) {
@@ -206,16 +253,14 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
 void Model::set_threads(int n) { threads_ = n > 0 ? n : hardware_threads(); }
 
 void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
+    // The activation rows are quantized once, before the rows are split among the threads.
+    thread_local ActRows tl;  // reused across calls; the workers read it through a pointer (not their own copy)
+    ActRows* a = &tl;
+    if (needs_act_rows(w)) quantize_rows(w, x, n_x, *a);
     // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least.
     const int64_t work = w.rows * w.cols * n_x;
     const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
-    parallel_for(w.rows, t, 1, [&](int64_t b, int64_t e) {
-        if (n_x == 1) {
-            matvec(w, x, y, b, e);
-        } else {
-            matmul(w, x, n_x, y, b, e);
-        }
-    });
+    parallel_for(w.rows, t, 1, [&](int64_t b, int64_t e) { matmul_rows(w, x, a, n_x, y, b, e); });
 }
 
 Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits) {

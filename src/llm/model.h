@@ -1,9 +1,11 @@
 // Llama-architecture decoder on a GGUF file (docs/llm/runtime.md).
 //
-// Reference path: the weights stay in the file's read-only mapping in their stored type (F32, F16, Q8_0, Q4_0, ...,
-// anything src/dtype can dequantize). A matrix-vector product dequantizes one weight row at a time into a scratch
-// buffer (dequantize_row) and takes dot products with the activations; the token embedding row of each token is
-// dequantized when it is looked up. Activations and the K/V cache are F32.
+// The weights stay in the file's read-only mapping in their stored type (F32, F16, Q8_0, Q4_0, ..., anything
+// src/dtype can dequantize). Matrix products follow llama.cpp's CPU backend: each activation row is converted once
+// to the weight type's vec_dot_type (Q8_0, Q8_1, Q8_K; F16 for F16 weights; dtype/vec_dot.h) and every weight row
+// is dotted with it on its blocks by vec_dot (integer block sums, ggml's float order; the AVX2/AVX-512 rows give
+// the reference's bits, so results do not depend on EDGEQ_ISA). F32 weights are dotted with the F32 activations
+// in double. The token embedding row of each token is dequantized when it is looked up. The K/V cache is F32.
 //
 // The forward pass is llama.cpp's LLM_ARCH_LLAMA graph: RMSNorm (eps from metadata) -> Q/K/V -> RoPE mode NORM
 // (adjacent pairs (x[2i], x[2i+1]) of the first n_rot dims, theta = pos * base^(-2i/n_rot)) -> grouped-query causal
@@ -51,9 +53,10 @@ struct Weight {
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
-// The matmul seam. Reference kernels: y[r] = dot(dequantize(w.row(r)), x) for r in [r_begin, r_end), with the
-// dot product accumulated in double. matmul does the same for n_x activation vectors at once (x: n_x x w.cols,
-// y: n_x x w.rows, both row-major), dequantizing each weight row once.
+// The matmul seam: y[r] = vec_dot(w.row(r), quantize_activation(x)) for r in [r_begin, r_end) (F32 weights: the
+// double-accumulated dot with x). matmul does the same for n_x activation vectors at once (x: n_x x w.cols,
+// y: n_x x w.rows, both row-major), quantizing each activation row once. Types without a vec_dot (none of the
+// GGUF weight types) fall back to dequantizing each row and dotting it with x in double.
 void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end);
 void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end);
 

@@ -1,12 +1,11 @@
-// AVX-512 (F/BW/DQ/VL) dot products of the k-quants with Q8_K (dtype/vec_dot.h): 64 elements per zmm, two
-// sub-blocks of 32 per instruction. Integer parts exact (vpmaddubsw cannot saturate for these operand ranges,
-// then vpmaddwd with the sub-block scale into int32); float parts accumulated in 16 lanes, so the result equals
-// the reference to float rounding (bit-identical with power-of-two scales; tests/unit/dtype/vec_dot_test.cpp).
+// AVX-512 (F/BW/VL/DQ) dot products of Q4_K, Q5_K and Q6_K with Q8_K (dtype/vec_dot.h), bit-identical to the
+// reference: the lane scheme of vec_dot_avx2.cpp on 64 elements per zmm. Int32 lanes l and l + 8 of a zmm both
+// belong to ggml's lane l (the two 32-element groups, or four 16-element sub-blocks, of one instruction); they
+// are added at the end of each super-block, which is exact, before the float steps.
 //
 // Internal linkage only (see dtype/x86/lanes_x86.h): this unit is compiled with -mavx512f/bw/vl/dq.
-// GCC 12 warns about the _mm*_undefined_* operands inside its own AVX-512 intrinsic headers.
+// GCC 12 false positive inside its AVX-512 headers (_mm*_undefined_* self-initialisation).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstdint>
@@ -17,14 +16,29 @@
 namespace edgeq::vdot {
 namespace {
 
-inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
 inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
-// int16 lanes 0..15 = a, 16..31 = b.
-inline __m512i scales2(int a, int b) {
-    return join(_mm256_set1_epi16(static_cast<int16_t>(a)), _mm256_set1_epi16(static_cast<int16_t>(b)));
+
+// Per 128-bit lane: bytes (0, 8, 1, 9, ..., 7, 15), so int16 lane l of vpmaddubsw holds elements l and l+8.
+inline __m512i pair_l_l8(__m512i v) {
+    const __m512i m = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    return _mm512_shuffle_epi8(v, m);
+}
+
+// 16 int16 -> 16 int32 times a per-half scale: lanes 0..7 by s0, 8..15 by s1 (vpmaddwd with (s, 0) pairs).
+inline __m512i scale16x2(__m256i v, int s0, int s1) {
+    const __m512i sv = join(_mm256_set1_epi32(static_cast<uint16_t>(s0)), _mm256_set1_epi32(static_cast<uint16_t>(s1)));
+    return _mm512_madd_epi16(_mm512_cvtepi16_epi32(v), sv);
+}
+
+inline __m256i fold(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+inline float total(__m256 sums, float sumf) {
+    alignas(32) float s[8];
+    _mm256_store_ps(s, sums);
+    for (int l = 0; l < 8; ++l) sumf += s[l];
+    return sumf;
 }
 
 inline void scales_mins_k4(const uint8_t* q, int* sc, int* mn) {
@@ -44,16 +58,16 @@ float q45_K(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const Block*>(w);
     const auto* y = static_cast<const block_q8_K*>(a);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi8(0x01);
-    __m512 acc = _mm512_setzero_ps();
-    float mins = 0.0f;
+    __m256 sums = _mm256_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; ++i) {
         int sc[8], mn[8];
         scales_mins_k4(x[i].scales, sc, mn);
-        int summ = 0;
-        for (int j = 0; j < QK_K / 16; ++j) summ += y[i].bsums[j] * mn[j / 2];
-        __m256i hb;
+        int sumi = 0;
+        for (int j = 0; j < QK_K / 16; ++j) sumi += y[i].bsums[j] * mn[j / 2];
+        __m256i hb = _mm256_setzero_si256();
         if constexpr (kQ5) hb = load32(x[i].qh);
-        __m512i sumi = _mm512_setzero_si512();
+        __m512i aux = _mm512_setzero_si512();
         for (int j = 0; j < 4; ++j) {  // 64 elements: sub-blocks 2j (low nibbles) and 2j+1 (high nibbles)
             const __m256i q = load32(x[i].qs + 32 * j);
             __m256i lo = _mm256_and_si256(q, m4);
@@ -62,13 +76,19 @@ float q45_K(int64_t n, const void* w, const void* a) {
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m1), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), m1), 4));
             }
-            const __m512i p = _mm512_maddubs_epi16(join(lo, hi), load64(y[i].qs + 64 * j));
-            sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p, scales2(sc[2 * j], sc[2 * j + 1])));
+            // 128-bit lanes of t: (sub 2j: l, l+8), (2j: 16+l, 24+l), (2j+1: l, l+8), (2j+1: 16+l, 24+l).
+            const __m512i t = _mm512_maddubs_epi16(pair_l_l8(join(lo, hi)), pair_l_l8(load64(y[i].qs + 64 * j)));
+            // Add the two halves of each sub-block in int16: 128-bit lanes (0 + 1) and (2 + 3).
+            const __m512i s = _mm512_add_epi16(t, _mm512_shuffle_i64x2(t, t, 0xB1));
+            const __m256i h = _mm512_castsi512_si256(_mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), s));
+            aux = _mm512_add_epi32(aux, scale16x2(h, sc[2 * j], sc[2 * j + 1]));
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
-        mins += (h2f(x[i].dmin) * y[i].d) * static_cast<float>(summ);
+        const float d = _cvtsh_ss(x[i].d) * y[i].d;
+        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
+        const float dmin = _cvtsh_ss(x[i].dmin) * y[i].d;
+        sumf -= dmin * static_cast<float>(sumi);
     }
-    return _mm512_reduce_add_ps(acc) - mins;
+    return total(sums, sumf);
 }
 
 }  // namespace
@@ -81,9 +101,9 @@ float q6_K_q8_K_avx512(int64_t n, const void* w, const void* a) {
     const auto* y = static_cast<const block_q8_K*>(a);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
     const __m512i m32 = _mm512_set1_epi8(32);
-    __m512 acc = _mm512_setzero_ps();
+    __m256 sums = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m512i sumi = _mm512_setzero_si512();
+        __m512i aux = _mm512_setzero_si512();
         for (int h = 0; h < 2; ++h) {  // halves of 128 elements
             const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
             const __m256i qh = load32(x[i].qh + 32 * h);
@@ -95,19 +115,18 @@ float q6_K_q8_K_avx512(int64_t n, const void* w, const void* a) {
             const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
             const __m512i qa[2] = {join(q0, q1), join(q2, q3)};
-            for (int k = 0; k < 2; ++k) {  // 64 elements = 4 sub-blocks of 16
-                const __m512i yv = load64(y[i].qs + 128 * h + 64 * k);
-                const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(qa[k], yv), _mm512_maddubs_epi16(m32, yv));
+            for (int k = 0; k < 2; ++k) {  // 64 elements = sub-blocks s..s+3 of 16, one per 128-bit lane of t
+                const __m512i yv = pair_l_l8(load64(y[i].qs + 128 * h + 64 * k));
+                const __m512i t = _mm512_sub_epi16(_mm512_maddubs_epi16(pair_l_l8(qa[k]), yv), _mm512_maddubs_epi16(m32, yv));
                 const int8_t* s = x[i].scales + 8 * h + 4 * k;
-                const __m512i scv = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]))),
-                    _mm256_set_m128i(_mm_set1_epi16(s[3]), _mm_set1_epi16(s[2])), 1);
-                sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p, scv));
+                aux = _mm512_add_epi32(aux, scale16x2(_mm512_castsi512_si256(t), s[0], s[1]));
+                aux = _mm512_add_epi32(aux, scale16x2(_mm512_extracti64x4_epi64(t, 1), s[2], s[3]));
             }
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+        const float d = _cvtsh_ss(x[i].d) * y[i].d;
+        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
     }
-    return _mm512_reduce_add_ps(acc);
+    return total(sums, 0.0f);
 }
 
 }  // namespace edgeq::vdot

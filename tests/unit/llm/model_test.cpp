@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "dtype/vec_dot.h"
 #include "formats/data/npy.h"
 #include "formats/gguf/gguf.h"
 #include "formats/llama2c/llama2c.h"
@@ -25,8 +26,9 @@ namespace fs = std::filesystem;
 constexpr int64_t kPositions = 256;  // the fixture logits cover ids[:256]
 constexpr int64_t kVocab = 512;
 constexpr float kF32Tol = 1e-3f;     // F32 model vs llama.cpp F32 logits (stored diff to f64 numpy is 3.3e-5)
-// A top-1 disagreement is acceptable only where llama.cpp's own logits of the two tokens are this close.
-constexpr float kNearTie = 0.3f;
+// A top-1 disagreement is acceptable only where llama.cpp's own logits of the two tokens are this close
+// (measured worst: 0.139, Q5_K_S).
+constexpr float kNearTie = 0.2f;
 
 std::vector<int32_t> fixture_tokens(const fs::path& json_path) {
     std::ifstream in(json_path);
@@ -111,11 +113,14 @@ struct Variant {
 
 class LlmModelVariant : public ::testing::TestWithParam<Variant> {};
 
-// Every variant's logits on the 256 fixture tokens against llama.cpp's (zen4 backend). llama.cpp multiplies F16
-// weights with F16-rounded activations and quantized weights with Q8_0-quantized activations; this reference path
-// keeps the activations F32 (it matches the fixtures' float64 "dequant_f64_forward" pass, which differs from
-// llama.cpp by up to 0.34 logit). So only F32 is held to 1e-3; the others get bounds on the logit difference,
-// top-1 agreement, and the rule that a disagreement happens only at a near-tie of llama.cpp's own logits.
+// Every variant's logits on the 256 fixture tokens against llama.cpp's (zen4 backend). Like llama.cpp, the model
+// quantizes each activation row to the weight's vec_dot_type (Q8_0/Q8_1/Q8_K, F16) and takes integer block dot
+// products (dtype/vec_dot.h), so most positions agree to < 1e-4 (Q8_0: 230 of 256). The rest differ because float
+// rounding is not bit-identical elsewhere (RMSNorm, attention, SiLU, summation order of llama.cpp's SIMD kernels):
+// a last-bit difference that moves one activation across a rounding boundary of the Q8/F16 quantizer changes that
+// position by up to ~0.1 logit, and through the K/V cache the later ones. llama.cpp's own AVX2 and AVX-512 backends
+// differ from each other in the same way (top-1 >= 99.2 %, fixtures/README.md). Bounds: measured values (top-1,
+// max |dlogit|) with a margin; F32 to 1e-3; PPL within 0.5 % of llama.cpp's.
 TEST_P(LlmModelVariant, MatchesLlamaCppLogits) {
     const Variant v = GetParam();
     EDGEQ_REQUIRE_SHARED(model, std::string("fixtures/llm/models/stories260K-") + v.name + ".gguf");
@@ -134,28 +139,32 @@ TEST_P(LlmModelVariant, MatchesLlamaCppLogits) {
     EXPECT_LE(c.max_abs, v.max_abs);
     EXPECT_LE(c.worst_gap, kNearTie);
 
-    // Weight decoding: the perplexity equals the fixture's float64 forward pass on ggml-dequantized weights
-    // (dequant_f64_forward), which isolates the weights from llama.cpp's activation quantization.
+    // Perplexity within 0.5 % of llama.cpp's (the criterion); F32 also equals the fixture's float64
+    // forward pass (dequant_f64_forward) to 1e-5.
     EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
     std::ifstream in(results);
     const auto j = nlohmann::json::parse(in);
-    const double want = j.at("variants").at(v.name).at("dequant_f64_forward").at("ppl").get<double>();
+    const double llama_ppl = j.at("variants").at(v.name).at("ppl").get<double>();
     const double ppl = perplexity(ours, ids);
-    std::printf("%s: PPL %.6f, float64 dequantized-weights reference %.6f\n", v.name, ppl, want);
-    EXPECT_NEAR(ppl, want, 1e-5 * want);
+    std::printf("%s: PPL %.6f, llama.cpp %.6f\n", v.name, ppl, llama_ppl);
+    EXPECT_NEAR(ppl, llama_ppl, 0.005 * llama_ppl);
+    if (std::string(v.name) == "F32") {
+        const double f64 = j.at("variants").at(v.name).at("dequant_f64_forward").at("ppl").get<double>();
+        EXPECT_NEAR(ppl, f64, 1e-5 * f64);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Stories260K, LlmModelVariant,
-    ::testing::Values(Variant{"F32", 1.0, kF32Tol}, Variant{"F16", 1.0, 0.025f}, Variant{"Q8_0", 0.99, 0.5f},
-                      Variant{"Q6_K", 0.99, 0.5f}, Variant{"Q4_0", 0.99, 0.5f}, Variant{"Q4_K_M", 0.99, 0.5f},
-                      Variant{"Q5_K_S", 0.98, 0.5f}, Variant{"Q2_K", 0.99, 0.5f}),
+    ::testing::Values(Variant{"F32", 1.0, kF32Tol}, Variant{"F16", 1.0, 0.025f}, Variant{"Q8_0", 0.99, 0.3f},
+                      Variant{"Q6_K", 0.99, 0.3f}, Variant{"Q4_0", 0.99, 0.45f}, Variant{"Q4_K_M", 0.99, 0.4f},
+                      Variant{"Q5_K_S", 0.98, 0.45f}, Variant{"Q2_K", 0.99, 0.45f}),
     [](const ::testing::TestParamInfo<Variant>& p) { return std::string(p.param.name); });
 
 // shakespeare-wiki-4M (shared/fixtures/llm-shakespeare): rows of 256/768, so the K-quant files hold real Q2_K..Q6_K
 // tensors (stories260K fell back to legacy types). Both 256-token chunks, each from an empty cache. Bounds: measured
-// values (top-1 0.957..1, max |dlogit| <= 0.55 for TQ2_0, <= 0.35 otherwise) with a margin; the gap to llama.cpp
-// is its Q8_K activation quantization, not weight decoding (F32 agrees to 6e-6).
+// values with a margin (top-1 0.973..1, max |dlogit| <= 0.21; before the Q8_K activation path 0.957..1 and 0.55);
+// the remaining gap is the rounding-boundary effect described above (F32 agrees to 7e-6).
 class LlmShakespeare : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(LlmShakespeare, MatchesLlamaCppLogits) {
@@ -189,9 +198,9 @@ TEST_P(LlmShakespeare, MatchesLlamaCppLogits) {
 
 INSTANTIATE_TEST_SUITE_P(
     ShakespeareWiki4M, LlmShakespeare,
-    ::testing::Values(Variant{"F32", 1.0, kF32Tol}, Variant{"Q8_0", 0.97, 0.3f}, Variant{"Q6_K", 0.96, 0.5f},
-                      Variant{"Q5_K_M", 0.96, 0.5f}, Variant{"Q4_K_M", 0.96, 0.5f}, Variant{"Q3_K_M", 0.96, 0.5f},
-                      Variant{"Q2_K", 0.96, 0.5f}, Variant{"IQ4_NL", 0.97, 0.3f}, Variant{"TQ2_0", 0.94, 0.8f}),
+    ::testing::Values(Variant{"F32", 1.0, kF32Tol}, Variant{"Q8_0", 0.99, 0.2f}, Variant{"Q6_K", 0.99, 0.3f},
+                      Variant{"Q5_K_M", 0.99, 0.3f}, Variant{"Q4_K_M", 0.965, 0.3f}, Variant{"Q3_K_M", 0.98, 0.3f},
+                      Variant{"Q2_K", 0.99, 0.3f}, Variant{"IQ4_NL", 0.99, 0.2f}, Variant{"TQ2_0", 0.975, 0.35f}),
     [](const ::testing::TestParamInfo<Variant>& p) { return std::string(p.param.name); });
 
 // Token-by-token evaluation through the K/V cache gives the logits of the batched pass; threads do not change them.
@@ -328,8 +337,9 @@ TEST(LlmModel, Llama2cConversionMatchesNumpyReference) {
     fs::remove(out);
 }
 
-// The matmul seam: matvec over a row range equals the dot products with fully dequantized rows.
-TEST(LlmModel, MatvecRowRangeMatchesDequantizedRows) {
+// The matmul seam: matvec over a row range equals vec_dot of each weight row with the quantized activation row
+// (bit for bit), leaves the other rows alone, and is close to the float64 dot with the dequantized row.
+TEST(LlmModel, MatvecRowRangeIsVecDotOfQuantizedActivations) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q4_K_M.gguf");
     auto f = gguf::File::open(model.string());
     ASSERT_TRUE(f.ok());
@@ -341,16 +351,22 @@ TEST(LlmModel, MatvecRowRangeMatchesDequantizedRows) {
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) - 0.1f;
     std::vector<float> y(static_cast<size_t>(w.rows), -7.0f);
     matvec(w, x.data(), y.data(), 5, 101);
+    std::vector<uint8_t> xq(vec_dot_act_size(w.type, w.cols));
+    quantize_activation(w.type, x.data(), xq.data(), w.cols);
     std::vector<float> row(static_cast<size_t>(w.cols));
     for (int64_t r = 0; r < w.rows; ++r) {
         if (r < 5 || r >= 101) {
             EXPECT_EQ(y[r], -7.0f) << "row " << r << " outside the range was written";
             continue;
         }
+        EXPECT_EQ(y[r], vec_dot_ref(w.type, w.cols, w.row(r), xq.data())) << "row " << r;
         dequantize_row(w.type, w.row(r), row.data(), w.cols);
-        double acc = 0.0;
-        for (int64_t i = 0; i < w.cols; ++i) acc += static_cast<double>(row[i]) * x[i];
-        EXPECT_NEAR(y[r], acc, 1e-5) << "row " << r;
+        double acc = 0.0, mag = 0.0;
+        for (int64_t i = 0; i < w.cols; ++i) {
+            acc += static_cast<double>(row[i]) * x[i];
+            mag += std::fabs(static_cast<double>(row[i]) * x[i]);
+        }
+        EXPECT_NEAR(y[r], acc, 0.01 * mag) << "row " << r;  // Q8 activations: ~0.4 % per element at most
     }
 }
 
