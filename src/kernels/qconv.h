@@ -49,7 +49,9 @@ struct QIm2colNhwcArgs {
     uint8_t pad = 0;                 // the activation zero point (its byte)
     int64_t p_begin = 0, p_end = 0;  // output pixels p = oy·OW + ox
 };
-// Writes rows p_begin..p_end-1 to out[(p − p_begin)·ldo + k'], k' = (ky·KW + kx)·Cg + c < KH·KW·Cg.
+// Writes rows p_begin..p_end-1 to out[(p − p_begin)·ldo + k'], k' = (ky·KW + kx)·Cg + c < KH·KW·Cg. Short
+// runs are moved 8 bytes at a time, so bytes between a row's K and ldo may be overwritten (never past
+// out + (p_end − p_begin)·ldo).
 void im2col_nhwc_u8(const QIm2colNhwcArgs& a, uint8_t* out, int64_t ldo);
 
 // w[oc][c][ky][kx] (ONNX order, OC × Cg × KH × KW int8) -> wr[oc][(ky·KW + kx)·Cg + c].
@@ -94,7 +96,7 @@ inline int64_t plane_rows(const QDwConvArgs& a) {
 }  // namespace qdw
 void qdwconv_ref(const QDwConvArgs& a);
 void qdwconv_rows(const QDwConvArgs& a);  // the row-wise loops at baseline flags (tested like qdwconv)
-void qdwconv(const QDwConvArgs& a);       // the row-wise loops built for AVX2 when active_isa() allows
+void qdwconv(const QDwConvArgs& a);       // the same loops built for AVX2 when active_isa() allows
 
 // qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
 // this run the reference loop.
