@@ -20,6 +20,14 @@ float q4_0_q8_0_avx2(int64_t, const void*, const void*);
 float q4_K_q8_K_avx2(int64_t, const void*, const void*);
 float q5_K_q8_K_avx2(int64_t, const void*, const void*);
 float q6_K_q8_K_avx2(int64_t, const void*, const void*);
+float q5_0_q8_0_avx2(int64_t, const void*, const void*);
+float q5_0_q8_0_avx512vnni(int64_t, const void*, const void*);
+float iq4_nl_q8_0_avx2(int64_t, const void*, const void*);
+float iq4_nl_q8_0_avx512vnni(int64_t, const void*, const void*);
+float q4_1_q8_1_avx2(int64_t, const void*, const void*);
+float q4_1_q8_1_avx512vnni(int64_t, const void*, const void*);
+float q5_1_q8_1_avx2(int64_t, const void*, const void*);
+float q5_1_q8_1_avx512vnni(int64_t, const void*, const void*);
 float q4_K_q8_K_avx512(int64_t, const void*, const void*);
 float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
@@ -405,6 +413,10 @@ VecDotFn ref_fn(DType w) {
 constexpr FastVecDot kRows[] = {
     {DType::Q8_0, Isa::Avx2, &vdot::q8_0_q8_0_avx2, "vec_dot_q8_0_q8_0__avx2"},
     {DType::Q4_0, Isa::Avx2, &vdot::q4_0_q8_0_avx2, "vec_dot_q4_0_q8_0__avx2"},
+    {DType::Q5_0, Isa::Avx2, &vdot::q5_0_q8_0_avx2, "vec_dot_q5_0_q8_0__avx2"},
+    {DType::IQ4_NL, Isa::Avx2, &vdot::iq4_nl_q8_0_avx2, "vec_dot_iq4_nl_q8_0__avx2"},
+    {DType::Q4_1, Isa::Avx2, &vdot::q4_1_q8_1_avx2, "vec_dot_q4_1_q8_1__avx2"},
+    {DType::Q5_1, Isa::Avx2, &vdot::q5_1_q8_1_avx2, "vec_dot_q5_1_q8_1__avx2"},
     {DType::Q4_K, Isa::Avx2, &vdot::q4_K_q8_K_avx2, "vec_dot_q4_K_q8_K__avx2"},
     {DType::Q5_K, Isa::Avx2, &vdot::q5_K_q8_K_avx2, "vec_dot_q5_K_q8_K__avx2"},
     {DType::Q6_K, Isa::Avx2, &vdot::q6_K_q8_K_avx2, "vec_dot_q6_K_q8_K__avx2"},
@@ -413,6 +425,10 @@ constexpr FastVecDot kRows[] = {
     {DType::Q6_K, Isa::Avx512, &vdot::q6_K_q8_K_avx512, "vec_dot_q6_K_q8_K__avx512"},
     {DType::Q8_0, Isa::Avx512Vnni, &vdot::q8_0_q8_0_avx512vnni, "vec_dot_q8_0_q8_0__avx512vnni"},
     {DType::Q4_0, Isa::Avx512Vnni, &vdot::q4_0_q8_0_avx512vnni, "vec_dot_q4_0_q8_0__avx512vnni"},
+    {DType::Q5_0, Isa::Avx512Vnni, &vdot::q5_0_q8_0_avx512vnni, "vec_dot_q5_0_q8_0__avx512vnni"},
+    {DType::IQ4_NL, Isa::Avx512Vnni, &vdot::iq4_nl_q8_0_avx512vnni, "vec_dot_iq4_nl_q8_0__avx512vnni"},
+    {DType::Q4_1, Isa::Avx512Vnni, &vdot::q4_1_q8_1_avx512vnni, "vec_dot_q4_1_q8_1__avx512vnni"},
+    {DType::Q5_1, Isa::Avx512Vnni, &vdot::q5_1_q8_1_avx512vnni, "vec_dot_q5_1_q8_1__avx512vnni"},
 };
 
 const FastVecDot* best_row(DType t) {

@@ -1,4 +1,4 @@
-// AVX-512 VNNI dot products of Q8_0 and Q4_0 with Q8_0 (dtype/vec_dot.h): vec_dot_legacy.inc with vpdpbusd
+// AVX-512 VNNI dot products of the 32-wide block types (Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_1, Q5_1; dtype/vec_dot.h): vec_dot_legacy.inc with vpdpbusd
 // (VL form on 256-bit vectors: exact int32 sums of u8 x s8 groups of 4, one instruction instead of two),
 // bit-identical to the reference.
 //
@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "dtype/blocks.h"
 

@@ -150,6 +150,20 @@ std::vector<uint8_t> exact_weights(DType t, int64_t n, std::mt19937& rng) {
                 break;
             }
             case DType::Q4_0: reinterpret_cast<block_q4_0*>(v.data())[i].d = pow2_h(rng); break;
+            case DType::Q5_0: reinterpret_cast<block_q5_0*>(v.data())[i].d = pow2_h(rng); break;
+            case DType::IQ4_NL: reinterpret_cast<block_iq4_nl*>(v.data())[i].d = pow2_h(rng); break;
+            case DType::Q4_1: {
+                auto& b = reinterpret_cast<block_q4_1*>(v.data())[i];
+                b.d = pow2_h(rng);
+                b.m = pow2_h(rng);
+                break;
+            }
+            case DType::Q5_1: {
+                auto& b = reinterpret_cast<block_q5_1*>(v.data())[i];
+                b.d = pow2_h(rng);
+                b.m = pow2_h(rng);
+                break;
+            }
             case DType::Q4_K: {
                 auto& b = reinterpret_cast<block_q4_K*>(v.data())[i];
                 b.d = pow2_h(rng);
@@ -179,6 +193,14 @@ std::vector<uint8_t> exact_acts(DType t, int64_t n, std::mt19937& rng) {
             auto& b = reinterpret_cast<block_q8_0*>(v.data())[i];
             b.d = pow2_h(rng);
             for (auto& x : b.qs) x = static_cast<int8_t>(q(rng));
+        }
+    } else if (vec_dot_type(t) == DType::Q8_1) {
+        for (int64_t i = 0; i < n / QK8_1; ++i) {
+            auto& b = reinterpret_cast<block_q8_1*>(v.data())[i];
+            b.d = pow2_h(rng);
+            int sum = 0;
+            for (auto& x : b.qs) sum += x = static_cast<int8_t>(q(rng));
+            b.s = f32_to_fp16(fp16_to_f32(b.d) * static_cast<float>(sum));  // s = d * sum(q)
         }
     } else {
         for (int64_t i = 0; i < n / QK_K; ++i) {
