@@ -138,6 +138,15 @@ std::string select(const Graph& g, const Node& n, Target& t) {
         }
         return "";
     }
+    if (n.op_type == "LSTM" || n.op_type == "GRU") {  // dynamic only: int8 W and R, float recurrence
+        const Tensor* w = n.inputs.size() > 1 ? f32_init(g, n.inputs[1]) : nullptr;
+        const Tensor* r = n.inputs.size() > 2 ? f32_init(g, n.inputs[2]) : nullptr;
+        if (!w || !r || w->rank() != 3 || r->rank() != 3) return "W or R is not a rank-3 float32 initializer";
+        t.weight = n.inputs[1];
+        t.channel_axis = 1;  // gate rows
+        t.reduce_axis = 2;
+        return "";
+    }
     if (n.op_type == "MatMul") {
         const Tensor* w = n.inputs.size() > 1 ? f32_init(g, n.inputs[1]) : nullptr;
         if (!w || w->rank() != 2) return "B is not a rank-2 float32 initializer";
@@ -839,6 +848,26 @@ Status run_dynamic(Model& m, std::vector<Target>& targets, const PtqOptions& o, 
     std::vector<Node> added;
     for (auto& t : targets) {
         Node& n = g.nodes[t.node];
+        if (n.op_type == "LSTM" || n.op_type == "GRU") {
+            // int8 W and R (one scale per gate row, or per tensor) behind DequantizeLinear; the recurrence stays
+            // float (ai.onnx has no integer LSTM/GRU): 4x smaller weights, the same float kernels at run time.
+            WeightQuantSpec spec;
+            spec.type = QType::I8;
+            spec.granularity = o.granularity == Granularity::Tensor ? Granularity::Tensor : Granularity::Channel;
+            spec.symmetric = o.weight_symmetric;
+            spec.axis = 1;
+            spec.importance_axis = 2;
+            int64_t params = 0;
+            for (size_t slot : {size_t{1}, size_t{2}}) {
+                const std::string wname = n.inputs[slot];
+                params += g.initializers.at(wname).numel();
+                EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, slot, spec, {}, rep));
+                (void)qw;
+            }
+            rep.nodes.push_back({n.name, n.op_type, t.weight,
+                                 describe(o) + " W and R (per gate row), recurrence float", params});
+            continue;
+        }
         const std::string x = n.inputs[0];
         if (f32_init(g, x)) continue;
         const std::string base = n.name.empty() ? n.outputs[0] : n.name;
@@ -1488,7 +1517,9 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     std::vector<Target> targets;
     for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
         const Node& n = m.graph.nodes[i];
-        if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") continue;
+        const bool rnn = n.op_type == "LSTM" || n.op_type == "GRU";
+        if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul" && !(rnn && o.method == Method::Dynamic))
+            continue;
         Target t;
         t.node = i;
         const std::string why = select(m.graph, n, t);

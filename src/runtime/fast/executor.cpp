@@ -551,6 +551,25 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             if (!o.empty()) producer[o] = i;
     std::unordered_map<size_t, RnnPlan> rnn_plans;
     std::unordered_map<size_t, std::string> rnn_x;  // node -> the value its step reads X from
+    // W and R of a dynamically quantized LSTM/GRU sit behind DequantizeLinear(int8 initializers): dequantized
+    // once here for the RNN step (the DequantizeLinear itself is folded below with the other weight DQs).
+    std::unordered_map<std::string, Tensor> rnn_dq_values;
+    auto rnn_dq_constant = [&](const std::string& name) -> const Tensor* {
+        if (auto it = rnn_dq_values.find(name); it != rnn_dq_values.end()) return &it->second;
+        auto pit = producer.find(name);
+        if (pit == producer.end()) return nullptr;
+        const graph::Node& d = g.nodes[pit->second];
+        if (!d.domain.empty() || d.op_type != "DequantizeLinear" || d.outputs.size() != 1) return nullptr;
+        for (const auto& in : d.inputs)
+            if (!in.empty() && !g.initializers.count(in)) return nullptr;
+        const OpRow* row = find_ref_op("", "DequantizeLinear");
+        if (!row) return nullptr;
+        OpContext ctx{d, model.opset(""), {}, {}, {}};
+        for (const auto& in : d.inputs) ctx.inputs.push_back(in.empty() ? nullptr : &g.initializers.at(in));
+        ctx.outputs.resize(1);
+        if (!row->fn(ctx).ok() || ctx.outputs[0].empty_handle()) return nullptr;
+        return &rnn_dq_values.emplace(name, std::move(ctx.outputs[0])).first->second;
+    };
     for (size_t ni : order) {
         const graph::Node& n = g.nodes[ni];
         if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "GRU") || n.inputs.empty() ||
@@ -565,6 +584,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         RnnPlanArgs a;
         a.node = &n;
         a.graph = &g;
+        a.constant = rnn_dq_constant;
         a.opset = model.opset("");
         a.x_shape = *xs;
         a.threads = T;

@@ -159,6 +159,10 @@ RnnPlan plan_rnn(const RnnPlanArgs& pa) {
     const graph::Graph& g = *pa.graph;
     if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "GRU")) return refuse("not LSTM/GRU");
     const bool lstm = n.op_type == "LSTM";
+    auto constant = [&](const graph::Graph& gr, const std::string& name) -> const Tensor* {
+        if (const Tensor* t = fast::constant(gr, name)) return t;
+        return pa.constant ? pa.constant(name) : nullptr;
+    };
     const int64_t G = lstm ? 4 : 3;
     if (pa.x_dtype != DType::F32 || pa.x_shape.size() != 3) return refuse("X not F32 3-D");
     if (n.inputs.size() < 3) return refuse("missing W or R");

@@ -16,6 +16,8 @@
 // RNN (the plain cell) are refused with a reason, and the node runs the reference op.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +40,9 @@ using RnnStepPtr = std::unique_ptr<RnnStep, RnnStepDeleter>;
 struct RnnPlanArgs {
     const graph::Node* node = nullptr;
     const graph::Graph* graph = nullptr;  // for the constant W, R, B, P
+    // Optional: the constant value of a name that is not an initializer (W and R behind a DequantizeLinear of
+    // int8 initializers, as dynamic quantization writes them), or nullptr.
+    std::function<const Tensor*(const std::string&)> constant;
     int opset = 0;                        // of the default domain (layout exists from 14)
     Shape x_shape;                        // planned shape of X as the node sees it
     DType x_dtype = DType::F32;

@@ -355,6 +355,60 @@ TEST(FastRnn, ThreadsSplitBatchAndDirections) {
     }
 }
 
+// Dynamic quantization stores W and R as int8 behind DequantizeLinear (one scale per gate row): the planner
+// dequantizes them once and still runs the fast step, with the reference's results.
+TEST(FastRnn, WeightsBehindDequantizeLinearRunOnTheStep) {
+    for (const char* cell : {"LSTM", "GRU"}) {
+        Case c;
+        c.cell = cell;
+        c.direction = "bidirectional";
+        c.batch = 3, c.hidden = 9, c.seq = 5;
+        Built b = build(c, 4);
+        auto& g = b.m.graph;
+        for (const std::string w : {"w", "r"}) {
+            const Tensor f = g.initializers.at(w);
+            const int64_t rows = f.dim(1), cols = f.dim(2), dirs = f.dim(0);
+            std::vector<float> scale(static_cast<size_t>(rows), 0.0f);
+            const float* v = f.data<float>();
+            for (int64_t i = 0; i < f.numel(); ++i) {
+                float& s = scale[static_cast<size_t>((i / cols) % rows)];
+                s = std::max(s, std::fabs(v[i]) / 127.0f);
+            }
+            Tensor q(DType::I8, f.shape());
+            for (int64_t i = 0; i < f.numel(); ++i)
+                q.data<int8_t>()[i] = static_cast<int8_t>(std::lrint(v[i] / scale[static_cast<size_t>((i / cols) % rows)]));
+            (void)dirs;
+            g.initializers.erase(w);
+            g.initializers[w + "_q"] = q;
+            g.initializers[w + "_s"] = Tensor::from_vector<float>(DType::F32, {rows}, scale);
+            graph::Node d;
+            d.name = w + "_dq";
+            d.op_type = "DequantizeLinear";
+            d.inputs = {w + "_q", w + "_s"};
+            d.outputs = {w};
+            d.attrs["axis"] = int1(1);
+            g.nodes.insert(g.nodes.begin(), d);
+        }
+        SCOPED_TRACE(cell);
+        auto ref = run_reference(b.m, b.inputs);
+        ASSERT_TRUE(ref.ok()) << ref.status().message();
+        Shapes shapes;
+        for (const auto& [k, t] : b.inputs) shapes[k] = t.shape();
+        auto p = plan(b.m, shapes, {1, false});
+        ASSERT_TRUE(p.ok()) << p.status().message();
+        EXPECT_NE(p->trace().find(c.cell == "LSTM" ? "lstm_f32" : "gru_f32"), std::string::npos) << p->trace();
+        EXPECT_EQ(p->trace().find("DequantizeLinear"), std::string::npos) << p->trace();  // folded at plan time
+        auto got = p->run(b.inputs);
+        ASSERT_TRUE(got.ok()) << got.status().message();
+        for (const auto& [name, want] : *ref) {
+            const auto a = want.to_f32(), v = got->at(name).to_f32();
+            ASSERT_EQ(a.size(), v.size()) << name;
+            for (size_t i = 0; i < a.size(); ++i)
+                ASSERT_NEAR(a[i], v[i], kRnnTol * std::max(1.0f, std::fabs(a[i]))) << name << " " << i;
+        }
+    }
+}
+
 TEST(FastRnn, UnsupportedAttributesFallBackToReferenceOp) {
     struct Fb {
         std::string cell;
