@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "dtype/blocks.h"
@@ -41,15 +42,27 @@ inline float total(__m256 sums, float sumf) {
     return sumf;
 }
 
-inline void scales_mins_k4(const uint8_t* q, int* sc, int* mn) {
-    for (int j = 0; j < 4; ++j) {
-        sc[j] = q[j] & 63;
-        mn[j] = q[j + 4] & 63;
-    }
-    for (int j = 4; j < 8; ++j) {
-        sc[j] = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        mn[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+// Q4_K / Q5_K 6-bit scales (bytes 0..7 of sm) and mins (bytes 8..15) unpacked from the 12 packed bytes
+// (ggml's utmp shuffle, get_scale_min_k4's values).
+inline void scales_mins_k4(const uint8_t* q, uint32_t* sm) {
+    constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    uint32_t u[3];
+    std::memcpy(u, q, 12);
+    sm[0] = u[0] & kmask1;
+    sm[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    sm[2] = u[1] & kmask1;
+    sm[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+}
+
+// sum_j bsums[j] * min[j / 2] (exact int32): pairs of bsums added in int16, times the 8 mins.
+inline int mins_dot(const int16_t* bsums, const uint32_t* sm) {
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(sm[3]), static_cast<int>(sm[2])));
+    __m128i p = _mm_madd_epi16(pairs, mins);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4E));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+    return _mm_cvtsi128_si32(p);
 }
 
 template <bool kQ5>
@@ -61,10 +74,10 @@ float q45_K(int64_t n, const void* w, const void* a) {
     __m256 sums = _mm256_setzero_ps();
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; ++i) {
-        int sc[8], mn[8];
-        scales_mins_k4(x[i].scales, sc, mn);
-        int sumi = 0;
-        for (int j = 0; j < QK_K / 16; ++j) sumi += y[i].bsums[j] * mn[j / 2];
+        uint32_t sm[4];
+        scales_mins_k4(x[i].scales, sm);
+        const uint8_t* sc = reinterpret_cast<const uint8_t*>(sm);
+        const int sumi = mins_dot(y[i].bsums, sm);
         __m256i hb = _mm256_setzero_si256();
         if constexpr (kQ5) hb = load32(x[i].qh);
         __m512i aux = _mm512_setzero_si512();
