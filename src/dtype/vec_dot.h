@@ -12,10 +12,10 @@
 //
 // vec_dot_ref is the specification: per block the integer sums, then the float scale multiply-adds in the order of
 // ggml's generic C kernels (ggml_vec_dot_<w>_<q8>_generic; F32/F16/BF16: products summed in double). The
-// optimized rows (AVX2; AVX-512 for the k-quants; AVX-512 VNNI for Q8_0/Q4_0) compute the same integer sums and the
-// same float operations in the same order, so every row returns the reference's value bit for bit and results do
-// not depend on EDGEQ_ISA (tests/unit/dtype/vec_dot_test.cpp). Q8 quants must lie in [-127, 127], which every
-// quantizer guarantees (the optimized rows' sign trick cannot negate -128).
+// optimized rows (AVX2; AVX-512 for Q4_K/Q5_K/Q6_K; AVX-512 VNNI for the 32-wide types) compute the same integer
+// sums and the same float operations in the same order, so every row returns the reference's value bit for bit
+// and results do not depend on EDGEQ_ISA (tests/unit/dtype/vec_dot_test.cpp). Q8 quants must lie in [-127, 127],
+// which every quantizer guarantees (the optimized rows' sign trick cannot negate -128).
 #pragma once
 
 #include <cstddef>
