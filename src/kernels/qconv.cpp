@@ -239,7 +239,7 @@ void qdwconv_ref(const QDwConvArgs& a) {
 
 int64_t qdwconv_work_bytes(const QDwConvArgs& a) {
     const int64_t wp = qdw::pitch(a);
-    return (qdw::plane_rows(a) * wp * 2 + 63) / 64 * 64 + a.OH * wp * 4;
+    return (qdw::plane_rows(a) * wp * 2 + 63) / 64 * 64 + (a.OH * wp + 15) / 16 * 16 * 4;
 }
 
 namespace {
@@ -262,7 +262,8 @@ void qdwconv_rows(const QDwConvArgs& a) {
 }
 
 // kernels/x86/qconv_dw_avx2.cpp (an AVX-512 build of the same loops measured no faster on Zen 4, and a
-// register-blocked 16-output plane loop slower: neither kept)
+// register-blocked 16-output plane loop in portable code slower: neither kept; the AVX2 file has a vpmaddwd
+// tap-pair loop for stride 1 instead)
 namespace x86 {
 void qdwconv__avx2(const QDwConvArgs& a);
 void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);

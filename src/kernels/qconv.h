@@ -88,9 +88,11 @@ inline int64_t pitch(const QDwConvArgs& a) {
     return std::max(last + 1, a.PL + a.W);
 }
 // rows of the plane: the input (with top padding) and every element s·j + taps reads for j < OH·pitch
+// rounded up to 16
 inline int64_t plane_rows(const QDwConvArgs& a) {
     const int64_t wp = pitch(a);
-    const int64_t max_idx = a.SH * (a.OH * wp - 1) + (a.KH - 1) * a.DH * wp + (a.KW - 1) * a.DW;
+    const int64_t n16 = (a.OH * wp + 15) / 16 * 16;  // an ISA row may compute 16 accumulators at a time
+    const int64_t max_idx = a.SH * (n16 - 1) + (a.KH - 1) * a.DH * wp + (a.KW - 1) * a.DW;
     return std::max(a.PT + a.H, max_idx / wp + 1);
 }
 }  // namespace qdw
