@@ -28,6 +28,8 @@ float q4_1_q8_1_avx2(int64_t, const void*, const void*);
 float q4_1_q8_1_avx512vnni(int64_t, const void*, const void*);
 float q5_1_q8_1_avx2(int64_t, const void*, const void*);
 float q5_1_q8_1_avx512vnni(int64_t, const void*, const void*);
+float q2_K_q8_K_avx2(int64_t, const void*, const void*);
+float tq2_0_q8_K_avx2(int64_t, const void*, const void*);
 float q4_K_q8_K_avx512(int64_t, const void*, const void*);
 float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
@@ -417,6 +419,8 @@ constexpr FastVecDot kRows[] = {
     {DType::IQ4_NL, Isa::Avx2, &vdot::iq4_nl_q8_0_avx2, "vec_dot_iq4_nl_q8_0__avx2"},
     {DType::Q4_1, Isa::Avx2, &vdot::q4_1_q8_1_avx2, "vec_dot_q4_1_q8_1__avx2"},
     {DType::Q5_1, Isa::Avx2, &vdot::q5_1_q8_1_avx2, "vec_dot_q5_1_q8_1__avx2"},
+    {DType::Q2_K, Isa::Avx2, &vdot::q2_K_q8_K_avx2, "vec_dot_q2_K_q8_K__avx2"},
+    {DType::TQ2_0, Isa::Avx2, &vdot::tq2_0_q8_K_avx2, "vec_dot_tq2_0_q8_K__avx2"},
     {DType::Q4_K, Isa::Avx2, &vdot::q4_K_q8_K_avx2, "vec_dot_q4_K_q8_K__avx2"},
     {DType::Q5_K, Isa::Avx2, &vdot::q5_K_q8_K_avx2, "vec_dot_q5_K_q8_K__avx2"},
     {DType::Q6_K, Isa::Avx2, &vdot::q6_K_q8_K_avx2, "vec_dot_q6_K_q8_K__avx2"},

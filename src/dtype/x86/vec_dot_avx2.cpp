@@ -154,4 +154,63 @@ float q6_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
     return total(sums, 0.0f);
 }
 
+// Q2_K: the reference's integer isum (sum over 16-element sub-blocks of scale * q . a) and summs are order-free;
+// its float step per super-block is sumf += dall * isum - dmin * summs.
+float q2_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const block_q2_K*>(w);
+    const auto* y = static_cast<const block_q8_K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(0x03);
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; ++i) {
+        const uint8_t* sc = x[i].scales;
+        int summs = 0;
+        for (int j = 0; j < 16; ++j) summs += y[i].bsums[j] * (sc[j] >> 4);
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 2; ++k) {
+            const __m256i q2 = load32(x[i].qs + 32 * k);
+            for (int j = 0; j < 4; ++j) {
+                const __m256i v = _mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), m3);
+                const __m256i p = _mm256_maddubs_epi16(v, load32(y[i].qs + 128 * k + 32 * j));
+                const int is = 8 * k + 2 * j;
+                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[is + 1] & 0xF), _mm_set1_epi16(sc[is] & 0xF));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scv));
+            }
+        }
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        const int isum = _mm_cvtsi128_si32(s4);
+        const float dall = y[i].d * _cvtsh_ss(x[i].d);
+        const float dmin = y[i].d * _cvtsh_ss(x[i].dmin);
+        sumf += dall * static_cast<float>(isum) - dmin * static_cast<float>(summs);
+    }
+    return sumf;
+}
+
+// TQ2_0: sumi = sum (q - 1) * a = q . a - sum(a) (exact), then sumf += (float)sumi * (a.d * x.d).
+float tq2_0_q8_K_avx2(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const block_tq2_0*>(w);
+    const auto* y = static_cast<const block_q8_K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(0x03);
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; ++i) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int j = 0; j < 2; ++j) {
+            const __m256i q = load32(x[i].qs + 32 * j);
+            for (int l = 0; l < 4; ++l) {
+                const __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * l), m3);
+                acc = _mm256_add_epi32(acc, dot4_avx2(v, load32(y[i].qs + 128 * j + 32 * l)));
+            }
+        }
+        int ysum = 0;
+        for (int s = 0; s < QK_K / 16; ++s) ysum += y[i].bsums[s];
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        const int sumi = _mm_cvtsi128_si32(s4) - ysum;
+        sumf += static_cast<float>(sumi) * (y[i].d * _cvtsh_ss(x[i].d));
+    }
+    return sumf;
+}
+
 }  // namespace edgeq::vdot
