@@ -36,7 +36,8 @@ struct QStep {
     bool pointwise = false;                  // 1×1, stride 1, no padding: A is the NHWC image
     static constexpr int64_t kChunk = 64;    // conv pixels per im2col + qgemm block
     std::vector<std::vector<uint8_t>> work;  // per thread (conv)
-    std::vector<uint8_t> nhwc;               // conv: the input images in NHWC order
+    std::vector<uint8_t> nhwc;               // conv: the input images in NHWC order, padded with the zero point
+    int64_t hp = 0, wp = 0;                  // padded image rows / columns (the conv's pads + what taps reach)
     std::vector<int8_t> dw_w;                // depthwise weights [C][KH][KW]
     k::QMaxPoolArgs mp;                      // max pooling geometry
 };
@@ -411,7 +412,14 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         s.conv = true;
         s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 && s.OH == s.H &&
                       s.OW == s.W;
-        if (s.C > 1) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.H * s.W));
+        // padded NHWC copy (im2col then never bounds-checks): top / left pads, bottom / right as far as taps reach
+        if (!s.pointwise) {
+            s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
+            s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
+        } else {
+            s.hp = s.H, s.wp = s.W;
+        }
+        if (s.C > 1 || !s.pointwise) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp));
         const int64_t P = s.OH * s.OW;
         r.flops = 2 * s.batch * OC * P * Kdim;
         const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
@@ -636,11 +644,31 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         return;
     }
     const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW, HW = s.H * s.W;
-    // NCHW -> NHWC (one channel: the same bytes)
+    // NCHW -> NHWC (one channel: the same bytes), into the padded image (border = the zero point byte)
     const uint8_t* xh = xb;
-    if (s.C > 1) {
+    const int64_t img = s.C * s.hp * s.wp;  // padded image bytes
+    if (!s.nhwc.empty()) {
         uint8_t* nh = s.nhwc.data();
-        auto tr = [&](int64_t t, int) { k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, nh + t * s.C * HW, s.C); };
+        const uint8_t zb = static_cast<uint8_t>(s.a_zero);
+        const int64_t row = s.wp * s.C, left = s.PL * s.C, right = (s.wp - s.PL - s.W) * s.C;
+        auto tr = [&](int64_t t, int) {
+            uint8_t* img_t = nh + t * img;
+            std::memset(img_t, zb, static_cast<size_t>(s.PT * row));
+            std::memset(img_t + (s.PT + s.H) * row, zb, static_cast<size_t>((s.hp - s.PT - s.H) * row));
+            for (int64_t iy = 0; iy < s.H; ++iy) {
+                uint8_t* yr = img_t + (s.PT + iy) * row;
+                std::memset(yr, zb, static_cast<size_t>(left));
+                std::memset(yr + left + s.W * s.C, zb, static_cast<size_t>(right));
+                if (s.C == 1)
+                    std::memcpy(yr + left, xb + t * HW + iy * s.W, static_cast<size_t>(s.W));
+                else if (row == s.W * s.C)  // unpadded rows: the whole image at once below
+                    break;
+                else
+                    k::transpose_u8(xb + t * s.C * HW + iy * s.W, s.C, s.W, HW, yr + left, s.C);
+            }
+            if (row == s.W * s.C && s.C > 1)
+                k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, img_t + s.PT * row, s.C);
+        };
         if (s.batch == 1 || s.splits * s.batch * s.G == 1)
             for (int64_t t = 0; t < s.batch; ++t) tr(t, 0);
         else
@@ -656,9 +684,9 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         uint8_t* c = buf + ((QStep::kChunk * Kc + 63) / 64) * 64;
         k::QIm2colNhwcArgs im;
         im.C = s.C, im.c0 = gi * Cg, im.Cg = Cg;
-        im.H = s.H, im.W = s.W, im.OH = s.OH, im.OW = s.OW, im.KH = s.KH, im.KW = s.KW;
-        im.SH = s.SH, im.SW = s.SW, im.PT = s.PT, im.PL = s.PL, im.DH = s.DH, im.DW = s.DW;
-        im.x = xh + n * s.C * HW;
+        im.H = s.hp, im.W = s.wp, im.OH = s.OH, im.OW = s.OW, im.KH = s.KH, im.KW = s.KW;  // padded: no pads
+        im.SH = s.SH, im.SW = s.SW, im.PT = 0, im.PL = 0, im.DH = s.DH, im.DW = s.DW;
+        im.x = xh + n * img;
         im.pad = static_cast<uint8_t>(s.a_zero);
         k::QGemmArgs q;
         fill_epilogue(s, q, gi * OCg);

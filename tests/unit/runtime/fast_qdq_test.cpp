@@ -228,6 +228,31 @@ TEST(FastQdq, FusedConvFloatOutput) {
     EXPECT_NE(trace.find("qconv_nhwc_u8s8"), std::string::npos) << trace;
 }
 
+// The padded NHWC image the integer conv builds (border = zero point): one input channel, asymmetric pads,
+// dilation and stride, then a grouped dilated conv with pads wider than its taps need on one side.
+TEST(FastQdq, PaddedDilatedConvs) {
+    QBuilder b;
+    b.input("x", {2, 1, 11, 9});
+    const float sx = 0.02f, s1 = 0.04f;
+    const std::string x = b.qdq("x", sx, DType::U8, 30);
+    const auto sw1 = b.weight("w1", {4, 1, 5, 3}, 0, true);
+    b.bias("b1", sx, sw1);
+    b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"},
+           {{"pads", ints({2, 1, 3, 0})}, {"strides", ints({1, 2})}, {"dilations", ints({2, 1})}});
+    const std::string q1 = b.quant_out("c1", s1, DType::U8, 128, true);
+    const auto sw2 = b.weight("w2", {6, 2, 3, 3}, 0, true);  // group 2
+    b.bias("b2", s1, sw2);
+    b.node("Conv", {"c1_dq", "w2_dq", "b2_dq"}, {"c2"},
+           {{"pads", ints({2, 3, 1, 2})}, {"dilations", ints({2, 2})}, {"group", one_int(2)}});
+    b.output(b.quant_out("c2", 0.3f, DType::U8, 128, false));
+    std::mt19937 rng(13);
+    const Tensor in = random_input(rng, {2, 1, 11, 9}, -0.5f, 4.5f);
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 2) << trace;
+    }
+}
+
 TEST(FastQdq, GemmTransBSignedActivations) {
     QBuilder b;
     b.input("x", {5, 33});
