@@ -533,8 +533,13 @@ std::string scale_input(Rewriter& rw, Node& n, const std::vector<float>& inv_s) 
     std::string v = n.inputs[0];
     auto single = [&](const std::string& x) { return !is_graph_output(g, x) && consumers(g, x).size() == 1; };
     const Node* p = single(v) ? producer_of(g, v) : nullptr;
-    if (p && p->domain.empty() && p->op_type == "Relu" && single(p->inputs[0])) p = producer_of(g, p->inputs[0]);
-    else if (p && !(p->op_type == "Conv" || p->op_type == "Gemm" || p->op_type == "MatMul")) p = nullptr;
+    // A positive per-channel factor passes through Relu and (channel-wise, NCHW) MaxPool / AveragePool.
+    for (int hop = 0; hop < 4 && p && p->domain.empty(); ++hop) {
+        const bool pool = (p->op_type == "MaxPool" || p->op_type == "AveragePool") && n.op_type == "Conv";
+        if (!(p->op_type == "Relu" || pool)) break;
+        p = single(p->inputs[0]) ? producer_of(g, p->inputs[0]) : nullptr;
+    }
+    if (p && !(p->op_type == "Conv" || p->op_type == "Gemm" || p->op_type == "MatMul")) p = nullptr;
     Node* pn = p ? const_cast<Node*>(p) : nullptr;
     if (pn && pn->domain.empty() && (pn->op_type == "Conv" || pn->op_type == "Gemm" || pn->op_type == "MatMul") &&
         pn->inputs.size() > 1) {
@@ -571,7 +576,12 @@ std::string scale_input(Rewriter& rw, Node& n, const std::vector<float>& inv_s) 
         }
     }
     const std::string base = n.name.empty() ? n.outputs[0] : n.name;
-    const std::string sn = rw.add_init(base + "_awq_inv_scale", Tensor::from_vector(DType::F32, {K}, inv_s));
+    // Conv input [N, C, H, W]: the factor broadcasts as [C, 1, 1]
+    Shape ss{K};
+    if (n.op_type == "Conv")
+        if (const Tensor* w = f32_init(g, n.inputs[1]))
+            for (int64_t i = 2; i < w->rank(); ++i) ss.push_back(1);
+    const std::string sn = rw.add_init(base + "_awq_inv_scale", Tensor::from_vector(DType::F32, ss, inv_s));
     const std::string out = rw.name(n.inputs[0] + "_awq_scaled");
     rw.added.push_back(make_node("Mul", rw.name(base + "_awq_Mul"), {n.inputs[0], sn}, {out}));
     n.inputs[0] = out;
@@ -950,7 +960,7 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
     Graph& g = m.graph;
     const bool research = o.gptq || o.awq;
     const char* mname = o.gptq ? "gptq" : "awq";
-    // Which targets get GPTQ / AWQ: Gemm, MatMul; GPTQ also 2-D Conv with group 1 (im2col view).
+    // Which targets get GPTQ / AWQ: Gemm, MatMul, and 2-D Conv with group 1 (im2col view).
     std::vector<InputStats> per_target(targets.size());
     std::map<std::string, std::vector<size_t>> readers;  // target input -> targets with statistics on it
     std::vector<bool> research_target(targets.size(), false);
@@ -964,13 +974,12 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             int64_t K = 0;
             if (n.op_type == "Conv") {
                 std::string why;
-                if (!o.gptq) why = "awq is not applied to Conv";
-                else if (w.rank() != 4) why = "gptq handles 2-D Conv only";
-                else if (n.attr_i("group", 1) != 1) why = "gptq handles Conv with group 1 only";
-                else if (n.attr_s("auto_pad", "NOTSET") != "NOTSET") why = "gptq needs explicit pads (auto_pad)";
+                if (w.rank() != 4) why = std::string(mname) + " handles 2-D Conv only";
+                else if (n.attr_i("group", 1) != 1) why = std::string(mname) + " handles Conv with group 1 only";
+                else if (n.attr_s("auto_pad", "NOTSET") != "NOTSET") why = std::string(mname) + " needs explicit pads (auto_pad)";
                 else if (o.granularity == Granularity::Group && w.dim(1) >= o.group && w.dim(1) % o.group != 0)
-                    why = "gptq groups need the input channels (" + std::to_string(w.dim(1)) + ") to be a multiple of " +
-                          std::to_string(o.group);
+                    why = std::string(mname) + " groups need the input channels (" + std::to_string(w.dim(1)) +
+                          ") to be a multiple of " + std::to_string(o.group);
                 if (!why.empty()) {
                     rep.log.push_back(n.describe() + ": " + why + " (round-to-nearest)");
                     continue;
@@ -1102,16 +1111,33 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             std::vector<float> mean(static_cast<size_t>(K));
             for (int64_t c = 0; c < K; ++c)
                 mean[static_cast<size_t>(c)] = static_cast<float>(st.sum_abs[static_cast<size_t>(c)] / static_cast<double>(st.rows));
+            if (conv) {
+                // The scale divides the layer's input channel by channel, so it must be one value per input
+                // channel for every kernel position (im2col column p·C + c): the mean |x| of channel c over all
+                // positions (padding zeros included, as the layer sees them).
+                const int64_t C = st.conv.c, P = st.conv.kh * st.conv.kw;
+                for (int64_t c = 0; c < C; ++c) {
+                    double sum = 0;
+                    for (int64_t p = 0; p < P; ++p) sum += mean[static_cast<size_t>(p * C + c)];
+                    for (int64_t p = 0; p < P; ++p) mean[static_cast<size_t>(p * C + c)] = static_cast<float>(sum / static_cast<double>(P));
+                }
+            }
             AwqOptions ao;
             ao.n_threads = std::max(o.threads, 1);
+            ao.auto_clip = o.clip == Clip::Mse;  // AWQ's own clipping search stands in for --clip mse
             auto r = awq_search(wm, N, K, mean, st.sample, st.sample_rows, aq.callbacks(), ao);
             if (!r.ok()) return Status(r.status().code(), n.describe() + ": awq: " + r.status().message());
             deq = std::move(r->dequant);
-            std::vector<float> inv(r->scales.size());
+            // per input channel (Conv: the scales are tied across kernel positions; column c is position 0)
+            std::vector<float> inv(static_cast<size_t>(conv ? st.conv.c : K));
             for (size_t c = 0; c < inv.size(); ++c) inv[c] = 1.0f / r->scales[c];
-            char buf[96];
-            std::snprintf(buf, sizeof buf, "awq (alpha %.2f, sample loss %.4g -> %.4g), ", r->alpha, r->loss_rtn, r->loss);
-            how += buf + scale_input(rw, n, inv);
+            char buf[128];
+            std::snprintf(buf, sizeof buf, "awq (alpha %.2f, %ssample loss %.4g -> %.4g), ", r->alpha,
+                          r->clip.empty() ? "" : "auto-clip, ", r->loss_rtn, r->loss);
+            // alpha 0: every scale is 1, nothing to fold
+            bool identity = true;
+            for (float v : inv) identity = identity && v == 1.0f;
+            how += buf + (identity ? std::string("no scaling") : scale_input(rw, n, inv));
         }
         const QuantizedWeight qw = conv ? conv_weight_from_codes(aq, w, o.weights, o.weight_symmetric, deq)
                                         : weight_from_codes(aq, N, K, k_first, o.weights, o.weight_symmetric, deq);

@@ -770,6 +770,40 @@ TEST(Ptq, GptqAndAwqLowerMlp3LogitErrorAtInt4AndInt2) {
     }
 }
 
+// AWQ on convolutions: the badly scaled pair conv1 -> Relu -> conv2 (channels spread over 4 decades, conv2
+// 1x1) at int4 per tensor. conv2's per-input-channel scales (tied over kernel positions) are folded into conv1
+// through the Relu, and on the calibration data the result beats round-to-nearest.
+TEST(Ptq, AwqOnConvFoldsPerChannelScalesIntoThePreviousConv) {
+    const Model fp = badly_scaled_cnn();
+    std::vector<Tensor> xs;
+    for (uint32_t s = 0; s < 4; ++s) {
+        Tensor x = random_tensor({2, 3, 6, 6}, 90 + s);
+        for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::fabs(x.data<float>()[i]);
+        xs.push_back(x);
+    }
+    double err[2] = {0, 0};
+    for (int awq = 0; awq < 2; ++awq) {
+        Model m = fp;
+        PtqOptions o;
+        o.method = Method::WeightOnly;
+        o.acts.reset();
+        o.weights = QType::I4;
+        o.granularity = Granularity::Channel;
+        o.clip = Clip::None;
+        o.awq = awq == 1;
+        auto rep = quantize_onnx(m, o, batches(xs));
+        ASSERT_TRUE(rep.ok()) << rep.status().message();
+        if (awq) {
+            bool folded = false;
+            for (const auto& n : rep->nodes)
+                if (n.node == "conv2") folded = n.how.find("folded into node 'conv1'") != std::string::npos;
+            EXPECT_TRUE(folded) << rep->nodes.back().how;
+        }
+        for (const auto& x : xs) err[awq] = std::max(err[awq], rel_err(run1(fp, x), run1(m, x)));
+    }
+    EXPECT_LT(err[1], err[0]) << "rtn " << err[0] << ", awq " << err[1];
+}
+
 TEST(Ptq, AwqFoldsScalesThroughReluAndInsertsMulOnGraphInputs) {
     // x [N, 16] -> Gemm (transB) -> Relu -> Gemm (transB) -> y: the second layer's 1/s goes into the first,
     // the first layer's 1/s becomes a Mul on x; the float function of the stored weights is kept.
