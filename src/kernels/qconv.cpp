@@ -129,10 +129,14 @@ inline void transpose16x16_u8(const uint8_t* x, int64_t ldx, uint8_t* y, int64_t
             t[cb + 2 + i] = _mm_unpackhi_epi32(r[cb + 2 * i], r[cb + 2 * i + 1]);
         }
     for (int cb = 0; cb < 16; cb += 4) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 0) * ldy), _mm_unpacklo_epi64(t[cb], t[cb + 1]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 1) * ldy), _mm_unpackhi_epi64(t[cb], t[cb + 1]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 2) * ldy), _mm_unpacklo_epi64(t[cb + 2], t[cb + 3]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 3) * ldy), _mm_unpackhi_epi64(t[cb + 2], t[cb + 3]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 0) * ldy),
+                         _mm_unpacklo_epi64(t[cb], t[cb + 1]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 1) * ldy),
+                         _mm_unpackhi_epi64(t[cb], t[cb + 1]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 2) * ldy),
+                         _mm_unpacklo_epi64(t[cb + 2], t[cb + 3]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (cb + 3) * ldy),
+                         _mm_unpackhi_epi64(t[cb + 2], t[cb + 3]));
     }
 }
 #endif
@@ -180,8 +184,8 @@ void im2col_nhwc_u8(const QIm2colNhwcArgs& a, uint8_t* out, int64_t ldo) {
             if (runs && ix0 >= 0 && ix0 + a.KW <= a.W) {
                 const int64_t n = a.Cg * a.KW;
                 if (n <= 8 && ix0 * a.C + 8 <= a.W * a.C && dst + 8 <= out_end) {
-                    // a few bytes (first layers: 1–3 channels): one 8-byte move; the bytes past n are inside this
-                    // image row and inside `out`, and later taps / rows overwrite them
+                    // a few bytes (first layers: 1–3 channels): one 8-byte move; the bytes past n are inside
+                    // this image row and inside `out`, and later taps / rows overwrite them
                     std::memcpy(dst, src + ix0 * a.C, 8);
                 } else if (n <= 16) {
                     for (int64_t i = 0; i < n; ++i) dst[i] = src[ix0 * a.C + i];

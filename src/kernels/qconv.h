@@ -14,14 +14,15 @@
 //
 // qdwconv: depthwise (group = C = OC, one input channel per output channel) on NCHW bytes, the same
 // accumulator and epilogues as qgemm (qgemm.h "Definitions"):
-//   acc[c][oy][ox] = Σ_{ky,kx} (x[c][iy][ix] − za)·(w[c][ky][kx] − zw[c]) + bias[c]   (padding reads za, adds 0)
-//   U8/S8: y = nearbyint(clamp(float(acc)·multiplier[c], y_min − y_zero, y_max − y_zero)) + y_zero
-//   F32:   y = act(float(acc)·(a_scale·b_scale[c]) + bias_f[c])
+//   acc[c][oy][ox] = Σ_{ky,kx} (x[c][iy][ix] − za)·(w[c][ky][kx] − zw[c]) + bias[c]   (padding reads za, adds
+//   0) U8/S8: y = nearbyint(clamp(float(acc)·multiplier[c], y_min − y_zero, y_max − y_zero)) + y_zero F32: y
+//   = act(float(acc)·(a_scale·b_scale[c]) + bias_f[c])
 // qdwconv_ref is the per-pixel specification; qdwconv computes the same integers row by row (vectorizable
-// loops on an int16 copy of the padded input row, kernels/x86/qconv_dw.inc) and the same epilogue expressions.
+// loops on an int16 copy of the padded input row, kernels/x86/qconv_dw.inc) and the same epilogue
+// expressions.
 //
-// qmaxpool: MaxPool on u8 / s8 NCHW planes. DequantizeLinear(s, z) -> MaxPool -> QuantizeLinear(s, z) with the
-// same (s, z) equals MaxPool on the quantized bytes exactly: DQ is monotonic, Q(DQ(q)) = q for every q
+// qmaxpool: MaxPool on u8 / s8 NCHW planes. DequantizeLinear(s, z) -> MaxPool -> QuantizeLinear(s, z) with
+// the same (s, z) equals MaxPool on the quantized bytes exactly: DQ is monotonic, Q(DQ(q)) = q for every q
 // ((q − z)·s / s rounds back to q − z: its error is below 1/2), and max commutes with monotonic maps. Padding
 // never wins (ONNX MaxPool pads with −inf).
 #pragma once
@@ -41,8 +42,8 @@ void transpose_u8(const uint8_t* x, int64_t rows, int64_t cols, int64_t ldx, uin
 void transpose_f32(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* y, int64_t ldy);
 
 struct QIm2colNhwcArgs {
-    int64_t C = 0;                   // channels of the NHWC image (row stride of a pixel)
-    int64_t c0 = 0, Cg = 0;          // the group's channels: c0 .. c0 + Cg − 1
+    int64_t C = 0;           // channels of the NHWC image (row stride of a pixel)
+    int64_t c0 = 0, Cg = 0;  // the group's channels: c0 .. c0 + Cg − 1
     int64_t H = 0, W = 0, OH = 0, OW = 0;
     int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
     const uint8_t* x = nullptr;      // [H][W][C] bytes (u8 or s8)
@@ -63,19 +64,19 @@ struct QDwConvArgs {
     const void* x = nullptr;  // one image [C][H][W], u8 (or s8 when a_signed)
     bool a_signed = false;
     int32_t a_zero = 0;
-    const int8_t* w = nullptr;        // [C][KH][KW]
-    const int32_t* w_zero = nullptr;  // [C] or nullptr (all 0)
-    const int32_t* bias = nullptr;    // [C] int32 or nullptr
-    QOut out = QOut::U8;              // U8, S8 or F32
-    void* y = nullptr;                // one image [C][OH][OW]
+    const int8_t* w = nullptr;          // [C][KH][KW]
+    const int32_t* w_zero = nullptr;    // [C] or nullptr (all 0)
+    const int32_t* bias = nullptr;      // [C] int32 or nullptr
+    QOut out = QOut::U8;                // U8, S8 or F32
+    void* y = nullptr;                  // one image [C][OH][OW]
     const float* multiplier = nullptr;  // [C] (U8 / S8)
     int32_t y_zero = 0, y_min = 0, y_max = 255;
-    float a_scale = 1.0f;             // F32
-    const float* b_scale = nullptr;   // [C] (F32)
-    const float* bias_f = nullptr;    // [C] or nullptr (F32)
-    Activation act;                   // F32
-    int64_t c_begin = 0, c_end = 0;   // channels to compute
-    uint8_t* work = nullptr;          // optional scratch (64-byte aligned), qdwconv_work_bytes(): the plane path
+    float a_scale = 1.0f;            // F32
+    const float* b_scale = nullptr;  // [C] (F32)
+    const float* bias_f = nullptr;   // [C] or nullptr (F32)
+    Activation act;                  // F32
+    int64_t c_begin = 0, c_end = 0;  // channels to compute
+    uint8_t* work = nullptr;  // optional scratch (64-byte aligned), qdwconv_work_bytes(): the plane path
     int64_t work_bytes = 0;
 };
 // Scratch of qdwconv's plane path (SH == SW): one channel's padded int16 plane + its int32 accumulators.
@@ -105,8 +106,8 @@ void qdwconv(const QDwConvArgs& a);       // the same loops built for AVX2 when 
 constexpr int64_t kQDwMaxRow = 4096;
 
 // ONNX QuantizeLinear, per tensor, float -> u8 / s8 (is_signed): y = saturate(nearbyint(x / scale) + zero),
-// NaN -> zero (the division, not a reciprocal multiply, as the reference op). _ref: the loop at baseline flags;
-// quantize_linear_f32: the same loop built for AVX2 when active_isa() allows (equal bytes).
+// NaN -> zero (the division, not a reciprocal multiply, as the reference op). _ref: the loop at baseline
+// flags; quantize_linear_f32: the same loop built for AVX2 when active_isa() allows (equal bytes).
 void quantize_linear_f32_ref(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
 void quantize_linear_f32(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
 

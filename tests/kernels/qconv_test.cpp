@@ -1,9 +1,10 @@
 // INT8 convolution helpers, depthwise convolution and max pooling (kernels/qconv.h):
 //   * transpose_u8 (SSE2 16×16 blocks + edges) == transpose_u8_ref on awkward sizes and strides;
 //   * NCHW -> NHWC, (ky, kx, c) im2col and reordered weights + every qgemm row == a direct integer
-//     convolution (int64, from the NCHW data and ONNX weight order), per group, with pads, strides, dilations,
-//     1×1 convolutions read straight from the NHWC image, split pixel ranges;
-//   * qdwconv (AVX2 build) and qdwconv_rows (baseline build) == qdwconv_ref byte for byte (U8 / S8 outputs; F32 outputs bit-exact with exact activations),
+//     convolution (int64, from the NCHW data and ONNX weight order), per group, with pads, strides,
+//     dilations, 1×1 convolutions read straight from the NHWC image, split pixel ranges;
+//   * qdwconv (AVX2 build) and qdwconv_rows (baseline build) == qdwconv_ref byte for byte (U8 / S8 outputs;
+//   F32 outputs bit-exact with exact activations),
 //     u8 / s8 activations, weight zero points, bias, pads / strides / dilations, channel ranges; the
 //     reference against its definition computed here;
 //   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
@@ -13,8 +14,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <cstring>
+#include <random>
 #include <set>
 
 #include "kernel_test_util.h"
@@ -34,11 +35,13 @@ TEST(QConvHelpers, TransposeU8MatchesReference) {
                 std::vector<uint8_t> want(static_cast<size_t>(cols * ldy), 0xA5), got = want;
                 transpose_u8_ref(x.data(), rows, cols, ldx, want.data(), ldy);
                 transpose_u8(x.data(), rows, cols, ldx, got.data(), ldy);
-                ASSERT_EQ(want, got) << "rows " << rows << " cols " << cols << " ldx " << ldx << " ldy " << ldy;
+                ASSERT_EQ(want, got) << "rows " << rows << " cols " << cols << " ldx " << ldx << " ldy "
+                                     << ldy;
                 // the definition, checked once on the reference
                 for (int64_t r = 0; r < rows; ++r)
                     for (int64_t c = 0; c < cols; ++c)
-                        ASSERT_EQ(want[static_cast<size_t>(c * ldy + r)], x[static_cast<size_t>(r * ldx + c)]);
+                        ASSERT_EQ(want[static_cast<size_t>(c * ldy + r)],
+                                  x[static_cast<size_t>(r * ldx + c)]);
             }
         }
     }
@@ -54,11 +57,11 @@ struct ConvGeom {
 // Every qgemm row on the NHWC path equals the direct integer convolution (requantized to u8 and raw S32).
 TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
     const ConvGeom convs[] = {
-        {3, 7, 9, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    {4, 8, 8, 17, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
-        {2, 9, 6, 33, 1, 2, 3, 1, 2, 0, 1, 1, 0, 2, 1},   {16, 5, 5, 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
-        {1, 11, 4, 3, 1, 5, 2, 3, 1, 2, 0, 2, 1, 1, 2},   {32, 12, 10, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
-        {12, 6, 7, 18, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1},  {12, 6, 7, 18, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
-        {20, 9, 9, 36, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},  {6, 5, 13, 4, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 3},
+        {3, 7, 9, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   {4, 8, 8, 17, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+        {2, 9, 6, 33, 1, 2, 3, 1, 2, 0, 1, 1, 0, 2, 1},  {16, 5, 5, 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+        {1, 11, 4, 3, 1, 5, 2, 3, 1, 2, 0, 2, 1, 1, 2},  {32, 12, 10, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {12, 6, 7, 18, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1}, {12, 6, 7, 18, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+        {20, 9, 9, 36, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1}, {6, 5, 13, 4, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 3},
     };
     std::mt19937 rng(2);
     for (const ConvGeom& v : convs) {
@@ -80,11 +83,14 @@ TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
                     for (int64_t c = 0; c < Cg; ++c)
                         for (int64_t ky = 0; ky < v.KH; ++ky)
                             for (int64_t kx = 0; kx < v.KW; ++kx) {
-                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
-                                const int64_t xv = iy < 0 || iy >= v.H || ix < 0 || ix >= v.W
-                                                       ? xz
-                                                       : x[static_cast<size_t>(((g * Cg + c) * v.H + iy) * v.W + ix)];
-                                acc += (xv - xz) * w[static_cast<size_t>(((oc * Cg + c) * v.KH + ky) * v.KW + kx)];
+                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH,
+                                              ix = ox * v.SW - v.PL + kx * v.DW;
+                                const int64_t xv =
+                                    iy < 0 || iy >= v.H || ix < 0 || ix >= v.W
+                                        ? xz
+                                        : x[static_cast<size_t>(((g * Cg + c) * v.H + iy) * v.W + ix)];
+                                acc += (xv - xz) *
+                                       w[static_cast<size_t>(((oc * Cg + c) * v.KH + ky) * v.KW + kx)];
                             }
                     want[static_cast<size_t>(oc * P + oy * OW + ox)] = acc;
                 }
@@ -94,7 +100,8 @@ TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
         transpose_u8(x.data(), v.C, v.H * v.W, v.H * v.W, xh.data(), v.C);
         std::vector<int8_t> wr(w.size());
         conv_weights_hwc(w.data(), v.OC, Cg, v.KH, v.KW, wr.data());
-        const bool pointwise = v.KH == 1 && v.KW == 1 && v.SH == 1 && v.SW == 1 && v.PT + v.PL + v.PB + v.PR == 0;
+        const bool pointwise =
+            v.KH == 1 && v.KW == 1 && v.SH == 1 && v.SW == 1 && v.PT + v.PL + v.PB + v.PR == 0;
         std::set<std::string> rows_seen;
         for (const auto& row : qkernel_rows()) {
             if (row.op != QOp::Gemm8 || !qrow_supported(row)) continue;
@@ -105,7 +112,8 @@ TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
                 std::vector<uint8_t> cols(static_cast<size_t>(P * K));
                 QIm2colNhwcArgs ia;
                 ia.C = v.C, ia.c0 = g * Cg, ia.Cg = Cg, ia.H = v.H, ia.W = v.W, ia.OH = OH, ia.OW = OW;
-                ia.KH = v.KH, ia.KW = v.KW, ia.SH = v.SH, ia.SW = v.SW, ia.PT = v.PT, ia.PL = v.PL, ia.DH = v.DH;
+                ia.KH = v.KH, ia.KW = v.KW, ia.SH = v.SH, ia.SW = v.SW, ia.PT = v.PT, ia.PL = v.PL,
+                ia.DH = v.DH;
                 ia.DW = v.DW, ia.x = xh.data(), ia.pad = static_cast<uint8_t>(xz);
                 ia.p_begin = 0, ia.p_end = P / 3;  // two ranges
                 im2col_nhwc_u8(ia, cols.data(), K);
@@ -127,9 +135,10 @@ TEST(QConvHelpers, NhwcIm2colPlusQgemmEqualsDirect) {
                     qgemm_fn(row)(q);
                     for (int64_t p = 0; p < P; ++p)
                         for (int64_t n = 0; n < OCg; ++n)
-                            ASSERT_EQ(c[static_cast<size_t>(p * OCg + n)], want[static_cast<size_t>((g * OCg + n) * P + p)])
-                                << row.name << " conv C" << v.C << " G" << v.G << " K" << v.KH << "x" << v.KW << " p " << p
-                                << " oc " << g * OCg + n << (direct ? " (1x1 direct)" : "");
+                            ASSERT_EQ(c[static_cast<size_t>(p * OCg + n)],
+                                      want[static_cast<size_t>((g * OCg + n) * P + p)])
+                                << row.name << " conv C" << v.C << " G" << v.G << " K" << v.KH << "x" << v.KW
+                                << " p " << p << " oc " << g * OCg + n << (direct ? " (1x1 direct)" : "");
                 }
             }
         }
@@ -162,9 +171,9 @@ std::vector<uint8_t> dw_run(void (*fn)(const QDwConvArgs&), QDwConvArgs a, int64
 
 TEST(QDwConv, MatchesReferenceBitExact) {
     const DwCase cases[] = {
-        {8, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  {5, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
-        {3, 7, 17, 5, 5, 1, 2, 2, 2, 2, 2, 1, 1}, {17, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2},
-        {4, 1, 33, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1}, {2, 20, 3, 3, 2, 3, 1, 2, 0, 1, 1, 1, 1},
+        {8, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    {5, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {3, 7, 17, 5, 5, 1, 2, 2, 2, 2, 2, 1, 1},   {17, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2},
+        {4, 1, 33, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1},   {2, 20, 3, 3, 2, 3, 1, 2, 0, 1, 1, 1, 1},
         {32, 30, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {6, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
         {3, 14, 9, 5, 3, 3, 3, 2, 1, 0, 2, 2, 1},
     };
@@ -176,11 +185,14 @@ TEST(QDwConv, MatchesReferenceBitExact) {
         std::vector<uint8_t> x(static_cast<size_t>(v.C * v.H * v.W));
         std::vector<int8_t> w(static_cast<size_t>(v.C * v.KH * v.KW));
         std::vector<int32_t> zw(static_cast<size_t>(v.C)), bias(static_cast<size_t>(v.C));
-        std::vector<float> mult(static_cast<size_t>(v.C)), bsc(static_cast<size_t>(v.C)), bf(static_cast<size_t>(v.C));
+        std::vector<float> mult(static_cast<size_t>(v.C)), bsc(static_cast<size_t>(v.C)),
+            bf(static_cast<size_t>(v.C));
         for (int variant = 0; variant < 6; ++variant) {
             const bool extreme = variant == 5;
-            for (auto& e : x) e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
-            for (auto& e : w) e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
+            for (auto& e : x)
+                e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            for (auto& e : w)
+                e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
             std::uniform_real_distribution<float> md(1e-4f, 4e-3f);
             for (int64_t c = 0; c < v.C; ++c) {
                 zw[static_cast<size_t>(c)] = variant % 2 ? static_cast<int32_t>(rng() % 21) - 10 : 0;
@@ -190,11 +202,13 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                 bf[static_cast<size_t>(c)] = md(rng) * 100;
             }
             QDwConvArgs a;
-            a.C = v.C, a.H = v.H, a.W = v.W, a.OH = OH, a.OW = OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+            a.C = v.C, a.H = v.H, a.W = v.W, a.OH = OH, a.OW = OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH,
+            a.SW = v.SW;
             a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
             a.x = x.data();
             a.a_signed = variant >= 3;
-            a.a_zero = a.a_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            a.a_zero =
+                a.a_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
             a.w = w.data();
             a.w_zero = variant % 2 ? zw.data() : nullptr;
             a.bias = variant == 2 ? nullptr : bias.data();
@@ -215,14 +229,16 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                     a.act = act;
                     const int64_t bytes = v.C * OH * OW * (out == QOut::F32 ? 4 : 1);
                     const auto want = dw_run(qdwconv_ref, a, bytes, 1);
-                    // rows (baseline build), rows (AVX2 build) split in 3, plane path (needs SH == SW) both builds
+                    // rows (baseline build), rows (AVX2 build) split in 3, plane path (needs SH == SW) both
+                    // builds
                     for (int mode = 0; mode < 4; ++mode) {
                         const bool plane = mode >= 2, split = mode % 2 == 1;
                         const auto got = dw_run(mode == 0 || mode == 2 ? qdwconv_rows : qdwconv, a, bytes,
                                                 split ? 3 : 1, plane);
-                        ASSERT_EQ(want, got) << "depthwise C" << v.C << " " << v.H << "x" << v.W << " k" << v.KH << "x"
-                                             << v.KW << " s" << v.SH << "," << v.SW << " variant " << variant << " out "
-                                             << static_cast<int>(out) << " mode " << mode;
+                        ASSERT_EQ(want, got)
+                            << "depthwise C" << v.C << " " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW
+                            << " s" << v.SH << "," << v.SW << " variant " << variant << " out "
+                            << static_cast<int>(out) << " mode " << mode;
                         ++checked;
                     }
                     // the reference against the definition (int64 accumulator, same epilogue)
@@ -232,12 +248,14 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                             int64_t acc = a.bias ? a.bias[c] : 0;
                             for (int64_t ky = 0; ky < v.KH; ++ky)
                                 for (int64_t kx = 0; kx < v.KW; ++kx) {
-                                    const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
+                                    const int64_t iy = oy * v.SH - v.PT + ky * v.DH,
+                                                  ix = ox * v.SW - v.PL + kx * v.DW;
                                     if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
                                     const uint8_t b = x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
                                     const int64_t xv = a.a_signed ? static_cast<int8_t>(b) : b;
-                                    acc += (xv - a.a_zero) * (w[static_cast<size_t>((c * v.KH + ky) * v.KW + kx)] -
-                                                              (a.w_zero ? a.w_zero[c] : 0));
+                                    acc += (xv - a.a_zero) *
+                                           (w[static_cast<size_t>((c * v.KH + ky) * v.KW + kx)] -
+                                            (a.w_zero ? a.w_zero[c] : 0));
                                 }
                             const size_t i = static_cast<size_t>(c * OH * OW + o);
                             if (out == QOut::F32) {
@@ -248,9 +266,12 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                                 ASSERT_EQ(activate(act, f), g);
                             } else {
                                 float f = static_cast<float>(acc) * mult[static_cast<size_t>(c)];
-                                f = std::clamp(f, static_cast<float>(a.y_min - a.y_zero), static_cast<float>(a.y_max - a.y_zero));
+                                f = std::clamp(f, static_cast<float>(a.y_min - a.y_zero),
+                                               static_cast<float>(a.y_max - a.y_zero));
                                 const int32_t q = static_cast<int32_t>(std::nearbyint(f)) + a.y_zero;
-                                ASSERT_EQ(out == QOut::U8 ? static_cast<int32_t>(want[i]) : static_cast<int8_t>(want[i]), q);
+                                ASSERT_EQ(out == QOut::U8 ? static_cast<int32_t>(want[i])
+                                                          : static_cast<int8_t>(want[i]),
+                                          q);
                             }
                         }
                 }
@@ -263,8 +284,8 @@ TEST(QDwConv, MatchesReferenceBitExact) {
 TEST(QQuantize, VectorBuildEqualsReference) {
     std::mt19937 rng(5);
     std::vector<float> x;
-    for (float v : {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e30f, -1e30f, INFINITY, -INFINITY, NAN, 127.5f,
-                    -128.5f, 255.5f, 254.5f})
+    for (float v : {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e30f, -1e30f, INFINITY, -INFINITY, NAN,
+                    127.5f, -128.5f, 255.5f, 254.5f})
         x.push_back(v);
     std::uniform_real_distribution<float> d(-400, 400);
     for (int i = 0; i < 1000; ++i) x.push_back(d(rng));
@@ -272,19 +293,23 @@ TEST(QQuantize, VectorBuildEqualsReference) {
     for (const float scale : {1.0f, 0.5f, 0.0123f, 3.7f}) {
         for (const bool sgn : {false, true}) {
             for (const int32_t zero : {0, 5, sgn ? -128 : 255, sgn ? 127 : 128}) {
-                for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+                for (int64_t n :
+                     {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(x.size())}) {
                     std::vector<uint8_t> want(x.size(), 0xA5), got(x.size(), 0xA5);
                     quantize_linear_f32_ref(x.data(), n, scale, zero, sgn, want.data());
                     quantize_linear_f32(x.data(), n, scale, zero, sgn, got.data());
-                    ASSERT_EQ(want, got) << "scale " << scale << " zero " << zero << " n " << n << (sgn ? " s8" : " u8");
+                    ASSERT_EQ(want, got)
+                        << "scale " << scale << " zero " << zero << " n " << n << (sgn ? " s8" : " u8");
                 }
                 // the definition, on the reference
                 std::vector<uint8_t> q(x.size());
                 quantize_linear_f32_ref(x.data(), static_cast<int64_t>(x.size()), scale, zero, sgn, q.data());
                 for (size_t i = 0; i < x.size(); ++i) {
                     float v = std::nearbyint(x[i] / scale) + static_cast<float>(zero);
-                    v = std::isnan(v) ? static_cast<float>(zero) : std::clamp(v, sgn ? -128.0f : 0.0f, sgn ? 127.0f : 255.0f);
-                    ASSERT_EQ(sgn ? static_cast<int>(static_cast<int8_t>(q[i])) : static_cast<int>(q[i]), static_cast<int>(v))
+                    v = std::isnan(v) ? static_cast<float>(zero)
+                                      : std::clamp(v, sgn ? -128.0f : 0.0f, sgn ? 127.0f : 255.0f);
+                    ASSERT_EQ(sgn ? static_cast<int>(static_cast<int8_t>(q[i])) : static_cast<int>(q[i]),
+                              static_cast<int>(v))
                         << x[i] << " / " << scale;
                 }
             }
@@ -308,7 +333,8 @@ TEST(QMaxPool, MatchesNaiveMax) {
         for (auto& e : x) e = static_cast<uint8_t>(rng());
         for (const bool sgn : {false, true}) {
             QMaxPoolArgs a;
-            a.H = v.H, a.W = v.W, a.OH = v.OH, a.OW = v.OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+            a.H = v.H, a.W = v.W, a.OH = v.OH, a.OW = v.OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH,
+            a.SW = v.SW;
             a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
             a.is_signed = sgn;
             a.x = x.data();
@@ -324,15 +350,17 @@ TEST(QMaxPool, MatchesNaiveMax) {
                         int m = -1000;
                         for (int64_t ky = 0; ky < v.KH; ++ky)
                             for (int64_t kx = 0; kx < v.KW; ++kx) {
-                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH, ix = ox * v.SW - v.PL + kx * v.DW;
+                                const int64_t iy = oy * v.SH - v.PT + ky * v.DH,
+                                              ix = ox * v.SW - v.PL + kx * v.DW;
                                 if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
                                 const uint8_t b = x[static_cast<size_t>((p * v.H + iy) * v.W + ix)];
-                                m = std::max(m, sgn ? static_cast<int>(static_cast<int8_t>(b)) : static_cast<int>(b));
+                                m = std::max(
+                                    m, sgn ? static_cast<int>(static_cast<int8_t>(b)) : static_cast<int>(b));
                             }
                         const uint8_t g = y[static_cast<size_t>((p * v.OH + oy) * v.OW + ox)];
                         ASSERT_EQ(sgn ? static_cast<int>(static_cast<int8_t>(g)) : static_cast<int>(g), m)
-                            << "pool " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW << " plane " << p << " at "
-                            << oy << "," << ox << (sgn ? " s8" : " u8");
+                            << "pool " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW << " plane " << p
+                            << " at " << oy << "," << ox << (sgn ? " s8" : " u8");
                     }
         }
     }

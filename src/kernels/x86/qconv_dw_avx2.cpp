@@ -1,9 +1,9 @@
 // INT8 depthwise convolution rows (kernels/x86/qconv_dw.inc) and QuantizeLinear (qconv_quant.inc) for AVX2.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-
-#include <immintrin.h>
 
 #include "kernels/qconv.h"
 
@@ -21,8 +21,8 @@ void qdw_taps_s1(const int16_t* plane, const int64_t* off, const int32_t* wv, in
     int64_t o0[13], o1[13];
     for (int64_t p = 0; p < pairs; ++p) {
         const int32_t w0 = wv[2 * p], w1 = 2 * p + 1 < taps ? wv[2 * p + 1] : 0;
-        w[p] = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(w0) & 0xFFFFu) |
-                                                      (static_cast<uint32_t>(w1) << 16)));
+        w[p] = _mm256_set1_epi32(
+            static_cast<int32_t>((static_cast<uint32_t>(w0) & 0xFFFFu) | (static_cast<uint32_t>(w1) << 16)));
         o0[p] = off[2 * p];
         o1[p] = 2 * p + 1 < taps ? off[2 * p + 1] : off[2 * p];  // weight 0
     }
@@ -51,7 +51,8 @@ void qdw_taps_s1(const int16_t* plane, const int64_t* off, const int32_t* wv, in
 #undef QQ_NAME
 }  // namespace
 
-void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y) {
+void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed,
+                               void* y) {
     quantize_impl(x, n, scale, zero, is_signed, y);
 }
 

@@ -36,10 +36,10 @@ struct QStep {
     bool pointwise = false;                  // 1×1, stride 1, no padding: A is the NHWC image
     static constexpr int64_t kChunk = 64;    // conv pixels per im2col + qgemm block
     std::vector<std::vector<uint8_t>> work;  // per thread (conv)
-    std::vector<uint8_t> nhwc;               // conv: the input images in NHWC order, padded with the zero point
-    int64_t hp = 0, wp = 0;                  // padded image rows / columns (the conv's pads + what taps reach)
-    std::vector<int8_t> dw_w;                // depthwise weights [C][KH][KW]
-    k::QMaxPoolArgs mp;                      // max pooling geometry
+    std::vector<uint8_t> nhwc;  // conv: the input images in NHWC order, padded with the zero point
+    int64_t hp = 0, wp = 0;     // padded image rows / columns (the conv's pads + what taps reach)
+    std::vector<int8_t> dw_w;   // depthwise weights [C][KH][KW]
+    k::QMaxPoolArgs mp;         // max pooling geometry
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -224,7 +224,8 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         if (G < 1 || s.C % G || s.OC % G || wq->dim(0) != s.OC || wq->dim(1) != s.C / G || st.size() != 2 ||
             dl.size() != 2 || (*ys0)[0] != s.batch)
             return refuse("conv geometry");
-        if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C)) return refuse("depthwise with a channel multiplier");
+        if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C))
+            return refuse("depthwise with a channel multiplier");
         if (s.C / G == 1 && G > 1) s.mode = QStep::Mode::DwConv;
         s.KH = wq->dim(2), s.KW = wq->dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
         const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
@@ -393,11 +394,12 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         k::QDwConvArgs d;
         d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
         d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
-        // the plane path's scratch, per thread, for stride 1 unless it would be large (stride 2 measured faster
-        // on the row path; rows use the stack)
+        // the plane path's scratch, per thread, for stride 1 unless it would be large (stride 2 measured
+        // faster on the row path; rows use the stack)
         const int64_t wb = k::qdwconv_work_bytes(d);
         const bool plane = s.SH == 1 && s.SW == 1 && wb <= (int64_t{1} << 20);
-        s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(plane ? static_cast<size_t>(wb) : 0));
+        s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
+                      std::vector<uint8_t>(plane ? static_cast<size_t>(wb) : 0));
         r.kernel = "qdwconv_u8s8";
     } else if (is_conv) {
         s.mode = QStep::Mode::Conv;
@@ -410,9 +412,10 @@ QFusion plan_qfusion(const QFuseArgs& a) {
             s.packed.push_back(std::move(p));
         }
         s.conv = true;
-        s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 && s.OH == s.H &&
-                      s.OW == s.W;
-        // padded NHWC copy (im2col then never bounds-checks): top / left pads, bottom / right as far as taps reach
+        s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 &&
+                      s.OH == s.H && s.OW == s.W;
+        // padded NHWC copy (im2col then never bounds-checks): top / left pads, bottom / right as far as taps
+        // reach
         if (!s.pointwise) {
             s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
             s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
@@ -479,8 +482,8 @@ QFusion plan_qpool(const QFuseArgs& a) {
     std::string out = n.outputs[0];
     std::string fused = "DQ(x)";
     const graph::Node* c = a.sole_consumer(out);
-    if (c && c->domain.empty() && (c->op_type == "Flatten" || c->op_type == "Reshape") && c->inputs[0] == out &&
-        c->outputs.size() == 1) {
+    if (c && c->domain.empty() && (c->op_type == "Flatten" || c->op_type == "Reshape") &&
+        c->inputs[0] == out && c->outputs.size() == 1) {
         tail.push_back(c);
         out = c->outputs[0];
         fused += "+" + c->op_type;
@@ -523,9 +526,11 @@ QFusion plan_qpool(const QFuseArgs& a) {
     }
     // every window must hold an input pixel (else the float MaxPool would give −inf)
     for (int64_t o : {int64_t{0}, m.OH - 1})
-        if (o * m.SH - m.PT + (m.KH - 1) * m.DH < 0 || o * m.SH - m.PT >= m.H) return refuse("window in padding");
+        if (o * m.SH - m.PT + (m.KH - 1) * m.DH < 0 || o * m.SH - m.PT >= m.H)
+            return refuse("window in padding");
     for (int64_t o : {int64_t{0}, m.OW - 1})
-        if (o * m.SW - m.PL + (m.KW - 1) * m.DW < 0 || o * m.SW - m.PL >= m.W) return refuse("window in padding");
+        if (o * m.SW - m.PL + (m.KW - 1) * m.DW < 0 || o * m.SW - m.PL >= m.W)
+            return refuse("window in padding");
     m.is_signed = xdt == DType::I8;
     m.p_begin = 0;
     m.p_end = (*xs)[0] * (*xs)[1];

@@ -3,9 +3,9 @@
 // kFloatLsb output scales (the float path dequantizes acc·sx·sw instead of summing float products).
 // Graphs built in code: Conv 3x3 pad 1 per-channel + int32 bias + Relu + Q; FusedConv (Relu attribute) with
 // float output; Gemm transB with s8 activations; MatMul with a weight zero point; chained conv -> grouped
-// conv; a conv large enough to split across threads; depthwise convs (float and requantized output); 1×1 convs
-// (NHWC, no im2col); MaxPool on quantized bytes; weight-only DQ folded at plan time. Run at the best ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the
-// reference rows.
+// conv; a conv large enough to split across threads; depthwise convs (float and requantized output); 1×1
+// convs (NHWC, no im2col); MaxPool on quantized bytes; weight-only DQ folded at plan time. Run at the best
+// ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the reference rows.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -346,7 +346,9 @@ TEST(FastQdq, DepthwiseRequantizedSignedActivations) {
         const auto sw = b.weight("w", {24, 1, 3, 3}, 0, true);
         b.bias("b", sx, sw);
         b.node("Conv", {x, "w_dq", "b_dq"}, {"y"},
-               {{"pads", ints({1, 2, 0, 1})}, {"strides", ints({2, 1})}, {"dilations", ints({1, 2})},
+               {{"pads", ints({1, 2, 0, 1})},
+                {"strides", ints({2, 1})},
+                {"dilations", ints({1, 2})},
                 {"group", one_int(24)}});
         b.node("Relu", {"y"}, {"yr"});
         b.output(b.quant_out("yr", 0.02f, xdt, signed_x ? -128 : 0, false));
@@ -397,7 +399,9 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
         const int zx = signed_x ? 3 : 140;
         const std::string x = b.qdq("x", 0.02f, xdt, zx);
         b.node("MaxPool", {x}, {"p"},
-               {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 1, 1})},
+               {{"kernel_shape", ints({3, 2})},
+                {"strides", ints({2, 2})},
+                {"pads", ints({1, 0, 1, 1})},
                 {"ceil_mode", one_int(1)}});
         b.node("QuantizeLinear", {"p", "x_s", "x_z"}, {"p_q"});
         b.output("p_q");
@@ -407,7 +411,7 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
         b.node("QuantizeLinear", {"f", "x_s", "x_z"}, {"f_q"});
         b.output("f_q");
         b.node("MaxPool", {x}, {"r"}, {{"kernel_shape", ints({2, 2})}});  // x_dq read twice: DQ stays
-        b.output(b.quant_out("r", 0.05f, xdt, 0, false));  // another scale: float MaxPool
+        b.output(b.quant_out("r", 0.05f, xdt, 0, false));                 // another scale: float MaxPool
         std::mt19937 rng(12);
         const Tensor in = random_input(rng, {2, 5, 9, 11}, -2, 2);
         for (int threads : {1, 2}) {
