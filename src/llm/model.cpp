@@ -253,6 +253,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
 void Model::set_threads(int n) { threads_ = n > 0 ? n : hardware_threads(); }
 
 void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
+    if (observer_) observer_->observe(w, x, n_x);
     // The activation rows are quantized once, before the rows are split among the threads.
     thread_local ActRows tl;  // reused across calls; the workers read it through a pointer (not their own copy)
     ActRows* a = &tl;

@@ -60,6 +60,17 @@ struct Weight {
 void matvec(const Weight& w, const float* x, float* y, int64_t r_begin, int64_t r_end);
 void matmul(const Weight& w, const float* x, int64_t n_x, float* y, int64_t r_begin, int64_t r_end);
 
+// Sees the F32 input rows of every weight matrix product of the forward pass (attn q/k/v/output, ffn
+// gate/up/down, the output classifier), before they are converted to the weight's vec_dot type: w is the
+// weight, x the n_x activation rows of w.cols floats (row-major). Called on the thread that runs Model::eval,
+// once per product, before the product's rows are split among the workers. Used by imatrix collection
+// (llm/imatrix.h).
+class MatmulObserver {
+public:
+    virtual ~MatmulObserver() = default;
+    virtual void observe(const Weight& w, const float* x, int64_t n_x) = 0;
+};
+
 struct ModelOptions {
     int threads = 0;    // <= 0: all hardware threads
     int64_t n_ctx = 0;  // K/V cache length in tokens; <= 0: llama.context_length
@@ -86,6 +97,10 @@ public:
     // Number of positions currently in the K/V cache.
     int64_t n_cached() const { return n_cached_; }
 
+    // Installs an observer of the matmul inputs (nullptr: none, the default). Not owned; it must outlive its
+    // use by eval.
+    void set_observer(MatmulObserver* o) { observer_ = o; }
+
 private:
     struct Layer {
         std::vector<float> attn_norm, ffn_norm;
@@ -100,6 +115,7 @@ private:
     std::vector<float> output_norm_;
     std::vector<Layer> layers_;
     int threads_ = 1;
+    MatmulObserver* observer_ = nullptr;
     int64_t n_ctx_ = 0;
     int64_t n_cached_ = 0;
     std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][n_embd_kv]

@@ -14,6 +14,7 @@ void register_run(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_imatrix(CLI::App& app);
 void register_bench(CLI::App& app);
 
 int exit_code();

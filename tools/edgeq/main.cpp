@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     edgeq::cli::register_eval(app);
     edgeq::cli::register_generate(app);
     edgeq::cli::register_perplexity(app);
+    edgeq::cli::register_imatrix(app);
     edgeq::cli::register_bench(app);
     try {
         app.parse(argc, argv);
