@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "graph/names.h"
 #include "runtime/ref/op.h"
 
 namespace edgeq::passes {
@@ -442,18 +443,7 @@ void remove_dead(Model& m, OptimizeReport& rep) {
 // rounding of the accumulation.
 void expand_qoperator(Model& m, OptimizeReport& rep) {
     Graph& g = m.graph;
-    std::set<std::string> taken;
-    for (const auto& [k, v] : g.initializers) taken.insert(k);
-    for (const auto& n : g.nodes) {
-        taken.insert(n.name);
-        for (const auto& o : n.outputs) taken.insert(o);
-    }
-    auto fresh = [&](const std::string& base) {
-        std::string s = base;
-        for (int i = 1; taken.count(s); ++i) s = base + "_" + std::to_string(i);
-        taken.insert(s);
-        return s;
-    };
+    graph::UniqueNames fresh(g);
     auto init = [&](const std::string& name) -> const Tensor* {
         auto it = g.initializers.find(name);
         return name.empty() || it == g.initializers.end() ? nullptr : &it->second;

@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/fp16.h"
+#include "graph/names.h"
 #include "passes/optimize.h"
 #include "quant/ptq/awq.h"
 #include "quant/ptq/equalize.h"
@@ -54,26 +55,7 @@ std::vector<Node*> consumers(Graph& g, const std::string& value) {
     return r;
 }
 
-class Namer {
-public:
-    explicit Namer(const Graph& g) {
-        for (const auto& [k, v] : g.initializers) used_.insert(k);
-        for (const auto& i : g.inputs) used_.insert(i.name);
-        for (const auto& n : g.nodes) {
-            used_.insert(n.name);
-            for (const auto& o : n.outputs) used_.insert(o);
-        }
-    }
-    std::string operator()(const std::string& base) {
-        std::string s = base;
-        for (int i = 1; used_.count(s); ++i) s = base + "_" + std::to_string(i);
-        used_.insert(s);
-        return s;
-    }
-
-private:
-    std::set<std::string> used_;
-};
+using Namer = graph::UniqueNames;
 
 Attribute attr_int(int64_t v) {
     Attribute a;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "graph/graph.h"
+#include "graph/names.h"
 
 namespace edgeq::quant::ptq {
 namespace {
@@ -92,16 +93,7 @@ Tensor zeros_like_scale(DType t, const Tensor& scale) {
 Result<QOperatorReport> to_qoperator(Model& m) {
     Graph& g = m.graph;
     QOperatorReport rep;
-    std::set<std::string> taken;
-    for (const auto& [k, v] : g.initializers) taken.insert(k);
-    for (const auto& n : g.nodes)
-        for (const auto& o : n.outputs) taken.insert(o);
-    auto fresh = [&](const std::string& base) {
-        std::string s = base;
-        for (int i = 1; taken.count(s); ++i) s = base + "_" + std::to_string(i);
-        taken.insert(s);
-        return s;
-    };
+    graph::UniqueNames fresh(g);
 
     // 1. Conv / MatMul / Gemm chains
     {
