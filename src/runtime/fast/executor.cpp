@@ -67,6 +67,22 @@ struct Activation {
     k::Activation a;
 };
 
+// The value of DequantizeLinear node d when every input is an initializer (quantized weights), evaluated with
+// the reference op; empty when d is not such a node or the op reports an error (it then runs, and reports, at
+// run time).
+Tensor dequantize_constant(const graph::Graph& g, const graph::Node& d, int64_t opset) {
+    if (!d.domain.empty() || d.op_type != "DequantizeLinear" || d.outputs.size() != 1 || d.outputs[0].empty()) return {};
+    for (const auto& in : d.inputs)
+        if (!in.empty() && !g.initializers.count(in)) return {};
+    const OpRow* row = find_ref_op("", "DequantizeLinear");
+    if (!row) return {};
+    OpContext ctx{d, opset, {}, {}, {}};
+    for (const auto& in : d.inputs) ctx.inputs.push_back(in.empty() ? nullptr : &g.initializers.at(in));
+    ctx.outputs.resize(1);
+    if (!row->fn(ctx).ok()) return {};
+    return std::move(ctx.outputs[0]);
+}
+
 const Tensor* init_of(const graph::Graph& g, const std::string& name) {
     auto it = g.initializers.find(name);
     return it == g.initializers.end() ? nullptr : &it->second;
@@ -558,17 +574,9 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         if (auto it = rnn_dq_values.find(name); it != rnn_dq_values.end()) return &it->second;
         auto pit = producer.find(name);
         if (pit == producer.end()) return nullptr;
-        const graph::Node& d = g.nodes[pit->second];
-        if (!d.domain.empty() || d.op_type != "DequantizeLinear" || d.outputs.size() != 1) return nullptr;
-        for (const auto& in : d.inputs)
-            if (!in.empty() && !g.initializers.count(in)) return nullptr;
-        const OpRow* row = find_ref_op("", "DequantizeLinear");
-        if (!row) return nullptr;
-        OpContext ctx{d, model.opset(""), {}, {}, {}};
-        for (const auto& in : d.inputs) ctx.inputs.push_back(in.empty() ? nullptr : &g.initializers.at(in));
-        ctx.outputs.resize(1);
-        if (!row->fn(ctx).ok() || ctx.outputs[0].empty_handle()) return nullptr;
-        return &rnn_dq_values.emplace(name, std::move(ctx.outputs[0])).first->second;
+        Tensor v = dequantize_constant(g, g.nodes[pit->second], model.opset(""));
+        if (v.empty_handle()) return nullptr;
+        return &rnn_dq_values.emplace(name, std::move(v)).first->second;
     };
     for (size_t ni : order) {
         const graph::Node& n = g.nodes[ni];
@@ -664,21 +672,12 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
     std::unordered_map<std::string, Tensor> plan_consts;
     for (size_t ni : order) {
         const graph::Node& n = g.nodes[ni];
-        if (absorbed[ni] || folded_nodes.count(&n) || !n.domain.empty() || n.op_type != "DequantizeLinear" ||
-            n.outputs.size() != 1 || n.outputs[0].empty())
-            continue;
-        bool all_const = true;
-        for (const auto& in : n.inputs) all_const = all_const && (in.empty() || g.initializers.count(in) > 0);
-        if (!all_const) continue;
-        const OpRow* row = find_ref_op("", "DequantizeLinear");
-        if (!row) continue;
-        OpContext ctx{n, model.opset(""), {}, {}, {}};
-        for (const auto& in : n.inputs) ctx.inputs.push_back(in.empty() ? nullptr : &g.initializers.at(in));
-        ctx.outputs.resize(1);
-        if (!row->fn(ctx).ok() || ctx.outputs[0].empty_handle()) continue;  // runs (and reports) at run time
-        plan_consts[n.outputs[0]] = ctx.outputs[0];
-        folded_values[n.outputs[0]] = ctx.outputs[0];
-        impl->slots[static_cast<size_t>(slot(n.outputs[0]))] = ctx.outputs[0];
+        if (absorbed[ni] || folded_nodes.count(&n)) continue;
+        Tensor v = dequantize_constant(g, n, model.opset(""));
+        if (v.empty_handle()) continue;
+        plan_consts[n.outputs[0]] = v;
+        folded_values[n.outputs[0]] = v;
+        impl->slots[static_cast<size_t>(slot(n.outputs[0]))] = v;
         folded_nodes.insert(&n);
     }
     auto cinit = [&](const std::string& name) -> const Tensor* {
