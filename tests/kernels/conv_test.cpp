@@ -237,6 +237,29 @@ TEST(DwConv2d, RandomShapesMatchReference) {
     }
 }
 
+// Runs every row of `rows` on a (y unset) and compares with the reference row bit for bit; returns the first
+// differing index (-1: all equal) and fills want / got.
+int64_t pool_rows_first_diff(Op op, const std::vector<const KernelRow*>& rows, const Pool2dArgs& a, int64_t planes,
+                             std::vector<float>& want, std::vector<float>& got, const KernelRow** bad_row) {
+    want.assign(static_cast<size_t>(planes * a.OH * a.OW), 0.0f);
+    Pool2dArgs r = a;
+    r.y = want.data();
+    pool2d_fn(*find(op, Isa::Ref))(r);
+    for (const KernelRow* row : rows) {
+        got.assign(want.size(), -12345.0f);
+        Pool2dArgs b = a;
+        b.y = got.data();
+        pool2d_fn(*row)(b);
+        for (size_t i = 0; i < want.size(); ++i) {
+            if (!(got[i] == want[i])) {
+                *bad_row = row;
+                return static_cast<int64_t>(i);
+            }
+        }
+    }
+    return -1;
+}
+
 TEST(Pool2d, RandomShapesMatchReferenceBitExactly) {
     for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
         const auto rows = runnable_rows(op);
@@ -265,24 +288,16 @@ TEST(Pool2d, RandomShapesMatchReferenceBitExactly) {
             a.x = x.data();
             a.c_begin = 0;
             a.c_end = planes;
-            std::vector<float> want(static_cast<size_t>(planes * a.OH * a.OW));
-            a.y = want.data();
-            pool2d_fn(*find(op, Isa::Ref))(a);
-            for (const KernelRow* row : rows) {
-                std::vector<float> got(want.size(), -12345.0f);
-                Pool2dArgs b = a;
-                b.y = got.data();
-                pool2d_fn(*row)(b);
-                for (size_t i = 0; i < want.size(); ++i) {
-                    if (!(got[i] == want[i])) {
-                        char shape[200];
-                        std::snprintf(shape, sizeof shape, "H=%ld W=%ld k=%ldx%ld s=%ldx%ld d=%ldx%ld pads=%ld,%ld,%ld,%ld cip=%d",
-                                      long(a.H), long(a.W), long(a.KH), long(a.KW), long(a.SH), long(a.SW), long(a.DH),
-                                      long(a.DW), long(a.PT), long(a.PL), long(a.PB), long(a.PR), int(a.count_include_pad));
-                        ADD_FAILURE() << describe_failure(*row, seed, shape, static_cast<int64_t>(i), want, got);
-                        return;
-                    }
-                }
+            std::vector<float> want, got;
+            const KernelRow* bad = nullptr;
+            const int64_t i = pool_rows_first_diff(op, rows, a, planes, want, got, &bad);
+            if (i >= 0) {
+                char shape[200];
+                std::snprintf(shape, sizeof shape, "H=%ld W=%ld k=%ldx%ld s=%ldx%ld d=%ldx%ld pads=%ld,%ld,%ld,%ld cip=%d",
+                              long(a.H), long(a.W), long(a.KH), long(a.KW), long(a.SH), long(a.SW), long(a.DH),
+                              long(a.DW), long(a.PT), long(a.PL), long(a.PB), long(a.PR), int(a.count_include_pad));
+                ADD_FAILURE() << describe_failure(*bad, seed, shape, i, want, got);
+                return;
             }
         }
     }
@@ -308,17 +323,11 @@ TEST(Pool2d, TwoByTwoStrideTwoEveryWidthAndPad) {
                 const auto x = random_vec(rng, static_cast<size_t>(2 * a.H * a.W));
                 a.x = x.data();
                 a.c_end = 2;
-                std::vector<float> want(static_cast<size_t>(2 * a.OH * a.OW));
-                a.y = want.data();
-                pool2d_fn(*find(op, Isa::Ref))(a);
-                for (const KernelRow* row : rows) {
-                    std::vector<float> got(want.size(), -12345.0f);
-                    Pool2dArgs b = a;
-                    b.y = got.data();
-                    pool2d_fn(*row)(b);
-                    for (size_t i = 0; i < want.size(); ++i)
-                        ASSERT_EQ(got[i], want[i]) << row->name << " W=" << W << " pads=" << pads << " at " << i;
-                }
+                std::vector<float> want, got;
+                const KernelRow* bad = nullptr;
+                const int64_t i = pool_rows_first_diff(op, rows, a, 2, want, got, &bad);
+                ASSERT_LT(i, 0) << bad->name << " W=" << W << " pads=" << pads << " at " << i << ": expected "
+                                << want[static_cast<size_t>(i)] << ", got " << got[static_cast<size_t>(i)];
             }
         }
     }
