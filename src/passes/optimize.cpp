@@ -532,6 +532,34 @@ void expand_qoperator(Model& m, OptimizeReport& rep) {
         ++rep.qoperators_expanded;
     }
     g.nodes = std::move(out);
+    // A MaxPool that reads int8 bytes straight from a (per-tensor) QuantizeLinear, as QOperator files do, becomes
+    // DequantizeLinear -> MaxPool -> QuantizeLinear with that scale and zero point: exact (max commutes with a
+    // monotonic quantizer) and the pattern the fast executor runs on the bytes.
+    std::map<std::string, std::pair<std::string, std::string>> quantized_by;  // value -> (scale, zero point)
+    for (const auto& n : g.nodes)
+        if (n.domain.empty() && n.op_type == "QuantizeLinear" && n.outputs.size() == 1 && init(in(n, 1)) &&
+            init(in(n, 1))->numel() == 1 && !in(n, 2).empty() && init(in(n, 2)) && init(in(n, 2))->numel() == 1)
+            quantized_by[n.outputs[0]] = {in(n, 1), in(n, 2)};
+    std::vector<Node> pooled;
+    for (auto& n : g.nodes) {
+        auto it = n.domain.empty() && n.op_type == "MaxPool" && n.outputs.size() == 1 && !n.inputs.empty()
+                      ? quantized_by.find(n.inputs[0])
+                      : quantized_by.end();
+        if (it == quantized_by.end()) {
+            pooled.push_back(std::move(n));
+            continue;
+        }
+        const auto [s, z] = it->second;
+        const std::string base = n.name.empty() ? "MaxPool" : n.name;
+        const std::string xf = fresh(base + "_x_float"), yf = fresh(base + "_y_float"), yq = n.outputs[0];
+        pooled.push_back(node("DequantizeLinear", base + "_x_dequantize", {n.inputs[0], s, z}, xf));
+        n.inputs[0] = xf;
+        n.outputs[0] = yf;
+        pooled.push_back(std::move(n));
+        pooled.push_back(node("QuantizeLinear", base + "_y_quantize", {yf, s, z}, yq));
+        ++rep.qoperators_expanded;
+    }
+    g.nodes = std::move(pooled);
 }
 
 }  // namespace

@@ -110,17 +110,19 @@ TEST(Optimize, QOperatorsExpandToQdq) {
     g.initializers["b"] = q8(DType::I32, {4}, -500, 500);
     g.initializers["cs"] = Tensor::scalar_f32(0.2f);
     g.initializers["cz"] = Tensor::from_vector<uint8_t>(DType::U8, {}, {100});
-    g.initializers["g"] = q8(DType::I8, {5, 4 * 4 * 4}, -127, 127);  // QGemm B [N, K], transB
+    g.initializers["g"] = q8(DType::I8, {5, 4 * 2 * 2}, -127, 127);  // QGemm B [N, K], transB
     g.initializers["gs"] = Tensor::scalar_f32(0.01f);
     g.initializers["gz"] = Tensor(DType::I8, {});
     g.initializers["gb"] = q8(DType::I32, {5}, -300, 300);
     g.initializers["ys"] = Tensor::scalar_f32(0.3f);
     g.initializers["yz"] = Tensor::from_vector<uint8_t>(DType::U8, {}, {128});
-    g.initializers["shape"] = Tensor::from_vector<int64_t>(DType::I64, {2}, {2, 64});
+    g.initializers["shape"] = Tensor::from_vector<int64_t>(DType::I64, {2}, {2, 16});
     g.nodes.push_back(node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"}));
     g.nodes.push_back(node("QLinearConv", {"xq", "xs", "xz", "w", "ws", "wz", "cs", "cz", "b"}, {"cq"},
                            {{"pads", ints({0, 0, 0, 0})}}));
-    g.nodes.push_back(node("Reshape", {"cq", "shape"}, {"cr"}));
+    // MaxPool straight on the QLinearConv's bytes (as QOperator files have it)
+    g.nodes.push_back(node("MaxPool", {"cq"}, {"cp"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}));
+    g.nodes.push_back(node("Reshape", {"cp", "shape"}, {"cr"}));
     Node qg = node("QGemm", {"cr", "cs", "cz", "g", "gs", "gz", "gb", "ys", "yz"}, {"yq"});
     qg.domain = "com.microsoft";
     qg.attrs["transB"] = [] {
@@ -133,10 +135,16 @@ TEST(Optimize, QOperatorsExpandToQdq) {
     g.nodes.push_back(node("DequantizeLinear", {"yq", "ys", "yz"}, {"y"}));
     passes::OptimizeReport rep;
     const double d = compare(m, randn({2, 3, 6, 6}, 9), &rep);
-    EXPECT_EQ(rep.qoperators_expanded, 2);
+    EXPECT_EQ(rep.qoperators_expanded, 3);  // QLinearConv, QGemm, and the MaxPool wrapped in DQ / Q
     EXPECT_LE(d, 0.3 + 1e-6);  // at most one output step
     int convs = 0, gemms = 0, qlinear = 0;
-    for (const auto& n : m.graph.nodes) {
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+        const auto& n = m.graph.nodes[i];
+        if (n.op_type == "MaxPool") {
+            ASSERT_TRUE(i > 0 && i + 1 < m.graph.nodes.size());
+            EXPECT_EQ(m.graph.nodes[i - 1].op_type, "DequantizeLinear");
+            EXPECT_EQ(m.graph.nodes[i + 1].op_type, "QuantizeLinear");
+        }
         convs += n.op_type == "Conv";
         gemms += n.op_type == "Gemm";
         qlinear += n.op_type == "QLinearConv" || n.op_type == "QGemm";
