@@ -56,7 +56,8 @@ Status write_imatrix_gguf(const std::string& path, const ImatrixCollector& c, co
                                                  f32_bytes({static_cast<float>(e.count)})));
         ++stored;
     }
-    if (stored == 0) return InvalidArgument(path + ": no weight activations were collected; nothing to write");
+    if (stored == 0)
+        return InvalidArgument(path + ": no weight activations were collected; nothing to write");
     return w.write(path);
 }
 

@@ -21,7 +21,7 @@
 namespace edgeq::llm {
 
 class ImatrixCollector : public MatmulObserver {
-public:
+  public:
     struct Entry {
         std::vector<double> sum2;  // per input column
         int64_t count = 0;         // activation rows summed
@@ -32,7 +32,7 @@ public:
     const std::map<std::string, Entry>& entries() const { return entries_; }
     const Entry* find(const std::string& weight_name) const;
 
-private:
+  private:
     std::map<std::string, Entry> entries_;
 };
 

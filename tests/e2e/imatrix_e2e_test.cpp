@@ -1,6 +1,6 @@
-// `edgeq imatrix`: stories260K F32 on tinystories_sample.txt -> a llama-imatrix GGUF that load_imatrix reads and
-// `edgeq quantize --imatrix` uses; quantizing with it lowers the KL divergence against the F32 logits. Bad input
-// gives one clear line.
+// `edgeq imatrix`: stories260K F32 on tinystories_sample.txt -> a llama-imatrix GGUF that load_imatrix reads
+// and `edgeq quantize --imatrix` uses; quantizing with it lowers the KL divergence against the F32 logits.
+// Bad input gives one clear line.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -20,8 +20,8 @@ constexpr const char* kModel = "fixtures/llm/models/stories260K-F32.gguf";
 constexpr const char* kText = "assets/datasets/text/tinystories_sample.txt";
 
 double kld_mean(const fs::path& model, const fs::path& text, const fs::path& base) {
-    const auto r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "-q", "--kl-base",
-                            base.string(), "--json"});
+    const auto r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "-q",
+                            "--kl-base", base.string(), "--json"});
     EXPECT_EQ(r.rc, 0) << r.err;
     if (r.rc != 0) return -1.0;
     return nlohmann::json::parse(r.out).at("kld_mean").get<double>();
@@ -31,9 +31,10 @@ TEST(ImatrixCli, WritesLlamaImatrixThatLowersQuantizedKld) {
     EDGEQ_REQUIRE_SHARED(model, kModel);
     EDGEQ_REQUIRE_SHARED(text, kText);
     const fs::path im = tmp_dir() / "imatrix.gguf";
-    const auto r = run_cli({"imatrix", model.string(), "-f", text.string(), "-o", im.string(), "--ctx", "128"});
+    const auto r =
+        run_cli({"imatrix", model.string(), "-f", text.string(), "-o", im.string(), "--ctx", "128"});
     ASSERT_EQ(r.rc, 0) << r.err;
-    EXPECT_NE(r.err.find("edgeq imatrix: chunk 1/"), std::string::npos) << r.err;  // progress on stderr
+    EXPECT_NE(r.err.find("edgeq imatrix: chunk 1/"), std::string::npos) << r.err;   // progress on stderr
     EXPECT_NE(r.out.find("wrote 35 imatrix entries"), std::string::npos) << r.out;  // 5 layers x 7 weights
     EXPECT_TRUE(no_leftovers(tmp_dir() / "imatrix.gguf.tmp"));
 
@@ -62,8 +63,8 @@ TEST(ImatrixCli, WritesLlamaImatrixThatLowersQuantizedKld) {
 
     // --process-output adds the classifier; --quiet prints nothing.
     const fs::path im_out = tmp_dir() / "imatrix_out.gguf";
-    const auto q = run_cli({"imatrix", model.string(), "-f", text.string(), "-o", im_out.string(), "--ctx", "128",
-                            "--chunks", "2", "--process-output", "--quiet"});
+    const auto q = run_cli({"imatrix", model.string(), "-f", text.string(), "-o", im_out.string(), "--ctx",
+                            "128", "--chunks", "2", "--process-output", "--quiet"});
     ASSERT_EQ(q.rc, 0) << q.err;
     EXPECT_EQ(q.err, "");
     EXPECT_EQ(q.out, "");
@@ -73,11 +74,11 @@ TEST(ImatrixCli, WritesLlamaImatrixThatLowersQuantizedKld) {
     EXPECT_EQ(lo->chunk_count, 2);
     EXPECT_NE(lo->find("output.weight"), nullptr);
 
-    // Quantized with and without the imatrix, KLD against the F32 logits on the same text. Q3_K_S falls back to
-    // Q4_0 on stories260K's 64-wide rows (F16 for ffn_down); IQ4_NL quantizes them directly.
+    // Quantized with and without the imatrix, KLD against the F32 logits on the same text. Q3_K_S falls back
+    // to Q4_0 on stories260K's 64-wide rows (F16 for ffn_down); IQ4_NL quantizes them directly.
     const fs::path base = tmp_dir() / "imatrix_base.npy";
-    const auto s = run_cli(
-        {"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "-q", "--save-logits", base.string()});
+    const auto s = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "-q",
+                            "--save-logits", base.string()});
     ASSERT_EQ(s.rc, 0) << s.err;
     for (const char* type : {"Q3_K_S", "IQ4_NL"}) {
         const fs::path plain = tmp_dir() / (std::string("plain_") + type + ".gguf");
@@ -104,7 +105,8 @@ TEST(ImatrixCli, ErrorsAreOneLine) {
     const std::string m = model.string(), t = text.string();
     const fs::path out = tmp_dir() / "never_imatrix.gguf";
     const std::string o = out.string();
-    expect_one_line_error(run_cli({"imatrix", m, "-f", "/nonexistent/text.txt", "-o", o}), "/nonexistent/text.txt");
+    expect_one_line_error(run_cli({"imatrix", m, "-f", "/nonexistent/text.txt", "-o", o}),
+                          "/nonexistent/text.txt");
     expect_one_line_error(run_cli({"imatrix", "/nonexistent/model.gguf", "-f", t, "-o", o}),
                           "/nonexistent/model.gguf");
     expect_one_line_error(run_cli({"imatrix", m, "-f", t, "-o", o, "--ctx", "1024"}),

@@ -1,9 +1,9 @@
 // edgeq imatrix MODEL.gguf -f TEXT -o imatrix.gguf [--ctx N] [--chunks K] [--process-output] [--threads N]
 //              [--quiet]
 // Importance matrix of a llama-architecture GGUF model on a calibration text, written in llama-imatrix's GGUF
-// format (docs/llm/imatrix.md) for `edgeq quantize ... --imatrix imatrix.gguf`. The text is tokenized with BOS
-// first and cut into chunks of --ctx tokens as `edgeq perplexity` does (llm/perplexity.h make_chunks: each
-// chunk starts with BOS, evaluated from an empty cache); every token of every chunk is accumulated, as
+// format (docs/llm/imatrix.md) for `edgeq quantize ... --imatrix imatrix.gguf`. The text is tokenized with
+// BOS first and cut into chunks of --ctx tokens as `edgeq perplexity` does (llm/perplexity.h make_chunks:
+// each chunk starts with BOS, evaluated from an empty cache); every token of every chunk is accumulated, as
 // llama-imatrix does. The PPL printed is llama-imatrix's: over the second half of each chunk.
 #include <algorithm>
 #include <cerrno>
@@ -93,7 +93,8 @@ Status run(const ImatrixCli& c) {
         if (!c.quiet) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             std::fprintf(stderr, "edgeq imatrix: chunk %lld/%lld, PPL %.4f, %.1f s\n",
-                         static_cast<long long>(ci + 1), static_cast<long long>(n_chunks), ppl.stats().ppl, el);
+                         static_cast<long long>(ci + 1), static_cast<long long>(n_chunks), ppl.stats().ppl,
+                         el);
         }
     }
     model->set_observer(nullptr);
@@ -126,7 +127,8 @@ void register_imatrix(CLI::App& app) {
         "  edgeq imatrix model-f32.gguf -f calib.txt -o imatrix.gguf --ctx 256\n"
         "  edgeq quantize model-f32.gguf model-q3.gguf Q3_K_S --imatrix imatrix.gguf");
     cmd->add_option("MODEL", c->model, "GGUF model (general.architecture = llama)")->required();
-    cmd->add_option("-f,--file", c->text_file, "Calibration text (UTF-8); tokenized with BOS first")->required();
+    cmd->add_option("-f,--file", c->text_file, "Calibration text (UTF-8); tokenized with BOS first")
+        ->required();
     cmd->add_option("-o,--output", c->out, "Output imatrix GGUF")->required();
     cmd->add_option("--ctx,-c", c->ctx, "Tokens per chunk (default: min(512, the model's context_length))")
         ->check(CLI::NonNegativeNumber);

@@ -1,6 +1,7 @@
-// Imatrix collection (llm/imatrix_collector.h): the sums a forward pass accumulates equal a hand computation of
-// the squared activations, counts are the rows seen, the observer does not change the logits, and the GGUF
-// file written holds llama-imatrix's keys and tensors (load_imatrix reads it back in tests/e2e/imatrix_e2e_test).
+// Imatrix collection (llm/imatrix_collector.h): the sums a forward pass accumulates equal a hand computation
+// of the squared activations, counts are the rows seen, the observer does not change the logits, and the GGUF
+// file written holds llama-imatrix's keys and tensors (load_imatrix reads it back in
+// tests/e2e/imatrix_e2e_test).
 #include "llm/imatrix_collector.h"
 
 #include <gtest/gtest.h>
@@ -84,7 +85,8 @@ TEST(ImatrixCollector, ForwardSumsEqualHandComputedSquaredActivations) {
     EXPECT_EQ(static_cast<int64_t>(c.entries().size()), hp.n_layer * 7 + 1);  // + the classifier
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const std::string b = "blk." + std::to_string(l) + ".";
-        for (const char* s : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
+        for (const char* s :
+             {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
             const auto* e = c.find(b + s + ".weight");
             ASSERT_NE(e, nullptr) << b << s;
             EXPECT_EQ(e->count, N) << b << s;
