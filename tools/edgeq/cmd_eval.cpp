@@ -47,6 +47,8 @@ Status run(EvalCli& c) {
 void register_eval(CLI::App& app) {
     auto c = std::make_shared<EvalCli>();
     auto* cmd = app.add_subcommand("eval", "Accuracy of an ONNX classifier on an image set (top-1)");
+    cmd->footer("Example:\n  edgeq eval model.onnx --data t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz \\\n"
+                "             --preprocess scale=0.00392156862745098,mean=0.2860,std=0.3530 --json");
     cmd->add_option("MODEL", c->model, "ONNX model")->required();
     cmd->add_option("--data", c->o.images, "Images: IDX (.gz), .npy or .npz")->required();
     cmd->add_option("--labels", c->o.labels, "Labels: IDX (.gz), .npy or .npz")->required();

@@ -102,6 +102,7 @@ Status run(const GenerateCli& c) {
 void register_generate(CLI::App& app) {
     auto c = std::make_shared<GenerateCli>();
     auto* cmd = app.add_subcommand("generate", "Generate text with a llama-architecture GGUF model");
+    cmd->footer("Example:\n  edgeq generate stories260K.gguf -p \"Once upon a time\" -n 64 --temp 0.8 --seed 42");
     cmd->add_option("MODEL", c->model, "GGUF model (general.architecture = llama)")->required();
     cmd->add_option("-p,--prompt", c->prompt, "Prompt text (BOS is added)")->required();
     cmd->add_option("-n,--n-predict", c->n, "Maximum number of tokens to generate (default 128)")

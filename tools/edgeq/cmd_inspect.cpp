@@ -223,6 +223,7 @@ void register_inspect(CLI::App& app) {
     auto* cmd = app.add_subcommand("inspect",
                                    "Show a model: GGUF (metadata, tensors, sizes, bits per weight) or ONNX (inputs, "
                                    "outputs, op histogram, parameters and bytes per dtype)");
+    cmd->footer("Examples:\n  edgeq inspect model.gguf\n  edgeq inspect model.onnx --optimized --json");
     cmd->add_option("FILE", o->file, "GGUF or ONNX (.onnx) file")->required();
     cmd->add_flag("--optimized", o->optimized, "ONNX: also show the graph after edgeq's optimizer");
     cmd->add_flag("--json", o->json, "Print JSON instead of tables");

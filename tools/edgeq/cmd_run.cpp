@@ -72,6 +72,7 @@ Status run(const RunCli& c) {
 void register_run(CLI::App& app) {
     auto c = std::make_shared<RunCli>();
     auto* cmd = app.add_subcommand("run", "Run an ONNX model on .npy inputs; write each output to DIR/<name>.npy");
+    cmd->footer("Example:\n  edgeq run model.onnx --input input=x.npy --output-dir out --trace");
     cmd->add_option("MODEL", c->model, "ONNX model")->required();
     cmd->add_option("--input,-i", c->inputs, "NAME=FILE.npy (repeatable)");
     cmd->add_option("--output-dir,-o", c->out_dir, "Folder for the outputs (default: .)");

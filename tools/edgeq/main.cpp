@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
 
 #include "tools/edgeq/commands.h"
 
@@ -19,8 +20,23 @@ int main(int argc, char** argv) {
     edgeq::cli::register_bench(app);
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // One line, like every other edgeq error: which command, what is wrong, where to look.
+        std::string cmd;
+        for (const CLI::App* sub : app.get_subcommands()) cmd = sub->get_name();
+        std::string what = e.what();
+        for (char& ch : what)
+            if (ch == '\n') ch = ' ';
+        const std::string help = cmd.empty() ? "edgeq --help" : "edgeq " + cmd + " --help";
+        std::fprintf(stderr, "edgeq%s%s: %s (see '%s')\n", cmd.empty() ? "" : " ", cmd.c_str(), what.c_str(),
+                     help.c_str());
+        return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
     }
     return edgeq::cli::exit_code();
 }
