@@ -5,7 +5,8 @@
 # client (lifecycle scripts off); without npm access it says so and exits 0 (nothing to compare against).
 #
 # Usage: scripts/bench-onnx.sh [BUILD_DIR] [onnx_bench args...]   e.g. scripts/bench-onnx.sh build-fast --rounds 3
-# Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR (default <repo>/.peers), BENCH_OUT (JSON folder).
+# Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR (default <repo>/.peers), BENCH_OUT (JSON folder),
+#        BENCH_PASSES (alternating ORT/edgeq passes, default 2; each side keeps its best p50 per cell).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -56,8 +57,17 @@ for m in "${MODELS[@]}"; do
 done
 mkdir -p "$OUT"
 echo "bench-onnx: machine load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
-NODE_PATH=$PEERS_DIR/node_modules node "$ROOT/bench/peers/ort_bench.js" "$OUT/ort_speed.json" "${MODELS[@]}" || {
-    echo "bench-onnx: ort_bench.js failed" >&2
-    exit 1
-}
-exec "$BENCH" --ort "$OUT/ort_speed.json" --json "$OUT/onnx_speed.json" "$@" "${MODELS[@]}"
+# Alternating passes (ORT, edgeq, ORT, edgeq, ...): each side keeps its best per-pass p50 per cell
+# (bench/peers/combine_passes.js), so one load spike on a shared machine does not decide a ratio.
+PASSES=${BENCH_PASSES:-2}
+pass_files=()
+for ((p = 1; p <= PASSES; p++)); do
+    NODE_PATH=$PEERS_DIR/node_modules node "$ROOT/bench/peers/ort_bench.js" "$OUT/ort_speed.$p.json" "${MODELS[@]}" || {
+        echo "bench-onnx: ort_bench.js failed" >&2
+        exit 1
+    }
+    echo "bench-onnx: pass $p of $PASSES"
+    "$BENCH" --ort "$OUT/ort_speed.$p.json" --json "$OUT/onnx_speed.$p.json" "$@" "${MODELS[@]}" || exit 1
+    pass_files+=("$OUT/onnx_speed.$p.json")
+done
+exec node "$ROOT/bench/peers/combine_passes.js" "$OUT/onnx_speed.json" "${pass_files[@]}"
