@@ -22,6 +22,7 @@
 #include "llm/perplexity.h"
 #include "llm/tokenizer.h"
 #include "tools/edgeq/commands.h"
+#include "tools/edgeq/llm_inputs.h"
 
 namespace edgeq::cli {
 namespace {
@@ -34,24 +35,6 @@ struct ImatrixCli {
     bool process_output = false;
     bool quiet = false;
 };
-
-// <arch>.context_length from the header; 0 when the file or key is missing (Model::load reports it).
-int64_t trained_context(const std::string& path) {
-    auto f = gguf::File::open(path);
-    if (!f.ok()) return 0;
-    const gguf::Value* arch = (*f)->find("general.architecture");
-    if (!arch || arch->type != gguf::ValueType::STRING) return 0;
-    const gguf::Value* v = (*f)->find(arch->str + ".context_length");
-    return v && v->is_integer() ? v->as_int() : 0;
-}
-
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return NotFound("-f " + path + ": cannot open (" + std::strerror(errno) + ")");
-    std::string s{std::istreambuf_iterator<char>(in), {}};
-    if (in.bad()) return IoError("-f " + path + ": read error");
-    return s;
-}
 
 Status run(const ImatrixCli& c) {
     EDGEQ_ASSIGN_OR_RETURN(std::string text, read_text(c.text_file));

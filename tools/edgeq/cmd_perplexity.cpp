@@ -28,6 +28,7 @@
 #include "llm/perplexity.h"
 #include "llm/tokenizer.h"
 #include "tools/edgeq/commands.h"
+#include "tools/edgeq/llm_inputs.h"
 
 namespace edgeq::cli {
 namespace {
@@ -42,25 +43,6 @@ struct PerplexityCli {
     bool json = false;
     bool quiet = false;
 };
-
-// llama.context_length (or <arch>.context_length) read from the header without loading the model; 0 when the
-// file or the key is missing (Model::load then reports the problem).
-int64_t trained_context(const std::string& path) {
-    auto f = gguf::File::open(path);
-    if (!f.ok()) return 0;
-    const gguf::Value* arch = (*f)->find("general.architecture");
-    if (!arch || arch->type != gguf::ValueType::STRING) return 0;
-    const gguf::Value* v = (*f)->find(arch->str + ".context_length");
-    return v && v->is_integer() ? v->as_int() : 0;
-}
-
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return NotFound("-f " + path + ": cannot open (" + std::strerror(errno) + ")");
-    std::string s{std::istreambuf_iterator<char>(in), {}};
-    if (in.bad()) return IoError("-f " + path + ": read error");
-    return s;
-}
 
 // .npy (version 1.0) header for a little-endian float32 C-order array [rows, cols]; data follows it.
 std::string npy_header_f32(int64_t rows, int64_t cols) {
