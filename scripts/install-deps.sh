@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config git
       libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
       libonnx-dev libprotobuf-dev protobuf-compiler
       libonnx-testdata dataset-fashion-mnist
-      nodejs npm python3)
+      nodejs npm python3
+      chromium)  # headless render test of `edgeq report` (tests/e2e/report_e2e_test.cpp; skips without it)
 
 missing=()
 for p in "${PKGS[@]}"; do
