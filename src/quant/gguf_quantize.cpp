@@ -33,7 +33,8 @@ Result<std::unique_ptr<Source>> open_source(const QuantizeParams& p) {
         EDGEQ_ASSIGN_OR_RETURN(src->l2c, llama2c::load(p.input, p.llama2c_tokenizer));
         src->kvs = src->l2c.kvs;
         for (const auto& t : src->l2c.tensors) {
-            std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(t.data.data()), t.data.size() * 4);
+            std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(t.data.data()),
+                                           t.data.size() * 4);
             src->tensors.push_back({{t.name, t.ne, DType::F32}, bytes});
         }
         return src;
@@ -59,7 +60,8 @@ Result<DType> parse_type(const std::string& s, const char* option) {
         std::string names;
         for (const auto& tr : all_dtypes())
             if (tr.quantize) names += std::string(names.empty() ? "" : " ") + tr.name;
-        return InvalidArgument(std::string(option) + ": unknown tensor type '" + s + "' (known: " + names + ")");
+        return InvalidArgument(std::string(option) + ": unknown tensor type '" + s + "' (known: " + names +
+                               ")");
     }
     return *t;
 }
@@ -68,19 +70,30 @@ Result<DType> parse_type(const std::string& s, const char* option) {
 
 Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizeProgress& progress) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto ft = recipe::file_type_from_name(p.file_type);
+    // INT group formats follow llama.cpp's Q4_1 mix; their Q4_1 tensors get the restricted levels.
+    const std::optional<IntGroupFormat> int_fmt = int_group_format(p.file_type);
+    auto ft = recipe::file_type_from_name(int_fmt ? std::string("Q4_1") : p.file_type);
     if (!ft) {
         std::string names;
         for (const auto& f : recipe::file_types()) names += std::string(names.empty() ? "" : " ") + f.name;
-        return InvalidArgument("unknown type '" + p.file_type + "' (known: " + names + ")");
+        return InvalidArgument("unknown type '" + p.file_type + "' (known: " + names + " " +
+                               int_group_format_names() + ")");
     }
+    const bool gptq = p.method == "gptq";
+    if (!p.method.empty() && p.method != "rtn" && !gptq)
+        return InvalidArgument("unknown method '" + p.method + "' (known: rtn gptq)");
+    if (gptq && !p.hessians)
+        return InvalidArgument(
+            "method gptq needs calibration Hessians (edgeq quantize ... --method gptq --calib TEXT)");
     recipe::MixOptions mix;
     mix.pure = p.pure;
     if (p.output_tensor_type) {
-        EDGEQ_ASSIGN_OR_RETURN(mix.output_tensor_type, parse_type(*p.output_tensor_type, "--output-tensor-type"));
+        EDGEQ_ASSIGN_OR_RETURN(mix.output_tensor_type,
+                               parse_type(*p.output_tensor_type, "--output-tensor-type"));
     }
     if (p.token_embedding_type) {
-        EDGEQ_ASSIGN_OR_RETURN(mix.token_embedding_type, parse_type(*p.token_embedding_type, "--token-embedding-type"));
+        EDGEQ_ASSIGN_OR_RETURN(mix.token_embedding_type,
+                               parse_type(*p.token_embedding_type, "--token-embedding-type"));
     }
     for (const auto& spec : p.tensor_types) {
         const auto eq = spec.rfind('=');
@@ -124,9 +137,10 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
     shape.is_falcon = arch->str == "falcon";
 
     // llama.cpp's order: it decides the per-layer counters and the output layout.
-    std::stable_sort(src->tensors.begin(), src->tensors.end(), [](const SourceTensor& a, const SourceTensor& b) {
-        return recipe::llama_order_less(a.desc.name, b.desc.name);
-    });
+    std::stable_sort(src->tensors.begin(), src->tensors.end(),
+                     [](const SourceTensor& a, const SourceTensor& b) {
+                         return recipe::llama_order_less(a.desc.name, b.desc.name);
+                     });
     std::vector<recipe::TensorDesc> descs;
     for (const auto& t : src->tensors) descs.push_back(t.desc);
     recipe::LlamaMix chooser(*ft, shape, mix, descs);
@@ -142,7 +156,8 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
             }
             if (traits(t.desc.type).kind == DTypeKind::Block && !p.allow_requantize) {
                 return InvalidArgument("tensor '" + t.desc.name + "' is already quantized (" +
-                                       dtype_name(t.desc.type) + "); requantizing loses quality: pass "
+                                       dtype_name(t.desc.type) +
+                                       "); requantizing loses quality: pass "
                                        "--allow-requantize to do it anyway");
             }
         }
@@ -162,19 +177,25 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
         w.set("quantize.imatrix.file", gguf::Value::Str(imatrix->path.substr(0, 127)));
         if (!imatrix->datasets.empty())
             w.set("quantize.imatrix.dataset", gguf::Value::Str(imatrix->datasets[0].substr(0, 127)));
-        w.set("quantize.imatrix.entries_count", gguf::Value::U32v(static_cast<uint32_t>(imatrix->entries.size())));
+        w.set("quantize.imatrix.entries_count",
+              gguf::Value::U32v(static_cast<uint32_t>(imatrix->entries.size())));
         if (imatrix->chunk_count > 0)
-            w.set("quantize.imatrix.chunks_count", gguf::Value::U32v(static_cast<uint32_t>(imatrix->chunk_count)));
+            w.set("quantize.imatrix.chunks_count",
+                  gguf::Value::U32v(static_cast<uint32_t>(imatrix->chunk_count)));
     }
     if (src->alignment != gguf::kDefaultAlignment) w.set_alignment(src->alignment);
 
+    if (gptq) w.set("edgeq.quantize.method", gguf::Value::Str("gptq"));
+    if (int_fmt) w.set("edgeq.quantize.int_format", gguf::Value::Str(int_group_name(*int_fmt)));
+
     QuantizeReport rep;
-    rep.file_type = ft->name;
+    rep.file_type = int_fmt ? int_group_name(*int_fmt) : ft->name;
     std::vector<float> f32;
     for (size_t i = 0; i < src->tensors.size(); ++i) {
         const SourceTensor& t = src->tensors[i];
         const recipe::Choice& c = choices[i];
-        TensorResult r{t.desc.name, t.desc.ne, t.desc.type, c.type, t.data.size(), 0, false, c.fallback_note};
+        TensorResult r{t.desc.name, t.desc.ne, t.desc.type, c.type,         t.data.size(),
+                       0,           false,     false,       c.fallback_note};
         int64_t n = 1;
         for (int64_t d : t.desc.ne) n *= d;
         rep.n_params += static_cast<uint64_t>(n);
@@ -186,7 +207,8 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
             const int64_t ne0 = t.desc.ne[0];
             const int64_t nrows = ne0 ? n / ne0 : 0;
             const float* x = nullptr;
-            if (t.desc.type == DType::F32 && reinterpret_cast<uintptr_t>(t.data.data()) % alignof(float) == 0) {
+            if (t.desc.type == DType::F32 &&
+                reinterpret_cast<uintptr_t>(t.data.data()) % alignof(float) == 0) {
                 x = reinterpret_cast<const float*>(t.data.data());
             } else {
                 f32.resize(static_cast<size_t>(n));
@@ -214,23 +236,62 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
                 }
             }
             const size_t out_row = row_size(c.type, ne0);
-            std::vector<uint8_t> out(out_row * static_cast<size_t>(nrows));
+            std::vector<uint8_t> out;
             const int64_t rows_per_mat = n_mat ? nrows / n_mat : nrows;
-            parallel_for(nrows, threads, 1, [&](int64_t b, int64_t e) {
-                // split at matrix boundaries so each chunk uses its own imatrix slice
-                while (b < e) {
-                    const int64_t mat = rows_per_mat ? b / rows_per_mat : 0;
-                    const int64_t end = std::min(e, (mat + 1) * rows_per_mat);
-                    quantize(c.type, x + b * ne0, out.data() + static_cast<size_t>(b) * out_row, end - b, ne0,
-                             imx ? imx + mat * ne0 : nullptr);
-                    b = end;
+            BlockTarget target{c.type, std::nullopt};
+            if (int_fmt && c.type == DType::Q4_1 && ne0 % int_fmt->group == 0) target.int_format = int_fmt;
+            const std::vector<double>* hess = nullptr;
+            if (gptq && n_mat == 1 && gptq_supports(c.type)) {
+                auto it = p.hessians->find(t.desc.name);
+                if (it != p.hessians->end()) hess = &it->second;
+            }
+            if (gptq && !hess) ++rep.n_rtn_fallback;
+            if (hess) {
+                if (static_cast<int64_t>(hess->size()) != ne0 * ne0) {
+                    return InvalidArgument("tensor '" + t.desc.name + "': Hessian has " +
+                                           std::to_string(hess->size()) + " values, expected " +
+                                           std::to_string(ne0) + "^2");
                 }
-            });
+                // The block fits are weighted by the imatrix when given, else by diag(H)/2 = mean x^2.
+                std::vector<float> diag;
+                if (!imx) {
+                    diag.resize(static_cast<size_t>(ne0));
+                    for (int64_t j = 0; j < ne0; ++j)
+                        diag[static_cast<size_t>(j)] =
+                            static_cast<float>((*hess)[static_cast<size_t>(j * ne0 + j)] * 0.5);
+                }
+                GgufGptqOptions go = p.gptq;
+                go.threads = threads;
+                auto q = quantize_gptq(target, x, nrows, ne0, *hess, imx ? imx : diag.data(), go);
+                if (!q.ok())
+                    return Status(q.status().code(), "tensor '" + t.desc.name + "': " + q.status().message());
+                out = std::move(*q);
+                r.used_gptq = true;
+                ++rep.n_gptq;
+            } else if (target.int_format) {
+                out = quantize_int_group_rtn(*target.int_format, x, nrows, ne0, imx, threads);
+            } else {
+                out.resize(out_row * static_cast<size_t>(nrows));
+                parallel_for(nrows, threads, 1, [&](int64_t b, int64_t e) {
+                    // split at matrix boundaries so each chunk uses its own imatrix slice
+                    while (b < e) {
+                        const int64_t mat = rows_per_mat ? b / rows_per_mat : 0;
+                        const int64_t end = std::min(e, (mat + 1) * rows_per_mat);
+                        quantize(c.type, x + b * ne0, out.data() + static_cast<size_t>(b) * out_row, end - b,
+                                 ne0, imx ? imx + mat * ne0 : nullptr);
+                        b = end;
+                    }
+                });
+            }
             r.bytes_out = out.size();
+            if (target.int_format)
+                r.bits_nominal = static_cast<double>(n) * int_group_bits_per_weight(*target.int_format);
             EDGEQ_RETURN_IF_ERROR(w.add_tensor_owned(t.desc.name, c.type, t.desc.ne, std::move(out)));
         }
+        if (r.bits_nominal == 0) r.bits_nominal = 8.0 * static_cast<double>(r.bytes_out);
         rep.bytes_in += r.bytes_in;
         rep.bytes_out += r.bytes_out;
+        rep.bits_nominal += r.bits_nominal;
         if (progress) progress(i, src->tensors.size(), r);
         rep.tensors.push_back(std::move(r));
     }

@@ -19,8 +19,6 @@
 #include "formats/gguf/gguf.h"
 #include "llm/imatrix_collector.h"
 #include "llm/model.h"
-#include "llm/perplexity.h"
-#include "llm/tokenizer.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/llm_inputs.h"
 
@@ -38,49 +36,28 @@ struct ImatrixCli {
 
 Status run(const ImatrixCli& c) {
     EDGEQ_ASSIGN_OR_RETURN(std::string text, read_text(c.text_file));
-    const int64_t trained = trained_context(c.model);
-    if (c.ctx > 0 && trained > 0 && c.ctx > trained)
-        return InvalidArgument("--ctx " + std::to_string(c.ctx) +
-                               " is larger than the model's trained context of " + std::to_string(trained) +
-                               " tokens (" + c.model + ": context_length)");
-    const int64_t ctx = c.ctx > 0 ? c.ctx : (trained > 0 ? std::min<int64_t>(trained, 512) : 512);
-    if (ctx < 2) return InvalidArgument("--ctx must be at least 2, got " + std::to_string(ctx));
+    EDGEQ_ASSIGN_OR_RETURN(const int64_t ctx, llm::calibration_ctx(c.ctx, trained_context(c.model), c.model));
 
     llm::ModelOptions mo;
     mo.threads = c.threads;
     mo.n_ctx = ctx;
     EDGEQ_ASSIGN_OR_RETURN(auto model, llm::Model::load(c.model, mo));
-    EDGEQ_ASSIGN_OR_RETURN(llm::Tokenizer tok, llm::Tokenizer::from_gguf(model->file()));
-    const int64_t V = model->hparams().n_vocab;
-    if (tok.n_vocab() != V)
-        return Unsupported(c.model + ": tokenizer has " + std::to_string(tok.n_vocab()) +
-                           " tokens but token_embd.weight has " + std::to_string(V) + " rows");
-
-    const std::vector<int32_t> tokens = tok.encode(text, /*add_bos=*/true);
-    const bool adds_bos = !tok.encode("", true).empty();
-    auto chunks_or = llm::make_chunks(tokens, ctx, c.chunks, adds_bos ? tok.bos() : -1);
-    if (!chunks_or.ok()) return InvalidArgument("-f " + c.text_file + ": " + chunks_or.status().message());
-    const std::vector<std::vector<int32_t>> chunks = std::move(*chunks_or);
-    const int64_t n_chunks = static_cast<int64_t>(chunks.size());
-
     llm::ImatrixCollector collector;
-    model->set_observer(&collector);
-    llm::PplAccumulator ppl;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t ci = 0; ci < n_chunks; ++ci) {
-        const std::vector<int32_t>& chunk = chunks[static_cast<size_t>(ci)];
-        EDGEQ_ASSIGN_OR_RETURN(std::vector<float> logits, model->eval(chunk, 0, /*all_logits=*/true));
-        for (int64_t p = ctx / 2; p + 1 < ctx; ++p)
-            ppl.add(std::span<const float>(logits.data() + p * V, static_cast<size_t>(V)),
-                    chunk[static_cast<size_t>(p + 1)]);
-        if (!c.quiet) {
-            const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::fprintf(stderr, "edgeq imatrix: chunk %lld/%lld, PPL %.4f, %.1f s\n",
-                         static_cast<long long>(ci + 1), static_cast<long long>(n_chunks), ppl.stats().ppl,
-                         el);
-        }
+    auto progress = [&](int64_t done, int64_t total, double ppl) {
+        if (c.quiet) return;
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "edgeq imatrix: chunk %lld/%lld, PPL %.4f, %.1f s\n",
+                     static_cast<long long>(done), static_cast<long long>(total), ppl, el);
+    };
+    auto run_or =
+        llm::run_calibration(*model, text, "-f " + c.text_file, ctx, c.chunks, &collector, progress);
+    if (!run_or.ok()) {
+        if (run_or.status().code() == StatusCode::kUnsupported)
+            return Unsupported(c.model + ": " + run_or.status().message());
+        return run_or.status();
     }
-    model->set_observer(nullptr);
+    const int64_t n_chunks = run_or->chunks;
 
     llm::ImatrixFileInfo info;
     info.datasets = {c.text_file};
@@ -93,7 +70,7 @@ Status run(const ImatrixCli& c) {
     if (!c.quiet) {
         std::printf("%s on %s: %lld chunk%s of %lld tokens, PPL %.4f (second half of each chunk)\n",
                     c.model.c_str(), c.text_file.c_str(), static_cast<long long>(n_chunks),
-                    n_chunks == 1 ? "" : "s", static_cast<long long>(ctx), ppl.stats().ppl);
+                    n_chunks == 1 ? "" : "s", static_cast<long long>(ctx), run_or->ppl);
         std::printf("wrote %lld imatrix entries to %s\n", static_cast<long long>(stored), c.out.c_str());
     }
     return Status::Ok();
