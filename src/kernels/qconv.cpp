@@ -231,7 +231,7 @@ void qdwconv_ref(const QDwConvArgs& a) {
                     for (int64_t kx = 0; kx < a.KW; ++kx) {
                         const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
                         if (ix < 0 || ix >= a.W) continue;
-                        acc += (x_at(a, (c * a.H + iy) * a.W + ix) - a.a_zero) *
+                        acc += (x_at(a, (qdw::in_plane(a, c) * a.H + iy) * a.W + ix) - a.a_zero) *
                                (static_cast<int32_t>(a.w[(c * a.KH + ky) * a.KW + kx]) - zw);
                     }
                 }
@@ -271,7 +271,24 @@ void qdwconv_rows(const QDwConvArgs& a) {
 namespace x86 {
 void qdwconv__avx2(const QDwConvArgs& a);
 void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
+void activate_f32__avx2(const Activation& a, float* y, int64_t n);
+void activate_f32__avx512(const Activation& a, float* y, int64_t n);
 }  // namespace x86
+
+void activate_f32_ref(const Activation& a, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = activate(a, y[i]);
+}
+
+void activate_f32(const Activation& a, float* y, int64_t n) {
+    static const Isa isa = active_isa();
+    if (a.kind == Act::None) return;
+    if (isa >= Isa::Avx512)
+        x86::activate_f32__avx512(a, y, n);
+    else if (isa >= Isa::Avx2)
+        x86::activate_f32__avx2(a, y, n);
+    else
+        activate_f32_ref(a, y, n);
+}
 
 void quantize_linear_f32(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y) {
     static const Isa isa = active_isa();

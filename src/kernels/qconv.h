@@ -62,6 +62,9 @@ struct QDwConvArgs {
     int64_t C = 0, H = 0, W = 0, OH = 0, OW = 0;
     int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
     const void* x = nullptr;  // one image [C][H][W], u8 (or s8 when a_signed)
+    // every channel c reads input plane 0 (x is one [H][W] plane): a Conv with one input channel and C
+    // outputs (group 1, OC = C) computed as C depthwise filters over the same plane ("qconv_c1")
+    bool one_input = false;
     bool a_signed = false;
     int32_t a_zero = 0;
     const int8_t* w = nullptr;          // [C][KH][KW]
@@ -83,6 +86,10 @@ struct QDwConvArgs {
 // Without it (or with other strides) qdwconv works row by row from stack buffers.
 int64_t qdwconv_work_bytes(const QDwConvArgs& a);
 namespace qdw {
+// the input plane channel c reads
+inline int64_t in_plane(const QDwConvArgs& a, int64_t c) {
+    return a.one_input ? 0 : c;
+}
 // row pitch of the padded plane: every column a tap reads, and the whole padded input row
 inline int64_t pitch(const QDwConvArgs& a) {
     const int64_t last = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW;
@@ -110,6 +117,13 @@ constexpr int64_t kQDwMaxRow = 4096;
 // flags; quantize_linear_f32: the same loop built for AVX2 when active_isa() allows (equal bytes).
 void quantize_linear_f32_ref(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
 void quantize_linear_f32(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
+
+// y[i] = act(y[i]) for i < n, in place: the float epilogue of integer steps whose kernel applies no vector
+// activation (qdwconv). _ref: activate() per element (the ONNX definition); activate_f32: the vector
+// activations of the GEMM epilogues (AVX-512 / AVX2 by active_isa(); Sigmoid / Tanh within kQActAbs of the
+// reference, the others equal).
+void activate_f32_ref(const Activation& a, float* y, int64_t n);
+void activate_f32(const Activation& a, float* y, int64_t n);
 
 struct QMaxPoolArgs {
     int64_t H = 0, W = 0, OH = 0, OW = 0;

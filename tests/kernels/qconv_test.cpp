@@ -206,6 +206,8 @@ TEST(QDwConv, MatchesReferenceBitExact) {
             a.SW = v.SW;
             a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
             a.x = x.data();
+            // variants 1 and 4: every channel reads plane 0 (a 1-input-channel Conv with C outputs, qconv_c1)
+            a.one_input = variant == 1 || variant == 4;
             a.a_signed = variant >= 3;
             a.a_zero =
                 a.a_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
@@ -237,7 +239,8 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                                                 split ? 3 : 1, plane);
                         ASSERT_EQ(want, got)
                             << "depthwise C" << v.C << " " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW
-                            << " s" << v.SH << "," << v.SW << " variant " << variant << " out "
+                            << " s" << v.SH << "," << v.SW << " variant " << variant << " one_input "
+                            << a.one_input << " out "
                             << static_cast<int>(out) << " mode " << mode;
                         ++checked;
                     }
@@ -251,7 +254,8 @@ TEST(QDwConv, MatchesReferenceBitExact) {
                                     const int64_t iy = oy * v.SH - v.PT + ky * v.DH,
                                                   ix = ox * v.SW - v.PL + kx * v.DW;
                                     if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
-                                    const uint8_t b = x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
+                                    const int64_t xc = a.one_input ? 0 : c;
+                                    const uint8_t b = x[static_cast<size_t>((xc * v.H + iy) * v.W + ix)];
                                     const int64_t xv = a.a_signed ? static_cast<int8_t>(b) : b;
                                     acc += (xv - a.a_zero) *
                                            (w[static_cast<size_t>((c * v.KH + ky) * v.KW + kx)] -
@@ -279,6 +283,34 @@ TEST(QDwConv, MatchesReferenceBitExact) {
         }
     }
     EXPECT_GT(checked, 100);
+}
+
+// activate_f32 (the vector activations after qdwconv's float epilogue) vs activate() per element: equal
+// except Sigmoid / Tanh (vector exp: within 2e-6, as the qgemm epilogues); lengths with every tail.
+TEST(QActivate, VectorBuildMatchesReference) {
+    constexpr float kVecExpAbs = 2e-6f;
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> d(-12.0f, 12.0f);
+    const Activation acts[] = {{Act::Relu, 0, 0},        {Act::LeakyRelu, 0.1f, 0}, {Act::Clip, -0.5f, 2.0f},
+                               {Act::Sigmoid, 0, 0},     {Act::Tanh, 0, 0},         {Act::HardSigmoid, 0.2f, 0.5f},
+                               {Act::HardSwish, 0, 0}};
+    for (const Activation& act : acts)
+        for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17},
+                          int64_t{100}}) {
+            std::vector<float> x(static_cast<size_t>(n));
+            for (auto& v : x) v = d(rng);
+            if (n > 3) x[0] = 0.0f, x[1] = -0.0f, x[2] = 40.0f, x[3] = -40.0f;
+            std::vector<float> want = x, got = x;
+            activate_f32_ref(act, want.data(), n);
+            activate_f32(act, got.data(), n);
+            const bool approx = act.kind == Act::Sigmoid || act.kind == Act::Tanh;
+            for (int64_t i = 0; i < n; ++i) {
+                const size_t j = static_cast<size_t>(i);
+                EXPECT_TRUE(approx ? std::fabs(want[j] - got[j]) <= kVecExpAbs : want[j] == got[j])
+                    << act_name(act.kind) << " n " << n << " i " << i << " x " << x[j] << ": " << want[j]
+                    << " vs " << got[j];
+            }
+        }
 }
 
 TEST(QQuantize, VectorBuildEqualsReference) {

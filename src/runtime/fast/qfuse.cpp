@@ -35,6 +35,9 @@ struct QStep {
     int64_t splits = 1;
     bool pointwise = false;                  // 1×1, stride 1, no padding: A is the NHWC image
     static constexpr int64_t kChunk = 64;    // conv pixels per im2col + qgemm block
+    static constexpr int64_t kC1MaxOC = 16;  // 1-input-channel convs up to this many outputs: qdwconv
+    bool one_input = false;                  // DwConv of a 1-channel Conv (every output reads plane 0)
+    bool vec_act = false;                    // DwConv F32 output: kernels::activate_f32 after qdwconv
     std::vector<std::vector<uint8_t>> work;  // per thread (conv)
     std::vector<uint8_t> nhwc;  // conv: the input images in NHWC order, padded with the zero point
     int64_t hp = 0, wp = 0;     // padded image rows / columns (the conv's pads + what taps reach)
@@ -227,6 +230,12 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C))
             return refuse("depthwise with a channel multiplier");
         if (s.C / G == 1 && G > 1) s.mode = QStep::Mode::DwConv;
+        // one input channel, few outputs (lenet5's first conv: K = 25, N = 6, mostly padding in a qgemm
+        // tile): OC depthwise filters over the same plane (qdwconv one_input)
+        if (G == 1 && s.C == 1 && s.OC <= QStep::kC1MaxOC) {
+            s.mode = QStep::Mode::DwConv;
+            s.one_input = true;
+        }
         s.KH = wq->dim(2), s.KW = wq->dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
         const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
         if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -390,7 +399,7 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         s.conv = true;
         r.flops = 2 * s.batch * OC * s.OH * s.OW * Kdim;
         const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
-        s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.C) : 1;
+        s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, OC) : 1;
         k::QDwConvArgs d;
         d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
         d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
@@ -400,7 +409,9 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         const bool plane = s.SH == 1 && s.SW == 1 && wb <= (int64_t{1} << 20);
         s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
                       std::vector<uint8_t>(plane ? static_cast<size_t>(wb) : 0));
-        r.kernel = "qdwconv_u8s8";
+        r.kernel = s.one_input ? "qconv_c1_u8s8 (qdwconv, one input plane)" : "qdwconv_u8s8";
+        // a float epilogue's Sigmoid / Tanh / ...: vectorized afterwards (qdwconv's activate() is scalar)
+        s.vec_act = s.out == k::QOut::F32 && s.act.kind != k::Act::None;
     } else if (is_conv) {
         s.mode = QStep::Mode::Conv;
         const int64_t OCg = OC / s.G, Cg = s.C / s.G;
@@ -615,8 +626,9 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
     }
     if (s.mode == QStep::Mode::DwConv) {
         k::QDwConvArgs d;
-        d.C = s.C, d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW;
+        d.C = s.OC, d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW;
         d.SH = s.SH, d.SW = s.SW, d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
+        d.one_input = s.one_input;
         d.a_signed = s.a_signed;
         d.a_zero = s.a_zero;
         d.w = s.dw_w.data();
@@ -628,18 +640,23 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
         d.a_scale = s.a_scale;
         d.b_scale = s.b_scale.data();
         d.bias_f = s.bias_f.empty() ? nullptr : s.bias_f.data();
-        d.act = s.act;
+        d.act = s.vec_act ? k::Activation{} : s.act;
         auto task = [&](int64_t t, int thread) {
             const int64_t part = t % s.splits, n = t / s.splits;
             k::QDwConvArgs e = d;
             std::vector<uint8_t>& wk = s.work[static_cast<size_t>(thread)];
             e.work = wk.data();
             e.work_bytes = static_cast<int64_t>(wk.size());
-            e.x = xb + n * s.C * s.H * s.W;
-            e.y = yb + n * s.C * s.OH * s.OW * static_cast<int64_t>(esz);
-            e.c_begin = s.C * part / s.splits;
-            e.c_end = s.C * (part + 1) / s.splits;
-            if (e.c_begin < e.c_end) k::qdwconv(e);
+            const int64_t C_in = s.one_input ? 1 : s.C;
+            e.x = xb + n * C_in * s.H * s.W;
+            e.y = yb + n * s.OC * s.OH * s.OW * static_cast<int64_t>(esz);
+            e.c_begin = s.OC * part / s.splits;
+            e.c_end = s.OC * (part + 1) / s.splits;
+            if (e.c_begin >= e.c_end) return;
+            k::qdwconv(e);
+            if (s.vec_act)  // the channels just written
+                k::activate_f32(s.act, static_cast<float*>(e.y) + e.c_begin * s.OH * s.OW,
+                                (e.c_end - e.c_begin) * s.OH * s.OW);
         };
         const int64_t tasks = s.batch * s.splits;
         if (tasks == 1)

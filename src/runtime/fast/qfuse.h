@@ -22,7 +22,9 @@
 //   bias).
 // acc = Σ (x_q − zx)(w_q − zw[n]) + b_q (int32; the bias is added only when sb equals sx·sw[n] within 1e-6
 // relative, else the pattern is refused and the float path runs).
-// Depthwise Conv (group = C = OC) runs as kernels::qdwconv on the NCHW bytes with the same epilogues; other
+// Depthwise Conv (group = C = OC) runs as kernels::qdwconv on the NCHW bytes with the same epilogues, and so
+// does a Conv with one input channel and at most 16 outputs (qconv_c1: OC filters over the same plane,
+// QDwConvArgs::one_input; a float epilogue's Sigmoid / Tanh then runs as kernels::activate_f32); other
 // Convs transpose the input to NHWC, im2col in (ky, kx, c) order (1×1 stride-1 convs read the NHWC image
 // directly) and transpose the pixel-major qgemm output back to NCHW (kernels/qconv.h).
 // Everything else (grouped with a channel multiplier, blocked weight scales, u8 weights, non-

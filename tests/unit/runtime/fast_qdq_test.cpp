@@ -231,25 +231,61 @@ TEST(FastQdq, FusedConvFloatOutput) {
 // The padded NHWC image the integer conv builds (border = zero point): one input channel, asymmetric pads,
 // dilation and stride, then a grouped dilated conv with pads wider than its taps need on one side.
 TEST(FastQdq, PaddedDilatedConvs) {
+    // oc1 = 4: the first conv (one input channel, few outputs) runs as qconv_c1 (qdwconv over one plane, row
+    // path: unequal strides); oc1 = 18: as qconv_nhwc with a one-channel padded image
+    for (const int64_t oc1 : {int64_t{4}, int64_t{18}}) {
+        QBuilder b;
+        b.input("x", {2, 1, 11, 9});
+        const float sx = 0.02f, s1 = 0.04f;
+        const std::string x = b.qdq("x", sx, DType::U8, 30);
+        const auto sw1 = b.weight("w1", {oc1, 1, 5, 3}, 0, true);
+        b.bias("b1", sx, sw1);
+        b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"},
+               {{"pads", ints({2, 1, 3, 0})}, {"strides", ints({1, 2})}, {"dilations", ints({2, 1})}});
+        const std::string q1 = b.quant_out("c1", s1, DType::U8, 128, true);
+        const auto sw2 = b.weight("w2", {6, oc1 / 2, 3, 3}, 0, true);  // group 2
+        b.bias("b2", s1, sw2);
+        b.node("Conv", {"c1_dq", "w2_dq", "b2_dq"}, {"c2"},
+               {{"pads", ints({2, 3, 1, 2})}, {"dilations", ints({2, 2})}, {"group", one_int(2)}});
+        b.output(b.quant_out("c2", 0.3f, DType::U8, 128, false));
+        std::mt19937 rng(13);
+        const Tensor in = random_input(rng, {2, 1, 11, 9}, -0.5f, 4.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), oc1 == 4 ? 1 : 2) << trace;
+            EXPECT_EQ(count(trace, "qconv_c1_u8s8"), oc1 == 4 ? 1 : 0) << trace;
+        }
+    }
+}
+
+// LeNet's first layer: one input channel, 5×5, pad 2, 6 outputs, Tanh in the float epilogue (qconv_c1: the
+// plane path of qdwconv with every output reading the same plane, then the vectorized activation), and a
+// 1-channel 3×3 conv with s8 activations, a weight zero point and Relu -> Q (requantizing epilogue).
+TEST(FastQdq, OneInputChannelConvs) {
     QBuilder b;
-    b.input("x", {2, 1, 11, 9});
-    const float sx = 0.02f, s1 = 0.04f;
-    const std::string x = b.qdq("x", sx, DType::U8, 30);
-    const auto sw1 = b.weight("w1", {4, 1, 5, 3}, 0, true);
-    b.bias("b1", sx, sw1);
-    b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"},
-           {{"pads", ints({2, 1, 3, 0})}, {"strides", ints({1, 2})}, {"dilations", ints({2, 1})}});
-    const std::string q1 = b.quant_out("c1", s1, DType::U8, 128, true);
-    const auto sw2 = b.weight("w2", {6, 2, 3, 3}, 0, true);  // group 2
-    b.bias("b2", s1, sw2);
-    b.node("Conv", {"c1_dq", "w2_dq", "b2_dq"}, {"c2"},
-           {{"pads", ints({2, 3, 1, 2})}, {"dilations", ints({2, 2})}, {"group", one_int(2)}});
-    b.output(b.quant_out("c2", 0.3f, DType::U8, 128, false));
-    std::mt19937 rng(13);
-    const Tensor in = random_input(rng, {2, 1, 11, 9}, -0.5f, 4.5f);
+    b.input("x", {3, 1, 12, 10});
+    const float sx = 0.03f;
+    const std::string x = b.qdq("x", sx, DType::U8, 40);
+    const auto sw = b.weight("w", {6, 1, 5, 5}, 0, true);
+    b.bias("b", sx, sw);
+    b.node("Conv", {x, "w_dq", "b_dq"}, {"y"}, {{"pads", ints({2, 2, 2, 2})}});
+    b.node("Tanh", {"y"}, {"t"});
+    b.output("t");
+    b.input("u", {2, 1, 9, 8});
+    const std::string u = b.qdq("u", 0.02f, DType::I8, -5);
+    const auto sv = b.weight("v", {3, 1, 3, 3}, 0, false, 2);  // per-tensor scale, zero point 2
+    b.bias("c", 0.02f, sv);
+    b.node("Conv", {u, "v_dq", "c_dq"}, {"z"}, {{"pads", ints({1, 0, 1, 2})}});
+    b.node("Relu", {"z"}, {"zr"});
+    b.output(b.quant_out("zr", 0.05f, DType::I8, -100, false));
+    std::mt19937 rng(17);
+    const Tensor in = random_input(rng, {3, 1, 12, 10}, -0.5f, 4.5f);
+    const Tensor in2 = random_input(rng, {2, 1, 9, 8}, -2.5f, 2.5f);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 2) << trace;
+        const std::string trace = expect_matches(b.m, {{"x", in}, {"u", in2}}, threads);
+        EXPECT_EQ(count(trace, "qconv_c1_u8s8"), 2) << trace;
+        EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Tanh"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
     }
 }
 
