@@ -1,6 +1,8 @@
 // FP32 GEMM and Conv2D throughput of every kernel row this CPU runs (kernels/dispatch.cpp), single thread:
 // GEMM GFLOP/s (B pre-packed) at square sizes and at shapes taken from the benchmark models, then Conv2D GFLOP/s
 // (one image, whole call: padding copy, packing, epilogue) at the benchmark models' convolutions.
+// Every GFLOP/s figure is also quoted as % of this core's FP32 FMA peak, measured first in the same run
+// (bench/peak.h); issue 7's target is >= 75 % for GEMM at M=N=K >= 256.
 // Usage: gemm_bench [--seconds S] [--conv-only]
 #include <algorithm>
 #include <chrono>
@@ -12,6 +14,7 @@
 
 #include "core/cpu.h"
 #include "kernels/kernels.h"
+#include "peak.h"
 
 int main(int argc, char** argv) {
     using namespace edgeq;
@@ -30,8 +33,12 @@ int main(int argc, char** argv) {
         {64, 64, 64, "square"},          {256, 256, 256, "square"},       {1024, 1024, 1024, "square"},
         {1, 1024, 784, "mlp3 fc1 b1"},   {64, 1024, 1024, "mlp3 fc2 b64"}, {64, 120, 400, "lenet5 fc1 b64"},
         {64, 784, 288, "vgg conv2 (im2col) per image"},
+        {64, 768, 288, "LLM prefill: 64 tokens x wq (288)"}, {64, 2048, 768, "LLM prefill: 64 tokens x w1 (768)"},
     };
-    std::printf("| kernel | M | N | K | shape | GFLOP/s |\n|---|---|---|---|---|---|\n");
+    const bench::Peaks peaks = bench::measure_peaks(1, 5'000'000, size_t(256) << 20);
+    const double peak = peaks.fp32_gflops > 0 ? peaks.fp32_gflops : 1e30;
+    std::printf("FP32 FMA peak, 1 thread: %.1f GFLOP/s (%s)\n\n", peaks.fp32_gflops, peaks.fp32_how);
+    std::printf("| kernel | M | N | K | shape | GFLOP/s | %% of peak |\n|---|---|---|---|---|---|---|\n");
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> d(-1, 1);
     // best time of fn() over at least min_seconds (and 3 calls), after one warm-up call
@@ -62,8 +69,9 @@ int main(int argc, char** argv) {
             g.M = s.M, g.N = s.N, g.K = s.K, g.a = a.data(), g.lda = s.K, g.b = packed.data(), g.c = c.data(), g.ldc = s.N;
             g.n_begin = 0, g.n_end = s.N;
             const double best = best_seconds([&] { gemm_fn(row)(g); });
-            std::printf("| %s | %ld | %ld | %ld | %s | %.1f |\n", row.name, long(s.M), long(s.N), long(s.K), s.what,
-                        2.0 * double(s.M) * double(s.N) * double(s.K) / best / 1e9);
+            const double gflops = 2.0 * double(s.M) * double(s.N) * double(s.K) / best / 1e9;
+            std::printf("| %s | %ld | %ld | %ld | %s | %.1f | %.0f |\n", row.name, long(s.M), long(s.N), long(s.K),
+                        s.what, gflops, 100.0 * gflops / peak);
         }
     }
 
@@ -78,7 +86,8 @@ int main(int argc, char** argv) {
         {1, 28, 28, 6, 5, 1, 2, Act::Tanh, "lenet5 conv1"},    {6, 14, 14, 16, 5, 1, 0, Act::Tanh, "lenet5 conv2"},
         {16, 60, 80, 32, 3, 2, 1, Act::Relu, "stride 2 (im2col)"},
     };
-    std::printf("\n| kernel | C | HxW | OC | kernel, stride, pad | shape | GFLOP/s |\n|---|---|---|---|---|---|---|\n");
+    std::printf("\n| kernel | C | HxW | OC | kernel, stride, pad | shape | GFLOP/s | %% of peak |\n"
+                "|---|---|---|---|---|---|---|---|\n");
     for (const KernelRow& row : kernel_rows()) {
         if (row.op != Op::Conv2d || row.isa > detected_isa()) continue;
         for (const auto& s : convs) {
@@ -97,8 +106,9 @@ int main(int argc, char** argv) {
             a.p_begin = 0, a.p_end = a.OH * a.OW;
             const double best = best_seconds([&] { conv2d_fn(row)(a); });
             const double flops = 2.0 * double(s.OC * a.OH * a.OW) * double(s.C * s.K * s.K);
-            std::printf("| %s | %ld | %ldx%ld | %ld | %ldx%ld s%ld p%ld | %s | %.1f |\n", row.name, long(s.C), long(s.H),
-                        long(s.W), long(s.OC), long(s.K), long(s.K), long(s.S), long(s.P), s.what, flops / best / 1e9);
+            std::printf("| %s | %ld | %ldx%ld | %ld | %ldx%ld s%ld p%ld | %s | %.1f | %.0f |\n", row.name, long(s.C),
+                        long(s.H), long(s.W), long(s.OC), long(s.K), long(s.K), long(s.S), long(s.P), s.what,
+                        flops / best / 1e9, 100.0 * flops / best / 1e9 / peak);
         }
     }
     return 0;
