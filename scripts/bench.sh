@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make bench: quantization speed of edgeq vs ggml (bench/quantize_bench.cpp) on the same real tensors, then
-# FP32 model latency of edgeq's fast path vs ONNX Runtime (scripts/bench-onnx.sh).
+# make bench: first the machine's peaks (bench/peak_bench: FP32 FMA, INT8 VNNI, BF16, read bandwidth) and GEMM
+# throughput as % of those peaks (gemm_bench, qgemm_bench), then quantization speed of edgeq vs ggml
+# (bench/quantize_bench.cpp) on the same real tensors, then FP32 model latency of edgeq's fast path vs ONNX
+# Runtime (scripts/bench-onnx.sh).
 # Installs the ggml peer first (scripts/peers-setup.sh -> .peers/); without npm access it says so and
 # exits 0, since there is nothing to compare against.
 #
@@ -14,6 +16,10 @@ export EDGEQ_SHARED=${EDGEQ_SHARED:-$ROOT/../shared}
 
 BENCH=$BUILD/bench/quantize_bench
 [ -x "$BENCH" ] || { echo "bench: $BENCH not built (cmake --build $BUILD --target quantize_bench)" >&2; exit 1; }
+
+for b in peak_bench gemm_bench qgemm_bench; do
+    if [ -x "$BUILD/bench/$b" ]; then echo "== $b"; "$BUILD/bench/$b"; echo; else echo "bench: $BUILD/bench/$b not built"; fi
+done
 
 setup_out=$(bash "$ROOT/scripts/peers-setup.sh")
 rc=$?
