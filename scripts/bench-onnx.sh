@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# FP32 model latency, edgeq fast path vs ONNX Runtime 1.30 measured in the same run (docs/bench.md):
-# mnist-8, ultraface-RFB-320 and the four Fashion-MNIST models, batch 1 and 64 (64 only where the model's
-# input allows it), 1 and 2 threads. Installs onnxruntime-node@1.30.0 into .peers/ with the ordinary npm
+# Model latency, edgeq fast path vs ONNX Runtime 1.30 measured in the same run (docs/bench.md,
+# docs/results/perf.md): mnist-8, ultraface-RFB-320 and the four Fashion-MNIST models, batch 1 and 64 (64 only
+# where the model's input allows it), 1 and 2 threads; FP32 and, unless BENCH_INT8=0, edgeq's INT8 static QDQ
+# export of each (scripts/make-int8-models.sh) run by both sides. Installs onnxruntime-node@1.30.0 into .peers/ with the ordinary npm
 # client (lifecycle scripts off); without npm access it says so and exits 0 (nothing to compare against).
 #
 # Usage: scripts/bench-onnx.sh [BUILD_DIR] [onnx_bench args...]   e.g. scripts/bench-onnx.sh build-fast --rounds 3
 # Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR (default <repo>/.peers), BENCH_OUT (JSON folder),
-#        BENCH_PASSES (alternating ORT/edgeq passes, default 2; each side keeps its best p50 per cell).
+#        BENCH_PASSES (alternating ORT/edgeq passes, default 2; each side keeps its best p50 per cell),
+#        BENCH_INT8 (default 1: also the INT8 models, named <model>-int8).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -56,6 +58,14 @@ for m in "${MODELS[@]}"; do
     [ -f "$f" ] || { echo "bench-onnx: skipped: $f missing (set EDGEQ_SHARED to the shared/ folder)"; exit 0; }
 done
 mkdir -p "$OUT"
+if [ "${BENCH_INT8:-1}" = 1 ]; then
+    int8=$(bash "$ROOT/scripts/make-int8-models.sh" "$BUILD" "$OUT/int8") || { echo "bench-onnx: make-int8-models.sh failed" >&2; exit 1; }
+    for m in "${MODELS[@]}"; do
+        name=${m%%=*}; shape=${m##*=}
+        f=$(printf '%s\n' "$int8" | sed -n "s|^$name=||p")
+        [ -n "$f" ] && MODELS+=("$name-int8=$f=$shape")
+    done
+fi
 echo "bench-onnx: machine load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 # Alternating passes (ORT, edgeq, ORT, edgeq, ...): each side keeps its best per-pass p50 per cell
 # (bench/peers/combine_passes.js), so one load spike on a shared machine does not decide a ratio.
