@@ -58,7 +58,7 @@ rm -rf "$OUT"
 mkdir -p "$WORK" "$OUT"
 DRIVER=$WORK/llama_greedy
 SRC=$ROOT/tests/interop/llama_greedy.cpp
-if [ ! -x "$DRIVER" ] || [ "$SRC" -nt "$DRIVER" ] || [ "$ROOT/tests/interop/llama_dl.h" -nt "$DRIVER" ]; then
+if [ ! -x "$DRIVER" ] || [ "$SRC" -nt "$DRIVER" ] || [ "$ROOT/tests/interop/llama_dl.h" -nt "$DRIVER" ] || [ "$ROOT/tests/interop/llama_api.h" -nt "$DRIVER" ]; then
     say "building $DRIVER"
     "${CXX:-c++}" -std=c++20 -O2 -Wall -Wextra -Wshadow "$SRC" -o "$DRIVER.tmp" -ldl && mv "$DRIVER.tmp" "$DRIVER" \
         || { say "cannot build the driver"; exit 1; }
