@@ -106,6 +106,36 @@ void qmaxpool_t(const QMaxPoolArgs& a) {
     }
 }
 
+template <typename TX, typename TY>
+void qavgpool_t(const QAvgPoolArgs& a) {
+    const TX* x = static_cast<const TX*>(a.x);
+    TY* y = static_cast<TY*>(a.y);
+    const int32_t qmin = std::numeric_limits<TY>::min(), qmax = std::numeric_limits<TY>::max();
+    const float lo = static_cast<float>(qmin - a.y_zero), hi = static_cast<float>(qmax - a.y_zero);
+    const int64_t taps = a.KH * a.KW;
+    for (int64_t p = a.p_begin; p < a.p_end; ++p) {
+        const TX* xp = x + p * a.H * a.W;
+        TY* yp = y + p * a.OH * a.OW;
+        for (int64_t oy = 0; oy < a.OH; ++oy) {
+            const int64_t y0 = oy * a.SH - a.PT;
+            const int64_t ya = std::max<int64_t>(0, y0), yb = std::min(a.H, y0 + a.KH);
+            for (int64_t ox = 0; ox < a.OW; ++ox) {
+                const int64_t x0 = ox * a.SW - a.PL;
+                const int64_t xa = std::max<int64_t>(0, x0), xb = std::min(a.W, x0 + a.KW);
+                int32_t sum = 0;
+                for (int64_t iy = ya; iy < yb; ++iy)
+                    for (int64_t ix = xa; ix < xb; ++ix) sum += static_cast<int32_t>(xp[iy * a.W + ix]) - a.x_zero;
+                const int64_t inside = std::max<int64_t>(0, yb - ya) * std::max<int64_t>(0, xb - xa);
+                EDGEQ_CHECK_MSG(inside > 0, "qavgpool: a window lies entirely in the padding");
+                const int64_t n = a.count_include_pad ? taps : inside;
+                const float m = static_cast<float>(a.ratio / static_cast<double>(n));
+                const float f = std::min(std::max(static_cast<float>(sum) * m, lo), hi);
+                yp[oy * a.OW + ox] = static_cast<TY>(static_cast<int32_t>(std::nearbyint(f)) + a.y_zero);
+            }
+        }
+    }
+}
+
 #if defined(__SSE2__)
 // y[c·ldy + r] = x[r·ldx + c] for a 16×16 byte block: four rounds of interleaves (8, 16, 32, 64 bits).
 inline void transpose16x16_u8(const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) {
@@ -304,6 +334,17 @@ void qdwconv(const QDwConvArgs& a) {
         x86::qdwconv__avx2(a);
     else
         qdwconv_rows(a);
+}
+
+void qavgpool(const QAvgPoolArgs& a) {
+    if (a.x_signed)
+        a.y_signed ? qavgpool_t<int8_t, int8_t>(a) : qavgpool_t<int8_t, uint8_t>(a);
+    else
+        a.y_signed ? qavgpool_t<uint8_t, int8_t>(a) : qavgpool_t<uint8_t, uint8_t>(a);
+}
+
+void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y) {
+    for (int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
 }
 
 void qmaxpool(const QMaxPoolArgs& a) {

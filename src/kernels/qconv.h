@@ -135,4 +135,29 @@ struct QMaxPoolArgs {
 };
 void qmaxpool(const QMaxPoolArgs& a);
 
+// qavgpool: DequantizeLinear(sx, zx) -> AveragePool (2-D) -> QuantizeLinear(sy, zy) on u8 / s8 NCHW planes.
+// Definition (what this kernel computes; the scalar loop is the specification):
+//   S = Σ_{taps inside the input} (x − zx)   (exact int32; padding reads zx, adds 0)
+//   n = KH·KW (count_include_pad) or the number of taps inside the input
+//   f = float(S) · float(ratio / n)          (ratio = sx / sy in double, divided in double, rounded once)
+//   y = clamp(nearbyint(f) + zy, type range)  (round half to even)
+// The reference executor computes Q(Σ float(x − zx)·sx / n): the two differ only by float rounding, so by at
+// most 1 where the value lies at a rounding edge. Every window must hold an input pixel (n > 0).
+struct QAvgPoolArgs {
+    int64_t H = 0, W = 0, OH = 0, OW = 0;
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0;
+    bool count_include_pad = false;
+    bool x_signed = false, y_signed = false;
+    int32_t x_zero = 0, y_zero = 0;
+    double ratio = 1.0;  // sx / sy
+    const void* x = nullptr;  // planes [P][H][W]
+    void* y = nullptr;        // planes [P][OH][OW]
+    int64_t p_begin = 0, p_end = 0;
+};
+void qavgpool(const QAvgPoolArgs& a);
+
+// y[i] = table[x[i] as a byte] for i < n: a DequantizeLinear -> elementwise op -> QuantizeLinear chain whose
+// 256 results were computed once (runtime/fast/qfuse.cpp: by the reference ops themselves).
+void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
+
 }  // namespace edgeq::kernels

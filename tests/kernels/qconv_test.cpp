@@ -349,6 +349,88 @@ TEST(QQuantize, VectorBuildEqualsReference) {
     }
 }
 
+// qavgpool against its definition (kernels/qconv.h) written out with int64 sums from the window bounds, and
+// against the float computation the reference executor does (DQ, float mean, Q) within 1; u8 / s8 in and
+// out, pads, strides, count_include_pad, windows clipped by the input edge, split plane ranges.
+TEST(QAvgPool, MatchesDefinitionAndFloatWithinOne) {
+    struct Pool {
+        int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL;
+    };
+    const Pool pools[] = {
+        {28, 28, 14, 14, 2, 2, 2, 2, 0, 0}, {9, 11, 5, 6, 3, 2, 2, 2, 1, 0},  // last window past the edge
+        {7, 7, 7, 7, 3, 3, 1, 1, 1, 1},     {10, 13, 3, 4, 4, 3, 3, 3, 0, 0},
+        {5, 33, 2, 16, 2, 2, 2, 2, 0, 0},   {6, 6, 3, 3, 3, 3, 2, 2, 1, 1},
+    };
+    std::mt19937 rng(8);
+    int64_t checked = 0, off_by_one = 0;
+    for (const Pool& v : pools) {
+        const int64_t planes = 3;
+        std::vector<uint8_t> x(static_cast<size_t>(planes * v.H * v.W));
+        for (int variant = 0; variant < 8; ++variant) {
+            const bool extreme = variant == 7;
+            for (auto& e : x)
+                e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            QAvgPoolArgs a;
+            a.H = v.H, a.W = v.W, a.OH = v.OH, a.OW = v.OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH,
+            a.SW = v.SW, a.PT = v.PT, a.PL = v.PL;
+            a.count_include_pad = variant % 2 == 1;
+            a.x_signed = variant & 2, a.y_signed = variant & 4;
+            a.x_zero = a.x_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            a.y_zero = a.y_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            const float sx = std::uniform_real_distribution<float>(0.001f, 0.05f)(rng);
+            const float sy = std::uniform_real_distribution<float>(0.001f, 0.05f)(rng);
+            a.ratio = static_cast<double>(sx) / sy;
+            a.x = x.data();
+            std::vector<uint8_t> y(static_cast<size_t>(planes * v.OH * v.OW), 0xA5);
+            a.y = y.data();
+            for (int part = 0; part < 2; ++part) {  // planes split in two calls
+                a.p_begin = part == 0 ? 0 : 1;
+                a.p_end = part == 0 ? 1 : planes;
+                qavgpool(a);
+            }
+            const int32_t qmin = a.y_signed ? -128 : 0, qmax = a.y_signed ? 127 : 255;
+            for (int64_t p = 0; p < planes; ++p)
+                for (int64_t oy = 0; oy < v.OH; ++oy)
+                    for (int64_t ox = 0; ox < v.OW; ++ox) {
+                        int64_t sum = 0, inside = 0;
+                        float fsum = 0.0f;
+                        for (int64_t ky = 0; ky < v.KH; ++ky)
+                            for (int64_t kx = 0; kx < v.KW; ++kx) {
+                                const int64_t iy = oy * v.SH - v.PT + ky, ix = ox * v.SW - v.PL + kx;
+                                if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
+                                const uint8_t b = x[static_cast<size_t>((p * v.H + iy) * v.W + ix)];
+                                const int64_t q = a.x_signed ? static_cast<int8_t>(b) : b;
+                                sum += q - a.x_zero;
+                                fsum += static_cast<float>(q - a.x_zero) * sx;
+                                ++inside;
+                            }
+                        const int64_t n = a.count_include_pad ? v.KH * v.KW : inside;
+                        const float f = static_cast<float>(sum) * static_cast<float>(a.ratio / static_cast<double>(n));
+                        const int32_t want = std::clamp(static_cast<int32_t>(std::nearbyint(f)) + a.y_zero, qmin, qmax);
+                        const float fl = std::nearbyint(fsum / static_cast<float>(n) / sy) + static_cast<float>(a.y_zero);
+                        const int32_t want_float = static_cast<int32_t>(std::clamp(fl, static_cast<float>(qmin), static_cast<float>(qmax)));
+                        const uint8_t gb = y[static_cast<size_t>((p * v.OH + oy) * v.OW + ox)];
+                        const int32_t got = a.y_signed ? static_cast<int8_t>(gb) : gb;
+                        ASSERT_EQ(want, got) << "pool " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW
+                                             << " variant " << variant << " plane " << p << " at " << oy << "," << ox;
+                        ASSERT_LE(std::abs(want_float - got), 1) << "variant " << variant;
+                        off_by_one += want_float != got;
+                        ++checked;
+                    }
+        }
+    }
+    EXPECT_LE(off_by_one * 50, checked) << off_by_one << " of " << checked << " differ from the float path";
+}
+
+TEST(QLut, LooksUpEveryByte) {
+    std::vector<uint8_t> table(256), x(1000), y(1000, 0);
+    for (int i = 0; i < 256; ++i) table[static_cast<size_t>(i)] = static_cast<uint8_t>(i * 7 + 3);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i * 31);
+    qlut_u8(table.data(), x.data(), 999, y.data());
+    for (size_t i = 0; i < 999; ++i) ASSERT_EQ(y[i], static_cast<uint8_t>(x[i] * 7 + 3)) << i;
+    EXPECT_EQ(y[999], 0);
+}
+
 TEST(QMaxPool, MatchesNaiveMax) {
     struct Pool {
         int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW;

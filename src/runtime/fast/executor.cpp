@@ -640,6 +640,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             return it == producer.end() || absorbed[it->second] ? nullptr : &g.nodes[it->second];
         };
         qa.sole_consumer = sole_consumer;
+        qa.opset_of = [&](const std::string& d) { return model.opset(d); };
         qa.threads = T;
         qa.parallel_flops = kParallelFlops;
         for (size_t ni : order) {
@@ -647,14 +648,17 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             if (absorbed[ni] || folded_nodes.count(&n)) continue;
             const bool cand = (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul")) ||
                               (n.domain == kEdgeq && (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul"));
-            const bool qpool = n.domain.empty() && n.op_type == "MaxPool";  // DQ -> MaxPool -> Q on bytes
-            if (!qpool && (!cand || n.inputs.size() < 2)) continue;
-            if (auto it = producer.find(n.inputs[qpool ? 0 : 1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
+            // DQ -> MaxPool / AveragePool -> Q and DQ -> elementwise unary -> Q on the bytes
+            const bool qpool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool");
+            const bool qlut = !qpool && qlut_op(n);
+            if (!qpool && !qlut && (!cand || n.inputs.size() < 2)) continue;
+            if (n.inputs.empty() || n.inputs[0].empty()) continue;
+            if (auto it = producer.find(n.inputs[qpool || qlut ? 0 : 1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
                 continue;  // not a QDQ node
             qa.node = &n;
-            QFusion f = qpool ? plan_qpool(qa) : plan_qfusion(qa);
+            QFusion f = qpool ? plan_qpool(qa) : qlut ? plan_qlut(qa) : plan_qfusion(qa);
             if (!f.step) {
-                if (!qpool) qrefused[ni] = f.why;
+                qrefused[ni] = f.why;
                 continue;
             }
             bool clash = false;  // an absorbed node already taken by another step

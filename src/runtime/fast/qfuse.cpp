@@ -8,13 +8,14 @@
 #include "kernels/qconv.h"
 #include "kernels/qgemm.h"
 #include "runtime/fast/thread_pool.h"
+#include "runtime/ref/op.h"
 
 namespace edgeq::runtime::fast {
 
 namespace k = edgeq::kernels;
 
 struct QStep {
-    enum class Mode : uint8_t { Gemm, Conv, DwConv, MaxPool };
+    enum class Mode : uint8_t { Gemm, Conv, DwConv, MaxPool, AvgPool, Lut };
     Mode mode = Mode::Gemm;
     bool conv = false;
     const k::QKernelRow* row = nullptr;
@@ -43,6 +44,9 @@ struct QStep {
     int64_t hp = 0, wp = 0;     // padded image rows / columns (the conv's pads + what taps reach)
     std::vector<int8_t> dw_w;   // depthwise weights [C][KH][KW]
     k::QMaxPoolArgs mp;         // max pooling geometry
+    k::QAvgPoolArgs ap;         // average pooling geometry and requantization
+    std::vector<uint8_t> lut;   // Lut: the 256 output bytes
+    int64_t lut_n = 0;          // Lut: elements
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -461,34 +465,88 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     return r;
 }
 
+namespace {
+
+// The per-tensor DequantizeLinear(s, z) producing n.inputs[0] (u8 / s8, scalar scale and zero point).
+struct QIn {
+    const graph::Node* dq = nullptr;
+    float s = 1.0f;
+    int32_t z = 0;
+    DType dt = DType::U8;
+};
+std::string q_input(const QFuseArgs& a, const graph::Node& n, QIn* in) {
+    const graph::Node* dq = a.producer(n.inputs[0]);
+    if (!is_op(dq, "DequantizeLinear") || dq->inputs.empty() || dq->inputs[0].empty()) return "input not DQ";
+    DType zdt;
+    if (!scalar_f32(*a.graph, *dq, 1, &in->s) || !(in->s > 0) || !std::isfinite(in->s)) return "input scale";
+    if (!a.dtype_of(dq->inputs[0], &in->dt) || (in->dt != DType::U8 && in->dt != DType::I8))
+        return "input not u8/s8";
+    if (!scalar_zero(*a.graph, *dq, &in->z, &zdt, in->dt) || zdt != in->dt) return "input zero point";
+    in->dq = dq;
+    return "";
+}
+
+// The per-tensor QuantizeLinear (u8 / s8, saturating) reading `v` as its only consumer.
+struct QOutQ {
+    const graph::Node* q = nullptr;
+    float s = 1.0f;
+    int32_t z = 0;
+    DType dt = DType::U8;
+};
+bool q_output(const QFuseArgs& a, const std::string& v, QOutQ* o) {
+    const graph::Node* c = a.sole_consumer(v);
+    DType odt;
+    if (!is_op(c, "QuantizeLinear") || c->inputs[0] != v || c->outputs.size() != 1 || c->outputs[0].empty())
+        return false;
+    if (!scalar_f32(*a.graph, *c, 1, &o->s) || !(o->s > 0) || !std::isfinite(o->s) ||
+        !scalar_zero(*a.graph, *c, &o->z, &o->dt, DType::U8) || !a.dtype_of(c->outputs[0], &odt) ||
+        odt != o->dt || (o->dt != DType::U8 && o->dt != DType::I8) || c->attr_i("saturate", 1) != 1)
+        return false;
+    o->q = c;
+    return true;
+}
+
+// Pads of a 2-D window op (auto_pad SAME_* from the planned output size); false: unsupported pads.
+bool window_pads(const graph::Node& n, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                 int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t* PT, int64_t* PL) {
+    const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+    *PT = *PL = 0;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        const int64_t th = std::max<int64_t>(0, (OH - 1) * SH + (KH - 1) * DH + 1 - H);
+        const int64_t tw = std::max<int64_t>(0, (OW - 1) * SW + (KW - 1) * DW + 1 - W);
+        const bool upper = auto_pad == "SAME_UPPER";
+        *PT = upper ? th / 2 : th - th / 2;
+        *PL = upper ? tw / 2 : tw - tw / 2;
+    } else if (auto_pad == "NOTSET") {
+        const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+        if (p.size() != 4) return false;
+        *PT = p[0], *PL = p[1];
+    }
+    return true;
+}
+
+}  // namespace
+
 QFusion plan_qpool(const QFuseArgs& a) {
     QFusion r;
-    const graph::Graph& g = *a.graph;
     const graph::Node& n = *a.node;
     auto refuse = [&](std::string why) {
         r.why = std::move(why);
         r.step.reset();
         return std::move(r);
     };
-    if (!is_op(&n, "MaxPool") || n.inputs.size() != 1 || n.outputs.empty() || n.outputs[0].empty())
+    const bool avg = is_op(&n, "AveragePool");
+    if ((!avg && !is_op(&n, "MaxPool")) || n.inputs.size() != 1 || n.outputs.empty() || n.outputs[0].empty())
         return refuse("op");
     if (n.outputs.size() > 1 && !n.outputs[1].empty()) return refuse("Indices output");
     if (n.attr_i("storage_order", 0) != 0) return refuse("storage_order");
-    const graph::Node* dq = a.producer(n.inputs[0]);
-    if (!is_op(dq, "DequantizeLinear") || dq->inputs.empty() || dq->inputs[0].empty())
-        return refuse("input not DQ");
-    float sx;
-    int32_t zx;
-    DType xdt, zxdt;
-    if (!scalar_f32(g, *dq, 1, &sx) || !(sx > 0) || !std::isfinite(sx)) return refuse("input scale");
-    if (!a.dtype_of(dq->inputs[0], &xdt) || (xdt != DType::U8 && xdt != DType::I8))
-        return refuse("input not u8/s8");
-    if (!scalar_zero(g, *dq, &zx, &zxdt, xdt) || zxdt != xdt) return refuse("input zero point");
-    const Shape* xs = a.shape_of(dq->inputs[0]);
+    QIn in;
+    if (std::string why = q_input(a, n, &in); !why.empty()) return refuse(why);
+    const Shape* xs = a.shape_of(in.dq->inputs[0]);
     const Shape* ps = a.shape_of(n.outputs[0]);
     if (!xs || !ps || xs->size() != 4 || ps->size() != 4 || (*xs)[0] != (*ps)[0] || (*xs)[1] != (*ps)[1])
         return refuse("shapes");
-    // MaxPool -> [Flatten | Reshape] -> Q(same scale, zero point and type)
+    // Pool -> [Flatten | Reshape] -> Q (MaxPool: the same scale, zero point and type as the input DQ)
     std::vector<const graph::Node*> tail;
     std::string out = n.outputs[0];
     std::string fused = "DQ(x)";
@@ -498,18 +556,13 @@ QFusion plan_qpool(const QFuseArgs& a) {
         tail.push_back(c);
         out = c->outputs[0];
         fused += "+" + c->op_type;
-        c = a.sole_consumer(out);
     }
-    if (!is_op(c, "QuantizeLinear") || c->inputs[0] != out || c->outputs.size() != 1 || c->outputs[0].empty())
-        return refuse("output not quantized");
-    float sy;
-    int32_t zy;
-    DType ydt, odt;
-    if (!scalar_f32(g, *c, 1, &sy) || !scalar_zero(g, *c, &zy, &ydt, DType::U8) || sy != sx || zy != zx ||
-        ydt != xdt || !a.dtype_of(c->outputs[0], &odt) || odt != ydt || c->attr_i("saturate", 1) != 1)
+    QOutQ q;
+    if (!q_output(a, out, &q)) return refuse("output not quantized");
+    if (!avg && (q.s != in.s || q.z != in.z || q.dt != in.dt))
         return refuse("output Q parameters differ from the input DQ's");
-    tail.push_back(c);
-    out = c->outputs[0];
+    tail.push_back(q.q);
+    out = q.q->outputs[0];
     fused += "+Q";
     const Shape* os = a.shape_of(out);
     if (!os || shape_numel(*os) != shape_numel(*ps)) return refuse("output shape");
@@ -517,46 +570,122 @@ QFusion plan_qpool(const QFuseArgs& a) {
     const auto ks = n.attr_ints("kernel_shape");
     const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
     if (ks.size() != 2 || st.size() != 2 || dl.size() != 2) return refuse("not 2-D");
+    const int64_t H = (*xs)[2], W = (*xs)[3], OH = (*ps)[2], OW = (*ps)[3];
+    int64_t PT, PL;
+    if (!window_pads(n, H, W, OH, OW, ks[0], ks[1], st[0], st[1], dl[0], dl[1], &PT, &PL)) return refuse("pads");
+    // every window must hold an input pixel (MaxPool would give −inf, AveragePool divide by 0)
+    for (int64_t o : {int64_t{0}, OH - 1})
+        if (o * st[0] - PT + (ks[0] - 1) * dl[0] < 0 || o * st[0] - PT >= H) return refuse("window in padding");
+    for (int64_t o : {int64_t{0}, OW - 1})
+        if (o * st[1] - PL + (ks[1] - 1) * dl[1] < 0 || o * st[1] - PL >= W) return refuse("window in padding");
     auto step = QStepPtr(new QStep());
     QStep& s = *step;
-    s.mode = QStep::Mode::MaxPool;
-    k::QMaxPoolArgs& m = s.mp;
-    m.H = (*xs)[2], m.W = (*xs)[3], m.OH = (*ps)[2], m.OW = (*ps)[3];
-    m.KH = ks[0], m.KW = ks[1], m.SH = st[0], m.SW = st[1], m.DH = dl[0], m.DW = dl[1];
-    const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-        const int64_t th = std::max<int64_t>(0, (m.OH - 1) * m.SH + (m.KH - 1) * m.DH + 1 - m.H);
-        const int64_t tw = std::max<int64_t>(0, (m.OW - 1) * m.SW + (m.KW - 1) * m.DW + 1 - m.W);
-        const bool upper = auto_pad == "SAME_UPPER";
-        m.PT = upper ? th / 2 : th - th / 2;
-        m.PL = upper ? tw / 2 : tw - tw / 2;
-    } else if (auto_pad == "NOTSET") {
-        const auto p = n.attr_ints("pads", {0, 0, 0, 0});
-        if (p.size() != 4) return refuse("pads");
-        m.PT = p[0], m.PL = p[1];
+    const int64_t planes = (*xs)[0] * (*xs)[1];
+    if (avg) {
+        if (dl[0] != 1 || dl[1] != 1) return refuse("dilations");
+        const bool incl = n.attr_i("count_include_pad", 0) != 0;
+        // with ceil_mode a window may overhang the padded input; ONNX clips its count there: not done here
+        if (incl && n.attr_i("ceil_mode", 0) != 0) return refuse("count_include_pad with ceil_mode");
+        s.mode = QStep::Mode::AvgPool;
+        k::QAvgPoolArgs& m = s.ap;
+        m.H = H, m.W = W, m.OH = OH, m.OW = OW, m.KH = ks[0], m.KW = ks[1], m.SH = st[0], m.SW = st[1];
+        m.PT = PT, m.PL = PL;
+        m.count_include_pad = incl;
+        m.x_signed = in.dt == DType::I8, m.y_signed = q.dt == DType::I8;
+        m.x_zero = in.z, m.y_zero = q.z;
+        m.ratio = static_cast<double>(in.s) / static_cast<double>(q.s);
+        m.p_begin = 0, m.p_end = planes;
+        r.kernel = std::string("qavgpool_") + (m.x_signed ? "s8" : "u8") + (m.y_signed ? "s8" : "u8");
+    } else {
+        s.mode = QStep::Mode::MaxPool;
+        k::QMaxPoolArgs& m = s.mp;
+        m.H = H, m.W = W, m.OH = OH, m.OW = OW, m.KH = ks[0], m.KW = ks[1], m.SH = st[0], m.SW = st[1];
+        m.DH = dl[0], m.DW = dl[1], m.PT = PT, m.PL = PL;
+        m.is_signed = in.dt == DType::I8;
+        m.p_begin = 0, m.p_end = planes;
+        r.kernel = m.is_signed ? "qmaxpool_s8" : "qmaxpool_u8";
     }
-    // every window must hold an input pixel (else the float MaxPool would give −inf)
-    for (int64_t o : {int64_t{0}, m.OH - 1})
-        if (o * m.SH - m.PT + (m.KH - 1) * m.DH < 0 || o * m.SH - m.PT >= m.H)
-            return refuse("window in padding");
-    for (int64_t o : {int64_t{0}, m.OW - 1})
-        if (o * m.SW - m.PL + (m.KW - 1) * m.DW < 0 || o * m.SW - m.PL >= m.W)
-            return refuse("window in padding");
-    m.is_signed = xdt == DType::I8;
-    m.p_begin = 0;
-    m.p_end = (*xs)[0] * (*xs)[1];
-    const int64_t work = shape_numel(*ps) * m.KH * m.KW;
-    s.splits = (a.threads > 1 && work >= a.parallel_flops) ? std::min<int64_t>(a.threads, m.p_end) : 1;
+    const int64_t work = shape_numel(*ps) * ks[0] * ks[1];
+    s.splits = (a.threads > 1 && work >= a.parallel_flops) ? std::min<int64_t>(a.threads, planes) : 1;
 
-    if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(dq);
+    if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(in.dq);
     for (const graph::Node* t : tail) r.absorbed.push_back(t);
-    r.kernel = xdt == DType::I8 ? "qmaxpool_s8" : "qmaxpool_u8";
     r.fused = fused;
-    r.x_q = dq->inputs[0];
+    r.x_q = in.dq->inputs[0];
     r.x_shape = *xs;
     r.out = out;
     r.out_shape = *os;
-    r.out_dtype = xdt;
+    r.out_dtype = q.dt;
+    r.step = std::move(step);
+    return r;
+}
+
+bool qlut_op(const graph::Node& n) {
+    static const char* const kOps[] = {"Tanh",  "Sigmoid", "Relu",     "LeakyRelu", "HardSigmoid", "HardSwish",
+                                       "Elu",   "Selu",    "Celu",     "Gelu",      "Softplus",    "Softsign",
+                                       "Erf",   "Exp",     "Log",      "Sqrt",      "Abs",         "Neg",
+                                       "Clip",  "Sin",     "Cos",      "Atan",      "Reciprocal",  "ThresholdedRelu",
+                                       "Floor", "Ceil",    "Round",    "Sign",      "Mish"};
+    if (!n.domain.empty()) return false;
+    for (const char* o : kOps)
+        if (n.op_type == o) return true;
+    return false;
+}
+
+QFusion plan_qlut(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Graph& g = *a.graph;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) {
+        r.why = std::move(why);
+        r.step.reset();
+        return std::move(r);
+    };
+    if (!qlut_op(n) || n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) return refuse("op");
+    for (size_t i = 1; i < n.inputs.size(); ++i)  // Clip's bounds: constants
+        if (!n.inputs[i].empty() && !init_of(g, n.inputs[i])) return refuse("non-constant input");
+    QIn in;
+    if (std::string why = q_input(a, n, &in); !why.empty()) return refuse(why);
+    QOutQ q;
+    if (!q_output(a, n.outputs[0], &q)) return refuse("output not quantized");
+    const Shape* xs = a.shape_of(in.dq->inputs[0]);
+    const Shape* os = a.shape_of(q.q->outputs[0]);
+    if (!xs || !os || *xs != *os) return refuse("shapes");
+
+    // The table: the reference ops DQ -> op -> Q run on the 256 byte values (so each entry is what the
+    // reference executor computes for that byte).
+    Tensor bytes(in.dt, {256});
+    for (int i = 0; i < 256; ++i) static_cast<uint8_t*>(bytes.raw())[i] = static_cast<uint8_t>(i);
+    Tensor cur = bytes;
+    for (const graph::Node* node : {in.dq, &n, q.q}) {
+        const OpRow* row = find_ref_op(node->domain, node->op_type);
+        if (!row) return refuse("no reference op");
+        OpContext ctx{*node, a.opset_of ? a.opset_of(node->domain) : 0, {}, {}, {}};
+        ctx.inputs.push_back(&cur);
+        for (size_t i = 1; i < node->inputs.size(); ++i)
+            ctx.inputs.push_back(node->inputs[i].empty() ? nullptr : init_of(g, node->inputs[i]));
+        ctx.outputs.resize(node->outputs.size());
+        Status st = row->fn(ctx);
+        if (!st.ok() || ctx.outputs.empty() || ctx.outputs[0].empty_handle() || ctx.outputs[0].numel() != 256)
+            return refuse("table: " + (st.ok() ? std::string("output shape") : st.message()));
+        cur = std::move(ctx.outputs[0]);
+    }
+    if (cur.dtype() != q.dt) return refuse("table dtype");
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.mode = QStep::Mode::Lut;
+    s.lut.assign(static_cast<const uint8_t*>(cur.raw()), static_cast<const uint8_t*>(cur.raw()) + 256);
+    s.lut_n = shape_numel(*xs);
+    s.splits = (a.threads > 1 && s.lut_n >= a.parallel_flops) ? a.threads : 1;
+    if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(in.dq);
+    r.absorbed.push_back(q.q);
+    r.kernel = "qlut_u8 (256-entry table)";
+    r.fused = "DQ(x)+" + n.op_type + "+Q";
+    r.x_q = in.dq->inputs[0];
+    r.x_shape = *xs;
+    r.out = q.q->outputs[0];
+    r.out_shape = *os;
+    r.out_dtype = q.dt;
     r.step = std::move(step);
     return r;
 }
@@ -608,15 +737,23 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             pool.run(s.splits, task);
         return;
     }
-    if (s.mode == QStep::Mode::MaxPool) {
-        const int64_t planes = s.mp.p_end;
+    if (s.mode == QStep::Mode::MaxPool || s.mode == QStep::Mode::AvgPool || s.mode == QStep::Mode::Lut) {
+        const bool mx = s.mode == QStep::Mode::MaxPool, av = s.mode == QStep::Mode::AvgPool;
+        const int64_t items = mx ? s.mp.p_end : av ? s.ap.p_end : s.lut_n;  // planes or bytes
         auto task = [&](int64_t t, int) {
-            k::QMaxPoolArgs m = s.mp;
-            m.x = xb;
-            m.y = yb;
-            m.p_begin = planes * t / s.splits;
-            m.p_end = planes * (t + 1) / s.splits;
-            if (m.p_begin < m.p_end) k::qmaxpool(m);
+            const int64_t b = items * t / s.splits, e = items * (t + 1) / s.splits;
+            if (b >= e) return;
+            if (mx) {
+                k::QMaxPoolArgs m = s.mp;
+                m.x = xb, m.y = yb, m.p_begin = b, m.p_end = e;
+                k::qmaxpool(m);
+            } else if (av) {
+                k::QAvgPoolArgs m = s.ap;
+                m.x = xb, m.y = yb, m.p_begin = b, m.p_end = e;
+                k::qavgpool(m);
+            } else {
+                k::qlut_u8(s.lut.data(), xb + b, e - b, yb + b);
+            }
         };
         if (s.splits <= 1)
             task(0, 0);

@@ -59,6 +59,7 @@ struct QFuseArgs {
     std::function<const graph::Node*(const std::string&)> producer;  // node writing a value (null: none)
     // the only node reading a value (null when several, none, or it is a graph output)
     std::function<const graph::Node*(const std::string&)> sole_consumer;
+    std::function<int64_t(const std::string&)> opset_of;  // the model's opset of a domain (plan_qlut)
     int threads = 1;
     int64_t parallel_flops = 0;
 };
@@ -81,6 +82,16 @@ QFusion plan_qfusion(const QFuseArgs& a);
 // point and type, per tensor) as one step on the quantized bytes (kernels::qmaxpool; exact: kernels/qconv.h).
 // a.node is the MaxPool. Refused (why) otherwise.
 QFusion plan_qpool(const QFuseArgs& a);
+// The same for AveragePool (a.node): DQ(sx, zx) -> AveragePool [-> Flatten | Reshape] -> Q(sy, zy), any scales,
+// zero points and u8 / s8 types, as kernels::qavgpool (integer window sums, one float multiply per output;
+// within 1 of the reference). Refused: dilations, count_include_pad with ceil_mode, windows in the padding.
+
+// DequantizeLinear(sx, zx) -> elementwise unary op (Tanh, Sigmoid, Relu, LeakyRelu, HardSwish, Gelu, Exp, Clip
+// with constant bounds, ...; qlut_op) -> QuantizeLinear(sy, zy), per tensor, as a 256-entry byte table
+// (kernels::qlut_u8). The table is computed at plan time by running the reference ops of the three nodes on
+// the 256 byte values, so the step's output equals the reference executor's byte for byte.
+bool qlut_op(const graph::Node& n);
+QFusion plan_qlut(const QFuseArgs& a);
 
 // Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
 void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);

@@ -467,6 +467,81 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
     }
 }
 
+// DQ -> AveragePool [-> Flatten] -> Q on the bytes (kernels::qavgpool: integer window sums, within 1 of the
+// reference's float mean): pads with and without count_include_pad, ceil_mode, u8 in / s8 out, a 2×2 LeNet
+// pool; count_include_pad with ceil_mode is refused (float AveragePool, with the reason in the trace).
+TEST(FastQdq, AveragePoolOnQuantizedBytes) {
+    for (const bool signed_x : {false, true}) {
+        QBuilder b;
+        b.input("x", {2, 4, 10, 9});
+        const DType xdt = signed_x ? DType::I8 : DType::U8;
+        const std::string x = b.qdq("x", 0.02f, xdt, signed_x ? -4 : 130);
+        b.node("AveragePool", {x}, {"p"},
+               {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 0})},
+                {"count_include_pad", one_int(1)}});
+        b.output(b.quant_out("p", 0.013f, DType::I8, 5, false));
+        b.node("AveragePool", {x}, {"c"},
+               {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})},
+                {"ceil_mode", one_int(1)}});
+        b.output(b.quant_out("c", 0.017f, xdt, signed_x ? 0 : 20, false));
+        b.node("AveragePool", {x}, {"l"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+        b.node("Flatten", {"l"}, {"lf"});
+        // (another scale than x's: with sy = sx a 2×2 mean is an exact tie for a quarter of the windows,
+        // which qavgpool rounds half to even and the reference's float sum breaks either way: within 1 still,
+        // but not "rare")
+        b.output(b.quant_out("lf", 0.023f, xdt, signed_x ? -4 : 130, false));
+        b.node("AveragePool", {x}, {"r"},
+               {{"kernel_shape", ints({2, 2})}, {"pads", ints({0, 0, 1, 1})}, {"ceil_mode", one_int(1)},
+                {"strides", ints({2, 2})}, {"count_include_pad", one_int(1)}});
+        b.output(b.quant_out("r", 0.02f, xdt, 0, false));
+        std::mt19937 rng(19);
+        const Tensor in = random_input(rng, {2, 4, 10, 9}, -2, 2.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            const std::string k = signed_x ? "qavgpool_s8" : "qavgpool_u8";
+            EXPECT_NE(trace.find(k + "s8  [DQ(x)+Q]"), std::string::npos) << trace;
+            EXPECT_NE(trace.find(k + (signed_x ? "s8" : "u8") + "  [DQ(x)+Flatten+Q]"), std::string::npos)
+                << trace;
+            EXPECT_EQ(count(trace, "qavgpool_"), 3) << trace;
+            EXPECT_NE(trace.find("count_include_pad with ceil_mode"), std::string::npos) << trace;
+        }
+    }
+}
+
+// DQ -> elementwise unary -> Q as a 256-entry table computed by the reference ops: equal to the reference
+// executor byte for byte (Tanh u8 -> u8, Sigmoid s8 -> u8, LeakyRelu with alpha, Clip with constant bounds).
+TEST(FastQdq, UnaryLookupTablesEqualReference) {
+    QBuilder b;
+    b.input("x", {3, 7, 11});
+    const std::string x = b.qdq("x", 0.031f, DType::U8, 117);
+    b.node("Tanh", {x}, {"t"});
+    b.output(b.quant_out("t", 1.0f / 128, DType::U8, 128, false));
+    b.input("u", {5, 13});
+    const std::string u = b.qdq("u", 0.05f, DType::I8, 3);
+    b.node("Sigmoid", {u}, {"s"});
+    b.output(b.quant_out("s", 1.0f / 256, DType::U8, 0, false));
+    b.node("LeakyRelu", {u}, {"l"}, {{"alpha", test::one_float(0.15f)}});
+    b.output(b.quant_out("l", 0.03f, DType::I8, -20, false));
+    b.node("Clip", {x, b.scalar_f("lo", -0.4f), b.scalar_f("hi", 1.1f)}, {"c"});
+    b.output(b.quant_out("c", 0.01f, DType::U8, 40, false));
+    std::mt19937 rng(23);
+    const Tensor in = random_input(rng, {3, 7, 11}, -4.5f, 4.5f);
+    const Tensor in2 = random_input(rng, {5, 13}, -7, 7);
+    const std::map<std::string, Tensor> inputs = {{"x", in}, {"u", in2}};
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, inputs, threads);
+        EXPECT_EQ(count(trace, "qlut_u8"), 4) << trace;
+        for (const char* f : {"DQ(x)+Tanh+Q", "DQ(x)+Sigmoid+Q", "DQ(x)+LeakyRelu+Q", "DQ(x)+Clip+Q"})
+            EXPECT_NE(trace.find(f), std::string::npos) << f << "\n" << trace;
+    }
+    auto ref = run_reference(b.m, inputs);
+    auto p = plan(b.m, {{"x", in.shape()}, {"u", in2.shape()}}, {1, false});
+    ASSERT_TRUE(ref.ok() && p.ok());
+    auto got = p->run(inputs);
+    ASSERT_TRUE(got.ok());
+    for (const char* o : {"t_q", "s_q", "l_q", "c_q"}) EXPECT_EQ(ref->at(o).to_f32(), got->at(o).to_f32()) << o;
+}
+
 // Weight-only quantization (float activations): no integer step; the weight DQ is evaluated at plan time so
 // the float kernels run (no reference Conv, no DQ step).
 TEST(FastQdq, WeightOnlyDequantizeFoldedAtPlanTime) {
