@@ -67,6 +67,7 @@ Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& 
             if (best == labels[static_cast<size_t>(start + b)]) ++r.correct;
             ++r.count;
         }
+        if (o.progress) o.progress(r.count, count);
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.value = r.count ? static_cast<double>(r.correct) / static_cast<double>(r.count) : 0.0;

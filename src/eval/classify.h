@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "edgeq/status.h"
@@ -18,6 +19,8 @@ struct ClassifyOptions {
     float scale = 1.0f, mean = 0.0f, std = 1.0f;
     int64_t limit = 0;   // 0: all
     int64_t batch = 0;   // 0: 64 if the model's batch dimension is dynamic, else its fixed size
+    // Called after each batch with (images done, images in total); may be empty.
+    std::function<void(int64_t done, int64_t total)> progress;
 };
 
 struct ClassifyResult {

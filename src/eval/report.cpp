@@ -119,7 +119,6 @@ using Formatter = std::string (*)(double);
 std::string fmt_pct(double v) { return fmt("%.4g %%", 100.0 * v); }
 std::string fmt_plain(double v) { return fmt("%.4g", v); }
 std::string fmt_ms(double v) { return fmt("%.4g ms", v); }
-std::string fmt_size(double v) { return fmt_bytes(v); }
 
 const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -186,8 +185,9 @@ std::string scatter_svg(const std::string& id, const std::string& title, const s
           << kColors[i % std::size(kColors)] << "\" stroke=\"" << (on_front ? "#d62728" : "#333")
           << "\" stroke-width=\"" << (on_front ? 2 : 1) << "\"><title>" << esc(pts[i].label) << ": " << esc(fx(pts[i].x))
           << ", " << esc(fy(pts[i].y)) << "</title></circle>\n";
-        s << "<text x=\"" << sx(pts[i].x) + 9 << "\" y=\"" << sy(pts[i].y) - 7 << "\" font-size=\"11\">"
-          << esc(pts[i].label) << "</text>\n";
+        const bool right = sx(pts[i].x) > ml + 0.7 * (W - ml - mr);  // label on the left near the right edge
+        s << "<text x=\"" << sx(pts[i].x) + (right ? -9 : 9) << "\" y=\"" << sy(pts[i].y) - 7 << "\" font-size=\"11\""
+          << (right ? " text-anchor=\"end\"" : "") << ">" << esc(pts[i].label) << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();
@@ -244,9 +244,20 @@ std::string chart_section(const std::vector<Row>& rows, const Quality& q, const 
                           const char* xlabel, Formatter fx, std::optional<double> Row::*xf) {
     std::vector<Point> pts;
     std::vector<std::string> missing;
+    double xmax = 0;
     for (const Row& r : rows) {
         if ((r.*q.field) && (r.*xf)) pts.push_back({*(r.*xf), *(r.*q.field), r.label()});
         else missing.push_back(r.label());
+        if (r.*xf) xmax = std::max(xmax, *(r.*xf));
+    }
+    std::string xl = xlabel;
+    if (xf == &Row::bytes) {  // bytes: ticks at round numbers of KiB / MiB / GiB
+        const char* units[] = {"B", "KiB", "MiB", "GiB"};
+        int u = 0;
+        double div = 1;
+        while (u < 3 && xmax >= 1024.0 * div) div *= 1024.0, ++u;
+        for (auto& p : pts) p.x /= div;
+        xl += std::string(" (") + units[u] + ")";
     }
     std::ostringstream s;
     const std::string title = std::string(q.name) + " vs " + what;
@@ -255,7 +266,7 @@ std::string chart_section(const std::vector<Row>& rows, const Quality& q, const 
           << " chart.</p>\n";
         return s.str();
     }
-    s << scatter_svg(id, title, xlabel, fx, q.name, q.f, pts, q.lower_better);
+    s << scatter_svg(id, title, xl, fx, q.name, q.f, pts, q.lower_better);
     if (!missing.empty()) {
         s << "<p class=\"note\">Not plotted (no " << q.name << " or " << what << "): ";
         for (size_t i = 0; i < missing.size(); ++i) s << (i ? ", " : "") << esc(missing[i]);
@@ -367,9 +378,10 @@ std::vector<Row> merge_rows(const std::vector<json>& results) {
         add_unique(r.models, j.value("model", std::string()));
         add_unique(r.commands, j.value("command", std::string()));
         const json& m = j["metrics"];
-        // later results fill what earlier ones lack, and override what they both have
+        // later results fill what earlier ones lack; the first value of a metric wins (quantize's exact
+        // bits_per_weight before eval's estimate from the weights)
         auto take = [&](std::optional<double>& f, const char* k) {
-            if (auto v = num(m, k)) f = v;
+            if (auto v = num(m, k); v && !f) f = v;
         };
         take(r.accuracy, "accuracy");
         take(r.fp32_accuracy, "fp32_accuracy");
@@ -379,11 +391,15 @@ std::vector<Row> merge_rows(const std::vector<json>& results) {
         take(r.ppl, "ppl");
         take(r.kld_mean, "kld_mean");
         if (auto l = m.find("latency_ms"); l != m.end() && l->is_object()) {
-            if (auto v = num(*l, "p50")) r.latency_ms = v;
-            else if (auto mean = num(*l, "mean")) r.latency_ms = mean;
+            if (r.latency_ms) {
+            } else if (auto v = num(*l, "p50")) {
+                r.latency_ms = v;
+            } else if (auto mean = num(*l, "mean")) {
+                r.latency_ms = mean;
+            }
         }
-        if (j.contains("layers")) r.layers = j["layers"];
-        if (j.contains("precision_map")) r.precision_map = j["precision_map"];
+        if (j.contains("layers") && r.layers.is_null()) r.layers = j["layers"];
+        if (j.contains("precision_map") && r.precision_map.is_null()) r.precision_map = j["precision_map"];
     }
     std::stable_partition(rows.begin(), rows.end(), [](const Row& r) { return is_fp32(r.precision); });
     return rows;
@@ -417,9 +433,9 @@ std::string render_html(const std::vector<Row>& rows, const ReportOptions& o) {
       << "</title>\n<style>\n"
          "body{font-family:sans-serif;margin:24px;color:#222;background:#fff}\n"
          "table{border-collapse:collapse;margin:8px 0 20px}\n"
-         "th,td{border:1px solid #bbb;padding:4px 10px;text-align:right}\n"
+         "th,td{border:1px solid #bbb;padding:4px 10px;text-align:right;white-space:nowrap}\n"
          "th{background:#eee}td.l,th.l{text-align:left}\n"
-         "tr.fp32{font-weight:bold}\n.note{color:#666;font-size:90%}\n"
+         "td.m{white-space:normal;word-break:break-all;text-align:left}\ntr.fp32{font-weight:bold}\n.note{color:#666;font-size:90%}\n"
          "svg.chart{margin:8px 12px 8px 0;border:1px solid #ddd}\n"
          "</style>\n</head>\n<body>\n<h1>" << esc(o.title) << "</h1>\n";
     s << "<p class=\"note\">" << rows.size() << " result" << (rows.size() == 1 ? "" : "s")
@@ -438,13 +454,13 @@ std::string render_html(const std::vector<Row>& rows, const ReportOptions& o) {
           << "</td>";
         if (any_ppl) s << "<td>" << c.ppl << "</td>";
         if (any_kld) s << "<td>" << c.kld << "</td>";
-        s << "<td class=\"l\">";
+        s << "<td class=\"m\">";
         for (size_t i = 0; i < r.models.size(); ++i) s << (i ? "<br>" : "") << esc(r.models[i]);
         s << "</td></tr>\n";
     }
     s << "</table>\n<h2>Pareto charts</h2>\n<p class=\"note\">One point per result; the dashed line joins the "
          "results no other result beats on both axes.</p>\n";
-    s << chart_section(rows, q, "pareto-size", "size", "model size", fmt_size, &Row::bytes);
+    s << chart_section(rows, q, "pareto-size", "size", "model size", fmt_plain, &Row::bytes);
     s << chart_section(rows, q, "pareto-latency", "latency", "latency p50", fmt_ms, &Row::latency_ms);
     bool layers_header = false;
     for (size_t i = 0; i < rows.size(); ++i) {

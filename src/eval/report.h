@@ -3,7 +3,8 @@
 // Markdown.
 //
 // Results are merged into rows by (method, precision): `edgeq eval --json` (accuracy), `edgeq bench --json`
-// (latency) and `edgeq quantize --json` (size) of the same model give one row. The FP32 row (precision
+// (latency) and `edgeq quantize --json` (size) of the same model give one row; where several results carry
+// the same metric, the first one (in command-line and file order) wins. The FP32 row (precision
 // "fp32"; the first one if several) is the baseline for "% of FP32" and the speedup.
 #pragma once
 

@@ -1,4 +1,4 @@
-// edgeq bench MODEL [--batch B] [--threads N] [--warmup W] [--runs R] [--json]
+// edgeq bench MODEL [--batch B] [--threads N] [--warmup W] [--runs R] [--json] [--quiet]
 //
 // ONNX: the optimized model on the fast executor with random inputs of batch B: latency of one inference
 //   (min, p50, p90, p99, mean), throughput in samples/s, then one profiled pass: the 10 slowest steps with their
@@ -25,6 +25,8 @@
 #include "llm/model.h"
 #include "runtime/fast/executor.h"
 #include "tools/edgeq/commands.h"
+#include "tools/edgeq/progress.h"
+#include "tools/edgeq/result_json.h"
 
 namespace edgeq::cli {
 namespace {
@@ -38,7 +40,8 @@ struct BenchCli {
     int threads = 0;
     int warmup = 5;
     int runs = 50;
-    bool json = false;
+    bool json = false, quiet = false;
+    LabelOptions label;
 };
 
 struct Latency {
@@ -65,16 +68,6 @@ int64_t peak_rss_bytes() {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux: KiB
-}
-
-int64_t model_bytes(const std::string& path) {
-    std::error_code ec;
-    int64_t n = static_cast<int64_t>(fs::file_size(path, ec));
-    if (ec) return 0;
-    // ONNX external data: a sibling "<model>.data" (the common convention, and edgeq's writer) is added
-    const fs::path data = fs::path(path).string() + ".data";
-    if (fs::exists(data, ec)) n += static_cast<int64_t>(fs::file_size(data, ec));
-    return n;
 }
 
 // Linux powercap energy counters (intel-rapl, also used by AMD's RAPL driver): package domains only.
@@ -205,12 +198,15 @@ Status bench_onnx(const BenchCli& c, nlohmann::json& out) {
     const Energy energy = Energy::open();
     const auto e0 = energy.read();
     std::vector<double> ms;
+    Progress progress("bench: run", c.runs, c.quiet);
     const auto t0 = Clock::now();
     for (int i = 0; i < c.runs; ++i) {
         const auto a = Clock::now();
         EDGEQ_RETURN_IF_ERROR(plan.run(feed).status());
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+        progress.update(i + 1);  // outside the timed span of a run
     }
+    progress.finish();
     const double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
     const double joules = energy.why.empty() ? energy.joules(e0, energy.read()) : 0.0;
     const Latency l = summarize(ms);
@@ -239,7 +235,7 @@ Status bench_onnx(const BenchCli& c, nlohmann::json& out) {
            {"latency_ms", latency_json(l)},
            {"throughput_per_s", total_s > 0 ? static_cast<double>(c.batch) * c.runs / total_s : 0.0},
            {"peak_rss_bytes", peak_rss_bytes()},
-           {"model_bytes", model_bytes(c.model)},
+           {"model_bytes", model_file_bytes(c.model)},
            {"energy", energy_json(energy, joules, c.runs)},
            {"top_nodes", top}};
     return Status::Ok();
@@ -272,13 +268,16 @@ Status bench_gguf(const BenchCli& c, nlohmann::json& out) {
     const Energy energy = Energy::open();
     const auto e0 = energy.read();
     std::vector<double> ms;
+    Progress progress("bench: token", c.runs, c.quiet);
     const auto t0 = Clock::now();
     for (int i = 0; i < c.runs; ++i) {
         const int32_t t = tok(rng);
         const auto b = Clock::now();
         EDGEQ_RETURN_IF_ERROR(model->eval({&t, 1}, n_past++).status());
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - b).count());
+        progress.update(i + 1);  // outside the timed span of a token
     }
+    progress.finish();
     const double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
     const double joules = energy.why.empty() ? energy.joules(e0, energy.read()) : 0.0;
     out = {{"model", c.model},
@@ -292,7 +291,7 @@ Status bench_gguf(const BenchCli& c, nlohmann::json& out) {
            {"throughput_per_s", total_s > 0 ? c.runs / total_s : 0.0},
            {"prefill_tokens_per_s", prefill_s > 0 ? static_cast<double>(prompt) / prefill_s : 0.0},
            {"peak_rss_bytes", peak_rss_bytes()},
-           {"model_bytes", model_bytes(c.model)},
+           {"model_bytes", model_file_bytes(c.model)},
            {"energy", energy_json(energy, joules, c.runs)},
            {"top_nodes", nlohmann::json::array()}};
     return Status::Ok();
@@ -307,6 +306,13 @@ Status bench(const BenchCli& c) {
     if (is_gguf(c.model)) EDGEQ_RETURN_IF_ERROR(bench_gguf(c, j));
     else EDGEQ_RETURN_IF_ERROR(bench_onnx(c, j));
     if (c.json) {
+        EDGEQ_ASSIGN_OR_RETURN(ResultLabel label, label_model_file(c.model));
+        c.label.apply(label);
+        add_result_envelope(j, "bench", c.model, label,
+                            {{"latency_ms", j["latency_ms"]},
+                             {"throughput_per_s", j["throughput_per_s"]},
+                             {"peak_rss_bytes", j["peak_rss_bytes"]},
+                             {"bytes", j["model_bytes"]}});
         std::printf("%s\n", j.dump().c_str());
         return Status::Ok();
     }
@@ -352,7 +358,10 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--warmup", c->warmup, "Untimed runs first (default 5)")->check(CLI::Range(0, 1000000));
     cmd->add_option("--runs", c->runs, "Timed runs (default 50)")->check(CLI::Range(1, 1000000));
     cmd->add_flag("--json", c->json, "Print one JSON object: latency_ms {min,p50,p90,p99,mean}, throughput_per_s, "
-                                      "peak_rss_bytes, model_bytes, energy, top_nodes");
+                                      "peak_rss_bytes, model_bytes, energy, top_nodes, and the shared results "
+                                      "schema (docs/results-schema.md)");
+    cmd->add_flag("--quiet,-q", c->quiet, "No progress output");
+    add_label_options(cmd, c->label);
     cmd->callback([c] { report("bench", bench(*c)); });
 }
 

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -29,6 +28,8 @@
 #include "llm/tokenizer.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/llm_inputs.h"
+#include "tools/edgeq/progress.h"
+#include "tools/edgeq/result_json.h"
 
 namespace edgeq::cli {
 namespace {
@@ -42,6 +43,7 @@ struct PerplexityCli {
     int threads = 0;
     bool json = false;
     bool quiet = false;
+    LabelOptions label;
 };
 
 // .npy (version 1.0) header for a little-endian float32 C-order array [rows, cols]; data follows it.
@@ -58,66 +60,6 @@ std::string npy_header_f32(int64_t rows, int64_t cols) {
     h.push_back(static_cast<char>(len >> 8));
     return h + dict;
 }
-
-std::string fmt_seconds(double s) {
-    char b[32];
-    if (s < 60)
-        std::snprintf(b, sizeof b, "%.1f s", s);
-    else if (s < 3600)
-        std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-    else
-        std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) / 60 % 60);
-    return b;
-}
-
-// Progress on stderr: a redrawn bar with ETA on a terminal, one plain line per chunk otherwise, nothing with
-// --quiet.
-class Progress {
-  public:
-    Progress(bool quiet, int64_t total_tokens, int64_t n_chunks)
-        : quiet_(quiet),
-          tty_(isatty(STDERR_FILENO) != 0),
-          total_(total_tokens),
-          n_chunks_(n_chunks),
-          t0_(std::chrono::steady_clock::now()) {}
-
-    void update(int64_t done_tokens, int64_t chunks_done, bool chunk_end, double ppl_so_far) {
-        if (quiet_) return;
-        const double el = elapsed();
-        const double eta =
-            done_tokens > 0 ? el * static_cast<double>(total_ - done_tokens) / done_tokens : 0.0;
-        if (tty_) {
-            const bool last = done_tokens == total_;
-            if (!last && el - last_draw_ < 0.1) return;
-            last_draw_ = el;
-            const int width = 30;
-            const int filled =
-                static_cast<int>(static_cast<double>(done_tokens) / static_cast<double>(total_) * width);
-            std::fprintf(stderr, "\r[%.*s%*s] chunk %lld/%lld  %lld/%lld tokens  PPL %.4f  %s  ETA %s   ",
-                         filled, "==============================", width - filled, "",
-                         static_cast<long long>(chunks_done), static_cast<long long>(n_chunks_),
-                         static_cast<long long>(done_tokens), static_cast<long long>(total_), ppl_so_far,
-                         fmt_seconds(el).c_str(), fmt_seconds(eta).c_str());
-            if (last) std::fprintf(stderr, "\n");
-            std::fflush(stderr);
-        } else if (chunk_end) {
-            std::fprintf(stderr,
-                         "edgeq perplexity: chunk %lld/%lld, %lld/%lld tokens, PPL %.4f, %s, ETA %s\n",
-                         static_cast<long long>(chunks_done), static_cast<long long>(n_chunks_),
-                         static_cast<long long>(done_tokens), static_cast<long long>(total_), ppl_so_far,
-                         fmt_seconds(el).c_str(), fmt_seconds(eta).c_str());
-        }
-    }
-    double elapsed() const {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    }
-
-  private:
-    bool quiet_, tty_;
-    int64_t total_, n_chunks_;
-    std::chrono::steady_clock::time_point t0_;
-    double last_draw_ = -1.0;
-};
 
 Status run(const PerplexityCli& c) {
     if (!c.save_logits.empty() && !c.kl_base.empty())
@@ -185,7 +127,15 @@ Status run(const PerplexityCli& c) {
     llm::KlAccumulator kl;
     std::vector<double> ppl_per_chunk;
     const int64_t batch = std::max<int64_t>(1, c.batch);
-    Progress progress(c.quiet, n_chunks * ctx, n_chunks);
+    // Progress on stderr: a redrawn bar with ETA on a terminal (also inside a chunk), else one plain line at
+    // chunk ends (at most one per tenth of the work), nothing with --quiet.
+    Progress progress("perplexity: token", n_chunks * ctx, c.quiet);
+    auto chunk_text = [&](int64_t chunks_done) {
+        char b[96];
+        std::snprintf(b, sizeof b, "chunk %lld/%lld, PPL %.4f", static_cast<long long>(chunks_done),
+                      static_cast<long long>(n_chunks), ppl.stats().ppl);
+        return std::string(b);
+    };
     int64_t done = 0, row = 0;
     std::vector<float> logits(static_cast<size_t>(ctx * V));
     for (int64_t ci = 0; ci < n_chunks; ++ci) {
@@ -199,7 +149,7 @@ Status run(const PerplexityCli& c) {
                             static_cast<int32_t>(b), /*all_logits=*/true));
             std::copy(l.begin(), l.end(), logits.begin() + b * V);
             done += n;
-            if (b + n < ctx) progress.update(done, ci, false, ppl.stats().ppl);
+            if (b + n < ctx && progress.redraws()) progress.update(done, chunk_text(ci));
         }
         for (int64_t p = c.score_from; p < ctx; ++p, ++row) {
             const std::span<const float> z(logits.data() + p * V, static_cast<size_t>(V));
@@ -216,9 +166,10 @@ Status run(const PerplexityCli& c) {
                                              static_cast<size_t>(per_chunk * V) * sizeof(float)));
         }
         ppl_per_chunk.push_back(chunk_ppl.stats().ppl);
-        progress.update(done, ci + 1, true, ppl.stats().ppl);
+        progress.update(done, chunk_text(ci + 1));
     }
     if (out) EDGEQ_RETURN_IF_ERROR(out->commit());
+    progress.finish();
     const double secs = progress.elapsed();
     const llm::PplStats ps = ppl.stats();
 
@@ -258,6 +209,17 @@ Status run(const PerplexityCli& c) {
             j["dp_rms"] = k.dp_rms;
             j["dp_max_abs"] = k.dp_max_abs;
         }
+        ResultLabel label = label_gguf(model->file());
+        c.label.apply(label);
+        nlohmann::json metrics{{"ppl", ps.ppl},
+                               {"ppl_stderr", ps.ppl_stderr},
+                               {"tokens_per_s", j["tokens_per_s"]},
+                               {"bytes", model_file_bytes(c.model)}};
+        if (base) {
+            metrics["kld_mean"] = j["kld_mean"];
+            metrics["top1_agreement"] = j["top1_agreement"];
+        }
+        add_result_envelope(j, "perplexity", c.model, label, metrics);
         std::printf("%s\n", j.dump().c_str());
         return Status::Ok();
     }
@@ -326,8 +288,9 @@ void register_perplexity(CLI::App& app) {
         ->check(CLI::Range(0, 1024));
     cmd->add_flag("--json", c->json,
                   "Print one JSON object (ppl, and kld_mean, kld_max, top1_agreement, ... with "
-                  "--kl-base)");
+                  "--kl-base; shared results schema: docs/results-schema.md)");
     cmd->add_flag("--quiet,-q", c->quiet, "No progress output");
+    add_label_options(cmd, c->label);
     cmd->callback([c] { report("perplexity", run(*c)); });
 }
 

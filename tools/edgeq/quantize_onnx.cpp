@@ -1,15 +1,16 @@
 #include "tools/edgeq/quantize_onnx.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "eval/image_set.h"
 #include "formats/onnx/onnx_export.h"
 #include "formats/onnx/onnx_import.h"
 #include "quant/ptq/ptq.h"
+#include "tools/edgeq/progress.h"
+#include "tools/edgeq/result_json.h"
 
 namespace edgeq::cli {
 namespace {
@@ -137,23 +138,19 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
         EDGEQ_ASSIGN_OR_RETURN(set, ImageSet::open(model, c.calib, pre, c.calib_samples > 0 ? c.calib_samples : 512,
                                                    c.calib_batch));
     }
-    const bool tty = isatty(STDERR_FILENO) && !quiet;
     quant::ptq::CalibrationSource src;
+    // Calibration progress: the source is called once per batch by the calibration loop (quant/ptq).
+    std::unique_ptr<Progress> progress;
     if (set) {
         src = [&]() -> Result<std::optional<quant::ptq::CalibrationBatch>> {
             if (next >= set->count()) {
-                if (tty) std::fprintf(stderr, "\n");
+                progress.reset();  // ends the bar's line
                 return std::optional<quant::ptq::CalibrationBatch>();
             }
+            if (!progress) progress = std::make_unique<Progress>("quantize: calibration image", set->count(), quiet);
             EDGEQ_ASSIGN_OR_RETURN(Tensor x, set->batch_at(next));
             next += set->batch();
-            if (tty) {
-                const double f = static_cast<double>(std::min(next, set->count())) / static_cast<double>(set->count());
-                const int filled = static_cast<int>(f * 30);
-                std::fprintf(stderr, "\rcalibrating [%.*s%*s] %lld/%lld", filled, "==============================",
-                             30 - filled, "", static_cast<long long>(std::min(next, set->count())),
-                             static_cast<long long>(set->count()));
-            }
+            progress->update(std::min(next, set->count()));
             quant::ptq::CalibrationBatch b;
             b[set->input_name()] = std::move(x);
             return std::optional<quant::ptq::CalibrationBatch>(std::move(b));
@@ -188,6 +185,12 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
                          {"opset", rep.opset},
                          {"log", rep.log},
                          {"seconds", secs}};
+        const bool is_float = o.method == Method::FP16 || o.method == Method::BF16;
+        const ResultLabel label{quant::ptq::method_name(o.method),
+                                is_float ? quant::ptq::method_name(o.method) : quant::ptq::qtype_name(o.weights),
+                                rep.bits_per_weight()};
+        add_result_envelope(j, "quantize", out, label,
+                            {{"bytes", bytes}, {"input_bytes", model_file_bytes(in)}, {"seconds", secs}});
         std::printf("%s\n", j.dump().c_str());
     } else if (!quiet) {
         std::printf("%s -> %s (%s): %zu nodes quantized, %zu skipped, weights %.2f MiB -> %.2f MiB, %.3f bits per weight, "
