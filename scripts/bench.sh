@@ -7,7 +7,7 @@
 # exits 0, since there is nothing to compare against.
 #
 # Usage: scripts/bench.sh [BUILD_DIR] [quantize_bench args...]   e.g. scripts/bench.sh build --reps 15
-# Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR.
+# Env:   EDGEQ_SHARED (default <repo>/../shared), PEERS_DIR; BENCH_LLM=1 adds bench/llm_speed.sh (LLM vs llama.cpp).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
@@ -35,5 +35,10 @@ if [ -x "$BUILD/bench/onnx_bench" ]; then
     bash "$ROOT/scripts/bench-onnx.sh" "$BUILD" || { [ "$rc" != 0 ] || rc=1; }
 else
     echo "bench: $BUILD/bench/onnx_bench not built; skipping the ONNX Runtime comparison"
+fi
+# LLM prefill/decode vs llama.cpp on random-weight GGUFs (bench/llm_speed.sh, docs/llm/speed.md): GBs of models
+# and ~15 minutes, so only with BENCH_LLM=1.
+if [ "${BENCH_LLM:-0}" = 1 ]; then
+    bash "$ROOT/bench/llm_speed.sh" "$BUILD" || { [ "$rc" != 0 ] || rc=1; }
 fi
 exit "$rc"
