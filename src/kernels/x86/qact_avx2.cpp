@@ -12,13 +12,11 @@ namespace {
 #include "kernels/x86/act_avx2.inc"
 }  // namespace
 
-void activate_f32__avx2(const Activation& a, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, act8(_mm256_loadu_ps(y + i), a));
-    if (i < n) {
-        const __m256i m = tail_mask8(n - i);
-        _mm256_maskstore_ps(y + i, m, act8(_mm256_maskload_ps(y + i, m), a));
-    }
-}
+#define QACT_NAME activate_f32__avx2
+#define QACT_L 8
+#define QACT_LOAD _mm256_loadu_ps
+#define QACT_STORE _mm256_storeu_ps
+#define QACT_FN act8
+#include "kernels/x86/qact.inc"
 
 }  // namespace edgeq::kernels::x86

@@ -86,6 +86,13 @@ bool scalar_zero(const graph::Graph& g, const graph::Node& n, int32_t* z, DType*
     return true;
 }
 
+// The planners' "not fused" result: why, and no step.
+QFusion refused(QFusion& r, std::string why) {
+    r.why = std::move(why);
+    r.step.reset();
+    return std::move(r);
+}
+
 bool is_op(const graph::Node* n, const char* op) {
     return n && n->domain.empty() && n->op_type == op;
 }
@@ -159,11 +166,7 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     QFusion r;
     const graph::Graph& g = *a.graph;
     const graph::Node& n = *a.node;
-    auto refuse = [&](std::string why) {
-        r.why = std::move(why);
-        r.step.reset();
-        return std::move(r);
-    };
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
     const bool edgeq = n.domain == "com.edgeq";
     if (!n.domain.empty() && !edgeq) return refuse("domain");
     std::string op = n.op_type;
@@ -530,11 +533,7 @@ bool window_pads(const graph::Node& n, int64_t H, int64_t W, int64_t OH, int64_t
 QFusion plan_qpool(const QFuseArgs& a) {
     QFusion r;
     const graph::Node& n = *a.node;
-    auto refuse = [&](std::string why) {
-        r.why = std::move(why);
-        r.step.reset();
-        return std::move(r);
-    };
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
     const bool avg = is_op(&n, "AveragePool");
     if ((!avg && !is_op(&n, "MaxPool")) || n.inputs.size() != 1 || n.outputs.empty() || n.outputs[0].empty())
         return refuse("op");
@@ -636,11 +635,7 @@ QFusion plan_qlut(const QFuseArgs& a) {
     QFusion r;
     const graph::Graph& g = *a.graph;
     const graph::Node& n = *a.node;
-    auto refuse = [&](std::string why) {
-        r.why = std::move(why);
-        r.step.reset();
-        return std::move(r);
-    };
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
     if (!qlut_op(n) || n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) return refuse("op");
     for (size_t i = 1; i < n.inputs.size(); ++i)  // Clip's bounds: constants
         if (!n.inputs[i].empty() && !init_of(g, n.inputs[i])) return refuse("non-constant input");
