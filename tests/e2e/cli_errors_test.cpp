@@ -12,7 +12,7 @@ namespace edgeq {
 namespace {
 
 const std::vector<std::string> kCommands = {"inspect",    "quantize", "run",   "eval",
-                                            "generate",   "perplexity", "imatrix", "bench"};
+                                            "generate",   "perplexity", "imatrix", "bench", "compare"};
 
 TEST(CliErrors, EverySubcommandHasHelpWithAnExample) {
     for (const auto& c : kCommands) {
@@ -48,6 +48,7 @@ TEST(CliErrors, MissingFilesAreNamed) {
         {"perplexity", m + ".gguf", "-f", m + ".txt"},
         {"imatrix", m + ".gguf", "-f", m + ".txt", "-o", m + ".imatrix.gguf"},
         {"bench", m + ".onnx"},
+        {"compare", m + ".onnx", m + ".q.onnx", "--data", m + ".idx"},
     };
     for (const auto& args : cases) {
         SCOPED_TRACE(args[0]);

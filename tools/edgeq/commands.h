@@ -17,6 +17,7 @@ void register_perplexity(CLI::App& app);
 void register_imatrix(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_report(CLI::App& app);
+void register_compare(CLI::App& app);
 
 int exit_code();
 void set_exit_code(int code);

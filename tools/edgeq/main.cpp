@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     edgeq::cli::register_imatrix(app);
     edgeq::cli::register_bench(app);
     edgeq::cli::register_report(app);
+    edgeq::cli::register_compare(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
