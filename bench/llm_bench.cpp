@@ -40,6 +40,7 @@
 #include "edgeq/dtype.h"
 #include "formats/gguf/gguf.h"
 #include "llm/model.h"
+#include "llm_protocol.h"
 #include "peak.h"
 
 namespace {
@@ -59,21 +60,6 @@ void usage() {
         "       llm_bench bandwidth [--threads 1,2]\n",
         stderr);
     std::exit(2);
-}
-
-std::vector<int> parse_threads(const std::string& s) {
-    std::vector<int> v;
-    size_t p = 0;
-    while (p < s.size()) {
-        size_t e = s.find(',', p);
-        if (e == std::string::npos) e = s.size();
-        const int t = std::atoi(s.substr(p, e - p).c_str());
-        if (t < 1) die("bad --threads " + s);
-        v.push_back(t);
-        p = e + 1;
-    }
-    if (v.empty()) die("empty --threads");
-    return v;
 }
 
 // ---- gen ------------------------------------------------------------------------------------------------
@@ -236,31 +222,17 @@ int64_t peak_rss_bytes() {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int run(int argc, char** argv) {
-    std::string model_path, threads_arg = "1,2";
-    int prompt = 64, decode = 16, reps = 3, ctx = 512;
+    std::string model_path;
+    llm_protocol::RunOptions o;
     for (int i = 2; i < argc; ++i) {
+        if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) usage();
-            return argv[++i];
-        };
-        if (a == "--threads")
-            threads_arg = next();
-        else if (a == "--prompt")
-            prompt = std::atoi(next().c_str());
-        else if (a == "--decode")
-            decode = std::atoi(next().c_str());
-        else if (a == "--reps")
-            reps = std::atoi(next().c_str());
-        else if (a == "--ctx")
-            ctx = std::atoi(next().c_str());
-        else if (!a.empty() && a[0] == '-')
-            usage();
-        else
-            model_path = a;
+        if (!a.empty() && a[0] == '-') usage();
+        model_path = a;
     }
-    if (model_path.empty() || prompt < 1 || decode < 2 || reps < 1 || prompt + decode > ctx) usage();
-    const std::vector<int> threads = parse_threads(threads_arg);
+    if (model_path.empty() || !o.valid()) usage();
+    const std::vector<int>& threads = o.threads;
+    const int prompt = o.prompt, decode = o.decode, reps = o.reps, ctx = o.ctx;
 
     llm::ModelOptions mo;
     mo.n_ctx = ctx;
@@ -271,8 +243,7 @@ int run(int argc, char** argv) {
     const llm::HParams& hp = model.hparams();
 
     std::vector<int32_t> ids(static_cast<size_t>(prompt + decode));
-    for (size_t i = 0; i < ids.size(); ++i)
-        ids[i] = static_cast<int32_t>(259 + (7919 * static_cast<int64_t>(i)) % (hp.n_vocab - 259));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = llm_protocol::token(i, static_cast<int32_t>(hp.n_vocab));
     auto eval = [&](std::span<const int32_t> t, int32_t n_past) {
         auto r = model.eval(t, n_past);
         if (!r.ok()) die(r.status().message());
@@ -320,7 +291,9 @@ int bandwidth(int argc, char** argv) {
         else
             usage();
     }
-    for (int T : parse_threads(threads_arg)) {
+    const std::vector<int> threads = llm_protocol::parse_threads(threads_arg);
+    if (threads.empty()) usage();
+    for (int T : threads) {
         const bench::Peaks p = bench::measure_peaks(T, 1000);  // tiny compute loops: only read_gbs is used
         std::printf("{\"threads\":%d,\"read_gbs\":%.3f}\n", T, p.read_gbs);
         std::fflush(stdout);

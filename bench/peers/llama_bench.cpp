@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../llm_protocol.h"
 #include "llama_api.h"
 #include "llama_dl.h"
 
@@ -48,49 +49,23 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 int main(int argc, char** argv) {
     g_prog = "llama_bench";
-    std::string lib_dir, cpu_variant, model_path, threads_arg = "1,2";
-    int prompt = 64, decode = 16, reps = 3, ctx = 512;
+    std::string lib_dir, cpu_variant, model_path;
+    llm_protocol::RunOptions o;
     Log log;
     for (int i = 1; i < argc; ++i) {
+        if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) usage();
-            return argv[++i];
-        };
-        if (a == "--lib")
-            lib_dir = next();
-        else if (a == "--cpu-variant")
-            cpu_variant = next();
-        else if (a == "--threads")
-            threads_arg = next();
-        else if (a == "--prompt")
-            prompt = std::atoi(next().c_str());
-        else if (a == "--decode")
-            decode = std::atoi(next().c_str());
-        else if (a == "--reps")
-            reps = std::atoi(next().c_str());
-        else if (a == "--ctx")
-            ctx = std::atoi(next().c_str());
+        if ((a == "--lib" || a == "--cpu-variant") && i + 1 < argc)
+            (a == "--lib" ? lib_dir : cpu_variant) = argv[++i];
         else if (a == "--verbose")
             log.verbose = true;
-        else if (!a.empty() && a[0] == '-')
+        else if (a.empty() || a[0] == '-' || !model_path.empty())
             usage();
-        else if (model_path.empty())
-            model_path = a;
         else
-            usage();
+            model_path = a;
     }
-    if (lib_dir.empty() || model_path.empty() || prompt < 1 || decode < 2 || reps < 1 || prompt + decode > ctx)
-        usage();
-    std::vector<int> threads;
-    for (size_t p = 0; p < threads_arg.size();) {
-        size_t e = threads_arg.find(',', p);
-        if (e == std::string::npos) e = threads_arg.size();
-        threads.push_back(std::atoi(threads_arg.substr(p, e - p).c_str()));
-        if (threads.back() < 1) usage();
-        p = e + 1;
-    }
-    if (threads.empty()) usage();
+    if (lib_dir.empty() || model_path.empty() || !o.valid()) usage();
+    const int prompt = o.prompt, decode = o.decode, reps = o.reps, ctx = o.ctx;
 
     const Api a = bind_api(open_peer(lib_dir));
     init_backend(a, lib_dir, cpu_variant, log);
@@ -100,10 +75,9 @@ int main(int argc, char** argv) {
     const int32_t n_vocab = a.llama_vocab_n_tokens(a.llama_model_get_vocab(model));
     if (n_vocab <= 259) die("%s: vocab of %d tokens is too small for the benchmark's ids", model_path.c_str(), n_vocab);
     std::vector<llama_token> ids(static_cast<size_t>(prompt + decode));
-    for (size_t i = 0; i < ids.size(); ++i)
-        ids[i] = static_cast<llama_token>(259 + (7919 * static_cast<int64_t>(i)) % (n_vocab - 259));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = llm_protocol::token(i, n_vocab);
 
-    for (int T : threads) {
+    for (int T : o.threads) {
         llama_context* ctx_ = make_context(a, model, cp, static_cast<uint32_t>(ctx), T, log);
         const std::string cpu_backend = cpu_backend_name(log);
         llama_memory_t mem = a.llama_get_memory(ctx_);
