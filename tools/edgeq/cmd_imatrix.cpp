@@ -21,6 +21,7 @@
 #include "llm/model.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/llm_inputs.h"
+#include "tools/edgeq/progress.h"
 
 namespace edgeq::cli {
 namespace {
@@ -43,12 +44,12 @@ Status run(const ImatrixCli& c) {
     mo.n_ctx = ctx;
     EDGEQ_ASSIGN_OR_RETURN(auto model, llm::Model::load(c.model, mo));
     llm::ImatrixCollector collector;
-    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Progress> bar;  // tools/edgeq/progress.h: "edgeq imatrix: chunk 3/14 (21%), PPL ..."
     auto progress = [&](int64_t done, int64_t total, double ppl) {
-        if (c.quiet) return;
-        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "edgeq imatrix: chunk %lld/%lld, PPL %.4f, %.1f s\n",
-                     static_cast<long long>(done), static_cast<long long>(total), ppl, el);
+        if (!bar) bar = std::make_unique<Progress>("imatrix: chunk", total, c.quiet);
+        char extra[48];
+        std::snprintf(extra, sizeof extra, "PPL %.4f", ppl);
+        bar->update(done, extra);
     };
     auto run_or =
         llm::run_calibration(*model, text, "-f " + c.text_file, ctx, c.chunks, &collector, progress);
@@ -57,6 +58,7 @@ Status run(const ImatrixCli& c) {
             return Unsupported(c.model + ": " + run_or.status().message());
         return run_or.status();
     }
+    if (bar) bar->finish();
     const int64_t n_chunks = run_or->chunks;
 
     llm::ImatrixFileInfo info;

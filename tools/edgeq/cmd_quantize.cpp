@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/parallel.h"
@@ -14,6 +15,7 @@
 #include "quant/gguf_quantize.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/llm_inputs.h"
+#include "tools/edgeq/progress.h"
 #include "tools/edgeq/quantize_onnx.h"
 
 namespace edgeq::cli {
@@ -54,12 +56,10 @@ Result<std::map<std::string, std::vector<double>>> collect_hessians(const Quanti
     mo.n_ctx = ctx;
     EDGEQ_ASSIGN_OR_RETURN(auto model, llm::Model::load(c.p.input, mo));
     llm::ImatrixCollector collector(/*full_hessian=*/true);
-    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Progress> bar;  // "edgeq quantize: GPTQ calibration chunk 3/8 (37%), ..."
     auto progress = [&](int64_t done, int64_t total, double) {
-        if (c.quiet) return;
-        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "edgeq quantize: GPTQ calibration chunk %lld/%lld, %.1f s\n",
-                     static_cast<long long>(done), static_cast<long long>(total), el);
+        if (!bar) bar = std::make_unique<Progress>("quantize: GPTQ calibration chunk", total, c.quiet);
+        bar->update(done);
     };
     auto run_or = llm::run_calibration(*model, text, "--calib " + c.onnx.calib, ctx, c.calib_chunks,
                                        &collector, progress);
@@ -100,25 +100,22 @@ Status run_quantize(QuantizeCli& c) {
         return InvalidArgument(
             "--calib is used by --method gptq only (for an importance matrix: edgeq imatrix)");
     }
-    const bool tty = isatty(STDERR_FILENO) && !c.quiet;
+    std::unique_ptr<Progress> bar;  // tools/edgeq/progress.h; with --verbose one line per tensor instead
     auto progress = [&](size_t i, size_t total, const TensorResult& r) {
         if (c.verbose) {
             std::fprintf(stderr, "[%4zu/%4zu] %-36s %-18s %6s -> %-6s %10.3f KiB -> %10.3f KiB%s%s\n", i + 1,
                          total, r.name.c_str(), shape_str(r.ne).c_str(), dtype_name(r.from), dtype_name(r.to),
                          static_cast<double>(r.bytes_in) / 1024.0, static_cast<double>(r.bytes_out) / 1024.0,
                          r.fallback_note.empty() ? "" : "  fallback: ", r.fallback_note.c_str());
-        } else if (tty) {
-            const int width = 30;
-            const int filled =
-                static_cast<int>(static_cast<double>(i + 1) / static_cast<double>(total) * width);
-            std::fprintf(stderr, "\r[%.*s%*s] %4zu/%zu %-36.36s", filled,
-                         "==============================", width - filled, "", i + 1, total, r.name.c_str());
-            if (i + 1 == total) std::fprintf(stderr, "\n");
-        } else if (!r.fallback_note.empty() && !c.quiet) {
-            std::fprintf(stderr, "warning: %s: %s\n", r.name.c_str(), r.fallback_note.c_str());
+            return;
         }
+        if (!bar) bar = std::make_unique<Progress>("quantize: tensor", static_cast<int64_t>(total), c.quiet);
+        if (!r.fallback_note.empty() && !c.quiet && !bar->redraws())
+            std::fprintf(stderr, "warning: %s: %s\n", r.name.c_str(), r.fallback_note.c_str());
+        bar->update(static_cast<int64_t>(i + 1), r.name);
     };
     EDGEQ_ASSIGN_OR_RETURN(auto rep, quantize_model(c.p, progress));
+    if (bar) bar->finish();
     if (!c.quiet) {
         std::printf(
             "%s -> %s (%s): %zu tensors, %.2f MiB -> %.2f MiB, %.3f bits per weight, %d fallbacks, %.2f s\n",
