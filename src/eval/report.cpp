@@ -210,15 +210,16 @@ std::string layer_bars_svg(const std::string& id, const json& layers) {
         const std::string prec = l.contains("precision") && l["precision"].is_string() ? l["precision"].get<std::string>() : "";
         const size_t ci = colors.emplace(prec, colors.size()).first->second;
         const std::optional<double> v = num(l, "sqnr_db");
-        const double w = v ? std::max(0.0, *v) / vmax * (W - ml - mr) : 0.0;
+        const bool exact = !v && l.contains("sqnr_db") && l["sqnr_db"].is_null();  // no error: SQNR = +inf
+        const double w = v ? std::max(0.0, *v) / vmax * (W - ml - mr) : exact ? W - ml - mr : 0.0;
         s << "<text x=\"" << ml - 6 << "\" y=\"" << y + bar_h - 4 << "\" text-anchor=\"end\" font-size=\"11\">"
           << esc(name.size() > 38 ? name.substr(0, 36) + "…" : name) << "</text>";
         s << "<rect class=\"bar\" x=\"" << ml << "\" y=\"" << y << "\" width=\"" << w << "\" height=\"" << bar_h
           << "\" fill=\"" << kColors[ci % std::size(kColors)] << "\"><title>" << esc(name)
-          << (prec.empty() ? "" : " (" + esc(prec) + ")") << ": " << (v ? fmt("%.2f dB", *v) : "no SQNR")
+          << (prec.empty() ? "" : " (" + esc(prec) + ")") << ": " << (v ? fmt("%.2f dB", *v) : exact ? "exact" : "no SQNR")
           << "</title></rect>";
         s << "<text x=\"" << ml + w + 6 << "\" y=\"" << y + bar_h - 4 << "\" font-size=\"11\">"
-          << (v ? fmt("%.1f dB", *v) : "—") << (prec.empty() ? "" : " " + esc(prec)) << "</text>\n";
+          << (v ? fmt("%.1f dB", *v) : exact ? "exact" : "—") << (prec.empty() ? "" : " " + esc(prec)) << "</text>\n";
         y += bar_h + gap;
     }
     s << "</svg>\n";
@@ -521,7 +522,8 @@ std::string render_markdown(const std::vector<Row>& rows, const ReportOptions& o
             const auto v = num(l, "sqnr_db");
             s << "| " << md_esc(l.value("name", std::string("?"))) << " | "
               << md_esc(l.contains("precision") && l["precision"].is_string() ? l["precision"].get<std::string>() : "")
-              << " | " << (v ? fmt("%.2f", *v) : "—") << " |\n";
+              << " | " << (v ? fmt("%.2f", *v) : l.contains("sqnr_db") && l["sqnr_db"].is_null() ? "exact" : "—")
+              << " |\n";
         }
     }
     for (const Row& r : rows) {

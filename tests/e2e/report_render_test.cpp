@@ -125,7 +125,8 @@ TEST(Report, HtmlHasOnePointPerResultAndNoScripts) {
     auto rows = report::merge_rows(four_results());
     rows[2].layers = json::array({{{"name", "conv1"}, {"sqnr_db", 30.5}, {"precision", "int4"}},
                                   {{"name", "fc<2>"}, {"sqnr_db", 12.0}},
-                                  {{"name", "fc3"}}});
+                                  {{"name", "fc3"}},
+                                  {{"name", "relu"}, {"sqnr_db", nullptr}}});
     rows[3].precision_map = {{"conv1", "int8"}, {"fc2", "fp16"}, {"fc3", "int8"}};
     report::ReportOptions o;
     o.title = "t & <b>";
@@ -152,7 +153,8 @@ TEST(Report, HtmlHasOnePointPerResultAndNoScripts) {
     EXPECT_NE(html.find("4.00x"), std::string::npos);   // 2.0 ms / 0.5 ms
     // layer bars: one rect per layer, escaped names
     const std::string bars = svg_by_id(html, "layers-2");
-    EXPECT_EQ(count(bars, "<rect class=\"bar\""), 3u);
+    EXPECT_EQ(count(bars, "<rect class=\"bar\""), 4u);
+    EXPECT_NE(bars.find("relu: exact"), std::string::npos);
     EXPECT_NE(bars.find("fc&lt;2&gt;"), std::string::npos);
     EXPECT_NE(html.find("<table class=\"precision-map\">"), std::string::npos);
     EXPECT_NE(html.find("int8: 2</span>"), std::string::npos);
@@ -163,6 +165,7 @@ TEST(Report, HtmlHasOnePointPerResultAndNoScripts) {
         << md;
     EXPECT_NE(md.find("## Per-layer error: weight-only int4"), std::string::npos) << md;
     EXPECT_NE(md.find("| fc3 |  | — |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| relu |  | exact |"), std::string::npos) << md;
     EXPECT_NE(md.find("| fc2 | fp16 |"), std::string::npos) << md;
 }
 

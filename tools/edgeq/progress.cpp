@@ -44,7 +44,7 @@ void Progress::update(int64_t done, const std::string& extra) {
         last_draw_ = el;
         const int width = 30;
         const int filled = static_cast<int>(static_cast<double>(done) / static_cast<double>(total_) * width);
-        std::fprintf(stderr, "\redgeq %s [%.*s%*s] %lld/%lld%s%s  %s  ETA %s   ", label_.c_str(), filled,
+        std::fprintf(stderr, "\redgeq %s [%.*s%*s] %lld/%lld%s%s  %s  ETA %s\033[K", label_.c_str(), filled,
                      "==============================", width - filled, "", static_cast<long long>(done),
                      static_cast<long long>(total_), sep.c_str(), extra.c_str(), format_seconds(el).c_str(),
                      format_seconds(eta).c_str());

@@ -1,5 +1,6 @@
 // Progress on stderr for long CLI steps (calibration, quantization, perplexity, eval, bench, training):
-//   - on a terminal: one bar redrawn in place (at most 10 times a second) with elapsed time and ETA;
+//   - on a terminal: one bar redrawn in place (at most 10 times a second, ANSI erase-to-end-of-line) with
+//     elapsed time and ETA;
 //   - piped / redirected: plain lines "edgeq <label> <done>/<total> (P%), <extra>, <elapsed>, ETA <eta>",
 //     one when each tenth of the work is crossed and one at the end (so a log gets ~10 lines per step,
 //     independent of timing);
