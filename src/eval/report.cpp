@@ -13,10 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-const char* kNumericMetrics[] = {"accuracy", "fp32_accuracy", "bytes",    "bits_per_weight", "throughput_per_s",
-                                 "peak_rss_bytes", "ppl",     "kld_mean", "seconds"};
+const char* kNumericMetrics[] = {"accuracy",         "fp32_accuracy",  "bytes", "bits_per_weight",
+                                 "throughput_per_s", "peak_rss_bytes", "ppl",   "kld_mean",
+                                 "seconds"};
 
-std::string type_name(const json& v) { return v.type_name(); }
+std::string type_name(const json& v) {
+    return v.type_name();
+}
 
 std::optional<double> num(const json& obj, const char* key) {
     auto it = obj.find(key);
@@ -28,11 +31,20 @@ std::string esc(const std::string& s) {
     std::string o;
     for (char c : s) {
         switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            default: o += c;
+            case '&':
+                o += "&amp;";
+                break;
+            case '<':
+                o += "&lt;";
+                break;
+            case '>':
+                o += "&gt;";
+                break;
+            case '"':
+                o += "&quot;";
+                break;
+            default:
+                o += c;
         }
     }
     return o;
@@ -41,9 +53,12 @@ std::string esc(const std::string& s) {
 std::string md_esc(const std::string& s) {
     std::string o;
     for (char c : s) {
-        if (c == '|') o += "\\|";
-        else if (c == '\n') o += ' ';
-        else o += c;
+        if (c == '|')
+            o += "\\|";
+        else if (c == '\n')
+            o += ' ';
+        else
+            o += c;
     }
     return o;
 }
@@ -116,16 +131,23 @@ struct Point {
 };
 
 using Formatter = std::string (*)(double);
-std::string fmt_pct(double v) { return fmt("%.4g %%", 100.0 * v); }
-std::string fmt_plain(double v) { return fmt("%.4g", v); }
-std::string fmt_ms(double v) { return fmt("%.4g ms", v); }
+std::string fmt_pct(double v) {
+    return fmt("%.4g %%", 100.0 * v);
+}
+std::string fmt_plain(double v) {
+    return fmt("%.4g", v);
+}
+std::string fmt_ms(double v) {
+    return fmt("%.4g ms", v);
+}
 
 const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 // Scatter plot: one <circle> per point, the Pareto front as a <polyline>, axes with ticks and labels.
-std::string scatter_svg(const std::string& id, const std::string& title, const std::string& xlabel, Formatter fx,
-                        const std::string& ylabel, Formatter fy, const std::vector<Point>& pts, bool y_lower_better) {
+std::string scatter_svg(const std::string& id, const std::string& title, const std::string& xlabel,
+                        Formatter fx, const std::string& ylabel, Formatter fy, const std::vector<Point>& pts,
+                        bool y_lower_better) {
     const double W = 640, H = 400, ml = 80, mr = 30, mt = 34, mb = 56;
     double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
     for (size_t i = 0; i < pts.size(); ++i) {
@@ -139,55 +161,60 @@ std::string scatter_svg(const std::string& id, const std::string& title, const s
     auto sx = [&](double x) { return ml + (x - x0) / (x1 - x0) * (W - ml - mr); };
     auto sy = [&](double y) { return H - mb - (y - y0) / (y1 - y0) * (H - mt - mb); };
     std::ostringstream s;
-    s << "<svg id=\"" << esc(id) << "\" class=\"chart\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 "
-      << W << ' ' << H << "\" role=\"img\" aria-label=\"" << esc(title) << "\">\n";
+    s << "<svg id=\"" << esc(id) << "\" class=\"chart\" width=\"" << W << "\" height=\"" << H
+      << "\" viewBox=\"0 0 " << W << ' ' << H << "\" role=\"img\" aria-label=\"" << esc(title) << "\">\n";
     s << "<rect x=\"0\" y=\"0\" width=\"" << W << "\" height=\"" << H << "\" fill=\"#ffffff\"/>\n";
     s << "<text x=\"" << W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
       << esc(title) << "</text>\n";
     // axes, ticks, grid
     s << "<g class=\"axes\" stroke=\"#333\" stroke-width=\"1\">\n";
-    s << "<line x1=\"" << ml << "\" y1=\"" << H - mb << "\" x2=\"" << W - mr << "\" y2=\"" << H - mb << "\"/>\n";
+    s << "<line x1=\"" << ml << "\" y1=\"" << H - mb << "\" x2=\"" << W - mr << "\" y2=\"" << H - mb
+      << "\"/>\n";
     s << "<line x1=\"" << ml << "\" y1=\"" << mt << "\" x2=\"" << ml << "\" y2=\"" << H - mb << "\"/>\n";
     s << "</g>\n<g class=\"ticks\" font-size=\"11\" fill=\"#333\">\n";
     const double xs = nice_step(x1 - x0, 5);
     for (double t = std::ceil(x0 / xs) * xs; t <= x1 + 1e-12 * xs; t += xs) {
         const double px = sx(t);
         s << "<line x1=\"" << px << "\" y1=\"" << H - mb << "\" x2=\"" << px << "\" y2=\"" << H - mb + 5
-          << "\" stroke=\"#333\"/><line x1=\"" << px << "\" y1=\"" << mt << "\" x2=\"" << px << "\" y2=\"" << H - mb
-          << "\" stroke=\"#e5e5e5\"/><text x=\"" << px << "\" y=\"" << H - mb + 18 << "\" text-anchor=\"middle\">"
-          << esc(fx(t)) << "</text>\n";
+          << "\" stroke=\"#333\"/><line x1=\"" << px << "\" y1=\"" << mt << "\" x2=\"" << px << "\" y2=\""
+          << H - mb << "\" stroke=\"#e5e5e5\"/><text x=\"" << px << "\" y=\"" << H - mb + 18
+          << "\" text-anchor=\"middle\">" << esc(fx(t)) << "</text>\n";
     }
     const double ys = nice_step(y1 - y0, 5);
     for (double t = std::ceil(y0 / ys) * ys; t <= y1 + 1e-12 * ys; t += ys) {
         const double py = sy(t);
         s << "<line x1=\"" << ml - 5 << "\" y1=\"" << py << "\" x2=\"" << ml << "\" y2=\"" << py
-          << "\" stroke=\"#333\"/><line x1=\"" << ml << "\" y1=\"" << py << "\" x2=\"" << W - mr << "\" y2=\"" << py
-          << "\" stroke=\"#e5e5e5\"/><text x=\"" << ml - 8 << "\" y=\"" << py + 4 << "\" text-anchor=\"end\">"
-          << esc(fy(t)) << "</text>\n";
+          << "\" stroke=\"#333\"/><line x1=\"" << ml << "\" y1=\"" << py << "\" x2=\"" << W - mr << "\" y2=\""
+          << py << "\" stroke=\"#e5e5e5\"/><text x=\"" << ml - 8 << "\" y=\"" << py + 4
+          << "\" text-anchor=\"end\">" << esc(fy(t)) << "</text>\n";
     }
     s << "</g>\n";
-    s << "<text x=\"" << (ml + W - mr) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\" font-size=\"13\">"
-      << esc(xlabel) << "</text>\n";
-    s << "<text x=\"16\" y=\"" << (mt + H - mb) / 2 << "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 16 "
-      << (mt + H - mb) / 2 << ")\">" << esc(ylabel) << "</text>\n";
+    s << "<text x=\"" << (ml + W - mr) / 2 << "\" y=\"" << H - 12
+      << "\" text-anchor=\"middle\" font-size=\"13\">" << esc(xlabel) << "</text>\n";
+    s << "<text x=\"16\" y=\"" << (mt + H - mb) / 2
+      << "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 16 " << (mt + H - mb) / 2
+      << ")\">" << esc(ylabel) << "</text>\n";
     // Pareto front
     std::vector<std::pair<double, double>> xy;
     for (const auto& p : pts) xy.emplace_back(p.x, p.y);
     const std::vector<size_t> front = pareto_front(xy, y_lower_better);
-    s << "<polyline class=\"pareto-front\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"6 3\" "
+    s << "<polyline class=\"pareto-front\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" "
+         "stroke-dasharray=\"6 3\" "
          "points=\"";
-    for (size_t k = 0; k < front.size(); ++k) s << (k ? " " : "") << sx(pts[front[k]].x) << ',' << sy(pts[front[k]].y);
+    for (size_t k = 0; k < front.size(); ++k)
+        s << (k ? " " : "") << sx(pts[front[k]].x) << ',' << sy(pts[front[k]].y);
     s << "\"/>\n";
     // points
     for (size_t i = 0; i < pts.size(); ++i) {
         const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
         s << "<circle cx=\"" << sx(pts[i].x) << "\" cy=\"" << sy(pts[i].y) << "\" r=\"6\" fill=\""
           << kColors[i % std::size(kColors)] << "\" stroke=\"" << (on_front ? "#d62728" : "#333")
-          << "\" stroke-width=\"" << (on_front ? 2 : 1) << "\"><title>" << esc(pts[i].label) << ": " << esc(fx(pts[i].x))
-          << ", " << esc(fy(pts[i].y)) << "</title></circle>\n";
+          << "\" stroke-width=\"" << (on_front ? 2 : 1) << "\"><title>" << esc(pts[i].label) << ": "
+          << esc(fx(pts[i].x)) << ", " << esc(fy(pts[i].y)) << "</title></circle>\n";
         const bool right = sx(pts[i].x) > ml + 0.7 * (W - ml - mr);  // label on the left near the right edge
-        s << "<text x=\"" << sx(pts[i].x) + (right ? -9 : 9) << "\" y=\"" << sy(pts[i].y) - 7 << "\" font-size=\"11\""
-          << (right ? " text-anchor=\"end\"" : "") << ">" << esc(pts[i].label) << "</text>\n";
+        s << "<text x=\"" << sx(pts[i].x) + (right ? -9 : 9) << "\" y=\"" << sy(pts[i].y) - 7
+          << "\" font-size=\"11\"" << (right ? " text-anchor=\"end\"" : "") << ">" << esc(pts[i].label)
+          << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();
@@ -201,25 +228,34 @@ std::string layer_bars_svg(const std::string& id, const json& layers) {
     if (vmax <= 0) vmax = 1;
     const double H = mt + static_cast<double>(layers.size()) * (bar_h + gap) + 10;
     std::ostringstream s;
-    s << "<svg id=\"" << esc(id) << "\" class=\"layers\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 "
-      << W << ' ' << H << "\">\n<rect x=\"0\" y=\"0\" width=\"" << W << "\" height=\"" << H << "\" fill=\"#ffffff\"/>\n";
+    s << "<svg id=\"" << esc(id) << "\" class=\"layers\" width=\"" << W << "\" height=\"" << H
+      << "\" viewBox=\"0 0 " << W << ' ' << H << "\">\n<rect x=\"0\" y=\"0\" width=\"" << W << "\" height=\""
+      << H << "\" fill=\"#ffffff\"/>\n";
     std::map<std::string, size_t> colors;
     double y = mt;
     for (const auto& l : layers) {
         const std::string name = l.value("name", std::string("?"));
-        const std::string prec = l.contains("precision") && l["precision"].is_string() ? l["precision"].get<std::string>() : "";
+        const std::string prec =
+            l.contains("precision") && l["precision"].is_string() ? l["precision"].get<std::string>() : "";
         const size_t ci = colors.emplace(prec, colors.size()).first->second;
         const std::optional<double> v = num(l, "sqnr_db");
         const bool exact = !v && l.contains("sqnr_db") && l["sqnr_db"].is_null();  // no error: SQNR = +inf
         const double w = v ? std::max(0.0, *v) / vmax * (W - ml - mr) : exact ? W - ml - mr : 0.0;
-        s << "<text x=\"" << ml - 6 << "\" y=\"" << y + bar_h - 4 << "\" text-anchor=\"end\" font-size=\"11\">"
+        s << "<text x=\"" << ml - 6 << "\" y=\"" << y + bar_h - 4
+          << "\" text-anchor=\"end\" font-size=\"11\">"
           << esc(name.size() > 38 ? name.substr(0, 36) + "…" : name) << "</text>";
-        s << "<rect class=\"bar\" x=\"" << ml << "\" y=\"" << y << "\" width=\"" << w << "\" height=\"" << bar_h
-          << "\" fill=\"" << kColors[ci % std::size(kColors)] << "\"><title>" << esc(name)
-          << (prec.empty() ? "" : " (" + esc(prec) + ")") << ": " << (v ? fmt("%.2f dB", *v) : exact ? "exact" : "no SQNR")
+        s << "<rect class=\"bar\" x=\"" << ml << "\" y=\"" << y << "\" width=\"" << w << "\" height=\""
+          << bar_h << "\" fill=\"" << kColors[ci % std::size(kColors)] << "\"><title>" << esc(name)
+          << (prec.empty() ? "" : " (" + esc(prec) + ")") << ": "
+          << (v       ? fmt("%.2f dB", *v)
+              : exact ? "exact"
+                      : "no SQNR")
           << "</title></rect>";
         s << "<text x=\"" << ml + w + 6 << "\" y=\"" << y + bar_h - 4 << "\" font-size=\"11\">"
-          << (v ? fmt("%.1f dB", *v) : exact ? "exact" : "—") << (prec.empty() ? "" : " " + esc(prec)) << "</text>\n";
+          << (v       ? fmt("%.1f dB", *v)
+              : exact ? "exact"
+                      : "—")
+          << (prec.empty() ? "" : " " + esc(prec)) << "</text>\n";
         y += bar_h + gap;
     }
     s << "</svg>\n";
@@ -247,8 +283,10 @@ std::string chart_section(const std::vector<Row>& rows, const Quality& q, const 
     std::vector<std::string> missing;
     double xmax = 0;
     for (const Row& r : rows) {
-        if ((r.*q.field) && (r.*xf)) pts.push_back({*(r.*xf), *(r.*q.field), r.label()});
-        else missing.push_back(r.label());
+        if ((r.*q.field) && (r.*xf))
+            pts.push_back({*(r.*xf), *(r.*q.field), r.label()});
+        else
+            missing.push_back(r.label());
         if (r.*xf) xmax = std::max(xmax, *(r.*xf));
     }
     std::string xl = xlabel;
@@ -282,7 +320,8 @@ Status validate_result(const json& j, const std::string& where) {
     if (!j.is_object()) return InvalidArgument(where + ": expected a JSON object, got " + type_name(j));
     auto it = j.find("schema");
     if (it == j.end())
-        return InvalidArgument(where + ": no \"schema\" field, not an edgeq result (write one with `edgeq eval|bench|"
+        return InvalidArgument(where +
+                               ": no \"schema\" field, not an edgeq result (write one with `edgeq eval|bench|"
                                "quantize|perplexity ... --json`)");
     if (!it->is_string() || it->get<std::string>() != kResultSchema)
         return InvalidArgument(where + ": schema " + it->dump() + " is not \"" + kResultSchema +
@@ -301,9 +340,11 @@ Status validate_result(const json& j, const std::string& where) {
             return InvalidArgument(where + ": metrics." + k + " must be a number, got " + type_name(*f));
     }
     if (auto l = m->find("latency_ms"); l != m->end()) {
-        if (!l->is_object()) return InvalidArgument(where + ": metrics.latency_ms must be an object {min, p50, ...}");
+        if (!l->is_object())
+            return InvalidArgument(where + ": metrics.latency_ms must be an object {min, p50, ...}");
         for (const auto& [k, v] : l->items())
-            if (!v.is_number()) return InvalidArgument(where + ": metrics.latency_ms." + k + " must be a number");
+            if (!v.is_number())
+                return InvalidArgument(where + ": metrics.latency_ms." + k + " must be a number");
     }
     if (auto l = j.find("layers"); l != j.end()) {
         if (!l->is_array()) return InvalidArgument(where + ": \"layers\" must be an array");
@@ -312,13 +353,16 @@ Status validate_result(const json& j, const std::string& where) {
             if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
                 return InvalidArgument(where + ": layers[" + std::to_string(i) + "] needs a string \"name\"");
             if (e.contains("sqnr_db") && !e["sqnr_db"].is_number() && !e["sqnr_db"].is_null())
-                return InvalidArgument(where + ": layers[" + std::to_string(i) + "].sqnr_db must be a number");
+                return InvalidArgument(where + ": layers[" + std::to_string(i) +
+                                       "].sqnr_db must be a number");
         }
     }
     if (auto p = j.find("precision_map"); p != j.end()) {
-        if (!p->is_object()) return InvalidArgument(where + ": \"precision_map\" must be an object {node: precision}");
+        if (!p->is_object())
+            return InvalidArgument(where + ": \"precision_map\" must be an object {node: precision}");
         for (const auto& [k, v] : p->items())
-            if (!v.is_string()) return InvalidArgument(where + ": precision_map[\"" + k + "\"] must be a string");
+            if (!v.is_string())
+                return InvalidArgument(where + ": precision_map[\"" + k + "\"] must be a string");
     }
     return Status::Ok();
 }
@@ -363,7 +407,8 @@ Result<std::vector<json>> load_results(const std::string& path) {
 std::vector<Row> merge_rows(const std::vector<json>& results) {
     std::vector<Row> rows;
     for (const json& j : results) {
-        const std::string method = j.value("method", std::string()), precision = j.value("precision", std::string());
+        const std::string method = j.value("method", std::string()),
+                          precision = j.value("precision", std::string());
         auto it = std::find_if(rows.begin(), rows.end(),
                                [&](const Row& r) { return r.method == method && r.precision == precision; });
         if (it == rows.end()) {
@@ -436,30 +481,36 @@ std::string render_html(const std::vector<Row>& rows, const ReportOptions& o) {
          "table{border-collapse:collapse;margin:8px 0 20px}\n"
          "th,td{border:1px solid #bbb;padding:4px 10px;text-align:right;white-space:nowrap}\n"
          "th{background:#eee}td.l,th.l{text-align:left}\n"
-         "td.m{white-space:normal;word-break:break-all;text-align:left}\ntr.fp32{font-weight:bold}\n.note{color:#666;font-size:90%}\n"
+         "td.m{white-space:normal;word-break:break-all;text-align:left}\ntr.fp32{font-weight:bold}\n.note{"
+         "color:#666;font-size:90%}\n"
          "svg.chart{margin:8px 12px 8px 0;border:1px solid #ddd}\n"
-         "</style>\n</head>\n<body>\n<h1>" << esc(o.title) << "</h1>\n";
+         "</style>\n</head>\n<body>\n<h1>"
+      << esc(o.title) << "</h1>\n";
     s << "<p class=\"note\">" << rows.size() << " result" << (rows.size() == 1 ? "" : "s")
       << " (one row per method &times; precision). Baseline for % of FP32 and speedup: the fp32 row"
-      << (b.accuracy || b.latency ? "" : " (none here)") << ". Latency: p50 per inference (per token for GGUF).</p>\n";
-    s << "<h2>Results</h2>\n<table id=\"results\">\n<tr><th class=\"l\">Method</th><th class=\"l\">Precision</th>"
-         "<th>Accuracy</th><th>% of FP32</th><th>Size</th><th>Bits/weight</th><th>Latency p50</th><th>Speedup</th>";
+      << (b.accuracy || b.latency ? "" : " (none here)")
+      << ". Latency: p50 per inference (per token for GGUF).</p>\n";
+    s << "<h2>Results</h2>\n<table id=\"results\">\n<tr><th class=\"l\">Method</th><th "
+         "class=\"l\">Precision</th>"
+         "<th>Accuracy</th><th>% of FP32</th><th>Size</th><th>Bits/weight</th><th>Latency "
+         "p50</th><th>Speedup</th>";
     if (any_ppl) s << "<th>PPL</th>";
     if (any_kld) s << "<th>KLD</th>";
     s << "<th class=\"l\">Model</th></tr>\n";
     for (const Row& r : rows) {
         const Cells c = cells(r, b);
         s << "<tr" << (is_fp32(r.precision) ? " class=\"fp32\"" : "") << "><td class=\"l\">" << esc(r.method)
-          << "</td><td class=\"l\">" << esc(r.precision) << "</td><td>" << c.accuracy << "</td><td>" << c.of_fp32
-          << "</td><td>" << c.size << "</td><td>" << c.bpw << "</td><td>" << c.latency << "</td><td>" << c.speedup
-          << "</td>";
+          << "</td><td class=\"l\">" << esc(r.precision) << "</td><td>" << c.accuracy << "</td><td>"
+          << c.of_fp32 << "</td><td>" << c.size << "</td><td>" << c.bpw << "</td><td>" << c.latency
+          << "</td><td>" << c.speedup << "</td>";
         if (any_ppl) s << "<td>" << c.ppl << "</td>";
         if (any_kld) s << "<td>" << c.kld << "</td>";
         s << "<td class=\"m\">";
         for (size_t i = 0; i < r.models.size(); ++i) s << (i ? "<br>" : "") << esc(r.models[i]);
         s << "</td></tr>\n";
     }
-    s << "</table>\n<h2>Pareto charts</h2>\n<p class=\"note\">One point per result; the dashed line joins the "
+    s << "</table>\n<h2>Pareto charts</h2>\n<p class=\"note\">One point per result; the dashed line joins "
+         "the "
          "results no other result beats on both axes.</p>\n";
     s << chart_section(rows, q, "pareto-size", "size", "model size", fmt_plain, &Row::bytes);
     s << chart_section(rows, q, "pareto-latency", "latency", "latency p50", fmt_ms, &Row::latency_ms);
@@ -485,11 +536,13 @@ std::string render_html(const std::vector<Row>& rows, const ReportOptions& o) {
         for (const auto& [p, n] : counts)
             s << "<span style=\"background:" << kColors[colors[p] % std::size(kColors)]
               << ";color:#fff;padding:2px 6px;margin-right:6px\">" << esc(p) << ": " << n << "</span>";
-        s << "</p>\n<table class=\"precision-map\">\n<tr><th class=\"l\">Node</th><th class=\"l\">Precision</th></tr>\n";
+        s << "</p>\n<table class=\"precision-map\">\n<tr><th class=\"l\">Node</th><th "
+             "class=\"l\">Precision</th></tr>\n";
         for (const auto& [k, v] : r.precision_map.items()) {
             const std::string p = v.get<std::string>();
-            s << "<tr><td class=\"l\">" << esc(k) << "</td><td class=\"l\" style=\"background:"
-              << kColors[colors[p] % std::size(kColors)] << ";color:#fff\">" << esc(p) << "</td></tr>\n";
+            s << "<tr><td class=\"l\">" << esc(k)
+              << "</td><td class=\"l\" style=\"background:" << kColors[colors[p] % std::size(kColors)]
+              << ";color:#fff\">" << esc(p) << "</td></tr>\n";
         }
         s << "</table>\n";
     }
@@ -505,24 +558,31 @@ std::string render_markdown(const std::vector<Row>& rows, const ReportOptions& o
     s << "# " << md_esc(o.title) << "\n\n";
     s << "| Method | Precision | Accuracy | % of FP32 | Size | Bits/weight | Latency p50 | Speedup |"
       << (any_ppl ? " PPL |" : "") << (any_kld ? " KLD |" : "") << " Model |\n";
-    s << "|---|---|---:|---:|---:|---:|---:|---:|" << (any_ppl ? "---:|" : "") << (any_kld ? "---:|" : "") << "---|\n";
+    s << "|---|---|---:|---:|---:|---:|---:|---:|" << (any_ppl ? "---:|" : "") << (any_kld ? "---:|" : "")
+      << "---|\n";
     for (const Row& r : rows) {
         const Cells c = cells(r, b);
         std::string models;
         for (size_t i = 0; i < r.models.size(); ++i) models += (i ? ", " : "") + r.models[i];
-        s << "| " << md_esc(r.method) << " | " << md_esc(r.precision) << " | " << c.accuracy << " | " << c.of_fp32
-          << " | " << c.size << " | " << c.bpw << " | " << c.latency << " | " << c.speedup << " |"
-          << (any_ppl ? " " + c.ppl + " |" : "") << (any_kld ? " " + c.kld + " |" : "") << " " << md_esc(models)
-          << " |\n";
+        s << "| " << md_esc(r.method) << " | " << md_esc(r.precision) << " | " << c.accuracy << " | "
+          << c.of_fp32 << " | " << c.size << " | " << c.bpw << " | " << c.latency << " | " << c.speedup
+          << " |" << (any_ppl ? " " + c.ppl + " |" : "") << (any_kld ? " " + c.kld + " |" : "") << " "
+          << md_esc(models) << " |\n";
     }
     for (const Row& r : rows) {
         if (!r.layers.is_array() || r.layers.empty()) continue;
-        s << "\n## Per-layer error: " << md_esc(r.label()) << "\n\n| Layer | Precision | SQNR (dB) |\n|---|---|---:|\n";
+        s << "\n## Per-layer error: " << md_esc(r.label())
+          << "\n\n| Layer | Precision | SQNR (dB) |\n|---|---|---:|\n";
         for (const auto& l : r.layers) {
             const auto v = num(l, "sqnr_db");
             s << "| " << md_esc(l.value("name", std::string("?"))) << " | "
-              << md_esc(l.contains("precision") && l["precision"].is_string() ? l["precision"].get<std::string>() : "")
-              << " | " << (v ? fmt("%.2f", *v) : l.contains("sqnr_db") && l["sqnr_db"].is_null() ? "exact" : "—")
+              << md_esc(l.contains("precision") && l["precision"].is_string()
+                            ? l["precision"].get<std::string>()
+                            : "")
+              << " | "
+              << (v                                                 ? fmt("%.2f", *v)
+                  : l.contains("sqnr_db") && l["sqnr_db"].is_null() ? "exact"
+                                                                    : "—")
               << " |\n";
         }
     }

@@ -33,8 +33,8 @@ struct Row {
     std::vector<std::string> models, commands;
     std::optional<double> accuracy, fp32_accuracy, bytes, bits_per_weight, latency_ms, throughput_per_s, ppl,
         kld_mean;
-    nlohmann::json layers;          // array from `compare`, or null
-    nlohmann::json precision_map;   // object from `autotune`, or null
+    nlohmann::json layers;         // array from `compare`, or null
+    nlohmann::json precision_map;  // object from `autotune`, or null
     std::string label() const { return method == precision ? method : method + " " + precision; }
 };
 // Rows in first-seen order, the FP32 row first.

@@ -1,6 +1,6 @@
 // Progress output (tools/edgeq/progress.h) when stderr is not a terminal: plain lines "edgeq <cmd>: <unit>
-// done/total (P%), ..." (at most one per tenth of the work, always the last one), no carriage returns; nothing
-// with --quiet. Covers eval, bench, ONNX static calibration and perplexity.
+// done/total (P%), ..." (at most one per tenth of the work, always the last one), no carriage returns;
+// nothing with --quiet. Covers eval, bench, ONNX static calibration and perplexity.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,10 +35,12 @@ TEST(ProgressCli, EvalAndBenchPipedGivePlainLinesQuietGivesNone) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     if (!fs::exists(fs::path(kFashion) / "t10k-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
-    const std::vector<std::string> eval{"eval", model.string(), "--data",
-                                        std::string(kFashion) + "/t10k-images-idx3-ubyte.gz", "--labels",
-                                        std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz", "--preprocess", kPre,
-                                        "--limit", "200", "--batch", "16"};
+    const std::vector<std::string> eval{"eval",         model.string(),
+                                        "--data",       std::string(kFashion) + "/t10k-images-idx3-ubyte.gz",
+                                        "--labels",     std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz",
+                                        "--preprocess", kPre,
+                                        "--limit",      "200",
+                                        "--batch",      "16"};
     auto r = run_cli(eval);
     ASSERT_EQ(r.rc, 0) << r.err;
     expect_plain_lines(r.err, "edgeq eval: image", "200/200");
@@ -61,9 +63,20 @@ TEST(ProgressCli, StaticCalibrationPipedAndQuiet) {
     if (!fs::exists(fs::path(kFashion) / "train-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
     const fs::path out = tmp_dir() / "progress_static.onnx";
-    std::vector<std::string> a{"quantize", model.string(), out.string(), "--method", "static", "--calib",
-                               std::string(kFashion) + "/train-images-idx3-ubyte.gz", "--preprocess", kPre,
-                               "--calib-samples", "96", "--calib-batch", "32", "--json"};
+    std::vector<std::string> a{"quantize",
+                               model.string(),
+                               out.string(),
+                               "--method",
+                               "static",
+                               "--calib",
+                               std::string(kFashion) + "/train-images-idx3-ubyte.gz",
+                               "--preprocess",
+                               kPre,
+                               "--calib-samples",
+                               "96",
+                               "--calib-batch",
+                               "32",
+                               "--json"};
     auto r = run_cli(a);
     ASSERT_EQ(r.rc, 0) << r.err;
     expect_plain_lines(r.err, "edgeq quantize: calibration image", "96/96");
@@ -76,11 +89,13 @@ TEST(ProgressCli, StaticCalibrationPipedAndQuiet) {
 TEST(ProgressCli, PerplexityQuiet) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q8_0.gguf");
     EDGEQ_REQUIRE_SHARED(text, "assets/datasets/text/tinystories_sample.txt");
-    auto r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "64", "--chunks", "2", "--json"});
+    auto r = run_cli(
+        {"perplexity", model.string(), "-f", text.string(), "--ctx", "64", "--chunks", "2", "--json"});
     ASSERT_EQ(r.rc, 0) << r.err;
     expect_plain_lines(r.err, "edgeq perplexity: token", "128/128");
     EXPECT_NE(r.err.find("chunk 2/2, PPL"), std::string::npos) << r.err;
-    r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "64", "--chunks", "2", "--json", "-q"});
+    r = run_cli(
+        {"perplexity", model.string(), "-f", text.string(), "--ctx", "64", "--chunks", "2", "--json", "-q"});
     ASSERT_EQ(r.rc, 0) << r.err;
     EXPECT_EQ(r.err, "");
 }

@@ -1,6 +1,6 @@
-// `edgeq report` end to end: real `--json` outputs of eval / bench / quantize conform to the shared schema and
-// make a report; the HTML renders in headless Chromium to a PNG that is not blank, with one SVG point per result;
-// bad input gives a one-line error naming the file and leaves no output behind.
+// `edgeq report` end to end: real `--json` outputs of eval / bench / quantize conform to the shared schema
+// and make a report; the HTML renders in headless Chromium to a PNG that is not blank, with one SVG point per
+// result; bad input gives a one-line error naming the file and leaves no output behind.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -12,6 +12,7 @@
 #include "cli_util.h"
 #include "common/shared.h"
 #include "eval/report.h"
+#include "report_util.h"
 
 namespace edgeq {
 namespace {
@@ -20,18 +21,6 @@ using nlohmann::json;
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
 const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
-
-size_t count(const std::string& s, const std::string& needle) {
-    size_t n = 0;
-    for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
-    return n;
-}
-
-std::string svg_by_id(const std::string& html, const std::string& id) {
-    const size_t a = html.find("<svg id=\"" + id + "\"");
-    if (a == std::string::npos) return "";
-    return html.substr(a, html.find("</svg>", a) - a);
-}
 
 json synthetic(const std::string& method, const std::string& precision, double acc, double bytes, double ms) {
     return {{"schema", "edgeq.result/1"},
@@ -50,8 +39,8 @@ struct Image {
 Image decode_png(const std::string& f, std::string& why) {
     Image img;
     auto be32 = [&](size_t p) {
-        return (uint32_t(uint8_t(f[p])) << 24) | (uint32_t(uint8_t(f[p + 1])) << 16) | (uint32_t(uint8_t(f[p + 2])) << 8) |
-               uint32_t(uint8_t(f[p + 3]));
+        return (uint32_t(uint8_t(f[p])) << 24) | (uint32_t(uint8_t(f[p + 1])) << 16) |
+               (uint32_t(uint8_t(f[p + 2])) << 8) | uint32_t(uint8_t(f[p + 3]));
     };
     if (f.size() < 33 || f.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return why = "not a PNG", img;
     std::string idat;
@@ -73,7 +62,8 @@ Image decode_png(const std::string& f, std::string& why) {
     const size_t stride = size_t(img.w) * ch;
     std::vector<uint8_t> raw((stride + 1) * img.h);
     uLongf n = raw.size();
-    if (uncompress(raw.data(), &n, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) != Z_OK || n != raw.size())
+    if (uncompress(raw.data(), &n, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) != Z_OK ||
+        n != raw.size())
         return why = "bad zlib data", img;
     std::vector<uint8_t> prev(stride, 0), cur(stride);
     img.px.resize(size_t(img.w) * img.h);
@@ -81,26 +71,38 @@ Image decode_png(const std::string& f, std::string& why) {
         const uint8_t filter = raw[y * (stride + 1)];
         const uint8_t* in = &raw[y * (stride + 1) + 1];
         for (size_t i = 0; i < stride; ++i) {
-            const int a = i >= size_t(ch) ? cur[i - ch] : 0, b = prev[i], c = i >= size_t(ch) ? prev[i - ch] : 0;
+            const int a = i >= size_t(ch) ? cur[i - ch] : 0, b = prev[i],
+                      c = i >= size_t(ch) ? prev[i - ch] : 0;
             int pred = 0;
             switch (filter) {
-                case 0: pred = 0; break;
-                case 1: pred = a; break;
-                case 2: pred = b; break;
-                case 3: pred = (a + b) / 2; break;
+                case 0:
+                    pred = 0;
+                    break;
+                case 1:
+                    pred = a;
+                    break;
+                case 2:
+                    pred = b;
+                    break;
+                case 3:
+                    pred = (a + b) / 2;
+                    break;
                 case 4: {
                     const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
                     pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
                     break;
                 }
-                default: return why = "bad filter", img;
+                default:
+                    return why = "bad filter", img;
             }
             cur[i] = uint8_t(in[i] + pred);
         }
         for (uint32_t x = 0; x < img.w; ++x) {
             const uint8_t* q = &cur[size_t(x) * ch];
-            const uint8_t r = q[0], g = ch >= 3 ? q[1] : q[0], bl = ch >= 3 ? q[2] : q[0], al = ch == 4 ? q[3] : 255;
-            img.px[size_t(y) * img.w + x] = (uint32_t(r) << 24) | (uint32_t(g) << 16) | (uint32_t(bl) << 8) | al;
+            const uint8_t r = q[0], g = ch >= 3 ? q[1] : q[0], bl = ch >= 3 ? q[2] : q[0],
+                          al = ch == 4 ? q[3] : 255;
+            img.px[size_t(y) * img.w + x] =
+                (uint32_t(r) << 24) | (uint32_t(g) << 16) | (uint32_t(bl) << 8) | al;
         }
         std::swap(prev, cur);
     }
@@ -121,7 +123,8 @@ TEST(ReportCli, RealResultsRenderInChromium) {
     fs::create_directories(d);
     const std::string images = std::string(kFashion) + "/t10k-images-idx3-ubyte.gz";
     const std::string labels = std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz";
-    // fp32, dynamic int8, weight-only int4: quantize (size), eval (accuracy), bench (latency) -> JSON Lines files
+    // fp32, dynamic int8, weight-only int4: quantize (size), eval (accuracy), bench (latency) -> JSON Lines
+    // files
     struct Variant {
         std::string name;
         std::vector<std::string> quantize;
@@ -141,21 +144,24 @@ TEST(ReportCli, RealResultsRenderInChromium) {
             ASSERT_EQ(q.rc, 0) << q.err;
             lines += q.out;
         }
-        const auto e = run_cli({"eval", m, "--data", images, "--labels", labels, "--preprocess", kPre, "--limit", "300",
-                                "--json", "-q"});
+        const auto e = run_cli({"eval", m, "--data", images, "--labels", labels, "--preprocess", kPre,
+                                "--limit", "300", "--json", "-q"});
         ASSERT_EQ(e.rc, 0) << e.err;
         EXPECT_TRUE(e.err.empty()) << "--quiet: " << e.err;
-        const auto b = run_cli({"bench", m, "--runs", "5", "--warmup", "1", "--threads", "1", "--json", "-q"});
+        const auto b =
+            run_cli({"bench", m, "--runs", "5", "--warmup", "1", "--threads", "1", "--json", "-q"});
         ASSERT_EQ(b.rc, 0) << b.err;
         lines += e.out + b.out;
         // every line is a valid result; the keys older tests check are still there
         std::istringstream in(lines);
         for (std::string l; std::getline(in, l);) {
             const json j = json::parse(l);
-            EXPECT_TRUE(report::validate_result(j, v.name).ok()) << report::validate_result(j, v.name).message();
+            EXPECT_TRUE(report::validate_result(j, v.name).ok())
+                << report::validate_result(j, v.name).message();
             EXPECT_EQ(j["precision"], v.name == "fp32" ? "fp32" : v.name) << l.substr(0, 300);
             if (j["command"] == "eval") EXPECT_TRUE(j.contains("value") && j.contains("count"));
-            if (j["command"] == "bench") EXPECT_TRUE(j.contains("model_bytes") && j["metrics"].contains("latency_ms"));
+            if (j["command"] == "bench")
+                EXPECT_TRUE(j.contains("model_bytes") && j["metrics"].contains("latency_ms"));
         }
         const fs::path f = d / (v.name + ".json");
         std::ofstream(f) << lines;
@@ -171,17 +177,19 @@ TEST(ReportCli, RealResultsRenderInChromium) {
     ASSERT_EQ(r.rc, 0) << r.err;
     const std::string page = slurp(html);
     for (const char* id : {"pareto-size", "pareto-latency"})
-        EXPECT_EQ(count(svg_by_id(page, id), "<circle"), variants.size()) << id;
+        EXPECT_EQ(count_of(svg_by_id(page, id), "<circle"), variants.size()) << id;
     EXPECT_EQ(page.find("<script"), std::string::npos);
-    EXPECT_EQ(count(slurp(md), "\n| "), 1u + variants.size()) << slurp(md);  // header + one row per variant
+    EXPECT_EQ(count_of(slurp(md), "\n| "), 1u + variants.size())
+        << slurp(md);  // header + one row per variant
 
     const std::string chromium = find_chromium();
-    if (chromium.empty()) GTEST_SKIP() << "chromium not installed (Debian package chromium; scripts/install-deps.sh): "
-                                          "the report was written and checked, but not rendered";
+    if (chromium.empty())
+        GTEST_SKIP() << "chromium not installed (Debian package chromium; scripts/install-deps.sh): "
+                        "the report was written and checked, but not rendered";
     const fs::path png = d / "report.png";
-    const std::string cmd = chromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=" +
-                            png.string() + " --window-size=1200,1600 file://" + html.string() + " >" +
-                            (d / "chromium.log").string() + " 2>&1";
+    const std::string cmd =
+        chromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=" + png.string() +
+        " --window-size=1200,1600 file://" + html.string() + " >" + (d / "chromium.log").string() + " 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(d / "chromium.log");
     std::string why;
     const Image img = decode_png(slurp(png), why);
@@ -211,10 +219,11 @@ TEST(ReportCli, BadInputIsOneLineNamingTheFileAndWritesNothing) {
         fs::path input;
         std::string needle;
     };
-    for (const Case& c : {Case{d / "missing.json", "missing.json: cannot open"},
-                          Case{notjson, "notjson.json: not JSON"},
-                          Case{wrong, "wrong.json: schema \"other/2\" is not \"edgeq.result/1\""}}) {
-        const auto r = run_cli({"report", good.string(), c.input.string(), "-o", html.string(), "--markdown", md.string()});
+    for (const Case& c :
+         {Case{d / "missing.json", "missing.json: cannot open"}, Case{notjson, "notjson.json: not JSON"},
+          Case{wrong, "wrong.json: schema \"other/2\" is not \"edgeq.result/1\""}}) {
+        const auto r = run_cli(
+            {"report", good.string(), c.input.string(), "-o", html.string(), "--markdown", md.string()});
         expect_one_line_error(r, c.needle);
         EXPECT_FALSE(fs::exists(html)) << c.input;
         EXPECT_FALSE(fs::exists(md)) << c.input;

@@ -1,49 +1,41 @@
-// eval/report.h without the CLI: schema validation, loading (object / array / JSON Lines), merging results into
-// method x precision rows, the Pareto front, and the HTML / Markdown text (one <circle> per result in each chart,
-// no scripts or URLs, layer bars and precision maps when present).
-#include "eval/report.h"
-
+// eval/report.h without the CLI: schema validation, loading (object / array / JSON Lines), merging results
+// into method x precision rows, the Pareto front, and the HTML / Markdown text (one <circle> per result in
+// each chart, no scripts or URLs, layer bars and precision maps when present).
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <string>
 
 #include "cli_util.h"
+#include "eval/report.h"
+#include "report_util.h"
 
 namespace edgeq {
 namespace {
 
 using nlohmann::json;
 
-json result(const std::string& command, const std::string& method, const std::string& precision, json metrics) {
-    return {{"schema", report::kResultSchema}, {"command", command},   {"model", method + "-" + precision + ".onnx"},
-            {"method", method},                {"precision", precision}, {"metrics", std::move(metrics)}};
-}
-
-size_t count(const std::string& s, const std::string& needle) {
-    size_t n = 0;
-    for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
-    return n;
-}
-
-// The text of the element <svg id="id" ...>...</svg>, or "" when absent.
-std::string svg_by_id(const std::string& html, const std::string& id) {
-    const size_t a = html.find("<svg id=\"" + id + "\"");
-    if (a == std::string::npos) return "";
-    const size_t b = html.find("</svg>", a);
-    return html.substr(a, b - a);
+json result(const std::string& command, const std::string& method, const std::string& precision,
+            json metrics) {
+    return {{"schema", report::kResultSchema},
+            {"command", command},
+            {"model", method + "-" + precision + ".onnx"},
+            {"method", method},
+            {"precision", precision},
+            {"metrics", std::move(metrics)}};
 }
 
 std::vector<json> four_results() {
-    return {result("eval", "fp32", "fp32", {{"accuracy", 0.90}, {"bytes", 4000000}}),
-            result("bench", "fp32", "fp32", {{"latency_ms", {{"p50", 2.0}, {"min", 1.9}}}}),
-            result("quantize", "dynamic", "int8", {{"bytes", 1000000}, {"bits_per_weight", 8.1}}),
-            result("eval", "dynamic", "int8", {{"accuracy", 0.89}, {"bytes", 1000000}, {"bits_per_weight", 8.0}}),
-            result("bench", "dynamic", "int8", {{"latency_ms", {{"p50", 1.0}}}}),
-            result("eval", "weight-only", "int4", {{"accuracy", 0.85}, {"bytes", 600000}}),
-            result("bench", "weight-only", "int4", {{"latency_ms", {{"p50", 1.5}}}}),
-            result("eval", "static", "int8", {{"accuracy", 0.88}, {"bytes", 1100000}}),
-            result("bench", "static", "int8", {{"latency_ms", {{"p50", 0.5}}}})};
+    return {
+        result("eval", "fp32", "fp32", {{"accuracy", 0.90}, {"bytes", 4000000}}),
+        result("bench", "fp32", "fp32", {{"latency_ms", {{"p50", 2.0}, {"min", 1.9}}}}),
+        result("quantize", "dynamic", "int8", {{"bytes", 1000000}, {"bits_per_weight", 8.1}}),
+        result("eval", "dynamic", "int8", {{"accuracy", 0.89}, {"bytes", 1000000}, {"bits_per_weight", 8.0}}),
+        result("bench", "dynamic", "int8", {{"latency_ms", {{"p50", 1.0}}}}),
+        result("eval", "weight-only", "int4", {{"accuracy", 0.85}, {"bytes", 600000}}),
+        result("bench", "weight-only", "int4", {{"latency_ms", {{"p50", 1.5}}}}),
+        result("eval", "static", "int8", {{"accuracy", 0.88}, {"bytes", 1100000}}),
+        result("bench", "static", "int8", {{"latency_ms", {{"p50", 0.5}}}})};
 }
 
 TEST(Report, ValidateNamesWhatIsWrong) {
@@ -89,7 +81,8 @@ TEST(Report, LoadsObjectArrayAndJsonLines) {
     EXPECT_EQ(*lines, rs);
     auto bad = report::load_results((d / "bad.json").string());
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.status().message().find("bad.json: not JSON (line 1"), std::string::npos) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("bad.json: not JSON (line 1"), std::string::npos)
+        << bad.status().message();
     auto empty = report::load_results((d / "empty.json").string());
     ASSERT_FALSE(empty.ok());
     EXPECT_NE(empty.status().message().find("empty.json: no results"), std::string::npos);
@@ -137,23 +130,24 @@ TEST(Report, HtmlHasOnePointPerResultAndNoScripts) {
     for (const char* id : {"pareto-size", "pareto-latency"}) {
         const std::string svg = svg_by_id(html, id);
         ASSERT_FALSE(svg.empty()) << id;
-        EXPECT_EQ(count(svg, "<circle"), 4u) << id;
-        EXPECT_EQ(count(svg, "<polyline class=\"pareto-front\""), 1u) << id;
-        EXPECT_GE(count(svg, "<text"), 4u + 2u + 3u) << id;  // point labels, axis labels, ticks
+        EXPECT_EQ(count_of(svg, "<circle"), 4u) << id;
+        EXPECT_EQ(count_of(svg, "<polyline class=\"pareto-front\""), 1u) << id;
+        EXPECT_GE(count_of(svg, "<text"), 4u + 2u + 3u) << id;  // point labels, axis labels, ticks
     }
-    // size front: int4 (0.6 MB, 0.85), int8 dynamic (1 MB, 0.89), fp32 (4 MB, 0.90); static (1.1 MB, 0.88) is not
+    // size front: int4 (0.6 MB, 0.85), int8 dynamic (1 MB, 0.89), fp32 (4 MB, 0.90); static (1.1 MB, 0.88) is
+    // not
     const std::string size = svg_by_id(html, "pareto-size");
     const size_t pts = size.find("points=\"");
     ASSERT_NE(pts, std::string::npos);
     const std::string list = size.substr(pts + 8, size.find('"', pts + 8) - pts - 8);
-    EXPECT_EQ(count(list, ","), 3u) << list;
+    EXPECT_EQ(count_of(list, ","), 3u) << list;
     // table: 4 rows + header, % of FP32 and speedup against the fp32 row
-    EXPECT_EQ(count(html, "<tr"), 5u + 1u + 3u);  // + precision map header and 3 nodes
+    EXPECT_EQ(count_of(html, "<tr"), 5u + 1u + 3u);     // + precision map header and 3 nodes
     EXPECT_NE(html.find("98.9 %"), std::string::npos);  // 0.89 / 0.90
     EXPECT_NE(html.find("4.00x"), std::string::npos);   // 2.0 ms / 0.5 ms
     // layer bars: one rect per layer, escaped names
     const std::string bars = svg_by_id(html, "layers-2");
-    EXPECT_EQ(count(bars, "<rect class=\"bar\""), 4u);
+    EXPECT_EQ(count_of(bars, "<rect class=\"bar\""), 4u);
     EXPECT_NE(bars.find("relu: exact"), std::string::npos);
     EXPECT_NE(bars.find("fc&lt;2&gt;"), std::string::npos);
     EXPECT_NE(html.find("<table class=\"precision-map\">"), std::string::npos);
@@ -161,7 +155,8 @@ TEST(Report, HtmlHasOnePointPerResultAndNoScripts) {
 
     const std::string md = report::render_markdown(rows, o);
     EXPECT_EQ(md.rfind("# t & <b>\n", 0), 0u) << md;
-    EXPECT_NE(md.find("| dynamic | int8 | 89.00 % | 98.9 % | 976.6 KiB | 8.10 | 1.000 ms | 2.00x |"), std::string::npos)
+    EXPECT_NE(md.find("| dynamic | int8 | 89.00 % | 98.9 % | 976.6 KiB | 8.10 | 1.000 ms | 2.00x |"),
+              std::string::npos)
         << md;
     EXPECT_NE(md.find("## Per-layer error: weight-only int4"), std::string::npos) << md;
     EXPECT_NE(md.find("| fc3 |  | — |"), std::string::npos) << md;
@@ -175,7 +170,7 @@ TEST(Report, PerplexityRowsUseLowerIsBetter) {
                                result("perplexity", "gguf", "Q2_K", {{"ppl", 12.0}, {"bytes", 900}})};
     const std::string html = report::render_html(report::merge_rows(rs), {});
     const std::string svg = svg_by_id(html, "pareto-size");
-    EXPECT_EQ(count(svg, "<circle"), 3u);
+    EXPECT_EQ(count_of(svg, "<circle"), 3u);
     EXPECT_NE(svg.find("perplexity vs size"), std::string::npos);
     EXPECT_NE(html.find("<th>PPL</th>"), std::string::npos);
     // no latency anywhere: the latency chart is replaced by a note

@@ -14,7 +14,9 @@ Progress::Progress(std::string label, int64_t total, bool quiet)
       tty_(isatty(STDERR_FILENO) != 0),
       t0_(std::chrono::steady_clock::now()) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+    finish();
+}
 
 double Progress::elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -59,9 +61,10 @@ void Progress::update(int64_t done, const std::string& extra) {
     const int tenth = static_cast<int>(done * 10 / total_);
     if (tenth <= last_tenth_) return;
     last_tenth_ = tenth;
-    std::fprintf(stderr, "edgeq %s %lld/%lld (%d%%)%s%s, %s, ETA %s\n", label_.c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total_), static_cast<int>(done * 100 / total_), extra.empty() ? "" : ", ",
-                 extra.c_str(), format_seconds(el).c_str(), format_seconds(eta).c_str());
+    std::fprintf(stderr, "edgeq %s %lld/%lld (%d%%)%s%s, %s, ETA %s\n", label_.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_),
+                 static_cast<int>(done * 100 / total_), extra.empty() ? "" : ", ", extra.c_str(),
+                 format_seconds(el).c_str(), format_seconds(eta).c_str());
 }
 
 void Progress::finish() {

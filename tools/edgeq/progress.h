@@ -7,9 +7,8 @@
 //   - quiet: nothing.
 // Thread-safe: update() may be called from worker threads.
 //
-//   Progress p("quantize: calibration batch", n_batches, quiet);   // "edgeq quantize: calibration batch 3/8 (37%), ..."
-//   for (...) { ...; p.update(i + 1, "batch 64"); }
-//   p.finish();
+//   Progress p("quantize: calibration batch", n_batches, quiet);   // "edgeq quantize: calibration batch 3/8
+//   (37%), ..." for (...) { ...; p.update(i + 1, "batch 64"); } p.finish();
 #pragma once
 
 #include <chrono>

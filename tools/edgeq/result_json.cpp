@@ -20,13 +20,29 @@ ResultLabel label_onnx(const graph::Model& m) {
         if (t.shape().size() < 2) continue;  // biases, scales, zero points, shapes
         std::string p;
         switch (t.dtype()) {
-            case DType::F32: p = "fp32"; break;
-            case DType::F16: p = "fp16"; break;
-            case DType::BF16: p = "bf16"; break;
-            case DType::I8: case DType::U8: p = "int8"; break;
-            case DType::I4: case DType::U4: p = "int4"; break;
-            case DType::I2: case DType::U2: p = "int2"; break;
-            default: continue;
+            case DType::F32:
+                p = "fp32";
+                break;
+            case DType::F16:
+                p = "fp16";
+                break;
+            case DType::BF16:
+                p = "bf16";
+                break;
+            case DType::I8:
+            case DType::U8:
+                p = "int8";
+                break;
+            case DType::I4:
+            case DType::U4:
+                p = "int4";
+                break;
+            case DType::I2:
+            case DType::U2:
+                p = "int2";
+                break;
+            default:
+                continue;
         }
         numel[p] += t.numel();
         params += t.numel();
@@ -44,7 +60,8 @@ ResultLabel label_onnx(const graph::Model& m) {
     bool dynamic = false, qstatic = false;
     for (const auto& n : m.graph.nodes) {
         if (n.op_type == "DynamicQuantizeLinear") dynamic = true;
-        if (n.op_type == "QuantizeLinear" || n.op_type.rfind("QLinear", 0) == 0 || n.op_type == "QGemm") qstatic = true;
+        if (n.op_type == "QuantizeLinear" || n.op_type.rfind("QLinear", 0) == 0 || n.op_type == "QGemm")
+            qstatic = true;
     }
     l.method = dynamic ? "dynamic" : qstatic ? "static" : "weight-only";
     return l;
@@ -60,9 +77,12 @@ ResultLabel label_gguf(const gguf::File& f) {
     } else {
         l.precision = "F32";  // llama.cpp: missing file type = all F32
     }
-    if (l.precision == "F32") l.method = l.precision = "fp32";
-    else if (l.precision == "F16") l.precision = "fp16";
-    else if (l.precision == "BF16") l.precision = "bf16";
+    if (l.precision == "F32")
+        l.method = l.precision = "fp32";
+    else if (l.precision == "F16")
+        l.precision = "fp16";
+    else if (l.precision == "BF16")
+        l.precision = "bf16";
     int64_t params = 0;
     double bits = 0;
     for (const auto& t : f.tensors()) {
@@ -97,8 +117,10 @@ int64_t model_file_bytes(const std::string& path) {
 
 void add_label_options(CLI::App* cmd, LabelOptions& o) {
     const char* g = "Results JSON (docs/results-schema.md)";
-    cmd->add_option("--method", o.method, "Method recorded in --json (default: inferred from the model)")->group(g);
-    cmd->add_option("--precision", o.precision, "Precision recorded in --json (default: inferred from the model)")
+    cmd->add_option("--method", o.method, "Method recorded in --json (default: inferred from the model)")
+        ->group(g);
+    cmd->add_option("--precision", o.precision,
+                    "Precision recorded in --json (default: inferred from the model)")
         ->group(g);
 }
 
@@ -112,7 +134,8 @@ void add_result_envelope(nlohmann::json& j, const std::string& command, const st
     nlohmann::json& m = j["metrics"];
     if (!m.is_object()) m = nlohmann::json::object();
     for (const auto& [k, v] : metrics.items()) m[k] = v;
-    if (label.bits_per_weight && !m.contains("bits_per_weight")) m["bits_per_weight"] = *label.bits_per_weight;
+    if (label.bits_per_weight && !m.contains("bits_per_weight"))
+        m["bits_per_weight"] = *label.bits_per_weight;
 }
 
 }  // namespace edgeq::cli
