@@ -16,6 +16,7 @@ void register_generate(CLI::App& app);
 void register_perplexity(CLI::App& app);
 void register_imatrix(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_train(CLI::App& app);
 void register_report(CLI::App& app);
 void register_compare(CLI::App& app);
 

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     edgeq::cli::register_perplexity(app);
     edgeq::cli::register_imatrix(app);
     edgeq::cli::register_bench(app);
+    edgeq::cli::register_train(app);
     edgeq::cli::register_report(app);
     edgeq::cli::register_compare(app);
     try {
