@@ -135,6 +135,38 @@ TEST(CompareE2E, StrictFailsOnNaNWeightAndNamesIt) {
     EXPECT_NE(strict.err.find("NaN"), std::string::npos) << strict.err;
 }
 
+TEST(CompareE2E, GgufPerLayerAndKld) {
+    EDGEQ_REQUIRE_SHARED(f32, "fixtures/llm/models/stories260K-F32.gguf");
+    EDGEQ_REQUIRE_SHARED(q8, "fixtures/llm/models/stories260K-Q8_0.gguf");
+    EDGEQ_REQUIRE_SHARED(q2, "fixtures/llm/models/stories260K-Q2_K.gguf");
+    EDGEQ_REQUIRE_SHARED(text, "assets/datasets/text/tinystories_sample.txt");
+    auto run = [&](const fs::path& model) {
+        auto r = run_cli({"compare", f32.string(), model.string(), "--data", text.string(), "--ctx", "64", "--json",
+                          "--quiet"});
+        EXPECT_EQ(r.rc, 0) << r.err;
+        return r.rc == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+    };
+    const auto self = run(f32);
+    ASSERT_TRUE(self.contains("layers"));
+    // stories260K: 5 blocks x (q/k/v input, attn output input, gate/up input, down input) + the classifier input
+    EXPECT_EQ(self["layers"].size(), 21u);
+    for (const auto& l : self["layers"]) EXPECT_TRUE(l["sqnr_db"].is_null()) << l.dump();  // exact
+    EXPECT_EQ(self["kld_mean"].get<double>(), 0.0);
+    EXPECT_EQ(self["top1_agreement"].get<double>(), 1.0);
+    const auto a = run(q8), b = run(q2);
+    ASSERT_TRUE(a.contains("layers") && b.contains("layers"));
+    EXPECT_EQ(a["positions"], 64);
+    EXPECT_GT(a["kld_mean"].get<double>(), 0.0);
+    EXPECT_LT(a["kld_mean"].get<double>(), b["kld_mean"].get<double>());  // 8-bit loses less than 2-bit
+    EXPECT_GE(a["top1_agreement"].get<double>(), 0.9);
+    for (size_t i = 0; i < a["layers"].size(); ++i)
+        EXPECT_GT(a["layers"][i]["sqnr_db"].get<double>(), b["layers"][i]["sqnr_db"].get<double>()) << i;
+    bool saw_q8_weight = false;
+    for (const auto& w : a["weights"]) saw_q8_weight |= w["type"] == "Q8_0";
+    EXPECT_TRUE(saw_q8_weight);
+    EXPECT_EQ(a["command"], "compare");
+}
+
 TEST(CompareE2E, BadInputsAreOneLineErrors) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     auto missing = run_cli({"compare", model.string(), (tmp_dir() / "nope.onnx").string(), "--data", model.string()});

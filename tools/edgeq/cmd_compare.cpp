@@ -1,8 +1,10 @@
 // edgeq compare REF.onnx MODEL.onnx --data IMAGES [--labels LABELS] [--preprocess ...] [--limit N] [--batch B]
 //               [--strict] [--json] [--quiet]
+// edgeq compare REF.gguf MODEL.gguf --data TEXT [--ctx N] [--chunks K] [--threads N] [--strict] [--json]
 // Per-layer error of MODEL against REF on the same inputs (eval/compare.h for the matching rules and the
 // statistics): SQNR, cosine, max abs error, overflow rate of each quantized tensor, NaN/Inf and extreme values,
-// the first layer where the error jumps, and final-output agreement.
+// the first layer where the error jumps, and final-output agreement. GGUF (llm/compare.h): per matmul input
+// and per weight tensor, then KLD / top-1 agreement / perplexity of the next-token distributions.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include "eval/compare.h"
 #include "eval/image_set.h"
+#include "llm/compare.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/progress.h"
 #include "tools/edgeq/result_json.h"
@@ -22,6 +25,8 @@ struct CompareCli {
     std::string ref, model, preprocess;
     CompareOptions o;
     bool json = false, strict = false, quiet = false;
+    int64_t ctx = 128, chunks = 1;
+    int threads = 0;
     LabelOptions label;
 };
 
@@ -107,10 +112,68 @@ void print_table(const CompareCli& c, const CompareReport& r) {
     for (const auto& p : r.problems) std::printf("problem: %s\n", p.c_str());
 }
 
+nlohmann::json gguf_stats_json(const llm::GgufTensorError& s) {
+    nlohmann::json j{{"name", s.name},         {"count", s.count},          {"sqnr_db", num(s.sqnr_db())},
+                     {"cosine", num(s.cosine())}, {"max_abs_err", s.max_abs_err}, {"nan", s.nan},
+                     {"inf", s.inf}};
+    if (!s.type.empty()) j["type"] = s.type;
+    return j;
+}
+
+Status run_gguf(CompareCli& c) {
+    if (!is_gguf(c.ref) || !is_gguf(c.model))
+        return InvalidArgument("REF and MODEL must both be GGUF or both ONNX (" + c.ref + ", " + c.model + ")");
+    llm::GgufCompareOptions o;
+    o.text_path = c.o.images, o.ctx = c.ctx, o.chunks = c.chunks, o.threads = c.threads;
+    std::unique_ptr<Progress> progress;
+    o.progress = [&](int64_t done, int64_t total) {
+        if (!progress) progress = std::make_unique<Progress>("compare: chunk", total, c.quiet);
+        progress->update(done);
+    };
+    EDGEQ_ASSIGN_OR_RETURN(llm::GgufCompareReport r, llm::compare_gguf(c.ref, c.model, o));
+    if (progress) progress->finish();
+    if (c.json) {
+        nlohmann::json layers = nlohmann::json::array(), weights = nlohmann::json::array();
+        for (const auto& s : r.activations) layers.push_back(gguf_stats_json(s));
+        for (const auto& s : r.weights) weights.push_back(gguf_stats_json(s));
+        nlohmann::json j{{"ref", c.ref},          {"positions", r.positions}, {"layers", layers},
+                         {"weights", weights},    {"kld_mean", r.kld_mean},   {"kld_max", r.kld_max},
+                         {"top1_agreement", r.top1_agreement}, {"ppl_ref", r.ppl_ref}, {"ppl", r.ppl},
+                         {"problems", r.problems},
+                         {"first_jump", r.first_jump.empty() ? nlohmann::json(nullptr)
+                                                             : nlohmann::json{{"name", r.first_jump},
+                                                                              {"drop_db", r.first_jump_drop_db}}}};
+        EDGEQ_ASSIGN_OR_RETURN(ResultLabel label, label_model_file(c.model));
+        c.label.apply(label);
+        add_result_envelope(j, "compare", c.model, label,
+                            {{"kld_mean", r.kld_mean}, {"top1_agreement", r.top1_agreement}, {"ppl", r.ppl},
+                             {"fp32_ppl", r.ppl_ref}, {"bytes", model_file_bytes(c.model)}});
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("compare %s vs %s: %lld positions\n\n| # | matmul input | SQNR dB | cosine | max abs err |\n"
+                    "|---|---|---|---|---|\n",
+                    c.model.c_str(), c.ref.c_str(), static_cast<long long>(r.positions));
+        int i = 0;
+        for (const auto& s : r.activations)
+            std::printf("| %d | %s | %s | %.6f | %.4g |%s\n", ++i, s.name.c_str(), db(s.sqnr_db()).c_str(), s.cosine(),
+                        s.max_abs_err, s.name == r.first_jump ? "  <- first jump" : "");
+        std::printf("\n| weight | type | SQNR dB | cosine | max abs err |\n|---|---|---|---|---|\n");
+        for (const auto& s : r.weights)
+            std::printf("| %s | %s | %s | %.6f | %.4g |\n", s.name.c_str(), s.type.c_str(), db(s.sqnr_db()).c_str(),
+                        s.cosine(), s.max_abs_err);
+        std::printf("\nKLD mean %.6f, max %.6f; top-1 agreement %.2f %%; PPL %.4f (REF %.4f)\n", r.kld_mean,
+                    r.kld_max, 100.0 * r.top1_agreement, r.ppl, r.ppl_ref);
+        if (r.problems.empty()) std::printf("no NaN or Inf values\n");
+        for (const auto& p : r.problems) std::printf("problem: %s\n", p.c_str());
+    }
+    if (c.strict && !r.problems.empty())
+        return InvalidArgument(std::to_string(r.problems.size()) + " problem(s), first: " + r.problems.front() +
+                               " (--strict)");
+    return Status::Ok();
+}
+
 Status run(CompareCli& c) {
-    if (is_gguf(c.ref) || is_gguf(c.model))
-        return Unsupported("GGUF models: compare their logits with `edgeq perplexity MODEL -f TEXT --kl-base "
-                           "REF.npy` (per-layer GGUF comparison is not implemented yet)");
+    if (is_gguf(c.ref) || is_gguf(c.model)) return run_gguf(c);
     EDGEQ_ASSIGN_OR_RETURN(Preprocess pre, parse_preprocess(c.preprocess));
     c.o.scale = pre.scale, c.o.mean = pre.mean, c.o.std = pre.std;
     std::unique_ptr<Progress> progress;
@@ -172,12 +235,13 @@ Status run(CompareCli& c) {
 void register_compare(CLI::App& app) {
     auto c = std::make_shared<CompareCli>();
     auto* cmd = app.add_subcommand(
-        "compare", "Per-layer error of a quantized ONNX model against its FP32 reference on the same inputs");
+        "compare", "Per-layer error of a quantized ONNX or GGUF model against its reference on the same inputs");
     cmd->footer("Example:\n  edgeq compare model.onnx model-int8.onnx --data t10k-images-idx3-ubyte.gz \\\n"
-                "                --labels t10k-labels-idx1-ubyte.gz --preprocess scale=0.00392156862745098 --strict");
-    cmd->add_option("REF", c->ref, "Reference (FP32) ONNX model")->required();
-    cmd->add_option("MODEL", c->model, "Quantized / converted ONNX model")->required();
-    cmd->add_option("--data", c->o.images, "Images: IDX (.gz), .npy or .npz")->required();
+                "                --labels t10k-labels-idx1-ubyte.gz --preprocess scale=0.00392156862745098 --strict\n"
+                "  edgeq compare model-f32.gguf model-q4_k_m.gguf --data wiki.test.txt --ctx 256 --chunks 4");
+    cmd->add_option("REF", c->ref, "Reference (FP32) model: ONNX or GGUF")->required();
+    cmd->add_option("MODEL", c->model, "Quantized / converted model of the same format")->required();
+    cmd->add_option("--data", c->o.images, "ONNX: images (IDX (.gz), .npy, .npz); GGUF: a text file")->required();
     cmd->add_option("--labels", c->o.labels, "Labels (IDX, .npy, .npz): also report both models' accuracy");
     cmd->add_option("--preprocess", c->preprocess, "scale=S,mean=M,std=D: input = (pixel*S - M)/D (default 1,0,1)");
     cmd->add_option("--limit", c->o.limit, "Samples to run (default 256; 0 = all)")->check(CLI::NonNegativeNumber);
@@ -185,6 +249,9 @@ void register_compare(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--jump-db", c->o.jump_db, "SQNR drop (dB) from a layer's inputs that counts as a jump (default 6)");
     cmd->add_option("--extreme", c->o.extreme_threshold, "|value| above this counts as extreme (default 1e6)");
+    cmd->add_option("--ctx", c->ctx, "GGUF: tokens per chunk (default 128)")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--chunks", c->chunks, "GGUF: chunks of text to evaluate (default 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("--threads,-t", c->threads, "GGUF: worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_flag("--strict", c->strict, "Exit non-zero when any NaN, Inf or extreme value is found");
     cmd->add_flag("--json", c->json, "Print one JSON object (docs/results-schema.md; layers, weights, outputs)");
     cmd->add_flag("--quiet,-q", c->quiet, "No progress output");
