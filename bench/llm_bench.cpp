@@ -6,16 +6,17 @@
 //         100m: n_embd 768, 12 layers, 12 heads (12 KV heads), ffn 2048, vocab 32000  (134 M parameters)
 //         1b:   n_embd 2048, 22 layers, 32 heads (4 KV heads), ffn 5632, vocab 32000  (TinyLlama, 1.1 B)
 //       Weights ~ N(0, 0.02²) (the scale of trained llama matrices), norms 1; context_length 2048, rope base
-//       10000, rms eps 1e-5. Tokenizer: SentencePiece `llama` with a synthetic vocab: <unk>, <s>, </s>, the 256
-//       byte tokens <0x00>..<0xFF>, then distinct filler pieces with decreasing scores, so that both edgeq and
-//       llama.cpp load the file. Deterministic: every tensor is drawn from splitmix64 seeded by (seed, name).
+//       10000, rms eps 1e-5. Tokenizer: SentencePiece `llama` with a synthetic vocab: <unk>, <s>, </s>, the
+//       256 byte tokens <0x00>..<0xFF>, then distinct filler pieces with decreasing scores, so that both
+//       edgeq and llama.cpp load the file. Deterministic: every tensor is drawn from splitmix64 seeded by
+//       (seed, name).
 //
 //   llm_bench run MODEL.gguf [--threads 1,2] [--prompt 64] [--decode 16] [--reps 3] [--ctx 512]
 //       The timing protocol (the same in llama_bench.cpp):
 //         model loaded once (weights mmap'd), K/V cache of --ctx positions (F32);
 //         prompt = --prompt fixed token ids (259 + 7919 i mod (n_vocab - 259)), evaluated as ONE batch,
-//         logits of the last token only; then --decode tokens one at a time (positions prompt, prompt+1, ...);
-//         one untimed warm-up pass (prompt + 2 tokens) per thread count, then --reps repetitions, each
+//         logits of the last token only; then --decode tokens one at a time (positions prompt, prompt+1,
+//         ...); one untimed warm-up pass (prompt + 2 tokens) per thread count, then --reps repetitions, each
 //         starting from an empty cache; prefill tok/s = prompt / best prefill time, decode tok/s = decode /
 //         best decode time (wall clock, steady_clock), best over the repetitions.
 //       Prints one JSON line per thread count {"impl":"edgeq","threads","prefill_tps","decode_tps",...} and
@@ -133,7 +134,7 @@ int gen(int argc, char** argv) {
     w.set("general.file_type", Value::U32v(0));
     w.set("general.quantization_version", Value::U32v(2));
     w.set("general.description", Value::Str("random weights N(0, 0.02^2), seed " + std::to_string(seed) +
-                                             " (edgeq bench/llm_bench.cpp); for speed measurements only"));
+                                            " (edgeq bench/llm_bench.cpp); for speed measurements only"));
     w.set("llama.context_length", Value::U32v(2048));
     w.set("llama.embedding_length", Value::U32v(static_cast<uint32_t>(sh.n_embd)));
     w.set("llama.feed_forward_length", Value::U32v(static_cast<uint32_t>(sh.n_ff)));
@@ -219,7 +220,9 @@ int64_t peak_rss_bytes() {
     return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 int run(int argc, char** argv) {
     std::string model_path;
@@ -262,9 +265,10 @@ int run(int argc, char** argv) {
             for (int j = 0; j < decode; ++j) eval({&ids[static_cast<size_t>(prompt + j)], 1}, prompt + j);
             best_decode = std::min(best_decode, seconds_since(t1));
         }
-        std::printf("{\"impl\":\"edgeq\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
-                    "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
-                    T, prompt, decode, reps, prompt / best_prefill, decode / best_decode);
+        std::printf(
+            "{\"impl\":\"edgeq\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
+            "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
+            T, prompt, decode, reps, prompt / best_prefill, decode / best_decode);
         std::fflush(stdout);
     }
 
@@ -274,11 +278,13 @@ int run(int argc, char** argv) {
         weight_bytes += t.name == "token_embd.weight" ? t.size / static_cast<uint64_t>(t.n_rows()) : t.size;
     const uint64_t kv_row = static_cast<uint64_t>(hp.n_embd_kv()) * sizeof(float);
     const uint64_t kv_bytes = 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(ctx) * kv_row;
-    const uint64_t kv_read = 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(prompt + decode / 2) * kv_row;
-    std::printf("{\"impl\":\"edgeq\",\"peak_rss_bytes\":%lld,\"file_bytes\":%llu,\"kv_bytes\":%llu,"
-                "\"bytes_per_token\":%llu}\n",
-                static_cast<long long>(peak_rss_bytes()), static_cast<unsigned long long>(f.file_size()),
-                static_cast<unsigned long long>(kv_bytes), static_cast<unsigned long long>(weight_bytes + kv_read));
+    const uint64_t kv_read =
+        2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(prompt + decode / 2) * kv_row;
+    std::printf(
+        "{\"impl\":\"edgeq\",\"peak_rss_bytes\":%lld,\"file_bytes\":%llu,\"kv_bytes\":%llu,"
+        "\"bytes_per_token\":%llu}\n",
+        static_cast<long long>(peak_rss_bytes()), static_cast<unsigned long long>(f.file_size()),
+        static_cast<unsigned long long>(kv_bytes), static_cast<unsigned long long>(weight_bytes + kv_read));
     return 0;
 }
 

@@ -14,13 +14,14 @@ namespace llm_protocol {
 
 struct RunOptions {
     std::vector<int> threads{1, 2};
-    int prompt = 64;   // tokens of the prompt, evaluated as one batch
-    int decode = 16;   // tokens decoded one at a time after it
-    int reps = 3;      // timed repetitions; the best one counts
-    int ctx = 512;     // K/V cache positions; a multiple of 256 (llama.cpp pads n_ctx to 256)
+    int prompt = 64;  // tokens of the prompt, evaluated as one batch
+    int decode = 16;  // tokens decoded one at a time after it
+    int reps = 3;     // timed repetitions; the best one counts
+    int ctx = 512;    // K/V cache positions; a multiple of 256 (llama.cpp pads n_ctx to 256)
 
     bool valid() const {
-        return !threads.empty() && prompt >= 1 && decode >= 2 && reps >= 1 && prompt + decode <= ctx && ctx % 256 == 0;
+        return !threads.empty() && prompt >= 1 && decode >= 2 && reps >= 1 && prompt + decode <= ctx &&
+               ctx % 256 == 0;
     }
 };
 
@@ -38,11 +39,15 @@ inline std::vector<int> parse_threads(const std::string& s) {
     return v;
 }
 
-// If argv[i] is one of the protocol's options, reads its value (advancing i) into o and returns true; a missing
-// value calls usage(), which must not return.
+// If argv[i] is one of the protocol's options, reads its value (advancing i) into o and returns true; a
+// missing value calls usage(), which must not return.
 inline bool parse_option(int argc, char** argv, int& i, RunOptions& o, void (*usage)()) {
     const std::string a = argv[i];
-    int* dst = a == "--prompt" ? &o.prompt : a == "--decode" ? &o.decode : a == "--reps" ? &o.reps : a == "--ctx" ? &o.ctx : nullptr;
+    int* dst = a == "--prompt"   ? &o.prompt
+               : a == "--decode" ? &o.decode
+               : a == "--reps"   ? &o.reps
+               : a == "--ctx"    ? &o.ctx
+                                 : nullptr;
     if (!dst && a != "--threads") return false;
     if (i + 1 >= argc) usage();
     const std::string v = argv[++i];

@@ -1,7 +1,7 @@
 // llama_api.h: the llama.h / ggml.h declarations (this build) that the drivers built against the prebuilt
-// llama.cpp of npm @node-llama-cpp/linux-x64@3.22.1 (commit 0ad4a86) share: tests/interop/llama_greedy.cpp and
-// bench/peers/llama_bench.cpp. One copy of the by-value structs, their layout checks, the function table, and
-// the context set-up with its checks.
+// llama.cpp of npm @node-llama-cpp/linux-x64@3.22.1 (commit 0ad4a86) share: tests/interop/llama_greedy.cpp
+// and bench/peers/llama_bench.cpp. One copy of the by-value structs, their layout checks, the function table,
+// and the context set-up with its checks.
 //
 // ABI: the library is used without its headers, so the by-value structs below are declared here. They
 // follow include/llama.h of this build (llama_model_params with load_mode/lazy_mode, 80 bytes;
