@@ -17,6 +17,7 @@
 #include "tools/edgeq/llm_inputs.h"
 #include "tools/edgeq/progress.h"
 #include "tools/edgeq/quantize_onnx.h"
+#include "tools/edgeq/result_json.h"
 
 namespace edgeq::cli {
 namespace {
@@ -116,7 +117,18 @@ Status run_quantize(QuantizeCli& c) {
     };
     EDGEQ_ASSIGN_OR_RETURN(auto rep, quantize_model(c.p, progress));
     if (bar) bar->finish();
-    if (!c.quiet) {
+    if (c.onnx.json) {  // results schema (docs/results-schema.md), method "gguf"
+        const double bpw =
+            rep.n_params ? 8.0 * static_cast<double>(rep.bytes_out) / static_cast<double>(rep.n_params) : 0.0;
+        EDGEQ_ASSIGN_OR_RETURN(ResultLabel label, label_model_file(c.p.output));
+        nlohmann::json j{{"input", c.p.input},        {"output", c.p.output},       {"file_type", rep.file_type},
+                         {"tensors", rep.tensors.size()}, {"bytes_in", rep.bytes_in}, {"bytes_out", rep.bytes_out},
+                         {"fallbacks", rep.n_fallback}, {"seconds", rep.seconds}};
+        add_result_envelope(j, "quantize", c.p.output, label,
+                            {{"bytes", model_file_bytes(c.p.output)}, {"input_bytes", model_file_bytes(c.p.input)},
+                             {"bits_per_weight", bpw}, {"seconds", rep.seconds}});
+        std::printf("%s\n", j.dump().c_str());
+    } else if (!c.quiet) {
         std::printf(
             "%s -> %s (%s): %zu tensors, %.2f MiB -> %.2f MiB, %.3f bits per weight, %d fallbacks, %.2f s\n",
             c.p.input.c_str(), c.p.output.c_str(), rep.file_type.c_str(), rep.tensors.size(),

@@ -83,7 +83,10 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
                   "weight-only: AWQ-style activation-aware per-input-channel scaling of Gemm/MatMul weights from "
                   "--calib; 1/s folded into the producing layer (through a Relu) or a Mul on the input")
         ->group(g);
-    cmd->add_flag("--json", c.json, "Print one JSON object (output, bytes, bits_per_weight, ...)")->group(g);
+    cmd->add_flag("--json", c.json,
+                  "Print one JSON object (results schema, docs/results-schema.md; output, bytes, bits_per_weight, "
+                  "...); GGUF too")
+        ->group(g);
 }
 
 Status run_quantize_onnx(const std::string& in, const std::string& out, const OnnxQuantizeCli& c, bool quiet,
