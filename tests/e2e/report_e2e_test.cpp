@@ -207,6 +207,33 @@ TEST(ReportCli, RealResultsRenderInChromium) {
     EXPECT_GT(non_white, img.px.size() / 100) << non_white << " non-white of " << img.px.size();
 }
 
+// GGUF: quantize, perplexity and bench --json conform too; method "gguf", the file type as precision.
+TEST(ReportCli, GgufResultsConform) {
+    EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-F32.gguf");
+    EDGEQ_REQUIRE_SHARED(text, "assets/datasets/text/tinystories_sample.txt");
+    const fs::path q4 = tmp_dir() / "report_q4.gguf";
+    const auto q = run_cli({"quantize", model.string(), q4.string(), "Q4_0", "--json", "-q"});
+    ASSERT_EQ(q.rc, 0) << q.err;
+    const auto p = run_cli(
+        {"perplexity", q4.string(), "-f", text.string(), "--ctx", "64", "--chunks", "1", "--json", "-q"});
+    ASSERT_EQ(p.rc, 0) << p.err;
+    const auto b = run_cli({"bench", model.string(), "--runs", "3", "--warmup", "1", "--json", "-q"});
+    ASSERT_EQ(b.rc, 0) << b.err;
+    for (const auto* r : {&q, &p, &b}) {
+        const json j = json::parse(r->out);
+        const Status s = report::validate_result(j, j.value("command", "?"));
+        EXPECT_TRUE(s.ok()) << s.message();
+    }
+    const json jq = json::parse(q.out), jp = json::parse(p.out), jb = json::parse(b.out);
+    EXPECT_EQ(jq["method"], "gguf");
+    EXPECT_EQ(jq["precision"], "Q4_0");
+    EXPECT_EQ(jq["metrics"]["bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(q4)));
+    EXPECT_EQ(jp["precision"], "Q4_0");
+    EXPECT_GT(jp["metrics"]["ppl"].get<double>(), 1.0);
+    EXPECT_EQ(jb["precision"], "fp32");
+    EXPECT_EQ(jb["method"], "fp32");
+}
+
 TEST(ReportCli, BadInputIsOneLineNamingTheFileAndWritesNothing) {
     const fs::path d = tmp_dir() / "report_bad";
     fs::create_directories(d);
