@@ -100,7 +100,10 @@ def quantize(m, out, typ, extra):
 
 
 results = {}
-for name in models:
+report_only = os.environ.get("LLM_REPORT_ONLY") == "1"  # re-render OUT.md from the last run's JSON
+if report_only:
+    results = json.load(open(f"{work}/llm-results.json"))
+for name in models if not report_only else []:
     m = setup(name)
     if m is None:
         print(f"llm-results: {name} not present, skipped", file=sys.stderr)
@@ -129,7 +132,8 @@ for name in models:
         rows.append(row)
     results[name] = dict(rows=rows, model=m)
 
-json.dump({k: v["rows"] for k, v in results.items()}, open(f"{work}/llm-results.json", "w"), indent=1)
+if not report_only:
+    json.dump(results, open(f"{work}/llm-results.json", "w"), indent=1)
 
 
 def f(v, fmt):
@@ -141,10 +145,32 @@ L = ["# LLM quantization quality: edgeq plain / imatrix / GPTQ vs llama.cpp", ""
      "[docs/llm/gptq.md](../llm/gptq.md)). KLD = mean KL(P_F32 ‖ P_quant) per position (nats), top-1 = agreement of",
      "the argmax with F32. edgeq's numbers are against edgeq's F32 logits, llama.cpp's against llama.cpp's F32",
      "logits (fixtures, `llama_model_quantize` without imatrix); the F32 logits of the two agree within 4e-5.",
-     "Size = tensor data bytes (llama.cpp's `llama_model_size`; for edgeq the quantize report, same definition);",
-     "bpw = 8 · size / parameters. INT types: levels stored in Q4_1 blocks, so the file is Q4_1-sized; the",
+     "Size = edgeq's output file (llama.cpp's files of the same type have the same tensors and types); bpw =",
+     "8 · tensor bytes / parameters (llama.cpp's definition, `llama_model_size`). INT types: levels stored in Q4_1 blocks, so the file is Q4_1-sized; the",
      "`info bpw` column is bits + 32/group (fp16 scale and offset per group) — what a packed format would take.",
      "**best** = the lowest KLD among edgeq's three; ✓ where it is ≤ llama.cpp's KLD at the same type (same size).", ""]
+# Headline: per llama.cpp size point, edgeq's best vs llama.cpp; each INT type against the llama.cpp type of
+# the nearest bits per weight (its information bits, see above).
+L += ["## Summary", ""]
+for name, r in results.items():
+    with_ref = [row for row in r["rows"] if row["ref"] is not None]
+    best = lambda row: min(row[k]["kld"] for k in ("plain", "imatrix", "gptq"))
+    wins = [row["type"] for row in with_ref if best(row) <= row["ref"]["kld"]]
+    losses = [row["type"] for row in with_ref if best(row) > row["ref"]["kld"]]
+    ratios = [best(row) / row["ref"]["kld"] for row in with_ref if row["ref"]["kld"] > 0]
+    L.append(f"- **{name}**: edgeq's best KLD ≤ llama.cpp's at {len(wins)} of {len(with_ref)} llama.cpp types"
+             + (f" (not at: {', '.join(losses)})" if losses else "")
+             + (f"; best / llama.cpp KLD {min(ratios):.2f}–{max(ratios):.2f}" if ratios else "") + ".")
+    refs = [(k, v) for k, v in r["model"]["ref"].items() if k not in ("F32", "F16") and v["kld"] > 0]
+    for row in r["rows"]:
+        if not row["type"].startswith("INT") or not refs:
+            continue
+        ib = row["plain"]["info_bpw"]
+        k, v = min(refs, key=lambda kv: abs(kv[1]["bpw"] - ib))
+        verdict = "lower" if best(row) <= v["kld"] else "**higher**"
+        L.append(f"  - {row['type']} ({ib:.2f} info bpw): best KLD {best(row):.3g}, {verdict} than llama.cpp {k} "
+                 f"({v['bpw']:.2f} bpw) {v['kld']:.3g}")
+L.append("")
 for name, r in results.items():
     m = r["model"]
     L += [f"## {name}", "",

@@ -245,7 +245,7 @@ Result<QuantizeReport> quantize_model(const QuantizeParams& p, const QuantizePro
                 auto it = p.hessians->find(t.desc.name);
                 if (it != p.hessians->end()) hess = &it->second;
             }
-            if (gptq && !hess) ++rep.n_rtn_fallback;
+            if (gptq && !hess && traits(c.type).kind == DTypeKind::Block) ++rep.n_rtn_fallback;
             if (hess) {
                 if (static_cast<int64_t>(hess->size()) != ne0 * ne0) {
                     return InvalidArgument("tensor '" + t.desc.name + "': Hessian has " +

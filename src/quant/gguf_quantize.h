@@ -58,7 +58,7 @@ struct QuantizeReport {
     std::vector<TensorResult> tensors;  // in output order
     uint64_t bytes_in = 0, bytes_out = 0, n_params = 0;
     int n_fallback = 0;
-    int n_gptq = 0, n_rtn_fallback = 0;  // tensors GPTQ quantized / quantizable tensors it skipped
+    int n_gptq = 0, n_rtn_fallback = 0;  // tensors GPTQ quantized / block-type tensors it left to rounding
     double bits_nominal = 0;             // sum of TensorResult::bits_nominal
     double seconds = 0;
 };
