@@ -195,6 +195,9 @@ TEST(Training, ExportedOnnxRunsInEdgeqWithTheSameOutputs) {
         ASSERT_TRUE(fit(net, train, nullptr, o).ok());  // moves BN running statistics away from (0, 1)
         const auto path = temp_dir("export") / (std::string(arch) + ".onnx");
         ASSERT_TRUE(onnxio::save_model(net.model(), path.string()).ok());
+        std::vector<std::string> warnings;  // ONNX's checker and shape inference run in load_model
+        ASSERT_TRUE(onnxio::load_model(path.string(), &warnings).ok());
+        EXPECT_TRUE(warnings.empty()) << warnings.front();
         auto session = Session::open(path.string()).value();
         const Tensor x = Tensor(train.images);
         auto got = session->run({{"input", x}}).value().at("logits");
