@@ -17,7 +17,8 @@
 #
 # Usage: scripts/llm-results.sh [BUILD_DIR] [OUT.md]      (defaults: build, docs/results/llm.md)
 # Env:   EDGEQ_SHARED (default <repo>/../shared), LLM_MODELS (subset: "stories260K shakespeare-wiki-4M"),
-#        LLM_THREADS (default: all cores). Takes about 6-7 minutes on a 2-core machine.
+#        LLM_THREADS (default: all cores), LLM_REPORT_ONLY=1 (re-render OUT.md from BUILD_DIR/llm-results/
+#        llm-results.json of the last run). Takes about 6-9 minutes on the shared 2-core machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
