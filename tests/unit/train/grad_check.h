@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "unit/runtime/attrs.h"
 #include "train/net.h"
 
 namespace edgeq::train::testing {
@@ -55,30 +56,11 @@ inline graph::ValueInfo f32_input(const std::string& name, const Shape& s) {
     return v;
 }
 
-inline graph::Attribute ints_attr(std::vector<int64_t> v) {
-    graph::Attribute a;
-    a.kind = graph::Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-}
-inline graph::Attribute int_attr(int64_t v) {
-    graph::Attribute a;
-    a.kind = graph::Attribute::Kind::Int;
-    a.i = v;
-    return a;
-}
-inline graph::Attribute float_attr(float v) {
-    graph::Attribute a;
-    a.kind = graph::Attribute::Kind::Float;
-    a.f = v;
-    return a;
-}
-inline graph::Attribute string_attr(std::string v) {
-    graph::Attribute a;
-    a.kind = graph::Attribute::Kind::String;
-    a.s = std::move(v);
-    return a;
-}
+// Attribute makers: tests/unit/runtime/attrs.h (test::ints, test::one_int, test::one_float, test::str).
+using edgeq::test::ints;
+using edgeq::test::one_float;
+using edgeq::test::one_int;
+using edgeq::test::str;
 
 // One-node model: `inputs` become graph inputs (differentiable, checked), `consts` initializers.
 inline graph::Model one_node(const std::string& op, const std::vector<std::pair<std::string, Tensor>>& inputs,

@@ -20,8 +20,8 @@ TEST(Grad, GemmAllTransposes) {
             const Tensor b = random_tensor(tb ? Shape{7, 5} : Shape{5, 7}, rng);
             const Tensor c = random_tensor({7}, rng);
             auto m = one_node("Gemm", {{"a", a}, {"b", b}, {"c", c}}, {"a", "b", "c"}, {},
-                              {{"transA", int_attr(ta)}, {"transB", int_attr(tb)}, {"alpha", float_attr(0.7f)},
-                               {"beta", float_attr(1.3f)}});
+                              {{"transA", one_int(ta)}, {"transB", one_int(tb)}, {"alpha", one_float(0.7f)},
+                               {"beta", one_float(1.3f)}});
             SCOPED_TRACE("transA " + std::to_string(ta) + " transB " + std::to_string(tb));
             check_gradients(m, {{"a", a}, {"b", b}, {"c", c}});
         }
@@ -71,8 +71,8 @@ TEST(Grad, ConvStridesPadsGroupsDepthwise) {
             feeds["b"] = b;
         }
         auto m = one_node("Conv", in, order, {},
-                          {{"group", int_attr(c.group)}, {"strides", ints_attr(c.strides)},
-                           {"pads", ints_attr(c.pads)}, {"dilations", ints_attr(c.dilations)}});
+                          {{"group", one_int(c.group)}, {"strides", ints(c.strides)},
+                           {"pads", ints(c.pads)}, {"dilations", ints(c.dilations)}});
         check_gradients(m, feeds);
     }
 }
@@ -85,7 +85,7 @@ TEST(Grad, BatchNormTrainingAndInference) {
         const std::map<std::string, Tensor> stats{{"mean", random_tensor({C}, rng)},
                                                   {"var", random_tensor({C}, rng, 0.5f, 2.0f)}};
         auto m = one_node("BatchNormalization", {{"x", x}, {"g", g}, {"b", b}}, {"x", "g", "b", "mean", "var"}, stats,
-                          {{"epsilon", float_attr(1e-3f)}});
+                          {{"epsilon", one_float(1e-3f)}});
         SCOPED_TRACE(shape_str(s));
         check_gradients(m, {{"x", x}, {"g", g}, {"b", b}}, /*training=*/true);
         check_gradients(m, {{"x", x}, {"g", g}, {"b", b}}, /*training=*/false);
@@ -99,7 +99,7 @@ TEST(Grad, BatchNormUpdatesRunningStatistics) {
                                              {"mean", Tensor::from_vector<float>(DType::F32, {1}, {0})},
                                              {"var", Tensor::from_vector<float>(DType::F32, {1}, {1})}};
     auto m = one_node("BatchNormalization", {{"x", x}}, {"x", "g", "b", "mean", "var"}, init,
-                      {{"momentum", float_attr(0.75f)}});
+                      {{"momentum", one_float(0.75f)}});
     auto net = Net::create(m).value();
     ASSERT_TRUE(net.forward({{"x", x}}, true).ok());
     // batch mean 3, population variance (4 + 1 + 0 + 9) / 4 = 3.5
@@ -123,7 +123,7 @@ TEST(Grad, Activations) {
         SCOPED_TRACE(op);
         check_gradients(one_node(op, {{"x", x}}, {"x"}, {}), {{"x", x}});
     }
-    check_gradients(one_node("Gelu", {{"x", x}}, {"x"}, {}, {{"approximate", string_attr("tanh")}}, 20), {{"x", x}});
+    check_gradients(one_node("Gelu", {{"x", x}}, {"x"}, {}, {{"approximate", str("tanh")}}, 20), {{"x", x}});
     // Clip bounds between grid points (x takes values (k + 0.5)·0.045).
     const std::map<std::string, Tensor> bounds{{"lo", Tensor::scalar_f32(-0.405f)}, {"hi", Tensor::scalar_f32(0.27f)}};
     check_gradients(one_node("Clip", {{"x", x}}, {"x", "lo", "hi"}, bounds), {{"x", x}});
@@ -133,12 +133,12 @@ TEST(Grad, MaxPoolStridePadCeil) {
     std::mt19937 rng(8);
     const Tensor x = distinct_tensor({2, 2, 7, 6}, rng, 0.03f);
     check_gradients(one_node("MaxPool", {{"x", x}}, {"x"}, {},
-                             {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})},
-                              {"pads", ints_attr({1, 1, 1, 1})}}),
+                             {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})},
+                              {"pads", ints({1, 1, 1, 1})}}),
                     {{"x", x}});
     check_gradients(one_node("MaxPool", {{"x", x}}, {"x"}, {},
-                             {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})},
-                              {"ceil_mode", int_attr(1)}}),
+                             {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})},
+                              {"ceil_mode", one_int(1)}}),
                     {{"x", x}});
 }
 
@@ -148,8 +148,8 @@ TEST(Grad, AveragePoolAndGlobal) {
     for (int include : {0, 1}) {
         SCOPED_TRACE(include);
         check_gradients(one_node("AveragePool", {{"x", x}}, {"x"}, {},
-                                 {{"kernel_shape", ints_attr({3, 2})}, {"strides", ints_attr({2, 2})},
-                                  {"pads", ints_attr({1, 0, 1, 1})}, {"count_include_pad", int_attr(include)}}),
+                                 {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 2})},
+                                  {"pads", ints({1, 0, 1, 1})}, {"count_include_pad", one_int(include)}}),
                         {{"x", x}});
     }
     check_gradients(one_node("GlobalAveragePool", {{"x", x}}, {"x"}, {}), {{"x", x}});
@@ -169,10 +169,10 @@ TEST(Grad, AddMulBroadcast) {
 TEST(Grad, FlattenReshapeSoftmax) {
     std::mt19937 rng(11);
     const Tensor x = random_tensor({2, 3, 2, 2}, rng);
-    check_gradients(one_node("Flatten", {{"x", x}}, {"x"}, {}, {{"axis", int_attr(2)}}), {{"x", x}});
+    check_gradients(one_node("Flatten", {{"x", x}}, {"x"}, {}, {{"axis", one_int(2)}}), {{"x", x}});
     check_gradients(one_node("Reshape", {{"x", x}}, {"x", "s"}, {{"s", i64({3}, {0, -1, 3})}}), {{"x", x}});
-    check_gradients(one_node("Softmax", {{"x", x}}, {"x"}, {}, {{"axis", int_attr(1)}}), {{"x", x}});
-    check_gradients(one_node("Softmax", {{"x", x}}, {"x"}, {}, {{"axis", int_attr(1)}}, 11), {{"x", x}});
+    check_gradients(one_node("Softmax", {{"x", x}}, {"x"}, {}, {{"axis", one_int(1)}}), {{"x", x}});
+    check_gradients(one_node("Softmax", {{"x", x}}, {"x"}, {}, {{"axis", one_int(1)}}, 11), {{"x", x}});
 }
 
 TEST(Grad, SoftmaxCrossEntropy) {
