@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "eval/image_set.h"
 #include "formats/onnx/onnx_export.h"
@@ -65,6 +66,15 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
     cmd->add_option("--exclude", c.exclude, "REGEX: nodes whose name or output matches stay float (repeatable)")
         ->allow_extra_args(false)
         ->group(g);
+    cmd->add_option("--keep", c.keep,
+                    "REGEX=fp32|fp16|bf16|int8|int4|int2: precision of the nodes whose name or output matches "
+                    "(repeatable; first match wins)")
+        ->allow_extra_args(false)
+        ->group(g);
+    cmd->add_option("--policy", c.policy,
+                    "edge: first and last Conv/Gemm/MatMul int8, the others int4, normalization/softmax float "
+                    "(static or weight-only; --keep overrides)")
+        ->group(g);
     cmd->add_flag("--keep-io-float", c.keep_io_float, "No Q/DQ on graph outputs (default on for QDQ)")->group(g);
     cmd->add_option("--format", c.format, "qdq (standard ONNX QuantizeLinear/DequantizeLinear) | native")->group(g);
     cmd->add_flag("--bias-correction", c.bias_correction,
@@ -119,6 +129,13 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
     if (clip == "mse") o.clip = quant::ptq::Clip::Mse;
     else if (clip != "none") return InvalidArgument("--clip '" + clip + "': expected none or mse");
     o.exclude = c.exclude;
+    for (const auto& k : c.keep) {
+        const size_t eq = k.rfind('=');
+        if (eq == std::string::npos || eq == 0)
+            return InvalidArgument("--keep '" + k + "': expected REGEX=fp32|fp16|bf16|int8|int4|int2");
+        o.keep.emplace_back(k.substr(0, eq), k.substr(eq + 1));
+    }
+    o.policy = c.policy;
     o.keep_io_float = true;  // QDQ graphs take and return float either way
     o.bias_correction = c.bias_correction;
     o.equalize = c.equalize;
@@ -188,10 +205,28 @@ Status run_quantize_onnx(const std::string& in, const std::string& out, const On
                          {"opset", rep.opset},
                          {"log", rep.log},
                          {"seconds", secs}};
+        // Per-node precision (the first word of each node's "how": int8/int4/int2/F16/BF16; float nodes fp32);
+        // a model whose quantized nodes differ in precision (--keep, --policy) is labelled "mixed".
+        nlohmann::json precision_map = nlohmann::json::object();
+        std::set<std::string> precisions;
+        for (const auto& n : rep.nodes) {
+            std::string p = n.how.substr(0, n.how.find(' '));
+            if (p == "F16") p = "fp16";
+            else if (p == "BF16") p = "bf16";
+            precision_map[n.node.empty() ? n.weight : n.node] = p;
+            precisions.insert(p);
+        }
+        for (const auto& sk : rep.skipped) {  // "node 'NAME' (Op): why"
+            const size_t a = sk.find('\''), b = a == std::string::npos ? a : sk.find('\'', a + 1);
+            if (b != std::string::npos) precision_map[sk.substr(a + 1, b - a - 1)] = "fp32";
+        }
         const bool is_float = o.method == Method::FP16 || o.method == Method::BF16;
         const ResultLabel label{quant::ptq::method_name(o.method),
-                                is_float ? quant::ptq::method_name(o.method) : quant::ptq::qtype_name(o.weights),
+                                precisions.size() > 1 ? "mixed"
+                                : is_float            ? quant::ptq::method_name(o.method)
+                                                      : quant::ptq::qtype_name(o.weights),
                                 rep.bits_per_weight()};
+        if (!o.keep.empty() || !o.policy.empty()) j["precision_map"] = precision_map;
         add_result_envelope(j, "quantize", out, label,
                             {{"bytes", bytes}, {"input_bytes", model_file_bytes(in)}, {"seconds", secs}});
         std::printf("%s\n", j.dump().c_str());

@@ -16,6 +16,8 @@ struct OnnxQuantizeCli {
     std::string calib, preprocess, calibrator = "minmax", clip;
     int64_t calib_samples = 0, calib_batch = 0;
     std::vector<std::string> exclude;
+    std::vector<std::string> keep;  // REGEX=fp32|fp16|bf16|int8|int4|int2
+    std::string policy;             // "" | edge
     bool keep_io_float = false, json = false, bias_correction = false, equalize = false, gptq = false, awq = false;
 };
 

@@ -82,6 +82,7 @@ struct Target {
     int64_t channel_axis = 0;  // output-channel axis of the weight
     int64_t reduce_axis = 1;   // input-channel (K / C) axis: blocked axis, importance axis
     std::string bias;          // initializer name, "" if none or not a float initializer of shape [OC]
+    std::optional<QType> weights;  // --keep / --policy override of PtqOptions::weights for this node
 };
 
 // Why a node is not quantized ("" = it is).
@@ -293,7 +294,7 @@ void insert_qdq(Rewriter& rw, const std::string& value, const QParams& p) {
 
 WeightQuantSpec weight_spec(const PtqOptions& o, const Target& t, const Tensor& w) {
     WeightQuantSpec s;
-    s.type = o.weights;
+    s.type = t.weights.value_or(o.weights);
     s.granularity = o.granularity;
     s.symmetric = o.weight_symmetric;
     s.clip = o.clip;
@@ -307,6 +308,14 @@ WeightQuantSpec weight_spec(const PtqOptions& o, const Target& t, const Tensor& 
         s.axis = t.channel_axis;
     }
     return s;
+}
+
+std::string describe(const PtqOptions& o);
+// With the node's --keep / --policy weight type.
+std::string describe(const PtqOptions& o, const Target& t) {
+    PtqOptions c = o;
+    c.weights = t.weights.value_or(o.weights);
+    return describe(c);
 }
 
 std::string describe(const PtqOptions& o) {
@@ -795,7 +804,7 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
         const QParams& px = params.count(n.inputs[0]) ? params.at(n.inputs[0]) : QParams{};
         const bool x_quantized = params.count(n.inputs[0]) != 0;
         EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, g.initializers.at(t.weight)), {}, rep));
-        std::string how = describe(o) + ", acts " + qtype_name(*o.acts) + " " + o.calibrator;
+        std::string how = describe(o, t) + ", acts " + qtype_name(*o.acts) + " " + o.calibrator;
         if (!t.bias.empty() && x_quantized && o.granularity != Granularity::Group) {
             // int32 bias, scale = x_scale * w_scale (per output channel), zero point 0.
             const Tensor& b = g.initializers.at(t.bias);
@@ -1052,7 +1061,7 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
         Node& n = g.nodes[t.node];
         if (!research_target[i]) {
             EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, g.initializers.at(t.weight)), {}, rep));
-            rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + ", acts float", qw.q.numel()});
+            rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o, t) + ", acts float", qw.q.numel()});
             continue;
         }
         const InputStats& st = per_target[i];
@@ -1076,11 +1085,12 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
         const int64_t kin = conv ? st.conv.c : K;
         const int64_t group = o.granularity == Granularity::Group && kin >= o.group ? o.group : 0;
         const Granularity gran = group ? Granularity::Group : Granularity::Channel;
-        AffineGroupQuantizer aq(bits(o.weights), group, o.weight_symmetric, N, K);
+        const QType wtype = t.weights.value_or(o.weights);
+        AffineGroupQuantizer aq(bits(wtype), group, o.weight_symmetric, N, K);
         std::vector<float> deq;
         PtqOptions od = o;
         od.clip = Clip::None;  // the research quantizer does not use the clipping search
-        std::string how = describe(od) + ", acts float, ";
+        std::string how = describe(od, t) + ", acts float, ";
         if (o.gptq) {
             GptqOptions go;
             go.n_threads = std::max(o.threads, 1);
@@ -1121,9 +1131,9 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             for (float v : inv) identity = identity && v == 1.0f;
             how += buf + (identity ? std::string("no scaling") : scale_input(rw, n, inv));
         }
-        const QuantizedWeight qw = conv ? conv_weight_from_codes(aq, w, o.weights, o.weight_symmetric, deq)
-                                        : weight_from_codes(aq, N, K, k_first, o.weights, o.weight_symmetric, deq);
-        emit_weight_dq(rw, n, 1, w, qw, gran, o.weights, rep);
+        const QuantizedWeight qw = conv ? conv_weight_from_codes(aq, w, wtype, o.weight_symmetric, deq)
+                                        : weight_from_codes(aq, N, K, k_first, wtype, o.weight_symmetric, deq);
+        emit_weight_dq(rw, n, 1, w, qw, gran, wtype, rep);
         rep.nodes.push_back({n.name, n.op_type, t.weight, how, qw.q.numel()});
     }
     std::reverse(rep.nodes.begin(), rep.nodes.end());
@@ -1464,6 +1474,26 @@ Status check_options(const PtqOptions& o) {
             return InvalidArgument("--exclude '" + e + "': not a valid regular expression (" + err.what() + ")");
         }
     }
+    const bool integer_method = o.method == Method::Static || o.method == Method::Dynamic || o.method == Method::WeightOnly;
+    for (const auto& [re, prec] : o.keep) {
+        const std::string what = "--keep '" + re + "=" + prec + "'";
+        try {
+            std::regex r(re);
+        } catch (const std::regex_error& err) {
+            return InvalidArgument(what + ": not a valid regular expression (" + err.what() + ")");
+        }
+        if (prec != "fp32" && prec != "fp16" && prec != "bf16" && prec != "int8" && prec != "int4" && prec != "int2")
+            return InvalidArgument(what + ": precision must be fp32, fp16, bf16, int8, int4 or int2");
+        if (prec.rfind("int", 0) == 0 && !integer_method)
+            return InvalidArgument(what + ": integer weights need --method static, dynamic or weight-only");
+        if (o.method == Method::Dynamic && (prec == "int4" || prec == "int2"))
+            return InvalidArgument(what + ": --method dynamic has int8 weights only (MatMulInteger/ConvInteger)");
+    }
+    if (!o.policy.empty()) {
+        if (o.policy != "edge") return InvalidArgument("--policy '" + o.policy + "': known policies: edge");
+        if (o.method != Method::Static && o.method != Method::WeightOnly)
+            return InvalidArgument("--policy edge (int8 first/last layers, int4 elsewhere) needs --method static or weight-only");
+    }
     if (o.method == Method::Static) {
         auto ob = make_observer(o.calibrator, *o.acts, o.act_symmetric);
         if (!ob.ok()) return ob.status();
@@ -1522,7 +1552,9 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     // 2. targets
     std::vector<std::regex> ex;
     for (const auto& e : o.exclude) ex.emplace_back(e);
-    std::vector<Target> targets;
+    std::vector<std::pair<std::regex, std::string>> keep;
+    for (const auto& [re, prec] : o.keep) keep.emplace_back(std::regex(re), prec);
+    std::vector<Target> targets, half16, half_bf16;
     for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
         const Node& n = m.graph.nodes[i];
         const bool rnn = n.op_type == "LSTM" || n.op_type == "GRU";
@@ -1539,7 +1571,37 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
             rep.skipped.push_back(n.describe() + ": excluded by --exclude");
             continue;
         }
+        std::string prec;
+        for (const auto& [re, p] : keep)
+            if (excluded({re}, n)) {
+                prec = p;
+                break;
+            }
+        if (prec == "fp32") {
+            rep.skipped.push_back(n.describe() + ": kept fp32 by --keep");
+            continue;
+        }
+        if (prec == "fp16" || prec == "bf16") {
+            (prec == "fp16" ? half16 : half_bf16).push_back(t);
+            continue;
+        }
+        if (!prec.empty()) t.weights = prec == "int8" ? QType::I8 : prec == "int4" ? QType::I4 : QType::I2;
         targets.push_back(t);
+    }
+    if (o.policy == "edge") {
+        // first and last in topological order: int8; the rest int4 (unless --keep set them)
+        EDGEQ_ASSIGN_OR_RETURN(auto order, graph::topological_order(m.graph));
+        std::vector<size_t> pos(m.graph.nodes.size());
+        for (size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
+        std::vector<Target*> by_pos;
+        for (auto& t : targets) by_pos.push_back(&t);
+        std::sort(by_pos.begin(), by_pos.end(), [&](Target* a, Target* b) { return pos[a->node] < pos[b->node]; });
+        for (size_t i = 0; i < by_pos.size(); ++i) {
+            const Node& n = m.graph.nodes[by_pos[i]->node];
+            bool kept = false;
+            for (const auto& kr : keep) kept |= excluded({kr.first}, n);
+            if (!kept) by_pos[i]->weights = (i == 0 || i + 1 == by_pos.size()) ? QType::I8 : QType::I4;
+        }
     }
     // Bias correction reads the calibration data twice (the method's pass, then float vs quantized): the
     // batches are held in memory for it.
@@ -1563,12 +1625,18 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     int64_t need_opset = 10;  // QuantizeLinear / MatMulInteger / ConvInteger
     if (o.method == Method::Static || o.method == Method::WeightOnly || o.method == Method::Dynamic) {
         if (o.granularity == Granularity::Channel) need_opset = 13;
-        if (o.granularity == Granularity::Group || o.weights == QType::I4) need_opset = 21;
-        if (o.weights == QType::I2) need_opset = 25;
+        for (const auto& t : targets) {
+            const QType w = t.weights.value_or(o.weights);
+            if (o.granularity == Granularity::Group || w == QType::I4) need_opset = std::max<int64_t>(need_opset, 21);
+            if (w == QType::I2) need_opset = 25;
+        }
     }
-    if (o.method == Method::BF16) need_opset = 13;  // Cast from bfloat16
+    if (o.method == Method::BF16 || !half_bf16.empty()) need_opset = std::max<int64_t>(need_opset, 13);  // Cast from bfloat16
     if (o.method == Method::FP16) need_opset = std::max<int64_t>(m.opset(""), 7);
     EDGEQ_RETURN_IF_ERROR(raise_opset(m, need_opset));
+    // --keep fp16/bf16 nodes first: run_half only appends Cast nodes, so the other targets' indices stay valid.
+    if (!half16.empty()) EDGEQ_RETURN_IF_ERROR(run_half(m, half16, DType::F16, rep));
+    if (!half_bf16.empty()) EDGEQ_RETURN_IF_ERROR(run_half(m, half_bf16, DType::BF16, rep));
     std::optional<Model> fp;
     if (o.bias_correction) fp = m;  // the prepared float model (copies share buffers; rewrites clone)
     switch (o.method) {

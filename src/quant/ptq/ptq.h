@@ -61,6 +61,14 @@ struct PtqOptions {
     std::string calibrator = "minmax";         // make_observer() spec
     Clip clip = Clip::None;                    // weight clipping search (weight-only defaults to Mse)
     std::vector<std::string> exclude;          // ECMAScript regexes on node names and output names
+    // Per-node precision (issue 8): --keep REGEX=fp32|fp16|bf16|int8|int4|int2, first matching rule wins (node
+    // name or an output name, as --exclude). fp32: the node stays float; fp16/bf16: its weights are stored half
+    // behind a Cast (as --method fp16/bf16); int8/int4/int2: its weight type under the chosen integer method.
+    std::vector<std::pair<std::string, std::string>> keep;
+    // "edge": the seed's hybrid pattern — the first and the last quantized compute layers (topological order)
+    // int8, every other Conv/Gemm/MatMul int4; normalization, softmax and everything that is not a
+    // Conv/Gemm/MatMul stay float. --keep rules take precedence. "" = none.
+    std::string policy;
     bool keep_io_float = true;                 // no Q/DQ on graph outputs
     bool bias_correction = false;              // empirical bias correction from the calibration data
     bool equalize = false;                     // cross-layer equalization before quantizing
