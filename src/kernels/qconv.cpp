@@ -113,6 +113,12 @@ void qavgpool_t(const QAvgPoolArgs& a) {
     const int32_t qmin = std::numeric_limits<TY>::min(), qmax = std::numeric_limits<TY>::max();
     const float lo = static_cast<float>(qmin - a.y_zero), hi = static_cast<float>(qmax - a.y_zero);
     const int64_t taps = a.KH * a.KW;
+    // Window multiplier: ratio / n, one double division per distinct n (interior windows share m_full).
+    const float m_full = static_cast<float>(a.ratio / static_cast<double>(taps));
+    // Round half to even as std::nearbyint does in the default rounding mode, without the libm call: adding and
+    // subtracting 1.5 * 2^23 leaves the nearest integer (ties to even) for |f| < 2^22; f is clamped to the
+    // output type's range first, so that always holds.
+    constexpr float kRound = 12582912.0f;
     for (int64_t p = a.p_begin; p < a.p_end; ++p) {
         const TX* xp = x + p * a.H * a.W;
         TY* yp = y + p * a.OH * a.OW;
@@ -124,13 +130,15 @@ void qavgpool_t(const QAvgPoolArgs& a) {
                 const int64_t xa = std::max<int64_t>(0, x0), xb = std::min(a.W, x0 + a.KW);
                 int32_t sum = 0;
                 for (int64_t iy = ya; iy < yb; ++iy)
-                    for (int64_t ix = xa; ix < xb; ++ix) sum += static_cast<int32_t>(xp[iy * a.W + ix]) - a.x_zero;
+                    for (int64_t ix = xa; ix < xb; ++ix) sum += static_cast<int32_t>(xp[iy * a.W + ix]);
                 const int64_t inside = std::max<int64_t>(0, yb - ya) * std::max<int64_t>(0, xb - xa);
                 EDGEQ_CHECK_MSG(inside > 0, "qavgpool: a window lies entirely in the padding");
+                sum -= static_cast<int32_t>(inside) * a.x_zero;
                 const int64_t n = a.count_include_pad ? taps : inside;
-                const float m = static_cast<float>(a.ratio / static_cast<double>(n));
-                const float f = std::min(std::max(static_cast<float>(sum) * m, lo), hi);
-                yp[oy * a.OW + ox] = static_cast<TY>(static_cast<int32_t>(std::nearbyint(f)) + a.y_zero);
+                const float m = n == taps ? m_full : static_cast<float>(a.ratio / static_cast<double>(n));
+                float f = std::min(std::max(static_cast<float>(sum) * m, lo), hi);
+                f = (f + kRound) - kRound;  // (the build never uses -ffast-math, which could fold this)
+                yp[oy * a.OW + ox] = static_cast<TY>(static_cast<int32_t>(f) + a.y_zero);
             }
         }
     }
