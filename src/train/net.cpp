@@ -16,7 +16,10 @@ Result<Net> Net::create(graph::Model model, int threads) {
     for (size_t i = 0; i < model.graph.nodes.size(); ++i) {
         const graph::Node& n = model.graph.nodes[i];
         if (n.op_type == "Constant") continue;
-        const GradOp* op = n.domain.empty() || n.domain == "ai.onnx" ? find_grad_op(n.op_type) : nullptr;
+        const bool onnx = n.domain.empty() || n.domain == "ai.onnx";
+        const GradOp* op = (onnx && n.op_type != "FakeQuant") || (n.domain == "com.edgeq" && n.op_type == "FakeQuant")
+                               ? find_grad_op(n.op_type)
+                               : nullptr;
         if (!op) {
             std::string list;
             for (const auto& s : grad_op_names()) list += (list.empty() ? "" : ", ") + s;

@@ -899,6 +899,83 @@ Status layernorm_bwd(BwdCtx& c) {
     return Status::Ok();
 }
 
+// ---- FakeQuant (com.edgeq, for QAT) ---------------------------------------------------------------------------
+// y = clamp(round(x / s), qmin, qmax) · s with s per tensor (scale numel 1) or per slice of `axis`.
+// Gradients (straight-through estimator; LSQ, Esser et al. 2020, without LSQ's gradient scale, which the caller
+// may apply to the step's learning rate):
+//   dy/dx = 1 where qmin <= x/s <= qmax, else 0
+//   dy/ds = round(x/s) − x/s inside the range, qmin below it, qmax above it.
+struct FqDims {
+    int64_t outer = 1, C = 1, inner = 1;
+    float qmin = -128, qmax = 127;
+};
+Result<FqDims> fq_dims(const graph::Node& n, const Tensor& x, const Tensor& s) {
+    FqDims d;
+    d.qmin = static_cast<float>(n.attr_i("qmin", -128));
+    d.qmax = static_cast<float>(n.attr_i("qmax", 127));
+    if (!(d.qmin < d.qmax)) return InvalidArgument(n.describe() + ": qmin must be < qmax");
+    if (s.numel() == 1) {
+        d.inner = x.numel();
+        return d;
+    }
+    int64_t axis = n.attr_i("axis", 0);
+    if (axis < 0) axis += x.rank();
+    if (axis < 0 || axis >= x.rank() || x.dim(axis) != s.numel())
+        return InvalidArgument(n.describe() + ": scale of " + std::to_string(s.numel()) +
+                               " elements does not match axis of " + shape_str(x.shape()));
+    d.C = s.numel();
+    for (int64_t i = 0; i < axis; ++i) d.outer *= x.dim(i);
+    for (int64_t i = axis + 1; i < x.rank(); ++i) d.inner *= x.dim(i);
+    return d;
+}
+
+Status fakequant_fwd(FwdCtx& c) {
+    EDGEQ_RETURN_IF_ERROR(need_inputs(c.node, c.in, 2));
+    EDGEQ_ASSIGN_OR_RETURN(FqDims d, fq_dims(c.node, c.in[0], c.in[1]));
+    Tensor y = like(c.in[0]);
+    const float *x = F(c.in[0]), *sc = F(c.in[1]);
+    for (int64_t ch = 0; ch < d.C; ++ch)
+        if (!(sc[ch] > 0)) return InvalidArgument(c.node.describe() + ": scale must be > 0");
+    for (int64_t o = 0; o < d.outer; ++o)
+        for (int64_t ch = 0; ch < d.C; ++ch) {
+            const float s = sc[ch];
+            const int64_t base = (o * d.C + ch) * d.inner;
+            for (int64_t i = 0; i < d.inner; ++i)
+                F(y)[base + i] = std::min(std::max(std::nearbyint(x[base + i] / s), d.qmin), d.qmax) * s;
+        }
+    c.out = {y};
+    return Status::Ok();
+}
+
+Status fakequant_bwd(BwdCtx& c) {
+    EDGEQ_ASSIGN_OR_RETURN(FqDims d, fq_dims(c.node, c.in[0], c.in[1]));
+    const float *x = F(c.in[0]), *sc = F(c.in[1]), *dy = F(c.dy);
+    Tensor dx = like(c.in[0]), ds = like(c.in[1]);
+    for (int64_t o = 0; o < d.outer; ++o)
+        for (int64_t ch = 0; ch < d.C; ++ch) {
+            const float s = sc[ch];
+            const int64_t base = (o * d.C + ch) * d.inner;
+            double acc = 0;
+            for (int64_t i = 0; i < d.inner; ++i) {
+                const float v = x[base + i] / s;
+                float gs;
+                if (v < d.qmin) {
+                    gs = d.qmin;
+                } else if (v > d.qmax) {
+                    gs = d.qmax;
+                } else {
+                    gs = std::nearbyint(v) - v;
+                    F(dx)[base + i] = dy[base + i];
+                }
+                acc += static_cast<double>(dy[base + i]) * gs;
+            }
+            F(ds)[ch] += static_cast<float>(acc);
+        }
+    if (c.want[0]) c.dx[0] = dx;
+    if (c.want[1]) c.dx[1] = ds;
+    return Status::Ok();
+}
+
 const GradOp kOps[] = {
     {"Gemm", gemm_fwd, gemm_bwd, 0b111},
     {"MatMul", matmul_fwd, matmul_bwd, 0b11},
@@ -919,6 +996,7 @@ const GradOp kOps[] = {
     {"Flatten", reshape_fwd, reshape_bwd, 0b1},
     {"Reshape", reshape_fwd, reshape_bwd, 0b1},
     {"Softmax", softmax_fwd, softmax_bwd, 0b1},
+    {"FakeQuant", fakequant_fwd, fakequant_bwd, 0b11},  // domain com.edgeq
 };
 
 }  // namespace

@@ -49,7 +49,7 @@ struct GradOp {
     uint32_t diff_inputs;  // bit i: input i is differentiable (else shape/statistics/bounds inputs)
 };
 
-// nullptr when the op has no gradient here (domain "" / ai.onnx only).
+// nullptr when the op has no gradient here (ai.onnx ops, plus com.edgeq FakeQuant for QAT).
 const GradOp* find_grad_op(const std::string& op_type);
 std::vector<std::string> grad_op_names();
 
