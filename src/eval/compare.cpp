@@ -16,17 +16,6 @@
 
 namespace edgeq {
 
-double TensorErrorStats::sqnr_db() const {
-    if (sum_err2 <= 0) return std::numeric_limits<double>::infinity();
-    if (sum_ref2 <= 0) return -std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(sum_ref2 / sum_err2);
-}
-
-double TensorErrorStats::cosine() const {
-    if (sum_ref2 <= 0 || sum_q2 <= 0) return sum_ref2 == sum_q2 ? 1.0 : 0.0;
-    return dot / std::sqrt(sum_ref2 * sum_q2);
-}
-
 namespace {
 
 using graph::Graph;
@@ -94,9 +83,7 @@ void accumulate(TensorErrorStats& s, const std::vector<float>& ref, const std::v
         else if (std::isinf(v)) ++s.inf;
         else if (std::fabs(v) > extreme) ++s.extreme;
         if (!std::isfinite(r) || !std::isfinite(v)) continue;
-        const double e = r - v;
-        s.sum_ref2 += r * r, s.sum_q2 += v * v, s.dot += r * v, s.sum_err2 += e * e;
-        s.max_abs_err = std::max(s.max_abs_err, std::fabs(e));
+        s.add(r, v);
         if (range && (r < range->first || r > range->second)) ++s.overflow;
     }
     s.count += static_cast<int64_t>(ref.size());

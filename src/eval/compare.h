@@ -25,24 +25,19 @@
 #include <string>
 #include <vector>
 
+#include "core/error_stats.h"
 #include "edgeq/status.h"
 
 namespace edgeq {
 
-struct TensorErrorStats {
+struct TensorErrorStats : ErrorStats {  // count: elements compared (over all samples)
     std::string name;           // REF's value (or initializer) name
     std::string op, node;       // producing node in REF ("" for weights)
     std::string matched_as;     // MODEL's tensor it was compared with
-    int64_t count = 0;          // elements compared (over all samples)
-    double sum_ref2 = 0, sum_err2 = 0, sum_q2 = 0, dot = 0;
-    double max_abs_err = 0;
     int64_t nan_ref = 0, inf_ref = 0, nan = 0, inf = 0;  // non-finite values in REF's and MODEL's tensor
     int64_t extreme = 0;        // MODEL's finite values with |x| > extreme_threshold
     bool quantized = false;     // overflow_rate is meaningful
     int64_t overflow = 0;       // REF values outside the quantized range
-    double sqnr_db() const;     // +inf when the error is exactly 0
-    double cosine() const;
-    double mse() const { return count ? sum_err2 / double(count) : 0.0; }
     double overflow_rate() const { return count ? double(overflow) / double(count) : 0.0; }
 };
 

@@ -17,17 +17,6 @@
 
 namespace edgeq::llm {
 
-double GgufTensorError::sqnr_db() const {
-    if (sum_err2 <= 0) return std::numeric_limits<double>::infinity();
-    if (sum_ref2 <= 0) return -std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(sum_ref2 / sum_err2);
-}
-
-double GgufTensorError::cosine() const {
-    if (sum_ref2 <= 0 || sum_q2 <= 0) return sum_ref2 == sum_q2 ? 1.0 : 0.0;
-    return dot / std::sqrt(sum_ref2 * sum_q2);
-}
-
 namespace {
 
 void add(GgufTensorError& s, const float* ref, const float* q, int64_t n) {
@@ -36,9 +25,7 @@ void add(GgufTensorError& s, const float* ref, const float* q, int64_t n) {
         if (std::isnan(v)) ++s.nan;
         else if (std::isinf(v)) ++s.inf;
         if (!std::isfinite(r) || !std::isfinite(v)) continue;
-        const double e = r - v;
-        s.sum_ref2 += r * r, s.sum_q2 += v * v, s.dot += r * v, s.sum_err2 += e * e;
-        s.max_abs_err = std::max(s.max_abs_err, std::fabs(e));
+        s.add(r, v);
     }
     s.count += n;
 }
@@ -132,7 +119,11 @@ Result<GgufCompareReport> compare_gguf(const std::string& ref_path, const std::s
             return Status(StatusCode::kInternal, "compare: the two forward passes read " + std::to_string(rr.entries.size()) + " and " +
                             std::to_string(rq.entries.size()) + " distinct matmul inputs");
         if (rep.activations.empty())
-            for (const auto& e : rr.entries) rep.activations.push_back({e.name + " (input)", "", 0});
+            for (const auto& e : rr.entries) {
+                GgufTensorError s;
+                s.name = e.name + " (input)";
+                rep.activations.push_back(s);
+            }
         for (size_t i = 0; i < rr.entries.size(); ++i)
             if (rr.entries[i].x.size() == rq.entries[i].x.size())
                 add(rep.activations[i], rr.entries[i].x.data(), rq.entries[i].x.data(),

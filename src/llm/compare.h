@@ -12,18 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "core/error_stats.h"
 #include "edgeq/status.h"
 
 namespace edgeq::llm {
 
-struct GgufTensorError {
+struct GgufTensorError : ErrorStats {
     std::string name;          // weight (or, for activations, the first weight reading that input)
     std::string type;          // MODEL's stored type (weights)
-    int64_t count = 0;
-    double sum_ref2 = 0, sum_err2 = 0, sum_q2 = 0, dot = 0, max_abs_err = 0;
     int64_t nan = 0, inf = 0;  // MODEL side
-    double sqnr_db() const;
-    double cosine() const;
 };
 
 struct GgufCompareOptions {

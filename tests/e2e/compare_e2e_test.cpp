@@ -9,18 +9,13 @@
 
 #include "cli_util.h"
 #include "common/shared.h"
+#include "fashion_util.h"
 #include "eval/compare.h"
 #include "formats/onnx/onnx_export.h"
 #include "formats/onnx/onnx_import.h"
 
 namespace edgeq {
 namespace {
-
-const char* kFashion = "/usr/share/datasets/fashion-mnist";
-const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
-
-bool have_fashion() { return fs::exists(fs::path(kFashion) / "t10k-images-idx3-ubyte.gz"); }
-std::string fashion(const std::string& f) { return (fs::path(kFashion) / f).string(); }
 
 TEST(CompareStats, SqnrCosineAndMse) {
     TensorErrorStats s;
@@ -57,7 +52,7 @@ nlohmann::json compare_json(const fs::path& ref, const fs::path& model, const st
 
 TEST(CompareE2E, StaticInt8QdqPerLayer) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path q = quantize_lenet5(model, "c_l5_s8.onnx", {});
     const auto j = compare_json(model, q);
     ASSERT_TRUE(j.contains("layers"));
@@ -90,7 +85,7 @@ TEST(CompareE2E, StaticInt8QdqPerLayer) {
 
 TEST(CompareE2E, QOperatorTensorsAreDequantized) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/mlp3.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path q = quantize_lenet5(model, "c_mlp3_native.onnx", {"--format", "native"});
     const auto j = compare_json(model, q);
     ASSERT_TRUE(j.contains("layers"));
@@ -109,7 +104,7 @@ TEST(CompareE2E, QOperatorTensorsAreDequantized) {
 
 TEST(CompareE2E, StrictFailsOnNaNWeightAndNamesIt) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/mlp3.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     auto m = onnxio::load_model(model.string());
     ASSERT_TRUE(m.ok()) << m.status().message();
     std::string poisoned;

@@ -7,15 +7,10 @@
 
 #include "cli_util.h"
 #include "common/shared.h"
+#include "fashion_util.h"
 
 namespace edgeq {
 namespace {
-
-const char* kFashion = "/usr/share/datasets/fashion-mnist";
-const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
-
-bool have_fashion() { return fs::exists(fs::path(kFashion) / "t10k-images-idx3-ubyte.gz"); }
-std::string fashion(const std::string& f) { return (fs::path(kFashion) / f).string(); }
 
 nlohmann::json quantize(const fs::path& model, const fs::path& out, const std::vector<std::string>& extra) {
     std::vector<std::string> args{"quantize", model.string(), out.string(), "--method", "static", "--calib",
@@ -36,7 +31,7 @@ double top1(const fs::path& model) {
 
 TEST(MixedPrecision, PolicyEdgeFirstAndLastInt8RestInt4) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path out = tmp_dir() / "mp_edge.onnx";
     const auto j = quantize(model, out, {"--policy", "edge", "--granularity", "group:32"});
     ASSERT_TRUE(j.contains("precision_map")) << j.dump();
@@ -57,7 +52,7 @@ TEST(MixedPrecision, PolicyEdgeFirstAndLastInt8RestInt4) {
 
 TEST(MixedPrecision, KeepRulesWinInOrder) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path out = tmp_dir() / "mp_keep.onnx";
     const auto j = quantize(model, out,
                             {"--keep", "/9/Gemm=fp16", "--keep", "/3/Conv=fp32", "--keep", "Gemm=int4", "--keep",

@@ -9,18 +9,13 @@
 
 #include "cli_util.h"
 #include "common/shared.h"
+#include "fashion_util.h"
 #include "edgeq/tensor.h"
 #include "formats/data/npy.h"
 #include "formats/onnx/onnx_import.h"
 
 namespace edgeq {
 namespace {
-
-const char* kFashion = "/usr/share/datasets/fashion-mnist";
-const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
-
-bool have_fashion() { return fs::exists(fs::path(kFashion) / "t10k-images-idx3-ubyte.gz"); }
-std::string fashion(const std::string& f) { return (fs::path(kFashion) / f).string(); }
 
 double eval_top1(const fs::path& model, int limit) {
     auto r = run_cli({"eval", model.string(), "--data", fashion("t10k-images-idx3-ubyte.gz"), "--labels",
@@ -33,7 +28,7 @@ double eval_top1(const fs::path& model, int limit) {
 
 TEST(PtqE2E, EveryMethodWritesALoadableAccurateModel) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const double fp32 = eval_top1(model, 2000);
     ASSERT_GT(fp32, 0.8);
     struct Case {
@@ -81,7 +76,7 @@ TEST(PtqE2E, EveryMethodWritesALoadableAccurateModel) {
 // and no Relu is left, and it classifies like the QDQ file.
 TEST(PtqE2E, NativeFormatIsQOperator) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/vgg_bn.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path qdq = tmp_dir() / "ptq_qdq.onnx", native = tmp_dir() / "ptq_native.onnx";
     for (const auto& [out, format] : {std::pair{qdq, "qdq"}, std::pair{native, "native"}}) {
         fs::remove(out);
@@ -106,7 +101,7 @@ TEST(PtqE2E, NativeFormatIsQOperator) {
 // float (ai.onnx has no integer LSTM); the file shrinks ~3x and accuracy holds.
 TEST(PtqE2E, DynamicQuantizesLstmWeights) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lstm.onnx");
-    if (!have_fashion()) GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    EDGEQ_REQUIRE_FASHION();
     const fs::path out = tmp_dir() / "ptq_lstm_dynamic.onnx";
     fs::remove(out);
     auto r = run_cli({"quantize", model.string(), out.string(), "--method", "dynamic", "--json"});
