@@ -12,7 +12,8 @@ namespace edgeq {
 namespace {
 
 const std::vector<std::string> kCommands = {"inspect",    "quantize", "run",   "eval",
-                                            "generate",   "perplexity", "imatrix", "bench", "compare"};
+                                            "generate",   "perplexity", "imatrix", "bench", "compare",
+                                            "report",     "train"};
 
 TEST(CliErrors, EverySubcommandHasHelpWithAnExample) {
     for (const auto& c : kCommands) {
@@ -49,6 +50,8 @@ TEST(CliErrors, MissingFilesAreNamed) {
         {"imatrix", m + ".gguf", "-f", m + ".txt", "-o", m + ".imatrix.gguf"},
         {"bench", m + ".onnx"},
         {"compare", m + ".onnx", m + ".q.onnx", "--data", m + ".idx"},
+        {"report", m + ".json", "-o", (tmp_dir() / "r.html").string()},
+        {"train", "--arch", "mlp", "--data", m, "--epochs", "1", "-o", (tmp_dir() / "t.onnx").string()},
     };
     for (const auto& args : cases) {
         SCOPED_TRACE(args[0]);
