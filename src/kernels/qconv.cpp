@@ -311,6 +311,7 @@ void qdwconv__avx2(const QDwConvArgs& a);
 void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t zero, bool is_signed, void* y);
 void activate_f32__avx2(const Activation& a, float* y, int64_t n);
 void activate_f32__avx512(const Activation& a, float* y, int64_t n);
+bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -344,11 +345,17 @@ void qdwconv(const QDwConvArgs& a) {
         qdwconv_rows(a);
 }
 
-void qavgpool(const QAvgPoolArgs& a) {
+void qavgpool_ref(const QAvgPoolArgs& a) {
     if (a.x_signed)
         a.y_signed ? qavgpool_t<int8_t, int8_t>(a) : qavgpool_t<int8_t, uint8_t>(a);
     else
         a.y_signed ? qavgpool_t<uint8_t, int8_t>(a) : qavgpool_t<uint8_t, uint8_t>(a);
+}
+
+void qavgpool(const QAvgPoolArgs& a) {
+    static const Isa isa = active_isa();
+    if (isa >= Isa::Avx2 && x86::qavgpool_inside__avx2(a)) return;
+    qavgpool_ref(a);
 }
 
 void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y) {

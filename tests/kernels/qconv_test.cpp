@@ -422,6 +422,59 @@ TEST(QAvgPool, MatchesDefinitionAndFloatWithinOne) {
     EXPECT_LE(off_by_one * 50, checked) << off_by_one << " of " << checked << " differ from the float path";
 }
 
+// qavgpool (the AVX2 loops when every window lies inside the input, else the reference) == qavgpool_ref byte
+// for byte: odd widths (rows not a multiple of the vector width, W ≠ OW·SW so rows are not one flat index),
+// heights that do not stack planes (H ≠ OH·SH), overlapping windows (stride < kernel), kxk windows, a row
+// longer than the AVX2 chunk, padded pools (reference path); u8 / s8 in and out, random zero points, scales
+// that saturate; planes split over calls. Bytes outside the written planes must stay untouched.
+TEST(QAvgPool, VectorEqualsReferenceOnAwkwardShapes) {
+    struct Pool {
+        int64_t H, W, KH, KW, SH, SW, PT, PL;
+    };
+    const Pool pools[] = {
+        {28, 28, 2, 2, 2, 2, 0, 0}, {10, 10, 2, 2, 2, 2, 0, 0}, {29, 31, 2, 2, 2, 2, 0, 0},
+        {7, 13, 3, 3, 3, 3, 0, 0},  {17, 17, 4, 4, 4, 4, 0, 0}, {9, 67, 2, 2, 1, 1, 0, 0},
+        {5, 5, 5, 5, 1, 1, 0, 0},   {12, 9, 3, 2, 3, 2, 0, 0},  {3, 2100, 1, 2, 1, 2, 0, 0},
+        {6, 6, 3, 3, 2, 2, 1, 1},   {1, 33, 1, 3, 1, 3, 0, 0},  {30, 42, 2, 3, 2, 3, 0, 0},
+    };
+    std::mt19937 rng(21);
+    for (const Pool& v : pools) {
+        const int64_t OH = (v.H + 2 * v.PT - v.KH) / v.SH + 1, OW = (v.W + 2 * v.PL - v.KW) / v.SW + 1;
+        for (const int64_t planes : {int64_t{1}, int64_t{5}}) {
+            std::vector<uint8_t> x(static_cast<size_t>(planes * v.H * v.W));
+            for (int variant = 0; variant < 8; ++variant) {
+                for (auto& e : x)
+                    e = variant == 3 ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+                QAvgPoolArgs a;
+                a.H = v.H, a.W = v.W, a.OH = OH, a.OW = OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+                a.PT = v.PT, a.PL = v.PL;
+                a.count_include_pad = variant % 2 == 1;
+                a.x_signed = variant & 2, a.y_signed = variant & 4;
+                a.x_zero = a.x_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+                a.y_zero = a.y_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+                // ratios from 0.05 to 20: small ones hit round-half cases often, large ones saturate
+                a.ratio = std::exp(std::uniform_real_distribution<double>(-3.0, 3.0)(rng));
+                a.x = x.data();
+                std::vector<uint8_t> want(static_cast<size_t>((planes + 1) * OH * OW), 0xA5), got = want;
+                const int64_t split = planes / 2;
+                for (int part = 0; part < 2; ++part) {
+                    a.p_begin = part == 0 ? 0 : split;
+                    a.p_end = part == 0 ? split : planes;
+                    if (a.p_begin == a.p_end) continue;
+                    a.y = want.data();
+                    qavgpool_ref(a);
+                    a.y = got.data();
+                    qavgpool(a);
+                }
+                for (size_t i = 0; i < want.size(); ++i)
+                    ASSERT_EQ(want[i], got[i]) << "pool " << v.H << "x" << v.W << " k" << v.KH << "x" << v.KW
+                                               << " s" << v.SH << "x" << v.SW << " planes " << planes << " variant "
+                                               << variant << " at " << i;
+            }
+        }
+    }
+}
+
 TEST(QLut, LooksUpEveryByte) {
     std::vector<uint8_t> table(256), x(1000), y(1000, 0);
     for (int i = 0; i < 256; ++i) table[static_cast<size_t>(i)] = static_cast<uint8_t>(i * 7 + 3);
