@@ -19,6 +19,7 @@ void register_bench(CLI::App& app);
 void register_train(CLI::App& app);
 void register_report(CLI::App& app);
 void register_compare(CLI::App& app);
+void register_qat(CLI::App& app);
 
 int exit_code();
 void set_exit_code(int code);
