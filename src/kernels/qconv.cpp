@@ -312,6 +312,7 @@ void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t z
 void activate_f32__avx2(const Activation& a, float* y, int64_t n);
 void activate_f32__avx512(const Activation& a, float* y, int64_t n);
 bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
+void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -358,8 +359,16 @@ void qavgpool(const QAvgPoolArgs& a) {
     qavgpool_ref(a);
 }
 
-void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y) {
+void qlut_u8_ref(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y) {
     for (int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
+void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y) {
+    static const bool vbmi = active_isa() >= Isa::Avx512 && __builtin_cpu_supports("avx512vbmi");
+    if (vbmi)
+        x86::qlut_u8__avx512vbmi(table, x, n, y);
+    else
+        qlut_u8_ref(table, x, n, y);
 }
 
 void qmaxpool(const QMaxPoolArgs& a) {

@@ -161,7 +161,10 @@ void qavgpool_ref(const QAvgPoolArgs& a);
 void qavgpool(const QAvgPoolArgs& a);
 
 // y[i] = table[x[i] as a byte] for i < n: a DequantizeLinear -> elementwise op -> QuantizeLinear chain whose
-// 256 results were computed once (runtime/fast/qfuse.cpp: by the reference ops themselves).
+// 256 results were computed once (runtime/fast/qfuse.cpp: by the reference ops themselves). _ref: the byte
+// loop; qlut_u8: AVX-512 VBMI (two vpermi2b and a blend per 64 bytes, kernels/x86/qlut_avx512.cpp) when
+// active_isa() allows AVX-512 and the CPU has VBMI, else the loop.
+void qlut_u8_ref(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 
 }  // namespace edgeq::kernels

@@ -436,6 +436,7 @@ TEST(QAvgPool, VectorEqualsReferenceOnAwkwardShapes) {
         {7, 13, 3, 3, 3, 3, 0, 0},  {17, 17, 4, 4, 4, 4, 0, 0}, {9, 67, 2, 2, 1, 1, 0, 0},
         {5, 5, 5, 5, 1, 1, 0, 0},   {12, 9, 3, 2, 3, 2, 0, 0},  {3, 2100, 1, 2, 1, 2, 0, 0},
         {6, 6, 3, 3, 2, 2, 1, 1},   {1, 33, 1, 3, 1, 3, 0, 0},  {30, 42, 2, 3, 2, 3, 0, 0},
+        {64, 64, 2, 2, 2, 2, 0, 0}, {9, 12, 3, 3, 3, 3, 0, 0},  // exact tilings over several chunks / 3×3
     };
     std::mt19937 rng(21);
     for (const Pool& v : pools) {
@@ -482,6 +483,17 @@ TEST(QLut, LooksUpEveryByte) {
     qlut_u8(table.data(), x.data(), 999, y.data());
     for (size_t i = 0; i < 999; ++i) ASSERT_EQ(y[i], static_cast<uint8_t>(x[i] * 7 + 3)) << i;
     EXPECT_EQ(y[999], 0);
+    // the vector path (when the CPU has it) == the byte loop at every length around the 64-byte block, random
+    // tables; the byte past n stays untouched
+    std::mt19937 rng(5);
+    for (auto& e : table) e = static_cast<uint8_t>(rng());
+    for (auto& e : x) e = static_cast<uint8_t>(rng());
+    for (int64_t n : {0, 1, 63, 64, 65, 127, 128, 200, 999}) {
+        std::vector<uint8_t> want(1000, 0x5A), got(1000, 0x5A);
+        qlut_u8_ref(table.data(), x.data(), n, want.data());
+        qlut_u8(table.data(), x.data(), n, got.data());
+        ASSERT_EQ(want, got) << n;
+    }
 }
 
 TEST(QMaxPool, MatchesNaiveMax) {
