@@ -29,7 +29,9 @@ Slices slices(const Tensor& w, int64_t axis, bool per_channel) {
     return s;
 }
 
-float fq(float x, float s, float qmax) { return std::min(std::max(std::nearbyint(x / s), -qmax), qmax) * s; }
+float fq(float x, float s, float qmax) {
+    return std::min(std::max(std::nearbyint(x / s), -qmax), qmax) * s;
+}
 
 struct Target {
     size_t node;
@@ -118,7 +120,8 @@ std::vector<float> mse_steps(const Tensor& w, int64_t axis, bool per_channel, in
     return steps;
 }
 
-Result<QatReport> qat_onnx(graph::Model& model, const QatOptions& o, const Dataset& train, const Dataset* test) {
+Result<QatReport> qat_onnx(graph::Model& model, const QatOptions& o, const Dataset& train,
+                           const Dataset* test) {
     if (o.weights != QType::I8 && o.weights != QType::I4 && o.weights != QType::I2)
         return InvalidArgument(std::string("QAT weights '") + quant::ptq::qtype_name(o.weights) +
                                "': expected int8, int4 or int2");
@@ -141,14 +144,17 @@ Result<QatReport> qat_onnx(graph::Model& model, const QatOptions& o, const Datas
         auto w = model.graph.initializers.find(n.inputs[1]);
         if (w == model.graph.initializers.end() || w->second.dtype() != DType::F32) continue;
         int64_t axis = -1;
-        if (n.op_type == "Conv") axis = 0;
+        if (n.op_type == "Conv")
+            axis = 0;
         else if (n.op_type == "Gemm" && n.attr_i("transA", 0) == 0 && w->second.rank() == 2)
             axis = n.attr_i("transB", 0) ? 0 : 1;
-        else if (n.op_type == "MatMul" && w->second.rank() == 2) axis = 1;
+        else if (n.op_type == "MatMul" && w->second.rank() == 2)
+            axis = 1;
         if (axis >= 0) targets.push_back({i, n.inputs[1], axis});
     }
     if (targets.empty())
-        return InvalidArgument("model '" + model.path + "': no Conv/Gemm/MatMul with an initializer weight to quantize");
+        return InvalidArgument("model '" + model.path +
+                               "': no Conv/Gemm/MatMul with an initializer weight to quantize");
 
     graph::Model qm = model;
     for (auto& [name, t] : qm.graph.initializers) t = t.clone();  // training must not touch the float model
@@ -234,8 +240,10 @@ Result<QatReport> qat_onnx(graph::Model& model, const QatOptions& o, const Datas
     quant::ptq::PtqOptions po;
     po.method = o.quantize_acts ? quant::ptq::Method::Static : quant::ptq::Method::WeightOnly;
     po.weights = o.weights;
-    if (o.quantize_acts) po.acts = QType::I8;
-    else po.acts.reset();
+    if (o.quantize_acts)
+        po.acts = QType::I8;
+    else
+        po.acts.reset();
     po.granularity = o.per_channel ? quant::ptq::Granularity::Channel : quant::ptq::Granularity::Tensor;
     po.weight_symmetric = true;
     po.calibrator = "minmax";

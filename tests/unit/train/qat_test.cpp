@@ -1,12 +1,14 @@
-// QAT pieces (train/qat.h): grid snapping and the MSE step search against their definitions, and qat_onnx on a
-// small CNN with BatchNormalization (folded, fake-quantized, fine-tuned, exported through the PTQ quantizer).
+// QAT pieces (train/qat.h): grid snapping and the MSE step search against their definitions, and qat_onnx on
+// a small CNN with BatchNormalization (folded, fake-quantized, fine-tuned, exported through the PTQ
+// quantizer).
+#include "train/qat.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "train/models.h"
-#include "train/qat.h"
 #include "unit/train/grad_check.h"
 
 namespace edgeq::train {
@@ -41,8 +43,8 @@ TEST(Qat, SnapToGridPerChannelFollowsTheDefinition) {
 TEST(Qat, MseStepsPickTheBestClipRatio) {
     // One channel with an outlier: clipping it beats the min-max step; a uniform channel keeps min-max.
     Tensor w(DType::F32, {2, 8});
-    const float a[16] = {0.1f, -0.12f, 0.09f, 0.11f, -0.1f, 0.08f, 0.1f, 3.0f,
-                         1.0f, -0.75f, 0.5f, -0.25f, 0.0f, 0.25f, -0.5f, 0.75f};
+    const float a[16] = {0.1f, -0.12f, 0.09f, 0.11f,  -0.1f, 0.08f, 0.1f,  3.0f,
+                         1.0f, -0.75f, 0.5f,  -0.25f, 0.0f,  0.25f, -0.5f, 0.75f};
     std::copy(a, a + 16, w.data<float>());
     const auto s = mse_steps(w, 0, true, 1);
     ASSERT_EQ(s.size(), 2u);
@@ -58,7 +60,8 @@ TEST(Qat, MseStepsPickTheBestClipRatio) {
     for (int64_t c = 0; c < 2; ++c) {
         const float mx = c == 0 ? 3.0f : 1.0f;
         for (int k = 0; k <= 14; ++k)
-            EXPECT_LE(err(c, s[static_cast<size_t>(c)]), err(c, (1.0f - 0.05f * static_cast<float>(k)) * mx) + 1e-9)
+            EXPECT_LE(err(c, s[static_cast<size_t>(c)]),
+                      err(c, (1.0f - 0.05f * static_cast<float>(k)) * mx) + 1e-9)
                 << c << " " << k;
     }
     const auto t = mse_steps(w, 0, false, 7);
