@@ -734,6 +734,32 @@ bool feeds_target(Graph& g, const std::string& v, const std::set<std::string>& t
     return false;
 }
 
+// Single-input ops the runtime runs on quantized bytes when DequantizeLinear / QuantizeLinear surround them
+// (runtime/fast/qfuse.cpp: AveragePool as qavgpool, elementwise ops as a 256-entry table, qlut_u8): "integer
+// islands" between two quantized layers. (Relu / Clip are not here: output_point folds them into the layer.)
+bool island_op(const Node& n) {
+    static const std::set<std::string> ops{"AveragePool", "Tanh",     "Sigmoid",  "LeakyRelu", "HardSigmoid",
+                                           "HardSwish",   "Elu",      "Selu",     "Celu",      "Gelu",
+                                           "Softplus",    "Softsign", "Mish"};
+    return n.domain.empty() && n.inputs.size() == 1 && n.outputs.size() == 1 && ops.count(n.op_type) != 0;
+}
+
+// Does v reach a target's input through a chain of pass-through and island ops in which every value has a
+// single consumer (and is no graph output)? Appends the island outputs met on the way to `islands`.
+bool feeds_target_via_islands(Graph& g, const std::string& v, const std::set<std::string>& target_names,
+                              std::vector<std::string>& islands, int depth = 0) {
+    if (depth > 16 || is_graph_output(g, v)) return false;
+    const auto cs = consumers(g, v);
+    if (cs.size() != 1 || cs[0]->inputs.empty() || cs[0]->inputs[0] != v) return false;
+    const Node& c = *cs[0];
+    if (target_names.count(c.name)) return true;
+    const bool island = island_op(c);
+    if ((!island && !pass_through(c)) || c.outputs.empty()) return false;
+    if (!feeds_target_via_islands(g, c.outputs[0], target_names, islands, depth + 1)) return false;
+    if (island) islands.push_back(c.outputs[0]);
+    return true;
+}
+
 Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, const CalibrationSource& calib,
                   PtqReport& rep) {
     Graph& g = m.graph;
@@ -761,7 +787,18 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
         const Node& n = g.nodes[t.node];
         const std::string y = output_point(g, n);
         if (o.keep_io_float && is_graph_output(g, y)) continue;
-        if (feeds_target(g, y, target_names)) want(y);
+        if (feeds_target(g, y, target_names)) {
+            want(y);
+            continue;
+        }
+        // Conv -> Tanh -> AveragePool -> Conv: Q/DQ on the layer's output and on each island's output (each
+        // observed on its own), so the runtime keeps the whole chain on bytes (requantize, table, integer
+        // pool). The island nearest the target (islands[0]) is followed by pass-through ops only: the target's
+        // own input Q/DQ closes it (DQ -> AveragePool -> Flatten -> Q runs as one step), so it gets none.
+        std::vector<std::string> islands;
+        if (!feeds_target_via_islands(g, y, target_names, islands) || islands.empty()) continue;
+        want(y);
+        for (size_t i = islands.size(); i-- > 1;) want(islands[i]);
     }
     // A target input reached from another quantized tensor through pass-through ops only (MaxPool, Flatten,
     // Reshape, ...) shares that tensor's parameters: those ops never widen the value range, and equal
