@@ -13,7 +13,7 @@ namespace {
 
 const std::vector<std::string> kCommands = {"inspect",    "quantize", "run",   "eval",
                                             "generate",   "perplexity", "imatrix", "bench", "compare",
-                                            "report",     "train"};
+                                            "report",     "train",      "demo"};
 
 TEST(CliErrors, EverySubcommandHasHelpWithAnExample) {
     for (const auto& c : kCommands) {
