@@ -6,11 +6,13 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace edgeq::data {
 namespace {
 
 constexpr int64_t kMaxNumel = int64_t{1} << 40;
+constexpr size_t kFirstChunk = size_t{1} << 20;
 
 struct GzCloser {
     void operator()(gzFile f) const { gzclose(f); }
@@ -71,12 +73,22 @@ Result<Tensor> read_idx(const std::string& path) {
         numel *= d;
         shape.push_back(d);
     }
-    Tensor t(DType::U8, shape);
-    EDGEQ_ASSIGN_OR_RETURN(n, read_some(f.get(), t.raw(), static_cast<size_t>(numel), path));
-    if (n < static_cast<size_t>(numel)) {
-        return Corrupt(path + ": IDX data truncated: " + shape_str(shape) + " needs " + std::to_string(numel) +
-                       " bytes, found " + std::to_string(n));
+    // The header alone does not size the buffer: a 16-byte file may claim 2^40 elements. Data is read in
+    // chunks that grow with what the stream actually delivers, so memory stays bounded by the data present.
+    std::vector<uint8_t> buf;
+    size_t got = 0;
+    while (got < static_cast<size_t>(numel)) {
+        const size_t want = std::min(static_cast<size_t>(numel), std::max(got * 2, kFirstChunk));
+        buf.resize(want);
+        EDGEQ_ASSIGN_OR_RETURN(n, read_some(f.get(), buf.data() + got, want - got, path));
+        got += n;
+        if (got < want) break;
     }
+    if (got < static_cast<size_t>(numel)) {
+        return Corrupt(path + ": IDX data truncated: " + shape_str(shape) + " needs " + std::to_string(numel) +
+                       " bytes, found " + std::to_string(got));
+    }
+    Tensor t = Tensor::from_bytes(DType::U8, shape, {buf.data(), got});
     uint8_t extra;
     EDGEQ_ASSIGN_OR_RETURN(n, read_some(f.get(), &extra, 1, path));
     if (n != 0) return Corrupt(path + ": IDX file has data after the " + shape_str(shape) + " elements");

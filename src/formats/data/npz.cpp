@@ -14,6 +14,9 @@ namespace {
 constexpr uint32_t kEocdSig = 0x06054b50, kZip64LocSig = 0x07064b50, kZip64EocdSig = 0x06064b50,
                    kCentralSig = 0x02014b50, kLocalSig = 0x04034b50;
 constexpr uint64_t kMaxEntryBytes = uint64_t{1} << 40;
+// Deflate expands at most ~1032:1 (258-byte matches coded in 2 bits); a larger ratio in the central directory
+// is a lie, caught before the output buffer is allocated.
+constexpr uint64_t kMaxDeflateRatio = 1032;
 
 // Bounded little-endian reader over [data, data + size): every read is checked.
 struct Reader {
@@ -22,7 +25,7 @@ struct Reader {
     uint64_t pos = 0;
     bool ok = true;
     uint64_t get(int n) {
-        if (!ok || pos + static_cast<uint64_t>(n) > size) {
+        if (!ok || pos > size || static_cast<uint64_t>(n) > size - pos) {  // no wrap-around for offsets near 2^64
             ok = false;
             return 0;
         }
@@ -32,7 +35,7 @@ struct Reader {
         return v;
     }
     void skip(uint64_t n) {
-        if (!ok || pos + n > size || pos + n < pos) ok = false;
+        if (!ok || pos > size || n > size - pos) ok = false;
         else pos += n;
     }
 };
@@ -191,6 +194,10 @@ Result<std::map<std::string, Tensor>> read_npz(const std::string& path) {
             if (e.csize != e.usize) return Corrupt(what + ": stored entry with different compressed and plain sizes");
             bytes = {d + data_off, static_cast<size_t>(e.csize)};
         } else {
+            if (e.usize > e.csize * kMaxDeflateRatio + 64) {
+                return Corrupt(what + ": central directory states " + std::to_string(e.usize) + " bytes inflated from " +
+                               std::to_string(e.csize) + " deflated bytes, more than deflate can produce");
+            }
             buf.resize(static_cast<size_t>(e.usize));
             EDGEQ_RETURN_IF_ERROR(inflate_raw(d + data_off, e.csize, buf, what));
             bytes = buf;

@@ -2,6 +2,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -115,6 +116,9 @@ int packed_per_byte(DType t) {
 
 // Limit on elements of one tensor: keeps every byte count far from overflow.
 constexpr int64_t kMaxNumel = int64_t{1} << 46;
+// Densifying a sparse tensor: at most max(64 MiB, 4096 x the encoded sparse proto) bytes.
+constexpr uint64_t kMaxSparseDenseBytes = uint64_t{64} << 20;
+constexpr uint32_t kMaxSparseRatio = 4096;
 
 Result<Shape> checked_shape(const google::protobuf::RepeatedField<int64_t>& dims, const std::string& what) {
     Shape s;
@@ -307,9 +311,19 @@ Result<Tensor> tensor_from_sparse_proto(const onnx::SparseTensorProto& sp, const
         return Corrupt(what + ": sparse indices " + shape_str(indices.shape()) + " do not match " +
                        std::to_string(nnz) + " values of rank " + std::to_string(rank));
     }
-    Tensor out(values.dtype(), shape);
     const size_t es = storage_bytes(values.dtype(), 1);
     const int64_t numel = shape_numel(shape);
+    // A few bytes of sparse proto may describe a dense tensor of 2^46 elements: bound the expansion before
+    // allocating it (zeros beyond this are not a model anyone ships).
+    const uint64_t dense = static_cast<uint64_t>(numel) * es;
+    const uint64_t limit = std::max<uint64_t>(kMaxSparseDenseBytes, uint64_t{kMaxSparseRatio} * sp.ByteSizeLong());
+    if (dense > limit) {
+        return Unsupported(what + ": sparse tensor " + shape_str(shape) + " with " + std::to_string(nnz) +
+                           " values densifies to " + std::to_string(dense) + " bytes, over the limit of " +
+                           std::to_string(limit) + " (" + std::to_string(kMaxSparseRatio) +
+                           " x its encoded size, at least 64 MiB)");
+    }
+    Tensor out(values.dtype(), shape);
     const int64_t* ix = indices.data<int64_t>();
     for (int64_t k = 0; k < nnz; ++k) {
         int64_t lin = 0;
