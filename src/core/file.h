@@ -34,6 +34,9 @@ private:
 
 // Writes "<path>.tmp.<pid>" and renames it onto path on commit(); if commit() is never reached (error,
 // exception) the temporary is removed, so the destination is either the old file or the complete new one.
+// commit() fsyncs the file before the rename and the folder after it. Open temporaries are also removed on
+// SIGINT/SIGTERM/SIGHUP once remove_temp_files_on_signal() has run (a SIGKILL leaves the temporary, never a
+// half-written destination).
 class AtomicFile {
 public:
     static Result<std::unique_ptr<AtomicFile>> create(const std::string& path);
@@ -52,6 +55,12 @@ private:
     FILE* f_ = nullptr;
     uint64_t written_ = 0;
     bool committed_ = false;
+    int slot_ = -1;  // index in the signal handler's table of open temporaries, -1 if not listed
 };
+
+// Installs a handler for SIGINT, SIGTERM and SIGHUP (where their action is still the default) that unlinks the
+// temporaries of all open AtomicFiles (async-signal-safe: a fixed table of paths and unlink()), then re-raises
+// the signal with the default action, so the process still dies of it. Call once, early in main().
+void remove_temp_files_on_signal();
 
 }  // namespace edgeq
