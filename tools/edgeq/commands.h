@@ -20,6 +20,7 @@ void register_train(CLI::App& app);
 void register_report(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_qat(CLI::App& app);
+void register_autotune(CLI::App& app);
 void register_demo(CLI::App& app);
 
 int exit_code();

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     edgeq::cli::register_compare(app);
     edgeq::cli::register_qat(app);
     edgeq::cli::register_demo(app);
+    edgeq::cli::register_autotune(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
