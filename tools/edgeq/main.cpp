@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <new>
 #include <string>
 
+#include "core/file.h"
 #include "tools/edgeq/commands.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
     edgeq::cli::register_qat(app);
     edgeq::cli::register_demo(app);
     edgeq::cli::register_autotune(app);
+    edgeq::remove_temp_files_on_signal();  // Ctrl-C / kill: no "<out>.tmp.<pid>" left behind
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -32,6 +35,11 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const std::bad_alloc&) {  // readers bound their allocations; this is the last line of defence
+        std::string cmd;
+        for (const CLI::App* sub : app.get_subcommands()) cmd = " " + sub->get_name();
+        std::fprintf(stderr, "edgeq%s: out of memory\n", cmd.c_str());
+        return 1;
     } catch (const CLI::ParseError& e) {
         // One line, like every other edgeq error: which command, what is wrong, where to look.
         std::string cmd;
