@@ -226,6 +226,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
         EDGEQ_ASSIGN_OR_RETURN(m->output_, L.weight("output.weight", D, V));
     } else {
         m->output_ = m->tok_embd_;  // tied classifier
+        m->tied_output_ = true;
     }
     m->layers_.resize(static_cast<size_t>(hp.n_layer));
     for (int64_t l = 0; l < hp.n_layer; ++l) {
@@ -248,6 +249,30 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     m->v_cache_.assign(cache, 0.0f);
     m->set_threads(o.threads);
     return m;
+}
+
+const Weight* Model::find_weight(const std::string& name) const {
+    if (name == tok_embd_.name) return &tok_embd_;
+    if (name == output_.name && !tied_output_) return &output_;
+    for (const Layer& ly : layers_)
+        for (const Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down})
+            if (w->name == name) return w;
+    return nullptr;
+}
+
+Status Model::set_weight_data(const std::string& name, DType type, std::span<const uint8_t> data) {
+    Weight* w = const_cast<Weight*>(find_weight(name));
+    if (!w) return NotFound("set_weight_data: no weight matrix '" + name + "' in " + file_->path());
+    const size_t rb = row_size(type, w->cols);
+    if (rb == 0 || data.size() != rb * static_cast<size_t>(w->rows))
+        return InvalidArgument("set_weight_data: '" + name + "' as " + dtype_name(type) + " needs " +
+                               std::to_string(rb * static_cast<size_t>(w->rows)) + " bytes, got " +
+                               std::to_string(data.size()));
+    w->type = type;
+    w->row_bytes = rb;
+    w->data = data.data();
+    if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;
+    return Status::Ok();
 }
 
 void Model::set_threads(int n) { threads_ = n > 0 ? n : hardware_threads(); }

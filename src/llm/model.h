@@ -101,6 +101,15 @@ public:
     // use by eval.
     void set_observer(MatmulObserver* o) { observer_ = o; }
 
+    // Points the weight matrix `name` (token_embd.weight, output.weight, blk.N.attn_q.weight, ...) at other
+    // bytes of the same shape: `data` holds rows x row_size(type, cols) bytes of `type` (any dtype with a
+    // codec) and must outlive its use by eval. Used to measure one tensor quantized while the others stay
+    // as loaded (llm/autotune.h); passing the file's own type and bytes restores it. A tied classifier
+    // (no output.weight) follows token_embd.weight. Errors: unknown weight name, wrong byte count.
+    Status set_weight_data(const std::string& name, DType type, std::span<const uint8_t> data);
+    // The weight matrix `name` as currently bound, or null.
+    const Weight* find_weight(const std::string& name) const;
+
 private:
     struct Layer {
         std::vector<float> attn_norm, ffn_norm;
@@ -112,6 +121,7 @@ private:
     std::unique_ptr<gguf::File> file_;
     HParams hp_;
     Weight tok_embd_, output_;
+    bool tied_output_ = false;
     std::vector<float> output_norm_;
     std::vector<Layer> layers_;
     int threads_ = 1;
