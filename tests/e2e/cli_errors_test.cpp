@@ -13,7 +13,8 @@ namespace {
 
 const std::vector<std::string> kCommands = {"inspect",    "quantize", "run",   "eval",
                                             "generate",   "perplexity", "imatrix", "bench", "compare",
-                                            "report",     "train",      "demo"};
+                                            "report",     "train",      "demo",
+                                            "autotune"};
 
 TEST(CliErrors, EverySubcommandHasHelpWithAnExample) {
     for (const auto& c : kCommands) {
