@@ -186,6 +186,7 @@ class Demo {
         std::error_code ec;
         fs::create_directories(dir_, ec);
         if (ec) return InvalidArgument("--cache " + dir_.string() + ": " + ec.message());
+        if (fs::exists(dir_ / "settings.txt")) return Status::Ok();
         return write_text(dir_ / "settings.txt", train_key_ + "\n");
     }
 
