@@ -119,7 +119,7 @@ Status Tuner::load(const graph::Model& fp32) {
     if (prepared_.graph.outputs.empty()) return InvalidArgument(fp32.path + ": model has no outputs");
     output_ = prepared_.graph.outputs[0].name;
 
-    EDGEQ_ASSIGN_OR_RETURN(auto set, ImageSet::open(prepared_, o_.images, o_.pre));
+    EDGEQ_ASSIGN_OR_RETURN(auto set, ImageSet::open(prepared_, o_.images, o_.pre, o_.limit));
     input_ = set->input_name();
     EDGEQ_ASSIGN_OR_RETURN(Tensor labels_t, load_array(o_.labels, "labels"));
     labels_ = labels_t.to_i64();

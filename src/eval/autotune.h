@@ -42,6 +42,7 @@ struct AutotuneOptions {
     int64_t group = 0;
     std::string calibrator = "minmax";
     int64_t calib_samples = 256, sens_samples = 1000, heldout_samples = 2000;
+    int64_t limit = 0;           // > 0: only the first `limit` images of the data set
     int threads = 0;
     std::function<void(const std::string&)> log;  // one line per stage / step (may be empty)
 };

@@ -26,7 +26,7 @@ struct AutotuneCli {
     std::string in, out, data, labels, preprocess, calib, max_drop, objective = "size", candidates, granularity;
     std::string imatrix;
     std::optional<double> max_kld, target_bpw;
-    int64_t calib_samples = 256, sens_samples = 1000, heldout_samples = 2000;
+    int64_t calib_samples = 256, sens_samples = 1000, heldout_samples = 2000, limit = 0;
     int ctx = 0, threads = 0;
     bool json = false, quiet = false;
     CLI::App* cmd = nullptr;
@@ -77,7 +77,7 @@ Result<double> parse_drop(const std::string& s) {
 
 Status run_gguf(const AutotuneCli& c) {
     for (const char* o : {"--labels", "--preprocess", "--max-drop", "--calib", "--granularity", "--calib-samples",
-                          "--sens-samples", "--heldout-samples"})
+                          "--sens-samples", "--heldout-samples", "--limit"})
         if (given(c, o)) return InvalidArgument(std::string(o) + " is for ONNX models; GGUF takes --data TEXT with --max-kld X or --target-bpw B");
     if (c.data.empty()) return InvalidArgument("GGUF autotune needs --data TEXT (UTF-8 text to measure KLD on)");
     GgufAutotuneCli g;
@@ -122,6 +122,7 @@ Status run_onnx(const AutotuneCli& c) {
     o.calib_samples = c.calib_samples;
     o.sens_samples = c.sens_samples;
     o.heldout_samples = c.heldout_samples;
+    o.limit = c.limit;
     o.threads = c.threads;
     if (!c.quiet && !c.json) o.log = [](const std::string& s) { std::fprintf(stderr, "edgeq autotune: %s\n", s.c_str()); };
     if (c.in == c.out) return InvalidArgument("OUT must differ from IN (" + c.in + ")");
@@ -248,6 +249,7 @@ void register_autotune(CLI::App& app) {
     cmd->add_option("--sens-samples", c->sens_samples, "ONNX: images for the sensitivity table (default 1000)")->check(CLI::PositiveNumber);
     cmd->add_option("--heldout-samples", c->heldout_samples, "ONNX: held-out images verifying each step (default 2000)")
         ->check(CLI::PositiveNumber);
+    cmd->add_option("--limit", c->limit, "ONNX: use the first N images of --data only (all splits)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--granularity", c->granularity, "ONNX: weight scales: tensor | channel | group:N (default channel)");
     cmd->add_option("--max-kld", c->max_kld, "GGUF: budget, mean KLD vs the input model");
     cmd->add_option("--target-bpw", c->target_bpw, "GGUF: budget, bits per weight");
