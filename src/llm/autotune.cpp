@@ -305,7 +305,7 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
             at.options.push_back({t.variants[j].type, t.variants[j].bytes.size(), t.costs[j]});
         table.push_back(std::move(at));
     }
-    EDGEQ_ASSIGN_OR_RETURN(const std::vector<AllocationStep> path, greedy_allocation_path(table));
+    EDGEQ_ASSIGN_OR_RETURN(std::vector<AllocationStep> path, greedy_allocation_path(table));
     res.path_steps = static_cast<int64_t>(path.size());
     const int64_t last = static_cast<int64_t>(path.size()) - 1;
     uint64_t fixed = 0;
@@ -340,6 +340,15 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
         res.budget_met = i0 >= 0;
         chosen = std::max<int64_t>(i0, 0);
         EDGEQ_RETURN_IF_ERROR(measure(chosen).status());
+        if (i0 >= 0) {  // the bytes the path step leaves: smaller upgrades that still fit (step last + 1)
+            AllocationStep filled = fill_budget(
+                table, path[static_cast<size_t>(i0)],
+                static_cast<uint64_t>(budget_bytes - static_cast<double>(fixed)));
+            if (filled.choice != path[static_cast<size_t>(i0)].choice) {
+                path.push_back(std::move(filled));
+                EDGEQ_RETURN_IF_ERROR(measure(last + 1).status());
+            }
+        }
         for (int k = 0; k < o.front_points; ++k)
             EDGEQ_RETURN_IF_ERROR(measure(o.front_points > 1 ? last * k / (o.front_points - 1) : last).status());
         // The lowest held-out KLD among the measured steps that fit.

@@ -6,6 +6,41 @@
 
 namespace edgeq {
 
+namespace {
+
+// The upgrade of s with the largest cost decrease per extra byte whose extra bytes are <= room (same bytes and
+// lower cost: first); false when none. Applies it to s.
+bool best_upgrade(const std::vector<AutotuneTensor>& tensors, AllocationStep& s, uint64_t room) {
+    double best_rate = 0;
+    int64_t bt = -1, bj = -1;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const AutotuneOption& cur = tensors[i].options[static_cast<size_t>(s.choice[i])];
+        for (size_t j = 0; j < tensors[i].options.size(); ++j) {
+            const AutotuneOption& o = tensors[i].options[j];
+            if (o.bytes < cur.bytes || o.cost >= cur.cost || o.bytes - cur.bytes > room) continue;
+            const double rate = o.bytes == cur.bytes ? std::numeric_limits<double>::infinity()
+                                                     : (cur.cost - o.cost) / static_cast<double>(o.bytes - cur.bytes);
+            if (rate > best_rate) best_rate = rate, bt = static_cast<int64_t>(i), bj = static_cast<int64_t>(j);
+        }
+    }
+    if (bt < 0) return false;
+    const auto& opts = tensors[static_cast<size_t>(bt)].options;
+    const AutotuneOption& cur = opts[static_cast<size_t>(s.choice[static_cast<size_t>(bt)])];
+    const AutotuneOption& nxt = opts[static_cast<size_t>(bj)];
+    s.bytes = s.bytes - cur.bytes + nxt.bytes;
+    s.predicted = s.predicted - cur.cost + nxt.cost;
+    s.choice[static_cast<size_t>(bt)] = static_cast<int>(bj);
+    return true;
+}
+
+}  // namespace
+
+AllocationStep fill_budget(const std::vector<AutotuneTensor>& tensors, AllocationStep from, uint64_t budget) {
+    while (from.bytes <= budget && best_upgrade(tensors, from, budget - from.bytes)) {
+    }
+    return from;
+}
+
 Result<std::vector<AllocationStep>> greedy_allocation_path(const std::vector<AutotuneTensor>& tensors) {
     AllocationStep s;
     for (const AutotuneTensor& t : tensors) {
@@ -20,29 +55,7 @@ Result<std::vector<AllocationStep>> greedy_allocation_path(const std::vector<Aut
         s.predicted += t.options[static_cast<size_t>(best)].cost;
     }
     std::vector<AllocationStep> path{s};
-    for (;;) {
-        // The upgrade with the largest cost decrease per extra byte (same bytes and lower cost: first).
-        double best_rate = 0;
-        int64_t bt = -1, bj = -1;
-        for (size_t i = 0; i < tensors.size(); ++i) {
-            const AutotuneOption& cur = tensors[i].options[static_cast<size_t>(s.choice[i])];
-            for (size_t j = 0; j < tensors[i].options.size(); ++j) {
-                const AutotuneOption& o = tensors[i].options[j];
-                if (o.bytes < cur.bytes || o.cost >= cur.cost) continue;
-                const double rate = o.bytes == cur.bytes ? std::numeric_limits<double>::infinity()
-                                                         : (cur.cost - o.cost) / static_cast<double>(o.bytes - cur.bytes);
-                if (rate > best_rate) best_rate = rate, bt = static_cast<int64_t>(i), bj = static_cast<int64_t>(j);
-            }
-        }
-        if (bt < 0) break;
-        const auto& opts = tensors[static_cast<size_t>(bt)].options;
-        const AutotuneOption& cur = opts[static_cast<size_t>(s.choice[static_cast<size_t>(bt)])];
-        const AutotuneOption& nxt = opts[static_cast<size_t>(bj)];
-        s.bytes = s.bytes - cur.bytes + nxt.bytes;
-        s.predicted = s.predicted - cur.cost + nxt.cost;
-        s.choice[static_cast<size_t>(bt)] = static_cast<int>(bj);
-        path.push_back(s);
-    }
+    while (best_upgrade(tensors, s, std::numeric_limits<uint64_t>::max())) path.push_back(s);
     return path;
 }
 

@@ -44,6 +44,11 @@ struct AllocationStep {
 // later step changes one tensor. Errors: a tensor without options.
 Result<std::vector<AllocationStep>> greedy_allocation_path(const std::vector<AutotuneTensor>& tensors);
 
+// Spends what a step leaves of a byte budget: repeatedly the upgrade with the largest cost decrease per
+// extra byte among those that still fit (any tensor, any larger option). Returns `from` unchanged when
+// nothing fits; from.bytes must be <= budget.
+AllocationStep fill_budget(const std::vector<AutotuneTensor>& tensors, AllocationStep from, uint64_t budget);
+
 // Index of the last step with bytes <= budget; -1 when even path[0] is larger.
 int64_t step_for_bytes(const std::vector<AllocationStep>& path, uint64_t budget);
 // Index of the first step with predicted <= max_cost; -1 when none.

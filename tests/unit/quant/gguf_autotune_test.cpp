@@ -120,6 +120,39 @@ TEST(GgufAutotune, BudgetLookups) {
     EXPECT_EQ(step_for_cost(*path, path->back().predicted / 2), -1);
 }
 
+TEST(GgufAutotune, FillBudgetSpendsTheBytesAPathStepLeaves) {
+    // a: a big upgrade with the best rate; b: a small one. At a budget between path steps the path stops before
+    // a's upgrade; filling takes b's upgrade, which still fits.
+    std::vector<AutotuneTensor> t{{"a", {{DType::Q4_K, 1000, 1.0}, {DType::Q8_0, 2000, 0.0}}},
+                                  {"b", {{DType::Q4_K, 100, 0.2}, {DType::Q8_0, 200, 0.1}}}};
+    auto path = greedy_allocation_path(t);
+    ASSERT_TRUE(path.ok());
+    ASSERT_EQ(path->size(), 3u);
+    EXPECT_EQ((*path)[1].choice, (std::vector<int>{1, 0}));
+    const uint64_t budget = 1250;
+    const int64_t i = step_for_bytes(*path, budget);
+    ASSERT_EQ(i, 0);
+    const AllocationStep f = fill_budget(t, (*path)[0], budget);
+    EXPECT_EQ(f.choice, (std::vector<int>{0, 1}));
+    EXPECT_EQ(f.bytes, 1200u);
+    EXPECT_NEAR(f.predicted, 1.1, kCostTol);
+    const AllocationStep same = fill_budget(t, (*path)[0], 1150);  // nothing fits in 50 bytes
+    EXPECT_EQ(same.choice, (*path)[0].choice);
+    EXPECT_EQ(same.bytes, (*path)[0].bytes);
+    // On the convex table, filling never makes a step worse and never passes the budget.
+    const auto table = convex_table();
+    auto cp = greedy_allocation_path(table);
+    ASSERT_TRUE(cp.ok());
+    for (uint64_t b = cp->front().bytes; b <= cp->back().bytes; b += 333) {
+        const int64_t k = step_for_bytes(*cp, b);
+        ASSERT_GE(k, 0);
+        const AllocationStep g = fill_budget(table, (*cp)[static_cast<size_t>(k)], b);
+        EXPECT_LE(g.bytes, b);
+        EXPECT_LE(g.predicted, (*cp)[static_cast<size_t>(k)].predicted);
+        EXPECT_GE(g.predicted, best_cost(table, b) - kCostTol);
+    }
+}
+
 TEST(GgufAutotune, BisectFindsTheFirstPassingStepWithFewDistinctProbes) {
     for (int64_t answer = 0; answer <= 21; ++answer) {
         for (int64_t first : {int64_t{0}, int64_t{7}, int64_t{20}, int64_t{99}}) {
