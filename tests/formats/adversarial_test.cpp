@@ -40,6 +40,7 @@ TEST(Adversarial, EveryReaderRejectsEveryCraftedFile) {
         ASSERT_FALSE(s.ok());
         EXPECT_NE(s.message().find(b.needle), std::string::npos) << "message: " << s.message() << "\nwanted: " << b.needle;
         EXPECT_NE(s.message().find(b.name), std::string::npos) << "the message should name the file: " << s.message();
+        EXPECT_EQ(s.message().find_first_of("\n\r"), std::string::npos) << "the message should be one line: " << s.message();
     }
     fs::remove_all(dir);
 }

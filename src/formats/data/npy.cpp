@@ -68,8 +68,12 @@ public:
 
 private:
     Status err(const std::string& m) const {
-        return Corrupt(src_ + ": .npy header: " + m + " at offset " + std::to_string(pos_) + " in \"" +
-                       std::string(s_.substr(0, 120)) + "\"");
+        // Quoted without its padding and with control bytes as '?', so the message stays one line.
+        std::string quoted(s_.substr(0, 120));
+        while (!quoted.empty() && (quoted.back() == ' ' || quoted.back() == '\n')) quoted.pop_back();
+        for (char& c : quoted)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        return Corrupt(src_ + ": .npy header: " + m + " at offset " + std::to_string(pos_) + " in \"" + quoted + "\"");
     }
     void ws() {
         while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
