@@ -9,9 +9,9 @@
 // Normal window: a shaft tone of f cycles per window (f in [3, 5]) with amplitude A in [0.6, 1], its second
 // harmonic (0.15-0.35 A), a temperature-dependent baseline offset in [-0.25, 0.25] and Gaussian noise (sigma
 // 0.08). Anomalies (label 1, a fraction P of the windows, the three kinds equally likely):
-//   spike     1-3 impulses of magnitude 1.2-2.2 at random samples (bearing impact; may saturate the ADC);
-//   drift     a linear ramp of 0.6-1.2 across the window (thermal drift / loosening mount), random sign;
-//   frequency the tone's frequency jumps by a factor 1.6-2.2 at a random sample in the middle half (phase
+//   spike     1-3 impulses of magnitude 0.6-1.8 at random samples (bearing impact; may saturate the ADC);
+//   drift     a linear ramp of 0.3-1.0 across the window (thermal drift / loosening mount), random sign;
+//   frequency the tone's frequency jumps by a factor 1.25-2.0 at a random sample in the middle half (phase
 //             continuous; speed change / resonance).
 // ADC: code = clamp(round(128 + 40 x), 0, 255); `--preprocess scale=0.0078125,mean=1,std=1` maps it to [-1,
 // 1). Random numbers: own splitmix64 generator and Box-Muller, so the files are byte-identical on every
@@ -60,7 +60,7 @@ void make_window(Rng& rng, Kind kind, int64_t w, uint8_t* out) {
     const double phase = rng.uniform(0.0, 2.0 * kPi), offset = rng.uniform(-0.25, 0.25);
     std::vector<double> x(static_cast<size_t>(w));
     const int64_t jump = kind == kFrequency ? w / 4 + rng.below(w / 2 + 1) : w;
-    const double factor = kind == kFrequency ? rng.uniform(1.6, 2.2) : 1.0;
+    const double factor = kind == kFrequency ? rng.uniform(1.25, 2.0) : 1.0;
     double theta = phase;  // phase accumulator, continuous across the frequency jump
     for (int64_t t = 0; t < w; ++t) {
         x[static_cast<size_t>(t)] =
@@ -71,10 +71,10 @@ void make_window(Rng& rng, Kind kind, int64_t w, uint8_t* out) {
         const int64_t n = 1 + rng.below(3);
         for (int64_t i = 0; i < n; ++i) {
             const double sign = rng.uniform() < 0.5 ? -1.0 : 1.0;
-            x[static_cast<size_t>(rng.below(w))] += sign * rng.uniform(1.2, 2.2);
+            x[static_cast<size_t>(rng.below(w))] += sign * rng.uniform(0.6, 1.8);
         }
     } else if (kind == kDrift) {
-        const double total = (rng.uniform() < 0.5 ? -1.0 : 1.0) * rng.uniform(0.6, 1.2);
+        const double total = (rng.uniform() < 0.5 ? -1.0 : 1.0) * rng.uniform(0.3, 1.0);
         for (int64_t t = 0; t < w; ++t) x[static_cast<size_t>(t)] += total * static_cast<double>(t) / (w - 1);
     }
     for (int64_t t = 0; t < w; ++t)

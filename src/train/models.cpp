@@ -87,8 +87,12 @@ graph::ValueInfo value_info(const std::string& name, std::vector<graph::Dim> dim
 }  // namespace
 
 Result<graph::Model> build_classifier(const ArchSpec& s) {
-    if (s.channels <= 0 || s.height < 4 || s.width < 4 || s.classes < 2)
-        return InvalidArgument("classifier needs a [C>=1, H>=4, W>=4] input and >= 2 classes");
+    const bool conv = s.arch == "cnn" || s.arch == "dwsep";
+    if (s.channels <= 0 || s.height < (conv ? 4 : 1) || s.width < (conv ? 4 : 1) || s.classes < 2)
+        return InvalidArgument(conv ? "classifier needs a [C>=1, H>=4, W>=4] input and >= 2 classes"
+                                    : "classifier needs a [C>=1, H>=1, W>=1] input and >= 2 classes");
+    for (int64_t h : s.hidden)
+        if (h < 1) return InvalidArgument("mlp hidden width " + std::to_string(h) + ": expected >= 1");
     graph::Model m;
     m.ir_version = 8;
     m.opsets[""] = 13;
@@ -97,11 +101,13 @@ Result<graph::Model> build_classifier(const ArchSpec& s) {
     Builder b(m, s.seed);
     std::string x = "input";
     if (s.arch == "mlp") {
-        const int64_t in = s.channels * s.height * s.width;
+        int64_t in = s.channels * s.height * s.width;
         x = b.node("Flatten", {x});
-        x = b.fc(x, in, 256, true);
-        x = b.fc(x, 256, 128, true);
-        x = b.fc(x, 128, s.classes, false);
+        for (int64_t h : s.hidden) {
+            x = b.fc(x, in, h, true);
+            in = h;
+        }
+        x = b.fc(x, in, s.classes, false);
     } else if (s.arch == "cnn") {
         x = b.maxpool2(b.bn_relu(b.conv(x, s.channels, 32, 3, 1, 1), 32));
         x = b.maxpool2(b.bn_relu(b.conv(x, 32, 64, 3, 1, 1), 64));

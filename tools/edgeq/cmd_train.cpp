@@ -1,5 +1,6 @@
 // edgeq train --arch mlp|cnn|dwsep --data DIR --epochs N -o MODEL.onnx [--batch B] [--lr X] [--optimizer sgd|adam]
-//             [--seed S] [--threads N] [--limit N] [--json] [--quiet]
+//             [--hidden W1,W2,...] [--preprocess scale=S,mean=M,std=D] [--seed S] [--threads N] [--limit N]
+//             [--json] [--quiet]
 // Trains a Fashion-MNIST-style classifier (src/train/), writes it as ONNX and reports the test accuracy of the
 // written file as `edgeq eval` measures it (same Session, same preprocessing).
 #include <chrono>
@@ -7,9 +8,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/parallel.h"
 #include "eval/classify.h"
+#include "eval/image_set.h"
 #include "formats/onnx/onnx_export.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/progress.h"
@@ -20,7 +23,8 @@ namespace edgeq::cli {
 namespace {
 
 struct TrainCli {
-    std::string arch, data, out, optimizer = "adam";
+    std::string arch, data, out, optimizer = "adam", preprocess;
+    std::vector<int64_t> hidden;  // mlp hidden widths (empty: 256,128)
     int epochs = 0, threads = 0;
     int64_t batch = 64, limit = 0;
     float lr = 0;  // 0: 2e-3 for adam, 0.05 for sgd
@@ -36,8 +40,16 @@ Status run(const TrainCli& c) {
         return InvalidArgument("--arch '" + c.arch + "': expected mlp, cnn or dwsep");
     if (c.optimizer != "sgd" && c.optimizer != "adam")
         return InvalidArgument("--optimizer '" + c.optimizer + "': expected sgd or adam");
+    if (!c.hidden.empty() && c.arch != "mlp") return InvalidArgument("--hidden applies to --arch mlp only");
     const int threads = c.threads > 0 ? c.threads : hardware_threads();
-    const Normalize norm;
+    Normalize norm;
+    if (!c.preprocess.empty()) {
+        EDGEQ_ASSIGN_OR_RETURN(Preprocess pre, parse_preprocess(c.preprocess));
+        if (pre.std == 0.0f) return InvalidArgument("--preprocess '" + c.preprocess + "': std must not be 0");
+        norm.scale = pre.scale;
+        norm.mean = pre.mean;
+        norm.std = pre.std;
+    }
     EDGEQ_ASSIGN_OR_RETURN(Dataset train, load_idx_split(c.data, "train", norm, c.limit));
     EDGEQ_ASSIGN_OR_RETURN(Dataset test, load_idx_split(c.data, "t10k", norm));
     ArchSpec spec;
@@ -47,9 +59,12 @@ Status run(const TrainCli& c) {
     spec.width = train.images.dim(3);
     spec.classes = std::max<int64_t>(std::max(train.classes, test.classes), 2);
     spec.seed = c.seed;
+    if (!c.hidden.empty()) spec.hidden = c.hidden;
     EDGEQ_ASSIGN_OR_RETURN(graph::Model model, build_classifier(spec));
     model.metadata_props.emplace_back("edgeq.preprocess", norm.preprocess_arg());
     EDGEQ_ASSIGN_OR_RETURN(Net net, Net::create(std::move(model), threads));
+    int64_t n_params = 0;
+    for (const auto& p : net.params()) n_params += p.value.numel();
 
     FitOptions fo;
     fo.epochs = c.epochs;
@@ -97,6 +112,7 @@ Status run(const TrainCli& c) {
                          {"optimizer", c.optimizer}, {"lr", fo.optimizer.lr},
                          {"batch", c.batch},         {"seed", c.seed},
                          {"threads", threads},       {"train_examples", train.size()},
+                         {"parameters", n_params},
                          {"epochs", epochs},         {"test_accuracy", r.value},
                          {"test_correct", r.correct}, {"test_count", r.count},
                          {"train_seconds", train_seconds}, {"seconds", since()},
@@ -104,9 +120,10 @@ Status run(const TrainCli& c) {
                          {"preprocess", norm.preprocess_arg()}};
         std::printf("%s\n", j.dump().c_str());
     } else {
-        std::printf("%s: %s trained %d epoch(s) on %lld images in %.1f s; test top1 %.4f (%lld / %lld)\n",
-                    c.out.c_str(), c.arch.c_str(), c.epochs, static_cast<long long>(train.size()), train_seconds,
-                    r.value, static_cast<long long>(r.correct), static_cast<long long>(r.count));
+        std::printf("%s: %s (%lld parameters) trained %d epoch(s) on %lld images in %.1f s; test top1 %.4f (%lld / %lld)\n",
+                    c.out.c_str(), c.arch.c_str(), static_cast<long long>(n_params), c.epochs,
+                    static_cast<long long>(train.size()), train_seconds, r.value, static_cast<long long>(r.correct),
+                    static_cast<long long>(r.count));
         std::printf("evaluate with: edgeq eval %s --data %s --labels %s --preprocess %s\n", c.out.c_str(),
                     co.images.c_str(), co.labels.c_str(), norm.preprocess_arg().c_str());
     }
@@ -120,7 +137,10 @@ void register_train(CLI::App& app) {
     auto* cmd = app.add_subcommand("train", "Train an image classifier (mlp, cnn, dwsep) on IDX data and write ONNX");
     cmd->footer("Example:\n  edgeq train --arch cnn --data /usr/share/datasets/fashion-mnist --epochs 2 -o cnn.onnx\n"
                 "DIR holds train-/t10k-images-idx3-ubyte and -labels-idx1-ubyte (each may be .gz). Inputs are\n"
-                "normalized as (pixel/255 - 0.2860) / 0.3530; the model's metadata records it (edgeq.preprocess).");
+                "normalized as (pixel/255 - 0.2860) / 0.3530 unless --preprocess says otherwise; the model's metadata\n"
+                "records it (edgeq.preprocess). A small MLP on 1-row IDX windows (docs/scenarios.md):\n"
+                "  edgeq train --arch mlp --hidden 32,16 --data sensor --epochs 10 -o sensor.onnx \\\n"
+                "              --preprocess scale=0.0078125,mean=1,std=1");
     cmd->add_option("--arch", c->arch, "mlp | cnn | dwsep")->required();
     cmd->add_option("--data", c->data, "Folder with the four MNIST-style IDX files")->required();
     cmd->add_option("--epochs", c->epochs, "Passes over the training set")->required()->check(CLI::Range(1, 1000));
@@ -129,6 +149,11 @@ void register_train(CLI::App& app) {
     cmd->add_option("--lr", c->lr, "Peak learning rate (default 2e-3 adam, 0.05 sgd; cosine decay to 10 %)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--optimizer", c->optimizer, "adam (default) | sgd (momentum 0.9)");
+    cmd->add_option("--hidden", c->hidden, "mlp: hidden layer widths, e.g. 32,16 (default 256,128)")
+        ->delimiter(',')
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+    cmd->add_option("--preprocess", c->preprocess,
+                    "scale=S,mean=M,std=D: input = (pixel*S - M)/D (default scale=1/255,mean=0.2860,std=0.3530)");
     cmd->add_option("--seed", c->seed, "Seed for initialization and shuffling (default 0)");
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--limit", c->limit, "Train on the first N training images only")->check(CLI::NonNegativeNumber);

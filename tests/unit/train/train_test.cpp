@@ -183,6 +183,24 @@ TEST(Training, TinyRunLowersTheLossAndLearns) {
     }
 }
 
+TEST(Models, MlpHiddenWidthsAndOneRowInputs) {
+    ArchSpec s{"mlp", 1, 1, 12, 2, 4, {5, 3}};  // a 1x12 window (sensor data), two hidden layers
+    auto net = Net::create(build_classifier(s).value()).value();
+    int64_t params = 0;
+    for (const auto& p : net.params()) params += p.value.numel();
+    EXPECT_EQ(params, (12 * 5 + 5) + (5 * 3 + 3) + (3 * 2 + 2));
+    Tensor x(DType::F32, {7, 1, 1, 12});
+    ASSERT_TRUE(net.forward({{"input", x}}, false).ok());
+    EXPECT_EQ(net.value("logits").value().shape(), (Shape{7, 2}));
+    s.hidden = {};  // logistic regression
+    EXPECT_TRUE(build_classifier(s).ok());
+    s.hidden = {4, 0};
+    EXPECT_FALSE(build_classifier(s).ok());
+    s.hidden = {4};
+    s.arch = "cnn";  // convolutions need H, W >= 4
+    EXPECT_FALSE(build_classifier(s).ok());
+}
+
 TEST(Training, ExportedOnnxRunsInEdgeqWithTheSameOutputs) {
     const Dataset train = blobs(60, 3);
     for (const char* arch : {"mlp", "cnn", "dwsep"}) {
