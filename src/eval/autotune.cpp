@@ -71,8 +71,13 @@ public:
 
 private:
     Status load(const graph::Model& fp32);
-    // Quantizes the prepared model with one precision per tuned layer.
-    Result<std::pair<graph::Model, int64_t>> quantize(const std::vector<std::string>& prec);
+    struct Quantized {
+        graph::Model model;
+        int64_t bytes = 0;  // tuned layers' weight bytes
+        ptq::PtqReport report;
+    };
+    // Quantizes the prepared model with one precision per tuned layer (empty: uniform int8, no --keep rules).
+    Result<Quantized> quantize(const std::vector<std::string>& prec);
     // Evaluates batches [b0, b1); `ref` (probabilities per image of those batches) gives KL / agreement.
     Result<EvalStats> evaluate(const graph::Model& m, size_t b0, size_t b1, std::vector<std::vector<double>>* keep_probs,
                                const std::vector<std::vector<double>>* ref);
@@ -163,7 +168,7 @@ Status Tuner::load(const graph::Model& fp32) {
     return Status::Ok();
 }
 
-Result<std::pair<graph::Model, int64_t>> Tuner::quantize(const std::vector<std::string>& prec) {
+Result<Tuner::Quantized> Tuner::quantize(const std::vector<std::string>& prec) {
     ptq::PtqOptions po;
     po.method = ptq::Method::Static;
     po.acts = ptq::QType::U8;
@@ -183,7 +188,7 @@ Result<std::pair<graph::Model, int64_t>> Tuner::quantize(const std::vector<std::
     int64_t bytes = rep.weight_bytes_after;  // integer and half layers
     for (size_t i = 0; i < prec.size(); ++i)
         if (prec[i] == "fp32") bytes += 4 * layers_[i].params;  // kept float: not in the report
-    return std::make_pair(std::move(m), bytes);
+    return Quantized{std::move(m), bytes, std::move(rep)};
 }
 
 Result<EvalStats> Tuner::evaluate(const graph::Model& m, size_t b0, size_t b1,
@@ -262,20 +267,9 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
 
     // Tuned layers: what static PTQ quantizes (a uniform int8 probe also gives the reference point).
     {
-        ptq::PtqOptions po;
-        po.method = ptq::Method::Static;
-        po.granularity = o_.granularity;
-        po.group = o_.group;
-        po.calibrator = o_.calibrator;
-        po.threads = o_.threads;
-        graph::Model m = prepared_;
-        size_t next = 0;
-        ptq::CalibrationSource src = [&]() -> Result<std::optional<ptq::CalibrationBatch>> {
-            if (next >= calib_.size()) return std::optional<ptq::CalibrationBatch>();
-            return std::optional<ptq::CalibrationBatch>(calib_[next++]);
-        };
-        EDGEQ_ASSIGN_OR_RETURN(auto rep, ptq::quantize_onnx(m, po, src));
-        ++res_.quantizations;
+        EDGEQ_ASSIGN_OR_RETURN(auto u, quantize({}));
+        const ptq::PtqReport& rep = u.report;
+        const graph::Model& m = u.model;
         for (const auto& n : rep.nodes) {
             AutotuneLayer l;
             l.name = n.node;
@@ -301,11 +295,11 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
     std::vector<ptq::SearchLayer> table(L);
     const std::vector<std::string> top(L, cands_[0]);
     EDGEQ_ASSIGN_OR_RETURN(auto start, quantize(top));
-    EDGEQ_ASSIGN_OR_RETURN(auto s0, evaluate(start.first, 0, sens_end_, nullptr, &ref));
+    EDGEQ_ASSIGN_OR_RETURN(auto s0, evaluate(start.model, 0, sens_end_, nullptr, &ref));
     for (size_t l = 0; l < L; ++l) {
         table[l].name = layers_[l].name;
         table[l].sens.push_back(s0.kl);
-        table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(start.second) : s0.ms_per_image());
+        table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(start.bytes) : s0.ms_per_image());
     }
     say("sensitivity: " + std::to_string(L) + " layers x " + std::to_string(cands_.size() - 1) +
         " lower candidates, start (all " + cands_[0] + ") KL " + fmt("%.3g", s0.kl));
@@ -314,15 +308,15 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
             std::vector<std::string> prec = top;
             prec[l] = cands_[j];
             EDGEQ_ASSIGN_OR_RETURN(auto q, quantize(prec));
-            EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.first, 0, sens_end_, nullptr, &ref));
+            EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.model, 0, sens_end_, nullptr, &ref));
             table[l].sens.push_back(st.kl);
-            table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(q.second) : st.ms_per_image());
+            table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(q.bytes) : st.ms_per_image());
             layers_[l].kl[cands_[j]] = st.kl;
             layers_[l].agreement[cands_[j]] =
                 st.count ? static_cast<double>(st.agree) / static_cast<double>(st.count) : 0;
             say("  " + layers_[l].name + " " + cands_[j] + ": KL " + fmt("%.3g", st.kl) + ", top-1 agreement " +
                 fmt("%.2f %%", 100.0 * layers_[l].agreement[cands_[j]]) + ", weights " +
-                std::to_string(q.second) + " B");
+                std::to_string(q.bytes) + " B");
         }
     }
 
@@ -330,10 +324,10 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
     auto verify = [&](const std::vector<int>& levels) -> Result<bool> {
         auto prec = precisions(levels);
         EDGEQ_ASSIGN_OR_RETURN(auto q, quantize(prec));
-        EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.first, sens_end_, held_end_, nullptr, nullptr));
+        EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.model, sens_end_, held_end_, nullptr, nullptr));
         const bool ok = st.accuracy() >= threshold;
         res_.visited.push_back({res_.visited.size() == 1 ? "start" : "step " + std::to_string(res_.steps++),
-                                named(prec), st.accuracy(), q.second, bits(q.second), st.ms_per_image(), ok});
+                                named(prec), st.accuracy(), q.bytes, bits(q.bytes), st.ms_per_image(), ok});
         return ok;
     };
     std::vector<int> levels(L, 0);
@@ -359,9 +353,9 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
     const double full_threshold = res_.fp32_accuracy - o_.max_drop - 1e-12;
     for (;;) {
         EDGEQ_ASSIGN_OR_RETURN(auto q, quantize(precisions(levels)));
-        EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.first, 0, nb, nullptr, nullptr));
-        res_.model = std::move(q.first);
-        res_.weight_bytes = q.second;
+        EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.model, 0, nb, nullptr, nullptr));
+        res_.model = std::move(q.model);
+        res_.weight_bytes = q.bytes;
         res_.accuracy = st.accuracy();
         res_.budget_met = start_ok && st.accuracy() >= full_threshold;
         if (res_.budget_met || accepted.empty()) break;
