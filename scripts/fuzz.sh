@@ -1,0 +1,43 @@
+#!/bin/bash
+# scripts/fuzz.sh [SECONDS] [TARGET...]: builds the libFuzzer targets in fuzz/ with clang (LLVM_DIR, default
+# /usr/lib/llvm-14) under ASan + UBSan in build-fuzz (EDGEQ_FUZZ_BUILD), then runs each (default: all of
+# gguf onnx llama2c npy npz idx) for SECONDS (default 60) on a working copy of its seed corpus fuzz/corpus/<t>.
+# A crash, leak, sanitizer report, allocation over 512 MB or RSS over 2 GB stops that target and is saved as
+# build-fuzz/artifacts/<t>-*; the script then exits 1. One summary line per target: seconds, runs, result.
+# Not part of CI or `make test` (time budget); record runs in docs/results/fuzz.md.
+set -u
+SECS=${1:-60}
+shift || true
+TARGETS=${*:-gguf onnx llama2c npy npz idx}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${EDGEQ_FUZZ_BUILD:-$ROOT/build-fuzz}
+LLVM=${LLVM_DIR:-/usr/lib/llvm-14}
+SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+LOCK=${EDGEQ_BUILD_LOCK:-/tmp/edgeq-build.lock}
+
+if [ ! -f "$B/CMakeCache.txt" ]; then
+  flock "$LOCK" cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEQ_FUZZ=ON -DEDGEQ_BUILD_TESTS=OFF -DEDGEQ_BUILD_BENCH=OFF \
+    -DCMAKE_C_COMPILER="$LLVM/bin/clang" -DCMAKE_CXX_COMPILER="$LLVM/bin/clang++" \
+    -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" >"$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 2; }
+fi
+for t in $TARGETS; do
+  flock "$LOCK" cmake --build "$B" -j2 --target "fuzz_$t" >"$B/build_$t.log" 2>&1 || { tail -30 "$B/build_$t.log"; exit 2; }
+done
+
+mkdir -p "$B/artifacts"
+status=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for t in $TARGETS; do
+  work="$B/corpus/$t"
+  mkdir -p "$work"
+  start=$(date +%s)
+  "$B/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25 -print_final_stats=1 \
+    -artifact_prefix="$B/artifacts/$t-" "$work" "$ROOT/fuzz/corpus/$t" >"$B/run_$t.log" 2>&1
+  rc=$?
+  end=$(date +%s)
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$B/run_$t.log" | grep -o '[0-9]*$' | tail -1)
+  if [ $rc -eq 0 ]; then result=ok; else result="FAILED (rc $rc, see $B/run_$t.log)"; status=1; fi
+  echo "fuzz_$t: $((end - start)) s, ${runs:-?} runs, corpus $(ls "$work" | wc -l) files: $result"
+done
+exit $status
