@@ -141,6 +141,9 @@ Result<CompareReport> compare_onnx(const std::string& ref_path, const std::strin
     Preprocess pre;
     pre.scale = opts.scale, pre.mean = opts.mean, pre.std = opts.std;
     EDGEQ_ASSIGN_OR_RETURN(auto images, ImageSet::open(ref, opts.images, pre, opts.limit, opts.batch));
+    if (opts.batch == 0 && images->dynamic_batch()) {  // a fixed batch (e.g. 1) is used as it is
+        EDGEQ_ASSIGN_OR_RETURN(images, ImageSet::open(ref, opts.images, pre, opts.limit, 16));
+    }
     const std::string mod_input = mod.graph.inputs[0].name;
 
     std::vector<int64_t> labels;

@@ -52,7 +52,7 @@ struct CompareOptions {
     std::string images, labels;       // labels optional
     float scale = 1.0f, mean = 0.0f, std = 1.0f;
     int64_t limit = 256;              // samples (0: all)
-    int64_t batch = 16;
+    int64_t batch = 0;                // 0: 16 if the batch dimension is dynamic, else the model's fixed batch
     double jump_db = 6.0;
     double extreme_threshold = 1e6;
     std::function<void(int64_t done, int64_t total)> progress;
