@@ -60,11 +60,18 @@ Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& 
         }
         const auto l = logits.to_f32();
         const int64_t classes = logits.numel() / nb;
+        if (r.classes == 0) {
+            r.classes = classes;
+            r.confusion.assign(static_cast<size_t>(classes * classes), 0);
+        }
         for (int64_t b = 0; b < nb && start + b < count; ++b) {
             int64_t best = 0;
             for (int64_t c = 1; c < classes; ++c)
                 if (l[static_cast<size_t>(b * classes + c)] > l[static_cast<size_t>(b * classes + best)]) best = c;
-            if (best == labels[static_cast<size_t>(start + b)]) ++r.correct;
+            const int64_t label = labels[static_cast<size_t>(start + b)];
+            if (best == label) ++r.correct;
+            if (label >= 0 && label < r.classes && classes == r.classes)
+                ++r.confusion[static_cast<size_t>(label * classes + best)];
             ++r.count;
         }
         if (o.progress) o.progress(r.count, count);
@@ -72,6 +79,25 @@ Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& 
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.value = r.count ? static_cast<double>(r.correct) / static_cast<double>(r.count) : 0.0;
     return r;
+}
+
+std::vector<ClassStats> per_class_stats(const ClassifyResult& r) {
+    std::vector<ClassStats> out(static_cast<size_t>(r.classes));
+    for (int64_t t = 0; t < r.classes; ++t) {
+        for (int64_t p = 0; p < r.classes; ++p) {
+            const int64_t n = r.confusion[static_cast<size_t>(t * r.classes + p)];
+            out[static_cast<size_t>(t)].support += n;
+            out[static_cast<size_t>(p)].predicted += n;
+            if (t == p) out[static_cast<size_t>(t)].true_positives = n;
+        }
+    }
+    for (auto& s : out) {
+        const double tp = static_cast<double>(s.true_positives);
+        s.precision = s.predicted ? tp / static_cast<double>(s.predicted) : 0.0;
+        s.recall = s.support ? tp / static_cast<double>(s.support) : 0.0;
+        s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+    }
+    return out;
 }
 
 }  // namespace edgeq

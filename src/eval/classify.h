@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "edgeq/status.h"
 #include "eval/session.h"
@@ -29,7 +30,17 @@ struct ClassifyResult {
     int64_t count = 0, correct = 0;
     double seconds = 0;
     int64_t batch = 0;
+    int64_t classes = 0;             // the model's output width
+    std::vector<int64_t> confusion;  // [label * classes + predicted]; labels outside [0, classes) not counted
 };
+
+// Per-class detection numbers from the confusion matrix: support = images with that label, predicted = images
+// predicted as it, precision = tp / predicted, recall = tp / support, f1 = their harmonic mean (0 when undefined).
+struct ClassStats {
+    int64_t support = 0, predicted = 0, true_positives = 0;
+    double precision = 0, recall = 0, f1 = 0;
+};
+std::vector<ClassStats> per_class_stats(const ClassifyResult& r);
 
 Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& opts);
 

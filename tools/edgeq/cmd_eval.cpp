@@ -43,6 +43,13 @@ Status run(EvalCli& c) {
     if (c.json) {
         nlohmann::json j{{"metric", r.metric}, {"value", r.value}, {"count", r.count}, {"correct", r.correct},
                          {"model", c.model}, {"batch", r.batch}, {"seconds", r.seconds}};
+        nlohmann::json per_class = nlohmann::json::array();
+        const auto stats = per_class_stats(r);
+        for (size_t k = 0; k < stats.size(); ++k)
+            per_class.push_back({{"class", k}, {"support", stats[k].support}, {"predicted", stats[k].predicted},
+                                 {"true_positives", stats[k].true_positives}, {"precision", stats[k].precision},
+                                 {"recall", stats[k].recall}, {"f1", stats[k].f1}});
+        j["per_class"] = per_class;
         EDGEQ_ASSIGN_OR_RETURN(ResultLabel label, label_model_file(c.model));
         c.label.apply(label);
         add_result_envelope(j, "eval", c.model, label,
@@ -73,7 +80,8 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--preprocess", c->preprocess, "scale=S,mean=M,std=D: input = (pixel*S - M)/D (default 1,0,1)");
     cmd->add_option("--limit", c->o.limit, "Evaluate the first N images only")->check(CLI::NonNegativeNumber);
     cmd->add_option("--batch", c->o.batch, "Batch size (default 64, or the model's fixed batch)")->check(CLI::NonNegativeNumber);
-    cmd->add_flag("--json", c->json, "Print one JSON object (docs/results-schema.md; also metric, value, count, ...)");
+    cmd->add_flag("--json", c->json, "Print one JSON object (docs/results-schema.md; also metric, value, count, "
+                  "per_class precision/recall/f1, ...)");
     cmd->add_flag("--quiet,-q", c->quiet, "No progress output");
     add_label_options(cmd, c->label);
     cmd->add_flag("--no-optimize", c->no_optimize, "Run the graph as imported");
