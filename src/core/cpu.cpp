@@ -5,6 +5,10 @@
 #include <cstring>
 #include <initializer_list>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace edgeq {
 namespace {
 
@@ -15,13 +19,19 @@ CpuFeatures detect() {
     // libgcc's checks include the OS (XGETBV) support of the register state.
     f.avx2 = __builtin_cpu_supports("avx2");
     f.fma = __builtin_cpu_supports("fma");
+#if defined(__clang__) && __clang_major__ < 16  // no "f16c"/"avxvnni" in its builtin (clang-14: fuzz/ builds)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    f.f16c = f.avx2 && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    f.avxvnni = f.avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#else
     f.f16c = __builtin_cpu_supports("f16c");
+    f.avxvnni = __builtin_cpu_supports("avxvnni");
+#endif
     f.avx512f = __builtin_cpu_supports("avx512f");
     f.avx512bw = __builtin_cpu_supports("avx512bw");
     f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-    f.avxvnni = __builtin_cpu_supports("avxvnni");
 #endif
     return f;
 }
