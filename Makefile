@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs missing Debian packages, configures and builds into build/.
-#   make demo   quantize a real model and show the result
+#   make demo   edgeq demo: train a Fashion-MNIST CNN, quantize it by every method, evaluate, benchmark, report
 #   make test   build everything and run the whole test suite (ctest)
 BUILD ?= build
 JOBS ?= $(shell nproc)
