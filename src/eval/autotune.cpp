@@ -32,7 +32,8 @@ std::string fmt(const char* f, double v) {
     return b;
 }
 
-// Output distribution of one row: the row itself when it already is one (non-negative, sums to 1), else its softmax.
+// Output distribution of one row: the row itself when it already is one (non-negative, sums to 1), else its
+// softmax.
 void to_probs(const float* x, int64_t n, std::vector<double>& p) {
     p.resize(static_cast<size_t>(n));
     double sum = 0;
@@ -47,7 +48,8 @@ void to_probs(const float* x, int64_t n, std::vector<double>& p) {
     }
     const double mx = *std::max_element(x, x + n);
     sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += p[static_cast<size_t>(i)] = std::exp(static_cast<double>(x[i]) - mx);
+    for (int64_t i = 0; i < n; ++i)
+        sum += p[static_cast<size_t>(i)] = std::exp(static_cast<double>(x[i]) - mx);
     for (auto& v : p) v /= sum;
 }
 
@@ -64,12 +66,12 @@ struct EvalStats {
 };
 
 class Tuner {
-public:
+  public:
     Tuner(const AutotuneOptions& o) : o_(o) {}
 
     Result<AutotuneResult> run(const graph::Model& fp32);
 
-private:
+  private:
     Status load(const graph::Model& fp32);
     struct Quantized {
         graph::Model model;
@@ -79,7 +81,8 @@ private:
     // Quantizes the prepared model with one precision per tuned layer (empty: uniform int8, no --keep rules).
     Result<Quantized> quantize(const std::vector<std::string>& prec);
     // Evaluates batches [b0, b1); `ref` (probabilities per image of those batches) gives KL / agreement.
-    Result<EvalStats> evaluate(const graph::Model& m, size_t b0, size_t b1, std::vector<std::vector<double>>* keep_probs,
+    Result<EvalStats> evaluate(const graph::Model& m, size_t b0, size_t b1,
+                               std::vector<std::vector<double>>* keep_probs,
                                const std::vector<std::vector<double>>* ref);
     std::vector<std::string> precisions(const std::vector<int>& levels) const {
         std::vector<std::string> p;
@@ -96,7 +99,8 @@ private:
         if (o_.log) o_.log(s);
     }
     double bits(int64_t bytes) const {
-        return res_.weight_params ? 8.0 * static_cast<double>(bytes) / static_cast<double>(res_.weight_params) : 0;
+        return res_.weight_params ? 8.0 * static_cast<double>(bytes) / static_cast<double>(res_.weight_params)
+                                  : 0;
     }
 
     const AutotuneOptions& o_;
@@ -108,7 +112,8 @@ private:
     std::vector<int64_t> labels_;
     std::vector<ptq::CalibrationBatch> calib_;
     std::string input_, output_;
-    size_t sens_end_ = 0, held_end_ = 0;  // batch indices: [0, sens_end) sensitivity, [sens_end, held_end) held-out
+    size_t sens_end_ = 0,
+           held_end_ = 0;  // batch indices: [0, sens_end) sensitivity, [sens_end, held_end) held-out
 };
 
 Status Tuner::load(const graph::Model& fp32) {
@@ -120,7 +125,8 @@ Status Tuner::load(const graph::Model& fp32) {
     EDGEQ_RETURN_IF_ERROR(passes::optimize(prepared_, oo).status());
     graph::UniqueNames names(prepared_.graph);
     for (auto& n : prepared_.graph.nodes)
-        if (n.name.empty()) n.name = names(n.op_type + "_" + (n.outputs.empty() ? std::string() : n.outputs[0]));
+        if (n.name.empty())
+            n.name = names(n.op_type + "_" + (n.outputs.empty() ? std::string() : n.outputs[0]));
     if (prepared_.graph.outputs.empty()) return InvalidArgument(fp32.path + ": model has no outputs");
     output_ = prepared_.graph.outputs[0].name;
 
@@ -130,9 +136,11 @@ Status Tuner::load(const graph::Model& fp32) {
     labels_ = labels_t.to_i64();
     const int64_t count = set->count();
     if (static_cast<int64_t>(labels_.size()) < count)
-        return InvalidArgument(o_.labels + ": " + std::to_string(labels_.size()) + " labels for " + std::to_string(count) +
-                               " images in " + o_.images);
-    if (count < 2) return InvalidArgument(o_.images + ": autotune needs at least 2 images, found " + std::to_string(count));
+        return InvalidArgument(o_.labels + ": " + std::to_string(labels_.size()) + " labels for " +
+                               std::to_string(count) + " images in " + o_.images);
+    if (count < 2)
+        return InvalidArgument(o_.images + ": autotune needs at least 2 images, found " +
+                               std::to_string(count));
     const int64_t B = set->batch();
     for (int64_t s = 0; s < count; s += B) {
         EDGEQ_ASSIGN_OR_RETURN(Tensor x, set->batch_at(s));
@@ -140,7 +148,9 @@ Status Tuner::load(const graph::Model& fp32) {
     }
     // Splits on batch boundaries: sensitivity first, then held-out (at least one batch each when possible).
     const size_t nb = batches_.size();
-    auto batches_for = [&](int64_t images) { return static_cast<size_t>(std::max<int64_t>(1, (images + B - 1) / B)); };
+    auto batches_for = [&](int64_t images) {
+        return static_cast<size_t>(std::max<int64_t>(1, (images + B - 1) / B));
+    };
     sens_end_ = std::min(batches_for(o_.sens_samples), nb > 1 ? nb / 2 : size_t{1});
     held_end_ = std::min(nb, sens_end_ + batches_for(o_.heldout_samples));
     if (held_end_ == sens_end_) {  // a single batch: sensitivity and held-out share it (said in the log)
@@ -148,7 +158,8 @@ Status Tuner::load(const graph::Model& fp32) {
         held_end_ = nb;
     }
     res_.samples = count;
-    for (size_t b = 0; b < nb; ++b) (b < sens_end_ ? res_.sens_samples : res_.heldout_samples) += b < held_end_ ? batches_[b].n : 0;
+    for (size_t b = 0; b < nb; ++b)
+        (b < sens_end_ ? res_.sens_samples : res_.heldout_samples) += b < held_end_ ? batches_[b].n : 0;
     if (held_end_ == sens_end_) res_.heldout_samples = res_.sens_samples;
 
     // Calibration batches, held in memory and replayed for every configuration.
@@ -176,7 +187,8 @@ Result<Tuner::Quantized> Tuner::quantize(const std::vector<std::string>& prec) {
     po.group = o_.group;
     po.calibrator = o_.calibrator;
     po.threads = o_.threads;
-    for (size_t i = 0; i < prec.size(); ++i) po.keep.emplace_back("^" + regex_escape(layers_[i].name) + "$", prec[i]);
+    for (size_t i = 0; i < prec.size(); ++i)
+        po.keep.emplace_back("^" + regex_escape(layers_[i].name) + "$", prec[i]);
     graph::Model m = prepared_;
     size_t next = 0;
     ptq::CalibrationSource src = [&]() -> Result<std::optional<ptq::CalibrationBatch>> {
@@ -238,26 +250,31 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
     std::set<std::string> seen;
     for (const auto& c : o_.candidates) {
         if (candidate_bits(c) == 0)
-            return InvalidArgument("--candidates: unknown precision '" + c + "' (expected fp32, fp16, bf16, int8, int4, int2)");
+            return InvalidArgument("--candidates: unknown precision '" + c +
+                                   "' (expected fp32, fp16, bf16, int8, int4, int2)");
         if (seen.insert(c).second) cands_.push_back(c);
     }
     if (cands_.empty()) return InvalidArgument("--candidates: empty list");
-    std::stable_sort(cands_.begin(), cands_.end(),
-                     [](const std::string& a, const std::string& b) { return candidate_bits(a) > candidate_bits(b); });
+    std::stable_sort(cands_.begin(), cands_.end(), [](const std::string& a, const std::string& b) {
+        return candidate_bits(a) > candidate_bits(b);
+    });
     if (!(o_.max_drop >= 0)) return InvalidArgument("--max-drop must be >= 0");
     if (o_.objective != "size" && o_.objective != "latency")
         return InvalidArgument("--objective '" + o_.objective + "': expected size or latency");
     res_.candidates = cands_;
     EDGEQ_RETURN_IF_ERROR(load(fp32));
     const size_t nb = batches_.size();
-    say("data: " + std::to_string(res_.samples) + " images (sensitivity " + std::to_string(res_.sens_samples) +
-        ", held-out " + std::to_string(res_.heldout_samples) + (sens_end_ == held_end_ ? ", the same batch" : "") +
-        "), calibration " + std::to_string(res_.calib_samples));
+    say("data: " + std::to_string(res_.samples) + " images (sensitivity " +
+        std::to_string(res_.sens_samples) + ", held-out " + std::to_string(res_.heldout_samples) +
+        (sens_end_ == held_end_ ? ", the same batch" : "") + "), calibration " +
+        std::to_string(res_.calib_samples));
 
     // 1. float reference
     std::vector<std::vector<double>> ref;
     EDGEQ_ASSIGN_OR_RETURN(auto fs, evaluate(prepared_, 0, sens_end_, &ref, nullptr));
-    EDGEQ_ASSIGN_OR_RETURN(auto fh, sens_end_ == held_end_ ? Result<EvalStats>(fs) : evaluate(prepared_, sens_end_, held_end_, nullptr, nullptr));
+    EDGEQ_ASSIGN_OR_RETURN(auto fh, sens_end_ == held_end_
+                                        ? Result<EvalStats>(fs)
+                                        : evaluate(prepared_, sens_end_, held_end_, nullptr, nullptr));
     EDGEQ_ASSIGN_OR_RETURN(auto ff, evaluate(prepared_, 0, nb, nullptr, nullptr));
     res_.fp32_accuracy = ff.accuracy();
     res_.fp32_heldout_accuracy = fh.accuracy();
@@ -279,15 +296,21 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
             res_.weight_params += n.params;
         }
         res_.untuned = rep.skipped;
-        if (layers_.empty()) return InvalidArgument(fp32.path + ": no Conv/Gemm/MatMul layer that static PTQ quantizes");
+        if (layers_.empty())
+            return InvalidArgument(fp32.path + ": no Conv/Gemm/MatMul layer that static PTQ quantizes");
         res_.fp32_weight_bytes = 4 * res_.weight_params;
         EDGEQ_ASSIGN_OR_RETURN(auto us, evaluate(m, sens_end_, held_end_, nullptr, nullptr));
-        AutotunePoint pt{"uniform int8", {}, us.accuracy(), rep.weight_bytes_after, bits(rep.weight_bytes_after),
-                         us.ms_per_image(), us.accuracy() >= threshold};
+        AutotunePoint pt{"uniform int8",
+                         {},
+                         us.accuracy(),
+                         rep.weight_bytes_after,
+                         bits(rep.weight_bytes_after),
+                         us.ms_per_image(),
+                         us.accuracy() >= threshold};
         for (const auto& l : layers_) pt.precisions[l.name] = "int8";
         res_.visited.push_back(pt);
-        say("uniform int8: held-out accuracy " + fmt("%.4f", us.accuracy()) + ", " + fmt("%.3f", pt.bits_per_weight) +
-            " bits per weight");
+        say("uniform int8: held-out accuracy " + fmt("%.4f", us.accuracy()) + ", " +
+            fmt("%.3f", pt.bits_per_weight) + " bits per weight");
     }
     const size_t L = layers_.size();
 
@@ -299,7 +322,8 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
     for (size_t l = 0; l < L; ++l) {
         table[l].name = layers_[l].name;
         table[l].sens.push_back(s0.kl);
-        table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(start.bytes) : s0.ms_per_image());
+        table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(start.bytes)
+                                                       : s0.ms_per_image());
     }
     say("sensitivity: " + std::to_string(L) + " layers x " + std::to_string(cands_.size() - 1) +
         " lower candidates, start (all " + cands_[0] + ") KL " + fmt("%.3g", s0.kl));
@@ -310,13 +334,14 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
             EDGEQ_ASSIGN_OR_RETURN(auto q, quantize(prec));
             EDGEQ_ASSIGN_OR_RETURN(auto st, evaluate(q.model, 0, sens_end_, nullptr, &ref));
             table[l].sens.push_back(st.kl);
-            table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(q.bytes) : st.ms_per_image());
+            table[l].cost.push_back(o_.objective == "size" ? static_cast<double>(q.bytes)
+                                                           : st.ms_per_image());
             layers_[l].kl[cands_[j]] = st.kl;
             layers_[l].agreement[cands_[j]] =
                 st.count ? static_cast<double>(st.agree) / static_cast<double>(st.count) : 0;
-            say("  " + layers_[l].name + " " + cands_[j] + ": KL " + fmt("%.3g", st.kl) + ", top-1 agreement " +
-                fmt("%.2f %%", 100.0 * layers_[l].agreement[cands_[j]]) + ", weights " +
-                std::to_string(q.bytes) + " B");
+            say("  " + layers_[l].name + " " + cands_[j] + ": KL " + fmt("%.3g", st.kl) +
+                ", top-1 agreement " + fmt("%.2f %%", 100.0 * layers_[l].agreement[cands_[j]]) +
+                ", weights " + std::to_string(q.bytes) + " B");
         }
     }
 
@@ -340,9 +365,10 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
         for (size_t i = 0; i < sr.steps.size(); ++i) {
             const auto& s = sr.steps[i];
             const auto& pt = res_.visited[res_.visited.size() - sr.steps.size() + i];
-            say(std::string(s.bisect ? "  bisect " : "  step ") + layers_[s.layer].name + " " + cands_[static_cast<size_t>(s.from)] +
-                " -> " + cands_[static_cast<size_t>(s.to)] + ": held-out " + fmt("%.4f", pt.accuracy) + ", " +
-                fmt("%.3f", pt.bits_per_weight) + " bits/weight: " + (s.accepted ? "kept" : "fails the budget"));
+            say(std::string(s.bisect ? "  bisect " : "  step ") + layers_[s.layer].name + " " +
+                cands_[static_cast<size_t>(s.from)] + " -> " + cands_[static_cast<size_t>(s.to)] +
+                ": held-out " + fmt("%.4f", pt.accuracy) + ", " + fmt("%.3f", pt.bits_per_weight) +
+                " bits/weight: " + (s.accepted ? "kept" : "fails the budget"));
         }
         for (size_t a : sr.accepted) accepted.push_back(sr.steps[a]);
         levels = sr.levels;
@@ -363,8 +389,9 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
         accepted.pop_back();
         levels[s.layer] = s.from;
         ++res_.undone;
-        say("whole set: accuracy " + fmt("%.4f", st.accuracy()) + " misses the budget; undo " + layers_[s.layer].name +
-            " " + cands_[static_cast<size_t>(s.from)] + " -> " + cands_[static_cast<size_t>(s.to)]);
+        say("whole set: accuracy " + fmt("%.4f", st.accuracy()) + " misses the budget; undo " +
+            layers_[s.layer].name + " " + cands_[static_cast<size_t>(s.from)] + " -> " +
+            cands_[static_cast<size_t>(s.to)]);
     }
     res_.bits_per_weight = bits(res_.weight_bytes);
     for (size_t l = 0; l < L; ++l) layers_[l].precision = cands_[static_cast<size_t>(levels[l])];
@@ -372,8 +399,8 @@ Result<AutotuneResult> Tuner::run(const graph::Model& fp32) {
         return p.precisions == named(precisions(levels)) && p.what != "uniform int8";
     });
     if (it != res_.visited.end()) res_.heldout_accuracy = it->accuracy;
-    say(std::string("result: accuracy ") + fmt("%.4f", res_.accuracy) + " (fp32 " + fmt("%.4f", res_.fp32_accuracy) +
-        "), " + fmt("%.3f", res_.bits_per_weight) + " bits per weight" +
+    say(std::string("result: accuracy ") + fmt("%.4f", res_.accuracy) + " (fp32 " +
+        fmt("%.4f", res_.fp32_accuracy) + "), " + fmt("%.3f", res_.bits_per_weight) + " bits per weight" +
         (res_.budget_met ? "" : ": the budget is NOT met; writing the best model found"));
 
     std::vector<ptq::ParetoPoint> pts;

@@ -1,10 +1,10 @@
 // `edgeq autotune IN.onnx OUT.onnx`: automatic per-layer mixed precision for ONNX classifiers (issue 8).
 //
 // Each Conv/Gemm/MatMul that static PTQ quantizes (quant/ptq/ptq.h) gets one precision from the candidates
-// (fp32, fp16, bf16, int8, int4, int2); activations are static INT8 (QDQ) around every integer layer, calibrated on
-// the first `calib_samples` images of the calibration set (the data set when none is given). The data set is
-// split: the first `sens_samples` images measure sensitivities, the next `heldout_samples` verify each step,
-// and the whole set gives the final accuracy.
+// (fp32, fp16, bf16, int8, int4, int2); activations are static INT8 (QDQ) around every integer layer,
+// calibrated on the first `calib_samples` images of the calibration set (the data set when none is given).
+// The data set is split: the first `sens_samples` images measure sensitivities, the next `heldout_samples`
+// verify each step, and the whole set gives the final accuracy.
 //   1. float model: reference outputs (sensitivity split) and accuracy (held-out split, whole set);
 //   2. sensitivity: for each layer and each candidate below the highest, only that layer lowered (the others
 //      at the highest candidate): mean KL divergence of the softmax outputs from the float model's, top-1
@@ -35,14 +35,14 @@ struct AutotuneOptions {
     std::string images, labels;  // data set (IDX, .npy, .npz), as `edgeq eval`
     std::string calib;           // calibration images; "" = the data set
     Preprocess pre;
-    double max_drop = 0.005;     // allowed top-1 drop vs the float model, absolute (0.005 = 0.5 points)
-    std::string objective = "size";                               // size | latency
+    double max_drop = 0.005;         // allowed top-1 drop vs the float model, absolute (0.005 = 0.5 points)
+    std::string objective = "size";  // size | latency
     std::vector<std::string> candidates{"int2", "int4", "int8", "fp16"};  // any order
     quant::ptq::Granularity granularity = quant::ptq::Granularity::Channel;
     int64_t group = 0;
     std::string calibrator = "minmax";
     int64_t calib_samples = 256, sens_samples = 1000, heldout_samples = 2000;
-    int64_t limit = 0;           // > 0: only the first `limit` images of the data set
+    int64_t limit = 0;  // > 0: only the first `limit` images of the data set
     int threads = 0;
     std::function<void(const std::string&)> log;  // one line per stage / step (may be empty)
 };
@@ -54,22 +54,22 @@ struct AutotunePoint {
     double accuracy = 0;                            // held-out split
     int64_t weight_bytes = 0;                       // tuned layers' weights (+ scales / zero points)
     double bits_per_weight = 0;
-    double ms_per_image = 0;                        // held-out evaluation wall time / images
-    bool passed = false;                            // within the budget on the held-out split
+    double ms_per_image = 0;  // held-out evaluation wall time / images
+    bool passed = false;      // within the budget on the held-out split
 };
 
 struct AutotuneLayer {
     std::string name, op;
     int64_t params = 0;
-    std::string precision;                          // chosen
-    std::map<std::string, double> kl, agreement;    // sensitivity per lowered candidate
+    std::string precision;                        // chosen
+    std::map<std::string, double> kl, agreement;  // sensitivity per lowered candidate
 };
 
 struct AutotuneResult {
-    graph::Model model;                  // the chosen model, quantized
-    std::vector<AutotuneLayer> layers;   // tuned layers, topological order
-    std::vector<std::string> untuned;    // Conv/Gemm/MatMul/... static PTQ leaves float ("node (op): why")
-    std::vector<std::string> candidates; // highest precision first
+    graph::Model model;                   // the chosen model, quantized
+    std::vector<AutotuneLayer> layers;    // tuned layers, topological order
+    std::vector<std::string> untuned;     // Conv/Gemm/MatMul/... static PTQ leaves float ("node (op): why")
+    std::vector<std::string> candidates;  // highest precision first
     double accuracy = 0, fp32_accuracy = 0;  // whole data set
     double heldout_accuracy = 0, fp32_heldout_accuracy = 0;
     int64_t samples = 0, sens_samples = 0, heldout_samples = 0, calib_samples = 0;
@@ -87,7 +87,8 @@ struct AutotuneResult {
 // data that does not fit the model, fewer than 2 images, no layer to tune, quantizer errors.
 Result<AutotuneResult> autotune_onnx(const graph::Model& fp32, const AutotuneOptions& opts);
 
-// Bits of storage per weight of a candidate name (fp32 32, fp16/bf16 16, int8 8, int4 4, int2 2); 0 if unknown.
+// Bits of storage per weight of a candidate name (fp32 32, fp16/bf16 16, int8 8, int4 4, int2 2); 0 if
+// unknown.
 int candidate_bits(const std::string& name);
 
 }  // namespace edgeq

@@ -1,6 +1,7 @@
-// `edgeq autotune` on lenet5 with a 1,200-image slice of the Fashion-MNIST test set (issue 8 item 3): the budget
-// decides, the JSON carries the documented fields, the written model evaluates to the reported accuracy, a budget
-// that cannot be met still writes a model and says so, and mixed ONNX / GGUF flags are one-line errors.
+// `edgeq autotune` on lenet5 with a 1,200-image slice of the Fashion-MNIST test set (issue 8 item 3): the
+// budget decides, the JSON carries the documented fields, the written model evaluates to the reported
+// accuracy, a budget that cannot be met still writes a model and says so, and mixed ONNX / GGUF flags are
+// one-line errors.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -15,14 +16,31 @@ namespace {
 constexpr const char* kLimit = "1200";
 
 std::vector<std::string> autotune_args(const fs::path& model, const fs::path& out) {
-    return {"autotune", model.string(), out.string(), "--data", fashion("t10k-images-idx3-ubyte.gz"), "--labels",
-            fashion("t10k-labels-idx1-ubyte.gz"), "--preprocess", kPre, "--limit", kLimit, "--sens-samples", "256",
-            "--heldout-samples", "512", "--calib-samples", "128", "--json", "-q"};
+    return {"autotune",
+            model.string(),
+            out.string(),
+            "--data",
+            fashion("t10k-images-idx3-ubyte.gz"),
+            "--labels",
+            fashion("t10k-labels-idx1-ubyte.gz"),
+            "--preprocess",
+            kPre,
+            "--limit",
+            kLimit,
+            "--sens-samples",
+            "256",
+            "--heldout-samples",
+            "512",
+            "--calib-samples",
+            "128",
+            "--json",
+            "-q"};
 }
 
 double top1(const fs::path& model) {
     auto r = run_cli({"eval", model.string(), "--data", fashion("t10k-images-idx3-ubyte.gz"), "--labels",
-                      fashion("t10k-labels-idx1-ubyte.gz"), "--preprocess", kPre, "--limit", kLimit, "--json", "-q"});
+                      fashion("t10k-labels-idx1-ubyte.gz"), "--preprocess", kPre, "--limit", kLimit, "--json",
+                      "-q"});
     EXPECT_EQ(r.rc, 0) << r.err;
     return r.rc == 0 ? nlohmann::json::parse(r.out).at("value").get<double>() : -1.0;
 }
@@ -56,7 +74,9 @@ TEST(Autotune, MeetsTheBudgetSmallerThanInt8AndTheFileMatchesTheReport) {
     ASSERT_TRUE(j["pareto"].is_array());
     ASSERT_FALSE(j["pareto"].empty());
     for (const auto& p : j["pareto"]) {
-        EXPECT_TRUE(p.contains("heldout_accuracy") && p.contains("weight_bytes") && p.contains("ms_per_image")) << p.dump();
+        EXPECT_TRUE(p.contains("heldout_accuracy") && p.contains("weight_bytes") &&
+                    p.contains("ms_per_image"))
+            << p.dump();
     }
     EXPECT_EQ(j["sensitivity"].size(), 5u);
     // the written file is the model that was measured
@@ -100,13 +120,17 @@ TEST(Autotune, WrongFlagsAreOneLineErrors) {
         std::string expect;
     };
     const std::vector<Case> cases{
-        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--max-kld", "0.1"}, "--max-kld is for GGUF"},
-        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--ctx", "64"}, "--ctx is for GGUF"},
+        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--max-kld", "0.1"},
+         "--max-kld is for GGUF"},
+        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--ctx", "64"},
+         "--ctx is for GGUF"},
         {{"autotune", m, o, "--data", "x", "--max-drop", "1%"}, "--labels"},
         {{"autotune", m, o, "--data", "x", "--labels", "y"}, "--max-drop"},
         {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "5"}, "ambiguous"},
-        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--candidates", "int3"}, "int3"},
-        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--objective", "speed"}, "speed"},
+        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--candidates", "int3"},
+         "int3"},
+        {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--objective", "speed"},
+         "speed"},
         {{"autotune", g, o, "--data", "t.txt", "--labels", "y", "--max-kld", "0.1"}, "--labels is for ONNX"},
         {{"autotune", g, o, "--data", "t.txt", "--max-drop", "1%"}, "--max-drop is for ONNX"},
     };

@@ -8,8 +8,9 @@ namespace edgeq::quant::ptq {
 Result<SearchResult> greedy_search(const std::vector<SearchLayer>& layers, const SearchVerify& verify) {
     for (const auto& l : layers)
         if (l.sens.empty() || l.sens.size() != l.cost.size())
-            return InvalidArgument("autotune search: layer '" + l.name + "' has " + std::to_string(l.sens.size()) +
-                                   " sensitivities and " + std::to_string(l.cost.size()) + " costs");
+            return InvalidArgument("autotune search: layer '" + l.name + "' has " +
+                                   std::to_string(l.sens.size()) + " sensitivities and " +
+                                   std::to_string(l.cost.size()) + " costs");
     SearchResult r;
     r.levels.assign(layers.size(), 0);
     std::vector<bool> frozen(layers.size(), false);
@@ -52,8 +53,10 @@ Result<SearchResult> greedy_search(const std::vector<SearchLayer>& layers, const
         while (hi - lo > 1) {
             const int mid = lo + (hi - lo) / 2;
             EDGEQ_ASSIGN_OR_RETURN(bool mid_ok, attempt(best_l, lo, mid, true));
-            if (mid_ok) lo = mid;
-            else hi = mid;
+            if (mid_ok)
+                lo = mid;
+            else
+                hi = mid;
         }
         frozen[best_l] = true;
     }

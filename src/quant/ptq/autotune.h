@@ -5,12 +5,13 @@
 // (e.g. 0 = fp16, 1 = int8, 2 = int4, 3 = int2). For each layer l and level j the table holds
 //   sens[l][j]  the damage when only l sits at j (the others at level 0), e.g. the mean output KL divergence
 //               against the float model on a sensitivity subset; sens[l][0] is the baseline;
-//   cost[l][j]  what the objective minimises with only l at j: weight bytes (size) or time per image (latency).
+//   cost[l][j]  what the objective minimises with only l at j: weight bytes (size) or time per image
+//   (latency).
 // Step: among the layers not frozen, the move l: k -> j (j > k) with the smallest
 //   max(sens[l][j] - sens[l][k], 0) / (cost[l][k] - cost[l][j])       (only moves that save something)
-// is applied and verified. A failed move k -> j bisects the levels between k and j (the highest passing one is
-// kept); the layer is then frozen, since lowering it further only hurts more. The search ends when no move is
-// left. It assumes damage grows as precision falls, which the bisect and the freeze rely on.
+// is applied and verified. A failed move k -> j bisects the levels between k and j (the highest passing one
+// is kept); the layer is then frozen, since lowering it further only hurts more. The search ends when no move
+// is left. It assumes damage grows as precision falls, which the bisect and the freeze rely on.
 #pragma once
 
 #include <cstdint>

@@ -24,7 +24,10 @@ double damage(const std::vector<SearchLayer>& t, const std::vector<int>& lv) {
 TEST(AutotuneSearch, EverythingFitsGoesToTheLowestLevel) {
     const std::vector<SearchLayer> t{layer("a", 100, {0, 0, 0, 0}), layer("b", 10, {0, 0, 0, 0})};
     int calls = 0;
-    auto r = greedy_search(t, [&](const std::vector<int>&) -> Result<bool> { ++calls; return true; });
+    auto r = greedy_search(t, [&](const std::vector<int>&) -> Result<bool> {
+        ++calls;
+        return true;
+    });
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r->levels, (std::vector<int>{3, 3}));
     // zero damage everywhere: ties are broken by the larger saving, so each layer jumps straight to int2
@@ -35,7 +38,8 @@ TEST(AutotuneSearch, EverythingFitsGoesToTheLowestLevel) {
 
 TEST(AutotuneSearch, CheapestDamagePerByteFirstAndBudgetHeld) {
     // a: big and robust; b: small and sensitive; c: medium.
-    const std::vector<SearchLayer> t{layer("a", 1000, {0, 0.01, 0.02, 0.50}), layer("b", 10, {0, 0.05, 0.40, 0.90}),
+    const std::vector<SearchLayer> t{layer("a", 1000, {0, 0.01, 0.02, 0.50}),
+                                     layer("b", 10, {0, 0.05, 0.40, 0.90}),
                                      layer("c", 100, {0, 0.01, 0.05, 0.30})};
     const double budget = 0.125;
     std::vector<std::vector<int>> seen;
@@ -55,11 +59,13 @@ TEST(AutotuneSearch, CheapestDamagePerByteFirstAndBudgetHeld) {
     EXPECT_EQ(r->levels, (std::vector<int>{2, 1, 2}));
     // every accepted step is within the budget, every rejected one over it
     ASSERT_EQ(seen.size(), r->steps.size());
-    for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(damage(t, seen[i]) <= budget, r->steps[i].accepted) << i;
+    for (size_t i = 0; i < seen.size(); ++i)
+        EXPECT_EQ(damage(t, seen[i]) <= budget, r->steps[i].accepted) << i;
 }
 
 TEST(AutotuneSearch, FailedJumpBisectsToTheMiddleLevel) {
-    // One layer; int2 is the best move per byte (zero damage per the table) but fails verification; int4 passes.
+    // One layer; int2 is the best move per byte (zero damage per the table) but fails verification; int4
+    // passes.
     const std::vector<SearchLayer> t{{"x", {0, 0, 0, 0}, {8, 4, 2, 1}}};
     auto r = greedy_search(t, [&](const std::vector<int>& lv) -> Result<bool> { return lv[0] <= 2; });
     ASSERT_TRUE(r.ok());
@@ -76,7 +82,8 @@ TEST(AutotuneSearch, FailedJumpBisectsToTheMiddleLevel) {
 }
 
 TEST(AutotuneSearch, BisectSearchesBetweenTheLastGoodAndTheFailedLevel) {
-    // Five levels, verification passes up to level 1 only; the failed jump 0 -> 4 bisects 2 (fails), 1 (passes).
+    // Five levels, verification passes up to level 1 only; the failed jump 0 -> 4 bisects 2 (fails), 1
+    // (passes).
     const std::vector<SearchLayer> t{{"x", {0, 0, 0, 0, 0}, {16, 8, 4, 2, 1}}};
     auto r = greedy_search(t, [&](const std::vector<int>& lv) -> Result<bool> { return lv[0] <= 1; });
     ASSERT_TRUE(r.ok());
@@ -104,7 +111,10 @@ TEST(AutotuneSearch, NothingSavedNothingTried) {
     // latency objective where lowering saves no time: no move is worth verifying.
     const std::vector<SearchLayer> t{{"x", {0, 0.1, 0.2}, {1.0, 1.0, 1.2}}};
     int calls = 0;
-    auto r = greedy_search(t, [&](const std::vector<int>&) -> Result<bool> { ++calls; return true; });
+    auto r = greedy_search(t, [&](const std::vector<int>&) -> Result<bool> {
+        ++calls;
+        return true;
+    });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(calls, 0);
     EXPECT_EQ(r->levels[0], 0);
@@ -114,17 +124,18 @@ TEST(AutotuneSearch, ErrorsPropagateAndBadTablesAreRefused) {
     const std::vector<SearchLayer> bad{{"x", {0, 1}, {1}}};
     EXPECT_FALSE(greedy_search(bad, [](const std::vector<int>&) -> Result<bool> { return true; }).ok());
     const std::vector<SearchLayer> t{{"x", {0, 1}, {2, 1}}};
-    auto r = greedy_search(t, [](const std::vector<int>&) -> Result<bool> { return InvalidArgument("boom"); });
+    auto r =
+        greedy_search(t, [](const std::vector<int>&) -> Result<bool> { return InvalidArgument("boom"); });
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("boom"), std::string::npos);
 }
 
 TEST(AutotuneSearch, ParetoFrontDropsDominatedAndDuplicatePoints) {
-    const std::vector<ParetoPoint> p{{0.90, 100, 1.0},   // 0: front
-                                     {0.89, 120, 1.1},   // 1: dominated by 0
-                                     {0.85, 50, 1.0},    // 2: front (smaller)
-                                     {0.90, 100, 1.0},   // 3: duplicate of 0
-                                     {0.80, 60, 0.5}};   // 4: front (faster)
+    const std::vector<ParetoPoint> p{{0.90, 100, 1.0},  // 0: front
+                                     {0.89, 120, 1.1},  // 1: dominated by 0
+                                     {0.85, 50, 1.0},   // 2: front (smaller)
+                                     {0.90, 100, 1.0},  // 3: duplicate of 0
+                                     {0.80, 60, 0.5}};  // 4: front (faster)
     EXPECT_EQ(pareto_front(p), (std::vector<size_t>{0, 2, 4}));
 }
 
