@@ -22,6 +22,9 @@ TEST(TrainE2E, ShortCnnRunLearnsAndEvalAgrees) {
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["train_examples"], 2000);
     EXPECT_EQ(j["test_count"], 10000);
+    EXPECT_EQ(j["schema"], "edgeq.result/1");
+    EXPECT_EQ(j["method"], "fp32");
+    EXPECT_EQ(j["metrics"]["accuracy"], j["test_accuracy"]);
     EXPECT_GT(j["test_accuracy"].get<double>(), 0.6);
     ASSERT_EQ(j["epochs"].size(), 1u);
     EXPECT_GT(j["epochs"][0]["test_accuracy"].get<double>(), 0.6);

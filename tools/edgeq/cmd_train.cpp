@@ -16,6 +16,7 @@
 #include "formats/onnx/onnx_export.h"
 #include "tools/edgeq/commands.h"
 #include "tools/edgeq/progress.h"
+#include "tools/edgeq/result_json.h"
 #include "train/models.h"
 #include "train/trainer.h"
 
@@ -118,6 +119,9 @@ Status run(const TrainCli& c) {
                          {"train_seconds", train_seconds}, {"seconds", since()},
                          {"time_to_90", time_to_90 < 0 ? nlohmann::json(nullptr) : nlohmann::json(time_to_90)},
                          {"preprocess", norm.preprocess_arg()}};
+        add_result_envelope(j, "train", c.out, ResultLabel{"fp32", "fp32", 32.0},
+                            {{"accuracy", r.value}, {"fp32_accuracy", r.value}, {"bytes", model_file_bytes(c.out)},
+                             {"seconds", since()}});
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("%s: %s (%lld parameters) trained %d epoch(s) on %lld images in %.1f s; test top1 %.4f (%lld / %lld)\n",
