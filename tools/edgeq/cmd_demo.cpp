@@ -48,7 +48,7 @@ constexpr const char* kRecipe = "edgeq-demo/1";
 struct DemoCli {
     std::string data = "/usr/share/datasets/fashion-mnist", cache, out, arch = "cnn";
     int epochs = 2, qat_epochs = 1, threads = 0, bench_runs = 100;
-    int64_t train_images = 0, qat_images = 10000, test_images = 0;
+    int64_t train_images = 0, qat_images = 20000, test_images = 0;
     float qat_lr = 1e-4f;
     uint64_t seed = 0;
     bool quiet = false;
@@ -83,12 +83,16 @@ std::string hash_hex(const std::string& s) {
 }
 
 std::string default_cache_dir() {
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "edgeq" / "demo").string();
-    if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "edgeq" / "demo").string();
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+        return (fs::path(x) / "edgeq" / "demo").string();
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return (fs::path(h) / ".cache" / "edgeq" / "demo").string();
     return "demo-cache";
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 Result<nlohmann::json> read_json(const fs::path& p) {
     std::ifstream in(p);
@@ -161,7 +165,8 @@ class Demo {
 
     Status find_data() {
         const std::string hint =
-            "; install Debian's Fashion-MNIST (apt-get install dataset-fashion-mnist, or scripts/install-deps.sh) "
+            "; install Debian's Fashion-MNIST (apt-get install dataset-fashion-mnist, or "
+            "scripts/install-deps.sh) "
             "or pass --data DIR with train-/t10k-images-idx3-ubyte and -labels-idx1-ubyte (.gz allowed)";
         if (!fs::is_directory(c_.data)) return NotFound("--data " + c_.data + ": no such folder" + hint);
         data_sizes_.clear();
@@ -170,8 +175,10 @@ class Demo {
                 auto f = train::find_idx_file(c_.data, split, kind);
                 if (!f.ok()) return NotFound("--data " + c_.data + ": " + f.status().message() + hint);
                 std::error_code ec;
-                data_sizes_ += std::string(split) + "-" + kind + "=" + std::to_string(fs::file_size(*f, ec)) + ";";
-                if (std::string(split) == "t10k") (std::string(kind) == "images" ? test_images_ : test_labels_) = *f;
+                data_sizes_ +=
+                    std::string(split) + "-" + kind + "=" + std::to_string(fs::file_size(*f, ec)) + ";";
+                if (std::string(split) == "t10k")
+                    (std::string(kind) == "images" ? test_images_ : test_labels_) = *f;
             }
         return Status::Ok();
     }
@@ -182,7 +189,8 @@ class Demo {
         s << kRecipe << " arch=" << c_.arch << " epochs=" << c_.epochs << " train_images=" << c_.train_images
           << " seed=" << c_.seed << " data=" << data_sizes_;
         train_key_ = s.str();
-        dir_ = fs::path(c_.cache.empty() ? default_cache_dir() : c_.cache) / hash_hex(train_key_).substr(0, 12);
+        dir_ =
+            fs::path(c_.cache.empty() ? default_cache_dir() : c_.cache) / hash_hex(train_key_).substr(0, 12);
         std::error_code ec;
         fs::create_directories(dir_, ec);
         if (ec) return InvalidArgument("--cache " + dir_.string() + ": " + ec.message());
@@ -192,8 +200,8 @@ class Demo {
 
     // Settings that change an evaluation or a benchmark (not the model).
     std::string eval_key() const {
-        return "test_images=" + std::to_string(c_.test_images) + " bench_runs=" + std::to_string(c_.bench_runs) +
-               " threads=" + std::to_string(threads_);
+        return "test_images=" + std::to_string(c_.test_images) +
+               " bench_runs=" + std::to_string(c_.bench_runs) + " threads=" + std::to_string(threads_);
     }
 
     Result<train::Dataset> load_train(int64_t limit) {
@@ -275,7 +283,8 @@ class Demo {
                 return InvalidArgument(test_images_ + ": expected uint8 images [N, rows, cols]");
             Tensor x(DType::F32, Shape{1, 1, all.dim(1), all.dim(2)});
             for (int64_t i = 0; i < x.numel(); ++i)
-                x.data<float>()[i] = (static_cast<float>(all.data<uint8_t>()[i]) * norm.scale - norm.mean) / norm.std;
+                x.data<float>()[i] =
+                    (static_cast<float>(all.data<uint8_t>()[i]) * norm.scale - norm.mean) / norm.std;
             first_image_ = std::make_unique<Tensor>(std::move(x));
         }
         const std::map<std::string, Tensor> feed{{input, *first_image_}};
@@ -300,7 +309,8 @@ class Demo {
         nlohmann::json metrics{
             {"accuracy", acc.value},
             {"bytes", model_file_bytes(model.string())},
-            {"latency_ms", {{"min", ms.front()}, {"p50", rank(50)}, {"p90", rank(90)}, {"p99", rank(99)}, {"mean", mean}}},
+            {"latency_ms",
+             {{"min", ms.front()}, {"p50", rank(50)}, {"p90", rank(90)}, {"p99", rank(99)}, {"mean", mean}}},
             {"throughput_per_s", bench_s > 0 ? c_.bench_runs / bench_s : 0.0}};
         if (fp32_acc) metrics["fp32_accuracy"] = *fp32_acc;
         nlohmann::json j{{"name", name},
@@ -315,10 +325,11 @@ class Demo {
     }
 
     // Reuses <stem>.<eval hash>.json next to the model when present, else measures and stores it.
-    Result<nlohmann::json> cached_result(const fs::path& model, const std::string& name, const std::string& method,
-                                         const std::string& precision, std::optional<double> fp32,
-                                         double make_seconds, bool cached_model) {
-        const fs::path rj = dir_ / (model.stem().string() + "." + hash_hex(eval_key()).substr(0, 8) + ".json");
+    Result<nlohmann::json> cached_result(const fs::path& model, const std::string& name,
+                                         const std::string& method, const std::string& precision,
+                                         std::optional<double> fp32, double make_seconds, bool cached_model) {
+        const fs::path rj =
+            dir_ / (model.stem().string() + "." + hash_hex(eval_key()).substr(0, 8) + ".json");
         if (cached_model && fs::exists(rj)) {
             auto j = read_json(rj);
             if (j.ok() && report::validate_result(*j, rj.string()).ok()) {
@@ -330,7 +341,8 @@ class Demo {
         // The table's labels, not the inferred ones (QAT files are static QDQ files).
         label.method = method;
         label.precision = precision;
-        EDGEQ_ASSIGN_OR_RETURN(nlohmann::json j, measure(model, name, label, fp32, make_seconds, cached_model));
+        EDGEQ_ASSIGN_OR_RETURN(nlohmann::json j,
+                               measure(model, name, label, fp32, make_seconds, cached_model));
         EDGEQ_RETURN_IF_ERROR(write_text(rj, j.dump(1) + "\n"));
         j["cached"] = false;
         return j;
@@ -345,7 +357,8 @@ class Demo {
         else
             EDGEQ_RETURN_IF_ERROR(train_fp32(fp32_path_));
         double train_s = seconds_since(t0);
-        if (auto info = read_json(dir_ / "fp32.train.json"); info.ok()) train_s = (*info)["seconds"].get<double>();
+        if (auto info = read_json(dir_ / "fp32.train.json"); info.ok())
+            train_s = (*info)["seconds"].get<double>();
         return cached_result(fp32_path_, "fp32", "fp32", "fp32", std::nullopt, train_s, cached);
     }
 
@@ -374,7 +387,8 @@ class Demo {
                 if (v.precision != "int8") q.clip = "mse";
             }
             const fs::path tmp = out.string() + ".tmp.onnx";
-            EDGEQ_RETURN_IF_ERROR(run_quantize_onnx(fp32_path_.string(), tmp.string(), q, /*quiet=*/true, threads_));
+            EDGEQ_RETURN_IF_ERROR(
+                run_quantize_onnx(fp32_path_.string(), tmp.string(), q, /*quiet=*/true, threads_));
             std::error_code ec;
             fs::rename(tmp, out, ec);
             if (ec) return InvalidArgument(out.string() + ": " + ec.message());
@@ -412,7 +426,8 @@ class Demo {
         const auto t0 = Clock::now();
         if (!cached) EDGEQ_RETURN_IF_ERROR(make_variant(v, path));
         auto r = cached_result(path, name, v.method, v.precision, fp32_acc, seconds_since(t0), cached);
-        if (r.ok() && !cached) (*r)["make_seconds"] = seconds_since(t0) - (*r)["measure_seconds"].get<double>();
+        if (r.ok() && !cached)
+            (*r)["make_seconds"] = seconds_since(t0) - (*r)["measure_seconds"].get<double>();
         if (r.ok()) (*r)["variant_method"] = v.method;
         return r;
     }
@@ -427,7 +442,8 @@ class Demo {
             nlohmann::json j = r;
             j.erase("cached");
             EDGEQ_RETURN_IF_ERROR(report::validate_result(j, r["name"].get<std::string>()));
-            EDGEQ_RETURN_IF_ERROR(write_text(out / "models" / (r["name"].get<std::string>() + ".json"), j.dump(1) + "\n"));
+            EDGEQ_RETURN_IF_ERROR(
+                write_text(out / "models" / (r["name"].get<std::string>() + ".json"), j.dump(1) + "\n"));
             all.push_back(std::move(j));
         }
         EDGEQ_RETURN_IF_ERROR(write_text(out / "results.json", all.dump(1) + "\n"));
@@ -443,23 +459,27 @@ class Demo {
         const double fp_acc = f["accuracy"].get<double>(), fp_lat = f["latency_ms"]["p50"].get<double>();
         int reused = 0;
         for (const auto& r : results) reused += r.value("cached", false) ? 1 : 0;
-        std::printf("edgeq demo: Fashion-MNIST %s, %lld test images, latency = batch 1, p50 of %d runs, %d thread(s)\n",
-                    c_.arch.c_str(), static_cast<long long>(results.front()["test_count"].get<int64_t>()),
-                    c_.bench_runs, threads_);
-        std::printf("%-9s %-12s %-6s %9s %10s %11s %11s %8s\n", "row", "method", "weights", "accuracy", "% of FP32",
-                    "size", "latency", "speedup");
+        std::printf(
+            "edgeq demo: Fashion-MNIST %s, %lld test images, latency = batch 1, p50 of %d runs, %d "
+            "thread(s)\n",
+            c_.arch.c_str(), static_cast<long long>(results.front()["test_count"].get<int64_t>()),
+            c_.bench_runs, threads_);
+        std::printf("%-9s %-12s %-6s %9s %10s %11s %11s %8s\n", "row", "method", "weights", "accuracy",
+                    "% of FP32", "size", "latency", "speedup");
         for (const auto& r : results) {
             const auto& m = r["metrics"];
             const double a = m["accuracy"].get<double>(), l = m["latency_ms"]["p50"].get<double>();
             const std::string name = r["name"].get<std::string>();
             const std::string row = name == "fp32" ? "FP32" : name.substr(0, name.find('-'));
-            std::printf("%-9s %-12s %-6s %8.2f%% %9.2f%% %11s %8.3f ms %7.2fx\n", row == "qat" ? "QAT" : row.c_str(),
-                        r["method"].get<std::string>().c_str(), r["precision"].get<std::string>().c_str(), 100 * a,
-                        100 * a / fp_acc, mib(m["bytes"].get<double>()).c_str(), l, l > 0 ? fp_lat / l : 0.0);
+            std::printf("%-9s %-12s %-6s %8.2f%% %9.2f%% %11s %8.3f ms %7.2fx\n",
+                        row == "qat" ? "QAT" : row.c_str(), r["method"].get<std::string>().c_str(),
+                        r["precision"].get<std::string>().c_str(), 100 * a, 100 * a / fp_acc,
+                        mib(m["bytes"].get<double>()).c_str(), l, l > 0 ? fp_lat / l : 0.0);
         }
-        std::printf("\naccuracy (%% of FP32 %.2f%%)   INT8               INT4               INT2\n", 100 * fp_acc);
+        std::printf("\naccuracy (%% of FP32 %.2f%%)   INT8               INT4               INT2\n",
+                    100 * fp_acc);
         for (const char* row : {"dynamic", "static", "qat"}) {
-            std::string line = std::string(row) == "dynamic" ? "dynamic (INT4/2 weight-only)"
+            std::string line = std::string(row) == "dynamic"  ? "dynamic (INT4/2 weight-only)"
                                : std::string(row) == "static" ? "static (INT8 acts)"
                                                               : "QAT (INT8 acts)";
             line.resize(30, ' ');
@@ -474,11 +494,12 @@ class Demo {
             std::printf("%s\n", line.c_str());
         }
         std::printf(
-            "dynamic quantization has int8 weights only: its INT4/INT2 cells are weight-only (float activations).\n"
+            "dynamic quantization has int8 weights only: its INT4/INT2 cells are weight-only (float "
+            "activations).\n"
             "QAT: %d epoch(s) on %s training images. %d of %zu results reused from the cache (%s).\n"
             "report: %s/report.html, %s/results.json, %s/models/*.json; total %.1f s\n",
-            c_.qat_epochs, c_.qat_images > 0 ? std::to_string(c_.qat_images).c_str() : "all", reused, results.size(),
-            dir_.string().c_str(), c_.out.c_str(), c_.out.c_str(), c_.out.c_str(), total_s);
+            c_.qat_epochs, c_.qat_images > 0 ? std::to_string(c_.qat_images).c_str() : "all", reused,
+            results.size(), dir_.string().c_str(), c_.out.c_str(), c_.out.c_str(), c_.out.c_str(), total_s);
     }
 
     const DemoCli& c_;
@@ -494,14 +515,18 @@ class Demo {
 
 void register_demo(CLI::App& app) {
     auto c = std::make_shared<DemoCli>();
-    auto* cmd = app.add_subcommand(
-        "demo", "End-to-end demo: train a Fashion-MNIST CNN, quantize it by every method, evaluate, benchmark, report");
+    auto* cmd = app.add_subcommand("demo",
+                                   "End-to-end demo: train a Fashion-MNIST CNN, quantize it by every method, "
+                                   "evaluate, benchmark, report");
     cmd->footer(
         "Example:\n  edgeq demo -o demo-report   (first run ~5-10 min on 2 cores; a rerun reuses the cache)\n"
-        "Trains (or reuses) an FP32 CNN, then dynamic INT8 (INT4/INT2: weight-only, since dynamic quantization\n"
-        "has int8 weights only), static (INT8 activations) and QAT (INT8 activations) at INT8/INT4/INT2; each\n"
+        "Trains (or reuses) an FP32 CNN, then dynamic INT8 (INT4/INT2: weight-only, since dynamic "
+        "quantization\n"
+        "has int8 weights only), static (INT8 activations) and QAT (INT8 activations) at INT8/INT4/INT2; "
+        "each\n"
         "model is evaluated on the test set and timed at batch 1. Writes OUT/report.html, report.md,\n"
-        "results.json and models/<name>.json (edgeq.result/1). The cache holds the models and their results,\n"
+        "results.json and models/<name>.json (edgeq.result/1). The cache holds the models and their "
+        "results,\n"
         "keyed by a hash of the settings (default $XDG_CACHE_HOME/edgeq/demo or ~/.cache/edgeq/demo).");
     cmd->add_option("--data", c->data,
                     "Folder with the four MNIST-style IDX files (default /usr/share/datasets/fashion-mnist)");
@@ -510,18 +535,22 @@ void register_demo(CLI::App& app) {
     cmd->add_option("--arch", c->arch, "Model to train: cnn (default) | mlp | dwsep")
         ->check(CLI::IsMember({"cnn", "mlp", "dwsep"}));
     cmd->add_option("--epochs", c->epochs, "FP32 training epochs (default 2)")->check(CLI::Range(1, 1000));
-    cmd->add_option("--train-images", c->train_images, "Train on the first N training images (default 0: all)")
+    cmd->add_option("--train-images", c->train_images,
+                    "Train on the first N training images (default 0: all)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--qat-images", c->qat_images, "QAT fine-tunes on the first N training images (default 10000; 0: all)")
+    cmd->add_option("--qat-images", c->qat_images,
+                    "QAT fine-tunes on the first N training images (default 20000; 0: all)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--qat-epochs", c->qat_epochs, "QAT epochs (default 1)")->check(CLI::Range(1, 1000));
-    cmd->add_option("--qat-lr", c->qat_lr, "QAT peak learning rate (default 1e-4)")->check(CLI::PositiveNumber);
+    cmd->add_option("--qat-lr", c->qat_lr, "QAT peak learning rate (default 1e-4)")
+        ->check(CLI::PositiveNumber);
     cmd->add_option("--test-images", c->test_images, "Evaluate on the first N test images (default 0: all)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--bench-runs", c->bench_runs, "Timed batch-1 runs per model (default 100)")
         ->check(CLI::Range(1, 1000000));
     cmd->add_option("--seed", c->seed, "Seed for initialization and shuffling (default 0)");
-    cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")
+        ->check(CLI::Range(0, 1024));
     cmd->add_flag("--quiet,-q", c->quiet, "No progress on stderr");
     cmd->callback([c] { report("demo", Demo(*c).run()); });
 }
