@@ -37,6 +37,16 @@ std::vector<std::string> autotune_args(const fs::path& model, const fs::path& ou
             "-q"};
 }
 
+// Runs autotune with the slice arguments plus `extra` and parses its --json (an empty object on failure).
+nlohmann::json autotune_json(const fs::path& model, const fs::path& out,
+                             const std::vector<std::string>& extra) {
+    auto args = autotune_args(model, out);
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.rc, 0) << r.err;
+    return r.rc == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
 double top1(const fs::path& model) {
     auto r = run_cli({"eval", model.string(), "--data", fashion("t10k-images-idx3-ubyte.gz"), "--labels",
                       fashion("t10k-labels-idx1-ubyte.gz"), "--preprocess", kPre, "--limit", kLimit, "--json",
@@ -49,11 +59,8 @@ TEST(Autotune, MeetsTheBudgetSmallerThanInt8AndTheFileMatchesTheReport) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     EDGEQ_REQUIRE_FASHION();
     const fs::path out = tmp_dir() / "at_lenet5.onnx";
-    auto args = autotune_args(model, out);
-    args.insert(args.end(), {"--max-drop", "1%", "--candidates", "int4,int8,int2"});
-    const auto r = run_cli(args);
-    ASSERT_EQ(r.rc, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j = autotune_json(model, out, {"--max-drop", "1%", "--candidates", "int4,int8,int2"});
+    ASSERT_TRUE(j.contains("budget_met")) << j.dump();
     EXPECT_EQ(j["schema"], "edgeq.result/1");
     EXPECT_EQ(j["command"], "autotune");
     EXPECT_EQ(j["output"], out.string());
@@ -89,12 +96,9 @@ TEST(Autotune, UnreachableBudgetStillWritesTheBestModelAndSaysSo) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     EDGEQ_REQUIRE_FASHION();
     const fs::path out = tmp_dir() / "at_lenet5_int2.onnx";
-    auto args = autotune_args(model, out);
     // int2 everywhere is the only candidate: far below fp32 - 0.1 points
-    args.insert(args.end(), {"--max-drop", "0.1%", "--candidates", "int2"});
-    const auto r = run_cli(args);
-    ASSERT_EQ(r.rc, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j = autotune_json(model, out, {"--max-drop", "0.1%", "--candidates", "int2"});
+    ASSERT_TRUE(j.contains("budget_met")) << j.dump();
     EXPECT_FALSE(j["budget_met"].get<bool>());
     EXPECT_TRUE(fs::exists(out));
     EXPECT_LT(j["accuracy"].get<double>(), j["fp32_accuracy"].get<double>() - 0.001);

@@ -21,6 +21,13 @@ double damage(const std::vector<SearchLayer>& t, const std::vector<int>& lv) {
     return d;
 }
 
+// The level each verified step tried, in order.
+std::vector<int> tried_levels(const SearchResult& r) {
+    std::vector<int> tried;
+    for (const auto& s : r.steps) tried.push_back(s.to);
+    return tried;
+}
+
 TEST(AutotuneSearch, EverythingFitsGoesToTheLowestLevel) {
     const std::vector<SearchLayer> t{layer("a", 100, {0, 0, 0, 0}), layer("b", 10, {0, 0, 0, 0})};
     int calls = 0;
@@ -72,9 +79,7 @@ TEST(AutotuneSearch, FailedJumpBisectsToTheMiddleLevel) {
     EXPECT_EQ(r->levels[0], 2);
     // straight to int2 (largest saving at equal damage) fails; the bisect between 0 (good) and 3 (bad)
     // tries 1 (passes), then 2 (passes)
-    std::vector<int> tried;
-    for (const auto& s : r->steps) tried.push_back(s.to);
-    EXPECT_EQ(tried, (std::vector<int>{3, 1, 2}));
+    EXPECT_EQ(tried_levels(*r), (std::vector<int>{3, 1, 2}));
     EXPECT_FALSE(r->steps[0].accepted);
     EXPECT_FALSE(r->steps[0].bisect);
     EXPECT_TRUE(r->steps[1].bisect);
@@ -88,9 +93,7 @@ TEST(AutotuneSearch, BisectSearchesBetweenTheLastGoodAndTheFailedLevel) {
     auto r = greedy_search(t, [&](const std::vector<int>& lv) -> Result<bool> { return lv[0] <= 1; });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->levels[0], 1);
-    std::vector<int> tried;
-    for (const auto& s : r->steps) tried.push_back(s.to);
-    EXPECT_EQ(tried, (std::vector<int>{4, 2, 1}));
+    EXPECT_EQ(tried_levels(*r), (std::vector<int>{4, 2, 1}));
     EXPECT_EQ(r->accepted.size(), 1u);
 }
 
