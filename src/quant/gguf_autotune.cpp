@@ -4,6 +4,8 @@
 #include <limits>
 #include <numeric>
 
+#include "quant/recipe/llama_mix.h"
+
 namespace edgeq {
 
 namespace {
@@ -112,15 +114,7 @@ std::vector<DType> autotune_tensor_types(const std::vector<DType>& candidates, i
     std::vector<DType> out;
     for (DType t : candidates) {
         if (cols % traits(t).block_size != 0) {
-            switch (t) {
-                case DType::IQ1_S: case DType::IQ1_M: case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S:
-                case DType::IQ3_XXS: case DType::IQ3_S: case DType::IQ4_XS: t = DType::IQ4_NL; break;
-                case DType::Q2_K: case DType::Q3_K: case DType::TQ1_0: case DType::TQ2_0: t = DType::Q4_0; break;
-                case DType::Q4_K: t = DType::Q5_0; break;
-                case DType::Q5_K: t = DType::Q5_1; break;
-                case DType::Q6_K: t = DType::Q8_0; break;
-                default: continue;
-            }
+            t = recipe::row_fallback_type(t);
             if (cols % traits(t).block_size != 0 || !has_codec(t)) continue;
         }
         if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);

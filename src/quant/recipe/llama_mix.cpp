@@ -116,20 +116,23 @@ LlamaMix::LlamaMix(const FileType& ft, ModelShape shape, MixOptions opts, const 
     n_ffn_down_ = n_ffn_gate_ = n_ffn_up_ = static_cast<int>(shape_.n_layer);
 }
 
+DType row_fallback_type(DType target) {
+    switch (target) {
+        case DType::IQ1_S: case DType::IQ1_M: case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S:
+        case DType::IQ3_XXS: case DType::IQ3_S: case DType::IQ4_XS: return DType::IQ4_NL;
+        case DType::Q2_K: case DType::Q3_K: case DType::TQ1_0: case DType::TQ2_0: return DType::Q4_0;
+        case DType::Q4_K: return DType::Q5_0;
+        case DType::Q5_K: return DType::Q5_1;
+        case DType::Q6_K: return DType::Q8_0;
+        default: return target;
+    }
+}
+
 DType LlamaMix::fallback(const TensorDesc& t, DType target, std::string* note) {
     const int64_t ncols = t.ne.empty() ? 0 : t.ne[0];
     const int64_t blk = traits(target).block_size;
     if (ncols % blk == 0) return target;
-    DType r = target;
-    switch (target) {
-        case DType::IQ1_S: case DType::IQ1_M: case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S:
-        case DType::IQ3_XXS: case DType::IQ3_S: case DType::IQ4_XS: r = DType::IQ4_NL; break;
-        case DType::Q2_K: case DType::Q3_K: case DType::TQ1_0: case DType::TQ2_0: r = DType::Q4_0; break;
-        case DType::Q4_K: r = DType::Q5_0; break;
-        case DType::Q5_K: r = DType::Q5_1; break;
-        case DType::Q6_K: r = DType::Q8_0; break;
-        default: break;  // 32-wide types have no smaller block: F16 below
-    }
+    DType r = row_fallback_type(target);  // 32-wide types have no smaller block: F16 below
     const bool f16 = ncols % traits(r).block_size != 0;
     if (f16) r = DType::F16;
     *note = "ncols " + std::to_string(ncols) + " not divisible by " + std::to_string(blk) + " (required for " +

@@ -87,6 +87,11 @@ private:
     int i_ffn_down_ = 0, i_ffn_gate_ = 0, i_ffn_up_ = 0;
 };
 
+// llama-quantize's replacement for a type whose block does not divide the row length (Q2_K/Q3_K/TQ -> Q4_0,
+// Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ types -> IQ4_NL); `target` itself for the 32-wide types
+// (their only fallback is F16).
+DType row_fallback_type(DType target);
+
 // Whether llama.cpp would quantize this tensor at all (2-D+, name ends in "weight", not a norm, ...).
 bool tensor_allows_quantization(const TensorDesc& t, bool quantize_output_tensor);
 
