@@ -64,8 +64,8 @@ Result<KlStats> kld_on(Model& m, const Chunks& chunks, const std::vector<std::ve
 }
 
 // sum over rows of e^T H e, e = w_row - dequantized row (the layer-output error the Hessian predicts).
-double hessian_error(const float* w, const Variant& v, int64_t rows, int64_t cols, const std::vector<double>& h,
-                     int threads) {
+double hessian_error(const float* w, const Variant& v, int64_t rows, int64_t cols,
+                     const std::vector<double>& h, int threads) {
     const size_t rb = row_size(v.type, cols);
     std::vector<double> per_row(static_cast<size_t>(rows));
     parallel_for(rows, threads, 4, [&](int64_t b, int64_t e) {
@@ -74,7 +74,8 @@ double hessian_error(const float* w, const Variant& v, int64_t rows, int64_t col
         for (int64_t r = b; r < e; ++r) {
             dequantize_row(v.type, v.bytes.data() + static_cast<size_t>(r) * rb, d.data(), cols);
             for (int64_t j = 0; j < cols; ++j)
-                err[static_cast<size_t>(j)] = static_cast<double>(w[r * cols + j]) - d[static_cast<size_t>(j)];
+                err[static_cast<size_t>(j)] =
+                    static_cast<double>(w[r * cols + j]) - d[static_cast<size_t>(j)];
             double s = 0;
             for (int64_t i = 0; i < cols; ++i) {
                 const double* hi = h.data() + i * cols;
@@ -91,8 +92,9 @@ double hessian_error(const float* w, const Variant& v, int64_t rows, int64_t col
 }
 
 // The best of round-to-nearest and GPTQ for one tensor and type (see the header).
-Result<Variant> quantize_variant(DType type, const float* w, int64_t rows, int64_t cols, const std::vector<double>* h,
-                                 const float* importance, const GgufGptqOptions& go, bool try_gptq, int threads) {
+Result<Variant> quantize_variant(DType type, const float* w, int64_t rows, int64_t cols,
+                                 const std::vector<double>* h, const float* importance,
+                                 const GgufGptqOptions& go, bool try_gptq, int threads) {
     Variant rtn{type, std::vector<uint8_t>(row_size(type, cols) * static_cast<size_t>(rows)), false};
     const size_t rb = row_size(type, cols);
     parallel_for(rows, threads, 4, [&](int64_t b, int64_t e) {
@@ -142,8 +144,8 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
         EDGEQ_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(probe->file()));
         if (tok.n_vocab() != probe->hparams().n_vocab)
             return Unsupported(o.input + ": tokenizer has " + std::to_string(tok.n_vocab()) +
-                               " tokens but token_embd.weight has " + std::to_string(probe->hparams().n_vocab) +
-                               " rows");
+                               " tokens but token_embd.weight has " +
+                               std::to_string(probe->hparams().n_vocab) + " rows");
         const int64_t trained = probe->hparams().n_ctx_train;
         const int64_t n_tok = static_cast<int64_t>(tok.encode(o.text, true).size());
         int64_t ctx = o.ctx;
@@ -151,8 +153,9 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
             ctx = std::min<int64_t>(256, trained > 0 ? trained : 256);
             ctx = std::min(ctx, n_tok / 2);
             if (ctx < 16)
-                return InvalidArgument(o.text_name + ": " + std::to_string(n_tok) +
-                                       " tokens; autotune needs at least 32 (a calibration and a held-out chunk)");
+                return InvalidArgument(
+                    o.text_name + ": " + std::to_string(n_tok) +
+                    " tokens; autotune needs at least 32 (a calibration and a held-out chunk)");
         } else if (trained > 0 && ctx > trained) {
             return InvalidArgument("--ctx " + std::to_string(ctx) + " is larger than the trained context (" +
                                    std::to_string(trained) + ") of " + o.input);
@@ -168,9 +171,10 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
     if (!chunks_or.ok()) return InvalidArgument(o.text_name + ": " + chunks_or.status().message());
     Chunks all = std::move(*chunks_or);
     if (all.size() < 2)
-        return InvalidArgument(o.text_name + ": " + std::to_string(all.size()) + " chunk of " + std::to_string(ctx) +
-                               " tokens; autotune needs two (calibration and held-out): lower --ctx or give more "
-                               "text");
+        return InvalidArgument(
+            o.text_name + ": " + std::to_string(all.size()) + " chunk of " + std::to_string(ctx) +
+            " tokens; autotune needs two (calibration and held-out): lower --ctx or give more "
+            "text");
     const int64_t n_all = static_cast<int64_t>(all.size());
     const int64_t n_eval = std::clamp<int64_t>(n_all / 4, 1, std::max<int64_t>(1, o.max_eval_chunks));
     const Chunks held(all.end() - n_eval, all.end());
@@ -178,7 +182,8 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
     const Chunks hess_chunks(calib.begin(),
                              calib.begin() + std::min<int64_t>(static_cast<int64_t>(calib.size()),
                                                                std::max<int64_t>(1, o.max_calib_chunks)));
-    const int64_t n_sens = std::clamp<int64_t>((o.sens_tokens + ctx - 1) / ctx, 1, static_cast<int64_t>(calib.size()));
+    const int64_t n_sens =
+        std::clamp<int64_t>((o.sens_tokens + ctx - 1) / ctx, 1, static_cast<int64_t>(calib.size()));
     const Chunks sens(calib.begin(), calib.begin() + n_sens);
 
     AutotuneResult res;
@@ -251,14 +256,16 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
     GgufGptqOptions go;
     go.threads = threads;
     int64_t n_variants = 0;
-    for (const Tuned& t : tuned) n_variants += static_cast<int64_t>(autotune_tensor_types(candidates, t.original.cols).size());
+    for (const Tuned& t : tuned)
+        n_variants += static_cast<int64_t>(autotune_tensor_types(candidates, t.original.cols).size());
     int64_t done = 0;
     report("quantize", 0, n_variants);
     for (Tuned& t : tuned) {
         const gguf::TensorInfo& ti = file.tensors()[t.file_index];
         const int64_t rows = t.original.rows, cols = t.original.cols;
         std::vector<float> x(static_cast<size_t>(rows * cols));
-        for (int64_t r = 0; r < rows; ++r) dequantize_row(ti.type, t.original.row(r), x.data() + r * cols, cols);
+        for (int64_t r = 0; r < rows; ++r)
+            dequantize_row(ti.type, t.original.row(r), x.data() + r * cols, cols);
         std::vector<double> h;
         const ImatrixCollector::Entry* e = collector.find(ti.name);
         if (e && e->xtx && e->count > 0) h = hessian_from_sums(*e->xtx, cols, e->count);
@@ -270,12 +277,14 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
         if (importance.empty() && !h.empty()) {
             importance.resize(static_cast<size_t>(cols));
             for (int64_t j = 0; j < cols; ++j)
-                importance[static_cast<size_t>(j)] = static_cast<float>(h[static_cast<size_t>(j * cols + j)] * 0.5);
+                importance[static_cast<size_t>(j)] =
+                    static_cast<float>(h[static_cast<size_t>(j * cols + j)] * 0.5);
         }
         for (DType type : autotune_tensor_types(candidates, cols)) {
-            EDGEQ_ASSIGN_OR_RETURN(Variant v, quantize_variant(type, x.data(), rows, cols, h.empty() ? nullptr : &h,
-                                                               importance.empty() ? nullptr : importance.data(), go,
-                                                               o.gptq, threads));
+            EDGEQ_ASSIGN_OR_RETURN(
+                Variant v,
+                quantize_variant(type, x.data(), rows, cols, h.empty() ? nullptr : &h,
+                                 importance.empty() ? nullptr : importance.data(), go, o.gptq, threads));
             t.variants.push_back(std::move(v));
             report("quantize", ++done, n_variants);
         }
@@ -311,7 +320,9 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
     uint64_t fixed = 0;
     for (const auto& r : out_tensors)
         if (!r.tuned) fixed += r.bytes;
-    auto bpw_of = [&](uint64_t bytes) { return 8.0 * static_cast<double>(bytes) / static_cast<double>(res.n_params); };
+    auto bpw_of = [&](uint64_t bytes) {
+        return 8.0 * static_cast<double>(bytes) / static_cast<double>(res.n_params);
+    };
 
     // ---- held-out measurements ----
     std::map<int64_t, size_t> measured_at;  // step -> index into res.measured
@@ -323,8 +334,8 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
             EDGEQ_RETURN_IF_ERROR(model->set_weight_data(tuned[i].original.name, v.type, v.bytes));
         }
         EDGEQ_ASSIGN_OR_RETURN(KlStats k, kld_on(*model, held, base_held));
-        AutotunePoint p{step, s.bytes + fixed, bpw_of(s.bytes + fixed), s.predicted, k.kld_mean, k.kld_stderr,
-                        k.ppl_test.ppl, k.top1_agreement};
+        AutotunePoint p{step,       s.bytes + fixed, bpw_of(s.bytes + fixed), s.predicted,
+                        k.kld_mean, k.kld_stderr,    k.ppl_test.ppl,          k.top1_agreement};
         measured_at[step] = res.measured.size();
         res.measured.push_back(p);
         report("verify", static_cast<int64_t>(res.measured.size()), 0);
@@ -334,27 +345,28 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
     int64_t chosen = 0;
     if (o.target_bpw) {
         const double budget_bytes = *o.target_bpw * static_cast<double>(res.n_params) / 8.0;
-        const int64_t i0 = budget_bytes >= static_cast<double>(fixed)
-                               ? step_for_bytes(path, static_cast<uint64_t>(budget_bytes - static_cast<double>(fixed)))
-                               : -1;
+        const int64_t i0 =
+            budget_bytes >= static_cast<double>(fixed)
+                ? step_for_bytes(path, static_cast<uint64_t>(budget_bytes - static_cast<double>(fixed)))
+                : -1;
         res.budget_met = i0 >= 0;
         chosen = std::max<int64_t>(i0, 0);
         EDGEQ_RETURN_IF_ERROR(measure(chosen).status());
         if (i0 >= 0) {  // the bytes the path step leaves: smaller upgrades that still fit (step last + 1)
-            AllocationStep filled = fill_budget(
-                table, path[static_cast<size_t>(i0)],
-                static_cast<uint64_t>(budget_bytes - static_cast<double>(fixed)));
+            AllocationStep filled =
+                fill_budget(table, path[static_cast<size_t>(i0)],
+                            static_cast<uint64_t>(budget_bytes - static_cast<double>(fixed)));
             if (filled.choice != path[static_cast<size_t>(i0)].choice) {
                 path.push_back(std::move(filled));
                 EDGEQ_RETURN_IF_ERROR(measure(last + 1).status());
             }
         }
         for (int k = 0; k < o.front_points; ++k)
-            EDGEQ_RETURN_IF_ERROR(measure(o.front_points > 1 ? last * k / (o.front_points - 1) : last).status());
+            EDGEQ_RETURN_IF_ERROR(
+                measure(o.front_points > 1 ? last * k / (o.front_points - 1) : last).status());
         // The lowest held-out KLD among the measured steps that fit.
         for (const AutotunePoint& p : res.measured)
-            if (static_cast<double>(p.bytes) <= budget_bytes &&
-                p.kld < res.measured[measured_at[chosen]].kld)
+            if (static_cast<double>(p.bytes) <= budget_bytes && p.kld < res.measured[measured_at[chosen]].kld)
                 chosen = p.step;
     } else {
         const double x = *o.max_kld;
@@ -365,7 +377,8 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
                                    return p.kld <= x;
                                }));
         for (int k = 0; k < o.front_points; ++k)
-            EDGEQ_RETURN_IF_ERROR(measure(o.front_points > 1 ? last * k / (o.front_points - 1) : last).status());
+            EDGEQ_RETURN_IF_ERROR(
+                measure(o.front_points > 1 ? last * k / (o.front_points - 1) : last).status());
         res.budget_met = b <= last;
         if (res.budget_met) {
             chosen = b;
@@ -424,8 +437,10 @@ Result<AutotuneResult> autotune_gguf(const AutotuneOptions& o, const AutotunePro
         const gguf::TensorInfo& t = file.tensors()[i];
         const AutotuneTensorResult& r = out_tensors[i];
         if (r.tuned) {
-            const auto& tt = *std::find_if(tuned.begin(), tuned.end(), [&](const Tuned& x) { return x.file_index == i; });
-            const Variant& v = tt.variants[static_cast<size_t>(s.choice[static_cast<size_t>(&tt - tuned.data())])];
+            const auto& tt =
+                *std::find_if(tuned.begin(), tuned.end(), [&](const Tuned& x) { return x.file_index == i; });
+            const Variant& v =
+                tt.variants[static_cast<size_t>(s.choice[static_cast<size_t>(&tt - tuned.data())])];
             EDGEQ_RETURN_IF_ERROR(w.add_tensor(t.name, v.type, t.ne, v.bytes));
         } else if (auto it = f16_fallback.find(t.name); it != f16_fallback.end()) {
             EDGEQ_RETURN_IF_ERROR(w.add_tensor(t.name, DType::F16, t.ne, it->second));

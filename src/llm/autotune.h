@@ -32,19 +32,19 @@ namespace edgeq::llm {
 
 struct AutotuneOptions {
     std::string input, output;
-    std::string text;       // calibration + held-out text (UTF-8)
-    std::string text_name;  // for messages (the --data path)
-    std::optional<double> max_kld;     // exactly one of these two
+    std::string text;               // calibration + held-out text (UTF-8)
+    std::string text_name;          // for messages (the --data path)
+    std::optional<double> max_kld;  // exactly one of these two
     std::optional<double> target_bpw;
     std::vector<std::string> candidates;  // block type names; empty: q2_k q3_k q4_k q5_k q6_k q8_0
     std::string imatrix_path;             // optional llama.cpp imatrix: RTN / GPTQ block-fit weights
     int64_t ctx = 0;                      // 0: min(256, trained context), lowered to fit 2 chunks
     int threads = 0;
-    bool gptq = true;                // try GPTQ per tensor (kept when its Hessian-weighted error is lower)
-    int64_t max_calib_chunks = 16;   // chunks for the Hessians
-    int64_t sens_tokens = 512;       // tokens per sensitivity measurement (whole chunks, at least one)
-    int64_t max_eval_chunks = 8;     // held-out chunks
-    int front_points = 6;            // extra path steps measured on held-out text for the front
+    bool gptq = true;               // try GPTQ per tensor (kept when its Hessian-weighted error is lower)
+    int64_t max_calib_chunks = 16;  // chunks for the Hessians
+    int64_t sens_tokens = 512;      // tokens per sensitivity measurement (whole chunks, at least one)
+    int64_t max_eval_chunks = 8;    // held-out chunks
+    int front_points = 6;           // extra path steps measured on held-out text for the front
 };
 
 struct AutotuneTensorResult {
@@ -61,7 +61,7 @@ struct AutotunePoint {
     int64_t step = 0;    // index on the allocation path
     uint64_t bytes = 0;  // all tensors
     double bpw = 0;
-    double predicted = 0;  // sum of the sensitivities
+    double predicted = 0;                               // sum of the sensitivities
     double kld = 0, kld_stderr = 0, ppl = 0, top1 = 0;  // held-out
 };
 
@@ -74,7 +74,7 @@ struct AutotuneResult {
     double kld = 0, kld_stderr = 0, ppl = 0, top1 = 0;  // held-out, of the written model
     double ppl_base = 0;                                // held-out PPL of the input model
     bool budget_met = false;
-    std::string budget;  // "max-kld 0.01" / "target-bpw 4.88"
+    std::string budget;                   // "max-kld 0.01" / "target-bpw 4.88"
     std::vector<AutotunePoint> measured;  // every held-out measurement, by step
     std::vector<size_t> front;            // indexes into measured: the size / KLD Pareto front
     size_t chosen = 0;                    // index into measured of the written model

@@ -10,8 +10,8 @@ namespace edgeq {
 
 namespace {
 
-// The upgrade of s with the largest cost decrease per extra byte whose extra bytes are <= room (same bytes and
-// lower cost: first); false when none. Applies it to s.
+// The upgrade of s with the largest cost decrease per extra byte whose extra bytes are <= room (same bytes
+// and lower cost: first); false when none. Applies it to s.
 bool best_upgrade(const std::vector<AutotuneTensor>& tensors, AllocationStep& s, uint64_t room) {
     double best_rate = 0;
     int64_t bt = -1, bj = -1;
@@ -20,9 +20,11 @@ bool best_upgrade(const std::vector<AutotuneTensor>& tensors, AllocationStep& s,
         for (size_t j = 0; j < tensors[i].options.size(); ++j) {
             const AutotuneOption& o = tensors[i].options[j];
             if (o.bytes < cur.bytes || o.cost >= cur.cost || o.bytes - cur.bytes > room) continue;
-            const double rate = o.bytes == cur.bytes ? std::numeric_limits<double>::infinity()
-                                                     : (cur.cost - o.cost) / static_cast<double>(o.bytes - cur.bytes);
-            if (rate > best_rate) best_rate = rate, bt = static_cast<int64_t>(i), bj = static_cast<int64_t>(j);
+            const double rate = o.bytes == cur.bytes
+                                    ? std::numeric_limits<double>::infinity()
+                                    : (cur.cost - o.cost) / static_cast<double>(o.bytes - cur.bytes);
+            if (rate > best_rate)
+                best_rate = rate, bt = static_cast<int64_t>(i), bj = static_cast<int64_t>(j);
         }
     }
     if (bt < 0) return false;
@@ -46,10 +48,12 @@ AllocationStep fill_budget(const std::vector<AutotuneTensor>& tensors, Allocatio
 Result<std::vector<AllocationStep>> greedy_allocation_path(const std::vector<AutotuneTensor>& tensors) {
     AllocationStep s;
     for (const AutotuneTensor& t : tensors) {
-        if (t.options.empty()) return InvalidArgument("autotune: tensor '" + t.name + "' has no candidate type");
+        if (t.options.empty())
+            return InvalidArgument("autotune: tensor '" + t.name + "' has no candidate type");
         int best = 0;
         for (int j = 1; j < static_cast<int>(t.options.size()); ++j) {
-            const AutotuneOption &o = t.options[static_cast<size_t>(j)], &b = t.options[static_cast<size_t>(best)];
+            const AutotuneOption &o = t.options[static_cast<size_t>(j)],
+                                 &b = t.options[static_cast<size_t>(best)];
             if (o.bytes < b.bytes || (o.bytes == b.bytes && o.cost < b.cost)) best = j;
         }
         s.choice.push_back(best);
@@ -100,8 +104,9 @@ Result<std::vector<DType>> parse_autotune_candidates(const std::vector<std::stri
     std::vector<DType> out;
     for (const std::string& n : names.empty() ? kDefault : names) {
         auto t = dtype_from_name(n);
-        if (!t || !has_codec(*t) || (traits(*t).kind != DTypeKind::Block && *t != DType::F16 && *t != DType::BF16 &&
-                                        *t != DType::F32)) {
+        if (!t || !has_codec(*t) ||
+            (traits(*t).kind != DTypeKind::Block && *t != DType::F16 && *t != DType::BF16 &&
+             *t != DType::F32)) {
             return InvalidArgument("--candidates: unknown or unsupported GGUF tensor type '" + n +
                                    "' (e.g. q2_k q3_k q4_k q5_k q6_k q8_0 q4_0 q5_0 iq4_nl f16)");
         }
@@ -119,7 +124,8 @@ std::vector<DType> autotune_tensor_types(const std::vector<DType>& candidates, i
         }
         if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
     }
-    std::stable_sort(out.begin(), out.end(), [](DType a, DType b) { return bits_per_weight(a) < bits_per_weight(b); });
+    std::stable_sort(out.begin(), out.end(),
+                     [](DType a, DType b) { return bits_per_weight(a) < bits_per_weight(b); });
     return out;
 }
 

@@ -56,7 +56,8 @@ int64_t step_for_cost(const std::vector<AllocationStep>& path, double max_cost);
 
 // Smallest i in [lo, hi] with ok(i) true, for ok monotone (false ... false true ... true), probing `first`
 // (clamped into [lo, hi]) before bisecting; hi + 1 when ok(hi) is false. Every probe is passed to ok once.
-Result<int64_t> bisect_first(int64_t lo, int64_t hi, int64_t first, const std::function<Result<bool>(int64_t)>& ok);
+Result<int64_t> bisect_first(int64_t lo, int64_t hi, int64_t first,
+                             const std::function<Result<bool>(int64_t)>& ok);
 
 // The candidate block types: `names` (e.g. {"q2_k", "q4_k", "q8_0"}, case-insensitive; empty: q2_k q3_k
 // q4_k q5_k q6_k q8_0). Errors: an unknown name or a type edgeq cannot quantize to.

@@ -1,6 +1,7 @@
 // `edgeq autotune` on a GGUF LLM (stories260K, 2 candidate types): the byte budget is met, the JSON carries
-// the envelope and output / bits_per_weight / kld / ppl / precision_map / budget_met, the written GGUF has the
-// reported bits per weight and types, and `edgeq perplexity` on it runs; GGUF argument errors are one line.
+// the envelope and output / bits_per_weight / kld / ppl / precision_map / budget_met, the written GGUF has
+// the reported bits per weight and types, and `edgeq perplexity` on it runs; GGUF argument errors are one
+// line.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,11 +23,9 @@ TEST(AutotuneGguf, TargetBpwJsonAndWrittenModelAgree) {
     EDGEQ_REQUIRE_SHARED(text, kText);
     const fs::path out = tmp_dir() / "at_gguf_out.gguf";
     const fs::path data = tmp_dir() / "at_gguf_text.txt";  // ~250 tokens: 7 chunks of 32, a quick run
-    {
-        std::ofstream(data, std::ios::binary) << slurp(text).substr(0, 800);
-    }
-    const auto r = run_cli({"autotune", model.string(), out.string(), "--data", data.string(), "--target-bpw", "7.2",
-                            "--candidates", "q4_0,q8_0", "--ctx", "32", "--json", "-q", "-t", "1"});
+    { std::ofstream(data, std::ios::binary) << slurp(text).substr(0, 800); }
+    const auto r = run_cli({"autotune", model.string(), out.string(), "--data", data.string(), "--target-bpw",
+                            "7.2", "--candidates", "q4_0,q8_0", "--ctx", "32", "--json", "-q", "-t", "1"});
     ASSERT_EQ(r.rc, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j.at("schema"), "edgeq.result/1");
@@ -59,7 +58,8 @@ TEST(AutotuneGguf, TargetBpwJsonAndWrittenModelAgree) {
     }
     EXPECT_NEAR(8.0 * static_cast<double>(bytes) / static_cast<double>(params), bpw, 1e-9);
 
-    const auto p = run_cli({"perplexity", out.string(), "-f", text.string(), "--ctx", "64", "--chunks", "1", "-q"});
+    const auto p =
+        run_cli({"perplexity", out.string(), "-f", text.string(), "--ctx", "64", "--chunks", "1", "-q"});
     EXPECT_EQ(p.rc, 0) << p.err;
     fs::remove(out);
     fs::remove(data);
@@ -71,9 +71,10 @@ TEST(AutotuneGguf, ArgumentErrorsAreOneLine) {
     const fs::path out = tmp_dir() / "at_gguf_err.gguf";
     const std::string m = model.string(), t = text.string(), o = out.string();
     expect_one_line_error(run_cli({"autotune", m, o, "--data", t}), "exactly one budget");
-    expect_one_line_error(run_cli({"autotune", m, o, "--data", t, "--target-bpw", "5", "--candidates", "q9_z"}),
-                          "q9_z");
-    expect_one_line_error(run_cli({"autotune", m, m, "--data", t, "--target-bpw", "5"}), "overwrite the input");
+    expect_one_line_error(
+        run_cli({"autotune", m, o, "--data", t, "--target-bpw", "5", "--candidates", "q9_z"}), "q9_z");
+    expect_one_line_error(run_cli({"autotune", m, m, "--data", t, "--target-bpw", "5"}),
+                          "overwrite the input");
     EXPECT_FALSE(fs::exists(out));
 }
 

@@ -16,7 +16,8 @@ namespace edgeq::cli {
 
 Status run_autotune_gguf(const GgufAutotuneCli& c) {
     if (c.objective != "size")
-        return InvalidArgument("--objective " + c.objective + ": GGUF autotune minimises size only (objective size)");
+        return InvalidArgument("--objective " + c.objective +
+                               ": GGUF autotune minimises size only (objective size)");
     llm::AutotuneOptions o;
     o.input = c.in;
     o.output = c.out;
@@ -115,15 +116,19 @@ Status run_autotune_gguf(const GgufAutotuneCli& c) {
     for (const auto& t : r.tensors) {
         if (!t.tuned && t.to == t.from) continue;
         if (t.tuned)
-            std::printf("%-32s %-6s %-6s %10llu %12.3g %s\n", t.name.c_str(), dtype_name(t.from), dtype_name(t.to),
-                        static_cast<unsigned long long>(t.bytes), t.sensitivity, t.gptq ? "gptq" : "rtn");
+            std::printf("%-32s %-6s %-6s %10llu %12.3g %s\n", t.name.c_str(), dtype_name(t.from),
+                        dtype_name(t.to), static_cast<unsigned long long>(t.bytes), t.sensitivity,
+                        t.gptq ? "gptq" : "rtn");
         else
-            std::printf("%-32s %-6s %-6s %10llu %12s %s\n", t.name.c_str(), dtype_name(t.from), dtype_name(t.to),
-                        static_cast<unsigned long long>(t.bytes), "-", "no candidate fits the rows");
+            std::printf("%-32s %-6s %-6s %10llu %12s %s\n", t.name.c_str(), dtype_name(t.from),
+                        dtype_name(t.to), static_cast<unsigned long long>(t.bytes), "-",
+                        "no candidate fits the rows");
     }
     std::printf("\nsize / KLD front (held-out: %lld chunk%s of %lld tokens; * = written, P = Pareto)\n",
-                static_cast<long long>(r.eval_chunks), r.eval_chunks == 1 ? "" : "s", static_cast<long long>(r.ctx));
-    std::printf("  %5s %8s %10s %12s %12s %10s %7s\n", "step", "bpw", "bytes", "predicted", "KLD", "PPL", "top-1");
+                static_cast<long long>(r.eval_chunks), r.eval_chunks == 1 ? "" : "s",
+                static_cast<long long>(r.ctx));
+    std::printf("  %5s %8s %10s %12s %12s %10s %7s\n", "step", "bpw", "bytes", "predicted", "KLD", "PPL",
+                "top-1");
     for (size_t i = 0; i < r.measured.size(); ++i) {
         const auto& p = r.measured[i];
         bool on_front = false;
@@ -132,11 +137,13 @@ Status run_autotune_gguf(const GgufAutotuneCli& c) {
                     on_front ? 'P' : ' ', static_cast<long long>(p.step), p.bpw,
                     static_cast<unsigned long long>(p.bytes), p.predicted, p.kld, p.ppl, p.top1);
     }
-    std::printf("\n%s: %.4f bits per weight, %llu bytes of tensors; held-out KLD %.5g +/- %.2g, PPL %.4f (input %.4f), "
-                "top-1 %.3f\nbudget %s: %s (%lld allocation steps, %lld sensitivity runs, %.1f s)\n",
-                r.output.c_str(), r.bpw, static_cast<unsigned long long>(r.bytes), r.kld, r.kld_stderr, r.ppl,
-                r.ppl_base, r.top1, r.budget.c_str(), r.budget_met ? "met" : "NOT met (best model found written)",
-                static_cast<long long>(r.path_steps), static_cast<long long>(r.sens_evals), r.seconds);
+    std::printf(
+        "\n%s: %.4f bits per weight, %llu bytes of tensors; held-out KLD %.5g +/- %.2g, PPL %.4f (input "
+        "%.4f), "
+        "top-1 %.3f\nbudget %s: %s (%lld allocation steps, %lld sensitivity runs, %.1f s)\n",
+        r.output.c_str(), r.bpw, static_cast<unsigned long long>(r.bytes), r.kld, r.kld_stderr, r.ppl,
+        r.ppl_base, r.top1, r.budget.c_str(), r.budget_met ? "met" : "NOT met (best model found written)",
+        static_cast<long long>(r.path_steps), static_cast<long long>(r.sens_evals), r.seconds);
     return Status::Ok();
 }
 

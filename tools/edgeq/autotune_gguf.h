@@ -14,7 +14,7 @@ struct GgufAutotuneCli {
     std::string in, out;
     std::string data;                    // calibration / evaluation text (UTF-8)
     std::optional<double> max_kld;       // budget: mean KLD vs the input model on held-out text
-    std::optional<double> target_bpw;    // budget: bits per weight of the quantized tensors
+    std::optional<double> target_bpw;    // budget: bits per weight (llama.cpp's: all tensor bytes / all parameters)
     std::vector<std::string> candidates; // block types, e.g. q2_k,q3_k,q4_k,q5_k,q6_k,q8_0 (empty = default set)
     std::string objective = "size";      // size | latency
     std::string imatrix;                 // optional importance matrix (.dat / .gguf)

@@ -1,7 +1,7 @@
 // Per-tensor allocation for GGUF autotune (quant/gguf_autotune.h) on synthetic sensitivity tables: the greedy
-// path's invariants, optimality at its own steps when the costs are convex (checked by brute force), dominated
-// options never chosen, budget lookups, the bisection, candidate types with llama-quantize's fallbacks, and
-// the Pareto front.
+// path's invariants, optimality at its own steps when the costs are convex (checked by brute force),
+// dominated options never chosen, budget lookups, the bisection, candidate types with llama-quantize's
+// fallbacks, and the Pareto front.
 #include "quant/gguf_autotune.h"
 
 #include <gtest/gtest.h>
@@ -84,13 +84,14 @@ TEST(GgufAutotune, GreedyStepsAreOptimalForTheirSizeWhenCostsAreConvex) {
     const auto table = convex_table();
     auto path = greedy_allocation_path(table);
     ASSERT_TRUE(path.ok());
-    for (const AllocationStep& s : *path) EXPECT_NEAR(s.predicted, best_cost(table, s.bytes), kCostTol) << s.bytes;
+    for (const AllocationStep& s : *path)
+        EXPECT_NEAR(s.predicted, best_cost(table, s.bytes), kCostTol) << s.bytes;
 }
 
 TEST(GgufAutotune, DominatedOptionsAreNeverChosenAndFreeUpgradesAreTaken) {
     std::vector<AutotuneTensor> t{
         {"a", {{DType::Q4_0, 100, 1.0}, {DType::Q4_1, 120, 2.0}, {DType::Q8_0, 200, 0.1}}},  // Q4_1 dominated
-        {"b", {{DType::Q5_0, 50, 0.5}, {DType::IQ4_NL, 50, 0.3}}},                           // same size, lower
+        {"b", {{DType::Q5_0, 50, 0.5}, {DType::IQ4_NL, 50, 0.3}}},  // same size, lower
     };
     auto path = greedy_allocation_path(t);
     ASSERT_TRUE(path.ok());
@@ -121,8 +122,8 @@ TEST(GgufAutotune, BudgetLookups) {
 }
 
 TEST(GgufAutotune, FillBudgetSpendsTheBytesAPathStepLeaves) {
-    // a: a big upgrade with the best rate; b: a small one. At a budget between path steps the path stops before
-    // a's upgrade; filling takes b's upgrade, which still fits.
+    // a: a big upgrade with the best rate; b: a small one. At a budget between path steps the path stops
+    // before a's upgrade; filling takes b's upgrade, which still fits.
     std::vector<AutotuneTensor> t{{"a", {{DType::Q4_K, 1000, 1.0}, {DType::Q8_0, 2000, 0.0}}},
                                   {"b", {{DType::Q4_K, 100, 0.2}, {DType::Q8_0, 200, 0.1}}}};
     auto path = greedy_allocation_path(t);
@@ -175,10 +176,12 @@ TEST(GgufAutotune, BisectFindsTheFirstPassingStepWithFewDistinctProbes) {
 TEST(GgufAutotune, CandidateTypesFollowLlamaQuantizeFallbacks) {
     auto c = parse_autotune_candidates({});
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(*c, (std::vector<DType>{DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_0}));
+    EXPECT_EQ(*c, (std::vector<DType>{DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                                      DType::Q8_0}));
     EXPECT_EQ(autotune_tensor_types(*c, 768), *c);
     // Rows of 64: the k-quants fall back (Q2_K, Q3_K -> Q4_0; Q4_K -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0).
-    EXPECT_EQ(autotune_tensor_types(*c, 64), (std::vector<DType>{DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::Q8_0}));
+    EXPECT_EQ(autotune_tensor_types(*c, 64),
+              (std::vector<DType>{DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::Q8_0}));
     EXPECT_TRUE(autotune_tensor_types(*c, 172).empty());  // no 32-multiple: nothing fits
     auto d = parse_autotune_candidates({"Q8_0", "f16", "q2_k", "q8_0"});
     ASSERT_TRUE(d.ok());
