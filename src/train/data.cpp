@@ -1,48 +1,97 @@
 #include "train/data.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
 #include <fmt/format.h>
 #include "formats/data/idx.h"
+#include "formats/data/npy.h"
 
 namespace edgeq::train {
 
 std::string Normalize::preprocess_arg() const { return fmt::format("scale={},mean={},std={}", scale, mean, std); }
 
 Result<std::string> find_idx_file(const std::string& dir, const std::string& split, const std::string& kind) {
-    const std::string stem = split + "-" + kind + (kind == "images" ? "-idx3-ubyte" : "-idx1-ubyte");
+    const std::string stem = split + "-" + kind;
+    const std::string idx = stem + (kind == "images" ? "-idx3-ubyte" : "-idx1-ubyte");
     std::string tried;
-    for (const char* alt : {"", ".gz"}) {
-        const std::string p = (std::filesystem::path(dir) / (stem + alt)).string();
+    for (const std::string& name : {idx, idx + ".gz", stem + ".npy"}) {
+        const std::string p = (std::filesystem::path(dir) / name).string();
         if (std::filesystem::exists(p)) return p;
         tried += (tried.empty() ? "" : ", ") + p;
     }
     return NotFound("no " + split + " " + kind + " in '" + dir + "' (tried " + tried + ")");
 }
 
+namespace {
+
+Result<Tensor> read_array(const std::string& path) {
+    if (std::filesystem::path(path).extension() == ".npy") return data::read_npy(path);
+    return data::read_idx(path);
+}
+
+bool integer_dtype(DType t) {
+    switch (t) {
+    case DType::U8: case DType::I8: case DType::U16: case DType::I16: case DType::U32: case DType::I32:
+    case DType::U64: case DType::I64:
+        return true;
+    default:
+        return false;
+    }
+}
+
+}  // namespace
+
 Result<Dataset> load_idx_split(const std::string& dir, const std::string& split, const Normalize& norm,
                                int64_t limit) {
     EDGEQ_ASSIGN_OR_RETURN(std::string ip, find_idx_file(dir, split, "images"));
     EDGEQ_ASSIGN_OR_RETURN(std::string lp, find_idx_file(dir, split, "labels"));
-    EDGEQ_ASSIGN_OR_RETURN(Tensor img, data::read_idx(ip));
-    EDGEQ_ASSIGN_OR_RETURN(Tensor lab, data::read_idx(lp));
-    if (img.rank() != 3) return InvalidArgument("'" + ip + "': expected [n, rows, cols] images, got " + shape_str(img.shape()));
+    EDGEQ_ASSIGN_OR_RETURN(Tensor img, read_array(ip));
+    EDGEQ_ASSIGN_OR_RETURN(Tensor lab, read_array(lp));
+    // [n, rows, cols] -> [n, 1, rows, cols]; [n, features] -> [n, 1, 1, features]; [n, c, h, w] as is.
+    if (img.rank() < 2 || img.rank() > 4 || img.dim(0) < 1)
+        return InvalidArgument("'" + ip + "': expected [n, features], [n, rows, cols] or [n, channels, rows, cols] images, got " +
+                               shape_str(img.shape()));
+    if (img.rank() == 2 || img.rank() == 3) {
+        Shape s = img.shape();
+        s.insert(s.begin() + 1, 4 - img.rank(), 1);
+        img = img.reshaped(s);
+    }
     if (lab.rank() != 1 || lab.dim(0) != img.dim(0))
         return InvalidArgument("'" + lp + "': expected " + std::to_string(img.dim(0)) + " labels, got " +
                                shape_str(lab.shape()));
+    if (!integer_dtype(lab.dtype()))
+        return InvalidArgument("'" + lp + "': labels must be integers, got " + std::string(dtype_name(lab.dtype())));
     int64_t n = img.dim(0);
     if (limit > 0 && limit < n) n = limit;
-    const int64_t R = img.dim(1), C = img.dim(2);
+    const int64_t per = img.numel() / img.dim(0);
+    Shape shape = img.shape();
+    shape[0] = n;
     Dataset d;
-    d.images = Tensor(DType::F32, {n, 1, R, C});
-    const uint8_t* src = img.data<uint8_t>();
+    d.images = Tensor(DType::F32, shape);
     float* dst = d.images.data<float>();
-    for (int64_t i = 0; i < n * R * C; ++i) dst[i] = (static_cast<float>(src[i]) * norm.scale - norm.mean) / norm.std;
+    auto norm1 = [&](float v) { return (v * norm.scale - norm.mean) / norm.std; };
+    if (img.dtype() == DType::U8) {
+        const uint8_t* src = img.data<uint8_t>();
+        for (int64_t i = 0; i < n * per; ++i) dst[i] = norm1(static_cast<float>(src[i]));
+    } else {
+        const std::vector<float> src = img.to_f32();
+        for (int64_t i = 0; i < n * per; ++i) {
+            if (!std::isfinite(src[static_cast<size_t>(i)]))
+                return InvalidArgument("'" + ip + "': image value " + std::to_string(i) + " is not finite");
+            dst[i] = norm1(src[static_cast<size_t>(i)]);
+        }
+    }
+    const std::vector<int64_t> labels = lab.to_i64();
     d.labels.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        d.labels[static_cast<size_t>(i)] = lab.data<uint8_t>()[i];
+        const int64_t l = labels[static_cast<size_t>(i)];
+        if (l < 0 || l > 65535)
+            return InvalidArgument("'" + lp + "': label " + std::to_string(i) + " is " + std::to_string(l) +
+                                   " (expected a class index in [0, 65535])");
+        d.labels[static_cast<size_t>(i)] = static_cast<int32_t>(l);
         d.classes = std::max(d.classes, d.labels[static_cast<size_t>(i)] + 1);
     }
     return d;

@@ -1,5 +1,7 @@
-// Labelled image sets for training: the four MNIST-style IDX files of a folder (train-/t10k-images-idx3-ubyte
-// and -labels-idx1-ubyte, each plain or .gz), normalized to float32 NCHW, and seeded shuffled minibatches.
+// Labelled image sets for training: the four MNIST-style files of a folder (train-/t10k-images-idx3-ubyte and
+// -labels-idx1-ubyte, each plain or .gz, or NumPy train-/t10k-images.npy and -labels.npy), normalized to float32
+// NCHW, and seeded shuffled minibatches. Images: any numeric type, [n, features], [n, rows, cols] or
+// [n, channels, rows, cols]; labels: integers in [0, 65535].
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,8 @@ struct Dataset {
 // split: "train" or "t10k"; limit > 0 keeps the first `limit` examples. Errors name the missing/bad file.
 Result<Dataset> load_idx_split(const std::string& dir, const std::string& split, const Normalize& norm = {},
                                int64_t limit = 0);
-// Path of <dir>/<split>-<kind>-idx?-ubyte[.gz] (kind "images"/"labels"), or NotFound listing what was tried.
+// Path of <dir>/<split>-<kind>-idx?-ubyte[.gz] or <dir>/<split>-<kind>.npy (kind "images"/"labels"), or NotFound
+// listing what was tried.
 Result<std::string> find_idx_file(const std::string& dir, const std::string& split, const std::string& kind);
 
 // Minibatches over a dataset: a fresh permutation per epoch (seed + epoch, own Fisher–Yates on mt19937_64, so the

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "eval/session.h"
+#include "formats/data/npy.h"
 #include "formats/onnx/onnx_export.h"
 #include "formats/onnx/onnx_import.h"
 #include "unit/train/grad_check.h"
@@ -86,6 +87,42 @@ std::filesystem::path temp_dir(const std::string& name) {
     auto d = std::filesystem::temp_directory_path() / ("edgeq_train_" + name + "_" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
     return d;
+}
+
+TEST(Data, LoadsNpySplitOfAnyNumericType) {
+    const auto dir = temp_dir("npy");
+    Tensor img(DType::F32, {4, 3});  // [n, features] -> [n, 1, 1, features]
+    for (int64_t i = 0; i < 12; ++i) img.data<float>()[i] = static_cast<float>(i) * 0.5f;
+    Tensor lab(DType::I64, {4});
+    for (int64_t i = 0; i < 4; ++i) lab.data<int64_t>()[i] = i % 3;
+    ASSERT_TRUE(data::write_npy((dir / "train-images.npy").string(), img).ok());
+    ASSERT_TRUE(data::write_npy((dir / "train-labels.npy").string(), lab).ok());
+    Normalize n{1.0f, 1.0f, 2.0f};
+    Dataset d = load_idx_split(dir.string(), "train", n).value();
+    ASSERT_EQ(d.images.shape(), (Shape{4, 1, 1, 3}));
+    EXPECT_EQ(d.classes, 3);
+    EXPECT_EQ(d.labels[3], 0);
+    EXPECT_FLOAT_EQ(d.images.data<float>()[5], (2.5f - 1.0f) / 2.0f);
+    EXPECT_EQ(find_idx_file(dir.string(), "train", "labels").value(), (dir / "train-labels.npy").string());
+    // Float labels, negative labels and NaN images are data errors naming the file.
+    Tensor flab(DType::F32, {4});
+    ASSERT_TRUE(data::write_npy((dir / "train-labels.npy").string(), flab).ok());
+    auto bad = load_idx_split(dir.string(), "train", n);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("must be integers"), std::string::npos);
+    lab.data<int64_t>()[1] = -2;
+    ASSERT_TRUE(data::write_npy((dir / "train-labels.npy").string(), lab).ok());
+    bad = load_idx_split(dir.string(), "train", n);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("train-labels.npy"), std::string::npos);
+    lab.data<int64_t>()[1] = 1;
+    ASSERT_TRUE(data::write_npy((dir / "train-labels.npy").string(), lab).ok());
+    img.data<float>()[7] = std::nanf("");
+    ASSERT_TRUE(data::write_npy((dir / "train-images.npy").string(), img).ok());
+    bad = load_idx_split(dir.string(), "train", n);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("not finite"), std::string::npos);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Data, LoadsIdxSplitNormalizedAndLimited) {
