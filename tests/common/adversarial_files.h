@@ -215,6 +215,8 @@ inline std::vector<BadFile> l2c_bad_files() {
                  "n_layers 0 out of range"});
     v.push_back({"l2c_zero_heads", BadKind::Llama2c, l2c_checkpoint({8, 8, 1, 0, 2, 4, 4}, 16), tok,
                  "n_heads 0 does not divide"});
+    v.push_back({"l2c_vocab_int32_min", BadKind::Llama2c, l2c_checkpoint({8, 8, 1, 2, 2, INT32_MIN, 4}, 16), tok,
+                 "vocab_size out of range"});  // found by fuzz_llama2c: negating INT32_MIN was undefined
     v.push_back({"l2c_claims_7b", BadKind::Llama2c, l2c_checkpoint({4096, 11008, 32, 32, 32, 32000, 2048}, 16), tok,
                  "implies"});
     v.push_back({"l2c_huge_token", BadKind::Llama2c, l2c_tiny(), l2c_tokenizer(8, {1, 2000000000}),

@@ -1,5 +1,6 @@
 #include "formats/llama2c/llama2c.h"
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -66,7 +67,7 @@ Result<Model> load(const std::string& checkpoint_path, const std::string& tokeni
     cf.dim = hdr[0]; cf.hidden_dim = hdr[1]; cf.n_layers = hdr[2]; cf.n_heads = hdr[3]; cf.n_kv_heads = hdr[4];
     cf.vocab_size = hdr[5]; cf.seq_len = hdr[6];
     cf.shared_classifier = cf.vocab_size > 0;
-    if (cf.vocab_size < 0) cf.vocab_size = -cf.vocab_size;
+    if (cf.vocab_size < 0) cf.vocab_size = cf.vocab_size == INT32_MIN ? 0 : -cf.vocab_size;  // INT32_MIN: out of range below
     const std::string p = checkpoint_path + ": ";
     auto bad = [&](const std::string& what) { return Result<Model>(Corrupt(p + "header: " + what)); };
     constexpr int32_t kMax = 1 << 20;
