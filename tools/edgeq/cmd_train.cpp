@@ -146,7 +146,7 @@ void register_train(CLI::App& app) {
                 "  edgeq train --arch mlp --hidden 32,16 --data sensor --epochs 10 -o sensor.onnx \\\n"
                 "              --preprocess scale=0.0078125,mean=1,std=1");
     cmd->add_option("--arch", c->arch, "mlp | cnn | dwsep")->required();
-    cmd->add_option("--data", c->data, "Folder with the four MNIST-style IDX files")->required();
+    cmd->add_option("--data", c->data, "Folder with the four MNIST-style IDX files (or train-/t10k-images.npy + -labels.npy)")->required();
     cmd->add_option("--epochs", c->epochs, "Passes over the training set")->required()->check(CLI::Range(1, 1000));
     cmd->add_option("-o,--output", c->out, "Output ONNX model")->required();
     cmd->add_option("--batch", c->batch, "Minibatch size (default 64)")->check(CLI::Range(1, 65536));
