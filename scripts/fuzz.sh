@@ -4,6 +4,7 @@
 # gguf onnx llama2c npy npz idx) for SECONDS (default 60) on a working copy of its seed corpus fuzz/corpus/<t>.
 # A crash, leak, sanitizer report, allocation over 512 MB or RSS over 2 GB stops that target and is saved as
 # build-fuzz/artifacts/<t>-*; the script then exits 1. One summary line per target: seconds, runs, result.
+# EDGEQ_FUZZ_NOBUILD=1 runs the targets already built without rebuilding (no build lock wait).
 # Not part of CI or `make test` (time budget); record runs in docs/results/fuzz.md.
 set -u
 SECS=${1:-60}
@@ -21,6 +22,7 @@ if [ ! -f "$B/CMakeCache.txt" ]; then
     -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" >"$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 2; }
 fi
 for t in $TARGETS; do
+  [ "${EDGEQ_FUZZ_NOBUILD:-0}" = 1 ] && [ -x "$B/fuzz/fuzz_$t" ] && continue  # reuse what is built
   flock "$LOCK" cmake --build "$B" -j2 --target "fuzz_$t" >"$B/build_$t.log" 2>&1 || { tail -30 "$B/build_$t.log"; exit 2; }
 done
 
@@ -32,7 +34,7 @@ for t in $TARGETS; do
   work="$B/corpus/$t"
   mkdir -p "$work"
   start=$(date +%s)
-  "$B/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25 -print_final_stats=1 \
+  "$B/fuzz/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$B/artifacts/$t-" "$work" "$ROOT/fuzz/corpus/$t" >"$B/run_$t.log" 2>&1
   rc=$?
   end=$(date +%s)
