@@ -16,10 +16,11 @@ LLVM=${LLVM_DIR:-/usr/lib/llvm-14}
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 LOCK=${EDGEQ_BUILD_LOCK:-/tmp/edgeq-build.lock}
 
+mkdir -p "$B"
 if [ ! -f "$B/CMakeCache.txt" ]; then
   flock "$LOCK" cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEQ_FUZZ=ON -DEDGEQ_BUILD_TESTS=OFF -DEDGEQ_BUILD_BENCH=OFF \
     -DCMAKE_C_COMPILER="$LLVM/bin/clang" -DCMAKE_CXX_COMPILER="$LLVM/bin/clang++" \
-    -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" >"$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 2; }
+    -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" >"$B/configure.log" 2>&1 || { cat "$B/configure.log"; exit 2; }
 fi
 for t in $TARGETS; do
   [ "${EDGEQ_FUZZ_NOBUILD:-0}" = 1 ] && [ -x "$B/fuzz/fuzz_$t" ] && continue  # reuse what is built
