@@ -651,6 +651,27 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             // DQ -> MaxPool / AveragePool -> Q and DQ -> elementwise unary -> Q on the bytes
             const bool qpool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool");
             const bool qlut = !qpool && qlut_op(n);
+            // DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul [-> Add] (dynamic quantization)
+            if (n.domain.empty() && n.op_type == "MatMulInteger") {
+                if (auto it = producer.find(n.inputs.empty() ? std::string() : n.inputs[0]);
+                    it == producer.end() || g.nodes[it->second].op_type != "DynamicQuantizeLinear")
+                    continue;
+                qa.node = &n;
+                QFusion f = plan_qdynamic(qa);
+                if (!f.step) {
+                    qrefused[ni] = f.why;
+                    continue;
+                }
+                bool clash = false;
+                for (const graph::Node* a : f.absorbed) clash = clash || absorbed[static_cast<size_t>(a - g.nodes.data())];
+                if (clash) {
+                    qrefused[ni] = "shared nodes";
+                    continue;
+                }
+                for (const graph::Node* a : f.absorbed) absorbed[static_cast<size_t>(a - g.nodes.data())] = true;
+                qfusions[ni] = std::move(f);
+                continue;
+            }
             if (!qpool && !qlut && (!cand || n.inputs.size() < 2)) continue;
             if (n.inputs.empty() || n.inputs[0].empty()) continue;
             if (auto it = producer.find(n.inputs[qpool || qlut ? 0 : 1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
@@ -669,6 +690,19 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             }
             for (const graph::Node* a : f.absorbed) absorbed[static_cast<size_t>(a - g.nodes.data())] = true;
             qfusions[ni] = std::move(f);
+        }
+        // A DynamicQuantizeLinear whose readers all became dynamic steps (each quantizes x itself) no longer runs.
+        for (size_t ni : order) {
+            const graph::Node& n = g.nodes[ni];
+            if (absorbed[ni] || n.op_type != "DynamicQuantizeLinear" || !n.domain.empty()) continue;
+            bool unread = true;
+            for (const auto& o : n.outputs) {
+                if (o.empty()) continue;
+                if (graph_outputs.count(o)) unread = false;
+                if (auto it = consumers.find(o); it != consumers.end())
+                    for (size_t c : it->second) unread = unread && (absorbed[c] || qfusions.count(c));
+            }
+            if (unread) absorbed[ni] = true;
         }
     }
     // Every other DequantizeLinear of constants (weights of a node the integer step refused, weight-only

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "core/check.h"
 #include "kernels/qconv.h"
 #include "kernels/qgemm.h"
@@ -47,6 +51,8 @@ struct QStep {
     k::QAvgPoolArgs ap;         // average pooling geometry and requantization
     std::vector<uint8_t> lut;   // Lut: the 256 output bytes
     int64_t lut_n = 0;          // Lut: elements
+    bool dynamic = false;       // Gemm of a DynamicQuantizeLinear -> MatMulInteger chain: x is float
+    std::vector<uint8_t> xq;    // dynamic: x quantized per run (a_scale / a_zero set per run)
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -689,6 +695,181 @@ QFusion plan_qlut(const QFuseArgs& a) {
 
 namespace {
 
+// The scalar definition of dynamic_quantize_u8's second pass (bytes from scale and zero point).
+void dynamic_bytes_scalar(const float* x, int64_t n, float s, float z, uint8_t* q) {
+    for (int64_t i = 0; i < n; ++i) {
+        float r = std::nearbyint(x[i] / s);  // default rounding mode: half to even
+        if (r != r) r = 0.0f;
+        q[i] = static_cast<uint8_t>(std::clamp(r + z, 0.0f, 255.0f));
+    }
+}
+
+}  // namespace
+
+void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, int32_t* zero) {
+    // Range: max(0, x...) / min(0, x...) in the reference's comparison order (`v > mx ? v : mx`; a NaN never
+    // enters). _mm_max_ps(a, b) is `a > b ? a : b` and _mm_min_ps(a, b) `a < b ? a : b`, the same selections.
+    float mx = 0.0f, mn = 0.0f;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    __m128 vmx = _mm_setzero_ps(), vmn = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        const __m128 v = _mm_loadu_ps(x + i);
+        vmx = _mm_max_ps(v, vmx);
+        vmn = _mm_min_ps(v, vmn);
+    }
+    alignas(16) float lmx[4], lmn[4];
+    _mm_store_ps(lmx, vmx);
+    _mm_store_ps(lmn, vmn);
+    for (int l = 0; l < 4; ++l) {
+        mx = lmx[l] > mx ? lmx[l] : mx;
+        mn = lmn[l] < mn ? lmn[l] : mn;
+    }
+#endif
+    for (; i < n; ++i) {
+        mx = x[i] > mx ? x[i] : mx;
+        mn = x[i] < mn ? x[i] : mn;
+    }
+    const float s = mx == mn ? 1.0f : (mx - mn) / 255.0f;
+    const float zf = std::clamp(0.0f - mn / s, 0.0f, 255.0f);
+    const float z = zf == zf ? std::nearbyint(zf) : 0.0f;  // half to even; NaN (x has −inf) -> 0
+    *scale = s;
+    *zero = static_cast<int32_t>(z);
+    i = 0;
+#if defined(__SSE2__)
+    // |x / s| ≤ 255·(1 + ε) whenever s is a normal number, so (v + 1.5·2^23) − 1.5·2^23 rounds half to even
+    // exactly (the ulp there is 1). A block with |v| ≥ 2^22 or NaN (s subnormal or infinite, x NaN) and the tail
+    // take the scalar definition.
+    const __m128 vs = _mm_set1_ps(s), vz = _mm_set1_ps(z), magic = _mm_set1_ps(12582912.0f);
+    const __m128 small = _mm_set1_ps(4194304.0f), hi = _mm_set1_ps(255.0f), lo = _mm_setzero_ps();
+    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    __m128i b32[4];
+    for (; i + 16 <= n; i += 16) {
+        bool ok = true;
+        for (int j = 0; j < 4; ++j) {
+            const __m128 v = _mm_div_ps(_mm_loadu_ps(x + i + 4 * j), vs);
+            ok = ok && _mm_movemask_ps(_mm_cmplt_ps(_mm_and_ps(v, absmask), small)) == 0xF;
+            const __m128 r = _mm_sub_ps(_mm_add_ps(v, magic), magic);
+            b32[j] = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_add_ps(r, vz), lo), hi));
+        }
+        if (!ok) {
+            dynamic_bytes_scalar(x + i, 16, s, z, q + i);
+            continue;
+        }
+        const __m128i w01 = _mm_packs_epi32(b32[0], b32[1]), w23 = _mm_packs_epi32(b32[2], b32[3]);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(w01, w23));
+    }
+#endif
+    dynamic_bytes_scalar(x + i, n - i, s, z, q + i);
+}
+
+QFusion plan_qdynamic(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Graph& g = *a.graph;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
+    if (!is_op(&n, "MatMulInteger") || n.inputs.size() < 3 || n.outputs.size() != 1 || n.inputs[1].empty())
+        return refuse("op");
+    // ---- A, a_zero_point: outputs 0 and 2 of one DynamicQuantizeLinear of a float x
+    const graph::Node* dql = a.producer(n.inputs[0]);
+    if (!is_op(dql, "DynamicQuantizeLinear") || dql->inputs.empty() || dql->outputs.size() < 3 ||
+        dql->outputs[0] != n.inputs[0] || dql->outputs[2] != n.inputs[2] || dql->outputs[1].empty())
+        return refuse("input not DynamicQuantizeLinear (with its zero point)");
+    const std::string& x = dql->inputs[0];
+    DType xdt;
+    if (!a.dtype_of(x, &xdt) || xdt != DType::F32) return refuse("input not float32");
+    const Shape* xs = a.shape_of(x);
+    const Shape* ys0 = a.shape_of(n.outputs[0]);
+    if (!xs || !ys0 || xs->empty()) return refuse("shapes");
+    // ---- B: constant 2-D int8 / uint8 [K, N]; b_zero_point: none, scalar or [N] (or [1, N]) of B's type
+    const Tensor* b = init_of(g, n.inputs[1]);
+    if (!b || (b->dtype() != DType::I8 && b->dtype() != DType::U8) || b->rank() != 2)
+        return refuse("B not a constant 2-D int8 / uint8");
+    const bool b_u8 = b->dtype() == DType::U8;
+    const int64_t K = b->dim(0), N = b->dim(1);
+    if (xs->back() != K || K > k::kQMaxK || K < 1 || N < 1) return refuse("shapes");
+    const int64_t M = shape_numel(*xs) / K;
+    if (shape_numel(*ys0) != M * N || ys0->back() != N) return refuse("output shape");
+    std::vector<int32_t> zb;
+    if (n.inputs.size() > 3 && !n.inputs[3].empty()) {
+        const Tensor* z = init_of(g, n.inputs[3]);
+        if (!z || z->dtype() != b->dtype() || !(z->numel() == 1 || (z->numel() == N && z->shape().back() == N)))
+            return refuse("B zero point");
+        for (int64_t i = 0; i < N; ++i) {
+            const int64_t j = z->numel() == 1 ? 0 : i;
+            zb.push_back(b_u8 ? int32_t{z->data<uint8_t>()[j]} - 128 : int32_t{z->data<int8_t>()[j]});
+        }
+    } else if (b_u8) {
+        zb.assign(static_cast<size_t>(N), -128);
+    }
+    // ---- Cast(to float) -> Mul(·, Mul(x_scale, w_scale const [1] | [N])) [-> Add(·, bias const [N])]
+    const graph::Node* cast = a.sole_consumer(n.outputs[0]);
+    if (!is_op(cast, "Cast") || cast->attr_i("to", 0) != 1 || cast->outputs.size() != 1)
+        return refuse("accumulator not cast to float");
+    const graph::Node* mul = a.sole_consumer(cast->outputs[0]);
+    if (!is_op(mul, "Mul") || mul->inputs.size() != 2 || mul->outputs.size() != 1) return refuse("no output Mul");
+    const std::string& sc = mul->inputs[0] == cast->outputs[0] ? mul->inputs[1] : mul->inputs[0];
+    const graph::Node* smul = a.producer(sc);
+    if (!is_op(smul, "Mul") || smul->inputs.size() != 2 || a.sole_consumer(sc) != mul)
+        return refuse("scale not Mul(x_scale, w_scale)");
+    const bool xs_first = smul->inputs[0] == dql->outputs[1];
+    if (!xs_first && smul->inputs[1] != dql->outputs[1]) return refuse("scale not Mul(x_scale, w_scale)");
+    const Tensor* ws = init_of(g, smul->inputs[xs_first ? 1 : 0]);
+    if (!ws || ws->dtype() != DType::F32 || !(ws->numel() == 1 || (ws->numel() == N && ws->shape().back() == N)))
+        return refuse("weight scale");
+    const Shape* ms = a.shape_of(mul->outputs[0]);
+    if (!ms || *ms != *ys0) return refuse("output Mul broadcasts");
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.dynamic = true;
+    s.M = M, s.N = N, s.K = K;
+    s.out = k::QOut::F32;
+    for (int64_t i = 0; i < N; ++i) s.b_scale.push_back(ws->data<float>()[ws->numel() == 1 ? 0 : i]);
+    s.b_zero = zb;
+    if (std::all_of(s.b_zero.begin(), s.b_zero.end(), [](int32_t v) { return v == 0; })) s.b_zero.clear();
+    std::vector<const graph::Node*> absorbed{cast, mul, smul};  // n itself becomes the step
+    std::string out = mul->outputs[0], fused = "DynamicQuantizeLinear+MatMulInteger+Cast+Mul";
+    if (const graph::Node* add = a.sole_consumer(out); is_op(add, "Add") && add->inputs.size() == 2) {
+        const Tensor* bias = init_of(g, add->inputs[add->inputs[0] == out ? 1 : 0]);
+        const Shape* as = a.shape_of(add->outputs[0]);
+        if (bias && bias->dtype() == DType::F32 && bias->numel() == N && bias->shape().back() == N && as &&
+            *as == *ys0) {
+            s.bias_f.assign(bias->data<float>(), bias->data<float>() + N);
+            absorbed.push_back(add);
+            out = add->outputs[0];
+            fused += "+Add";
+        }
+    }
+    if (const graph::Node* c = a.sole_consumer(out); c && c->inputs[0] == out && c->outputs.size() == 1) {
+        if (Act an = act_node(g, *c); an.ok && an.bounded && an.a.kind != k::Act::None) {  // Relu / Clip: exact
+            s.act = an.a;
+            absorbed.push_back(c);
+            out = c->outputs[0];
+            fused += "+" + c->op_type;
+        }
+    }
+    s.row = &k::qselect(k::QOp::Gemm8);
+    Tensor p(DType::U8, {k::qpack_b_bytes(K, N)});
+    k::qpack_b(b->raw(), b_u8, N, 1, K, N, p.data<uint8_t>());
+    s.packed.push_back(std::move(p));
+    s.xq.resize(static_cast<size_t>(M * K));
+    r.flops = 2 * M * N * K;
+    const int64_t panels = (N + k::kQNr - 1) / k::kQNr;
+    s.splits = (a.threads > 1 && r.flops >= a.parallel_flops) ? std::min<int64_t>(a.threads, panels) : 1;
+    r.kernel = std::string("qdynamic_matmul_u8s8 ") + s.row->name;
+    r.fused = fused;
+    r.x_q = x;
+    r.x_shape = *xs;
+    r.out = out;
+    r.out_shape = *ys0;
+    r.out_dtype = DType::F32;
+    r.absorbed = std::move(absorbed);
+    r.step = std::move(step);
+    return r;
+}
+
+namespace {
+
 void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
     q.a_signed = s.a_signed;
     q.a_zero = s.a_zero;
@@ -711,6 +892,10 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
     const size_t esz = s.out == k::QOut::F32 ? 4 : 1;
     auto* yb = y.raw();
     const auto* xb = x.raw();
+    if (s.dynamic) {  // DynamicQuantizeLinear of the whole tensor, then the Gemm below on the bytes
+        dynamic_quantize_u8(x.data<float>(), s.M * s.K, s.xq.data(), &s.a_scale, &s.a_zero);
+        xb = s.xq.data();
+    }
     if (s.mode == QStep::Mode::Gemm) {
         k::QGemmArgs q;
         fill_epilogue(s, q, 0);

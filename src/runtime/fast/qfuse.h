@@ -93,6 +93,24 @@ QFusion plan_qpool(const QFuseArgs& a);
 bool qlut_op(const graph::Node& n);
 QFusion plan_qlut(const QFuseArgs& a);
 
+// Dynamic quantization (what `edgeq quantize --method dynamic` and ONNX Runtime's quantize_dynamic write):
+//
+//   x (f32) -> DynamicQuantizeLinear -> (x_q, x_scale, x_zp) -> MatMulInteger(x_q, B int8|uint8 constant [K, N],
+//   x_zp, b_zp none | scalar | [N]) -> Cast(float) -> Mul(·, Mul(x_scale, w_scale constant [1] | [N]))
+//   [-> Add(·, bias constant [N])] [-> Relu | Clip(constant bounds)]
+//
+// as one step (a.node is the MatMulInteger; x [.., K] is any number of rows M): per run, x's range gives
+// x_scale / x_zp and the u8 bytes exactly as DynamicQuantizeLinear (dynamic_quantize_u8), then kernels::qgemm
+// (B packed once) with the F32 epilogue y = float(acc) · (x_scale · w_scale[n]) + bias[n]. Integer values are
+// those of the reference; the float result is the graph's Mul(Cast(acc), Mul(x_scale, w_scale)) [+ bias] in the
+// same order (equal up to the compiler's FMA contraction, tolerance in tests/unit/runtime/fast_dynamic_test.cpp).
+// The DynamicQuantizeLinear itself is absorbed by the executor once every reader of its outputs is a step.
+QFusion plan_qdynamic(const QFuseArgs& a);
+// DynamicQuantizeLinear (opset 11) on n floats: scale = (max(0, max x) − min(0, min x)) / 255 (1 when that range
+// is empty), zero = round_half_even(clamp(−min / scale, 0, 255)), q = clamp(round_half_even(x / scale) + zero,
+// 0, 255) (NaN -> zero). Bit-exact with the reference op (SSE2 blocks, scalar definition for the rest).
+void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, int32_t* zero);
+
 // Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
 void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);
 
