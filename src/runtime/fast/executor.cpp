@@ -651,8 +651,8 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             // DQ -> MaxPool / AveragePool -> Q and DQ -> elementwise unary -> Q on the bytes
             const bool qpool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool");
             const bool qlut = !qpool && qlut_op(n);
-            // DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul [-> Add] (dynamic quantization)
-            if (n.domain.empty() && n.op_type == "MatMulInteger") {
+            // DynamicQuantizeLinear -> MatMulInteger | ConvInteger -> Cast -> Mul [-> Add] (dynamic quantization)
+            if (n.domain.empty() && (n.op_type == "MatMulInteger" || n.op_type == "ConvInteger")) {
                 if (auto it = producer.find(n.inputs.empty() ? std::string() : n.inputs[0]);
                     it == producer.end() || g.nodes[it->second].op_type != "DynamicQuantizeLinear")
                     continue;

@@ -166,6 +166,100 @@ Act act_node(const graph::Graph& g, const graph::Node& n) {
     return act_from_name("Clip", {lo, hi});
 }
 
+// Conv geometry (x [N, C, H, W], y [N, OC, OH, OW], w [OC, C/G, KH, KW], attributes of n) into s; depthwise
+// and 1-input-channel convs become DwConv. Returns why not, or "".
+std::string conv_geometry(const graph::Node& n, const Shape& xs, const Shape& ys, const Tensor& wq, QStep& s) {
+    if (xs.size() != 4 || ys.size() != 4 || wq.rank() != 4) return "not 2-D";
+    const int64_t G = n.attr_i("group", 1);
+    const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+    s.batch = xs[0], s.C = xs[1], s.H = xs[2], s.W = xs[3];
+    s.OC = ys[1], s.OH = ys[2], s.OW = ys[3];
+    s.G = G;
+    if (G < 1 || s.C % G || s.OC % G || wq.dim(0) != s.OC || wq.dim(1) != s.C / G || st.size() != 2 ||
+        dl.size() != 2 || ys[0] != s.batch)
+        return "conv geometry";
+    if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C))
+        return "depthwise with a channel multiplier";
+    if (s.C / G == 1 && G > 1) s.mode = QStep::Mode::DwConv;
+    // one input channel, few outputs (lenet5's first conv: K = 25, N = 6, mostly padding in a qgemm
+    // tile): OC depthwise filters over the same plane (qdwconv one_input)
+    if (G == 1 && s.C == 1 && s.OC <= QStep::kC1MaxOC) {
+        s.mode = QStep::Mode::DwConv;
+        s.one_input = true;
+    }
+    s.KH = wq.dim(2), s.KW = wq.dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
+    const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        const int64_t th = std::max<int64_t>(0, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1 - s.H);
+        const int64_t tw = std::max<int64_t>(0, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1 - s.W);
+        const bool upper = auto_pad == "SAME_UPPER";
+        s.PT = upper ? th / 2 : th - th / 2;
+        s.PL = upper ? tw / 2 : tw - tw / 2;
+    } else if (auto_pad == "NOTSET") {
+        const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+        if (p.size() != 4) return "pads";
+        s.PT = p[0], s.PL = p[1];
+    }
+    return "";
+}
+
+// Weights of a Conv planned by conv_geometry (int8 [OC][C/G][KH][KW], K = C/G·KH·KW per output) packed for
+// its mode, scratch, thread split, flops and kernel name; s.row, s.out and s.act already set.
+void conv_pack(QStep& s, const int8_t* w, int64_t Kdim, const QFuseArgs& a, QFusion& r) {
+    if (s.mode == QStep::Mode::DwConv) {
+        s.dw_w.assign(w, w + s.OC * s.KH * s.KW);
+        s.conv = true;
+        r.flops = 2 * s.batch * s.OC * s.OH * s.OW * Kdim;
+        const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
+        s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.OC) : 1;
+        k::QDwConvArgs d;
+        d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
+        d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
+        // the plane path's scratch, per thread, for stride 1 unless it would be large, and for other equal
+        // strides on small planes (stride 2 measured faster on the row path at 32×120×160, 245 vs 290 µs, but
+        // 2× slower at 128×15×20, where the row path's per-row loops are short; rows use the stack)
+        const int64_t wb = k::qdwconv_work_bytes(d);
+        const bool plane = (s.SH == 1 && s.SW == 1 && wb <= (int64_t{1} << 20)) ||
+                           (s.SH == s.SW && wb <= (int64_t{32} << 10));
+        s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
+                      std::vector<uint8_t>(plane ? static_cast<size_t>(wb) : 0));
+        r.kernel = s.one_input ? "qconv_c1_u8s8 (qdwconv, one input plane)" : "qdwconv_u8s8";
+        // a float epilogue's Sigmoid / Tanh / ...: vectorized afterwards (qdwconv's activate() is scalar)
+        s.vec_act = s.out == k::QOut::F32 && s.act.kind != k::Act::None;
+    } else {
+        s.mode = QStep::Mode::Conv;
+        const int64_t OCg = s.OC / s.G, Cg = s.C / s.G;
+        std::vector<int8_t> wr(static_cast<size_t>(s.OC * Kdim));
+        k::conv_weights_hwc(w, s.OC, Cg, s.KH, s.KW, wr.data());
+        for (int64_t gi = 0; gi < s.G; ++gi) {
+            Tensor p(DType::U8, {k::qpack_b_bytes(Kdim, OCg)});
+            k::qpack_b(wr.data() + gi * OCg * Kdim, false, 1, Kdim, Kdim, OCg, p.data<uint8_t>());
+            s.packed.push_back(std::move(p));
+        }
+        s.conv = true;
+        s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 &&
+                      s.OH == s.H && s.OW == s.W;
+        // padded NHWC copy (im2col then never bounds-checks): top / left pads, bottom / right as far as taps
+        // reach
+        if (!s.pointwise) {
+            s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
+            s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
+        } else {
+            s.hp = s.H, s.wp = s.W;
+        }
+        if (s.C > 1 || !s.pointwise) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp));
+        const int64_t P = s.OH * s.OW;
+        r.flops = 2 * s.batch * s.OC * P * Kdim;
+        const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
+        s.splits = big && s.batch * s.G < a.threads
+                       ? std::min<int64_t>(a.threads, std::max<int64_t>(1, P / QStep::kChunk))
+                       : 1;
+        const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
+        s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
+        r.kernel = std::string(s.pointwise ? "qconv1x1_nhwc_u8s8 " : "qconv_nhwc_u8s8 ") + s.row->name;
+    }
+}
+
 }  // namespace
 
 QFusion plan_qfusion(const QFuseArgs& a) {
@@ -231,39 +325,9 @@ QFusion plan_qfusion(const QFuseArgs& a) {
         act_params = n.attr_floats("activation_params");
     }
     if (is_conv) {
-        if (xs->size() != 4 || ys0->size() != 4 || wq->rank() != 4) return refuse("not 2-D");
-        const int64_t G = n.attr_i("group", 1);
-        const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
-        s.batch = (*xs)[0], s.C = (*xs)[1], s.H = (*xs)[2], s.W = (*xs)[3];
-        s.OC = (*ys0)[1], s.OH = (*ys0)[2], s.OW = (*ys0)[3];
-        s.G = G;
-        if (G < 1 || s.C % G || s.OC % G || wq->dim(0) != s.OC || wq->dim(1) != s.C / G || st.size() != 2 ||
-            dl.size() != 2 || (*ys0)[0] != s.batch)
-            return refuse("conv geometry");
-        if (s.C / G == 1 && G > 1 && !(G == s.C && s.OC == s.C))
-            return refuse("depthwise with a channel multiplier");
-        if (s.C / G == 1 && G > 1) s.mode = QStep::Mode::DwConv;
-        // one input channel, few outputs (lenet5's first conv: K = 25, N = 6, mostly padding in a qgemm
-        // tile): OC depthwise filters over the same plane (qdwconv one_input)
-        if (G == 1 && s.C == 1 && s.OC <= QStep::kC1MaxOC) {
-            s.mode = QStep::Mode::DwConv;
-            s.one_input = true;
-        }
-        s.KH = wq->dim(2), s.KW = wq->dim(3), s.SH = st[0], s.SW = st[1], s.DH = dl[0], s.DW = dl[1];
-        const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
-        if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-            const int64_t th = std::max<int64_t>(0, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1 - s.H);
-            const int64_t tw = std::max<int64_t>(0, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1 - s.W);
-            const bool upper = auto_pad == "SAME_UPPER";
-            s.PT = upper ? th / 2 : th - th / 2;
-            s.PL = upper ? tw / 2 : tw - tw / 2;
-        } else if (auto_pad == "NOTSET") {
-            const auto p = n.attr_ints("pads", {0, 0, 0, 0});
-            if (p.size() != 4) return refuse("pads");
-            s.PT = p[0], s.PL = p[1];
-        }
+        if (std::string why = conv_geometry(n, *xs, *ys0, *wq, s); !why.empty()) return refuse(why);
         OC = s.OC;
-        Kdim = (s.C / G) * s.KH * s.KW;
+        Kdim = (s.C / s.G) * s.KH * s.KW;
         out_axis = 0;
     } else {
         if (wq->rank() != 2 || xs->size() < 2) return refuse("weight rank");
@@ -407,57 +471,8 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     // NHWC im2col order of kernels/qconv.h)
     s.row = &k::qselect(k::QOp::Gemm8);
     const int8_t* w = wq->data<int8_t>();
-    if (is_conv && s.mode == QStep::Mode::DwConv) {
-        s.dw_w.assign(w, w + OC * s.KH * s.KW);
-        s.conv = true;
-        r.flops = 2 * s.batch * OC * s.OH * s.OW * Kdim;
-        const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
-        s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, OC) : 1;
-        k::QDwConvArgs d;
-        d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
-        d.PT = s.PT, d.PL = s.PL, d.DH = s.DH, d.DW = s.DW;
-        // the plane path's scratch, per thread, for stride 1 unless it would be large, and for other equal
-        // strides on small planes (stride 2 measured faster on the row path at 32×120×160, 245 vs 290 µs, but
-        // 2× slower at 128×15×20, where the row path's per-row loops are short; rows use the stack)
-        const int64_t wb = k::qdwconv_work_bytes(d);
-        const bool plane = (s.SH == 1 && s.SW == 1 && wb <= (int64_t{1} << 20)) ||
-                           (s.SH == s.SW && wb <= (int64_t{32} << 10));
-        s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
-                      std::vector<uint8_t>(plane ? static_cast<size_t>(wb) : 0));
-        r.kernel = s.one_input ? "qconv_c1_u8s8 (qdwconv, one input plane)" : "qdwconv_u8s8";
-        // a float epilogue's Sigmoid / Tanh / ...: vectorized afterwards (qdwconv's activate() is scalar)
-        s.vec_act = s.out == k::QOut::F32 && s.act.kind != k::Act::None;
-    } else if (is_conv) {
-        s.mode = QStep::Mode::Conv;
-        const int64_t OCg = OC / s.G, Cg = s.C / s.G;
-        std::vector<int8_t> wr(static_cast<size_t>(OC * Kdim));
-        k::conv_weights_hwc(w, OC, Cg, s.KH, s.KW, wr.data());
-        for (int64_t gi = 0; gi < s.G; ++gi) {
-            Tensor p(DType::U8, {k::qpack_b_bytes(Kdim, OCg)});
-            k::qpack_b(wr.data() + gi * OCg * Kdim, false, 1, Kdim, Kdim, OCg, p.data<uint8_t>());
-            s.packed.push_back(std::move(p));
-        }
-        s.conv = true;
-        s.pointwise = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PT == 0 && s.PL == 0 &&
-                      s.OH == s.H && s.OW == s.W;
-        // padded NHWC copy (im2col then never bounds-checks): top / left pads, bottom / right as far as taps
-        // reach
-        if (!s.pointwise) {
-            s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
-            s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
-        } else {
-            s.hp = s.H, s.wp = s.W;
-        }
-        if (s.C > 1 || !s.pointwise) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp));
-        const int64_t P = s.OH * s.OW;
-        r.flops = 2 * s.batch * OC * P * Kdim;
-        const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
-        s.splits = big && s.batch * s.G < a.threads
-                       ? std::min<int64_t>(a.threads, std::max<int64_t>(1, P / QStep::kChunk))
-                       : 1;
-        const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
-        s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
-        r.kernel = std::string(s.pointwise ? "qconv1x1_nhwc_u8s8 " : "qconv_nhwc_u8s8 ") + s.row->name;
+    if (is_conv) {
+        conv_pack(s, w, Kdim, a, r);
     } else {
         Tensor p(DType::U8, {k::qpack_b_bytes(s.K, s.N)});
         k::qpack_b(w, false, trans_b ? 1 : s.N, trans_b ? s.K : 1, s.K, s.N, p.data<uint8_t>());
@@ -763,12 +778,26 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, in
     dynamic_bytes_scalar(x + i, n - i, s, z, q + i);
 }
 
+namespace {
+
+// A constant of one element, or of n laid along the output's channel axis (MatMulInteger: the last axis;
+// ConvInteger NCHW: axis 1, shape [n, 1, 1] or [1, n, 1, 1]).
+bool channel_vector(const Tensor& t, int64_t n, bool conv) {
+    if (t.numel() == 1) return true;
+    if (t.numel() != n) return false;
+    return conv ? t.rank() >= 3 && t.dim(-3) == n : t.rank() >= 1 && t.dim(-1) == n;
+}
+
+}  // namespace
+
 QFusion plan_qdynamic(const QFuseArgs& a) {
     QFusion r;
     const graph::Graph& g = *a.graph;
     const graph::Node& n = *a.node;
     auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
-    if (!is_op(&n, "MatMulInteger") || n.inputs.size() < 3 || n.outputs.size() != 1 || n.inputs[1].empty())
+    const bool conv = is_op(&n, "ConvInteger");
+    if ((!conv && !is_op(&n, "MatMulInteger")) || n.inputs.size() < 3 || n.outputs.size() != 1 ||
+        n.inputs[1].empty())
         return refuse("op");
     // ---- A, a_zero_point: outputs 0 and 2 of one DynamicQuantizeLinear of a float x
     const graph::Node* dql = a.producer(n.inputs[0]);
@@ -781,28 +810,36 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     const Shape* xs = a.shape_of(x);
     const Shape* ys0 = a.shape_of(n.outputs[0]);
     if (!xs || !ys0 || xs->empty()) return refuse("shapes");
-    // ---- B: constant 2-D int8 / uint8 [K, N]; b_zero_point: none, scalar or [N] (or [1, N]) of B's type
+    // ---- weights: constant int8 / uint8, MatMulInteger B [K, N], ConvInteger W [OC, C/G, KH, KW]; zero point
+    // none, scalar or one per output channel, of the weight's type. u8 weights become s8 (w − 128, zero − 128).
     const Tensor* b = init_of(g, n.inputs[1]);
-    if (!b || (b->dtype() != DType::I8 && b->dtype() != DType::U8) || b->rank() != 2)
-        return refuse("B not a constant 2-D int8 / uint8");
+    if (!b || (b->dtype() != DType::I8 && b->dtype() != DType::U8) || b->rank() != (conv ? 4 : 2))
+        return refuse(conv ? "W not a constant 4-D int8 / uint8" : "B not a constant 2-D int8 / uint8");
     const bool b_u8 = b->dtype() == DType::U8;
-    const int64_t K = b->dim(0), N = b->dim(1);
-    if (xs->back() != K || K > k::kQMaxK || K < 1 || N < 1) return refuse("shapes");
-    const int64_t M = shape_numel(*xs) / K;
-    if (shape_numel(*ys0) != M * N || ys0->back() != N) return refuse("output shape");
-    std::vector<int32_t> zb;
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    int64_t K = 0, N = 0;
+    if (conv) {
+        if (std::string why = conv_geometry(n, *xs, *ys0, *b, s); !why.empty()) return refuse(why);
+        K = (s.C / s.G) * s.KH * s.KW, N = s.OC;
+    } else {
+        K = b->dim(0), N = b->dim(1);
+        if (xs->back() != K) return refuse("shapes");
+        s.M = shape_numel(*xs) / K, s.N = N, s.K = K;
+        if (shape_numel(*ys0) != s.M * N || ys0->back() != N) return refuse("output shape");
+    }
+    if (K > k::kQMaxK || K < 1 || N < 1) return refuse("K too large");
+    std::vector<int32_t> zb(static_cast<size_t>(N), b_u8 ? -128 : 0);
     if (n.inputs.size() > 3 && !n.inputs[3].empty()) {
         const Tensor* z = init_of(g, n.inputs[3]);
-        if (!z || z->dtype() != b->dtype() || !(z->numel() == 1 || (z->numel() == N && z->shape().back() == N)))
-            return refuse("B zero point");
+        if (!z || z->dtype() != b->dtype() || !(z->numel() == 1 || (z->numel() == N && z->dim(-1) == N)))
+            return refuse("weight zero point");
         for (int64_t i = 0; i < N; ++i) {
             const int64_t j = z->numel() == 1 ? 0 : i;
-            zb.push_back(b_u8 ? int32_t{z->data<uint8_t>()[j]} - 128 : int32_t{z->data<int8_t>()[j]});
+            zb[static_cast<size_t>(i)] = b_u8 ? int32_t{z->data<uint8_t>()[j]} - 128 : int32_t{z->data<int8_t>()[j]};
         }
-    } else if (b_u8) {
-        zb.assign(static_cast<size_t>(N), -128);
     }
-    // ---- Cast(to float) -> Mul(·, Mul(x_scale, w_scale const [1] | [N])) [-> Add(·, bias const [N])]
+    // ---- Cast(to float) -> Mul(·, Mul(x_scale, w_scale const)) [-> Add(·, bias const)] [-> Relu | Clip]
     const graph::Node* cast = a.sole_consumer(n.outputs[0]);
     if (!is_op(cast, "Cast") || cast->attr_i("to", 0) != 1 || cast->outputs.size() != 1)
         return refuse("accumulator not cast to float");
@@ -815,24 +852,20 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     const bool xs_first = smul->inputs[0] == dql->outputs[1];
     if (!xs_first && smul->inputs[1] != dql->outputs[1]) return refuse("scale not Mul(x_scale, w_scale)");
     const Tensor* ws = init_of(g, smul->inputs[xs_first ? 1 : 0]);
-    if (!ws || ws->dtype() != DType::F32 || !(ws->numel() == 1 || (ws->numel() == N && ws->shape().back() == N)))
-        return refuse("weight scale");
+    if (!ws || ws->dtype() != DType::F32 || !channel_vector(*ws, N, conv)) return refuse("weight scale");
     const Shape* ms = a.shape_of(mul->outputs[0]);
     if (!ms || *ms != *ys0) return refuse("output Mul broadcasts");
-    auto step = QStepPtr(new QStep());
-    QStep& s = *step;
     s.dynamic = true;
-    s.M = M, s.N = N, s.K = K;
     s.out = k::QOut::F32;
     for (int64_t i = 0; i < N; ++i) s.b_scale.push_back(ws->data<float>()[ws->numel() == 1 ? 0 : i]);
-    s.b_zero = zb;
-    if (std::all_of(s.b_zero.begin(), s.b_zero.end(), [](int32_t v) { return v == 0; })) s.b_zero.clear();
+    if (std::any_of(zb.begin(), zb.end(), [](int32_t v) { return v != 0; })) s.b_zero = zb;
     std::vector<const graph::Node*> absorbed{cast, mul, smul};  // n itself becomes the step
-    std::string out = mul->outputs[0], fused = "DynamicQuantizeLinear+MatMulInteger+Cast+Mul";
+    std::string out = mul->outputs[0], fused = conv ? "DynamicQuantizeLinear+ConvInteger+Cast+Mul"
+                                                    : "DynamicQuantizeLinear+MatMulInteger+Cast+Mul";
     if (const graph::Node* add = a.sole_consumer(out); is_op(add, "Add") && add->inputs.size() == 2) {
         const Tensor* bias = init_of(g, add->inputs[add->inputs[0] == out ? 1 : 0]);
         const Shape* as = a.shape_of(add->outputs[0]);
-        if (bias && bias->dtype() == DType::F32 && bias->numel() == N && bias->shape().back() == N && as &&
+        if (bias && bias->dtype() == DType::F32 && bias->numel() == N && channel_vector(*bias, N, conv) && as &&
             *as == *ys0) {
             s.bias_f.assign(bias->data<float>(), bias->data<float>() + N);
             absorbed.push_back(add);
@@ -849,14 +882,22 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
         }
     }
     s.row = &k::qselect(k::QOp::Gemm8);
-    Tensor p(DType::U8, {k::qpack_b_bytes(K, N)});
-    k::qpack_b(b->raw(), b_u8, N, 1, K, N, p.data<uint8_t>());
-    s.packed.push_back(std::move(p));
-    s.xq.resize(static_cast<size_t>(M * K));
-    r.flops = 2 * M * N * K;
-    const int64_t panels = (N + k::kQNr - 1) / k::kQNr;
-    s.splits = (a.threads > 1 && r.flops >= a.parallel_flops) ? std::min<int64_t>(a.threads, panels) : 1;
-    r.kernel = std::string("qdynamic_matmul_u8s8 ") + s.row->name;
+    s.xq.resize(static_cast<size_t>(shape_numel(*xs)));
+    if (conv) {
+        std::vector<int8_t> w8(static_cast<size_t>(b->numel()));
+        for (int64_t i = 0; i < b->numel(); ++i)
+            w8[static_cast<size_t>(i)] = b_u8 ? static_cast<int8_t>(int{b->data<uint8_t>()[i]} - 128) : b->data<int8_t>()[i];
+        conv_pack(s, w8.data(), K, a, r);
+        r.kernel = "qdynamic_conv_u8s8 via " + r.kernel;
+    } else {
+        Tensor p(DType::U8, {k::qpack_b_bytes(K, N)});
+        k::qpack_b(b->raw(), b_u8, N, 1, K, N, p.data<uint8_t>());
+        s.packed.push_back(std::move(p));
+        r.flops = 2 * s.M * N * K;
+        const int64_t panels = (N + k::kQNr - 1) / k::kQNr;
+        s.splits = (a.threads > 1 && r.flops >= a.parallel_flops) ? std::min<int64_t>(a.threads, panels) : 1;
+        r.kernel = std::string("qdynamic_matmul_u8s8 ") + s.row->name;
+    }
     r.fused = fused;
     r.x_q = x;
     r.x_shape = *xs;
@@ -893,7 +934,7 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
     auto* yb = y.raw();
     const auto* xb = x.raw();
     if (s.dynamic) {  // DynamicQuantizeLinear of the whole tensor, then the Gemm below on the bytes
-        dynamic_quantize_u8(x.data<float>(), s.M * s.K, s.xq.data(), &s.a_scale, &s.a_zero);
+        dynamic_quantize_u8(x.data<float>(), x.numel(), s.xq.data(), &s.a_scale, &s.a_zero);
         xb = s.xq.data();
     }
     if (s.mode == QStep::Mode::Gemm) {

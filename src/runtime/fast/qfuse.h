@@ -99,6 +99,9 @@ QFusion plan_qlut(const QFuseArgs& a);
 //   x_zp, b_zp none | scalar | [N]) -> Cast(float) -> Mul(·, Mul(x_scale, w_scale constant [1] | [N]))
 //   [-> Add(·, bias constant [N])] [-> Relu | Clip(constant bounds)]
 //
+// and the same with ConvInteger(x_q [N, C, H, W], W int8|uint8 constant, x_zp, w_zp none | scalar | [OC]), w_scale
+// and bias [OC, 1, 1] (the static Conv step's geometry and packing: NHWC im2col + qgemm, 1×1, qdwconv, qconv_c1;
+// u8 weights stored as w − 128 with zero point − 128)
 // as one step (a.node is the MatMulInteger; x [.., K] is any number of rows M): per run, x's range gives
 // x_scale / x_zp and the u8 bytes exactly as DynamicQuantizeLinear (dynamic_quantize_u8), then kernels::qgemm
 // (B packed once) with the F32 epilogue y = float(acc) · (x_scale · w_scale[n]) + bias[n]. Integer values are

@@ -1,11 +1,11 @@
 // Dynamic quantization on the fast path (runtime/fast/qfuse.h plan_qdynamic): DynamicQuantizeLinear ->
 // MatMulInteger -> Cast -> Mul(·, Mul(x_scale, w_scale)) [-> Add bias], as `edgeq quantize --method dynamic`
 // and ONNX Runtime's quantize_dynamic write it, against the reference executor on the same graph.
-// The integer intermediates are bit-exact (dynamic_quantize_u8 vs the reference DynamicQuantizeLinear,
-// checked byte for byte; the int32 accumulator of qgemm is exact). The float output is
-// float(acc)·(x_scale·w_scale[n])
+// The integer intermediates are bit-exact (dynamic_quantize_u8 vs the reference DynamicQuantizeLinear, checked
+// byte for byte; the int32 accumulator of qgemm is exact). The float output is float(acc)·(x_scale·w_scale[n])
 // [+ bias[n]], the graph's own order of operations, so it is equal except where the compiler contracts the
 // multiply and add into an FMA on one side only: kDynRel bounds that (half an ulp of the product, relative).
+// ConvInteger likewise (im2col, 1×1, one input plane, depthwise with u8 weights, groups; + bias + Relu).
 // Awkward shapes: M = 1, K not a multiple of 4, N not a multiple of 16, batched rows [2, 3, K]; zero points
 // non-zero (scalar and per column, int8 and uint8 B); inputs all zero, negative only, positive only.
 #include <gtest/gtest.h>
@@ -27,10 +27,10 @@ using test::one_int;
 constexpr float kDynRel = 1e-5f;  // float output vs the reference, relative to max(1, |ref|)
 
 struct DynCase {
-    Shape x;  // [.., K]
+    Shape x;                  // [.., K]
     int64_t N = 1;
-    bool b_u8 = false;  // uint8 B (ONNX Runtime's weight_type=QUInt8)
-    int zb = 0;         // B zero point (scalar), 0: none
+    bool b_u8 = false;        // uint8 B (ONNX Runtime's weight_type=QUInt8)
+    int zb = 0;               // B zero point (scalar), 0: none
     bool zb_per_column = false;
     bool ws_per_column = false;
     bool bias = false;
@@ -69,8 +69,7 @@ struct DynBuilder {
         node("DynamicQuantizeLinear", {x}, {x + "_q", x + "_s", x + "_z"});
         return x;
     }
-    // One layer reading DynamicQuantizeLinear(x); writes y. const_b = false: B is a graph input (not
-    // fusable).
+    // One layer reading DynamicQuantizeLinear(x); writes y. const_b = false: B is a graph input (not fusable).
     void layer(const std::string& x, const std::string& y, int64_t K, const DynCase& c, bool const_b = true) {
         const int64_t N = c.N;
         const DType bt = c.b_u8 ? DType::U8 : DType::I8;
@@ -116,6 +115,60 @@ struct DynBuilder {
         }
     }
 };
+
+struct ConvCase {
+    Shape x;  // [N, C, H, W]
+    int64_t OC = 1, k = 3, stride = 1, pad = 0, group = 1;
+    bool w_u8 = false;
+    int zw = 0;
+    bool per_channel = false;  // w_scale and zero point per output channel
+};
+
+// DynamicQuantizeLinear(x) -> ConvInteger -> Cast -> Mul(·, Mul(x_scale, w_scale [OC, 1, 1])) -> Add(bias
+// [OC, 1, 1]) -> Relu, as run_dynamic writes a Conv.
+void conv_layer(DynBuilder& b, const ConvCase& c) {
+    const int64_t C = c.x[1], OC = c.OC;
+    const DType wt = c.w_u8 ? DType::U8 : DType::I8;
+    Tensor w(wt, {OC, C / c.group, c.k, c.k});
+    std::uniform_int_distribution<int> d(c.w_u8 ? 0 : -127, c.w_u8 ? 255 : 127);
+    for (int64_t i = 0; i < w.numel(); ++i) {
+        if (c.w_u8)
+            w.data<uint8_t>()[i] = static_cast<uint8_t>(d(b.rng));
+        else
+            w.data<int8_t>()[i] = static_cast<int8_t>(d(b.rng));
+    }
+    b.m.graph.initializers["W"] = w;
+    std::vector<std::string> in = {"x_q", "W", "x_z"};
+    if (c.zw) {
+        Tensor z(wt, c.per_channel ? Shape{OC} : Shape{});
+        for (int64_t i = 0; i < z.numel(); ++i) {
+            const int v = c.zw + (c.per_channel ? static_cast<int>(i % 3) - 1 : 0);
+            if (c.w_u8)
+                z.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+            else
+                z.data<int8_t>()[i] = static_cast<int8_t>(v);
+        }
+        b.m.graph.initializers["Wz"] = z;
+        in.push_back("Wz");
+    }
+    graph::Node& cv = b.node("ConvInteger", in, {"acc"});
+    cv.attrs["kernel_shape"] = test::ints({c.k, c.k});
+    cv.attrs["strides"] = test::ints({c.stride, c.stride});
+    cv.attrs["pads"] = test::ints({c.pad, c.pad, c.pad, c.pad});
+    cv.attrs["group"] = one_int(c.group);
+    b.node("Cast", {"acc"}, {"accf"}).attrs["to"] = one_int(1);
+    Tensor ws(DType::F32, c.per_channel ? Shape{OC, 1, 1} : Shape{});
+    Tensor bias(DType::F32, {OC, 1, 1});
+    std::uniform_real_distribution<float> sd(0.001f, 0.03f), bd(-1.0f, 1.0f);
+    for (int64_t i = 0; i < ws.numel(); ++i) ws.data<float>()[i] = sd(b.rng);
+    for (int64_t i = 0; i < OC; ++i) bias.data<float>()[i] = bd(b.rng);
+    b.m.graph.initializers["ws"] = ws;
+    b.m.graph.initializers["bias"] = bias;
+    b.node("Mul", {"x_s", "ws"}, {"scale"});
+    b.node("Mul", {"accf", "scale"}, {"scaled"});
+    b.node("Add", {"scaled", "bias"}, {"biased"});
+    b.node("Relu", {"biased"}, {"y"});
+}
 
 // Runs both executors; every output within kDynRel. Returns the plan's trace.
 std::string expect_matches(const graph::Model& m, const std::map<std::string, Tensor>& inputs, int threads) {
@@ -180,17 +233,42 @@ TEST(FastDynamic, MatMulIntegerShapesAndZeroPoints) {
         b.layer("x", "y", c.x.back(), c);
         b.output("y");
         // mixed signs, negative only, positive only, all zero, one tiny value
-        const std::vector<std::pair<float, float>> ranges = {
-            {-2.f, 3.f}, {-4.f, -0.5f}, {0.25f, 1.f}, {0.f, 0.f}};
+        const std::vector<std::pair<float, float>> ranges = {{-2.f, 3.f}, {-4.f, -0.5f}, {0.25f, 1.f}, {0.f, 0.f}};
         for (const auto& [lo, hi] : ranges) {
             for (int threads : {1, 2}) {
-                SCOPED_TRACE(shape_str(c.x) + " N=" + std::to_string(c.N) + " range " + std::to_string(lo) +
-                             ".." + std::to_string(hi));
+                SCOPED_TRACE(shape_str(c.x) + " N=" + std::to_string(c.N) + " range " + std::to_string(lo) + ".." +
+                             std::to_string(hi));
                 const std::string trace = expect_matches(b.m, {{"x", make_input(rng, c.x, lo, hi)}}, threads);
                 EXPECT_EQ(count(trace, "qdynamic_matmul_u8s8"), 1) << trace;
-                EXPECT_EQ(count(trace, "  ref"), 0)
-                    << trace;  // the DynamicQuantizeLinear does not run either
+                EXPECT_EQ(count(trace, "  ref"), 0) << trace;  // the DynamicQuantizeLinear does not run either
                 EXPECT_NE(trace.find(c.bias ? "Cast+Mul+Add" : "Cast+Mul"), std::string::npos) << trace;
+            }
+        }
+    }
+}
+
+TEST(FastDynamic, ConvIntegerGeometries) {
+    const std::vector<std::pair<ConvCase, const char*>> cases = {
+        {{{1, 3, 7, 6}, 5, 3, 1, 1}, "qconv_nhwc_u8s8"},                         // im2col, K = 27
+        {{{2, 4, 5, 5}, 18, 1}, "qconv1x1_nhwc_u8s8"},                          // pointwise, N = 18
+        {{{1, 1, 9, 9}, 6, 5, 1, 2, 1, false, 3, true}, "qconv_c1_u8s8"},       // one input plane
+        {{{2, 4, 8, 7}, 4, 3, 2, 1, 4, true, 130, true}, "qdwconv_u8s8"},       // depthwise, u8 W, stride 2
+        {{{1, 6, 6, 6}, 4, 3, 1, 0, 2, false, -3, false}, "qconv_nhwc_u8s8"},   // 2 groups
+    };
+    std::mt19937 rng(21);
+    for (const auto& [c, kernel] : cases) {
+        DynBuilder b;
+        b.input("x", c.x);
+        b.dql("x");
+        conv_layer(b, c);
+        b.output("y");
+        for (const auto& [lo, hi] : std::vector<std::pair<float, float>>{{-1.f, 2.f}, {-3.f, -1.f}, {0.f, 0.f}}) {
+            for (int threads : {1, 2}) {
+                SCOPED_TRACE(shape_str(c.x) + " OC=" + std::to_string(c.OC) + " range " + std::to_string(lo));
+                const std::string trace = expect_matches(b.m, {{"x", make_input(rng, c.x, lo, hi)}}, threads);
+                EXPECT_NE(trace.find(std::string("qdynamic_conv_u8s8 via ") + kernel), std::string::npos) << trace;
+                EXPECT_NE(trace.find("ConvInteger+Cast+Mul+Add+Relu"), std::string::npos) << trace;
+                EXPECT_EQ(count(trace, "\n"), 1) << trace;
             }
         }
     }
@@ -224,8 +302,7 @@ TEST(FastDynamic, FallsBackWhenBIsNotConstant) {
     b.output("y");
     std::mt19937 rng(3);
     Tensor bt(DType::I8, {6, 4});
-    for (int64_t i = 0; i < bt.numel(); ++i)
-        bt.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+    for (int64_t i = 0; i < bt.numel(); ++i) bt.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
     const std::string trace = expect_matches(b.m, {{"x", make_input(rng, {3, 6}, -1, 2)}, {"y_B", bt}}, 1);
     EXPECT_EQ(count(trace, "qdynamic_matmul_u8s8"), 0) << trace;
     EXPECT_NE(trace.find("no integer step: B not a constant"), std::string::npos) << trace;
@@ -245,8 +322,7 @@ TEST(FastDynamic, DynamicQuantizeMatchesReference) {
         {1.f, std::numeric_limits<float>::infinity(), -1.f},
         {1e-40f, -1e-41f, 0.f},  // subnormal range
     };
-    std::vector<float> ties(
-        48);  // scale exactly 1 (range 255), every other value a .5 tie, in 16-wide blocks
+    std::vector<float> ties(48);  // scale exactly 1 (range 255), every other value a .5 tie, in 16-wide blocks
     for (size_t i = 0; i < ties.size(); ++i) ties[i] = -127.5f + 5.5f * static_cast<float>(i % 47);
     ties[47] = 127.5f;
     inputs.push_back(ties);
@@ -271,8 +347,7 @@ TEST(FastDynamic, DynamicQuantizeMatchesReference) {
         const Tensor& rq = ref->at("x_q");
         EXPECT_EQ(scale, ref->at("x_s").data<float>()[0]) << v[0];
         EXPECT_EQ(zero, ref->at("x_z").data<uint8_t>()[0]) << v[0];
-        for (int64_t i = 0; i < n; ++i)
-            ASSERT_EQ(q[static_cast<size_t>(i)], rq.data<uint8_t>()[i]) << "n " << n << " i " << i;
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(q[static_cast<size_t>(i)], rq.data<uint8_t>()[i]) << "n " << n << " i " << i;
     }
 }
 
