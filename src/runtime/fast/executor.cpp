@@ -652,32 +652,14 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             const bool qpool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool");
             const bool qlut = !qpool && qlut_op(n);
             // DynamicQuantizeLinear -> MatMulInteger | ConvInteger -> Cast -> Mul [-> Add] (dynamic quantization)
-            if (n.domain.empty() && (n.op_type == "MatMulInteger" || n.op_type == "ConvInteger")) {
-                if (auto it = producer.find(n.inputs.empty() ? std::string() : n.inputs[0]);
-                    it == producer.end() || g.nodes[it->second].op_type != "DynamicQuantizeLinear")
-                    continue;
-                qa.node = &n;
-                QFusion f = plan_qdynamic(qa);
-                if (!f.step) {
-                    qrefused[ni] = f.why;
-                    continue;
-                }
-                bool clash = false;
-                for (const graph::Node* a : f.absorbed) clash = clash || absorbed[static_cast<size_t>(a - g.nodes.data())];
-                if (clash) {
-                    qrefused[ni] = "shared nodes";
-                    continue;
-                }
-                for (const graph::Node* a : f.absorbed) absorbed[static_cast<size_t>(a - g.nodes.data())] = true;
-                qfusions[ni] = std::move(f);
-                continue;
-            }
-            if (!qpool && !qlut && (!cand || n.inputs.size() < 2)) continue;
+            const bool qdyn = n.domain.empty() && (n.op_type == "MatMulInteger" || n.op_type == "ConvInteger");
+            if (!qpool && !qlut && !qdyn && (!cand || n.inputs.size() < 2)) continue;
             if (n.inputs.empty() || n.inputs[0].empty()) continue;
-            if (auto it = producer.find(n.inputs[qpool || qlut ? 0 : 1]); it == producer.end() || g.nodes[it->second].op_type != "DequantizeLinear")
+            if (auto it = producer.find(n.inputs[qpool || qlut || qdyn ? 0 : 1]);
+                it == producer.end() || g.nodes[it->second].op_type != (qdyn ? "DynamicQuantizeLinear" : "DequantizeLinear"))
                 continue;  // not a QDQ node
             qa.node = &n;
-            QFusion f = qpool ? plan_qpool(qa) : qlut ? plan_qlut(qa) : plan_qfusion(qa);
+            QFusion f = qdyn ? plan_qdynamic(qa) : qpool ? plan_qpool(qa) : qlut ? plan_qlut(qa) : plan_qfusion(qa);
             if (!f.step) {
                 qrefused[ni] = f.why;
                 continue;

@@ -1,8 +1,9 @@
 // Dynamic quantization on the fast path (runtime/fast/qfuse.h plan_qdynamic): DynamicQuantizeLinear ->
 // MatMulInteger -> Cast -> Mul(·, Mul(x_scale, w_scale)) [-> Add bias], as `edgeq quantize --method dynamic`
 // and ONNX Runtime's quantize_dynamic write it, against the reference executor on the same graph.
-// The integer intermediates are bit-exact (dynamic_quantize_u8 vs the reference DynamicQuantizeLinear, checked
-// byte for byte; the int32 accumulator of qgemm is exact). The float output is float(acc)·(x_scale·w_scale[n])
+// The integer intermediates are bit-exact (dynamic_quantize_u8 vs the reference DynamicQuantizeLinear,
+// checked byte for byte; the int32 accumulator of qgemm is exact). The float output is
+// float(acc)·(x_scale·w_scale[n])
 // [+ bias[n]], the graph's own order of operations, so it is equal except where the compiler contracts the
 // multiply and add into an FMA on one side only: kDynRel bounds that (half an ulp of the product, relative).
 // ConvInteger likewise (im2col, 1×1, one input plane, depthwise with u8 weights, groups; + bias + Relu).
@@ -27,10 +28,10 @@ using test::one_int;
 constexpr float kDynRel = 1e-5f;  // float output vs the reference, relative to max(1, |ref|)
 
 struct DynCase {
-    Shape x;                  // [.., K]
+    Shape x;  // [.., K]
     int64_t N = 1;
-    bool b_u8 = false;        // uint8 B (ONNX Runtime's weight_type=QUInt8)
-    int zb = 0;               // B zero point (scalar), 0: none
+    bool b_u8 = false;  // uint8 B (ONNX Runtime's weight_type=QUInt8)
+    int zb = 0;         // B zero point (scalar), 0: none
     bool zb_per_column = false;
     bool ws_per_column = false;
     bool bias = false;
@@ -69,7 +70,8 @@ struct DynBuilder {
         node("DynamicQuantizeLinear", {x}, {x + "_q", x + "_s", x + "_z"});
         return x;
     }
-    // One layer reading DynamicQuantizeLinear(x); writes y. const_b = false: B is a graph input (not fusable).
+    // One layer reading DynamicQuantizeLinear(x); writes y. const_b = false: B is a graph input (not
+    // fusable).
     void layer(const std::string& x, const std::string& y, int64_t K, const DynCase& c, bool const_b = true) {
         const int64_t N = c.N;
         const DType bt = c.b_u8 ? DType::U8 : DType::I8;
@@ -233,14 +235,16 @@ TEST(FastDynamic, MatMulIntegerShapesAndZeroPoints) {
         b.layer("x", "y", c.x.back(), c);
         b.output("y");
         // mixed signs, negative only, positive only, all zero, one tiny value
-        const std::vector<std::pair<float, float>> ranges = {{-2.f, 3.f}, {-4.f, -0.5f}, {0.25f, 1.f}, {0.f, 0.f}};
+        const std::vector<std::pair<float, float>> ranges = {
+            {-2.f, 3.f}, {-4.f, -0.5f}, {0.25f, 1.f}, {0.f, 0.f}};
         for (const auto& [lo, hi] : ranges) {
             for (int threads : {1, 2}) {
-                SCOPED_TRACE(shape_str(c.x) + " N=" + std::to_string(c.N) + " range " + std::to_string(lo) + ".." +
-                             std::to_string(hi));
+                SCOPED_TRACE(shape_str(c.x) + " N=" + std::to_string(c.N) + " range " + std::to_string(lo) +
+                             ".." + std::to_string(hi));
                 const std::string trace = expect_matches(b.m, {{"x", make_input(rng, c.x, lo, hi)}}, threads);
                 EXPECT_EQ(count(trace, "qdynamic_matmul_u8s8"), 1) << trace;
-                EXPECT_EQ(count(trace, "  ref"), 0) << trace;  // the DynamicQuantizeLinear does not run either
+                EXPECT_EQ(count(trace, "  ref"), 0)
+                    << trace;  // the DynamicQuantizeLinear does not run either
                 EXPECT_NE(trace.find(c.bias ? "Cast+Mul+Add" : "Cast+Mul"), std::string::npos) << trace;
             }
         }
@@ -249,11 +253,11 @@ TEST(FastDynamic, MatMulIntegerShapesAndZeroPoints) {
 
 TEST(FastDynamic, ConvIntegerGeometries) {
     const std::vector<std::pair<ConvCase, const char*>> cases = {
-        {{{1, 3, 7, 6}, 5, 3, 1, 1}, "qconv_nhwc_u8s8"},                         // im2col, K = 27
-        {{{2, 4, 5, 5}, 18, 1}, "qconv1x1_nhwc_u8s8"},                          // pointwise, N = 18
-        {{{1, 1, 9, 9}, 6, 5, 1, 2, 1, false, 3, true}, "qconv_c1_u8s8"},       // one input plane
-        {{{2, 4, 8, 7}, 4, 3, 2, 1, 4, true, 130, true}, "qdwconv_u8s8"},       // depthwise, u8 W, stride 2
-        {{{1, 6, 6, 6}, 4, 3, 1, 0, 2, false, -3, false}, "qconv_nhwc_u8s8"},   // 2 groups
+        {{{1, 3, 7, 6}, 5, 3, 1, 1}, "qconv_nhwc_u8s8"},                       // im2col, K = 27
+        {{{2, 4, 5, 5}, 18, 1}, "qconv1x1_nhwc_u8s8"},                         // pointwise, N = 18
+        {{{1, 1, 9, 9}, 6, 5, 1, 2, 1, false, 3, true}, "qconv_c1_u8s8"},      // one input plane
+        {{{2, 4, 8, 7}, 4, 3, 2, 1, 4, true, 130, true}, "qdwconv_u8s8"},      // depthwise, u8 W, stride 2
+        {{{1, 6, 6, 6}, 4, 3, 1, 0, 2, false, -3, false}, "qconv_nhwc_u8s8"},  // 2 groups
     };
     std::mt19937 rng(21);
     for (const auto& [c, kernel] : cases) {
@@ -262,11 +266,13 @@ TEST(FastDynamic, ConvIntegerGeometries) {
         b.dql("x");
         conv_layer(b, c);
         b.output("y");
-        for (const auto& [lo, hi] : std::vector<std::pair<float, float>>{{-1.f, 2.f}, {-3.f, -1.f}, {0.f, 0.f}}) {
+        for (const auto& [lo, hi] :
+             std::vector<std::pair<float, float>>{{-1.f, 2.f}, {-3.f, -1.f}, {0.f, 0.f}}) {
             for (int threads : {1, 2}) {
                 SCOPED_TRACE(shape_str(c.x) + " OC=" + std::to_string(c.OC) + " range " + std::to_string(lo));
                 const std::string trace = expect_matches(b.m, {{"x", make_input(rng, c.x, lo, hi)}}, threads);
-                EXPECT_NE(trace.find(std::string("qdynamic_conv_u8s8 via ") + kernel), std::string::npos) << trace;
+                EXPECT_NE(trace.find(std::string("qdynamic_conv_u8s8 via ") + kernel), std::string::npos)
+                    << trace;
                 EXPECT_NE(trace.find("ConvInteger+Cast+Mul+Add+Relu"), std::string::npos) << trace;
                 EXPECT_EQ(count(trace, "\n"), 1) << trace;
             }
@@ -302,7 +308,8 @@ TEST(FastDynamic, FallsBackWhenBIsNotConstant) {
     b.output("y");
     std::mt19937 rng(3);
     Tensor bt(DType::I8, {6, 4});
-    for (int64_t i = 0; i < bt.numel(); ++i) bt.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
+    for (int64_t i = 0; i < bt.numel(); ++i)
+        bt.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 255) - 127);
     const std::string trace = expect_matches(b.m, {{"x", make_input(rng, {3, 6}, -1, 2)}, {"y_B", bt}}, 1);
     EXPECT_EQ(count(trace, "qdynamic_matmul_u8s8"), 0) << trace;
     EXPECT_NE(trace.find("no integer step: B not a constant"), std::string::npos) << trace;
@@ -322,7 +329,8 @@ TEST(FastDynamic, DynamicQuantizeMatchesReference) {
         {1.f, std::numeric_limits<float>::infinity(), -1.f},
         {1e-40f, -1e-41f, 0.f},  // subnormal range
     };
-    std::vector<float> ties(48);  // scale exactly 1 (range 255), every other value a .5 tie, in 16-wide blocks
+    std::vector<float> ties(
+        48);  // scale exactly 1 (range 255), every other value a .5 tie, in 16-wide blocks
     for (size_t i = 0; i < ties.size(); ++i) ties[i] = -127.5f + 5.5f * static_cast<float>(i % 47);
     ties[47] = 127.5f;
     inputs.push_back(ties);
@@ -347,7 +355,8 @@ TEST(FastDynamic, DynamicQuantizeMatchesReference) {
         const Tensor& rq = ref->at("x_q");
         EXPECT_EQ(scale, ref->at("x_s").data<float>()[0]) << v[0];
         EXPECT_EQ(zero, ref->at("x_z").data<uint8_t>()[0]) << v[0];
-        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(q[static_cast<size_t>(i)], rq.data<uint8_t>()[i]) << "n " << n << " i " << i;
+        for (int64_t i = 0; i < n; ++i)
+            ASSERT_EQ(q[static_cast<size_t>(i)], rq.data<uint8_t>()[i]) << "n " << n << " i " << i;
     }
 }
 
