@@ -26,8 +26,8 @@ test: build
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEQ_SANITIZE=ON -DEDGEQ_BUILD_BENCH=OFF >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEQ_SANITIZE=ON -DEDGEQ_BUILD_BENCH=OFF -DEDGEQ_BUILD_E2E=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS) --target edgeq_unit_tests
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE "interop|e2e"
 
