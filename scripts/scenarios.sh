@@ -98,10 +98,10 @@ window (batch 1) on one thread, p50 / p99 over 3,000 runs; size is the ONNX file
 ${rows}
 Dynamic INT8 quantized $(jq '.quantized_nodes | length' "$W/quant.json") Gemm layers (int8 per-channel symmetric weights,
 uint8 activations quantized per tensor at run time); weights $(jq .weight_bytes_before "$W/quant.json") → $(jq .weight_bytes_after "$W/quant.json") bytes.
-At this size the time per window is the executor's per-node overhead, not arithmetic. The dynamic INT8 graph
-(DynamicQuantizeLinear → MatMulInteger → Mul/Add per layer) runs on edgeq's reference ops — \`edgeq bench\`'s
-profile shows \`MatMulInteger\` with kernel \`ref\` — so it is slower than FP32 here, while the FP32 Gemms run fused
-on the AVX-512 GEMM kernel; see the static INT8 row for the integer path that edgeq executes with its kernels.
+At this size the time per window is the executor's per-node overhead, not arithmetic. The fast executor runs
+each dynamic layer (DynamicQuantizeLinear → MatMulInteger → Cast → Mul [→ Add] [→ Relu]) as one integer step
+(x quantized per run, then the INT8 GEMM; kernels named in the profile line below), against one fused float
+GEMM per layer for FP32, so at 64→32→16→2 the run-time quantization of x is a visible share of the time.
 Top nodes of the dynamic INT8 run: $(jq -r '[.top_nodes[:3][] | "\(.op) (\(.kernel))"] | join(", ")' "$W/bench-int8.json").
 EOF
 }
