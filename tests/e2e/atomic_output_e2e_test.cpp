@@ -93,7 +93,7 @@ void check_kills(const Case& c, const std::function<bool(const fs::path&)>& load
     EXPECT_GT(while_writing, 0) << "no SIGKILL landed while the temporary existed";
     // SIGINT right after the temporary appears: the handler removes it; the process still dies of SIGINT.
     int caught = 0;
-    for (int i = 0; i < 8 && caught < 3; ++i) {
+    for (int i = 0; i < 12 && caught < 3; ++i) {
         fs::remove(c.out);
         const auto [rc, seen] = interrupt(c, SIGINT, std::chrono::microseconds(i * 300), 4 * full + std::chrono::seconds(2));
         if (rc == 0) {  // finished (and renamed) before the signal
@@ -101,9 +101,12 @@ void check_kills(const Case& c, const std::function<bool(const fs::path&)>& load
             continue;
         }
         EXPECT_EQ(rc, 128 + SIGINT);
-        EXPECT_FALSE(present(c.out)) << "SIGINT left a partial OUT";
+        // A signal that lands after the rename (the process is still exiting) finds OUT complete: allowed, as
+        // long as it is the whole file. What must never exist is a partial OUT or a leftover temporary.
+        const bool renamed = present(c.out);
+        if (renamed) EXPECT_EQ(slurp(c.out), ref) << "SIGINT left a partial OUT (run " << i << ")";
         EXPECT_EQ(remove_temporaries(c.out), 0) << "SIGINT left the temporary behind";
-        caught += seen;
+        caught += seen && !renamed;
     }
     EXPECT_GT(caught, 0) << "no SIGINT landed while the temporary existed";
     fs::remove(c.out);
