@@ -183,6 +183,7 @@ std::vector<uint8_t> exact_weights(DType t, int64_t n, std::mt19937& rng) {
                 b.dmin = pow2_h(rng);
                 break;
             }
+            case DType::Q3_K: reinterpret_cast<block_q3_K*>(v.data())[i].d = pow2_h(rng); break;
             case DType::TQ2_0: reinterpret_cast<block_tq2_0*>(v.data())[i].d = pow2_h(rng); break;
             default: ADD_FAILURE() << "no exact-data generator for " << dtype_name(t);
         }
