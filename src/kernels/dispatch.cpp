@@ -15,6 +15,11 @@ void dwconv2d_f32__avx2_direct(const DwConv2dArgs&);
 void dwconv2d_f32__avx512_direct(const DwConv2dArgs&);
 void maxpool2d_f32__avx2(const Pool2dArgs&);
 void avgpool2d_f32__avx2(const Pool2dArgs&);
+void gemm_f16_f32__avx2_6x16(const GemmHalfArgs&);  // x86/gemm_half_avx2.cpp, gemm_half_avx512.cpp
+void gemm_bf16_f32__avx2_6x16(const GemmHalfArgs&);
+void gemm_f16_f32__avx512_12x32(const GemmHalfArgs&);
+void gemm_bf16_f32__avx512_12x32(const GemmHalfArgs&);
+void gemm_bf16dot_f32__avx512bf16_12x32(const GemmHalfArgs&);
 }  // namespace x86
 
 namespace {
@@ -39,9 +44,18 @@ const KernelRow kRows[] = {
     {Op::AvgPool2d, Isa::Ref, "avgpool2d_f32__ref", 1, 1, erase(&ref::avgpool2d_f32)},
     {Op::AvgPool2d, Isa::Avx2, "avgpool2d_f32__avx2", 1, 8, erase(&x86::avgpool2d_f32__avx2)},
     {Op::Binary, Isa::Ref, "binary_f32__ref", 1, 1, erase(&ref::binary_f32)},
+    {Op::GemmF16, Isa::Ref, "gemm_f16_f32__ref_1x8", 1, ref::kRefNr, erase(&ref::gemm_f16_f32)},
+    {Op::GemmF16, Isa::Avx2, "gemm_f16_f32__avx2_6x16", 6, 16, erase(&x86::gemm_f16_f32__avx2_6x16)},
+    {Op::GemmF16, Isa::Avx512, "gemm_f16_f32__avx512_12x32", 12, 32, erase(&x86::gemm_f16_f32__avx512_12x32)},
+    {Op::GemmBf16, Isa::Ref, "gemm_bf16_f32__ref_1x8", 1, ref::kRefNr, erase(&ref::gemm_bf16_f32)},
+    {Op::GemmBf16, Isa::Avx2, "gemm_bf16_f32__avx2_6x16", 6, 16, erase(&x86::gemm_bf16_f32__avx2_6x16)},
+    {Op::GemmBf16, Isa::Avx512, "gemm_bf16_f32__avx512_12x32", 12, 32, erase(&x86::gemm_bf16_f32__avx512_12x32)},
+    {Op::GemmBf16Dot, Isa::Ref, "gemm_bf16dot_f32__ref_1x8", 1, ref::kRefNr, erase(&ref::gemm_bf16dot_f32)},
+    {Op::GemmBf16Dot, Isa::Avx512Bf16, "gemm_bf16dot_f32__avx512bf16_12x32", 12, 32,
+     erase(&x86::gemm_bf16dot_f32__avx512bf16_12x32)},
 };
 
-constexpr size_t kOps = 6;
+constexpr size_t kOps = kOpCount;
 
 const KernelRow* best(Op op) {
     const KernelRow* b = nullptr;

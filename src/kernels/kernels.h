@@ -64,6 +64,36 @@ struct GemmArgs {
 };
 using GemmFn = void (*)(const GemmArgs&);
 
+// ---- FP16 / BF16-weight GEMM (kernels/ref/gemm_f16_ref.cpp, x86/gemm_half_*.cpp; docs/kernels-f16.md) -------
+// C[M×N] = A[M×K] (f32) · B[K×N] + bias, act, where B holds IEEE halves (Op::GemmF16) or bfloat16 (Op::GemmBf16,
+// Op::GemmBf16Dot), packed once as 16-bit panels of the row's nr columns. kpair = 1 (GemmF16, GemmBf16): panel p
+// holds B[k][p·nr + j] at packed[(p·K + k)·nr + j]. kpair = 2 (GemmBf16Dot, vdpbf16ps): K is padded to even
+// K2 and k pairs are interleaved per column: packed[p·K2·nr + (k/2)·nr·2 + j·2 + k%2]. Padding is zero.
+// GemmF16 / GemmBf16 convert B to f32 exactly and keep A in f32 (results match an f32 GEMM on the widened B
+// within kGemmRel). GemmBf16Dot rounds A to bf16 (nearest even) before vdpbf16ps: A's rounding changes the
+// result by up to 2^-9 of Σ|a·b| (tests: kBf16DotRel); it is never chosen implicitly by the runtime.
+// half_kpair(op) (below, after Op) gives a row's kpair.
+inline int64_t packed_b_halves(int64_t K, int64_t N, int nr, int kpair) {
+    return ((N + nr - 1) / nr) * nr * ((K + kpair - 1) / kpair * kpair);
+}
+// B element (k, n) (16-bit pattern) is read at b[k·stride_k + n·stride_n]. Done once at load time.
+void pack_b_half(const uint16_t* b, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N, int nr, int kpair,
+                 uint16_t* packed);
+
+struct GemmHalfArgs {
+    int64_t M = 0, N = 0, K = 0;
+    const float* a = nullptr;     // A[m][k] at a[m·lda + k]
+    int64_t lda = 0;
+    const uint16_t* b = nullptr;  // packed with the row's nr and kpair
+    float* c = nullptr;           // C[m][n] at c[m·ldc + n]
+    int64_t ldc = 0;
+    const float* bias = nullptr;
+    BiasKind bias_kind = BiasKind::None;
+    Activation act;
+    int64_t n_begin = 0, n_end = 0;  // columns to compute; n_begin a multiple of nr (threads split here)
+};
+using GemmHalfFn = void (*)(const GemmHalfArgs&);
+
 // ---- Conv2D, one image, one group, NCHW ---------------------------------------------------------------
 
 struct Conv2dArgs {
@@ -131,7 +161,9 @@ struct BinaryArgs {
 };
 using BinaryFn = void (*)(const BinaryArgs&);
 
-enum class Op : uint8_t { Gemm, Conv2d, DwConv2d, MaxPool2d, AvgPool2d, Binary };
+enum class Op : uint8_t { Gemm, Conv2d, DwConv2d, MaxPool2d, AvgPool2d, Binary, GemmF16, GemmBf16, GemmBf16Dot };
+inline constexpr size_t kOpCount = 9;
+inline int half_kpair(Op op) { return op == Op::GemmBf16Dot ? 2 : 1; }
 
 struct KernelRow {
     Op op;
@@ -153,5 +185,6 @@ inline Conv2dFn conv2d_fn(const KernelRow& r) { return reinterpret_cast<Conv2dFn
 inline DwConv2dFn dwconv2d_fn(const KernelRow& r) { return reinterpret_cast<DwConv2dFn>(r.fn); }
 inline Pool2dFn pool2d_fn(const KernelRow& r) { return reinterpret_cast<Pool2dFn>(r.fn); }
 inline BinaryFn binary_fn(const KernelRow& r) { return reinterpret_cast<BinaryFn>(r.fn); }
+inline GemmHalfFn gemm_half_fn(const KernelRow& r) { return reinterpret_cast<GemmHalfFn>(r.fn); }
 
 }  // namespace edgeq::kernels

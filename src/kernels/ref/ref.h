@@ -13,5 +13,9 @@ void dwconv2d_f32(const DwConv2dArgs& a);
 void maxpool2d_f32(const Pool2dArgs& a);
 void avgpool2d_f32(const Pool2dArgs& a);
 void binary_f32(const BinaryArgs& a);
+// FP16 / BF16-weight GEMM (gemm_f16_ref.cpp); B packed with kRefNr and the op's kpair.
+void gemm_f16_f32(const GemmHalfArgs& g);
+void gemm_bf16_f32(const GemmHalfArgs& g);
+void gemm_bf16dot_f32(const GemmHalfArgs& g);
 
 }  // namespace edgeq::kernels::ref
