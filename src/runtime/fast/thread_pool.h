@@ -1,51 +1,15 @@
-// A small persistent worker pool for the fast executor: run(n, fn) calls fn(task, thread) once for every task
-// in [0, n). The caller works too and never waits for a worker to wake up: tasks are claimed one at a time
-// from a (generation, next task) counter, so a sleeping or descheduled worker simply takes none (on a loaded
-// 2-core machine a futex wake-up can cost more than a whole small node). Workers spin briefly after a job, then
-// sleep on a condition variable so an idle Plan costs no CPU. Not reentrant; one job at a time.
+// The fast executor's worker pool is edgeq::ThreadPool (core/thread_pool.h), shared with the LLM decoder. A
+// derived class rather than a using-declaration, so the forward declarations `class ThreadPool;` in
+// runtime/fast/{qfuse,rnn}.h keep naming the same type.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <cstdint>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include "core/thread_pool.h"
 
 namespace edgeq::runtime::fast {
 
-class ThreadPool {
+class ThreadPool : public edgeq::ThreadPool {
 public:
-    using TaskFn = void (*)(void* ctx, int64_t task, int thread);
-
-    explicit ThreadPool(int threads);
-    ~ThreadPool();
-    ThreadPool(const ThreadPool&) = delete;
-    ThreadPool& operator=(const ThreadPool&) = delete;
-
-    int threads() const { return threads_; }
-    void run(int64_t n, TaskFn fn, void* ctx);
-
-    template <typename F>
-    void run(int64_t n, F& f) {
-        run(n, [](void* c, int64_t t, int th) { (*static_cast<F*>(c))(t, th); }, &f);
-    }
-
-private:
-    void worker(int id);
-    // Claims and runs tasks of generation gen until none is left; false if the job moved on.
-    void work(uint32_t gen, int thread);
-
-    int threads_;
-    std::vector<std::thread> workers_;
-    std::atomic<TaskFn> fn_{nullptr};
-    std::atomic<void*> ctx_{nullptr};
-    std::atomic<int64_t> n_{0};
-    std::atomic<uint64_t> claim_{0};  // generation << 32 | next task
-    std::atomic<int64_t> done_{0};
-    std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    std::condition_variable cv_;
+    using edgeq::ThreadPool::ThreadPool;
 };
 
 }  // namespace edgeq::runtime::fast

@@ -1,4 +1,4 @@
-#include "runtime/fast/thread_pool.h"
+#include "core/thread_pool.h"
 
 #include <algorithm>
 
@@ -9,9 +9,9 @@
 #define EDGEQ_PAUSE() ((void)0)
 #endif
 
-namespace edgeq::runtime::fast {
+namespace edgeq {
 namespace {
-constexpr int kSpins = 4000;  // a few tens of µs of pause before sleeping (back-to-back nodes reuse the spin)
+constexpr int kSpins = 4000;  // a few tens of µs of pause before sleeping (back-to-back jobs reuse the spin)
 inline uint32_t gen_of(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
 }  // namespace
 
@@ -85,4 +85,4 @@ void ThreadPool::worker(int id) {
     }
 }
 
-}  // namespace edgeq::runtime::fast
+}  // namespace edgeq
