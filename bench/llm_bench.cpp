@@ -22,7 +22,9 @@
 //       Prints one JSON line per thread count {"impl":"edgeq","threads","prefill_tps","decode_tps",...} and
 //       then {"impl":"edgeq","peak_rss_bytes","file_bytes","kv_bytes","bytes_per_token"}: bytes_per_token is
 //       what one decode step must read: every tensor except token_embd, one token_embd row, and the K/V cache
-//       rows at the mean decode position.
+//       rows at the mean decode position. --baseline: the session-4 schedule
+//       (llm::Model::set_baseline_schedule: one vec_dot per output, threads spawned per matmul), reported as
+//       impl "edgeq-baseline", for A/B runs.
 //
 //   llm_bench bandwidth [--threads 1,2]
 //       Read bandwidth (bench/peak.h: streaming sum over 512 MiB, best of 5), one JSON line per thread count.
@@ -58,6 +60,8 @@ void usage() {
     std::fputs(
         "usage: llm_bench gen --shape 100m|1b --out F32.gguf [--seed S]\n"
         "       llm_bench run MODEL.gguf [--threads 1,2] [--prompt 64] [--decode 16] [--reps 3] [--ctx 512]\n"
+        "                                  [--baseline]  (session-4 schedule: rows, threads per matmul; "
+        "A/B)\n"
         "       llm_bench bandwidth [--threads 1,2]\n",
         stderr);
     std::exit(2);
@@ -227,9 +231,14 @@ double seconds_since(Clock::time_point t) {
 int run(int argc, char** argv) {
     std::string model_path;
     llm_protocol::RunOptions o;
+    bool baseline = false;
     for (int i = 2; i < argc; ++i) {
         if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
+        if (a == "--baseline") {
+            baseline = true;
+            continue;
+        }
         if (!a.empty() && a[0] == '-') usage();
         model_path = a;
     }
@@ -243,6 +252,8 @@ int run(int argc, char** argv) {
     auto loaded = llm::Model::load(model_path, mo);
     if (!loaded.ok()) die(loaded.status().message());
     llm::Model& model = *loaded.value();
+    model.set_baseline_schedule(baseline);
+    const char* impl = baseline ? "edgeq-baseline" : "edgeq";
     const llm::HParams& hp = model.hparams();
 
     std::vector<int32_t> ids(static_cast<size_t>(prompt + decode));
@@ -266,9 +277,9 @@ int run(int argc, char** argv) {
             best_decode = std::min(best_decode, seconds_since(t1));
         }
         std::printf(
-            "{\"impl\":\"edgeq\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
+            "{\"impl\":\"%s\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
             "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
-            T, prompt, decode, reps, prompt / best_prefill, decode / best_decode);
+            impl, T, prompt, decode, reps, prompt / best_prefill, decode / best_decode);
         std::fflush(stdout);
     }
 
@@ -281,9 +292,9 @@ int run(int argc, char** argv) {
     const uint64_t kv_read =
         2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(prompt + decode / 2) * kv_row;
     std::printf(
-        "{\"impl\":\"edgeq\",\"peak_rss_bytes\":%lld,\"file_bytes\":%llu,\"kv_bytes\":%llu,"
+        "{\"impl\":\"%s\",\"peak_rss_bytes\":%lld,\"file_bytes\":%llu,\"kv_bytes\":%llu,"
         "\"bytes_per_token\":%llu}\n",
-        static_cast<long long>(peak_rss_bytes()), static_cast<unsigned long long>(f.file_size()),
+        impl, static_cast<long long>(peak_rss_bytes()), static_cast<unsigned long long>(f.file_size()),
         static_cast<unsigned long long>(kv_bytes), static_cast<unsigned long long>(weight_bytes + kv_read));
     return 0;
 }

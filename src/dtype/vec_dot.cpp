@@ -36,6 +36,28 @@ float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
 float q8_0_q8_0_avx512vnni(int64_t, const void*, const void*);
 float q4_0_q8_0_avx512vnni(int64_t, const void*, const void*);
+// Tiles (same units).
+#define EDGEQ_TILE_DECL(name) \
+    void name(int64_t, const void*, size_t, int64_t, const void*, size_t, int64_t, float*, size_t);
+EDGEQ_TILE_DECL(q8_0_q8_0_tile_avx2)
+EDGEQ_TILE_DECL(q4_0_q8_0_tile_avx2)
+EDGEQ_TILE_DECL(q5_0_q8_0_tile_avx2)
+EDGEQ_TILE_DECL(iq4_nl_q8_0_tile_avx2)
+EDGEQ_TILE_DECL(q4_1_q8_1_tile_avx2)
+EDGEQ_TILE_DECL(q5_1_q8_1_tile_avx2)
+EDGEQ_TILE_DECL(q8_0_q8_0_tile_avx512vnni)
+EDGEQ_TILE_DECL(q4_0_q8_0_tile_avx512vnni)
+EDGEQ_TILE_DECL(q5_0_q8_0_tile_avx512vnni)
+EDGEQ_TILE_DECL(iq4_nl_q8_0_tile_avx512vnni)
+EDGEQ_TILE_DECL(q4_1_q8_1_tile_avx512vnni)
+EDGEQ_TILE_DECL(q5_1_q8_1_tile_avx512vnni)
+EDGEQ_TILE_DECL(q4_K_q8_K_tile_avx2)
+EDGEQ_TILE_DECL(q5_K_q8_K_tile_avx2)
+EDGEQ_TILE_DECL(q6_K_q8_K_tile_avx2)
+EDGEQ_TILE_DECL(q4_K_q8_K_tile_avx512)
+EDGEQ_TILE_DECL(q5_K_q8_K_tile_avx512)
+EDGEQ_TILE_DECL(q6_K_q8_K_tile_avx512)
+#undef EDGEQ_TILE_DECL
 }  // namespace vdot
 
 namespace {
@@ -437,6 +459,36 @@ constexpr FastVecDot kRows[] = {
     {DType::Q5_1, Isa::Avx512Vnni, &vdot::q5_1_q8_1_avx512vnni, "vec_dot_q5_1_q8_1__avx512vnni"},
 };
 
+constexpr FastVecDotTile kTiles[] = {
+    {DType::Q8_0, Isa::Avx2, &vdot::q8_0_q8_0_tile_avx2, "vec_dot_tile_q8_0_q8_0__avx2"},
+    {DType::Q4_0, Isa::Avx2, &vdot::q4_0_q8_0_tile_avx2, "vec_dot_tile_q4_0_q8_0__avx2"},
+    {DType::Q5_0, Isa::Avx2, &vdot::q5_0_q8_0_tile_avx2, "vec_dot_tile_q5_0_q8_0__avx2"},
+    {DType::IQ4_NL, Isa::Avx2, &vdot::iq4_nl_q8_0_tile_avx2, "vec_dot_tile_iq4_nl_q8_0__avx2"},
+    {DType::Q4_1, Isa::Avx2, &vdot::q4_1_q8_1_tile_avx2, "vec_dot_tile_q4_1_q8_1__avx2"},
+    {DType::Q5_1, Isa::Avx2, &vdot::q5_1_q8_1_tile_avx2, "vec_dot_tile_q5_1_q8_1__avx2"},
+    {DType::Q4_K, Isa::Avx2, &vdot::q4_K_q8_K_tile_avx2, "vec_dot_tile_q4_K_q8_K__avx2"},
+    {DType::Q5_K, Isa::Avx2, &vdot::q5_K_q8_K_tile_avx2, "vec_dot_tile_q5_K_q8_K__avx2"},
+    {DType::Q6_K, Isa::Avx2, &vdot::q6_K_q8_K_tile_avx2, "vec_dot_tile_q6_K_q8_K__avx2"},
+    {DType::Q4_K, Isa::Avx512, &vdot::q4_K_q8_K_tile_avx512, "vec_dot_tile_q4_K_q8_K__avx512"},
+    {DType::Q5_K, Isa::Avx512, &vdot::q5_K_q8_K_tile_avx512, "vec_dot_tile_q5_K_q8_K__avx512"},
+    {DType::Q6_K, Isa::Avx512, &vdot::q6_K_q8_K_tile_avx512, "vec_dot_tile_q6_K_q8_K__avx512"},
+    {DType::Q8_0, Isa::Avx512Vnni, &vdot::q8_0_q8_0_tile_avx512vnni, "vec_dot_tile_q8_0_q8_0__avx512vnni"},
+    {DType::Q4_0, Isa::Avx512Vnni, &vdot::q4_0_q8_0_tile_avx512vnni, "vec_dot_tile_q4_0_q8_0__avx512vnni"},
+    {DType::Q5_0, Isa::Avx512Vnni, &vdot::q5_0_q8_0_tile_avx512vnni, "vec_dot_tile_q5_0_q8_0__avx512vnni"},
+    {DType::IQ4_NL, Isa::Avx512Vnni, &vdot::iq4_nl_q8_0_tile_avx512vnni,
+     "vec_dot_tile_iq4_nl_q8_0__avx512vnni"},
+    {DType::Q4_1, Isa::Avx512Vnni, &vdot::q4_1_q8_1_tile_avx512vnni, "vec_dot_tile_q4_1_q8_1__avx512vnni"},
+    {DType::Q5_1, Isa::Avx512Vnni, &vdot::q5_1_q8_1_tile_avx512vnni, "vec_dot_tile_q5_1_q8_1__avx512vnni"},
+};
+
+const FastVecDotTile* best_tile(DType t) {
+    const FastVecDotTile* best = nullptr;
+    for (const auto& r : kTiles) {
+        if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
+    }
+    return best;
+}
+
 const FastVecDot* best_row(DType t) {
     const FastVecDot* best = nullptr;
     for (const auto& r : kRows) {
@@ -503,6 +555,36 @@ const char* selected_vec_dot_name(DType w) {
 float vec_dot(DType w, int64_t n, const void* wrow, const void* act) {
     EDGEQ_CHECK(n % traits(w).block_size == 0);
     return selected_vec_dot(w)(n, wrow, act);
+}
+
+std::span<const FastVecDotTile> fast_vec_dot_tiles() {
+    return kTiles;
+}
+
+VecDotTileFn selected_vec_dot_tile(DType w) {
+    const FastVecDotTile* t = best_tile(w);
+    return t ? t->fn : nullptr;
+}
+
+const char* selected_vec_dot_tile_name(DType w) {
+    const FastVecDotTile* t = best_tile(w);
+    return t ? t->name : "rows";
+}
+
+void vec_dot_tile(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act,
+                  size_t a_stride, int64_t na, float* y, size_t y_stride) {
+    EDGEQ_CHECK(n % traits(w).block_size == 0);
+    if (const VecDotTileFn tile = selected_vec_dot_tile(w)) {
+        tile(n, wrows, w_stride, nw, act, a_stride, na, y, y_stride);
+        return;
+    }
+    const auto* wb = static_cast<const uint8_t*>(wrows);
+    const auto* ab = static_cast<const uint8_t*>(act);
+    const VecDotFn f = selected_vec_dot(w);
+    for (int64_t i = 0; i < na; ++i)
+        for (int64_t j = 0; j < nw; ++j)
+            y[static_cast<size_t>(i) * y_stride + static_cast<size_t>(j)] =
+                f(n, wb + static_cast<size_t>(j) * w_stride, ab + static_cast<size_t>(i) * a_stride);
 }
 
 }  // namespace edgeq

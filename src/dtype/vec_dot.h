@@ -58,4 +58,26 @@ VecDotFn selected_vec_dot(DType w);
 const char* selected_vec_dot_name(DType w);
 float vec_dot(DType w, int64_t n, const void* wrow, const void* act);
 
+// Tiles (matrix products: LLM prefill and decoding): y[i * y_stride + j] = dot(weight row j, activation row i)
+// for j < nw, i < na, weight row j at w + j * w_stride bytes, activation row i at a + i * a_stride bytes. The
+// optimized tiles keep every output's integer sums and float operations those of the row kernel, so each output
+// equals vec_dot's bit for bit (tests/unit/dtype/vec_dot_test.cpp). 32-wide types: groups of 8 activation rows
+// share each decoded weight block, one float lane per activation row; the remaining rows (decoding: all) put 8
+// weight rows in the float lanes. k-quants: groups of 4 activation rows share each decoded super-block.
+using VecDotTileFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t nw, const void* a,
+                              size_t a_stride, int64_t na, float* y, size_t y_stride);
+struct FastVecDotTile {
+    DType type;
+    Isa isa;
+    VecDotTileFn fn;
+    const char* name;  // e.g. "vec_dot_tile_q4_0_q8_0__avx512vnni"
+};
+std::span<const FastVecDotTile> fast_vec_dot_tiles();
+// The best tile enabled by active_isa() for w, or nullptr (vec_dot_tile then loops the selected row).
+VecDotTileFn selected_vec_dot_tile(DType w);
+const char* selected_vec_dot_tile_name(DType w);  // "rows" where there is no tile
+// The tile above with the selected tile, or the selected row kernel per output where w has no tile.
+void vec_dot_tile(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act,
+                  size_t a_stride, int64_t na, float* y, size_t y_stride);
+
 }  // namespace edgeq

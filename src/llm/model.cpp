@@ -151,9 +151,11 @@ void quantize_rows(const Weight& w, const float* x, int64_t n_x, ActRows& a) {
 bool needs_act_rows(const Weight& w) { return w.type != DType::F32 && has_vec_dot(w.type); }
 
 // y[t * rows + r] for r in [r_begin, r_end): F32 weights dot the F32 activations in double; every other type
-// dots its blocks with the quantized activation rows (llama.cpp's arithmetic, dtype/vec_dot.h).
+// dots its blocks with the quantized activation rows (llama.cpp's arithmetic, dtype/vec_dot.h), all
+// activation rows of a weight row group at once (vec_dot_tile: each weight block decoded once per group of
+// activation rows, results bit-identical to one vec_dot per output).
 void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x, float* y, int64_t r_begin,
-                 int64_t r_end) {
+                 int64_t r_end, bool tiles = true) {
     if (w.type == DType::F32) {
         for (int64_t r = r_begin; r < r_end; ++r) {
             const float* wr = reinterpret_cast<const float*>(w.row(r));
@@ -162,11 +164,14 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
         return;
     }
     if (!has_vec_dot(w.type)) return matmul_dequant(w, x, n_x, y, r_begin, r_end);
-    const VecDotFn f = selected_vec_dot(w.type);
-    for (int64_t r = r_begin; r < r_end; ++r) {
-        const uint8_t* wr = w.row(r);
-        for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, wr, a->row(t));
+    if (!tiles) {  // Model::set_baseline_schedule
+        const VecDotFn f = selected_vec_dot(w.type);
+        for (int64_t r = r_begin; r < r_end; ++r)
+            for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, w.row(r), a->row(t));
+        return;
     }
+    vec_dot_tile(w.type, w.cols, w.row(r_begin), w.row_bytes, r_end - r_begin, a->row(0), a->stride, n_x,
+                 y + r_begin, static_cast<size_t>(w.rows));
 }
 
 }  // namespace
@@ -275,7 +280,22 @@ Status Model::set_weight_data(const std::string& name, DType type, std::span<con
     return Status::Ok();
 }
 
-void Model::set_threads(int n) { threads_ = n > 0 ? n : hardware_threads(); }
+void Model::set_threads(int n) {
+    threads_ = n > 0 ? n : hardware_threads();
+    if (!pool_ || pool_->threads() != threads_) pool_ = std::make_unique<ThreadPool>(threads_);
+}
+
+template <typename F>
+void Model::parallel(int64_t n, int64_t grain, int threads, F&& fn) {
+    if (baseline_) return parallel_for(n, threads, 1, fn);
+    const int64_t tasks = (n + grain - 1) / grain;
+    if (threads <= 1 || tasks <= 1) {
+        fn(int64_t{0}, n);
+        return;
+    }
+    auto task = [&](int64_t i, int) { fn(i * grain, std::min(n, (i + 1) * grain)); };
+    pool_->run(tasks, task);
+}
 
 void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
     if (observer_) observer_->observe(w, x, n_x);
@@ -283,10 +303,13 @@ void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
     thread_local ActRows tl;  // reused across calls; the workers read it through a pointer (not their own copy)
     ActRows* a = &tl;
     if (needs_act_rows(w)) quantize_rows(w, x, n_x, *a);
-    // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least.
+    // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least. The
+    // pool's workers claim chunks of rows one at a time (about 4 per thread, at least 16 rows: whole tiles),
+    // so a descheduled thread on a loaded machine delays only its current chunk.
     const int64_t work = w.rows * w.cols * n_x;
     const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
-    parallel_for(w.rows, t, 1, [&](int64_t b, int64_t e) { matmul_rows(w, x, a, n_x, y, b, e); });
+    const int64_t grain = std::max<int64_t>(16, (w.rows / (4 * t) + 15) / 16 * 16);
+    parallel(w.rows, grain, t, [&](int64_t b, int64_t e) { matmul_rows(w, x, a, n_x, y, b, e, !baseline_); });
 }
 
 Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits) {
@@ -344,7 +367,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (token, head).
         const int64_t items = N * hp.n_head;
         const int at = static_cast<int>(std::clamp<int64_t>(items * (n_past + N) * hd / 32768, 1, threads_));
-        parallel_for(items, at, 1, [&](int64_t b, int64_t e) {
+        parallel(items, std::max<int64_t>(1, items / (4 * at)), at, [&](int64_t b, int64_t e) {
             std::vector<float> sc(static_cast<size_t>(n_past + N));
             for (int64_t it = b; it < e; ++it) {
                 const int64_t t = it / hp.n_head, h = it % hp.n_head, kvh = h / group;
@@ -364,7 +387,8 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
                 float* o = &att[t * Dq + h * hd];
                 for (int64_t i = 0; i < hd; ++i) {
                     double acc = 0.0;
-                    for (int64_t p = 0; p < n_kv; ++p) acc += static_cast<double>(sc[p]) * vc[p * Dkv + kvh * hd + i];
+                    for (int64_t p = 0; p < n_kv; ++p)
+                        acc += static_cast<double>(sc[p]) * vc[p * Dkv + kvh * hd + i];
                     o[i] = static_cast<float>(acc) * inv;
                 }
             }

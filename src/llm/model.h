@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "edgeq/dtype.h"
 #include "edgeq/status.h"
 #include "formats/gguf/gguf.h"
@@ -87,6 +88,10 @@ public:
     int64_t n_ctx() const { return n_ctx_; }
     int threads() const { return threads_; }
     void set_threads(int n);
+    // For A/B speed measurements (bench/llm_bench run --baseline): the session-4 schedule, one vec_dot per
+    // output (no tiles) and threads spawned per matrix product and attention (core/parallel_for) instead of
+    // the pool. Logits are the same bit for bit either way.
+    void set_baseline_schedule(bool on) { baseline_ = on; }
 
     // Evaluates tokens at positions n_past, n_past+1, ... and stores their K/V in the cache (entries at positions
     // >= n_past are overwritten, so n_past may rewind). Returns the logits of the last token (n_vocab values), or of
@@ -117,6 +122,9 @@ private:
     };
     Model() = default;
     void mm(const Weight& w, const float* x, int64_t n_x, float* y);  // all rows, threaded
+    // Calls fn(begin, end) on chunks of [0, n) of `grain` items (the last may be shorter) on the pool.
+    template <typename F>
+    void parallel(int64_t n, int64_t grain, int threads, F&& fn);
 
     std::unique_ptr<gguf::File> file_;
     HParams hp_;
@@ -125,6 +133,8 @@ private:
     std::vector<float> output_norm_;
     std::vector<Layer> layers_;
     int threads_ = 1;
+    bool baseline_ = false;
+    std::unique_ptr<ThreadPool> pool_;  // threads_ workers (the caller included), made by set_threads
     MatmulObserver* observer_ = nullptr;
     int64_t n_ctx_ = 0;
     int64_t n_cached_ = 0;

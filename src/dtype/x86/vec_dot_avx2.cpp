@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "dtype/blocks.h"
+#include "dtype/x86/vec_dot_tile_x86.h"
 
 namespace edgeq::vdot {
 namespace {
@@ -43,9 +44,10 @@ inline __m256i scale16(__m128i v, int s) {
     return _mm256_madd_epi16(_mm256_cvtepi16_epi32(v), _mm256_set1_epi32(static_cast<uint16_t>(s)));
 }
 
-// 32 elements with one scale (Q4_K/Q5_K sub-block): lane l += sc * sum of w*a over elements l, l+8, l+16, l+24.
-inline __m256i sub32(__m256i acc, __m256i w, __m256i a, int sc) {
-    const __m256i t = _mm256_maddubs_epi16(pair_l_l8(w), pair_l_l8(a));
+// 32 elements with one scale (Q4_K/Q5_K sub-block), w already pair_l_l8-shuffled: lane l += sc * sum of w*a
+// over elements l, l+8, l+16, l+24.
+inline __m256i sub32(__m256i acc, __m256i w_paired, __m256i a, int sc) {
+    const __m256i t = _mm256_maddubs_epi16(w_paired, pair_l_l8(a));
     const __m128i h = _mm_add_epi16(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
     return _mm256_add_epi32(acc, scale16(h, sc));
 }
@@ -80,78 +82,137 @@ inline int mins_dot(const int16_t* bsums, const uint32_t* sm) {
     return _mm_cvtsi128_si32(p);
 }
 
+// Tiles (dtype/vec_dot.h VecDotTileFn), activation rows in groups of kTileRows: per weight row and
+// super-block the weights are decoded (and pair-shuffled, Q4_K/Q5_K scales unpacked) once, then every
+// activation row runs the row kernel's integer and float steps on its own sums, so each output equals the
+// row's bit for bit. The rows are the tile of one weight row and one activation row.
 template <bool kQ5>
-float q45_K(int64_t n, const void* w, const void* a) {
+void q45_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void* a, size_t a_stride,
+                int64_t na, float* out, size_t out_stride) {
     using Block = std::conditional_t<kQ5, block_q5_K, block_q4_K>;
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const block_q8_K*>(a);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi8(0x01);
-    __m256 sums = _mm256_setzero_ps();
-    float sumf = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        uint32_t sm[4];
-        scales_mins_k4(x[i].scales, sm);
-        const uint8_t* sc = reinterpret_cast<const uint8_t*>(sm);
-        const int sumi = mins_dot(y[i].bsums, sm);
-        __m256i hb = _mm256_setzero_si256();
-        if constexpr (kQ5) hb = load32(x[i].qh);
-        __m256i aux = _mm256_setzero_si256();
-        for (int j = 0; j < 4; ++j) {
-            const __m256i q = load32(x[i].qs + 32 * j);
-            __m256i lo = _mm256_and_si256(q, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            if constexpr (kQ5) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m1), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), m1), 4));
+    for (int64_t i0 = 0; i0 < na; i0 += kTileRows) {
+        const TileRows ys = tile_rows(a, a_stride, i0, na);
+        for (int64_t r = 0; r < nw; ++r) {
+            const Block* x = tile_weight_row<Block>(w, w_stride, r);
+            __m256 sums[kTileRows];
+            float sumf[kTileRows];
+            for (int k = 0; k < kTileRows; ++k) sums[k] = _mm256_setzero_ps(), sumf[k] = 0.0f;
+            for (int64_t i = 0; i < n / QK_K; ++i) {
+                uint32_t sm[4];
+                scales_mins_k4(x[i].scales, sm);
+                const uint8_t* sc = reinterpret_cast<const uint8_t*>(sm);
+                __m256i hb = _mm256_setzero_si256();
+                if constexpr (kQ5) hb = load32(x[i].qh);
+                __m256i wv[8];  // sub-blocks 0..7, pair-shuffled
+                for (int j = 0; j < 4; ++j) {
+                    const __m256i q = load32(x[i].qs + 32 * j);
+                    __m256i lo = _mm256_and_si256(q, m4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    if constexpr (kQ5) {
+                        lo = _mm256_or_si256(
+                            lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m1), 4));
+                        hi = _mm256_or_si256(
+                            hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), m1), 4));
+                    }
+                    wv[2 * j] = pair_l_l8(lo);
+                    wv[2 * j + 1] = pair_l_l8(hi);
+                }
+                const float xd = _cvtsh_ss(x[i].d), xdmin = _cvtsh_ss(x[i].dmin);
+                for (int k = 0; k < ys.n; ++k) {
+                    const block_q8_K& y = ys.y[k][i];
+                    const int sumi = mins_dot(y.bsums, sm);
+                    __m256i aux = _mm256_setzero_si256();
+                    for (int s = 0; s < 8; ++s) aux = sub32(aux, wv[s], load32(y.qs + 32 * s), sc[s]);
+                    const float d = xd * y.d;
+                    sums[k] =
+                        _mm256_add_ps(sums[k], _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)));
+                    const float dmin = xdmin * y.d;
+                    sumf[k] -= dmin * static_cast<float>(sumi);
+                }
             }
-            aux = sub32(aux, lo, load32(y[i].qs + 64 * j), sc[2 * j]);
-            aux = sub32(aux, hi, load32(y[i].qs + 64 * j + 32), sc[2 * j + 1]);
+            for (int k = 0; k < ys.n; ++k)
+                out[static_cast<size_t>(i0 + k) * out_stride + static_cast<size_t>(r)] =
+                    total(sums[k], sumf[k]);
         }
-        const float d = _cvtsh_ss(x[i].d) * y[i].d;
-        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)));
-        const float dmin = _cvtsh_ss(x[i].dmin) * y[i].d;
-        sumf -= dmin * static_cast<float>(sumi);
     }
-    return total(sums, sumf);
+}
+
+void q6_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void* a, size_t a_stride,
+               int64_t na, float* out, size_t out_stride) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), m32 = _mm256_set1_epi8(32);
+    for (int64_t i0 = 0; i0 < na; i0 += kTileRows) {
+        const TileRows ys = tile_rows(a, a_stride, i0, na);
+        for (int64_t r = 0; r < nw; ++r) {
+            const block_q6_K* x = tile_weight_row<block_q6_K>(w, w_stride, r);
+            __m256 sums[kTileRows];
+            for (int k = 0; k < kTileRows; ++k) sums[k] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < n / QK_K; ++i) {
+                __m256i q[8];                  // 32 elements each (sub-blocks 2c, 2c+1 of 16), pair-shuffled
+                for (int h = 0; h < 2; ++h) {  // halves of 128 elements
+                    const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
+                    const __m256i qh = load32(x[i].qh + 32 * h);
+                    __m256i* qq = q + 4 * h;
+                    qq[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+                    qq[1] =
+                        _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+                    qq[2] =
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+                    qq[3] =
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+                    for (int c = 0; c < 4; ++c) qq[c] = pair_l_l8(qq[c]);
+                }
+                const float xd = _cvtsh_ss(x[i].d);
+                for (int k = 0; k < ys.n; ++k) {
+                    const block_q8_K& y = ys.y[k][i];
+                    __m256i aux = _mm256_setzero_si256();
+                    for (int c = 0; c < 8; ++c) {  // 32 elements = sub-blocks 2c, 2c+1 of 16
+                        const __m256i yv = pair_l_l8(load32(y.qs + 32 * c));
+                        // (q - 32) . a per (l, l+8) pair: q . a - 32 . a, both below 2^15 in magnitude.
+                        const __m256i t =
+                            _mm256_sub_epi16(_mm256_maddubs_epi16(q[c], yv), _mm256_maddubs_epi16(m32, yv));
+                        aux = _mm256_add_epi32(aux, scale16(_mm256_castsi256_si128(t), x[i].scales[2 * c]));
+                        aux = _mm256_add_epi32(
+                            aux, scale16(_mm256_extracti128_si256(t, 1), x[i].scales[2 * c + 1]));
+                    }
+                    const float d = xd * y.d;
+                    sums[k] =
+                        _mm256_add_ps(sums[k], _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)));
+                }
+            }
+            for (int k = 0; k < ys.n; ++k)
+                out[static_cast<size_t>(i0 + k) * out_stride + static_cast<size_t>(r)] = total(sums[k], 0.0f);
+        }
+    }
 }
 
 }  // namespace
 
-float q4_K_q8_K_avx2(int64_t n, const void* w, const void* a) { return q45_K<false>(n, w, a); }
-float q5_K_q8_K_avx2(int64_t n, const void* w, const void* a) { return q45_K<true>(n, w, a); }
-
+float q4_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
+    return row_of<&q45_K_tile<false>>(n, w, a);
+}
+float q5_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
+    return row_of<&q45_K_tile<true>>(n, w, a);
+}
 float q6_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const block_q6_K*>(w);
-    const auto* y = static_cast<const block_q8_K*>(a);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), m32 = _mm256_set1_epi8(32);
-    __m256 sums = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m256i aux = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {  // halves of 128 elements
-            const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
-            const __m256i qh = load32(x[i].qh + 32 * h);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-            for (int k = 0; k < 4; ++k) {  // 32 elements = sub-blocks s, s+1 of 16
-                const __m256i yv = pair_l_l8(load32(y[i].qs + 128 * h + 32 * k));
-                // (q - 32) . a per (l, l+8) pair: q . a - 32 . a, both below 2^15 in magnitude.
-                const __m256i t =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(pair_l_l8(q[k]), yv), _mm256_maddubs_epi16(m32, yv));
-                const int s = 8 * h + 2 * k;
-                aux = _mm256_add_epi32(aux, scale16(_mm256_castsi256_si128(t), x[i].scales[s]));
-                aux = _mm256_add_epi32(aux, scale16(_mm256_extracti128_si256(t, 1), x[i].scales[s + 1]));
-            }
-        }
-        const float d = _cvtsh_ss(x[i].d) * y[i].d;
-        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)));
-    }
-    return total(sums, 0.0f);
+    return row_of<&q6_K_tile>(n, w, a);
+}
+
+void q4_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                         int64_t na, float* y, size_t ys) {
+    q45_K_tile<false>(n, w, ws, nw, a, as, na, y, ys);
+}
+void q5_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                         int64_t na, float* y, size_t ys) {
+    q45_K_tile<true>(n, w, ws, nw, a, as, na, y, ys);
+}
+void q6_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                         int64_t na, float* y, size_t ys) {
+    q6_K_tile(n, w, ws, nw, a, as, na, y, ys);
 }
 
 // Q2_K: the reference's integer isum (sum over 16-element sub-blocks of scale * q . a) and summs are order-free;

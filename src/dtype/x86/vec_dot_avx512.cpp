@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "dtype/blocks.h"
+#include "dtype/x86/vec_dot_tile_x86.h"
 
 namespace edgeq::vdot {
 namespace {
@@ -65,81 +66,148 @@ inline int mins_dot(const int16_t* bsums, const uint32_t* sm) {
     return _mm_cvtsi128_si32(p);
 }
 
+// Tiles (dtype/vec_dot.h VecDotTileFn): activation rows in groups of four. Per weight row and super-block the
+// weights are decoded once (and, for Q4_K/Q5_K, the scales unpacked once); each activation row then runs the
+// row kernel's integer and float steps on its own sums, so every output equals the row's bit for bit. The
+// rows are the tile with one weight row and one activation row.
 template <bool kQ5>
-float q45_K(int64_t n, const void* w, const void* a) {
+void q45_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void* a, size_t a_stride,
+                int64_t na, float* out, size_t out_stride) {
     using Block = std::conditional_t<kQ5, block_q5_K, block_q4_K>;
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const block_q8_K*>(a);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi8(0x01);
-    __m256 sums = _mm256_setzero_ps();
-    float sumf = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        uint32_t sm[4];
-        scales_mins_k4(x[i].scales, sm);
-        const uint8_t* sc = reinterpret_cast<const uint8_t*>(sm);
-        const int sumi = mins_dot(y[i].bsums, sm);
-        __m256i hb = _mm256_setzero_si256();
-        if constexpr (kQ5) hb = load32(x[i].qh);
-        __m512i aux = _mm512_setzero_si512();
-        for (int j = 0; j < 4; ++j) {  // 64 elements: sub-blocks 2j (low nibbles) and 2j+1 (high nibbles)
-            const __m256i q = load32(x[i].qs + 32 * j);
-            __m256i lo = _mm256_and_si256(q, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            if constexpr (kQ5) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m1), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), m1), 4));
+    for (int64_t i0 = 0; i0 < na; i0 += kTileRows) {
+        const TileRows ys = tile_rows(a, a_stride, i0, na);
+        for (int64_t r = 0; r < nw; ++r) {
+            const Block* x = tile_weight_row<Block>(w, w_stride, r);
+            __m256 sums[kTileRows];
+            float sumf[kTileRows];
+            for (int k = 0; k < kTileRows; ++k) sums[k] = _mm256_setzero_ps(), sumf[k] = 0.0f;
+            for (int64_t i = 0; i < n / QK_K; ++i) {
+                uint32_t sm[4];
+                scales_mins_k4(x[i].scales, sm);
+                const uint8_t* sc = reinterpret_cast<const uint8_t*>(sm);
+                __m256i hb = _mm256_setzero_si256();
+                if constexpr (kQ5) hb = load32(x[i].qh);
+                __m512i wv[4];
+                for (int j = 0; j < 4;
+                     ++j) {  // 64 elements: sub-blocks 2j (low nibbles) and 2j+1 (high nibbles)
+                    const __m256i q = load32(x[i].qs + 32 * j);
+                    __m256i lo = _mm256_and_si256(q, m4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    if constexpr (kQ5) {
+                        lo = _mm256_or_si256(
+                            lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m1), 4));
+                        hi = _mm256_or_si256(
+                            hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), m1), 4));
+                    }
+                    wv[j] = pair_l_l8(join(lo, hi));
+                }
+                const float xd = _cvtsh_ss(x[i].d), xdmin = _cvtsh_ss(x[i].dmin);
+                for (int k = 0; k < ys.n; ++k) {
+                    const block_q8_K& y = ys.y[k][i];
+                    const int sumi = mins_dot(y.bsums, sm);
+                    __m512i aux = _mm512_setzero_si512();
+                    for (int j = 0; j < 4; ++j) {
+                        // 128-bit lanes of t: (sub 2j: l, l+8), (2j: 16+l, 24+l), (2j+1: l, l+8), (2j+1:
+                        // 16+l, 24+l).
+                        const __m512i t = _mm512_maddubs_epi16(wv[j], pair_l_l8(load64(y.qs + 64 * j)));
+                        // Add the two halves of each sub-block in int16: 128-bit lanes (0 + 1) and (2 + 3).
+                        const __m512i s = _mm512_add_epi16(t, _mm512_shuffle_i64x2(t, t, 0xB1));
+                        const __m256i h = _mm512_castsi512_si256(
+                            _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), s));
+                        aux = _mm512_add_epi32(aux, scale16x2(h, sc[2 * j], sc[2 * j + 1]));
+                    }
+                    const float d = xd * y.d;
+                    sums[k] = _mm256_add_ps(sums[k],
+                                            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
+                    const float dmin = xdmin * y.d;
+                    sumf[k] -= dmin * static_cast<float>(sumi);
+                }
             }
-            // 128-bit lanes of t: (sub 2j: l, l+8), (2j: 16+l, 24+l), (2j+1: l, l+8), (2j+1: 16+l, 24+l).
-            const __m512i t = _mm512_maddubs_epi16(pair_l_l8(join(lo, hi)), pair_l_l8(load64(y[i].qs + 64 * j)));
-            // Add the two halves of each sub-block in int16: 128-bit lanes (0 + 1) and (2 + 3).
-            const __m512i s = _mm512_add_epi16(t, _mm512_shuffle_i64x2(t, t, 0xB1));
-            const __m256i h = _mm512_castsi512_si256(_mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), s));
-            aux = _mm512_add_epi32(aux, scale16x2(h, sc[2 * j], sc[2 * j + 1]));
+            for (int k = 0; k < ys.n; ++k)
+                out[static_cast<size_t>(i0 + k) * out_stride + static_cast<size_t>(r)] =
+                    total(sums[k], sumf[k]);
         }
-        const float d = _cvtsh_ss(x[i].d) * y[i].d;
-        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
-        const float dmin = _cvtsh_ss(x[i].dmin) * y[i].d;
-        sumf -= dmin * static_cast<float>(sumi);
     }
-    return total(sums, sumf);
+}
+
+void q6_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void* a, size_t a_stride,
+               int64_t na, float* out, size_t out_stride) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+    const __m512i m32 = _mm512_set1_epi8(32);
+    for (int64_t i0 = 0; i0 < na; i0 += kTileRows) {
+        const TileRows ys = tile_rows(a, a_stride, i0, na);
+        for (int64_t r = 0; r < nw; ++r) {
+            const block_q6_K* x = tile_weight_row<block_q6_K>(w, w_stride, r);
+            __m256 sums[kTileRows];
+            for (int k = 0; k < kTileRows; ++k) sums[k] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < n / QK_K; ++i) {
+                __m512i qa[4];  // (halves of 128 elements) x (64 elements = sub-blocks s..s+3 of 16),
+                                // pair-shuffled
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
+                    const __m256i qh = load32(x[i].qh + 32 * h);
+                    const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                                       _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+                    const __m256i q1 =
+                        _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+                    const __m256i q2 =
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+                    const __m256i q3 =
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+                    qa[2 * h] = pair_l_l8(join(q0, q1));
+                    qa[2 * h + 1] = pair_l_l8(join(q2, q3));
+                }
+                const float xd = _cvtsh_ss(x[i].d);
+                for (int k = 0; k < ys.n; ++k) {
+                    const block_q8_K& y = ys.y[k][i];
+                    __m512i aux = _mm512_setzero_si512();
+                    for (int q = 0; q < 4; ++q) {
+                        const __m512i yv = pair_l_l8(load64(y.qs + 64 * q));
+                        // (q - 32) . a per (l, l+8) pair: q . a - 32 . a, both below 2^15 in magnitude.
+                        const __m512i t =
+                            _mm512_sub_epi16(_mm512_maddubs_epi16(qa[q], yv), _mm512_maddubs_epi16(m32, yv));
+                        const int8_t* s = x[i].scales + 4 * q;
+                        aux = _mm512_add_epi32(aux, scale16x2(_mm512_castsi512_si256(t), s[0], s[1]));
+                        aux = _mm512_add_epi32(aux, scale16x2(_mm512_extracti64x4_epi64(t, 1), s[2], s[3]));
+                    }
+                    const float d = xd * y.d;
+                    sums[k] = _mm256_add_ps(sums[k],
+                                            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
+                }
+            }
+            for (int k = 0; k < ys.n; ++k)
+                out[static_cast<size_t>(i0 + k) * out_stride + static_cast<size_t>(r)] = total(sums[k], 0.0f);
+        }
+    }
 }
 
 }  // namespace
 
-float q4_K_q8_K_avx512(int64_t n, const void* w, const void* a) { return q45_K<false>(n, w, a); }
-float q5_K_q8_K_avx512(int64_t n, const void* w, const void* a) { return q45_K<true>(n, w, a); }
-
+float q4_K_q8_K_avx512(int64_t n, const void* w, const void* a) {
+    return row_of<&q45_K_tile<false>>(n, w, a);
+}
+float q5_K_q8_K_avx512(int64_t n, const void* w, const void* a) {
+    return row_of<&q45_K_tile<true>>(n, w, a);
+}
 float q6_K_q8_K_avx512(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const block_q6_K*>(w);
-    const auto* y = static_cast<const block_q8_K*>(a);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-    const __m512i m32 = _mm512_set1_epi8(32);
-    __m256 sums = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; ++i) {
-        __m512i aux = _mm512_setzero_si512();
-        for (int h = 0; h < 2; ++h) {  // halves of 128 elements
-            const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
-            const __m256i qh = load32(x[i].qh + 32 * h);
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-            const __m512i qa[2] = {join(q0, q1), join(q2, q3)};
-            for (int k = 0; k < 2; ++k) {  // 64 elements = sub-blocks s..s+3 of 16, one per 128-bit lane of t
-                const __m512i yv = pair_l_l8(load64(y[i].qs + 128 * h + 64 * k));
-                const __m512i t = _mm512_sub_epi16(_mm512_maddubs_epi16(pair_l_l8(qa[k]), yv), _mm512_maddubs_epi16(m32, yv));
-                const int8_t* s = x[i].scales + 8 * h + 4 * k;
-                aux = _mm512_add_epi32(aux, scale16x2(_mm512_castsi512_si256(t), s[0], s[1]));
-                aux = _mm512_add_epi32(aux, scale16x2(_mm512_extracti64x4_epi64(t, 1), s[2], s[3]));
-            }
-        }
-        const float d = _cvtsh_ss(x[i].d) * y[i].d;
-        sums = _mm256_add_ps(sums, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(aux))));
-    }
-    return total(sums, 0.0f);
+    return row_of<&q6_K_tile>(n, w, a);
+}
+
+void q4_K_q8_K_tile_avx512(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                           int64_t na, float* y, size_t ys) {
+    q45_K_tile<false>(n, w, ws, nw, a, as, na, y, ys);
+}
+void q5_K_q8_K_tile_avx512(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                           int64_t na, float* y, size_t ys) {
+    q45_K_tile<true>(n, w, ws, nw, a, as, na, y, ys);
+}
+void q6_K_q8_K_tile_avx512(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
+                           int64_t na, float* y, size_t ys) {
+    q6_K_tile(n, w, ws, nw, a, as, na, y, ys);
 }
 
 }  // namespace edgeq::vdot

@@ -8,6 +8,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -285,4 +286,90 @@ TEST(VecDotFast, DispatchPicksTheBestEnabledRow) {
 }
 
 }  // namespace
+// Tiles: every output of every optimized tile (and of vec_dot_tile's dispatch, which leaves short remainders
+// to the rows) equals the reference row's bit for bit, on awkward shapes: one block, weight- and
+// activation-row counts that are not multiples of the tile, padded strides; nothing outside the tile is
+// written.
+TEST(VecDotTile, BitExactWithTheReferenceRows) {
+    struct Shape {
+        int blocks;
+        int64_t nw, na;
+    };
+    const Shape shapes[] = {{1, 1, 1}, {1, 3, 9}, {2, 5, 8}, {3, 11, 13}, {7, 2, 4}, {9, 9, 17}, {1, 17, 6}};
+    auto check = [&](DType t, const char* name,
+                     const std::function<void(int64_t, const void*, size_t, int64_t, const void*, size_t,
+                                              int64_t, float*, size_t)>& tile) {
+        std::mt19937 rng(77);
+        for (const Shape& sh : shapes) {
+            const int64_t n = row_len(t, sh.blocks);
+            const size_t wb = row_size(t, n), ab = vec_dot_act_size(t, n);
+            const size_t w_stride = wb + 2 * row_size(t, row_len(t, 1)), a_stride = ab + ab / 2 + 8;
+            std::vector<uint8_t> w(w_stride * static_cast<size_t>(sh.nw)),
+                a(a_stride * static_cast<size_t>(sh.na));
+            for (int64_t j = 0; j < sh.nw; ++j) {
+                std::vector<uint8_t> row;
+                if (j % 2) {  // quantized Gaussian data
+                    row.resize(wb);
+                    const auto g = gauss(n, 500 + static_cast<uint32_t>(j));
+                    quantize(t, g.data(), row.data(), 1, n);
+                } else {
+                    row = exact_weights(t, n, rng);
+                }
+                std::memcpy(w.data() + static_cast<size_t>(j) * w_stride, row.data(), wb);
+            }
+            for (int64_t i = 0; i < sh.na; ++i) {
+                std::vector<uint8_t> row;
+                if (i % 3 == 1) {
+                    row.resize(ab);
+                    const auto g = gauss(n, 700 + static_cast<uint32_t>(i), 3.0f);
+                    quantize_activation(t, g.data(), row.data(), n);
+                } else {
+                    row = exact_acts(t, n, rng);
+                }
+                std::memcpy(a.data() + static_cast<size_t>(i) * a_stride, row.data(), ab);
+            }
+            const size_t y_stride = static_cast<size_t>(sh.nw) + 3;
+            std::vector<float> y(y_stride * static_cast<size_t>(sh.na), -12345.0f);
+            tile(n, w.data(), w_stride, sh.nw, a.data(), a_stride, sh.na, y.data(), y_stride);
+            for (int64_t i = 0; i < sh.na; ++i) {
+                for (size_t j = 0; j < y_stride; ++j) {
+                    const float got = y[static_cast<size_t>(i) * y_stride + j];
+                    if (j >= static_cast<size_t>(sh.nw)) {
+                        EXPECT_EQ(got, -12345.0f) << name << ": wrote outside the tile";
+                        continue;
+                    }
+                    const float ref = vec_dot_ref(t, n, w.data() + j * w_stride,
+                                                  a.data() + static_cast<size_t>(i) * a_stride);
+                    EXPECT_EQ(got, ref) << name << " blocks " << sh.blocks << " nw " << sh.nw << " na "
+                                        << sh.na << " output (" << i << ", " << j << ")";
+                }
+            }
+        }
+    };
+    int checked = 0;
+    for (const FastVecDotTile& r : fast_vec_dot_tiles()) {
+        if (!isa_enabled(r.isa)) continue;
+        check(r.type, r.name, r.fn);
+        ++checked;
+    }
+    for (DType t : kWeightTypes) {
+        if (t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::TQ1_0)
+            continue;  // no exact-data generator
+        check(t, selected_vec_dot_tile_name(t),
+              [t](int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as, int64_t na,
+                  float* y, size_t ys) { vec_dot_tile(t, n, w, ws, nw, a, as, na, y, ys); });
+    }
+    if (checked == 0) GTEST_SKIP() << "no optimized tile runs on this CPU";
+}
+
+TEST(VecDotTile, DispatchPicksTheBestEnabledTile) {
+    for (DType t : kWeightTypes) {
+        const FastVecDotTile* best = nullptr;
+        for (const FastVecDotTile& r : fast_vec_dot_tiles())
+            if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
+        EXPECT_STREQ(selected_vec_dot_tile_name(t), best ? best->name : "rows") << dtype_name(t);
+        EXPECT_EQ(selected_vec_dot_tile(t), best ? best->fn : nullptr) << dtype_name(t);
+    }
+}
+
 }  // namespace edgeq
