@@ -30,6 +30,7 @@ std::vector<std::string> command_for(const test::BadFile& b, const fs::path& p, 
 
 TEST(AdversarialCli, OneLineErrorInBoundedMemory) {
     if (built_with_asan()) GTEST_SKIP() << "ASan reserves more address space than the limit under test";
+    if (under_test_wrapper()) GTEST_SKIP() << "EDGEQ_TEST_WRAPPER (valgrind) needs more address space than the limit";
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     EDGEQ_REQUIRE_SHARED(gguf, "assets/llm/shakespeare-wiki-4M/shakespeare-wiki-4M-F32.gguf");
     const fs::path dir = tmp_dir() / "adversarial";

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -32,6 +33,40 @@ inline std::string slurp(const fs::path& p) {
     return {std::istreambuf_iterator<char>(f), {}};
 }
 
+// EDGEQ_TEST_WRAPPER (e.g. "valgrind --error-exitcode=1 --log-file=/tmp/vg.%p") is put in front of every
+// build/edgeq the e2e tests start (scripts/valgrind-e2e.sh); words are split on spaces.
+inline const std::vector<std::string>& test_wrapper() {
+    static const std::vector<std::string> words = [] {
+        std::vector<std::string> w;
+        const char* env = std::getenv("EDGEQ_TEST_WRAPPER");
+        std::string cur;
+        for (const char* c = env ? env : ""; ; ++c) {
+            if (*c == ' ' || *c == '\0') {
+                if (!cur.empty()) w.push_back(cur);
+                cur.clear();
+                if (*c == '\0') break;
+            } else {
+                cur += *c;
+            }
+        }
+        return w;
+    }();
+    return words;
+}
+inline bool under_test_wrapper() { return !test_wrapper().empty(); }
+
+// In a forked child: replaces it with [wrapper...] build/edgeq args...; exits 127 if that fails.
+[[noreturn]] inline void exec_edgeq(const std::vector<std::string>& args) {
+    std::vector<std::string> words = test_wrapper();
+    words.push_back(std::string(EDGEQ_BINARY_DIR) + "/edgeq");
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+}
+
 // Runs build/edgeq with args; returns exit status and stderr. fsize_limit > 0 caps the output file size
 // (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG, like a full disk).
 struct RunResult {
@@ -53,14 +88,7 @@ inline RunResult run_cli(const std::vector<std::string>& args, rlim_t fsize_limi
             rlimit rl{fsize_limit, fsize_limit};
             ::setrlimit(RLIMIT_FSIZE, &rl);
         }
-        std::vector<char*> argv;
-        static std::string exe = std::string(EDGEQ_BINARY_DIR) + "/edgeq";
-        argv.push_back(exe.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        std::_Exit(127);
+        exec_edgeq(args);
     }
     int status = 0;
     rusage ru{};

@@ -18,11 +18,6 @@ namespace edgeq {
 // caps the child's address space.
 inline pid_t spawn_edgeq(const std::vector<std::string>& args, const fs::path& err_file = {},
                          rlim_t as_limit_bytes = 0) {
-    static std::string exe = std::string(EDGEQ_BINARY_DIR) + "/edgeq";
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv{exe.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
         const int null = ::open("/dev/null", O_WRONLY);
@@ -33,8 +28,7 @@ inline pid_t spawn_edgeq(const std::vector<std::string>& args, const fs::path& e
             rlimit rl{as_limit_bytes, as_limit_bytes};
             ::setrlimit(RLIMIT_AS, &rl);
         }
-        ::execv(exe.c_str(), argv.data());
-        std::_Exit(127);
+        exec_edgeq(args);
     }
     return pid;
 }
