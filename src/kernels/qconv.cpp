@@ -303,6 +303,43 @@ void qdwconv_rows(const QDwConvArgs& a) {
     qdwconv_rows_impl(a);
 }
 
+void qdwconv_nhwc_pack(const int8_t* w, const int32_t* w_zero, const int32_t* bias, int32_t a_zero, int64_t C,
+                       int64_t KH, int64_t KW, int16_t* wt, int32_t* bias0) {
+    const int64_t taps = KH * KW;
+    for (int64_t c = 0; c < C; ++c) {
+        const int32_t zw = w_zero ? w_zero[c] : 0;
+        int32_t sum = 0;
+        for (int64_t t = 0; t < taps; ++t) {
+            const int32_t v = int32_t{w[c * taps + t]} - zw;
+            wt[t * C + c] = static_cast<int16_t>(v);
+            sum += v;
+        }
+        bias0[c] = wrap_add(bias ? bias[c] : 0, static_cast<int32_t>(static_cast<uint32_t>(-a_zero) *
+                                                                     static_cast<uint32_t>(sum)));
+    }
+}
+
+void qdwconv_nhwc_ref(const QDwNhwcArgs& a) {
+    EDGEQ_CHECK(a.out == QOut::U8 || a.out == QOut::S8);
+    const int64_t C = a.C;
+    QDwConvArgs e;  // for store(): the same epilogue as qdwconv
+    e.out = a.out, e.y = a.y, e.multiplier = a.multiplier;
+    e.y_zero = a.y_zero, e.y_min = a.y_min, e.y_max = a.y_max;
+    for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy)
+        for (int64_t ox = 0; ox < a.OW; ++ox)
+            for (int64_t c = 0; c < C; ++c) {
+                int32_t acc = 0;
+                for (int64_t ky = 0; ky < a.KH; ++ky)
+                    for (int64_t kx = 0; kx < a.KW; ++kx) {
+                        const int64_t i = ((oy * a.SH + ky * a.DH) * a.wp + ox * a.SW + kx * a.DW) * C + c;
+                        const int32_t xv = a.a_signed ? int32_t{static_cast<const int8_t*>(a.x)[i]}
+                                                      : int32_t{static_cast<const uint8_t*>(a.x)[i]};
+                        acc += xv * a.w[(ky * a.KW + kx) * C + c];
+                    }
+                store(e, c, wrap_add(acc, a.bias0[c]), (oy * a.OW + ox) * C + c);
+            }
+}
+
 // kernels/x86/qconv_dw_avx2.cpp (an AVX-512 build of the same loops measured no faster on Zen 4, and a
 // register-blocked 16-output plane loop in portable code slower: neither kept; the AVX2 file has a vpmaddwd
 // tap-pair loop for stride 1 instead)
@@ -313,6 +350,7 @@ void activate_f32__avx2(const Activation& a, float* y, int64_t n);
 void activate_f32__avx512(const Activation& a, float* y, int64_t n);
 bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
 void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
+void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -344,6 +382,14 @@ void qdwconv(const QDwConvArgs& a) {
         x86::qdwconv__avx2(a);
     else
         qdwconv_rows(a);
+}
+
+void qdwconv_nhwc(const QDwNhwcArgs& a) {
+    static const Isa isa = active_isa();
+    if (isa >= Isa::Avx512 && (a.out == QOut::U8 || a.out == QOut::S8))
+        x86::qdwconv_nhwc__avx512(a);
+    else
+        qdwconv_nhwc_ref(a);
 }
 
 void qavgpool_ref(const QAvgPoolArgs& a) {

@@ -108,6 +108,34 @@ void qdwconv_ref(const QDwConvArgs& a);
 void qdwconv_rows(const QDwConvArgs& a);  // the row-wise loops at baseline flags (tested like qdwconv)
 void qdwconv(const QDwConvArgs& a);       // the same loops built for AVX2 when active_isa() allows
 
+// qdwconv_nhwc: the same depthwise convolution (and U8 / S8 epilogue) on one NHWC image whose padding is
+// already in memory (x [hp][wp][C], border bytes = the activation zero point), for the runtime's NHWC
+// integer chains (runtime/fast/qfuse.cpp keeps NHWC bytes between integer steps). The weights are packed
+// once by qdwconv_nhwc_pack: wt[t][c] = w[c][t] − zw[c] (int16, t = ky·KW + kx) and
+//   bias0[c] = bias[c] − a_zero·Σ_t wt[t][c]   (int32, wrapping),
+// so acc[oy][ox][c] = Σ_t x[(oy·SH + ky·DH)·wp + ox·SW + kx·DW][c]·wt[t][c] + bias0[c] equals qdwconv's
+// Σ (x − za)(w − zw) + bias mod 2^32 (padding reads za). qdwconv_nhwc_ref is that loop (always built);
+// qdwconv_nhwc runs kernels/x86/qconv_dwnhwc_avx512.cpp (16 channels per vector: zero/sign-extended bytes
+// times int16 weights with vpmaddwd, the epilogue in float lanes, rounding by cvtps (nearest even, as
+// nearbyint)) when active_isa() allows AVX-512, else the reference: equal bytes either way.
+struct QDwNhwcArgs {
+    int64_t C = 0, OH = 0, OW = 0, wp = 0;  // wp: pixels per padded input row
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1;
+    const void* x = nullptr;  // [hp][wp][C] u8 (s8 when a_signed), padding included
+    bool a_signed = false;
+    const int16_t* w = nullptr;         // [KH·KW][C] (qdwconv_nhwc_pack)
+    const int32_t* bias0 = nullptr;     // [C] (qdwconv_nhwc_pack)
+    QOut out = QOut::U8;                // U8 or S8
+    void* y = nullptr;                  // [OH][OW][C]
+    const float* multiplier = nullptr;  // [C]
+    int32_t y_zero = 0, y_min = 0, y_max = 255;
+    int64_t oy_begin = 0, oy_end = 0;  // output rows to compute
+};
+void qdwconv_nhwc_pack(const int8_t* w, const int32_t* w_zero, const int32_t* bias, int32_t a_zero, int64_t C,
+                       int64_t KH, int64_t KW, int16_t* wt, int32_t* bias0);
+void qdwconv_nhwc_ref(const QDwNhwcArgs& a);
+void qdwconv_nhwc(const QDwNhwcArgs& a);
+
 // qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
 // this run the reference loop.
 constexpr int64_t kQDwMaxRow = 4096;

@@ -7,6 +7,7 @@
 //   F32 outputs bit-exact with exact activations),
 //     u8 / s8 activations, weight zero points, bias, pads / strides / dilations, channel ranges; the
 //     reference against its definition computed here;
+//   * qdwconv_nhwc (padded NHWC bytes, reference and AVX-512) == qdwconv_ref byte for byte after a transpose;
 //   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
 #include "kernels/qconv.h"
 
@@ -283,6 +284,100 @@ TEST(QDwConv, MatchesReferenceBitExact) {
         }
     }
     EXPECT_GT(checked, 100);
+}
+
+// qdwconv_nhwc (padded NHWC image, packed int16 weights, bias0) == qdwconv_ref on the same NCHW data byte for
+// byte, after transposing its output: u8 / s8 activations, weight zero points, no bias, pads / strides /
+// dilations, channel counts around the 16-lane blocks, rows split in ranges; both the reference loop and the
+// vector build.
+TEST(QDwConvNhwc, EqualsNchwReferenceBitExact) {
+    const DwCase cases[] = {
+        {8, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    {5, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {17, 7, 17, 5, 5, 1, 2, 2, 2, 2, 2, 1, 1},  {33, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2},
+        {16, 1, 33, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1},  {31, 20, 3, 3, 2, 3, 1, 2, 0, 1, 1, 1, 1},
+        {48, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 14, 9, 5, 3, 3, 3, 2, 1, 0, 2, 2, 1},
+        {64, 10, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    std::mt19937 rng(11);
+    int checked = 0;
+    for (const DwCase& v : cases) {
+        const int64_t OH = (v.H + v.PT + v.PB - ((v.KH - 1) * v.DH + 1)) / v.SH + 1;
+        const int64_t OW = (v.W + v.PL + v.PR - ((v.KW - 1) * v.DW + 1)) / v.SW + 1;
+        const int64_t hp = std::max(v.PT + v.H, (OH - 1) * v.SH + (v.KH - 1) * v.DH + 1);
+        const int64_t wp = std::max(v.PL + v.W, (OW - 1) * v.SW + (v.KW - 1) * v.DW + 1);
+        const int64_t taps = v.KH * v.KW;
+        std::vector<uint8_t> x(static_cast<size_t>(v.C * v.H * v.W));
+        std::vector<int8_t> w(static_cast<size_t>(v.C * taps));
+        std::vector<int32_t> zw(static_cast<size_t>(v.C)), bias(static_cast<size_t>(v.C));
+        std::vector<float> mult(static_cast<size_t>(v.C));
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool extreme = variant == 3;
+            for (auto& e : x)
+                e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            for (auto& e : w)
+                e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
+            std::uniform_real_distribution<float> md(1e-4f, 4e-3f);
+            for (int64_t c = 0; c < v.C; ++c) {
+                zw[static_cast<size_t>(c)] = variant % 2 ? static_cast<int32_t>(rng() % 21) - 10 : 0;
+                bias[static_cast<size_t>(c)] = static_cast<int32_t>(rng() % 20001) - 10000;
+                mult[static_cast<size_t>(c)] = md(rng);
+            }
+            QDwConvArgs a;
+            a.C = v.C, a.H = v.H, a.W = v.W, a.OH = OH, a.OW = OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH,
+            a.SW = v.SW;
+            a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
+            a.x = x.data();
+            a.a_signed = variant >= 2;
+            a.a_zero =
+                a.a_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            a.w = w.data();
+            a.w_zero = variant % 2 ? zw.data() : nullptr;
+            a.bias = variant == 2 ? nullptr : bias.data();
+            a.multiplier = mult.data();
+            a.c_begin = 0, a.c_end = v.C;
+            // the padded NHWC image (border = the zero point byte) and the packed weights
+            std::vector<uint8_t> xp(static_cast<size_t>(hp * wp * v.C), static_cast<uint8_t>(a.a_zero));
+            for (int64_t c = 0; c < v.C; ++c)
+                for (int64_t iy = 0; iy < v.H; ++iy)
+                    for (int64_t ix = 0; ix < v.W; ++ix)
+                        xp[static_cast<size_t>(((v.PT + iy) * wp + v.PL + ix) * v.C + c)] =
+                            x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
+            std::vector<int16_t> wt(static_cast<size_t>(taps * v.C));
+            std::vector<int32_t> b0(static_cast<size_t>(v.C));
+            qdwconv_nhwc_pack(w.data(), a.w_zero, a.bias, a.a_zero, v.C, v.KH, v.KW, wt.data(), b0.data());
+            QDwNhwcArgs n;
+            n.C = v.C, n.OH = OH, n.OW = OW, n.wp = wp, n.KH = v.KH, n.KW = v.KW, n.SH = v.SH, n.SW = v.SW;
+            n.DH = v.DH, n.DW = v.DW;
+            n.x = xp.data();
+            n.a_signed = a.a_signed;
+            n.w = wt.data();
+            n.bias0 = b0.data();
+            n.multiplier = mult.data();
+            for (QOut out : {QOut::U8, QOut::S8}) {
+                a.out = n.out = out;
+                a.y_zero = n.y_zero = out == QOut::U8 ? 7 : -3;
+                a.y_min = n.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;
+                a.y_max = n.y_max = out == QOut::U8 ? 255 : 127;
+                const auto want = dw_run(qdwconv_ref, a, v.C * OH * OW, 1);
+                for (int mode = 0; mode < 4; ++mode) {  // reference / vector, whole / rows split in 3
+                    std::vector<uint8_t> got(static_cast<size_t>(OH * OW * v.C), 0xA5);
+                    n.y = got.data();
+                    const int splits = mode % 2 ? 3 : 1;
+                    for (int s = 0; s < splits; ++s) {
+                        n.oy_begin = OH * s / splits, n.oy_end = OH * (s + 1) / splits;
+                        (mode < 2 ? qdwconv_nhwc_ref : qdwconv_nhwc)(n);
+                    }
+                    std::vector<uint8_t> nchw(got.size());
+                    transpose_u8_ref(got.data(), OH * OW, v.C, v.C, nchw.data(), OH * OW);
+                    ASSERT_EQ(want, nchw) << "NHWC depthwise C" << v.C << " " << v.H << "x" << v.W << " k"
+                                          << v.KH << "x" << v.KW << " s" << v.SH << "," << v.SW << " variant "
+                                          << variant << " out " << static_cast<int>(out) << " mode " << mode;
+                    ++checked;
+                }
+            }
+        }
+    }
+    EXPECT_EQ(checked, 9 * 4 * 2 * 4);
 }
 
 // activate_f32 (the vector activations after qdwconv's float epilogue) vs activate() per element: equal

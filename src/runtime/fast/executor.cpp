@@ -1057,6 +1057,42 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         impl->infos.push_back(std::move(info));
     }
 
+    // NHWC between integer steps (qfuse.h qstep_set_layout): a u8 / s8 value written by a step that can write
+    // NHWC and read only by steps that read it as their NHWC-capable input x (not a graph output) keeps NHWC
+    // bytes; every other reader (a reference op, a DequantizeLinear step) sees NCHW as before.
+    {
+        std::vector<std::vector<size_t>> readers(impl->slots.size());
+        for (size_t i = 0; i < impl->steps.size(); ++i) {
+            const Step& st = impl->steps[i];
+            for (int in : st.in)
+                if (in >= 0) readers[static_cast<size_t>(in)].push_back(i);
+            if (st.b_slot >= 0) readers[static_cast<size_t>(st.b_slot)].push_back(i);
+        }
+        std::set<int> out_slots;
+        for (const auto& o : g.outputs)
+            if (auto it = slot_of.find(o.name); it != slot_of.end()) out_slots.insert(it->second);
+        std::vector<bool> nhwc(impl->slots.size(), false);
+        for (const Step& p : impl->steps) {
+            if (p.kind != Kind::QGemm || !qstep_nhwc_out(*p.qstep) || out_slots.count(p.out_slot)) continue;
+            const auto& rs = readers[static_cast<size_t>(p.out_slot)];
+            bool ok = !rs.empty();
+            for (size_t r : rs) {
+                const Step& c = impl->steps[r];
+                ok = ok && c.kind == Kind::QGemm && c.in.size() == 1 && c.in[0] == p.out_slot &&
+                     qstep_nhwc_in(*c.qstep);
+            }
+            nhwc[static_cast<size_t>(p.out_slot)] = ok;
+        }
+        for (size_t i = 0; i < impl->steps.size(); ++i) {
+            Step& st = impl->steps[i];
+            if (st.kind != Kind::QGemm) continue;
+            const bool in = nhwc[static_cast<size_t>(st.in[0])], out = nhwc[static_cast<size_t>(st.out_slot)];
+            if (!in && !out) continue;
+            qstep_set_layout(*st.qstep, in, out);
+            impl->infos[i].fused += in && out ? " [NHWC in/out]" : in ? " [NHWC in]" : " [NHWC out]";
+        }
+    }
+
     // Reference contexts (bound to slot addresses, which no longer move) and release lists.
     std::vector<int> last_use(impl->slots.size(), -1);
     std::vector<bool> keep(impl->slots.size(), false);

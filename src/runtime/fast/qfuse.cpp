@@ -53,6 +53,12 @@ struct QStep {
     int64_t lut_n = 0;          // Lut: elements
     bool dynamic = false;       // Gemm of a DynamicQuantizeLinear -> MatMulInteger chain: x is float
     std::vector<uint8_t> xq;    // dynamic: x quantized per run (a_scale / a_zero set per run)
+    // layout (qstep_set_layout): x / y bytes in NHWC order
+    bool in_nhwc = false, out_nhwc = false;
+    bool dw_nhwc = false;           // DwConv on the padded NHWC copy (kernels::qdwconv_nhwc)
+    std::vector<int16_t> dwn_w;     // dw_nhwc: weights [KH·KW][C] − zw
+    std::vector<int32_t> dwn_bias;  // dw_nhwc: bias − zx·Σw
+    std::vector<uint8_t> ybuf;  // dw_nhwc with an NCHW output: the NHWC result per image before its transpose
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -909,7 +915,111 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     return r;
 }
 
+bool qstep_nhwc_in(const QStep& s) {
+    if (s.dynamic) return false;
+    return s.mode == QStep::Mode::Conv ||
+           (s.mode == QStep::Mode::DwConv && !s.one_input && s.out != k::QOut::F32);
+}
+
+bool qstep_nhwc_out(const QStep& s) {
+    return !s.dynamic && s.out != k::QOut::F32 &&
+           (s.mode == QStep::Mode::Conv || (s.mode == QStep::Mode::DwConv && !s.one_input));
+}
+
+void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
+    EDGEQ_CHECK(!in_nhwc || qstep_nhwc_in(s));
+    EDGEQ_CHECK(!out_nhwc || qstep_nhwc_out(s));
+    s.in_nhwc = in_nhwc;
+    s.out_nhwc = out_nhwc;
+    if (s.mode == QStep::Mode::Conv) {
+        // a 1×1 convolution reads NHWC input in place: no copy
+        if (in_nhwc && s.pointwise) std::vector<uint8_t>().swap(s.nhwc);
+        return;
+    }
+    if (s.mode != QStep::Mode::DwConv || (!in_nhwc && !out_nhwc)) return;
+    s.dw_nhwc = true;
+    s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
+    s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
+    s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp));
+    s.dwn_w.resize(static_cast<size_t>(s.KH * s.KW * s.C));
+    s.dwn_bias.resize(static_cast<size_t>(s.C));
+    k::qdwconv_nhwc_pack(s.dw_w.data(), s.b_zero.empty() ? nullptr : s.b_zero.data(),
+                         s.bias.empty() ? nullptr : s.bias.data(), s.a_zero, s.C, s.KH, s.KW, s.dwn_w.data(),
+                         s.dwn_bias.data());
+    if (!out_nhwc) s.ybuf.resize(static_cast<size_t>(s.batch * s.OC * s.OH * s.OW));
+}
+
 namespace {
+
+// Image t of x (NCHW, or NHWC when s.in_nhwc) into s.nhwc as the padded NHWC image [hp][wp][C] (border = the
+// zero point byte).
+void pad_nhwc(const QStep& s, const uint8_t* xb, int64_t t, uint8_t* nh) {
+    const int64_t HW = s.H * s.W, img = s.C * s.hp * s.wp;
+    uint8_t* img_t = nh + t * img;
+    const uint8_t zb = static_cast<uint8_t>(s.a_zero);
+    const int64_t row = s.wp * s.C, left = s.PL * s.C, right = (s.wp - s.PL - s.W) * s.C;
+    std::memset(img_t, zb, static_cast<size_t>(s.PT * row));
+    std::memset(img_t + (s.PT + s.H) * row, zb, static_cast<size_t>((s.hp - s.PT - s.H) * row));
+    if (row == s.W * s.C && (s.C > 1 && !s.in_nhwc)) {  // unpadded rows: the whole image at once
+        k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, img_t + s.PT * row, s.C);
+        return;
+    }
+    if (row == s.W * s.C) {  // one channel or NHWC input: the same bytes
+        std::memcpy(img_t + s.PT * row, xb + t * s.C * HW, static_cast<size_t>(s.C * HW));
+        return;
+    }
+    for (int64_t iy = 0; iy < s.H; ++iy) {
+        uint8_t* yr = img_t + (s.PT + iy) * row;
+        std::memset(yr, zb, static_cast<size_t>(left));
+        std::memset(yr + left + s.W * s.C, zb, static_cast<size_t>(right));
+        if (s.C == 1 || s.in_nhwc)
+            std::memcpy(yr + left, xb + t * s.C * HW + iy * s.W * s.C, static_cast<size_t>(s.W * s.C));
+        else
+            k::transpose_u8(xb + t * s.C * HW + iy * s.W, s.C, s.W, HW, yr + left, s.C);
+    }
+}
+
+// Depthwise on the padded NHWC copy (s.dw_nhwc): images × row ranges, NCHW output via s.ybuf.
+void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+    const bool par = s.splits * s.batch > 1;
+    if (!par)
+        pad_nhwc(s, xb, 0, s.nhwc.data());
+    else
+        pool.run(s.batch, [&](int64_t t, int) { pad_nhwc(s, xb, t, s.nhwc.data()); });
+    const int64_t P = s.OH * s.OW, img = s.C * s.hp * s.wp;
+    k::QDwNhwcArgs d;
+    d.C = s.C, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
+    d.DH = s.DH, d.DW = s.DW;
+    d.a_signed = s.a_signed;
+    d.w = s.dwn_w.data();
+    d.bias0 = s.dwn_bias.data();
+    d.out = s.out;
+    d.multiplier = s.multiplier.data();
+    d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
+    uint8_t* yn = s.out_nhwc ? yb : s.ybuf.data();
+    auto task = [&](int64_t t, int) {
+        const int64_t part = t % s.splits, n = t / s.splits;
+        k::QDwNhwcArgs e = d;
+        e.x = s.nhwc.data() + n * img;
+        e.y = yn + n * P * s.C;
+        e.oy_begin = s.OH * part / s.splits;
+        e.oy_end = s.OH * (part + 1) / s.splits;
+        if (e.oy_begin < e.oy_end) k::qdwconv_nhwc(e);
+    };
+    if (!par)
+        task(0, 0);
+    else
+        pool.run(s.batch * s.splits, task);
+    if (!s.out_nhwc) {
+        auto tr = [&](int64_t n, int) {
+            k::transpose_u8(yn + n * P * s.C, P, s.C, s.C, yb + n * P * s.C, P);
+        };
+        if (!par)
+            tr(0, 0);
+        else
+            pool.run(s.batch, tr);
+    }
+}
 
 void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
     q.a_signed = s.a_signed;
@@ -984,6 +1094,10 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             pool.run(s.splits, task);
         return;
     }
+    if (s.mode == QStep::Mode::DwConv && s.dw_nhwc) {
+        run_dw_nhwc(s, pool, xb, yb);
+        return;
+    }
     if (s.mode == QStep::Mode::DwConv) {
         k::QDwConvArgs d;
         d.C = s.OC, d.H = s.H, d.W = s.W, d.OH = s.OH, d.OW = s.OW, d.KH = s.KH, d.KW = s.KW;
@@ -1025,37 +1139,17 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             pool.run(tasks, task);
         return;
     }
-    const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW, HW = s.H * s.W;
-    // NCHW -> NHWC (one channel: the same bytes), into the padded image (border = the zero point byte)
+    const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW;
+    // NCHW (or NHWC) -> the padded NHWC image (border = the zero point byte); a 1×1 convolution of NHWC or
+    // one-channel input reads x itself
     const uint8_t* xh = xb;
     const int64_t img = s.C * s.hp * s.wp;  // padded image bytes
     if (!s.nhwc.empty()) {
-        uint8_t* nh = s.nhwc.data();
-        const uint8_t zb = static_cast<uint8_t>(s.a_zero);
-        const int64_t row = s.wp * s.C, left = s.PL * s.C, right = (s.wp - s.PL - s.W) * s.C;
-        auto tr = [&](int64_t t, int) {
-            uint8_t* img_t = nh + t * img;
-            std::memset(img_t, zb, static_cast<size_t>(s.PT * row));
-            std::memset(img_t + (s.PT + s.H) * row, zb, static_cast<size_t>((s.hp - s.PT - s.H) * row));
-            for (int64_t iy = 0; iy < s.H; ++iy) {
-                uint8_t* yr = img_t + (s.PT + iy) * row;
-                std::memset(yr, zb, static_cast<size_t>(left));
-                std::memset(yr + left + s.W * s.C, zb, static_cast<size_t>(right));
-                if (s.C == 1)
-                    std::memcpy(yr + left, xb + t * HW + iy * s.W, static_cast<size_t>(s.W));
-                else if (row == s.W * s.C)  // unpadded rows: the whole image at once below
-                    break;
-                else
-                    k::transpose_u8(xb + t * s.C * HW + iy * s.W, s.C, s.W, HW, yr + left, s.C);
-            }
-            if (row == s.W * s.C && s.C > 1)
-                k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, img_t + s.PT * row, s.C);
-        };
         if (s.batch == 1 || s.splits * s.batch * s.G == 1)
-            for (int64_t t = 0; t < s.batch; ++t) tr(t, 0);
+            for (int64_t t = 0; t < s.batch; ++t) pad_nhwc(s, xb, t, s.nhwc.data());
         else
-            pool.run(s.batch, tr);
-        xh = nh;
+            pool.run(s.batch, [&](int64_t t, int) { pad_nhwc(s, xb, t, s.nhwc.data()); });
+        xh = s.nhwc.data();
     }
     auto task = [&](int64_t t, int thread) {
         const int64_t part = t % s.splits, ig = t / s.splits, gi = ig % s.G, n = ig / s.G;
@@ -1091,6 +1185,12 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             }
             q.M = rows;
             q.m_begin = 0, q.m_end = rows;
+            if (s.out_nhwc) {  // straight into the NHWC output (u8 / s8), row stride OC
+                q.c = yb + (n * P + pb) * s.OC + gi * OCg;
+                q.ldc = s.OC;
+                fn(q);
+                continue;
+            }
             fn(q);
             // pixel-major [rows][OCg] -> NCHW
             if (esz == 4)

@@ -114,6 +114,17 @@ QFusion plan_qdynamic(const QFuseArgs& a);
 // 0, 255) (NaN -> zero). Bit-exact with the reference op (SSE2 blocks, scalar definition for the rest).
 void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, int32_t* zero);
 
+// Layout of a step's bytes. Steps are planned on NCHW tensors; the executor (executor.cpp) then marks a u8 /
+// s8 value NHWC when its producer can write NHWC and every reader can read it (qstep_nhwc_out /
+// qstep_nhwc_in), so consecutive integer convolutions skip the NCHW <-> NHWC transposes around each one (the
+// tensor keeps its NCHW shape; only the order of its bytes changes, and no other step ever sees it). Conv
+// steps (im2col / 1×1
+// + qgemm) read and write either layout; depthwise steps (not qconv_c1) with a u8 / s8 output switch to
+// kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed).
+bool qstep_nhwc_in(const QStep& s);
+bool qstep_nhwc_out(const QStep& s);
+void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
+
 // Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
 void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);
 

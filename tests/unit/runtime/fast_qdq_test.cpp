@@ -4,8 +4,9 @@
 // Graphs built in code: Conv 3x3 pad 1 per-channel + int32 bias + Relu + Q; FusedConv (Relu attribute) with
 // float output; Gemm transB with s8 activations; MatMul with a weight zero point; chained conv -> grouped
 // conv; a conv large enough to split across threads; depthwise convs (float and requantized output); 1×1
-// convs (NHWC, no im2col); MaxPool on quantized bytes; weight-only DQ folded at plan time. Run at the best
-// ISA; `EDGEQ_ISA=ref test_runtime --gtest_filter='FastQdq*'` covers the reference rows.
+// convs (NHWC, no im2col); NHWC bytes kept between consecutive integer convs; MaxPool on quantized bytes;
+// weight-only DQ folded at plan time. Run at the best ISA; `EDGEQ_ISA=ref test_runtime
+// --gtest_filter='FastQdq*'` covers the reference rows.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -422,6 +423,71 @@ TEST(FastQdq, PointwiseConvs) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"c3", 0.5f}});
         EXPECT_EQ(count(trace, "qconv1x1_nhwc_u8s8"), 2) << trace;
         EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 1) << trace;
+    }
+}
+
+// Consecutive integer convolutions keep NHWC bytes between them (qstep_set_layout): depthwise (NCHW in, NHWC
+// out) -> 3×3 conv (NHWC both sides, padded rows copied) -> strided depthwise (kernels::qdwconv_nhwc both
+// sides)
+// -> a value read by two convs through their own DQs: a 1×1 conv (reads NHWC in place, NCHW graph output) and
+// an unpadded 3×3 conv -> depthwise (NHWC in, NCHW out for the DQ step and the float graph output); u8 and s8
+// activations, 1 and 2 threads. Output scales coarsen along the chain so an off-by-one code upstream stays
+// within one code downstream.
+TEST(FastQdq, NhwcBetweenIntegerConvs) {
+    for (const bool sgn : {false, true}) {
+        QBuilder b;
+        b.input("x", {2, 5, 11, 9});
+        const DType dt = sgn ? DType::I8 : DType::U8;
+        const int z0 = sgn ? -5 : 128, zr = sgn ? -128 : 0;
+        const float sx = 0.01f;
+        const std::string x = b.qdq("x", sx, dt, sgn ? 3 : 120);
+        auto dq = [&](const std::string& q, const std::string& out) {
+            b.node("DequantizeLinear",
+                   {q, q.substr(0, q.size() - 2) + "_s", q.substr(0, q.size() - 2) + "_z"}, {out});
+        };
+        const auto sw0 = b.weight("w0", {5, 1, 3, 3}, 0, true);
+        b.bias("b0", sx, sw0);
+        b.node("Conv", {x, "w0_dq", "b0_dq"}, {"d0"}, {{"pads", ints({1, 1, 1, 1})}, {"group", one_int(5)}});
+        const float s0 = 0.05f;
+        dq(b.quant_out("d0", s0, dt, z0, false), "d0_dq");
+        const auto sw1 = b.weight("w1", {16, 5, 3, 3}, 0, true);
+        b.bias("b1", s0, sw1);
+        b.node("Conv", {"d0_dq", "w1_dq", "b1_dq"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}});
+        b.node("Relu", {"c1"}, {"r1"});
+        const float s1 = 0.5f;
+        dq(b.quant_out("r1", s1, dt, zr, false), "r1_dq");
+        const auto sw2 = b.weight("w2", {16, 1, 3, 3}, 0, true);
+        b.bias("b2", s1, sw2);
+        b.node("Conv", {"r1_dq", "w2_dq", "b2_dq"}, {"c2"},
+               {{"pads", ints({1, 0, 1, 1})}, {"strides", ints({2, 2})}, {"group", one_int(16)}});
+        const float s2 = 2.0f;
+        const std::string q2 = b.quant_out("c2", s2, dt, z0, false);
+        dq(q2, "c2_dq_a");
+        dq(q2, "c2_dq_b");
+        const auto sw3 = b.weight("w3", {8, 16, 1, 1}, 0, true);
+        b.bias("b3", s2, sw3);
+        b.node("Conv", {"c2_dq_a", "w3_dq", "b3_dq"}, {"c3"});
+        b.output(b.quant_out("c3", 16.0f, dt, z0, false));
+        const auto sw4 = b.weight("w4", {4, 16, 3, 3}, 0, true);
+        b.bias("b4", s2, sw4);
+        b.node("Conv", {"c2_dq_b", "w4_dq", "b4_dq"}, {"c4"});
+        const float s4 = 16.0f;
+        dq(b.quant_out("c4", s4, dt, z0, false), "c4_dq");
+        const auto sw5 = b.weight("w5", {4, 1, 3, 3}, 0, true);
+        b.bias("b5", s4, sw5);
+        b.node("Conv", {"c4_dq", "w5_dq", "b5_dq"}, {"c5"},
+               {{"pads", ints({1, 1, 1, 1})}, {"group", one_int(4)}});
+        b.quant_out("c5", 8.0f, dt, z0, true);
+        b.output("c5_dq");
+        std::mt19937 rng(21);
+        const Tensor in = random_input(rng, {2, 5, 11, 9}, -1, 1.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"c5_dq", 8.0f}});
+            EXPECT_EQ(count(trace, "[NHWC out]"), 1) << trace;     // d0
+            EXPECT_EQ(count(trace, "[NHWC in/out]"), 3) << trace;  // c1, c2, c4
+            EXPECT_EQ(count(trace, "[NHWC in]"), 2) << trace;      // c3, c5
+            EXPECT_EQ(count(trace, "qdwconv_u8s8"), 3) << trace;
+        }
     }
 }
 
