@@ -18,14 +18,22 @@ constexpr int kNR = 16;
 
 struct F16 {
     static constexpr int kPair = 1;
-    static __m256 widen8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static __m256 widen(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 };
 struct Bf16 {
     static constexpr int kPair = 1;
-    static __m256 widen8(const uint16_t* p) {
+    static __m256 widen(const uint16_t* p) {
         const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
     }
+};
+
+struct V8 {
+    using Reg = __m256;
+    static constexpr int kLanes = 8;
+    static __m256 zero() { return _mm256_setzero_ps(); }
+    static __m256 bcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
 struct HArgs;
@@ -37,22 +45,7 @@ void hkernel(const HArgs& u);
 template <class L, int R>
 void hkernel(const HArgs& u) {
     __m256 c0[R], c1[R];
-    const float* ar[R];
-    for (int r = 0; r < R; ++r) {
-        c0[r] = _mm256_setzero_ps();
-        c1[r] = _mm256_setzero_ps();
-        ar[r] = u.a + r * u.lda;
-    }
-    const uint16_t* b = u.b;
-    for (int64_t k = 0; k < u.kc; ++k, b += kNR) {
-        const __m256 b0 = L::widen8(b), b1 = L::widen8(b + 8);
-#pragma GCC unroll 6
-        for (int r = 0; r < R; ++r) {
-            const __m256 av = _mm256_broadcast_ss(ar[r] + k);
-            c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
-            c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
-        }
-    }
+    accumulate_widened<V8, L, R>(u, c0, c1);
     const __m256i m0 = tail_mask8(u.nvalid), m1 = tail_mask8(u.nvalid - 8);
     __m256 bc0 = _mm256_setzero_ps(), bc1 = _mm256_setzero_ps();
     if (u.last && u.bias_col) {

@@ -28,19 +28,27 @@ constexpr int kNR = 32;
 
 struct F16 {
     static constexpr int kPair = 1;
-    static __m512 widen16(const uint16_t* p) {
+    static __m512 widen(const uint16_t* p) {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     }
 };
 struct Bf16 {
     static constexpr int kPair = 1;
-    static __m512 widen16(const uint16_t* p) {
+    static __m512 widen(const uint16_t* p) {
         const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
         return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
     }
 };
 struct Bf16Dot {
     static constexpr int kPair = 2;
+};
+
+struct V16 {
+    using Reg = __m512;
+    static constexpr int kLanes = 16;
+    static __m512 zero() { return _mm512_setzero_ps(); }
+    static __m512 bcast(const float* p) { return _mm512_set1_ps(*p); }
+    static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
 struct HArgs;
@@ -113,22 +121,7 @@ void hkernel(const HArgs& u) {
         dot_kernel<R>(u);
     } else {
         __m512 c0[R], c1[R];
-        const float* ar[R];
-        for (int r = 0; r < R; ++r) {
-            c0[r] = _mm512_setzero_ps();
-            c1[r] = _mm512_setzero_ps();
-            ar[r] = u.a + r * u.lda;
-        }
-        const uint16_t* b = u.b;
-        for (int64_t k = 0; k < u.kc; ++k, b += kNR) {
-            const __m512 b0 = L::widen16(b), b1 = L::widen16(b + 16);
-#pragma GCC unroll 12
-            for (int r = 0; r < R; ++r) {
-                const __m512 av = _mm512_set1_ps(ar[r][k]);
-                c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-                c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
-            }
-        }
+        accumulate_widened<V16, L, R>(u, c0, c1);
         epilogue<R>(u, c0, c1);
     }
 }
