@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ inline pid_t spawn_edgeq(const std::vector<std::string>& args, const fs::path& e
         const int err = err_file.empty() ? null : ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         ::dup2(null, 1);
         ::dup2(err, 2);
+        // A test runner started in the background by a shell inherits SIGINT ignored, and exec keeps that:
+        // the child gets the default action, as an edgeq started from a terminal has.
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
         if (as_limit_bytes) {
             rlimit rl{as_limit_bytes, as_limit_bytes};
             ::setrlimit(RLIMIT_AS, &rl);
