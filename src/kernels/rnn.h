@@ -64,12 +64,79 @@ struct GruGateArgs {
 };
 using GruGateFn = void (*)(const GruGateArgs&);
 
-// One row per instruction set; every row implements all four functions.
+// INT8 recurrences (W and R int8, as dynamic / static quantization writes them behind DequantizeLinear): the
+// fast executor computes each product A·Bᵀ (A = X for all steps, or h / r⊙h per step) as
+//   quantize_rows_u8(A) → qgemm_u8s8 (kernels/qgemm.h, S32 output, a_zero 0) → dequant_rows_s32
+// i.e. ONNX Runtime's DynamicQuantizeLSTM semantics (activations quantized at run time, int32 accumulation,
+// float gates), except that A is quantized per row (batch row and time step) rather than per tensor, so a
+// row's result never depends on the other rows of the batch.
+//
+// quantize_rows_u8: DynamicQuantizeLinear applied to each row m < rows on its own (finite x):
+//   lo = min(0, min_k x[m][k])   hi = max(0, max_k x[m][k])   scale[m] = (hi − lo) / 255  (1 when hi == lo)
+//   zero[m] = clamp(nearbyint(−lo / scale[m]), 0, 255)
+//   q[m][k] = clamp(nearbyint(x[m][k] / scale[m]) + zero[m], 0, 255)       (round half to even)
+struct QuantRowsArgs {
+    int64_t rows = 0, K = 0;
+    const float* x = nullptr;  // x[m][k] at x[m·ldx + k]
+    int64_t ldx = 0;
+    uint8_t* q = nullptr;  // q[m][k] at q[m·ldq + k]
+    int64_t ldq = 0;
+    float* scale = nullptr;   // [rows]
+    int32_t* zero = nullptr;  // [rows]
+};
+using QuantRowsFn = void (*)(const QuantRowsArgs&);
+
+// dequant_rows_s32: acc = Σ_k q[m][k]·(B[k][n] − zb[n]) from the qgemm (a_zero 0); colsum[n] = Σ_k (B[k][n] −
+// zb[n]):
+//   y[m][n] = float(acc[m][n] − zero[m]·colsum[n]) · (scale[m]·b_scale[n])  + bias[n]     (multiply, then
+//   add)
+// y may be the same memory as acc (ldy == ldacc): each element is read before it is written.
+struct DequantRowsArgs {
+    int64_t rows = 0, N = 0;
+    const int32_t* acc = nullptr;  // acc[m][n] at acc[m·ldacc + n]
+    int64_t ldacc = 0;
+    const int32_t* zero = nullptr;    // [rows]
+    const float* scale = nullptr;     // [rows]
+    const int32_t* colsum = nullptr;  // [N]
+    const float* b_scale = nullptr;   // [N]
+    const float* bias = nullptr;      // [N], or nullptr
+    float* y = nullptr;               // y[m][n] at y[m·ldy + n]
+    int64_t ldy = 0;
+};
+using DequantRowsFn = void (*)(const DequantRowsArgs&);
+
+// q8_product: the product and its dequantization in one pass, for B without zero points (symmetric int8
+// weights, as edgeq's quantizer writes them by default). B is packed by qpack_b (kernels/qgemm.h: panels of
+// 16 columns, K in groups of 4; K ≤ kQMaxK) and colsum[n] = Σ_k B[k][n]:
+//   y[m][n] = float(Σ_k q[m][k]·B[k][n] − zero[m]·colsum[n]) · (scale[m]·b_scale[n])  + bias[n]
+// i.e. qgemm_u8s8 (S32, a_zero 0) followed by dequant_rows_s32, equal to them bit for bit. Small-K shapes
+// (the recurrence: K = H) spend most of qgemm's time in its per-tile setup; this kernel has none.
+struct Q8ProductArgs {
+    int64_t rows = 0, N = 0, K = 0;
+    const uint8_t* q = nullptr;  // q[m][k] at q[m·ldq + k]
+    int64_t ldq = 0;
+    const int32_t* zero = nullptr;    // [rows]
+    const float* scale = nullptr;     // [rows]
+    const void* b = nullptr;          // qpack_b(K, N)
+    const int32_t* colsum = nullptr;  // [N]
+    const float* b_scale = nullptr;   // [N]
+    const float* bias = nullptr;      // [N], or nullptr
+    float* y = nullptr;               // y[m][n] at y[m·ldy + n]
+    int64_t ldy = 0;
+};
+using Q8ProductFn = void (*)(const Q8ProductArgs&);
+
+// One row per instruction set; every row implements all six functions, and q8_product where it has one
+// (nullptr: the caller uses qgemm + dequant_rows_s32).
 struct RnnKernelRow {
     Isa isa;
     const char* name;  // "rnn_gates_f32__avx512", ... (what the executor's trace shows)
     LstmGateFn lstm;
     GruGateFn gru_lbr, gru_reset, gru_update;
+    const char* q8_name;  // "rnn_q8_rows__avx512", ... (the INT8 step's row quantize / dequantize)
+    QuantRowsFn quantize_rows_u8;
+    DequantRowsFn dequant_rows_s32;
+    Q8ProductFn q8_product;  // or nullptr
 };
 
 // Every row compiled into this binary (whether or not this CPU can run it); the reference row is first.

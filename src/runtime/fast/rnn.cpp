@@ -5,12 +5,33 @@
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "kernels/qgemm.h"
 #include "kernels/rnn.h"
 #include "runtime/fast/thread_pool.h"
 
 namespace edgeq::runtime::fast {
 
 namespace k = edgeq::kernels;
+
+// An int8 weight matrix B[k][n] for the INT8 products (kernels/rnn.h): packed for qgemm, with its per-column
+// scale, zero point (empty: all 0) and colsum[n] = Σ_k (B[k][n] − zb[n]) for the activation zero point.
+struct QMat {
+    Tensor packed;  // qpack_b(K, N)
+    int64_t K = 0, N = 0;
+    std::vector<int32_t> colsum, zero;
+    std::vector<float> scale;
+};
+// Activations quantized per row (quantize_rows_u8): codes [rows][K], scale and zero point per row.
+struct QRows {
+    std::vector<uint8_t> q;
+    std::vector<float> scale;
+    std::vector<int32_t> zero;
+    void reserve(int64_t rows, int64_t K) {
+        q.assign(static_cast<size_t>(std::max<int64_t>(1, rows * K)), 0);
+        scale.assign(static_cast<size_t>(std::max<int64_t>(1, rows)), 1.0f);
+        zero.assign(scale.size(), 0);
+    }
+};
 
 // Shapes (as runtime/ref/ops_nn_rnn.cpp): X [S][N][I] (layout 1: [N][S][I]), W [dirs][G·H][I],
 // R [dirs][G·H][H], B [dirs][2·G·H], Y [S][dirs][N][H] (layout 1: [N][S][dirs][H]), states [dirs][N][H]
@@ -31,6 +52,14 @@ struct RnnStep {
     std::vector<Tensor> rh;      // GRU without lbr, per direction: packed Rhᵀ
     std::vector<std::vector<float>> hr_bias;  // GRU lbr, per direction: [3H], Rbh in the h part
     std::vector<float> p;                     // LSTM peepholes [dirs][3H], or empty
+    // INT8 (W and R int8 behind DequantizeLinear): the products run as quantize_rows_u8 → qgemm (S32) →
+    // dequant_rows_s32 instead of the float GEMMs; w, r, rh above stay empty.
+    bool q8 = false;
+    const k::QKernelRow* qgemm = nullptr;
+    QMat qw;                    // K = I, N = dirs·G·H
+    std::vector<QMat> qr, qrh;  // per direction, as r and rh
+    QRows xq;                   // X, [S·N] rows
+    std::vector<QRows> hq;      // per thread: h (or r⊙h), [rows_max] rows
     int threads = 1;
     int64_t xw_splits = 1;  // column splits of the XW GEMM
     int64_t chunks = 1;     // batch chunks of the recurrence (per direction)
@@ -48,6 +77,107 @@ void RnnStepDeleter::operator()(RnnStep* s) const {
 }
 
 namespace {
+
+// W or R as int8 codes behind a DequantizeLinear of initializers, per tensor or per gate row (axis 1), as
+// dynamic and static quantization write them; scale and zero point expanded to the G·H gate rows.
+struct Int8Weight {
+    const Tensor* q = nullptr;
+    std::vector<float> scale;
+    std::vector<int32_t> zero;  // empty: no zero point (0)
+};
+bool int8_weight(const graph::Graph& g, const std::string& name, int64_t GH, Int8Weight& out) {
+    const graph::Node* dq = nullptr;
+    for (const auto& n : g.nodes)
+        if (!n.outputs.empty() && n.outputs[0] == name) dq = &n;
+    if (!dq || !dq->domain.empty() || dq->op_type != "DequantizeLinear" || dq->inputs.size() < 2)
+        return false;
+    if (dq->attr_i("block_size", 0) != 0) return false;
+    auto init = [&](size_t i) -> const Tensor* {
+        if (i >= dq->inputs.size() || dq->inputs[i].empty()) return nullptr;
+        auto it = g.initializers.find(dq->inputs[i]);
+        return it == g.initializers.end() ? nullptr : &it->second;
+    };
+    const Tensor *q = init(0), *sc = init(1), *zp = init(2);
+    if (!q || q->dtype() != DType::I8 || q->rank() != 3 || !sc || sc->dtype() != DType::F32) return false;
+    if (dq->inputs.size() > 2 && !dq->inputs[2].empty() && (!zp || zp->dtype() != DType::I8)) return false;
+    const int64_t n = sc->numel();
+    int64_t axis = dq->attr_i("axis", 1);
+    if (axis < 0) axis += 3;
+    if (!(n == 1 && sc->rank() <= 1) && !(sc->rank() == 1 && n == GH && axis == 1)) return false;
+    if (zp && zp->numel() != n) return false;
+    out.q = q;
+    out.scale.resize(static_cast<size_t>(GH));
+    if (zp) out.zero.resize(static_cast<size_t>(GH));
+    for (int64_t j = 0; j < GH; ++j) {
+        out.scale[static_cast<size_t>(j)] = sc->data<float>()[n == 1 ? 0 : j];
+        if (zp) out.zero[static_cast<size_t>(j)] = zp->data<int8_t>()[n == 1 ? 0 : j];
+    }
+    return true;
+}
+
+// B[k][n] = w[n·K + k] (n < N rows of a [rows][K] int8 weight), column n being gate row (row0 + n) mod GH.
+QMat qmat(const Int8Weight& wt, const int8_t* w, int64_t K, int64_t N, int64_t row0, int64_t GH) {
+    QMat m;
+    m.K = K, m.N = N;
+    m.packed = Tensor(DType::U8, {k::qpack_b_bytes(K, N)});
+    k::qpack_b(w, false, 1, K, K, N, m.packed.data<uint8_t>());
+    m.colsum.resize(static_cast<size_t>(N));
+    m.scale.resize(static_cast<size_t>(N));
+    if (!wt.zero.empty()) m.zero.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) {
+        const auto j = static_cast<size_t>((row0 + n) % GH);
+        const int32_t z = wt.zero.empty() ? 0 : wt.zero[j];
+        int32_t sum = 0;
+        for (int64_t kk = 0; kk < K; ++kk) sum += w[n * K + kk] - z;
+        m.colsum[static_cast<size_t>(n)] = sum;
+        m.scale[static_cast<size_t>(n)] = wt.scale[j];
+        if (!m.zero.empty()) m.zero[static_cast<size_t>(n)] = z;
+    }
+    return m;
+}
+
+void quantize_rows(const RnnStep& s, const float* a, int64_t lda, int64_t rows, int64_t K, QRows& q) {
+    k::QuantRowsArgs qa;
+    qa.rows = rows, qa.K = K, qa.x = a, qa.ldx = lda;
+    qa.q = q.q.data(), qa.ldq = K, qa.scale = q.scale.data(), qa.zero = q.zero.data();
+    s.gates->quantize_rows_u8(qa);
+}
+
+// out[m][n] (n in [n0, n1), a multiple of kQNr for n0) = dequant(q[m] · B[:, n]) + bias[n]: qgemm writes the
+// int32 sums into out itself, dequant_rows_s32 turns them into floats in place.
+void qproduct(const RnnStep& s, const QMat& b, const QRows& q, int64_t rows, const float* bias, float* out,
+              int64_t ldo, int64_t n0, int64_t n1) {
+    if (rows <= 0 || n0 >= n1) return;
+    if (s.gates->q8_product && b.zero.empty()) {  // fused product + dequantization
+        k::Q8ProductArgs p;
+        p.rows = rows, p.N = n1 - n0, p.K = b.K;
+        p.q = q.q.data(), p.ldq = b.K, p.zero = q.zero.data(), p.scale = q.scale.data();
+        p.b = b.packed.data<uint8_t>() + (n0 / k::kQNr) * ((b.K + 3) / 4) * 64;
+        p.colsum = b.colsum.data() + n0, p.b_scale = b.scale.data() + n0;
+        p.bias = bias ? bias + n0 : nullptr;
+        p.y = out + n0, p.ldy = ldo;
+        s.gates->q8_product(p);
+        return;
+    }
+    auto* acc = reinterpret_cast<int32_t*>(out);
+    k::QGemmArgs g;
+    g.M = rows, g.N = b.N, g.K = b.K;
+    g.a = q.q.data(), g.lda = b.K, g.a_zero = 0;
+    g.b = b.packed.data<uint8_t>();
+    g.b_zero = b.zero.empty() ? nullptr : b.zero.data();
+    g.out = k::QOut::S32;
+    g.c = acc, g.ldc = ldo;
+    g.m_begin = 0, g.m_end = rows, g.n_begin = n0, g.n_end = n1;
+    k::qgemm_fn (*s.qgemm)(g);
+    k::DequantRowsArgs d;
+    d.rows = rows, d.N = n1 - n0;
+    d.acc = acc + n0, d.ldacc = ldo;
+    d.zero = q.zero.data(), d.scale = q.scale.data();
+    d.colsum = b.colsum.data() + n0, d.b_scale = b.scale.data() + n0;
+    d.bias = bias ? bias + n0 : nullptr;
+    d.y = out + n0, d.ldy = ldo;
+    s.gates->dequant_rows_s32(d);
+}
 
 std::string lower(const std::string& s) {
     std::string r;
@@ -79,7 +209,7 @@ void run_gemm(const k::KernelRow& row, const float* a, int64_t lda, const float*
 }
 
 // One direction, batch rows [r0, r1), every time step. `work` is this thread's scratch.
-void recur(RnnStep& s, int64_t d, int64_t r0, int64_t r1, bool uniform, float* y, float* work) {
+void recur(RnnStep& s, int64_t d, int64_t r0, int64_t r1, bool uniform, float* y, float* work, QRows* hq) {
     const int64_t H = s.H, GH = s.G * H, C = s.dirs * GH, rows = r1 - r0;
     if (rows <= 0) return;
     const bool rev = s.reverse || d == 1;
@@ -112,8 +242,13 @@ void recur(RnnStep& s, int64_t d, int64_t r0, int64_t r1, bool uniform, float* y
             s.gates->gru_lbr(a);
         } else {
             s.gates->gru_reset(a);
-            run_gemm(*s.gemm, a.rh, H, s.rh[static_cast<size_t>(d)].data<float>(), nullptr, a.hr + 2 * H, GH,
-                     n, H, H);
+            if (s.q8) {
+                quantize_rows(s, a.rh, H, n, H, *hq);
+                qproduct(s, s.qrh[static_cast<size_t>(d)], *hq, n, nullptr, a.hr + 2 * H, GH, 0, H);
+            } else {
+                run_gemm(*s.gemm, a.rh, H, s.rh[static_cast<size_t>(d)].data<float>(), nullptr, a.hr + 2 * H,
+                         GH, n, H, H);
+            }
             s.gates->gru_update(a);
         }
     };
@@ -124,7 +259,13 @@ void recur(RnnStep& s, int64_t d, int64_t r0, int64_t r1, bool uniform, float* y
         for (int64_t i = r0; i < r1; ++i) steps = std::max(steps, s.lens[static_cast<size_t>(i)]);
     }
     for (int64_t st = 0; st < steps; ++st) {
-        run_gemm(*s.gemm, h, H, s.r[static_cast<size_t>(d)].data<float>(), hr_bias, hr, GH, rows, gemm_n, H);
+        if (s.q8) {
+            quantize_rows(s, h, H, rows, H, *hq);
+            qproduct(s, s.qr[static_cast<size_t>(d)], *hq, rows, hr_bias, hr, GH, 0, gemm_n);
+        } else {
+            run_gemm(*s.gemm, h, H, s.r[static_cast<size_t>(d)].data<float>(), hr_bias, hr, GH, rows, gemm_n,
+                     H);
+        }
         if (uniform) {
             gates(r0, r1, rev ? s.S - 1 - st : st);
             continue;
@@ -231,13 +372,32 @@ RnnPlan plan_rnn(const RnnPlanArgs& pa) {
 
     s->gemm = &k::select(k::Op::Gemm);
     s->gates = &k::select_rnn();
-    const int nr = s->gemm->nr;
-    s->w = packed(W->data<float>(), 1, I, I, C, nr);
+    // INT8 when both W and R are int8 codes behind DequantizeLinear (W and R above are then their dequantized
+    // values, used for the shape checks only).
+    Int8Weight qW, qR;
+    s->q8 = I <= k::kQMaxK && H <= k::kQMaxK && int8_weight(g, n.inputs[1], GH, qW) &&
+            int8_weight(g, n.inputs[2], GH, qR) && qW.q->shape() == W->shape() && qR.q->shape() == R->shape();
+    int nr = s->gemm->nr;
+    if (s->q8) {
+        s->qgemm = &k::qselect(k::QOp::Gemm8);
+        nr = s->qgemm->nr;
+        s->qw = qmat(qW, qW.q->data<int8_t>(), I, C, 0, GH);
+    } else {
+        s->w = packed(W->data<float>(), 1, I, I, C, nr);
+    }
     s->xw_bias.assign(static_cast<size_t>(C), 0.0f);
     s->hr_bias.resize(static_cast<size_t>(dirs));
     for (int64_t d = 0; d < dirs; ++d) {
         const float* Rd = R->data<float>() + d * GH * H;
-        if (lstm || s->lbr) {
+        if (s->q8) {
+            const int8_t* Rq = qR.q->data<int8_t>() + d * GH * H;
+            if (lstm || s->lbr) {
+                s->qr.push_back(qmat(qR, Rq, H, GH, 0, GH));
+            } else {
+                s->qr.push_back(qmat(qR, Rq, H, 2 * H, 0, GH));
+                s->qrh.push_back(qmat(qR, Rq + 2 * H * H, H, H, 2 * H, GH));
+            }
+        } else if (lstm || s->lbr) {
             s->r.push_back(packed(Rd, 1, H, H, GH, nr));
         } else {
             s->r.push_back(packed(Rd, 1, H, H, 2 * H, nr));
@@ -271,11 +431,22 @@ RnnPlan plan_rnn(const RnnPlanArgs& pa) {
     s->cs.assign(s->hs.size(), 0.0f);
     s->work.assign(static_cast<size_t>(T),
                    std::vector<float>(static_cast<size_t>(std::max<int64_t>(1, s->rows_max * (GH + H)))));
+    if (s->q8) {
+        s->xq.reserve(s->S * s->N, I);
+        s->hq.resize(static_cast<size_t>(T));
+        for (auto& q : s->hq) q.reserve(s->rows_max, H);
+    }
     out.step = std::move(s);
     return out;
 }
 
 std::string rnn_kernel_name(const RnnStep& s) {
+    if (s.q8) {
+        const bool fused = s.gates->q8_product && s.qw.zero.empty();
+        return std::string(s.lstm ? "lstm_q8(" : "gru_q8(") +
+               (fused ? "" : std::string(s.qgemm->name) + ", ") + s.gates->q8_name + ", " + s.gates->name +
+               ")";
+    }
     return std::string(s.lstm ? "lstm_f32(" : "gru_f32(") + s.gemm->name + ", " + s.gates->name + ")";
 }
 
@@ -343,7 +514,21 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
 
     // 1. XW = X · Wᵀ + bias for every step, batch row and direction
     const int64_t M = S * N;
-    if (M > 0) {
+    if (M > 0 && s.q8) {
+        quantize_rows(s, x->data<float>(), s.I, M, s.I, s.xq);
+        float* xw = s.xw.data<float>();
+        if (s.xw_splits <= 1) {
+            qproduct(s, s.qw, s.xq, M, s.xw_bias.data(), xw, C, 0, C);
+        } else {
+            const int nr = s.qgemm->nr;
+            const int64_t panels = (C + nr - 1) / nr;
+            pool.run(s.xw_splits, [&](int64_t t, int) {
+                qproduct(s, s.qw, s.xq, M, s.xw_bias.data(), xw, C,
+                         std::min(C, panels * t / s.xw_splits * nr),
+                         std::min(C, panels * (t + 1) / s.xw_splits * nr));
+            });
+        }
+    } else if (M > 0) {
         k::GemmArgs g;
         g.M = M, g.N = C, g.K = s.I;
         g.a = x->data<float>(), g.lda = s.I;
@@ -373,7 +558,8 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
     auto task = [&](int64_t t, int thread) {
         const int64_t d = t / s.chunks, part = t % s.chunks;
         recur(s, d, N * part / s.chunks, N * (part + 1) / s.chunks, uniform, yp,
-              s.work[static_cast<size_t>(thread)].data());
+              s.work[static_cast<size_t>(thread)].data(),
+              s.q8 ? &s.hq[static_cast<size_t>(thread)] : nullptr);
     };
     if (s.parallel) {
         pool.run(tasks, task);

@@ -9,6 +9,14 @@
 // into independent chunks, each run start to end by one thread with no synchronisation between steps. Only
 // when the recurrence has at least `parallel_flops` flops; otherwise everything runs on the calling thread.
 //
+// INT8: when W and R are both int8 codes behind a DequantizeLinear of initializers (per tensor, or per gate
+// row: axis 1, with or without zero points; what `edgeq quantize --method dynamic|static` writes), the step
+// keeps them int8 (packed once here with qpack_b) and runs each product as ONNX Runtime's DynamicQuantizeLSTM
+// does: the activations (X for all steps at once, then h, and GRU's r⊙h, per step) quantized to u8 at run time,
+// one scale and zero point per row (DynamicQuantizeLinear per row), int32 sums, scaled back to float; the
+// gates stay float. The result differs from the float-weight reference op by that activation rounding (tests:
+// kQ8Tol in tests/unit/runtime/fast_rnn_test.cpp). Trace: "lstm_q8([qgemm row, ]rnn_q8_rows__<isa>, gates)".
+//
 // Supported: directions forward / reverse / bidirectional, optional B, sequence_lens (read every run),
 // initial_h / initial_c (any producer, read every run), P (LSTM peepholes), layout 0 / 1 (opset ≥ 14),
 // linear_before_reset, and X produced by a Transpose [1, 0, 2] the step absorbs (x_transposed). The default

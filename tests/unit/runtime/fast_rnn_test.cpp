@@ -17,6 +17,7 @@
 
 #include "common/shared.h"
 #include "formats/onnx/onnx_import.h"
+#include "kernels/qgemm.h"
 #include "kernels/rnn.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
@@ -31,6 +32,11 @@ using graph::Attribute;
 // carries those differences through up to 9 steps.
 constexpr float kGateTol = 2e-6f;
 constexpr float kRnnTol = 2e-5f;
+// The INT8 step (int8 W and R behind DequantizeLinear) quantizes X, h (and GRU's r⊙h) per row to u8 at run
+// time, as ONNX Runtime's DynamicQuantizeLSTM does, while the reference op multiplies the dequantized weights
+// with the float activations: the difference is that activation rounding (≤ half a step of 1/255 of each
+// row's range per element), carried through the sums and the recurrence. |fast − ref| ≤ kQ8Tol·max(1, |ref|).
+constexpr float kQ8Tol = 0.05f;
 
 Attribute int1(int64_t v) {
     Attribute a;
@@ -92,8 +98,10 @@ TEST(RnnGates, EveryRowMatchesReference) {
     ASSERT_FALSE(rows.empty());
     const kernels::RnnKernelRow& ref = rows[0];
     ASSERT_EQ(ref.isa, Isa::Ref);
-    EXPECT_EQ(&kernels::select_rnn(),
-              kernels::find_rnn(active_isa() >= Isa::Avx512 ? Isa::Avx512 : active_isa()));
+    const Isa best = active_isa() >= Isa::Avx512Vnni ? Isa::Avx512Vnni
+                     : active_isa() >= Isa::Avx512   ? Isa::Avx512
+                                                     : active_isa();
+    EXPECT_EQ(&kernels::select_rnn(), kernels::find_rnn(best));
     for (const auto& row : rows) {
         if (row.isa == Isa::Ref) continue;
         if (!isa_enabled(row.isa)) {
@@ -266,9 +274,12 @@ Built build(const Case& c, unsigned seed) {
 
 // Plans c at `threads`, runs three times (buffers are reused), compares every output with the reference.
 // Returns the plan's trace.
+std::string check_built(const Case& c, const Built& b, int threads, float tol, float* max_err = nullptr);
 std::string check(const Case& c, int threads, unsigned seed = 1) {
+    return check_built(c, build(c, seed), threads, kRnnTol);
+}
+std::string check_built(const Case& c, const Built& b, int threads, float tol, float* max_err) {
     SCOPED_TRACE(c.name() + " threads=" + std::to_string(threads));
-    const Built b = build(c, seed);
     auto ref = run_reference(b.m, b.inputs);
     EXPECT_TRUE(ref.ok()) << ref.status().message();
     if (!ref.ok()) return "";
@@ -289,7 +300,9 @@ std::string check(const Case& c, int threads, unsigned seed = 1) {
             if (g.shape() != want.shape()) continue;
             const auto a = want.to_f32(), v = g.to_f32();
             for (size_t i = 0; i < a.size(); ++i) {
-                const float lim = kRnnTol * std::max(1.0f, std::fabs(a[i]));
+                const float lim = tol * std::max(1.0f, std::fabs(a[i]));
+                if (max_err)
+                    *max_err = std::max(*max_err, std::fabs(a[i] - v[i]) / std::max(1.0f, std::fabs(a[i])));
                 if (std::fabs(a[i] - v[i]) > lim) {
                     ADD_FAILURE() << "output " << name << " index " << i << " run " << rep << ": reference "
                                   << a[i] << ", got " << v[i] << "\n"
@@ -355,56 +368,253 @@ TEST(FastRnn, ThreadsSplitBatchAndDirections) {
     }
 }
 
-// Dynamic quantization stores W and R as int8 behind DequantizeLinear (one scale per gate row): the planner
-// dequantizes them once and still runs the fast step, with the reference's results.
-TEST(FastRnn, WeightsBehindDequantizeLinearRunOnTheStep) {
-    for (const char* cell : {"LSTM", "GRU"}) {
-        Case c;
-        c.cell = cell;
-        c.direction = "bidirectional";
-        c.batch = 3, c.hidden = 9, c.seq = 5;
-        Built b = build(c, 4);
-        auto& g = b.m.graph;
-        for (const std::string w : {"w", "r"}) {
-            const Tensor f = g.initializers.at(w);
-            const int64_t rows = f.dim(1), cols = f.dim(2), dirs = f.dim(0);
-            std::vector<float> scale(static_cast<size_t>(rows), 0.0f);
-            const float* v = f.data<float>();
-            for (int64_t i = 0; i < f.numel(); ++i) {
-                float& s = scale[static_cast<size_t>((i / cols) % rows)];
-                s = std::max(s, std::fabs(v[i]) / 127.0f);
-            }
-            Tensor q(DType::I8, f.shape());
-            for (int64_t i = 0; i < f.numel(); ++i)
-                q.data<int8_t>()[i] = static_cast<int8_t>(std::lrint(v[i] / scale[static_cast<size_t>((i / cols) % rows)]));
-            (void)dirs;
-            g.initializers.erase(w);
-            g.initializers[w + "_q"] = q;
-            g.initializers[w + "_s"] = Tensor::from_vector<float>(DType::F32, {rows}, scale);
-            graph::Node d;
-            d.name = w + "_dq";
-            d.op_type = "DequantizeLinear";
-            d.inputs = {w + "_q", w + "_s"};
-            d.outputs = {w};
-            d.attrs["axis"] = int1(1);
-            g.nodes.insert(g.nodes.begin(), d);
+// Dynamic and static quantization store W and R as int8 behind DequantizeLinear (one scale per gate row, or
+// per tensor; with zero points when asymmetric). Rewrites b's W and R that way (the float values become the
+// dequantized codes, so the reference runs the same weights).
+void int8_weights(Built& b, bool per_row, bool zero_points) {
+    auto& g = b.m.graph;
+    for (const std::string w : {"w", "r"}) {
+        const Tensor f = g.initializers.at(w);
+        const int64_t rows = f.dim(1), cols = f.dim(2);
+        const int64_t ns = per_row ? rows : 1;
+        std::vector<float> lo(static_cast<size_t>(ns), 0.0f), hi(static_cast<size_t>(ns), 0.0f);
+        const float* v = f.data<float>();
+        auto idx = [&](int64_t i) { return static_cast<size_t>(per_row ? (i / cols) % rows : 0); };
+        for (int64_t i = 0; i < f.numel(); ++i) {
+            lo[idx(i)] = std::min(lo[idx(i)], v[i]);
+            hi[idx(i)] = std::max(hi[idx(i)], v[i]);
         }
-        SCOPED_TRACE(cell);
-        auto ref = run_reference(b.m, b.inputs);
-        ASSERT_TRUE(ref.ok()) << ref.status().message();
-        Shapes shapes;
-        for (const auto& [k, t] : b.inputs) shapes[k] = t.shape();
-        auto p = plan(b.m, shapes, {1, false});
-        ASSERT_TRUE(p.ok()) << p.status().message();
-        EXPECT_NE(p->trace().find(c.cell == "LSTM" ? "lstm_f32" : "gru_f32"), std::string::npos) << p->trace();
-        EXPECT_EQ(p->trace().find("DequantizeLinear"), std::string::npos) << p->trace();  // folded at plan time
-        auto got = p->run(b.inputs);
-        ASSERT_TRUE(got.ok()) << got.status().message();
-        for (const auto& [name, want] : *ref) {
-            const auto a = want.to_f32(), v = got->at(name).to_f32();
-            ASSERT_EQ(a.size(), v.size()) << name;
-            for (size_t i = 0; i < a.size(); ++i)
-                ASSERT_NEAR(a[i], v[i], kRnnTol * std::max(1.0f, std::fabs(a[i]))) << name << " " << i;
+        std::vector<float> scale(static_cast<size_t>(ns));
+        std::vector<int8_t> zero(static_cast<size_t>(ns), 0);
+        for (size_t j = 0; j < scale.size(); ++j) {
+            if (zero_points) {
+                scale[j] = std::max((hi[j] - lo[j]) / 255.0f, 1e-8f);
+                zero[j] =
+                    static_cast<int8_t>(std::clamp(std::lrint(-128.0f - lo[j] / scale[j]), -128L, 127L));
+            } else {
+                scale[j] = std::max(std::max(hi[j], -lo[j]) / 127.0f, 1e-8f);
+            }
+        }
+        Tensor q(DType::I8, f.shape());
+        for (int64_t i = 0; i < f.numel(); ++i)
+            q.data<int8_t>()[i] =
+                static_cast<int8_t>(std::clamp(std::lrint(v[i] / scale[idx(i)]) + zero[idx(i)], -128L, 127L));
+        g.initializers.erase(w);
+        g.initializers[w + "_q"] = q;
+        const Shape ss = per_row ? Shape{rows} : Shape{};
+        g.initializers[w + "_s"] = Tensor::from_vector<float>(DType::F32, ss, scale);
+        graph::Node d;
+        d.name = w + "_dq";
+        d.op_type = "DequantizeLinear";
+        d.inputs = {w + "_q", w + "_s"};
+        if (zero_points) {
+            g.initializers[w + "_z"] = Tensor::from_vector<int8_t>(DType::I8, ss, zero);
+            d.inputs.push_back(w + "_z");
+        }
+        d.outputs = {w};
+        if (per_row) d.attrs["axis"] = int1(1);
+        g.nodes.insert(g.nodes.begin(), d);
+    }
+}
+
+// ... and the planner then runs the INT8 step (u8 activations per row × int8 weights, int32 sums, float
+// gates): within kQ8Tol of the reference over cells, directions, weight formats, awkward hidden sizes (not
+// multiples of 16), batch 1 / 3 / 64, sequence 1 / 7, threads 1 / 2.
+TEST(FastRnnQ8, Int8WeightsRunTheInt8StepWithinTolerance) {
+    struct Dims {
+        int64_t batch, hidden, seq, input;
+    };
+    const Dims dims[] = {{1, 5, 7, 3}, {3, 17, 7, 28}, {64, 33, 1, 5}, {3, 1, 7, 1}, {1, 64, 7, 28}};
+    float worst = 0.0f;
+    int n = 0;
+    for (const char* cell : {"LSTM", "GRU", "GRU(lbr)"}) {
+        for (const char* dir : {"forward", "bidirectional"}) {
+            for (const Dims& d : dims) {
+                Case c;
+                c.cell = std::string(cell).substr(0, std::string(cell).find('('));
+                c.lbr = std::string(cell) == "GRU(lbr)";
+                c.direction = dir;
+                c.batch = d.batch, c.hidden = d.hidden, c.seq = d.seq, c.input = d.input;
+                c.init = n % 2 == 0;
+                c.peep = n % 3 == 0;
+                c.lens = n % 4 == 1;
+                Built b = build(c, static_cast<unsigned>(100 + n));
+                const bool zero_points = n % 3 == 1;  // qgemm + dequant_rows_s32 (else the fused q8_product)
+                int8_weights(b, /*per_row=*/n % 5 != 4, zero_points);
+                SCOPED_TRACE(std::string(zero_points ? "zero points" : "symmetric") +
+                             (n % 5 == 4 ? " per tensor" : ""));
+                const std::string trace = check_built(c, b, 1 + (n % 2), kQ8Tol, &worst);
+                EXPECT_NE(trace.find(c.cell == "LSTM" ? "lstm_q8(" : "gru_q8("), std::string::npos) << trace;
+                EXPECT_EQ(trace.find("DequantizeLinear"), std::string::npos) << trace;  // folded at plan time
+                if (::testing::Test::HasFailure()) return;
+                ++n;
+            }
+        }
+    }
+    std::printf("INT8 step vs reference: worst |fast − ref| / max(1, |ref|) = %.4f (kQ8Tol %.2f)\n", worst,
+                kQ8Tol);
+}
+
+// W and R behind a DequantizeLinear that the INT8 step cannot take (here: per-input-column scales, axis 2)
+// still run the float step on the dequantized weights, with the reference's results.
+TEST(FastRnnQ8, OtherDequantizeLinearWeightsRunTheFloatStep) {
+    Case c;
+    c.direction = "bidirectional";
+    c.batch = 3, c.hidden = 9, c.seq = 5, c.input = 4;
+    Built b = build(c, 4);
+    auto& g = b.m.graph;
+    const Tensor f = g.initializers.at("w");
+    Tensor q(DType::I8, f.shape());
+    std::vector<float> scale(static_cast<size_t>(f.dim(2)), 0.01f);
+    for (int64_t i = 0; i < f.numel(); ++i)
+        q.data<int8_t>()[i] =
+            static_cast<int8_t>(std::clamp(std::lrint(f.data<float>()[i] / 0.01f), -128L, 127L));
+    g.initializers.erase("w");
+    g.initializers["w_q"] = q;
+    g.initializers["w_s"] = Tensor::from_vector<float>(DType::F32, {f.dim(2)}, scale);
+    graph::Node d;
+    d.name = "w_dq";
+    d.op_type = "DequantizeLinear";
+    d.inputs = {"w_q", "w_s"};
+    d.outputs = {"w"};
+    d.attrs["axis"] = int1(2);
+    g.nodes.insert(g.nodes.begin(), d);
+    const std::string trace = check_built(c, b, 1, kRnnTol);
+    EXPECT_NE(trace.find("lstm_f32("), std::string::npos) << trace;
+}
+
+// ---- INT8 row kernels: every row vs the scalar reference, bit for bit
+// ----------------------------------------
+
+TEST(RnnQ8Kernels, QuantizeRowsMatchesReference) {
+    const auto rows = kernels::rnn_kernel_rows();
+    const kernels::RnnKernelRow& ref = rows[0];
+    for (const auto& row : rows) {
+        if (row.isa == Isa::Ref || !isa_enabled(row.isa)) continue;
+        for (int64_t K : {1, 3, 7, 8, 15, 16, 17, 28, 64, 67}) {
+            for (int64_t M : {1, 3, 5}) {
+                SCOPED_TRACE(std::string(row.q8_name) + " K=" + std::to_string(K) +
+                             " M=" + std::to_string(M));
+                std::mt19937 rng(static_cast<unsigned>(K * 13 + M));
+                const int64_t ldx = K + 2, ldq = K + 3;
+                auto x = random_vec(rng, static_cast<size_t>(M * ldx), 3.0f);
+                for (int64_t k = 0; k < K; ++k) x[static_cast<size_t>(k)] = 0.0f;  // an all-zero row
+                if (M > 1)  // a positive-only row, with exact halves of its step (rounding ties)
+                    for (int64_t k = 0; k < K; ++k)
+                        x[static_cast<size_t>(ldx + k)] = 0.5f * static_cast<float>(k % 4);
+                std::vector<uint8_t> q[2];
+                std::vector<float> sc[2];
+                std::vector<int32_t> z[2];
+                for (int i = 0; i < 2; ++i) {
+                    q[i].assign(static_cast<size_t>(M * ldq), 0xAB);
+                    sc[i].assign(static_cast<size_t>(M), -1.0f);
+                    z[i].assign(static_cast<size_t>(M), -1);
+                    kernels::QuantRowsArgs a;
+                    a.rows = M, a.K = K, a.x = x.data(), a.ldx = ldx, a.q = q[i].data(), a.ldq = ldq;
+                    a.scale = sc[i].data(), a.zero = z[i].data();
+                    (i == 0 ? ref : row).quantize_rows_u8(a);
+                }
+                EXPECT_EQ(q[0], q[1]);  // bytes past each row's K untouched in both
+                EXPECT_EQ(sc[0], sc[1]);
+                EXPECT_EQ(z[0], z[1]);
+                EXPECT_EQ(sc[0][0], 1.0f);  // the all-zero row
+                EXPECT_EQ(z[0][0], 0);
+                // the codes dequantize to within half a step of x
+                for (int64_t m = 0; m < M; ++m)
+                    for (int64_t k = 0; k < K; ++k) {
+                        const float back = sc[0][static_cast<size_t>(m)] *
+                                           static_cast<float>(q[0][static_cast<size_t>(m * ldq + k)] -
+                                                              z[0][static_cast<size_t>(m)]);
+                        EXPECT_LE(std::fabs(back - x[static_cast<size_t>(m * ldx + k)]),
+                                  0.5f * sc[0][static_cast<size_t>(m)] * 1.0001f);
+                    }
+            }
+        }
+    }
+}
+
+TEST(RnnQ8Kernels, ProductAndDequantMatchReferenceAndQgemm) {
+    const auto rows = kernels::rnn_kernel_rows();
+    const kernels::RnnKernelRow& ref = rows[0];
+    ASSERT_NE(ref.q8_product, nullptr);
+    for (int64_t K : {1, 3, 5, 28, 64, 67}) {
+        for (int64_t N : {1, 16, 17, 64, 100, 256}) {
+            for (int64_t M : {1, 3, 5, 64}) {
+                SCOPED_TRACE("K=" + std::to_string(K) + " N=" + std::to_string(N) +
+                             " M=" + std::to_string(M));
+                std::mt19937 rng(static_cast<unsigned>(K * 1000 + N * 10 + M));
+                std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+                std::vector<uint8_t> q(static_cast<size_t>(M * K));
+                for (auto& v : q) v = static_cast<uint8_t>(u8(rng));
+                std::vector<int8_t> w(static_cast<size_t>(N * K));  // [N][K], B = wᵀ
+                for (auto& v : w) v = static_cast<int8_t>(s8(rng));
+                std::vector<int32_t> zero(static_cast<size_t>(M)), colsum(static_cast<size_t>(N), 0);
+                for (auto& v : zero) v = u8(rng);
+                for (int64_t n = 0; n < N; ++n)
+                    for (int64_t k = 0; k < K; ++k)
+                        colsum[static_cast<size_t>(n)] += w[static_cast<size_t>(n * K + k)];
+                const auto scale = random_vec(rng, static_cast<size_t>(M), 0.05f);
+                const auto bscale = random_vec(rng, static_cast<size_t>(N), 0.02f);
+                const auto bias = random_vec(rng, static_cast<size_t>(N), 1.0f);
+                Tensor packed(DType::U8, {kernels::qpack_b_bytes(K, N)});
+                kernels::qpack_b(w.data(), false, 1, K, K, N, packed.data<uint8_t>());
+                const int64_t ldy = N + 5;
+                // reference: qgemm_u8s8 (S32) + dequant_rows_s32, the product's definition
+                std::vector<float> want(static_cast<size_t>(M * ldy), -3.0f);
+                {
+                    kernels::QGemmArgs g;
+                    g.M = M, g.N = N, g.K = K, g.a = q.data(), g.lda = K, g.b = packed.data<uint8_t>();
+                    g.out = kernels::QOut::S32, g.c = want.data(), g.ldc = ldy;
+                    g.m_end = M, g.n_end = N;
+                    kernels::ref::qgemm_u8s8(g);
+                    kernels::DequantRowsArgs d;
+                    d.rows = M, d.N = N, d.acc = reinterpret_cast<const int32_t*>(want.data()), d.ldacc = ldy;
+                    d.zero = zero.data(), d.scale = scale.data(), d.colsum = colsum.data(),
+                    d.b_scale = bscale.data();
+                    d.bias = bias.data(), d.y = want.data(), d.ldy = ldy;
+                    ref.dequant_rows_s32(d);
+                }
+                for (const auto& row : rows) {
+                    if (!isa_enabled(row.isa)) continue;
+                    SCOPED_TRACE(row.q8_name);
+                    std::vector<int32_t> acc(static_cast<size_t>(M * ldy));
+                    {
+                        kernels::QGemmArgs g;
+                        g.M = M, g.N = N, g.K = K, g.a = q.data(), g.lda = K, g.b = packed.data<uint8_t>();
+                        g.out = kernels::QOut::S32, g.c = acc.data(), g.ldc = ldy;
+                        g.m_end = M, g.n_end = N;
+                        kernels::ref::qgemm_u8s8(g);
+                    }
+                    std::vector<float> got(static_cast<size_t>(M * ldy), -3.0f);
+                    kernels::DequantRowsArgs d;
+                    d.rows = M, d.N = N, d.acc = acc.data(), d.ldacc = ldy, d.zero = zero.data(),
+                    d.scale = scale.data();
+                    d.colsum = colsum.data(), d.b_scale = bscale.data(), d.bias = bias.data(),
+                    d.y = got.data(), d.ldy = ldy;
+                    row.dequant_rows_s32(d);
+                    for (int64_t m = 0; m < M; ++m)
+                        for (int64_t n = 0; n < N; ++n)
+                            ASSERT_EQ(want[static_cast<size_t>(m * ldy + n)],
+                                      got[static_cast<size_t>(m * ldy + n)])
+                                << "dequant_rows_s32 m=" << m << " n=" << n;
+                    if (!row.q8_product) continue;
+                    std::vector<float> fused(static_cast<size_t>(M * ldy), -3.0f);
+                    kernels::Q8ProductArgs p;
+                    p.rows = M, p.N = N, p.K = K, p.q = q.data(), p.ldq = K, p.zero = zero.data(),
+                    p.scale = scale.data();
+                    p.b = packed.data<uint8_t>(), p.colsum = colsum.data(), p.b_scale = bscale.data();
+                    p.bias = bias.data(), p.y = fused.data(), p.ldy = ldy;
+                    row.q8_product(p);
+                    for (int64_t m = 0; m < M; ++m) {
+                        for (int64_t n = 0; n < N; ++n)
+                            ASSERT_EQ(want[static_cast<size_t>(m * ldy + n)],
+                                      fused[static_cast<size_t>(m * ldy + n)])
+                                << "q8_product m=" << m << " n=" << n;
+                        for (int64_t n = N; n < ldy; ++n)
+                            ASSERT_EQ(fused[static_cast<size_t>(m * ldy + n)], -3.0f) << "wrote past N";
+                    }
+                }
+            }
         }
     }
 }
