@@ -24,7 +24,7 @@
 //       what one decode step must read: every tensor except token_embd, one token_embd row, and the K/V cache
 //       rows at the mean decode position. --baseline: the session-4 schedule
 //       (llm::Model::set_baseline_schedule: one vec_dot per output, threads spawned per matmul), reported as
-//       impl "edgeq-baseline", for A/B runs.
+//       impl "edgeq-baseline"; --ab measures both, baseline then current within each repetition (same load).
 //
 //   llm_bench bandwidth [--threads 1,2]
 //       Read bandwidth (bench/peak.h: streaming sum over 512 MiB, best of 5), one JSON line per thread count.
@@ -60,8 +60,8 @@ void usage() {
     std::fputs(
         "usage: llm_bench gen --shape 100m|1b --out F32.gguf [--seed S]\n"
         "       llm_bench run MODEL.gguf [--threads 1,2] [--prompt 64] [--decode 16] [--reps 3] [--ctx 512]\n"
-        "                                  [--baseline]  (session-4 schedule: rows, threads per matmul; "
-        "A/B)\n"
+        "                                  [--baseline | --ab]  (session-4 schedule: rows, threads per "
+        "matmul; --ab: both, interleaved per repetition)\n"
         "       llm_bench bandwidth [--threads 1,2]\n",
         stderr);
     std::exit(2);
@@ -231,12 +231,12 @@ double seconds_since(Clock::time_point t) {
 int run(int argc, char** argv) {
     std::string model_path;
     llm_protocol::RunOptions o;
-    bool baseline = false;
+    bool baseline = false, ab = false;
     for (int i = 2; i < argc; ++i) {
         if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
-        if (a == "--baseline") {
-            baseline = true;
+        if (a == "--baseline" || a == "--ab") {
+            (a == "--ab" ? ab : baseline) = true;
             continue;
         }
         if (!a.empty() && a[0] == '-') usage();
@@ -252,7 +252,6 @@ int run(int argc, char** argv) {
     auto loaded = llm::Model::load(model_path, mo);
     if (!loaded.ok()) die(loaded.status().message());
     llm::Model& model = *loaded.value();
-    model.set_baseline_schedule(baseline);
     const char* impl = baseline ? "edgeq-baseline" : "edgeq";
     const llm::HParams& hp = model.hparams();
 
@@ -262,24 +261,33 @@ int run(int argc, char** argv) {
         auto r = model.eval(t, n_past);
         if (!r.ok()) die(r.status().message());
     };
+    // --ab: each repetition measures the baseline schedule and then the current one, so that both see the same
+    // machine load (best of the repetitions for each).
+    const std::vector<bool> modes = ab ? std::vector<bool>{true, false} : std::vector<bool>{baseline};
     for (int T : threads) {
         model.set_threads(T);
         eval({ids.data(), static_cast<size_t>(prompt)}, 0);  // warm-up: pages in the mapping
         eval({&ids[static_cast<size_t>(prompt)], 1}, prompt);
         eval({&ids[static_cast<size_t>(prompt) + 1], 1}, prompt + 1);
-        double best_prefill = 1e30, best_decode = 1e30;
+        std::vector<double> best_prefill(modes.size(), 1e30), best_decode(modes.size(), 1e30);
         for (int r = 0; r < reps; ++r) {
-            const auto t0 = Clock::now();
-            eval({ids.data(), static_cast<size_t>(prompt)}, 0);
-            best_prefill = std::min(best_prefill, seconds_since(t0));
-            const auto t1 = Clock::now();
-            for (int j = 0; j < decode; ++j) eval({&ids[static_cast<size_t>(prompt + j)], 1}, prompt + j);
-            best_decode = std::min(best_decode, seconds_since(t1));
+            for (size_t m = 0; m < modes.size(); ++m) {
+                model.set_baseline_schedule(modes[m]);
+                const auto t0 = Clock::now();
+                eval({ids.data(), static_cast<size_t>(prompt)}, 0);
+                best_prefill[m] = std::min(best_prefill[m], seconds_since(t0));
+                const auto t1 = Clock::now();
+                for (int j = 0; j < decode; ++j) eval({&ids[static_cast<size_t>(prompt + j)], 1}, prompt + j);
+                best_decode[m] = std::min(best_decode[m], seconds_since(t1));
+            }
         }
-        std::printf(
-            "{\"impl\":\"%s\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
-            "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
-            impl, T, prompt, decode, reps, prompt / best_prefill, decode / best_decode);
+        for (size_t m = 0; m < modes.size(); ++m) {
+            std::printf(
+                "{\"impl\":\"%s\",\"threads\":%d,\"prompt\":%d,\"decode\":%d,\"reps\":%d,"
+                "\"prefill_tps\":%.3f,\"decode_tps\":%.3f}\n",
+                modes[m] ? "edgeq-baseline" : "edgeq", T, prompt, decode, reps, prompt / best_prefill[m],
+                decode / best_decode[m]);
+        }
         std::fflush(stdout);
     }
 
