@@ -6,7 +6,7 @@
 # ERROR SUMMARY is not 0 and exits 1 if there is any (a test that expects exit 0 also fails on valgrind's exit 1).
 # Skipped under the wrapper, with a message: the RLIMIT_AS test (valgrind needs the address space) and the
 # peak-RSS calibration test (it would measure valgrind). Valgrind 3.19 has no AVX-512: edgeq's cpuid dispatch
-# sees AVX2 and runs those paths. Slow (~50x): a full run takes about an hour on one core.
+# sees AVX2 and runs those paths. scripts/valgrind.supp holds the (explained) suppressions. Slow (~50x): a full run takes about an hour on one core.
 # Env: EDGEQ_SHARED (default ../shared), VG_OUT (default BUILD_DIR/valgrind-e2e).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +16,7 @@ OUT=${VG_OUT:-$BUILD/valgrind-e2e}
 [ -x "$BUILD/test_cli" ] && [ -x "$BUILD/edgeq" ] || { echo "valgrind-e2e: build test_cli and edgeq in $BUILD first" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind-e2e: valgrind not installed (apt-get install valgrind)" >&2; exit 2; }
 rm -rf "$OUT" && mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
-export EDGEQ_TEST_WRAPPER="valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --num-callers=30 --log-file=$OUT/vg.%p.log"
+export EDGEQ_TEST_WRAPPER="valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --num-callers=30 --suppressions=$ROOT/scripts/valgrind.supp --log-file=$OUT/vg.%p.log"
 start=$(date +%s)
 (cd "$BUILD" && ./test_cli --gtest_filter="$FILTER" >"$OUT/test_cli.log" 2>&1)
 rc=$?
