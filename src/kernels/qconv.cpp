@@ -340,6 +340,49 @@ void qdwconv_nhwc_ref(const QDwNhwcArgs& a) {
             }
 }
 
+void qconv_direct_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, bool a_signed, int64_t C,
+                       int64_t OC, int64_t KH, int64_t KW, int8_t* wp, int32_t* bias0) {
+    const int64_t Q = qconv_direct_groups(C, KW), OB = (OC + 15) / 16;
+    std::fill(wp, wp + qconv_direct_w_bytes(C, OC, KH, KW), int8_t{0});
+    std::fill(bias0, bias0 + OB * 16, 0);
+    const int32_t zu = a_zero + (a_signed ? 128 : 0);
+    for (int64_t oc = 0; oc < OC; ++oc) {
+        int32_t sum = 0;
+        for (int64_t ky = 0; ky < KH; ++ky)
+            for (int64_t kx = 0; kx < KW; ++kx)
+                for (int64_t c = 0; c < C; ++c) {
+                    const int8_t v = w[((oc * C + c) * KH + ky) * KW + kx];
+                    const int64_t k = kx * C + c;
+                    wp[(((ky * Q + k / 4) * OB + oc / 16) * 16 + oc % 16) * 4 + k % 4] = v;
+                    sum += v;
+                }
+        bias0[oc] = wrap_add(bias ? bias[oc] : 0,
+                             static_cast<int32_t>(static_cast<uint32_t>(-zu) * static_cast<uint32_t>(sum)));
+    }
+}
+
+void qconv_direct_ref(const QConvDirectArgs& a) {
+    EDGEQ_CHECK(a.out == QOut::U8 || a.out == QOut::S8);
+    const int64_t Q = qconv_direct_groups(a.C, a.KW), OB = (a.OC + 15) / 16;
+    const auto* x = static_cast<const uint8_t*>(a.x);
+    const uint8_t flip = a.a_signed ? 0x80 : 0;
+    QDwConvArgs e;  // for store(): the same epilogue as qdwconv
+    e.out = a.out, e.y = a.y, e.multiplier = a.multiplier;
+    e.y_zero = a.y_zero, e.y_min = a.y_min, e.y_max = a.y_max;
+    for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy)
+        for (int64_t ox = 0; ox < a.OW; ++ox)
+            for (int64_t oc = 0; oc < a.OC; ++oc) {
+                int32_t acc = 0;
+                for (int64_t ky = 0; ky < a.KH; ++ky) {
+                    const uint8_t* row = x + ((oy * a.SH + ky * a.DH) * a.wp + ox * a.SW) * a.C;
+                    for (int64_t k = 0; k < Q * 4; ++k)
+                        acc += int32_t{static_cast<uint8_t>(row[k] ^ flip)} *
+                               a.w[(((ky * Q + k / 4) * OB + oc / 16) * 16 + oc % 16) * 4 + k % 4];
+                }
+                store(e, oc, wrap_add(acc, a.bias0[oc]), (oy * a.OW + ox) * a.OC + oc);
+            }
+}
+
 // kernels/x86/qconv_dw_avx2.cpp (an AVX-512 build of the same loops measured no faster on Zen 4, and a
 // register-blocked 16-output plane loop in portable code slower: neither kept; the AVX2 file has a vpmaddwd
 // tap-pair loop for stride 1 instead)
@@ -351,6 +394,7 @@ void activate_f32__avx512(const Activation& a, float* y, int64_t n);
 bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
 void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
+void qconv_direct__avx512vnni(const QConvDirectArgs& a);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -390,6 +434,14 @@ void qdwconv_nhwc(const QDwNhwcArgs& a) {
         x86::qdwconv_nhwc__avx512(a);
     else
         qdwconv_nhwc_ref(a);
+}
+
+void qconv_direct(const QConvDirectArgs& a) {
+    static const Isa isa = active_isa();
+    if (isa >= Isa::Avx512Vnni && (a.out == QOut::U8 || a.out == QOut::S8))
+        x86::qconv_direct__avx512vnni(a);
+    else
+        qconv_direct_ref(a);
 }
 
 void qavgpool_ref(const QAvgPoolArgs& a) {

@@ -136,6 +136,43 @@ void qdwconv_nhwc_pack(const int8_t* w, const int32_t* w_zero, const int32_t* bi
 void qdwconv_nhwc_ref(const QDwNhwcArgs& a);
 void qdwconv_nhwc(const QDwNhwcArgs& a);
 
+// qconv_direct: a group-1 convolution with few input channels (ultraface's first conv: C = 3; lenet5's
+// second: C = 6, 5×5) straight from a padded NHWC image, no im2col: per kernel row ky, the KW·C bytes of a
+// window row are contiguous (dilation 1 along x), read as Q = ceil(KW·C / 4) groups of 4 bytes (the last
+// group's extra bytes meet zero weights), each broadcast and multiplied with 16 output channels' 4 weights by
+// vpdpbusd. qconv_direct_pack lays the weights out as wp[ky][q][ob][16][4] (int8, ob = 16-output block, zero
+// for k ≥ KW·C or oc ≥ OC) and
+//   bias0[oc] = bias[oc] − zu·Σ_{ky,kx,c} w[oc][c][ky][kx]   (int32, wrapping; zu = a_zero, + 128 for s8
+//   input, whose bytes the kernel flips to u8 by x ^ 0x80)
+// so acc = Σ xu·w + bias0 equals Σ (x − za)·w + bias (weights with zero point 0 only; padding reads za). The
+// U8 / S8 epilogue is qdwconv's. x must stay readable 3 bytes past the image (the last group of the last
+// window). qconv_direct_ref is the scalar loop over the same packed data (always built); qconv_direct runs
+// kernels/x86/qconv_direct_avx512vnni.cpp when active_isa() allows AVX-512 VNNI, else the reference.
+struct QConvDirectArgs {
+    int64_t C = 0, OC = 0, OH = 0, OW = 0, wp = 0;  // wp: pixels per padded input row
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1;
+    const void* x = nullptr;  // [hp][wp][C] u8 (s8 when a_signed), padding included
+    bool a_signed = false;
+    const int8_t* w = nullptr;          // qconv_direct_pack
+    const int32_t* bias0 = nullptr;     // [OC rounded up to 16]
+    QOut out = QOut::U8;                // U8 or S8
+    void* y = nullptr;                  // [OH][OW][OC]
+    const float* multiplier = nullptr;  // [OC]
+    int32_t y_zero = 0, y_min = 0, y_max = 255;
+    int64_t oy_begin = 0, oy_end = 0;
+};
+inline int64_t qconv_direct_groups(int64_t C, int64_t KW) {  // Q
+    return (KW * C + 3) / 4;
+}
+inline int64_t qconv_direct_w_bytes(int64_t C, int64_t OC, int64_t KH, int64_t KW) {
+    return KH * qconv_direct_groups(C, KW) * ((OC + 15) / 16) * 64;
+}
+// w: ONNX order [OC][C][KH][KW]; wp: qconv_direct_w_bytes; bias0: (OC + 15) / 16 · 16 entries.
+void qconv_direct_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, bool a_signed, int64_t C,
+                       int64_t OC, int64_t KH, int64_t KW, int8_t* wp, int32_t* bias0);
+void qconv_direct_ref(const QConvDirectArgs& a);
+void qconv_direct(const QConvDirectArgs& a);
+
 // qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
 // this run the reference loop.
 constexpr int64_t kQDwMaxRow = 4096;

@@ -8,6 +8,7 @@
 //     u8 / s8 activations, weight zero points, bias, pads / strides / dilations, channel ranges; the
 //     reference against its definition computed here;
 //   * qdwconv_nhwc (padded NHWC bytes, reference and AVX-512) == qdwconv_ref byte for byte after a transpose;
+//   * qconv_direct (small-C conv on padded NHWC bytes, reference and VNNI) == a direct integer convolution;
 //   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
 #include "kernels/qconv.h"
 
@@ -378,6 +379,110 @@ TEST(QDwConvNhwc, EqualsNchwReferenceBitExact) {
         }
     }
     EXPECT_EQ(checked, 9 * 4 * 2 * 4);
+}
+
+// qconv_direct (padded NHWC image, packed weights, reference loop and VNNI build) == a direct integer
+// convolution from NCHW data and ONNX weight order (int64 accumulator, qdwconv's epilogue) byte for byte: u8
+// / s8 activations, no bias, pads / strides / row dilation, outputs around the 16-lane blocks, pixel rows not
+// a multiple of 8, rows split in ranges.
+TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
+    struct Case {
+        int64_t C, H, W, OC, KH, KW, SH, SW, PT, PL, PB, PR, DH;
+    };
+    const Case cases[] = {
+        {3, 17, 21, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1}, {6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1},
+        {5, 9, 10, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1},  {1, 12, 13, 7, 5, 3, 1, 2, 2, 1, 2, 1, 2},
+        {4, 7, 30, 33, 3, 5, 2, 1, 0, 2, 1, 2, 1},  {2, 5, 9, 48, 1, 3, 1, 3, 0, 0, 0, 1, 1},
+    };
+    std::mt19937 rng(17);
+    int checked = 0;
+    for (const Case& v : cases) {
+        const int64_t OH = (v.H + v.PT + v.PB - ((v.KH - 1) * v.DH + 1)) / v.SH + 1;
+        const int64_t OW = (v.W + v.PL + v.PR - v.KW) / v.SW + 1;
+        const int64_t hp = std::max(v.PT + v.H, (OH - 1) * v.SH + (v.KH - 1) * v.DH + 1);
+        const int64_t wp = std::max(v.PL + v.W, (OW - 1) * v.SW + v.KW);
+        std::vector<uint8_t> x(static_cast<size_t>(v.C * v.H * v.W));
+        std::vector<int8_t> w(static_cast<size_t>(v.OC * v.C * v.KH * v.KW));
+        std::vector<int32_t> bias(static_cast<size_t>(v.OC));
+        std::vector<float> mult(static_cast<size_t>(v.OC));
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool extreme = variant == 3, sgn = variant >= 2;
+            for (auto& e : x)
+                e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            for (auto& e : w)
+                e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
+            std::uniform_real_distribution<float> md(1e-5f, 1e-3f);
+            for (int64_t c = 0; c < v.OC; ++c) {
+                bias[static_cast<size_t>(c)] = static_cast<int32_t>(rng() % 40001) - 20000;
+                mult[static_cast<size_t>(c)] = md(rng);
+            }
+            const int32_t za =
+                sgn ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            const int32_t* b = variant == 1 ? nullptr : bias.data();
+            // padded NHWC image (border = the zero point byte) + 3 readable bytes past it
+            std::vector<uint8_t> xp(static_cast<size_t>(hp * wp * v.C + 3), static_cast<uint8_t>(za));
+            for (int64_t c = 0; c < v.C; ++c)
+                for (int64_t iy = 0; iy < v.H; ++iy)
+                    for (int64_t ix = 0; ix < v.W; ++ix)
+                        xp[static_cast<size_t>(((v.PT + iy) * wp + v.PL + ix) * v.C + c)] =
+                            x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
+            std::vector<int8_t> wpk(static_cast<size_t>(qconv_direct_w_bytes(v.C, v.OC, v.KH, v.KW)));
+            std::vector<int32_t> b0(static_cast<size_t>((v.OC + 15) / 16 * 16));
+            qconv_direct_pack(w.data(), b, za, sgn, v.C, v.OC, v.KH, v.KW, wpk.data(), b0.data());
+            QConvDirectArgs a;
+            a.C = v.C, a.OC = v.OC, a.OH = OH, a.OW = OW, a.wp = wp, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH;
+            a.SW = v.SW, a.DH = v.DH;
+            a.x = xp.data();
+            a.a_signed = sgn;
+            a.w = wpk.data();
+            a.bias0 = b0.data();
+            a.multiplier = mult.data();
+            for (QOut out : {QOut::U8, QOut::S8}) {
+                a.out = out;
+                a.y_zero = out == QOut::U8 ? 7 : -3;
+                a.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;
+                a.y_max = out == QOut::U8 ? 255 : 127;
+                // the definition, NHWC order
+                std::vector<uint8_t> want(static_cast<size_t>(OH * OW * v.OC));
+                for (int64_t oy = 0; oy < OH; ++oy)
+                    for (int64_t ox = 0; ox < OW; ++ox)
+                        for (int64_t oc = 0; oc < v.OC; ++oc) {
+                            int64_t acc = b ? b[oc] : 0;
+                            for (int64_t c = 0; c < v.C; ++c)
+                                for (int64_t ky = 0; ky < v.KH; ++ky)
+                                    for (int64_t kx = 0; kx < v.KW; ++kx) {
+                                        const int64_t iy = oy * v.SH - v.PT + ky * v.DH,
+                                                      ix = ox * v.SW - v.PL + kx;
+                                        if (iy < 0 || iy >= v.H || ix < 0 || ix >= v.W) continue;
+                                        const uint8_t xb = x[static_cast<size_t>((c * v.H + iy) * v.W + ix)];
+                                        const int64_t xv = sgn ? static_cast<int8_t>(xb) : xb;
+                                        acc +=
+                                            (xv - za) *
+                                            w[static_cast<size_t>(((oc * v.C + c) * v.KH + ky) * v.KW + kx)];
+                                    }
+                            float f = static_cast<float>(acc) * mult[static_cast<size_t>(oc)];
+                            f = std::clamp(f, static_cast<float>(a.y_min - a.y_zero),
+                                           static_cast<float>(a.y_max - a.y_zero));
+                            want[static_cast<size_t>((oy * OW + ox) * v.OC + oc)] =
+                                static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + a.y_zero);
+                        }
+                for (int mode = 0; mode < 4; ++mode) {  // reference / vector, whole / rows split in 3
+                    std::vector<uint8_t> got(want.size(), 0xA5);
+                    a.y = got.data();
+                    const int splits = mode % 2 ? 3 : 1;
+                    for (int sp = 0; sp < splits; ++sp) {
+                        a.oy_begin = OH * sp / splits, a.oy_end = OH * (sp + 1) / splits;
+                        (mode < 2 ? qconv_direct_ref : qconv_direct)(a);
+                    }
+                    ASSERT_EQ(want, got) << "direct conv C" << v.C << " OC" << v.OC << " " << v.H << "x"
+                                         << v.W << " k" << v.KH << "x" << v.KW << " variant " << variant
+                                         << " out " << static_cast<int>(out) << " mode " << mode;
+                    ++checked;
+                }
+            }
+        }
+    }
+    EXPECT_EQ(checked, 6 * 4 * 2 * 4);
 }
 
 // activate_f32 (the vector activations after qdwconv's float epilogue) vs activate() per element: equal

@@ -9,6 +9,7 @@
 #endif
 
 #include "core/check.h"
+#include "core/cpu.h"
 #include "kernels/qconv.h"
 #include "kernels/qgemm.h"
 #include "runtime/fast/thread_pool.h"
@@ -58,7 +59,11 @@ struct QStep {
     bool dw_nhwc = false;           // DwConv on the padded NHWC copy (kernels::qdwconv_nhwc)
     std::vector<int16_t> dwn_w;     // dw_nhwc: weights [KH·KW][C] − zw
     std::vector<int32_t> dwn_bias;  // dw_nhwc: bias − zx·Σw
-    std::vector<uint8_t> ybuf;  // dw_nhwc with an NCHW output: the NHWC result per image before its transpose
+    std::vector<uint8_t> ybuf;  // dw_nhwc / direct with an NCHW output: the NHWC result before its transpose
+    bool direct = false;        // Conv with few input channels: kernels::qconv_direct on the padded NHWC copy
+    std::vector<int8_t> dc_w;   // direct: packed weights (qconv_direct_pack)
+    std::vector<int32_t> dc_bias;                 // direct: bias − zx·Σw
+    static constexpr int64_t kDirectMaxRow = 32;  // direct when Cg·KW bytes of a window row fit 8 groups of 4
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -253,13 +258,28 @@ void conv_pack(QStep& s, const int8_t* w, int64_t Kdim, const QFuseArgs& a, QFus
         } else {
             s.hp = s.H, s.wp = s.W;
         }
-        if (s.C > 1 || !s.pointwise) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp));
+        // + 64: qconv_direct reads up to 3 bytes past the last image
+        if (s.C > 1 || !s.pointwise) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.hp * s.wp + 64));
+        // few input channels, one group, weights without zero points, requantized output: no im2col (lenet5's
+        // second conv, ultraface's first)
+        s.direct = !s.pointwise && s.G == 1 && s.DW == 1 && s.C * s.KW <= QStep::kDirectMaxRow &&
+                   s.b_zero.empty() && !s.dynamic && s.out != k::QOut::F32 && active_isa() >= Isa::Avx512Vnni;
         const int64_t P = s.OH * s.OW;
         r.flops = 2 * s.batch * s.OC * P * Kdim;
         const bool big = a.threads > 1 && r.flops >= a.parallel_flops;
         s.splits = big && s.batch * s.G < a.threads
                        ? std::min<int64_t>(a.threads, std::max<int64_t>(1, P / QStep::kChunk))
                        : 1;
+        if (s.direct) {
+            s.packed.clear();
+            s.dc_w.resize(static_cast<size_t>(k::qconv_direct_w_bytes(s.C, s.OC, s.KH, s.KW)));
+            s.dc_bias.resize(static_cast<size_t>((s.OC + 15) / 16 * 16));
+            k::qconv_direct_pack(w, s.bias.empty() ? nullptr : s.bias.data(), s.a_zero, s.a_signed, s.C, s.OC,
+                                 s.KH, s.KW, s.dc_w.data(), s.dc_bias.data());
+            s.ybuf.resize(static_cast<size_t>(s.batch * s.OC * P));  // until the output is NHWC
+            r.kernel = "qconv_direct_nhwc_u8s8 (vpdpbusd, no im2col)";
+            return;
+        }
         const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
         s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
         r.kernel = std::string(s.pointwise ? "qconv1x1_nhwc_u8s8 " : "qconv_nhwc_u8s8 ") + s.row->name;
@@ -934,6 +954,7 @@ void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
     if (s.mode == QStep::Mode::Conv) {
         // a 1×1 convolution reads NHWC input in place: no copy
         if (in_nhwc && s.pointwise) std::vector<uint8_t>().swap(s.nhwc);
+        if (out_nhwc) std::vector<uint8_t>().swap(s.ybuf);
         return;
     }
     if (s.mode != QStep::Mode::DwConv || (!in_nhwc && !out_nhwc)) return;
@@ -979,14 +1000,38 @@ void pad_nhwc(const QStep& s, const uint8_t* xb, int64_t t, uint8_t* nh) {
     }
 }
 
-// Depthwise on the padded NHWC copy (s.dw_nhwc): images × row ranges, NCHW output via s.ybuf.
-void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+// A kernel over the padded NHWC copy (depthwise: s.dw_nhwc, or s.direct): kern(x image, y image, oy0, oy1)
+// over images × row ranges; an NCHW output goes through s.ybuf and a transpose.
+template <typename Kern>
+void run_nhwc_rows(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb, const Kern& kern) {
     const bool par = s.splits * s.batch > 1;
     if (!par)
         pad_nhwc(s, xb, 0, s.nhwc.data());
     else
         pool.run(s.batch, [&](int64_t t, int) { pad_nhwc(s, xb, t, s.nhwc.data()); });
     const int64_t P = s.OH * s.OW, img = s.C * s.hp * s.wp;
+    uint8_t* yn = s.out_nhwc ? yb : s.ybuf.data();
+    auto task = [&](int64_t t, int) {
+        const int64_t part = t % s.splits, n = t / s.splits;
+        const int64_t oy0 = s.OH * part / s.splits, oy1 = s.OH * (part + 1) / s.splits;
+        if (oy0 < oy1) kern(s.nhwc.data() + n * img, yn + n * P * s.OC, oy0, oy1);
+    };
+    if (!par)
+        task(0, 0);
+    else
+        pool.run(s.batch * s.splits, task);
+    if (!s.out_nhwc) {
+        auto tr = [&](int64_t n, int) {
+            k::transpose_u8(yn + n * P * s.OC, P, s.OC, s.OC, yb + n * P * s.OC, P);
+        };
+        if (!par)
+            tr(0, 0);
+        else
+            pool.run(s.batch, tr);
+    }
+}
+
+void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
     k::QDwNhwcArgs d;
     d.C = s.C, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
     d.DH = s.DH, d.DW = s.DW;
@@ -996,29 +1041,28 @@ void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
     d.out = s.out;
     d.multiplier = s.multiplier.data();
     d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
-    uint8_t* yn = s.out_nhwc ? yb : s.ybuf.data();
-    auto task = [&](int64_t t, int) {
-        const int64_t part = t % s.splits, n = t / s.splits;
+    run_nhwc_rows(s, pool, xb, yb, [&](const uint8_t* x, uint8_t* y, int64_t oy0, int64_t oy1) {
         k::QDwNhwcArgs e = d;
-        e.x = s.nhwc.data() + n * img;
-        e.y = yn + n * P * s.C;
-        e.oy_begin = s.OH * part / s.splits;
-        e.oy_end = s.OH * (part + 1) / s.splits;
-        if (e.oy_begin < e.oy_end) k::qdwconv_nhwc(e);
-    };
-    if (!par)
-        task(0, 0);
-    else
-        pool.run(s.batch * s.splits, task);
-    if (!s.out_nhwc) {
-        auto tr = [&](int64_t n, int) {
-            k::transpose_u8(yn + n * P * s.C, P, s.C, s.C, yb + n * P * s.C, P);
-        };
-        if (!par)
-            tr(0, 0);
-        else
-            pool.run(s.batch, tr);
-    }
+        e.x = x, e.y = y, e.oy_begin = oy0, e.oy_end = oy1;
+        k::qdwconv_nhwc(e);
+    });
+}
+
+void run_direct(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+    k::QConvDirectArgs d;
+    d.C = s.C, d.OC = s.OC, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH;
+    d.SW = s.SW, d.DH = s.DH;
+    d.a_signed = s.a_signed;
+    d.w = s.dc_w.data();
+    d.bias0 = s.dc_bias.data();
+    d.out = s.out;
+    d.multiplier = s.multiplier.data();
+    d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
+    run_nhwc_rows(s, pool, xb, yb, [&](const uint8_t* x, uint8_t* y, int64_t oy0, int64_t oy1) {
+        k::QConvDirectArgs e = d;
+        e.x = x, e.y = y, e.oy_begin = oy0, e.oy_end = oy1;
+        k::qconv_direct(e);
+    });
 }
 
 void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
@@ -1137,6 +1181,10 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             task(0, 0);
         else
             pool.run(tasks, task);
+        return;
+    }
+    if (s.direct) {
+        run_direct(s, pool, xb, yb);
         return;
     }
     const int64_t Cg = s.C / s.G, OCg = s.OC / s.G, P = s.OH * s.OW, Kc = Cg * s.KH * s.KW;

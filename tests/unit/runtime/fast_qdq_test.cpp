@@ -203,7 +203,9 @@ TEST(FastQdq, ConvPerChannelBiasReluQ) {
     const Tensor in = random_input(rng, {2, 3, 9, 9}, -1, 1);
     for (int threads : {1, 2}) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
-        EXPECT_NE(trace.find("qconv_nhwc_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
+        // C = 3: the direct small-channel conv where VNNI runs, else im2col + qgemm
+        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8 qgemm_u8s8__") + count(trace, "qconv_direct_nhwc_u8s8"), 1)
+            << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
         // the input Q and the output DQ run as per-tensor Q / DQ steps; the fused DQs / Relu / Q have no step
         EXPECT_EQ(count(trace, "\n"), 3) << trace;
@@ -253,7 +255,9 @@ TEST(FastQdq, PaddedDilatedConvs) {
         const Tensor in = random_input(rng, {2, 1, 11, 9}, -0.5f, 4.5f);
         for (int threads : {1, 2}) {
             const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-            EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), oc1 == 4 ? 1 : 2) << trace;
+            EXPECT_EQ(count(trace, "qconv_nhwc_u8s8") + count(trace, "qconv_direct_nhwc_u8s8"),
+                      oc1 == 4 ? 1 : 2)
+                << trace;
             EXPECT_EQ(count(trace, "qconv_c1_u8s8"), oc1 == 4 ? 1 : 0) << trace;
         }
     }
@@ -342,7 +346,7 @@ TEST(FastQdq, ChainedConvToGroupedConv) {
     const Tensor in = random_input(rng, {2, 3, 10, 10}, -1, 1.5f);
     for (int threads : {1, 2}) {
         const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 2) << trace;
+        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8") + count(trace, "qconv_direct_nhwc_u8s8"), 2) << trace;
         EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q + two integer convs
     }
 }
