@@ -97,22 +97,32 @@ TEST(PtqE2E, NativeFormatIsQOperator) {
     EXPECT_NEAR(a, b, 0.003) << "QDQ " << a << " vs native " << b;
 }
 
-// Dynamic quantization covers LSTM/GRU: int8 W and R (per gate row) behind DequantizeLinear, the recurrence in
-// float (ai.onnx has no integer LSTM); the file shrinks ~3x and accuracy holds.
-TEST(PtqE2E, DynamicQuantizesLstmWeights) {
+// Dynamic and static quantization cover LSTM/GRU: int8 W and R (per gate row) behind DequantizeLinear (X and
+// the states stay float: ai.onnx has no integer LSTM; the fast step runs int8 products on them); the file
+// shrinks ~3x and accuracy holds.
+TEST(PtqE2E, DynamicAndStaticQuantizeLstmWeights) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lstm.onnx");
     EDGEQ_REQUIRE_FASHION();
-    const fs::path out = tmp_dir() / "ptq_lstm_dynamic.onnx";
-    fs::remove(out);
-    auto r = run_cli({"quantize", model.string(), out.string(), "--method", "dynamic", "--json"});
-    ASSERT_EQ(r.rc, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
-    bool lstm = false;
-    for (const auto& n : j.at("quantized_nodes")) lstm = lstm || n.at("op").get<std::string>() == "LSTM";
-    EXPECT_TRUE(lstm) << r.out;
-    EXPECT_LT(fs::file_size(out), fs::file_size(model) * 4 / 10);
-    const double fp32 = eval_top1(model, 1000), acc = eval_top1(out, 1000);
-    EXPECT_GE(acc / fp32, 0.995) << acc << " vs FP32 " << fp32;
+    const double fp32 = eval_top1(model, 1000);
+    for (const std::vector<std::string> method :
+         {std::vector<std::string>{"--method", "dynamic"},
+          std::vector<std::string>{"--method", "static", "--calib", fashion("train-images-idx3-ubyte.gz"),
+                                   "--preprocess", kPre, "--calib-samples", "64"}}) {
+        SCOPED_TRACE(method[1]);
+        const fs::path out = tmp_dir() / "ptq_lstm_q8.onnx";
+        fs::remove(out);
+        std::vector<std::string> args{"quantize", model.string(), out.string(), "--json"};
+        args.insert(args.end(), method.begin(), method.end());
+        auto r = run_cli(args);
+        ASSERT_EQ(r.rc, 0) << r.err;
+        const auto j = nlohmann::json::parse(r.out);
+        bool lstm = false;
+        for (const auto& n : j.at("quantized_nodes")) lstm = lstm || n.at("op").get<std::string>() == "LSTM";
+        EXPECT_TRUE(lstm) << r.out;
+        EXPECT_LT(fs::file_size(out), fs::file_size(model) * 4 / 10);
+        const double acc = eval_top1(out, 1000);
+        EXPECT_GE(acc / fp32, 0.995) << acc << " vs FP32 " << fp32;
+    }
 }
 
 TEST(PtqE2E, ErrorsAreOneLineAndLeaveNoFile) {

@@ -760,6 +760,30 @@ bool feeds_target_via_islands(Graph& g, const std::string& v, const std::set<std
     return true;
 }
 
+bool is_rnn(const Node& n) {
+    return n.op_type == "LSTM" || n.op_type == "GRU";
+}
+
+// LSTM / GRU (dynamic and static alike): int8 W and R (one scale per gate row, or per tensor) behind
+// DequantizeLinear; X, the states and B stay float (ai.onnx has no integer LSTM/GRU). edgeq's fast RNN step
+// runs such a node with int8 products (runtime/fast/rnn.h), ONNX Runtime's DynamicQuantizeLSTM semantics.
+Status quantize_rnn_weights(Rewriter& rw, Node& n, const Target& t, const PtqOptions& o, PtqReport& rep) {
+    WeightQuantSpec spec;
+    spec.type = QType::I8;
+    spec.granularity = o.granularity == Granularity::Tensor ? Granularity::Tensor : Granularity::Channel;
+    spec.symmetric = o.weight_symmetric;
+    spec.axis = 1;
+    spec.importance_axis = 2;
+    int64_t params = 0;
+    for (size_t slot : {size_t{1}, size_t{2}}) {
+        params += rw.m.graph.initializers.at(n.inputs[slot]).numel();
+        EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, slot, spec, {}, rep));
+        (void)qw;
+    }
+    rep.nodes.push_back({n.name, n.op_type, t.weight, describe(o) + " W and R (per gate row), activations int8 at run time", params});
+    return Status::Ok();
+}
+
 Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, const CalibrationSource& calib,
                   PtqReport& rep) {
     Graph& g = m.graph;
@@ -770,8 +794,9 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
         if (n.name.empty()) n.name = nm(n.op_type + "_" + n.outputs[0]);
         t.name = n.name;
     }
-    std::set<std::string> target_names;
-    for (const auto& t : targets) target_names.insert(t.name);
+    std::set<std::string> target_names;  // LSTM / GRU: weights only, their inputs and outputs stay float
+    for (const auto& t : targets)
+        if (!is_rnn(g.nodes[t.node])) target_names.insert(t.name);
     // Activation tensors: each target's input, and its output point when another target reads it.
     std::vector<std::string> acts;
     std::set<std::string> seen;
@@ -780,11 +805,12 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
     };
     for (const auto& t : targets) {
         const Node& n = g.nodes[t.node];
-        if (f32_init(g, n.inputs[0])) continue;
+        if (is_rnn(n) || f32_init(g, n.inputs[0])) continue;
         want(n.inputs[0]);
     }
     for (const auto& t : targets) {
         const Node& n = g.nodes[t.node];
+        if (is_rnn(n)) continue;
         const std::string y = output_point(g, n);
         if (o.keep_io_float && is_graph_output(g, y)) continue;
         if (feeds_target(g, y, target_names)) {
@@ -838,6 +864,10 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
     // Weights and biases first (node indices are still valid), then the activation pairs.
     for (auto& t : targets) {
         Node& n = g.nodes[t.node];
+        if (is_rnn(n)) {
+            EDGEQ_RETURN_IF_ERROR(quantize_rnn_weights(rw, n, t, o, rep));
+            continue;
+        }
         const QParams& px = params.count(n.inputs[0]) ? params.at(n.inputs[0]) : QParams{};
         const bool x_quantized = params.count(n.inputs[0]) != 0;
         EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, 1, weight_spec(o, t, g.initializers.at(t.weight)), {}, rep));
@@ -887,23 +917,7 @@ Status run_dynamic(Model& m, std::vector<Target>& targets, const PtqOptions& o, 
     for (auto& t : targets) {
         Node& n = g.nodes[t.node];
         if (n.op_type == "LSTM" || n.op_type == "GRU") {
-            // int8 W and R (one scale per gate row, or per tensor) behind DequantizeLinear; the recurrence stays
-            // float (ai.onnx has no integer LSTM/GRU): 4x smaller weights, the same float kernels at run time.
-            WeightQuantSpec spec;
-            spec.type = QType::I8;
-            spec.granularity = o.granularity == Granularity::Tensor ? Granularity::Tensor : Granularity::Channel;
-            spec.symmetric = o.weight_symmetric;
-            spec.axis = 1;
-            spec.importance_axis = 2;
-            int64_t params = 0;
-            for (size_t slot : {size_t{1}, size_t{2}}) {
-                const std::string wname = n.inputs[slot];
-                params += g.initializers.at(wname).numel();
-                EDGEQ_ASSIGN_OR_RETURN(auto qw, quantize_weight_input(rw, n, slot, spec, {}, rep));
-                (void)qw;
-            }
-            rep.nodes.push_back({n.name, n.op_type, t.weight,
-                                 describe(o) + " W and R (per gate row), recurrence float", params});
+            EDGEQ_RETURN_IF_ERROR(quantize_rnn_weights(rw, n, t, o, rep));
             continue;
         }
         const std::string x = n.inputs[0];
@@ -1595,7 +1609,7 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
         const Node& n = m.graph.nodes[i];
         const bool rnn = n.op_type == "LSTM" || n.op_type == "GRU";
-        if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul" && !(rnn && o.method == Method::Dynamic))
+        if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul" && !(rnn && (o.method == Method::Dynamic || o.method == Method::Static)))
             continue;
         Target t;
         t.node = i;
