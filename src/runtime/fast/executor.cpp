@@ -9,6 +9,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/qconv.h"
+#include "runtime/fast/half_gemm.h"
 #include "runtime/fast/qfuse.h"
 #include "runtime/fast/rnn.h"
 #include "runtime/fast/thread_pool.h"
@@ -297,7 +298,7 @@ void Plan::Impl::run_gemm(Step& s) {
     k::GemmArgs g = s.gemm;
     g.a = slots[static_cast<size_t>(s.in[0])].data<float>();
     g.c = slots[static_cast<size_t>(s.out_slot)].data<float>();
-    const k::GemmFn fn = k::gemm_fn(*s.row);
+    const auto fn = [&s](const k::GemmArgs& h) { run_gemm_row(*s.row, h, s.weights); };
     if (s.splits <= 1) {
         fn(g);
         return;
@@ -688,12 +689,15 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         }
     }
     // Every other DequantizeLinear of constants (weights of a node the integer step refused, weight-only
-    // quantized models) is evaluated once here, so the float kernels below see constant float weights.
+    // quantized models) is evaluated once here, so the float kernels below see constant float weights; so is
+    // every Cast(to = FLOAT) of an F16 / BF16 initializer (fp16 / bf16 models: half_gemm.h).
     std::unordered_map<std::string, Tensor> plan_consts;
+    HalfWeights half_weights;  // Cast(F16 / BF16 initializer) outputs: Gemm / MatMul pack the 16-bit weights
     for (size_t ni : order) {
         const graph::Node& n = g.nodes[ni];
-        if (absorbed[ni] || folded_nodes.count(&n)) continue;
-        Tensor v = dequantize_constant(g, n, model.opset(""));
+        if (absorbed[ni]) continue;  // (a folded half Cast, e.g. a small bias, is widened again: cinit sees it)
+        Tensor v = folded_nodes.count(&n) ? Tensor() : dequantize_constant(g, n, model.opset(""));
+        if (v.empty_handle()) v = widen_half_constant(g, n, half_weights);
         if (v.empty_handle()) continue;
         plan_consts[n.outputs[0]] = v;
         folded_values[n.outputs[0]] = v;
@@ -821,13 +825,13 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 if (ok) {
                     s.kind = Kind::Gemm;
                     s.row = &k::select(k::Op::Gemm);
-                    const int nr = s.row->nr;
-                    s.weights = Tensor(DType::F32, {k::packed_b_floats(K, N, nr)});
-                    k::pack_b(B.data<float>(), trans_b ? 1 : N, trans_b ? K : 1, K, N, nr, s.weights.data<float>());
-                    if (alpha != 1.0f) {
+                    if (alpha != 1.0f || !pack_half_weights(half_weights, n.inputs[1], trans_b, K, N, s.row, s.weights)) {
+                        s.weights = Tensor(DType::F32, {k::packed_b_floats(K, N, s.row->nr)});
+                        k::pack_b(B.data<float>(), trans_b ? 1 : N, trans_b ? K : 1, K, N, s.row->nr, s.weights.data<float>());
                         float* w = s.weights.data<float>();
-                        for (int64_t i = 0; i < s.weights.numel(); ++i) w[i] *= alpha;
+                        for (int64_t i = 0; alpha != 1.0f && i < s.weights.numel(); ++i) w[i] *= alpha;
                     }
+                    const int nr = s.row->nr;
                     s.bias = std::move(bias);
                     s.act = act.a;
                     s.gemm.M = M;
