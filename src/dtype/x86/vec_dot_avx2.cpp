@@ -192,28 +192,7 @@ void q6_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void
 
 }  // namespace
 
-float q4_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
-    return row_of<&q45_K_tile<false>>(n, w, a);
-}
-float q5_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
-    return row_of<&q45_K_tile<true>>(n, w, a);
-}
-float q6_K_q8_K_avx2(int64_t n, const void* w, const void* a) {
-    return row_of<&q6_K_tile>(n, w, a);
-}
-
-void q4_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
-                         int64_t na, float* y, size_t ys) {
-    q45_K_tile<false>(n, w, ws, nw, a, as, na, y, ys);
-}
-void q5_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
-                         int64_t na, float* y, size_t ys) {
-    q45_K_tile<true>(n, w, ws, nw, a, as, na, y, ys);
-}
-void q6_K_q8_K_tile_avx2(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as,
-                         int64_t na, float* y, size_t ys) {
-    q6_K_tile(n, w, ws, nw, a, as, na, y, ys);
-}
+EDGEQ_VDOT_KQUANT_EXPORTS(avx2)
 
 // Q2_K: the reference's integer isum (sum over 16-element sub-blocks of scale * q . a) and summs are order-free;
 // its float step per super-block is sumf += dall * isum - dmin * summs.

@@ -44,3 +44,22 @@ float row_of(int64_t n, const void* w, const void* a) {
 
 }  // namespace
 }  // namespace edgeq::vdot
+
+// The exported Q4_K/Q5_K/Q6_K rows and tiles of a unit that defines q45_K_tile<bool kQ5> and q6_K_tile; expand in
+// namespace edgeq::vdot, outside the anonymous namespace.
+#define EDGEQ_VDOT_KQUANT_EXPORTS(SFX)                                                                             \
+    float q4_K_q8_K_##SFX(int64_t n, const void* w, const void* a) { return row_of<&q45_K_tile<false>>(n, w, a); } \
+    float q5_K_q8_K_##SFX(int64_t n, const void* w, const void* a) { return row_of<&q45_K_tile<true>>(n, w, a); }  \
+    float q6_K_q8_K_##SFX(int64_t n, const void* w, const void* a) { return row_of<&q6_K_tile>(n, w, a); }         \
+    void q4_K_q8_K_tile_##SFX(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as, int64_t na, \
+                              float* y, size_t ys) {                                                               \
+        q45_K_tile<false>(n, w, ws, nw, a, as, na, y, ys);                                                        \
+    }                                                                                                              \
+    void q5_K_q8_K_tile_##SFX(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as, int64_t na, \
+                              float* y, size_t ys) {                                                               \
+        q45_K_tile<true>(n, w, ws, nw, a, as, na, y, ys);                                                         \
+    }                                                                                                              \
+    void q6_K_q8_K_tile_##SFX(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as, int64_t na, \
+                              float* y, size_t ys) {                                                               \
+        q6_K_tile(n, w, ws, nw, a, as, na, y, ys);                                                                 \
+    }
