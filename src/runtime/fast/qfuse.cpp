@@ -935,15 +935,21 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     return r;
 }
 
+namespace {
+// depthwise steps go NHWC only where qdwconv_nhwc has a vector build (AVX-512); below that the NCHW qdwconv
+// (AVX2) is faster than the scalar NHWC loop
+bool dw_nhwc_ok(const QStep& s) {
+    static const bool avx512 = active_isa() >= Isa::Avx512;
+    return s.mode == QStep::Mode::DwConv && !s.one_input && s.out != k::QOut::F32 && avx512;
+}
+}  // namespace
+
 bool qstep_nhwc_in(const QStep& s) {
-    if (s.dynamic) return false;
-    return s.mode == QStep::Mode::Conv ||
-           (s.mode == QStep::Mode::DwConv && !s.one_input && s.out != k::QOut::F32);
+    return !s.dynamic && (s.mode == QStep::Mode::Conv || dw_nhwc_ok(s));
 }
 
 bool qstep_nhwc_out(const QStep& s) {
-    return !s.dynamic && s.out != k::QOut::F32 &&
-           (s.mode == QStep::Mode::Conv || (s.mode == QStep::Mode::DwConv && !s.one_input));
+    return !s.dynamic && s.out != k::QOut::F32 && (s.mode == QStep::Mode::Conv || dw_nhwc_ok(s));
 }
 
 void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
@@ -1031,38 +1037,37 @@ void run_nhwc_rows(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb, c
     }
 }
 
-void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
-    k::QDwNhwcArgs d;
+// The fields QDwNhwcArgs and QConvDirectArgs share (geometry over the padded copy, U8 / S8 epilogue), then
+// kern(args) per image and row range.
+template <typename Args, typename Kern>
+void run_nhwc_kernel(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb, Args d, Kern kern) {
     d.C = s.C, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH, d.SW = s.SW;
-    d.DH = s.DH, d.DW = s.DW;
+    d.DH = s.DH;
     d.a_signed = s.a_signed;
-    d.w = s.dwn_w.data();
-    d.bias0 = s.dwn_bias.data();
     d.out = s.out;
     d.multiplier = s.multiplier.data();
     d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
     run_nhwc_rows(s, pool, xb, yb, [&](const uint8_t* x, uint8_t* y, int64_t oy0, int64_t oy1) {
-        k::QDwNhwcArgs e = d;
+        Args e = d;
         e.x = x, e.y = y, e.oy_begin = oy0, e.oy_end = oy1;
-        k::qdwconv_nhwc(e);
+        kern(e);
     });
+}
+
+void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+    k::QDwNhwcArgs d;
+    d.DW = s.DW;
+    d.w = s.dwn_w.data();
+    d.bias0 = s.dwn_bias.data();
+    run_nhwc_kernel(s, pool, xb, yb, d, [](const k::QDwNhwcArgs& e) { k::qdwconv_nhwc(e); });
 }
 
 void run_direct(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
     k::QConvDirectArgs d;
-    d.C = s.C, d.OC = s.OC, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW, d.SH = s.SH;
-    d.SW = s.SW, d.DH = s.DH;
-    d.a_signed = s.a_signed;
+    d.OC = s.OC;
     d.w = s.dc_w.data();
     d.bias0 = s.dc_bias.data();
-    d.out = s.out;
-    d.multiplier = s.multiplier.data();
-    d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
-    run_nhwc_rows(s, pool, xb, yb, [&](const uint8_t* x, uint8_t* y, int64_t oy0, int64_t oy1) {
-        k::QConvDirectArgs e = d;
-        e.x = x, e.y = y, e.oy_begin = oy0, e.oy_end = oy1;
-        k::qconv_direct(e);
-    });
+    run_nhwc_kernel(s, pool, xb, yb, d, [](const k::QConvDirectArgs& e) { k::qconv_direct(e); });
 }
 
 void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
