@@ -26,7 +26,9 @@
 // does a Conv with one input channel and at most 16 outputs (qconv_c1: OC filters over the same plane,
 // QDwConvArgs::one_input; a float epilogue's Sigmoid / Tanh then runs as kernels::activate_f32); other
 // Convs transpose the input to NHWC, im2col in (ky, kx, c) order (1×1 stride-1 convs read the NHWC image
-// directly) and transpose the pixel-major qgemm output back to NCHW (kernels/qconv.h).
+// directly) and transpose the pixel-major qgemm output back to NCHW (kernels/qconv.h); group-1 convs with
+// Cg·KW ≤ 32 and a requantized output run kernels::qconv_direct (no im2col) where AVX-512 VNNI runs, and
+// the transposes disappear between consecutive integer convs (qstep_set_layout below).
 // Everything else (grouped with a channel multiplier, blocked weight scales, u8 weights, non-
 // constant scales, Gemm with transA / alpha / beta != 1, other activations before a Q) is refused with a
 // reason.
@@ -118,9 +120,9 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, in
 // s8 value NHWC when its producer can write NHWC and every reader can read it (qstep_nhwc_out /
 // qstep_nhwc_in), so consecutive integer convolutions skip the NCHW <-> NHWC transposes around each one (the
 // tensor keeps its NCHW shape; only the order of its bytes changes, and no other step ever sees it). Conv
-// steps (im2col / 1×1
-// + qgemm) read and write either layout; depthwise steps (not qconv_c1) with a u8 / s8 output switch to
-// kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed).
+// steps (im2col / 1×1 + qgemm, or kernels::qconv_direct for few input channels where AVX-512 VNNI runs) read
+// and write either layout; depthwise steps (not qconv_c1) with a u8 / s8 output switch, where AVX-512 runs,
+// to kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed).
 bool qstep_nhwc_in(const QStep& s);
 bool qstep_nhwc_out(const QStep& s);
 void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
