@@ -107,6 +107,18 @@ Status fold_constants(Model& m, const OptimizeOptions& opts, OptimizeReport& rep
                 const DType t = g.initializers.at(n.inputs[0]).dtype();
                 if (t == DType::I8 || t == DType::U8 || t == DType::I32) continue;
             }
+            if (opts.keep_weight_dequantize && n.op_type == "Cast" && n.attr_i("to", 0) == 1 && n.inputs.size() == 1 &&
+                n.outputs.size() == 1 && !outs.count(n.outputs[0])) {
+                // fp16 / bf16 weights read only as B of Gemm / MatMul: the fast executor's half GEMM packs the halves
+                // (other readers, e.g. a Conv a BatchNorm folds into, get the folded float copy)
+                const DType t = g.initializers.at(n.inputs[0]).dtype();
+                bool gemm_b_only = t == DType::F16 || t == DType::BF16;
+                for (const Node& c : g.nodes)
+                    for (size_t i = 0; i < c.inputs.size(); ++i)
+                        if (c.inputs[i] == n.outputs[0] && !(i == 1 && (c.op_type == "Gemm" || c.op_type == "MatMul")))
+                            gemm_b_only = false;
+                if (gemm_b_only) continue;
+            }
             const runtime::OpRow* row = runtime::find_ref_op(n.domain, n.op_type);
             if (!row) continue;
             runtime::OpContext ctx{n, m.opset(n.domain), {}, {}, {}};

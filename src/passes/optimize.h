@@ -29,7 +29,8 @@ struct OptimizeOptions {
     bool remove_dead = true;
     int64_t max_folded_bytes = 64 << 20;  // don't materialise larger constants
     // Leave DequantizeLinear of a constant integer tensor (int8 / uint8 weights, int32 bias) unfolded, so that
-    // an integer executor (runtime/fast QDQ fusion) sees the quantized weights instead of float copies.
+    // an integer executor (runtime/fast QDQ fusion) sees the quantized weights instead of float copies; likewise
+    // Cast(to = FLOAT) of an F16 / BF16 initializer (fp16 / bf16 models: runtime/fast/half_gemm.h packs the halves).
     bool keep_weight_dequantize = false;
 };
 

@@ -4,6 +4,7 @@
 // 63 → +31), random bits, real quantized data, and row lengths of 1..9 super-blocks.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
