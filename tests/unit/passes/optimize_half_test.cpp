@@ -4,6 +4,7 @@
 // A Cast of a float initializer folds either way.
 #include <gtest/gtest.h>
 
+#include "common/graph_io.h"
 #include "core/fp16.h"
 #include "passes/optimize.h"
 
@@ -11,18 +12,7 @@ namespace edgeq {
 namespace {
 
 graph::Model cast_model(DType wt, bool other_reader = false) {
-    graph::Model m;
-    m.opsets[""] = 13;
-    m.graph.name = "half";
-    graph::ValueInfo x;
-    x.name = "x";
-    x.dtype = DType::F32;
-    x.has_shape = true;
-    x.shape = {{2, ""}, {4, ""}};
-    m.graph.inputs.push_back(x);
-    graph::ValueInfo y;
-    y.name = "y";
-    m.graph.outputs.push_back(y);
+    graph::Model m = test::model_x_to_y("half", {2, 4});
     Tensor w(wt, {4, 3});
     for (int64_t i = 0; i < w.numel(); ++i) {
         const float v = 0.25f * static_cast<float>(i) - 1.0f;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "common/graph_io.h"
 #include "core/fp16.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
@@ -29,18 +30,7 @@ graph::Node make(const std::string& op, std::vector<std::string> in, std::string
 
 // x[M, K] -> op(x, Cast(w16)) [+ Cast(bias16)] -> y; w16 is K×N (MatMul) or N×K (Gemm transB = 1).
 graph::Model half_model(DType half, const std::string& op, int64_t M, int64_t K, int64_t N, float alpha, std::mt19937& rng) {
-    graph::Model m;
-    m.opsets[""] = 13;
-    m.graph.name = "half";
-    graph::ValueInfo x;
-    x.name = "x";
-    x.dtype = DType::F32;
-    x.has_shape = true;
-    x.shape = {{M, ""}, {K, ""}};
-    m.graph.inputs.push_back(x);
-    graph::ValueInfo y;
-    y.name = "y";
-    m.graph.outputs.push_back(y);
+    graph::Model m = test::model_x_to_y("half", {M, K});
     std::uniform_real_distribution<float> d(-0.5f, 0.5f);
     auto init16 = [&](const std::string& name, Shape s) {
         Tensor t(half, s);
