@@ -59,7 +59,8 @@ const char* selected_vec_dot_name(DType w);
 float vec_dot(DType w, int64_t n, const void* wrow, const void* act);
 
 // Tiles (matrix products: LLM prefill and decoding): y[i * y_stride + j] = dot(weight row j, activation row i)
-// for j < nw, i < na, weight row j at w + j * w_stride bytes, activation row i at a + i * a_stride bytes. The
+// for j < nw, i < na, weight row j at w + j * w_stride bytes, activation row i at a + i * a_stride bytes.
+// Strides keep the blocks aligned (a multiple of 4 bytes, or of the block size: blocks hold uint16/float fields). The
 // optimized tiles keep every output's integer sums and float operations those of the row kernel, so each output
 // equals vec_dot's bit for bit (tests/unit/dtype/vec_dot_test.cpp). 32-wide types: groups of 8 activation rows
 // share each decoded weight block, one float lane per activation row; the remaining rows (decoding: all) put 8

@@ -303,7 +303,7 @@ TEST(VecDotTile, BitExactWithTheReferenceRows) {
         for (const Shape& sh : shapes) {
             const int64_t n = row_len(t, sh.blocks);
             const size_t wb = row_size(t, n), ab = vec_dot_act_size(t, n);
-            const size_t w_stride = wb + 2 * row_size(t, row_len(t, 1)), a_stride = ab + ab / 2 + 8;
+            const size_t w_stride = wb + 2 * row_size(t, row_len(t, 1)), a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};  // padded, block-aligned
             std::vector<uint8_t> w(w_stride * static_cast<size_t>(sh.nw)),
                 a(a_stride * static_cast<size_t>(sh.na));
             for (int64_t j = 0; j < sh.nw; ++j) {
