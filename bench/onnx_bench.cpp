@@ -283,7 +283,10 @@ int main(int argc, char** argv) {
             return 1;
         }
         graph::Model model = std::move(*loaded);
-        auto opt = passes::optimize(model);
+        // As edgeq run / eval::Session: weight DequantizeLinear kept so QDQ files run on the integer steps.
+        passes::OptimizeOptions oo;
+        oo.keep_weight_dequantize = true;
+        auto opt = passes::optimize(model, oo);
         if (!opt.ok()) {
             std::fprintf(stderr, "onnx_bench: %s: optimize: %s\n", spec.name.c_str(), opt.status().message().c_str());
             return 1;
