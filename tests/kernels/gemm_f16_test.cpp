@@ -42,23 +42,9 @@ std::vector<float> run_half(const KernelRow& row, const HalfCase& c, const std::
     pack_b_half(b.data(), c.N, 1, c.K, c.N, row.nr, kp, packed.data());
     std::vector<float> out(static_cast<size_t>(c.M * c.N), -12345.0f);
     GemmHalfArgs g;
-    g.M = c.M;
-    g.N = c.N;
-    g.K = c.K;
-    g.a = a.data();
-    g.lda = c.K;
+    set_gemm_operands(g, c, a.data(), out.data(), bias.data());
     g.b = packed.data();
-    g.c = out.data();
-    g.ldc = c.N;
-    g.bias = bias.data();
-    g.bias_kind = c.bias;
-    g.act = c.act;
-    const int64_t panels = (c.N + row.nr - 1) / row.nr;
-    for (int s = 0; s < splits; ++s) {
-        g.n_begin = std::min(c.N, panels * s / splits * row.nr);
-        g.n_end = std::min(c.N, panels * (s + 1) / splits * row.nr);
-        if (g.n_begin < g.n_end) gemm_half_fn(row)(g);
-    }
+    run_column_splits(g, row.nr, splits, gemm_half_fn(row));
     return out;
 }
 

@@ -21,24 +21,10 @@ std::vector<float> run_gemm(const KernelRow& row, const GemmCase& c, const std::
     pack_b(b.data(), c.N, 1, c.K, c.N, row.nr, packed.data());
     std::vector<float> out(static_cast<size_t>(c.M * c.N), -12345.0f);
     GemmArgs g;
-    g.M = c.M;
-    g.N = c.N;
-    g.K = c.K;
-    g.a = a.data();
-    g.lda = c.K;
+    set_gemm_operands(g, c, a.data(), out.data(), bias.data());
     g.b = unpacked ? b.data() : packed.data();
     g.ldb = unpacked ? c.N : 0;
-    g.c = out.data();
-    g.ldc = c.N;
-    g.bias = bias.data();
-    g.bias_kind = c.bias;
-    g.act = c.act;
-    const int64_t panels = (c.N + row.nr - 1) / row.nr;
-    for (int s = 0; s < splits; ++s) {
-        g.n_begin = std::min(c.N, panels * s / splits * row.nr);
-        g.n_end = std::min(c.N, panels * (s + 1) / splits * row.nr);
-        if (g.n_begin < g.n_end) gemm_fn(row)(g);
-    }
+    run_column_splits(g, row.nr, splits, gemm_fn(row));
     return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -70,6 +71,32 @@ inline std::string describe_failure(const KernelRow& row, uint32_t seed, const s
        << " first bad index " << i << ": expected " << want[static_cast<size_t>(i)] << ", got "
        << got[static_cast<size_t>(i)];
     return os.str();
+}
+
+// Fills the fields GemmArgs and GemmHalfArgs share: A (M×K row-major), C (M×N), bias and activation of case c.
+template <class Args, class Case>
+void set_gemm_operands(Args& g, const Case& c, const float* a, float* out, const float* bias) {
+    g.M = c.M;
+    g.N = c.N;
+    g.K = c.K;
+    g.a = a;
+    g.lda = c.K;
+    g.c = out;
+    g.ldc = c.N;
+    g.bias = bias;
+    g.bias_kind = c.bias;
+    g.act = c.act;
+}
+
+// Calls fn(g) on `splits` column ranges of whole nr-wide panels, as the runtime splits a GEMM across threads.
+template <class Args, class Fn>
+void run_column_splits(Args& g, int64_t nr, int splits, Fn&& fn) {
+    const int64_t panels = (g.N + nr - 1) / nr;
+    for (int s = 0; s < splits; ++s) {
+        g.n_begin = std::min(g.N, panels * s / splits * nr);
+        g.n_end = std::min(g.N, panels * (s + 1) / splits * nr);
+        if (g.n_begin < g.n_end) fn(g);
+    }
 }
 
 }  // namespace edgeq::kernels::test
