@@ -1,6 +1,7 @@
 // Reference dot products (ggml's generic C order) and llama.cpp's x86 activation quantizers; the dispatch table.
 #include "dtype/vec_dot.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -73,7 +74,9 @@ void q8_x86(const float* x, void* dst, int64_t n) {
     EDGEQ_CHECK(n % QK8_0 == 0);
     for (int64_t i = 0; i < n / QK8_0; ++i, x += QK8_0) {
         float amax = 0.0f;
-        for (int j = 0; j < QK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+        // std::max, not std::fmax: the same value for every input (amax starts at 0, and a NaN |x| leaves it as
+        // fmax does), but it vectorizes instead of calling fmaxf per element.
+        for (int j = 0; j < QK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
         const float d = amax / 127.f;
         const float id = amax != 0.0f ? 127.f / amax : 0.0f;
         int8_t* qs;

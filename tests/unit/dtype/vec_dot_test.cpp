@@ -295,7 +295,8 @@ TEST(VecDotTile, BitExactWithTheReferenceRows) {
         int blocks;
         int64_t nw, na;
     };
-    const Shape shapes[] = {{1, 1, 1}, {1, 3, 9}, {2, 5, 8}, {3, 11, 13}, {7, 2, 4}, {9, 9, 17}, {1, 17, 6}};
+    const Shape shapes[] = {{1, 1, 1}, {1, 3, 9}, {2, 5, 8}, {3, 11, 13}, {7, 2, 4}, {9, 9, 17}, {1, 17, 6},
+                           {40, 3, 5}};  // 40 k-quant super-blocks: the AVX-512 tiles' heap scratch
     auto check = [&](DType t, const char* name,
                      const std::function<void(int64_t, const void*, size_t, int64_t, const void*, size_t,
                                               int64_t, float*, size_t)>& tile) {

@@ -1,0 +1,149 @@
+// Repacked Q4_0 / Q8_0 matrices (dtype/repack.h): the layout, the activation preparation, the scalar reference
+// GEMM on the packed layout and the dispatch to the AVX-512 VNNI kernel (dtype/x86/repack_avx512vnni.cpp).
+#include "dtype/repack.h"
+
+#include <cstring>
+
+#include "core/check.h"
+#include "core/cpu.h"
+#include "core/fp16.h"
+#include "dtype/blocks.h"
+
+namespace edgeq {
+namespace vdot {
+// dtype/x86/repack_avx512vnni.cpp. groups: the group holding row 0 of the nw rows; corr/dy: [na][nb].
+void packed_gemm_q4_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
+                                 const void* act, size_t a_stride, int64_t na, const int32_t* corr,
+                                 const float* dy, float* y, size_t y_stride);
+void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
+                                 const void* act, size_t a_stride, int64_t na, const int32_t* corr,
+                                 const float* dy, float* y, size_t y_stride);
+}  // namespace vdot
+
+namespace {
+
+constexpr int64_t kBlock = 32;
+// Quant bytes of one block of a group: Q4_0 4 vectors of 64 bytes, Q8_0 8.
+size_t block_qs_bytes(DType w) { return w == DType::Q4_0 ? 256 : 512; }
+// The value added to each weight quant to make it an unsigned vpdpbusd operand (Q4_0: the stored nibble).
+int32_t quant_offset(DType w) { return w == DType::Q4_0 ? 8 : 128; }
+
+// Quant byte of element e (< 32) of block b, lane (row of the group) j, in the group's quant part.
+size_t qs_index(DType w, int64_t b, int64_t j, int e) {
+    const int m = w == DType::Q4_0 ? (e % 16) / 4 : e / 4;
+    return static_cast<size_t>(b) * block_qs_bytes(w) + static_cast<size_t>(m) * 64 + static_cast<size_t>(4 * j) +
+           static_cast<size_t>(e % 4);
+}
+
+}  // namespace
+
+bool repack_supported(DType w) { return w == DType::Q4_0 || w == DType::Q8_0; }
+
+bool repack_profitable(DType w) { return repack_supported(w) && isa_enabled(Isa::Avx512Vnni); }
+
+PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t n_rows, int64_t cols) {
+    EDGEQ_CHECK(repack_supported(w) && cols > 0 && cols % kBlock == 0 && n_rows > 0);
+    const int64_t nb = cols / kBlock, groups = (n_rows + kPackRows - 1) / kPackRows;
+    const size_t qb = block_qs_bytes(w);
+    PackedMatrix p;
+    p.type = w;
+    p.rows = n_rows;
+    p.cols = cols;
+    p.group_bytes = (static_cast<size_t>(nb) * (qb + 2 * kPackRows) + 63) & ~size_t{63};
+    p.data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, p.bytes())));
+    EDGEQ_CHECK(p.data != nullptr);
+    std::memset(p.data.get(), 0, p.bytes());
+    const auto* src = static_cast<const uint8_t*>(rows);
+    for (int64_t g = 0; g < groups; ++g) {
+        uint8_t* qs = p.data.get() + static_cast<size_t>(g) * p.group_bytes;
+        uint8_t* ds = qs + static_cast<size_t>(nb) * qb;
+        for (int64_t j = 0; j < kPackRows && g * kPackRows + j < n_rows; ++j) {
+            const uint8_t* row = src + static_cast<size_t>(g * kPackRows + j) * row_stride;
+            for (int64_t b = 0; b < nb; ++b) {
+                if (w == DType::Q4_0) {
+                    const auto& x = reinterpret_cast<const block_q4_0*>(row)[b];
+                    for (int e = 0; e < 16; ++e) qs[qs_index(w, b, j, e)] = x.qs[e];
+                    std::memcpy(ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), &x.d, 2);
+                } else {
+                    const auto& x = reinterpret_cast<const block_q8_0*>(row)[b];
+                    for (int e = 0; e < 32; ++e)
+                        qs[qs_index(w, b, j, e)] = static_cast<uint8_t>(static_cast<uint8_t>(x.qs[e]) ^ 0x80u);
+                    std::memcpy(ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), &x.d, 2);
+                }
+            }
+        }
+    }
+    return p;
+}
+
+void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
+    EDGEQ_CHECK(repack_supported(w) && cols % kBlock == 0);
+    const int64_t nb = cols / kBlock;
+    const int32_t off = quant_offset(w);
+    out.na = na;
+    out.nb = nb;
+    out.corr.resize(static_cast<size_t>(na * nb));
+    out.dy.resize(static_cast<size_t>(na * nb));
+    for (int64_t i = 0; i < na; ++i) {
+        const auto* y = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(act) +
+                                                            static_cast<size_t>(i) * a_stride);
+        for (int64_t b = 0; b < nb; ++b) {
+            int32_t s = 0;
+            for (int e = 0; e < 32; ++e) s += y[b].qs[e];
+            out.corr[static_cast<size_t>(i * nb + b)] = -off * s;
+            out.dy[static_cast<size_t>(i * nb + b)] = fp16_to_f32(y[b].d);
+        }
+    }
+}
+
+void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                     const PackedActs& pa, float* y, size_t y_stride) {
+    EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
+    const int64_t nb = p.cols / kBlock;
+    EDGEQ_CHECK(pa.nb == nb);
+    const bool q4 = p.type == DType::Q4_0;
+    for (int64_t r = r_begin; r < r_end; ++r) {
+        const uint8_t* qs = p.group(r / kPackRows);
+        const uint8_t* ds = qs + static_cast<size_t>(nb) * block_qs_bytes(p.type);
+        const int64_t j = r % kPackRows;
+        for (int64_t i = 0; i < pa.na; ++i) {
+            const auto* ya = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(act) +
+                                                                 static_cast<size_t>(i) * a_stride);
+            float sumf = 0.0f;
+            for (int64_t b = 0; b < nb; ++b) {
+                int32_t isum = pa.corr[static_cast<size_t>(i * nb + b)];
+                for (int e = 0; e < 32; ++e) {
+                    const uint8_t byte = qs[qs_index(p.type, b, j, e)];
+                    const int u = q4 ? (e < 16 ? byte & 0x0F : byte >> 4) : byte;
+                    isum += u * ya[b].qs[e];
+                }
+                fp16_t dh;
+                std::memcpy(&dh, ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), 2);
+                const float dx = fp16_to_f32(dh), dy = pa.dy[static_cast<size_t>(i * nb + b)];
+                // The reference's float terms (vec_dot.cpp dot_q4_0, dot_q8_0).
+                sumf += q4 ? static_cast<float>(isum) * dx * dy : static_cast<float>(isum) * (dx * dy);
+            }
+            y[static_cast<size_t>(i) * y_stride + static_cast<size_t>(r)] = sumf;
+        }
+    }
+}
+
+void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                 const PackedActs& pa, float* y, size_t y_stride) {
+    EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows && pa.nb == p.cols / kBlock);
+    if (r_begin == r_end || pa.na == 0) return;
+    if (!isa_enabled(Isa::Avx512Vnni))
+        return packed_gemm_ref(p, r_begin, r_end, act, a_stride, pa, y, y_stride);
+    auto* fn = p.type == DType::Q4_0 ? &vdot::packed_gemm_q4_0_avx512vnni : &vdot::packed_gemm_q8_0_avx512vnni;
+    fn(p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin, act, a_stride, pa.na, pa.corr.data(),
+       pa.dy.data(), y + r_begin, y_stride);
+}
+
+const char* selected_packed_gemm_name(DType w) {
+    if (!repack_supported(w)) return "none";
+    const bool vnni = isa_enabled(Isa::Avx512Vnni);
+    if (w == DType::Q4_0) return vnni ? "packed_gemm_q4_0__avx512vnni" : "packed_gemm_q4_0__ref";
+    return vnni ? "packed_gemm_q8_0__avx512vnni" : "packed_gemm_q8_0__ref";
+}
+
+}  // namespace edgeq

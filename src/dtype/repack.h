@@ -1,0 +1,73 @@
+// Weight matrices repacked once for the AVX-512 VNNI GEMM (llama.cpp's CPU "repack" idea, edgeq's own layout):
+// Q4_0 and Q8_0 rows in groups of kPackRows = 16, so that one vpdpbusd multiplies four consecutive weights of
+// each of 16 rows (one int32 lane per weight row) by the same four activation quants (broadcast). A group holds,
+// per 32-element block b, the quants of its 16 rows interleaved in 4-byte pieces (lane j of 64-byte vector k =
+// bytes 4k..4k+3 of row j's block: Q4_0 4 vectors of nibble bytes, Q8_0 8 vectors of quants + 128 as uint8),
+// then the 16 fp16 block scales of every block. Rows past the matrix end are zero.
+//
+// Results are the reference's bit for bit (dtype/vec_dot.h): each output's per-block integer sum is exact
+// (nibble or quant + offset dotted with the activation quants, minus offset x the activation block's quant sum),
+// and its float steps are the reference's ((float)isum * dx) * dy (Q4_0) or (float)isum * (dx * dy) (Q8_0)
+// added in block order, one float lane per weight row. So logits do not change when a model is repacked.
+//
+//   PackedMatrix p = repack_matrix(DType::Q4_0, rows, row_bytes, n_rows, n_cols);   // once, at load
+//   PackedActs pa;  prepare_packed_acts(p.type, act, a_stride, na, n_cols, pa);     // once per activation set
+//   packed_gemm(p, r_begin, r_end, act, a_stride, pa, y, y_stride);                 // r_begin % 16 == 0
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "edgeq/dtype.h"
+
+namespace edgeq {
+
+constexpr int64_t kPackRows = 16;
+
+struct PackedMatrix {
+    struct Free {
+        void operator()(uint8_t* p) const { std::free(p); }
+    };
+    DType type = DType::Q4_0;
+    int64_t rows = 0, cols = 0;
+    size_t group_bytes = 0;  // bytes of one group of kPackRows rows (a multiple of 64)
+    std::unique_ptr<uint8_t[], Free> data;  // 64-byte aligned, ceil(rows / 16) groups
+
+    const uint8_t* group(int64_t g) const { return data.get() + static_cast<size_t>(g) * group_bytes; }
+    size_t bytes() const { return group_bytes * static_cast<size_t>((rows + kPackRows - 1) / kPackRows); }
+};
+
+// Per activation row and 32-element block: the integer correction (-offset x sum of the quants) and the block
+// scale as float; made once per activation set, shared by every packed_gemm call on it.
+struct PackedActs {
+    int64_t na = 0, nb = 0;
+    std::vector<int32_t> corr;  // [na][nb]
+    std::vector<float> dy;      // [na][nb]
+};
+
+// Types with a packed layout: Q4_0, Q8_0.
+bool repack_supported(DType w);
+// Whether a matrix of type w should be repacked on this CPU: supported and the VNNI kernel runs (active_isa()
+// at least Avx512Vnni, so EDGEQ_ISA=avx512 or lower keeps the row tiles).
+bool repack_profitable(DType w);
+
+// rows: n_rows rows of `cols` elements of type w, row r at rows + r * row_stride. cols % 32 == 0.
+PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t n_rows, int64_t cols);
+
+// act: na activation rows of p.cols elements in vec_dot_type(p.type) (Q8_0), row i at act + i * a_stride.
+void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out);
+
+// y[i * y_stride + r] = vec_dot(weight row r, activation row i) for r in [r_begin, r_end), i < pa.na;
+// r_begin a multiple of kPackRows. The VNNI kernel where active_isa() allows, else packed_gemm_ref.
+void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                 const PackedActs& pa, float* y, size_t y_stride);
+// The scalar reference on the packed layout (the reference's operations on each output).
+void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                     const PackedActs& pa, float* y, size_t y_stride);
+// "packed_gemm_q4_0__avx512vnni", "packed_gemm_q8_0__ref", ...
+const char* selected_packed_gemm_name(DType w);
+
+}  // namespace edgeq

@@ -1,0 +1,122 @@
+// AVX-512 VNNI GEMM on repacked Q4_0 / Q8_0 matrices (dtype/repack.h): 16 weight rows in the 16 int32 / float
+// lanes of a zmm, up to 8 activation rows per pass over a group's blocks. Per block the group's quants are
+// loaded (and the Q4_0 nibbles split) once; each activation row then runs 8 vpdpbusd (weights as uint8, four
+// activation quants broadcast), starting from its correction -offset * sum(quants), which makes every lane the
+// exact integer block sum of the reference; the float term and the add into the lane's sum are the reference's
+// operations in its order (((float)isum * dx) * dy for Q4_0, (float)isum * (dx * dy) for Q8_0).
+//
+// Internal linkage only (see dtype/x86/lanes_x86.h): this unit is compiled with -mavx512f/bw/vl/dq/vnni.
+// GCC 12 false positive inside its AVX-512 headers (_mm*_undefined_* self-initialisation).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "dtype/blocks.h"
+
+namespace edgeq::vdot {
+namespace {
+
+constexpr int kRowsPerPass = 8;  // activation rows sharing each loaded block (8 int + 8 float accumulators)
+
+inline int32_t load_i32(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Activation rows [i0, i0 + R) against one group (16 weight rows): sums[r] lane j = output (i0 + r, row j).
+template <bool kQ4, int R>
+inline void group_pass(const uint8_t* qs, const uint16_t* ds, int64_t nb, const block_q8_0* const* ya,
+                       const int32_t* corr, const float* dy, __m512* sums) {
+    constexpr size_t kQb = kQ4 ? 256 : 512;
+    // Few activation rows (decoding): two accumulator chains per row, so the vpdpbusd latency is hidden.
+    constexpr bool kSplit = R <= 4;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int r = 0; r < R; ++r) sums[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* q = qs + static_cast<size_t>(b) * kQb;
+        __m512i w[8];  // w[k] pairs with activation quants 4k..4k+3
+        if constexpr (kQ4) {
+            for (int m = 0; m < 4; ++m) {
+                const __m512i v = _mm512_load_si512(q + 64 * m);
+                w[m] = _mm512_and_si512(v, m4);
+                w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            }
+        } else {
+            for (int k = 0; k < 8; ++k) w[k] = _mm512_load_si512(q + 64 * k);
+        }
+        const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ds + 16 * b)));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const int8_t* aq = ya[r][b].qs;
+            __m512i acc = _mm512_set1_epi32(corr[r * nb + b]);
+            if constexpr (kSplit) {
+                __m512i acc1 = _mm512_setzero_si512();
+                for (int k = 0; k < 8; k += 2) {
+                    acc = _mm512_dpbusd_epi32(acc, w[k], _mm512_set1_epi32(load_i32(aq + 4 * k)));
+                    acc1 = _mm512_dpbusd_epi32(acc1, w[k + 1], _mm512_set1_epi32(load_i32(aq + 4 * k + 4)));
+                }
+                acc = _mm512_add_epi32(acc, acc1);
+            } else {
+                for (int k = 0; k < 8; ++k)
+                    acc = _mm512_dpbusd_epi32(acc, w[k], _mm512_set1_epi32(load_i32(aq + 4 * k)));
+            }
+            const __m512 f = _mm512_cvtepi32_ps(acc);
+            const __m512 d = _mm512_set1_ps(dy[r * nb + b]);
+            const __m512 t = kQ4 ? _mm512_mul_ps(_mm512_mul_ps(f, dx), d) : _mm512_mul_ps(f, _mm512_mul_ps(dx, d));
+            sums[r] = _mm512_add_ps(sums[r], t);
+        }
+    }
+}
+
+template <bool kQ4, int R>
+void rows_pass(const uint8_t* g, int64_t nb, const block_q8_0* const* ya, const int32_t* corr, const float* dy,
+               float* y, size_t y_stride, __mmask16 mask) {
+    constexpr size_t kQb = kQ4 ? 256 : 512;
+    __m512 sums[R];
+    group_pass<kQ4, R>(g, reinterpret_cast<const uint16_t*>(g + static_cast<size_t>(nb) * kQb), nb, ya, corr, dy,
+                       sums);
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * y_stride, mask, sums[r]);
+}
+
+template <bool kQ4>
+void packed_gemm(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw, const void* act,
+                 size_t a_stride, int64_t na, const int32_t* corr, const float* dy, float* y, size_t y_stride) {
+    using Pass = void (*)(const uint8_t*, int64_t, const block_q8_0* const*, const int32_t*, const float*, float*,
+                          size_t, __mmask16);
+    static constexpr Pass kPass[kRowsPerPass + 1] = {nullptr,           &rows_pass<kQ4, 1>, &rows_pass<kQ4, 2>,
+                                                     &rows_pass<kQ4, 3>, &rows_pass<kQ4, 4>, &rows_pass<kQ4, 5>,
+                                                     &rows_pass<kQ4, 6>, &rows_pass<kQ4, 7>, &rows_pass<kQ4, 8>};
+    const auto* ab = static_cast<const uint8_t*>(act);
+    for (int64_t j0 = 0; j0 < nw; j0 += 16) {
+        const uint8_t* g = groups + static_cast<size_t>(j0 / 16) * group_bytes;
+        const __mmask16 mask = nw - j0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nw - j0)) - 1u);
+        for (int64_t i0 = 0; i0 < na; i0 += kRowsPerPass) {
+            const int rn = na - i0 < kRowsPerPass ? static_cast<int>(na - i0) : kRowsPerPass;
+            const block_q8_0* ya[kRowsPerPass];
+            for (int r = 0; r < rn; ++r)
+                ya[r] = reinterpret_cast<const block_q8_0*>(ab + static_cast<size_t>(i0 + r) * a_stride);
+            kPass[rn](g, nb, ya, corr + i0 * nb, dy + i0 * nb, y + static_cast<size_t>(i0) * y_stride + static_cast<size_t>(j0),
+                      y_stride, mask);
+        }
+    }
+}
+
+}  // namespace
+
+void packed_gemm_q4_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
+                                 const void* act, size_t a_stride, int64_t na, const int32_t* corr,
+                                 const float* dy, float* y, size_t y_stride) {
+    packed_gemm<true>(groups, group_bytes, nb, nw, act, a_stride, na, corr, dy, y, y_stride);
+}
+
+void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
+                                 const void* act, size_t a_stride, int64_t na, const int32_t* corr,
+                                 const float* dy, float* y, size_t y_stride) {
+    packed_gemm<false>(groups, group_bytes, nb, nw, act, a_stride, na, corr, dy, y, y_stride);
+}
+
+}  // namespace edgeq::vdot
