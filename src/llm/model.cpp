@@ -7,6 +7,8 @@
 #include "core/check.h"
 #include "core/parallel.h"
 #include "dtype/vec_dot.h"
+#include "dtype/vec_dot_float.h"
+#include "llm/float_glue.h"
 
 namespace edgeq::llm {
 namespace {
@@ -41,21 +43,27 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
 }
 
-// RoPE mode NORM (ggml rope, mode 0) on one head: pairs (x[i0], x[i0+1]) for i0 < n_rot, theta = pos * base^(-i0/n_rot).
-// The per-pair angle is built the way ggml builds its cache: theta *= theta_scale with theta_scale = base^(-2/n_rot).
-void rope_norm(float* x, int64_t n_rot, int64_t pos, float base) {
+// RoPE mode NORM (ggml rope, mode 0): pairs (x[i0], x[i0+1]) for i0 < n_rot, theta = pos * base^(-i0/n_rot).
+// The per-pair angle is built the way ggml builds its cache: theta *= theta_scale with theta_scale = base^(-2/n_rot);
+// rope_cache fills cs[i0] = cos, cs[i0 + 1] = sin once per position, shared by every head and layer.
+void rope_cache(int64_t n_rot, int64_t pos, float base, float* cs) {
     const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
     float theta = static_cast<float>(pos);
     for (int64_t i0 = 0; i0 + 1 < n_rot; i0 += 2) {
-        const float c = std::cos(theta), s = std::sin(theta);
-        const float x0 = x[i0], x1 = x[i0 + 1];
-        x[i0] = x0 * c - x1 * s;
-        x[i0 + 1] = x0 * s + x1 * c;
+        cs[i0] = std::cos(theta);
+        cs[i0 + 1] = std::sin(theta);
         theta *= theta_scale;
     }
 }
 
-float silu(float v) { return v / (1.0f + std::exp(-v)); }
+void rope_norm(float* x, int64_t n_rot, const float* cs) {
+    for (int64_t i0 = 0; i0 + 1 < n_rot; i0 += 2) {
+        const float c = cs[i0], s = cs[i0 + 1];
+        const float x0 = x[i0], x1 = x[i0 + 1];
+        x[i0] = x0 * c - x1 * s;
+        x[i0 + 1] = x0 * s + x1 * c;
+    }
+}
 
 struct Loader {
     const gguf::File& f;
@@ -156,7 +164,15 @@ bool needs_act_rows(const Weight& w) { return w.type != DType::F32 && has_vec_do
 // activation rows, results bit-identical to one vec_dot per output).
 void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x, float* y, int64_t r_begin,
                  int64_t r_end, bool tiles = true) {
-    if (w.type == DType::F32) {
+    if (is_float_dot_type(w.type) && tiles) {  // F32/F16/BF16: llama.cpp's float order, dtype/vec_dot_float.h
+        const bool f32 = w.type == DType::F32;
+        float_dot_tile(w.type, w.cols, w.row(r_begin), w.row_bytes, r_end - r_begin,
+                       f32 ? static_cast<const void*>(x) : a->row(0),
+                       f32 ? static_cast<size_t>(w.cols) * sizeof(float) : a->stride, n_x, y + r_begin,
+                       static_cast<size_t>(w.rows));
+        return;
+    }
+    if (w.type == DType::F32) {  // Model::set_baseline_schedule: the session-4 double dot
         for (int64_t r = r_begin; r < r_end; ++r) {
             const float* wr = reinterpret_cast<const float*>(w.row(r));
             for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = dot(wr, x + t * w.cols, w.cols);
@@ -249,9 +265,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     }
 
     m->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
-    const size_t cache = static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv);
-    m->k_cache_.assign(cache, 0.0f);
-    m->v_cache_.assign(cache, 0.0f);
+    m->v_stride_ = (m->n_ctx_ + 15) / 16 * 16;
+    m->k_cache_.assign(static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv), 0.0f);
+    m->v_cache_.assign(static_cast<size_t>(hp.n_layer * Dkv * m->v_stride_), 0.0f);
     m->set_threads(o.threads);
     return m;
 }
@@ -336,6 +352,9 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
     std::vector<float> q(static_cast<size_t>(N * Dq)), k(static_cast<size_t>(N * Dkv)), v(static_cast<size_t>(N * Dkv));
     std::vector<float> att(static_cast<size_t>(N * Dq)), proj(static_cast<size_t>(N * D));
     std::vector<float> g(static_cast<size_t>(N * F)), u(static_cast<size_t>(N * F));
+    std::vector<float> rope_cs(static_cast<size_t>(N * hp.n_rot));
+    for (int64_t t = 0; t < N; ++t) rope_cache(hp.n_rot, n_past + t, hp.rope_base, &rope_cs[t * hp.n_rot]);
+    const int64_t vs = v_stride_;
 
     for (int64_t t = 0; t < N; ++t) {
         const int32_t id = tokens[static_cast<size_t>(t)];
@@ -350,7 +369,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const Layer& ly = layers_[static_cast<size_t>(l)];
         float* kc = k_cache_.data() + l * n_ctx_ * Dkv;
-        float* vc = v_cache_.data() + l * n_ctx_ * Dkv;
+        float* vc = v_cache_.data() + l * Dkv * vs;  // transposed: [Dkv][v_stride_]
 
         for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.attn_norm.data(), &xn[t * D], D, hp.rms_eps);
         mm(ly.wq, xn.data(), N, q.data());
@@ -358,39 +377,32 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         mm(ly.wv, xn.data(), N, v.data());
         for (int64_t t = 0; t < N; ++t) {
             const int64_t pos = n_past + t;
-            for (int64_t h = 0; h < hp.n_head; ++h) rope_norm(&q[t * Dq + h * hd], hp.n_rot, pos, hp.rope_base);
-            for (int64_t h = 0; h < hp.n_head_kv; ++h) rope_norm(&k[t * Dkv + h * hd], hp.n_rot, pos, hp.rope_base);
+            const float* cs = &rope_cs[t * hp.n_rot];
+            for (int64_t h = 0; h < hp.n_head; ++h) rope_norm(&q[t * Dq + h * hd], hp.n_rot, cs);
+            for (int64_t h = 0; h < hp.n_head_kv; ++h) rope_norm(&k[t * Dkv + h * hd], hp.n_rot, cs);
             std::memcpy(kc + pos * Dkv, &k[t * Dkv], static_cast<size_t>(Dkv) * sizeof(float));
-            std::memcpy(vc + pos * Dkv, &v[t * Dkv], static_cast<size_t>(Dkv) * sizeof(float));
+            for (int64_t i = 0; i < Dkv; ++i) vc[i * vs + pos] = v[t * Dkv + i];
         }
 
         // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (token, head).
+        // K·Q summed in double; the softmax of the scaled scores in ggml's arithmetic (llm/float_glue.h); then
+        // each output dimension as the dot of its row of the transposed V cache with the probabilities, in
+        // tinyBLAS's order over the positions padded to 16 with zero probabilities (llama.cpp pads the cache view
+        // and masks the padding). K·Q in ggml_vec_dot_f32's order instead moved the fixtures' top-1 agreement
+        // both ways and put shakespeare Q2_K chunk 0 below 99 % (docs/llm/runtime.md).
         const int64_t items = N * hp.n_head;
         const int at = static_cast<int>(std::clamp<int64_t>(items * (n_past + N) * hd / 32768, 1, threads_));
         parallel(items, std::max<int64_t>(1, items / (4 * at)), at, [&](int64_t b, int64_t e) {
-            std::vector<float> sc(static_cast<size_t>(n_past + N));
+            std::vector<float> sc(static_cast<size_t>(vs));
             for (int64_t it = b; it < e; ++it) {
                 const int64_t t = it / hp.n_head, h = it % hp.n_head, kvh = h / group;
-                const int64_t n_kv = n_past + t + 1;
+                const int64_t n_kv = n_past + t + 1, n_kv16 = (n_kv + 15) / 16 * 16;
                 const float* qh = &q[t * Dq + h * hd];
-                float mx = -INFINITY;
-                for (int64_t p = 0; p < n_kv; ++p) {
-                    sc[p] = dot(qh, kc + p * Dkv + kvh * hd, hd) * kq_scale;
-                    mx = std::max(mx, sc[p]);
-                }
-                double sum = 0.0;
-                for (int64_t p = 0; p < n_kv; ++p) {
-                    sc[p] = std::exp(sc[p] - mx);
-                    sum += sc[p];
-                }
-                const float inv = static_cast<float>(1.0 / sum);
-                float* o = &att[t * Dq + h * hd];
-                for (int64_t i = 0; i < hd; ++i) {
-                    double acc = 0.0;
-                    for (int64_t p = 0; p < n_kv; ++p)
-                        acc += static_cast<double>(sc[p]) * vc[p * Dkv + kvh * hd + i];
-                    o[i] = static_cast<float>(acc) * inv;
-                }
+                for (int64_t p = 0; p < n_kv; ++p) sc[p] = dot(qh, kc + p * Dkv + kvh * hd, hd) * kq_scale;
+                glue::softmax(n_kv, sc.data());
+                std::fill(sc.begin() + n_kv, sc.begin() + n_kv16, 0.0f);
+                float_dot_tile(DType::F32, n_kv16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,
+                               sc.data(), 0, 1, &att[t * Dq + h * hd], 0);
             }
         });
         mm(ly.wo, att.data(), N, proj.data());
@@ -399,7 +411,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.ffn_norm.data(), &xn[t * D], D, hp.rms_eps);
         mm(ly.w_gate, xn.data(), N, g.data());
         mm(ly.w_up, xn.data(), N, u.data());
-        for (int64_t i = 0; i < N * F; ++i) g[i] = silu(g[i]) * u[i];
+        for (int64_t t = 0; t < N; ++t) glue::swiglu(F, &g[t * F], &u[t * F], &g[t * F]);
         mm(ly.w_down, g.data(), N, proj.data());
         for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
     }

@@ -4,8 +4,9 @@
 // src/dtype can dequantize). Matrix products follow llama.cpp's CPU backend: each activation row is converted once
 // to the weight type's vec_dot_type (Q8_0, Q8_1, Q8_K; F16 for F16 weights; dtype/vec_dot.h) and every weight row
 // is dotted with it on its blocks by vec_dot (integer block sums, ggml's float order; the AVX2/AVX-512 rows give
-// the reference's bits, so results do not depend on EDGEQ_ISA). F32 weights are dotted with the F32 activations
-// in double. The token embedding row of each token is dequantized when it is looked up. The K/V cache is F32.
+// the reference's bits, so results do not depend on EDGEQ_ISA). F32/F16/BF16 weights use the float tiles of
+// dtype/vec_dot_float.h (tinyBLAS's lane order). The token embedding row of each token is dequantized when it is
+// looked up. The K/V cache is F32, V stored transposed; softmax/SwiGLU follow ggml (llm/float_glue.h).
 //
 // The forward pass is llama.cpp's LLM_ARCH_LLAMA graph: RMSNorm (eps from metadata) -> Q/K/V -> RoPE mode NORM
 // (adjacent pairs (x[2i], x[2i+1]) of the first n_rot dims, theta = pos * base^(-2i/n_rot)) -> grouped-query causal
@@ -138,7 +139,9 @@ private:
     MatmulObserver* observer_ = nullptr;
     int64_t n_ctx_ = 0;
     int64_t n_cached_ = 0;
-    std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][n_embd_kv]
+    int64_t v_stride_ = 0;                  // n_ctx rounded up to 16
+    std::vector<float> k_cache_;            // [n_layer][n_ctx][n_embd_kv]
+    std::vector<float> v_cache_;            // transposed: [n_layer][n_embd_kv][v_stride_]
 };
 
 }  // namespace edgeq::llm
