@@ -383,6 +383,52 @@ void qconv_direct_ref(const QConvDirectArgs& a) {
             }
 }
 
+void qconv_c1_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, bool a_signed, int64_t OC, int64_t KH,
+                   int64_t KW, int32_t* wp, int32_t* bias0) {
+    EDGEQ_CHECK(KW <= kQConvC1MaxKW && OC <= kQConvC1MaxOC);
+    const int64_t G = qconv_c1_groups(KW);
+    const int32_t zu = a_zero + (a_signed ? 128 : 0);
+    for (int64_t oc = 0; oc < OC; ++oc) {
+        int32_t sum = 0;
+        for (int64_t ky = 0; ky < KH; ++ky)
+            for (int64_t g = 0; g < G; ++g) {
+                uint32_t v = 0;
+                for (int64_t t = 0; t < 4; ++t) {
+                    const int64_t kx = 4 * g + t;
+                    const int8_t b = kx < KW ? w[(oc * KH + ky) * KW + kx] : int8_t{0};
+                    v |= uint32_t{static_cast<uint8_t>(b)} << (8 * t);
+                    sum += b;
+                }
+                wp[(ky * G + g) * OC + oc] = static_cast<int32_t>(v);
+            }
+        bias0[oc] = wrap_add(bias ? bias[oc] : 0,
+                             static_cast<int32_t>(static_cast<uint32_t>(-zu) * static_cast<uint32_t>(sum)));
+    }
+}
+
+void qconv_c1_ref(const QConvC1Args& a) {
+    EDGEQ_CHECK(a.out == QOut::U8 || a.out == QOut::S8);
+    const int64_t G = qconv_c1_groups(a.KW);
+    const auto* x = static_cast<const uint8_t*>(a.x);
+    const uint8_t flip = a.a_signed ? 0x80 : 0;
+    QDwConvArgs e;  // for store(): the same epilogue as qdwconv
+    e.out = a.out, e.y = a.y, e.multiplier = a.multiplier;
+    e.y_zero = a.y_zero, e.y_min = a.y_min, e.y_max = a.y_max;
+    for (int64_t oc = 0; oc < a.OC; ++oc)
+        for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy)
+            for (int64_t ox = 0; ox < a.OW; ++ox) {
+                int32_t acc = 0;
+                for (int64_t ky = 0; ky < a.KH; ++ky)
+                    for (int64_t g = 0; g < G; ++g) {
+                        const auto wv = static_cast<uint32_t>(a.w[(ky * G + g) * a.OC + oc]);
+                        for (int64_t t = 0; t < 4; ++t)
+                            acc += int32_t{static_cast<uint8_t>(x[(oy + ky) * a.wp + ox + 4 * g + t] ^ flip)} *
+                                   int32_t{static_cast<int8_t>(wv >> (8 * t))};
+                    }
+                store(e, oc, wrap_add(acc, a.bias0[oc]), (oc * a.OH + oy) * a.OW + ox);
+            }
+}
+
 // kernels/x86/qconv_dw_avx2.cpp (an AVX-512 build of the same loops measured no faster on Zen 4, and a
 // register-blocked 16-output plane loop in portable code slower: neither kept; the AVX2 file has a vpmaddwd
 // tap-pair loop for stride 1 instead)
@@ -395,6 +441,8 @@ bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
 void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
 void qconv_direct__avx512vnni(const QConvDirectArgs& a);
+void qconv_c1__avx512vnni(const QConvC1Args& a);
+void qadd__avx512(const QAddArgs& a);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -442,6 +490,44 @@ void qconv_direct(const QConvDirectArgs& a) {
         x86::qconv_direct__avx512vnni(a);
     else
         qconv_direct_ref(a);
+}
+
+void qadd_ref(const QAddArgs& a) {
+    auto at = [](const void* p, bool sgn, int64_t i) {
+        return sgn ? int32_t{static_cast<const int8_t*>(p)[i]} : int32_t{static_cast<const uint8_t*>(p)[i]};
+    };
+    const float lo = a.y_signed ? -128.0f : 0.0f, hi = a.y_signed ? 127.0f : 255.0f;
+    for (int64_t i = 0; i < a.n; ++i) {
+        const float fa = static_cast<float>(at(a.a, a.a_signed, i) - a.za) * a.sa;
+        const float fb = static_cast<float>(at(a.b, a.b_signed, i) - a.zb) * a.sb;
+        float f = fa + fb;
+        if (a.relu) f = std::max(f, 0.0f);
+        const float q = std::clamp(std::nearbyint(f / a.sy) + static_cast<float>(a.zy), lo, hi);
+        if (a.y_signed)
+            static_cast<int8_t*>(a.y)[i] = static_cast<int8_t>(q);
+        else
+            static_cast<uint8_t*>(a.y)[i] = static_cast<uint8_t>(q);
+    }
+}
+
+void qadd(const QAddArgs& a) {
+    static const Isa isa = active_isa();
+    if (isa >= Isa::Avx512)
+        x86::qadd__avx512(a);
+    else
+        qadd_ref(a);
+}
+
+bool qconv_c1_vector() {
+    static const bool ok = active_isa() >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512vbmi");
+    return ok;
+}
+
+void qconv_c1(const QConvC1Args& a) {
+    if (qconv_c1_vector() && (a.out == QOut::U8 || a.out == QOut::S8))
+        x86::qconv_c1__avx512vnni(a);
+    else
+        qconv_c1_ref(a);
 }
 
 void qavgpool_ref(const QAvgPoolArgs& a) {

@@ -173,6 +173,46 @@ void qconv_direct_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, boo
 void qconv_direct_ref(const QConvDirectArgs& a);
 void qconv_direct(const QConvDirectArgs& a);
 
+// qconv_c1: a group-1 convolution with ONE input channel, stride 1, dilation 1, KW ≤ 8 and OC ≤ 16 outputs
+// (lenet5's first conv: 5×5, 6 outputs) with a requantized output, output pixels in the vector lanes: per
+// kernel row ky and 16 output pixels ox0..ox0+15, one 64-byte load of the padded input row and a byte permute
+// (vpermb) put x[ky][ox0 + j + 4g .. + 3] into lane j (g = 0, 1: taps kx = 4g .. 4g + 3), and vpdpbusd adds
+// those 4 products for each output channel with its 4 weights broadcast. qconv_c1_pack lays the weights out as
+// w[ky][g][oc] (int32 = 4 int8 weights kx = 4g .. 4g + 3, zero for kx ≥ KW) and
+//   bias0[oc] = bias[oc] − zu·Σ_{ky,kx} w[oc][0][ky][kx]   (int32, wrapping; zu = a_zero, + 128 for s8 input,
+//   whose bytes the kernel flips to u8 by x ^ 0x80)
+// so acc = Σ xu·w + bias0 equals qdwconv's Σ (x − za)·w + bias with one_input (weights without zero points;
+// padding reads za). The epilogue is qdwconv's U8 / S8 one; the output is NCHW [OC][OH][OW]. x is the padded
+// plane [hp][wp] (border bytes = the zero point, hp ≥ OH + KH − 1, wp ≥ OW + KW − 1) and must stay readable
+// 64 bytes past the start of its last row's last window (qconv_c1_x_bytes). qconv_c1_ref is the scalar loop
+// over the same packed data (always built); qconv_c1 runs kernels/x86/qconv_c1_avx512vnni.cpp when
+// qconv_c1_vector() (AVX-512 VNNI and VBMI), else the reference.
+struct QConvC1Args {
+    int64_t OC = 0, OH = 0, OW = 0, wp = 0, KH = 1, KW = 1;
+    const void* x = nullptr;  // [hp][wp] u8 (s8 when a_signed), padding included
+    bool a_signed = false;
+    const int32_t* w = nullptr;         // qconv_c1_pack: [KH][qconv_c1_groups(KW)][OC]
+    const int32_t* bias0 = nullptr;     // [OC]
+    QOut out = QOut::U8;                // U8 or S8
+    void* y = nullptr;                  // [OC][OH][OW]
+    const float* multiplier = nullptr;  // [OC]
+    int32_t y_zero = 0, y_min = 0, y_max = 255;
+    int64_t oy_begin = 0, oy_end = 0;
+};
+constexpr int64_t kQConvC1MaxKW = 8, kQConvC1MaxOC = 16;
+inline int64_t qconv_c1_groups(int64_t KW) {
+    return (KW + 3) / 4;
+}
+inline int64_t qconv_c1_x_bytes(int64_t hp, int64_t wp) {
+    return hp * wp + 64;
+}
+// w: ONNX order [OC][1][KH][KW]; wp: KH · qconv_c1_groups(KW) · OC entries; bias0: OC entries.
+void qconv_c1_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, bool a_signed, int64_t OC, int64_t KH,
+                   int64_t KW, int32_t* wp, int32_t* bias0);
+bool qconv_c1_vector();
+void qconv_c1_ref(const QConvC1Args& a);
+void qconv_c1(const QConvC1Args& a);
+
 // qdwconv keeps one padded input row (int16) and one accumulator row (int32) on the stack; rows longer than
 // this run the reference loop.
 constexpr int64_t kQDwMaxRow = 4096;
@@ -231,5 +271,24 @@ void qavgpool(const QAvgPoolArgs& a);
 // active_isa() allows AVX-512 and the CPU has VBMI, else the loop.
 void qlut_u8_ref(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qlut_u8(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
+
+// qadd: DequantizeLinear(sa, za)(a) + DequantizeLinear(sb, zb)(b) [-> Relu] -> QuantizeLinear(sy, zy), per
+// tensor, elementwise over n same-shaped u8 / s8 elements (ONNX Runtime's QLinearAdd), computed with the
+// reference ops' float operations: fa = float(a − za)·sa, fb = float(b − zb)·sb, f = fa + fb, Relu: max(f, 0),
+// y = saturate(nearbyint(f / sy) + zy) (a float division, round half to even). qadd_ref is that loop; qadd
+// runs kernels/x86/qadd_avx512.cpp (16 lanes, the same float operations; the quotient clamped to the integer
+// bounds − zy before cvtps, which rounds to nearest even) when active_isa() allows AVX-512: equal bytes.
+struct QAddArgs {
+    const void* a = nullptr;
+    const void* b = nullptr;
+    void* y = nullptr;
+    int64_t n = 0;
+    bool a_signed = false, b_signed = false, y_signed = false;
+    int32_t za = 0, zb = 0, zy = 0;
+    float sa = 1.0f, sb = 1.0f, sy = 1.0f;
+    bool relu = false;
+};
+void qadd_ref(const QAddArgs& a);
+void qadd(const QAddArgs& a);
 
 }  // namespace edgeq::kernels

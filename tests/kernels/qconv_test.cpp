@@ -485,6 +485,140 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
     EXPECT_EQ(checked, 6 * 4 * 2 * 4);
 }
 
+// qconv_c1 (one input plane, output pixels in the lanes) against qdwconv_ref with one_input (the specification
+// of a one-plane conv): u8 / s8 input, with and without bias, extreme operands, OC 1..16, KW 1..8 (one and two
+// 4-tap groups), widths around the 16-pixel blocks, pads, row splits; the reference loop and the vector build.
+TEST(QConvC1, EqualsOneInputDepthwiseReferenceBitExact) {
+    struct Case {
+        int64_t H, W, OC, KH, KW, PT, PL, PB, PR;
+    };
+    const Case cases[] = {
+        {28, 28, 6, 5, 5, 2, 2, 2, 2}, {5, 3, 1, 1, 1, 0, 0, 0, 0},  {17, 33, 16, 3, 7, 1, 3, 1, 3},
+        {9, 40, 11, 4, 8, 0, 0, 2, 0}, {12, 16, 2, 2, 4, 1, 0, 0, 1}, {1, 19, 5, 1, 6, 0, 2, 0, 3},
+    };
+    std::mt19937 rng(23);
+    int checked = 0;
+    for (const Case& v : cases) {
+        const int64_t OH = v.H + v.PT + v.PB - v.KH + 1, OW = v.W + v.PL + v.PR - v.KW + 1;
+        const int64_t hp = std::max(v.PT + v.H, OH + v.KH - 1), wp = std::max(v.PL + v.W, OW + v.KW - 1);
+        std::vector<uint8_t> x(static_cast<size_t>(v.H * v.W));
+        std::vector<int8_t> w(static_cast<size_t>(v.OC * v.KH * v.KW));
+        std::vector<int32_t> bias(static_cast<size_t>(v.OC));
+        std::vector<float> mult(static_cast<size_t>(v.OC));
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool extreme = variant == 3, sgn = variant >= 2;
+            for (auto& e : x)
+                e = extreme ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+            for (auto& e : w)
+                e = extreme ? static_cast<int8_t>((rng() & 1) ? 127 : -128) : static_cast<int8_t>(rng());
+            std::uniform_real_distribution<float> md(1e-4f, 1e-2f);
+            for (int64_t c = 0; c < v.OC; ++c) {
+                bias[static_cast<size_t>(c)] = static_cast<int32_t>(rng() % 40001) - 20000;
+                mult[static_cast<size_t>(c)] = md(rng);
+            }
+            const int32_t za = sgn ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            const int32_t* b = variant == 1 ? nullptr : bias.data();
+            // the padded plane (border = the zero point byte) and the 64 readable bytes past it
+            std::vector<uint8_t> xp(static_cast<size_t>(qconv_c1_x_bytes(hp, wp)), static_cast<uint8_t>(za));
+            for (int64_t iy = 0; iy < v.H; ++iy)
+                for (int64_t ix = 0; ix < v.W; ++ix)
+                    xp[static_cast<size_t>((v.PT + iy) * wp + v.PL + ix)] = x[static_cast<size_t>(iy * v.W + ix)];
+            std::vector<int32_t> wpk(static_cast<size_t>(v.KH * qconv_c1_groups(v.KW) * v.OC)), b0(static_cast<size_t>(v.OC));
+            qconv_c1_pack(w.data(), b, za, sgn, v.OC, v.KH, v.KW, wpk.data(), b0.data());
+            QConvC1Args a;
+            a.OC = v.OC, a.OH = OH, a.OW = OW, a.wp = wp, a.KH = v.KH, a.KW = v.KW;
+            a.x = xp.data();
+            a.a_signed = sgn;
+            a.w = wpk.data();
+            a.bias0 = b0.data();
+            a.multiplier = mult.data();
+            QDwConvArgs d;  // the specification: OC depthwise filters over the one input plane
+            d.C = v.OC, d.H = v.H, d.W = v.W, d.OH = OH, d.OW = OW, d.KH = v.KH, d.KW = v.KW, d.PT = v.PT;
+            d.PL = v.PL;
+            d.x = x.data();
+            d.one_input = true;
+            d.a_signed = sgn;
+            d.a_zero = za;
+            d.w = w.data();
+            d.bias = b;
+            d.multiplier = mult.data();
+            d.c_begin = 0, d.c_end = v.OC;
+            for (QOut out : {QOut::U8, QOut::S8}) {
+                a.out = d.out = out;
+                a.y_zero = d.y_zero = out == QOut::U8 ? 7 : -3;
+                a.y_min = d.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;
+                a.y_max = d.y_max = out == QOut::U8 ? 255 : (variant == 2 ? 100 : 127);
+                std::vector<uint8_t> want(static_cast<size_t>(v.OC * OH * OW));
+                d.y = want.data();
+                qdwconv_ref(d);
+                for (int mode = 0; mode < 4; ++mode) {  // reference / vector, whole / rows split in 3
+                    std::vector<uint8_t> got(want.size(), 0xA5);
+                    a.y = got.data();
+                    const int splits = mode % 2 ? 3 : 1;
+                    for (int sp = 0; sp < splits; ++sp) {
+                        a.oy_begin = OH * sp / splits, a.oy_end = OH * (sp + 1) / splits;
+                        (mode < 2 ? qconv_c1_ref : qconv_c1)(a);
+                    }
+                    ASSERT_EQ(want, got) << "qconv_c1 OC" << v.OC << " " << v.H << "x" << v.W << " k" << v.KH << "x"
+                                         << v.KW << " variant " << variant << " out " << static_cast<int>(out)
+                                         << " mode " << mode << (qconv_c1_vector() ? " (vector)" : " (no vector build)");
+                    ++checked;
+                }
+            }
+        }
+    }
+    EXPECT_EQ(checked, 6 * 4 * 2 * 4);
+}
+
+// qadd (DQ + DQ [-> Relu] -> Q) vector build against the scalar loop: every tail length, u8 / s8 operands and
+// output, Relu, scales that saturate the output both ways, extreme bytes; and the loop against the ONNX
+// definition written out (DQ, add, Q with a double-rounded division as the reference op does).
+TEST(QAdd, VectorEqualsReferenceAndDefinition) {
+    std::mt19937 rng(41);
+    int checked = 0;
+    for (int64_t n : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{63}, int64_t{100}, int64_t{1000}})
+        for (int variant = 0; variant < 8; ++variant) {
+            QAddArgs a;
+            a.n = n;
+            a.a_signed = variant & 1, a.b_signed = (variant >> 1) & 1, a.y_signed = (variant >> 2) & 1;
+            a.relu = (variant % 3) == 0;
+            std::uniform_real_distribution<float> sd(0.001f, 0.1f);
+            a.sa = sd(rng), a.sb = sd(rng);
+            a.sy = variant == 5 ? 1e-4f : variant == 6 ? 10.0f : sd(rng);  // saturating / collapsing outputs
+            auto zr = [&](bool sgn) {
+                return sgn ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+            };
+            a.za = zr(a.a_signed), a.zb = zr(a.b_signed), a.zy = zr(a.y_signed);
+            std::vector<uint8_t> xa(static_cast<size_t>(n)), xb(static_cast<size_t>(n));
+            for (size_t i = 0; i < xa.size(); ++i) {
+                xa[i] = variant == 7 ? static_cast<uint8_t>((rng() & 1) ? 255 : 0) : static_cast<uint8_t>(rng());
+                xb[i] = variant == 7 ? static_cast<uint8_t>((rng() & 1) ? 128 : 127) : static_cast<uint8_t>(rng());
+            }
+            a.a = xa.data(), a.b = xb.data();
+            std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n) + 1, 0xA5);
+            for (int64_t i = 0; i < n; ++i) {
+                const int32_t va = a.a_signed ? int32_t{static_cast<int8_t>(xa[static_cast<size_t>(i)])} : xa[static_cast<size_t>(i)];
+                const int32_t vb = a.b_signed ? int32_t{static_cast<int8_t>(xb[static_cast<size_t>(i)])} : xb[static_cast<size_t>(i)];
+                float f = static_cast<float>(va - a.za) * a.sa + static_cast<float>(vb - a.zb) * a.sb;
+                if (a.relu) f = f > 0 ? f : 0.0f;
+                double v = std::nearbyint(static_cast<double>(static_cast<float>(static_cast<double>(f) / a.sy)));
+                v = std::clamp(v + a.zy, a.y_signed ? -128.0 : 0.0, a.y_signed ? 127.0 : 255.0);
+                want[static_cast<size_t>(i)] = static_cast<uint8_t>(static_cast<int32_t>(v));
+            }
+            std::vector<uint8_t> ref(static_cast<size_t>(n));
+            a.y = ref.data();
+            qadd_ref(a);
+            ASSERT_EQ(want, ref) << "qadd_ref n " << n << " variant " << variant;
+            a.y = got.data();
+            qadd(a);
+            EXPECT_EQ(got[static_cast<size_t>(n)], 0xA5) << "wrote past n";
+            got.resize(static_cast<size_t>(n));
+            ASSERT_EQ(want, got) << "qadd n " << n << " variant " << variant;
+            ++checked;
+        }
+    EXPECT_EQ(checked, 7 * 8);
+}
+
 // activate_f32 (the vector activations after qdwconv's float epilogue) vs activate() per element: equal
 // except Sigmoid / Tanh (vector exp: within 2e-6, as the qgemm epilogues); lengths with every tail.
 TEST(QActivate, VectorBuildMatchesReference) {

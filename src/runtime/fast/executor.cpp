@@ -1,6 +1,7 @@
 #include "runtime/fast/executor.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -397,7 +398,13 @@ Status Plan::Impl::run_step(Step& s) {
         case Kind::DwConv: run_dwconv(s); break;
         case Kind::Pool: run_pool(s); break;
         case Kind::QLinear: run_qlinear(s); break;
-        case Kind::QGemm: run_qstep(*s.qstep, *pool, slots[static_cast<size_t>(s.in[0])], slots[static_cast<size_t>(s.out_slot)]); break;
+        case Kind::QGemm: {
+            std::array<const Tensor*, kQStepMaxInputs> xs{};
+            for (size_t i = 0; i < s.in.size(); ++i) xs[i] = &slots[static_cast<size_t>(s.in[i])];
+            run_qstep(*s.qstep, *pool, std::span<const Tensor* const>(xs.data(), s.in.size()),
+                      slots[static_cast<size_t>(s.out_slot)]);
+            break;
+        }
         case Kind::Rnn: {
             auto in = [&](size_t i) {
                 return i < s.in.size() && s.in[i] >= 0 ? &slots[static_cast<size_t>(s.in[i])] : nullptr;
@@ -652,15 +659,19 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             // DQ -> MaxPool / AveragePool -> Q and DQ -> elementwise unary -> Q on the bytes
             const bool qpool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool");
             const bool qlut = !qpool && qlut_op(n);
+            // DQ -> Add [-> Relu] -> Q and DQ -> Concat -> Q (equal parameters) on the bytes
+            const bool qadd = n.domain.empty() && n.op_type == "Add";
+            const bool qcat = n.domain.empty() && n.op_type == "Concat" && n.inputs.size() <= kQStepMaxInputs;
             // DynamicQuantizeLinear -> MatMulInteger | ConvInteger -> Cast -> Mul [-> Add] (dynamic quantization)
             const bool qdyn = n.domain.empty() && (n.op_type == "MatMulInteger" || n.op_type == "ConvInteger");
-            if (!qpool && !qlut && !qdyn && (!cand || n.inputs.size() < 2)) continue;
+            if (!qpool && !qlut && !qdyn && !qadd && !qcat && (!cand || n.inputs.size() < 2)) continue;
             if (n.inputs.empty() || n.inputs[0].empty()) continue;
-            if (auto it = producer.find(n.inputs[qpool || qlut || qdyn ? 0 : 1]);
+            if (auto it = producer.find(n.inputs[qpool || qlut || qdyn || qadd || qcat ? 0 : 1]);
                 it == producer.end() || g.nodes[it->second].op_type != (qdyn ? "DynamicQuantizeLinear" : "DequantizeLinear"))
                 continue;  // not a QDQ node
             qa.node = &n;
-            QFusion f = qdyn ? plan_qdynamic(qa) : qpool ? plan_qpool(qa) : qlut ? plan_qlut(qa) : plan_qfusion(qa);
+            QFusion f = qdyn ? plan_qdynamic(qa) : qpool ? plan_qpool(qa) : qlut ? plan_qlut(qa)
+                        : qadd ? plan_qadd(qa) : qcat ? plan_qconcat(qa) : plan_qfusion(qa);
             if (!f.step) {
                 qrefused[ni] = f.why;
                 continue;
@@ -684,6 +695,25 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 if (graph_outputs.count(o)) unread = false;
                 if (auto it = consumers.find(o); it != consumers.end())
                     for (size_t c : it->second) unread = unread && (absorbed[c] || qfusions.count(c));
+            }
+            if (unread) absorbed[ni] = true;
+        }
+        // A DequantizeLinear of activations read only by integer steps that read its bytes (several convs sharing
+        // one input: each step's x is the DQ's input) would compute a float tensor nobody reads: it no longer
+        // runs (and its bytes may stay NHWC between those steps).
+        for (size_t ni : order) {
+            const graph::Node& n = g.nodes[ni];
+            if (absorbed[ni] || !n.domain.empty() || n.op_type != "DequantizeLinear" || n.inputs.empty() ||
+                n.outputs.size() != 1 || n.outputs[0].empty() || graph_outputs.count(n.outputs[0]))
+                continue;
+            auto it = consumers.find(n.outputs[0]);
+            if (it == consumers.end()) continue;
+            bool unread = true;
+            for (size_t c : it->second) {
+                auto f = qfusions.find(c);
+                const auto& cin = g.nodes[c].inputs;
+                unread = unread && f != qfusions.end() && f->second.x_q == n.inputs[0] && cin[0] == n.outputs[0] &&
+                         std::count(cin.begin(), cin.end(), n.outputs[0]) == 1;
             }
             if (unread) absorbed[ni] = true;
         }
@@ -747,6 +777,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             s.in_shape = f.x_shape;
             s.in_dtype = dtypes.at(f.x_q);
             s.in.push_back(slot(f.x_q));
+            for (const std::string& v : f.x_more) s.in.push_back(slot(v));
             s.out_slot = slot(f.out);
             s.out.push_back(s.out_slot);
             impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(f.out_dtype, f.out_shape);

@@ -20,7 +20,7 @@ namespace edgeq::runtime::fast {
 namespace k = edgeq::kernels;
 
 struct QStep {
-    enum class Mode : uint8_t { Gemm, Conv, DwConv, MaxPool, AvgPool, Lut };
+    enum class Mode : uint8_t { Gemm, Conv, DwConv, MaxPool, AvgPool, Lut, Add, Concat };
     Mode mode = Mode::Gemm;
     bool conv = false;
     const k::QKernelRow* row = nullptr;
@@ -56,6 +56,7 @@ struct QStep {
     std::vector<uint8_t> xq;    // dynamic: x quantized per run (a_scale / a_zero set per run)
     // layout (qstep_set_layout): x / y bytes in NHWC order
     bool in_nhwc = false, out_nhwc = false;
+    bool out_hwc = false;           // Conv, F32 output [N, OH, OW, OC]: an absorbed Transpose(0, 2, 3, 1)
     bool dw_nhwc = false;           // DwConv on the padded NHWC copy (kernels::qdwconv_nhwc)
     std::vector<int16_t> dwn_w;     // dw_nhwc: weights [KH·KW][C] − zw
     std::vector<int32_t> dwn_bias;  // dw_nhwc: bias − zx·Σw
@@ -64,6 +65,11 @@ struct QStep {
     std::vector<int8_t> dc_w;   // direct: packed weights (qconv_direct_pack)
     std::vector<int32_t> dc_bias;                 // direct: bias − zx·Σw
     static constexpr int64_t kDirectMaxRow = 32;  // direct when Cg·KW bytes of a window row fit 8 groups of 4
+    k::QAddArgs qa;                    // Add: parameters (a, b, y, n set per run)
+    int64_t cat_outer = 0;             // Concat: blocks before the axis
+    std::vector<int64_t> cat_bytes;    // Concat: bytes of one block of each input
+    bool c1p = false;            // one_input, requantized, stride 1: kernels::qconv_c1 (pixel lanes, vpdpbusd)
+    std::vector<int32_t> c1_w;   // c1p: qconv_c1_pack weights (bias0 in dc_bias)
 };
 
 void QStepDeleter::operator()(QStep* s) const {
@@ -221,6 +227,24 @@ void conv_pack(QStep& s, const int8_t* w, int64_t Kdim, const QFuseArgs& a, QFus
         s.dw_w.assign(w, w + s.OC * s.KH * s.KW);
         s.conv = true;
         r.flops = 2 * s.batch * s.OC * s.OH * s.OW * Kdim;
+        // one input plane, stride 1, requantized, weights without zero points: output pixels in the vector lanes
+        // (kernels::qconv_c1, where AVX-512 VNNI and VBMI run; lenet5's first conv)
+        if (s.one_input && s.out != k::QOut::F32 && s.b_zero.empty() && !s.dynamic && s.SH == 1 && s.SW == 1 &&
+            s.DH == 1 && s.DW == 1 && s.KW <= k::kQConvC1MaxKW && s.OC <= k::kQConvC1MaxOC && k::qconv_c1_vector()) {
+            s.c1p = true;
+            s.hp = std::max(s.PT + s.H, s.OH + s.KH - 1);
+            s.wp = std::max(s.PL + s.W, s.OW + s.KW - 1);
+            s.c1_w.resize(static_cast<size_t>(s.KH * k::qconv_c1_groups(s.KW) * s.OC));
+            s.dc_bias.resize(static_cast<size_t>(s.OC));
+            k::qconv_c1_pack(w, s.bias.empty() ? nullptr : s.bias.data(), s.a_zero, s.a_signed, s.OC, s.KH, s.KW,
+                             s.c1_w.data(), s.dc_bias.data());
+            s.work.assign(static_cast<size_t>(std::max(1, a.threads)),
+                          std::vector<uint8_t>(static_cast<size_t>(k::qconv_c1_x_bytes(s.hp, s.wp))));
+            const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
+            s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.OH) : 1;
+            r.kernel = "qconv_c1_u8s8 (vpdpbusd, 16 pixels per vector)";
+            return;
+        }
         const bool big = a.threads > 1 && r.flops / std::max<int64_t>(s.batch, 1) >= a.parallel_flops;
         s.splits = big && s.batch < a.threads ? std::min<int64_t>(a.threads, s.OC) : 1;
         k::QDwConvArgs d;
@@ -459,6 +483,21 @@ QFusion plan_qfusion(const QFuseArgs& a) {
             tail.push_back(q);
             out = q->outputs[0];
             fused += "+Q";
+        }
+    }
+    // Conv (float output) -> Transpose(perm 0, 2, 3, 1) (ultraface's heads): the GEMM's pixel-major rows are
+    // that layout already, so the step writes them in place of the NCHW scatter and the Transpose does not run
+    if (!requant && is_conv && s.mode != QStep::Mode::DwConv) {
+        const graph::Node* t = a.sole_consumer(out);
+        if (is_op(t, "Transpose") && t->inputs[0] == out && t->outputs.size() == 1 &&
+            t->attr_ints("perm") == std::vector<int64_t>{0, 2, 3, 1}) {
+            const Shape* ts = a.shape_of(t->outputs[0]);
+            if (ts && *ts == Shape{s.batch, s.OH, s.OW, s.OC}) {
+                s.out_hwc = true;
+                tail.push_back(t);
+                out = t->outputs[0];
+                fused += "+Transpose(0,2,3,1)";
+            }
         }
     }
     s.act = act.a;
@@ -729,6 +768,122 @@ QFusion plan_qlut(const QFuseArgs& a) {
     r.x_shape = *xs;
     r.out = q.q->outputs[0];
     r.out_shape = *os;
+    r.out_dtype = q.dt;
+    r.step = std::move(step);
+    return r;
+}
+
+QFusion plan_qadd(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
+    if (!is_op(&n, "Add") || n.inputs.size() != 2 || n.outputs.size() != 1 || n.outputs[0].empty() ||
+        n.inputs[0] == n.inputs[1])
+        return refuse("op");
+    QIn in[2];
+    for (int i = 0; i < 2; ++i) {
+        const graph::Node* dq = a.producer(n.inputs[static_cast<size_t>(i)]);
+        if (!dq) return refuse("input not DQ");
+        graph::Node probe;  // q_input reads input 0 of its node
+        probe.inputs = {n.inputs[static_cast<size_t>(i)]};
+        if (std::string why = q_input(a, probe, &in[i]); !why.empty()) return refuse(why);
+    }
+    const Shape* as = a.shape_of(in[0].dq->inputs[0]);
+    const Shape* bs = a.shape_of(in[1].dq->inputs[0]);
+    const Shape* ys = a.shape_of(n.outputs[0]);
+    if (!as || !bs || !ys || *as != *bs || *as != *ys) return refuse("shapes (no broadcasting)");
+    std::vector<const graph::Node*> tail;
+    std::string out = n.outputs[0], fused = "DQ(a)+DQ(b)";
+    bool relu = false;
+    if (const graph::Node* c = a.sole_consumer(out); is_op(c, "Relu") && c->inputs[0] == out && c->outputs.size() == 1) {
+        relu = true;
+        tail.push_back(c);
+        out = c->outputs[0];
+        fused += "+Relu";
+    }
+    QOutQ q;
+    if (!q_output(a, out, &q)) return refuse("output not quantized");
+    tail.push_back(q.q);
+    out = q.q->outputs[0];
+    fused += "+Q";
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.mode = QStep::Mode::Add;
+    k::QAddArgs& d = s.qa;
+    d.a_signed = in[0].dt == DType::I8, d.b_signed = in[1].dt == DType::I8, d.y_signed = q.dt == DType::I8;
+    d.za = in[0].z, d.zb = in[1].z, d.zy = q.z;
+    d.sa = in[0].s, d.sb = in[1].s, d.sy = q.s;
+    d.relu = relu;
+    d.n = shape_numel(*as);
+    s.splits = (a.threads > 1 && d.n >= a.parallel_flops) ? a.threads : 1;
+    for (int i = 0; i < 2; ++i)
+        if (a.sole_consumer(n.inputs[static_cast<size_t>(i)]) == &n) r.absorbed.push_back(in[i].dq);
+    for (const graph::Node* t : tail) r.absorbed.push_back(t);
+    r.kernel = std::string("qadd_") + (d.a_signed ? "s8" : "u8") + (d.b_signed ? "s8" : "u8") +
+               (d.y_signed ? "s8" : "u8");
+    r.fused = fused;
+    r.x_q = in[0].dq->inputs[0];
+    r.x_more = {in[1].dq->inputs[0]};
+    r.x_shape = *as;
+    r.out = out;
+    r.out_shape = *a.shape_of(out);
+    r.out_dtype = q.dt;
+    r.step = std::move(step);
+    return r;
+}
+
+QFusion plan_qconcat(const QFuseArgs& a) {
+    QFusion r;
+    const graph::Node& n = *a.node;
+    auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
+    if (!is_op(&n, "Concat") || n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) return refuse("op");
+    std::vector<QIn> in(n.inputs.size());
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+        graph::Node probe;
+        probe.inputs = {n.inputs[i]};
+        if (n.inputs[i].empty()) return refuse("empty input");
+        if (std::string why = q_input(a, probe, &in[i]); !why.empty()) return refuse(why);
+        if (in[i].s != in[0].s || in[i].z != in[0].z || in[i].dt != in[0].dt)
+            return refuse("inputs' DQ parameters differ");
+    }
+    QOutQ q;
+    if (!q_output(a, n.outputs[0], &q)) return refuse("output not quantized");
+    if (q.s != in[0].s || q.z != in[0].z || q.dt != in[0].dt) return refuse("output Q parameters differ from the inputs'");
+    const Shape* ys = a.shape_of(n.outputs[0]);
+    if (!ys || ys->empty()) return refuse("shapes");
+    const int64_t rank = static_cast<int64_t>(ys->size());
+    int64_t axis = n.attr_i("axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) return refuse("axis");
+    auto step = QStepPtr(new QStep());
+    QStep& s = *step;
+    s.mode = QStep::Mode::Concat;
+    s.cat_outer = 1;
+    for (int64_t d = 0; d < axis; ++d) s.cat_outer *= (*ys)[static_cast<size_t>(d)];
+    int64_t total = 0;
+    for (const QIn& v : in) {
+        const Shape* xs = a.shape_of(v.dq->inputs[0]);
+        if (!xs || static_cast<int64_t>(xs->size()) != rank) return refuse("shapes");
+        const int64_t outer = s.cat_outer;
+        const int64_t bytes = shape_numel(*xs) / std::max<int64_t>(outer, 1);
+        if (outer * bytes != shape_numel(*xs)) return refuse("shapes");
+        s.cat_bytes.push_back(bytes);
+        total += bytes;
+    }
+    if (total * s.cat_outer != shape_numel(*ys)) return refuse("shapes");
+    for (size_t i = 0; i < in.size(); ++i) {
+        bool once = a.sole_consumer(n.inputs[i]) == &n;
+        for (size_t j = 0; j < i; ++j) once = once && in[j].dq != in[i].dq;
+        if (once) r.absorbed.push_back(in[i].dq);
+    }
+    r.absorbed.push_back(q.q);
+    r.kernel = "qconcat (byte copy)";
+    r.fused = "DQ(x)+Q";
+    r.x_q = in[0].dq->inputs[0];
+    for (size_t i = 1; i < in.size(); ++i) r.x_more.push_back(in[i].dq->inputs[0]);
+    r.x_shape = *a.shape_of(r.x_q);
+    r.out = q.q->outputs[0];
+    r.out_shape = *a.shape_of(r.out);
     r.out_dtype = q.dt;
     r.step = std::move(step);
     return r;
@@ -1062,6 +1217,39 @@ void run_dw_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
     run_nhwc_kernel(s, pool, xb, yb, d, [](const k::QDwNhwcArgs& e) { k::qdwconv_nhwc(e); });
 }
 
+// qconv_c1 per image and row range: the image's plane padded (border = the zero point byte) in the thread's
+// scratch, then the kernel (NCHW output).
+void run_c1p(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+    k::QConvC1Args d;
+    d.OC = s.OC, d.OH = s.OH, d.OW = s.OW, d.wp = s.wp, d.KH = s.KH, d.KW = s.KW;
+    d.a_signed = s.a_signed;
+    d.w = s.c1_w.data();
+    d.bias0 = s.dc_bias.data();
+    d.out = s.out;
+    d.multiplier = s.multiplier.data();
+    d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
+    auto task = [&](int64_t t, int thread) {
+        const int64_t part = t % s.splits, n = t / s.splits;
+        const int64_t oy0 = s.OH * part / s.splits, oy1 = s.OH * (part + 1) / s.splits;
+        if (oy0 >= oy1) return;
+        std::vector<uint8_t>& pl = s.work[static_cast<size_t>(thread)];
+        std::memset(pl.data(), static_cast<uint8_t>(s.a_zero), pl.size());
+        const uint8_t* xi = xb + n * s.H * s.W;
+        for (int64_t iy = 0; iy < s.H; ++iy)
+            std::memcpy(pl.data() + (s.PT + iy) * s.wp + s.PL, xi + iy * s.W, static_cast<size_t>(s.W));
+        k::QConvC1Args e = d;
+        e.x = pl.data();
+        e.y = yb + n * s.OC * s.OH * s.OW;
+        e.oy_begin = oy0, e.oy_end = oy1;
+        k::qconv_c1(e);
+    };
+    const int64_t tasks = s.batch * s.splits;
+    if (tasks == 1)
+        task(0, 0);
+    else
+        pool.run(tasks, task);
+}
+
 void run_direct(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
     k::QConvDirectArgs d;
     d.OC = s.OC;
@@ -1087,11 +1275,38 @@ void fill_epilogue(const QStep& s, k::QGemmArgs& q, int64_t col0) {
 
 }  // namespace
 
-void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
+void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Tensor& y) {
+    const Tensor& x = *xs[0];
     const k::QGemmFn fn = s.row ? k::qgemm_fn(*s.row) : nullptr;  // none for MaxPool
     const size_t esz = s.out == k::QOut::F32 ? 4 : 1;
     auto* yb = y.raw();
     const auto* xb = x.raw();
+    if (s.mode == QStep::Mode::Concat) {
+        EDGEQ_CHECK(xs.size() == s.cat_bytes.size());
+        uint8_t* o = yb;
+        for (int64_t t = 0; t < s.cat_outer; ++t)
+            for (size_t i = 0; i < xs.size(); ++i) {
+                const auto n = static_cast<size_t>(s.cat_bytes[i]);
+                std::memcpy(o, xs[i]->raw() + static_cast<size_t>(t) * n, n);
+                o += n;
+            }
+        return;
+    }
+    if (s.mode == QStep::Mode::Add) {
+        EDGEQ_CHECK(xs.size() == 2);
+        auto task = [&](int64_t t, int) {
+            const int64_t b = s.qa.n * t / s.splits, e = s.qa.n * (t + 1) / s.splits;
+            if (b >= e) return;
+            k::QAddArgs d = s.qa;
+            d.a = xb + b, d.b = xs[1]->raw() + b, d.y = yb + b, d.n = e - b;
+            k::qadd(d);
+        };
+        if (s.splits <= 1)
+            task(0, 0);
+        else
+            pool.run(s.splits, task);
+        return;
+    }
     if (s.dynamic) {  // DynamicQuantizeLinear of the whole tensor, then the Gemm below on the bytes
         dynamic_quantize_u8(x.data<float>(), x.numel(), s.xq.data(), &s.a_scale, &s.a_zero);
         xb = s.xq.data();
@@ -1141,6 +1356,10 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             task(0, 0);
         else
             pool.run(s.splits, task);
+        return;
+    }
+    if (s.mode == QStep::Mode::DwConv && s.c1p) {
+        run_c1p(s, pool, xb, yb);
         return;
     }
     if (s.mode == QStep::Mode::DwConv && s.dw_nhwc) {
@@ -1238,8 +1457,8 @@ void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y) {
             }
             q.M = rows;
             q.m_begin = 0, q.m_end = rows;
-            if (s.out_nhwc) {  // straight into the NHWC output (u8 / s8), row stride OC
-                q.c = yb + (n * P + pb) * s.OC + gi * OCg;
+            if (s.out_nhwc || s.out_hwc) {  // straight into the NHWC output (u8 / s8, or F32 out_hwc), row stride OC
+                q.c = yb + ((n * P + pb) * s.OC + gi * OCg) * static_cast<int64_t>(esz);
                 q.ldc = s.OC;
                 fn(q);
                 continue;

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct QStepDeleter {
     void operator()(QStep* s) const;
 };
 using QStepPtr = std::unique_ptr<QStep, QStepDeleter>;
+
+constexpr size_t kQStepMaxInputs = 16;  // values one step reads (qconcat: its inputs)
 
 struct QFuseArgs {
     const graph::Graph* graph = nullptr;
@@ -70,6 +73,7 @@ struct QFusion {
     QStepPtr step;  // null: not fused (why says why)
     std::string why;
     std::string x_q;  // the value the step reads (u8 / s8)
+    std::vector<std::string> x_more;  // further values it reads (qadd: b; qconcat: the other inputs)
     std::string out;  // the value the step writes
     DType out_dtype = DType::F32;
     Shape x_shape, out_shape;
@@ -127,7 +131,16 @@ bool qstep_nhwc_in(const QStep& s);
 bool qstep_nhwc_out(const QStep& s);
 void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
 
-// Runs the step: x is the u8 / s8 input (planned shape), y the preallocated output.
-void run_qstep(QStep& s, ThreadPool& pool, const Tensor& x, Tensor& y);
+// DequantizeLinear(sa, za)(a) + DequantizeLinear(sb, zb)(b) [-> Relu] -> QuantizeLinear(sy, zy) on same-shaped
+// u8 / s8 tensors (a.node is the Add) as kernels::qadd: the reference ops' float arithmetic per element, equal
+// bytes. Refused: broadcasting, non-constant or per-axis parameters.
+QFusion plan_qadd(const QFuseArgs& a);
+// DequantizeLinear(s, z) of every input -> Concat -> QuantizeLinear(s, z), all with the same scale, zero point
+// and type, as a byte concatenation (exact: Q(DQ(q)) = q). a.node is the Concat.
+QFusion plan_qconcat(const QFuseArgs& a);
+
+// Runs the step: xs[0] is the u8 / s8 input x (planned shape), xs[1..] the values of x_more; y the preallocated
+// output.
+void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Tensor& y);
 
 }  // namespace edgeq::runtime::fast

@@ -14,6 +14,7 @@
 
 #include "core/cpu.h"
 #include "formats/onnx/onnx_import.h"
+#include "kernels/qconv.h"
 #include "runtime/fast/executor.h"
 #include "runtime/ref/executor.h"
 #include "unit/runtime/attrs.h"
@@ -295,6 +296,35 @@ TEST(FastQdq, OneInputChannelConvs) {
     }
 }
 
+// One input channel, stride 1, requantized output (lenet5's first conv with the islands quantizer): where AVX-512
+// VNNI and VBMI run, kernels::qconv_c1 (output pixels in the lanes); u8 and s8 activations, 5×5 and 7×3 kernels,
+// 6 and 16 outputs, batch 3 (and rows split across threads).
+TEST(FastQdq, OneInputChannelRequantizedConvs) {
+    for (const bool sgn : {false, true}) {
+        QBuilder b;
+        const DType dt = sgn ? DType::I8 : DType::U8;
+        b.input("x", {3, 1, 28, 19});
+        const float sx = 0.03f;
+        const std::string x = b.qdq("x", sx, dt, sgn ? -7 : 40);
+        const auto sw = b.weight("w", {6, 1, 5, 5}, 0, true);
+        b.bias("b", sx, sw);
+        b.node("Conv", {x, "w_dq", "b_dq"}, {"y"}, {{"pads", ints({2, 2, 2, 2})}});
+        b.output(b.quant_out("y", 0.08f, dt, sgn ? 3 : 120, false));
+        const auto sv = b.weight("v", {16, 1, 7, 3}, 0, false);
+        b.node("Conv", {x, "v_dq"}, {"z"}, {{"pads", ints({0, 1, 3, 2})}});
+        b.node("Relu", {"z"}, {"zr"});
+        b.output(b.quant_out("zr", 0.05f, dt, sgn ? -100 : 0, false));
+        std::mt19937 rng(29);
+        const Tensor in = random_input(rng, {3, 1, 28, 19}, -1.5f, 4.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count(trace, "qconv_c1_u8s8"), 2) << trace;
+            EXPECT_EQ(count(trace, "(vpdpbusd, 16 pixels per vector)"), kernels::qconv_c1_vector() ? 2 : 0) << trace;
+            EXPECT_EQ(count(trace, "dequantize_q8_f32"), 0) << trace;  // the shared input DQ does not run
+        }
+    }
+}
+
 TEST(FastQdq, GemmTransBSignedActivations) {
     QBuilder b;
     b.input("x", {5, 33});
@@ -497,6 +527,107 @@ TEST(FastQdq, NhwcBetweenIntegerConvs) {
             EXPECT_EQ(count(trace, "[NHWC in/out]"), 3) << trace;  // c1, c2, c4
             EXPECT_EQ(count(trace, "[NHWC in]"), 2) << trace;      // c3, c5
         }
+    }
+}
+
+// One Q read by one DQ that three integer convs share (ultraface's RFB branches): the DQ does not run, and the
+// bytes stay NHWC from the producer into the three convs (AVX-512). Float-output convs followed by
+// Transpose(0, 2, 3, 1) (ultraface's heads) write the transposed layout directly: the Transpose has no step;
+// one Transpose with another perm stays a reference op.
+TEST(FastQdq, SharedInputDqAndTransposedFloatOutputs) {
+    QBuilder b;
+    b.input("x", {2, 8, 9, 7});
+    const float sx = 0.02f;
+    const std::string x = b.qdq("x", sx, DType::U8, 100);
+    const auto sw0 = b.weight("w0", {24, 8, 1, 1}, 0, true);
+    b.bias("b0", sx, sw0);
+    b.node("Conv", {x, "w0_dq", "b0_dq"}, {"c0"});
+    b.node("Relu", {"c0"}, {"r0"});
+    const float s0 = 0.04f;
+    const std::string q0 = b.quant_out("r0", s0, DType::U8, 0, true);  // -> r0_dq, read by three convs
+    const auto sw1 = b.weight("w1", {10, 24, 1, 1}, 0, true);
+    b.bias("b1", s0, sw1);
+    b.node("Conv", {"r0_dq", "w1_dq", "b1_dq"}, {"c1"});
+    b.node("Transpose", {"c1"}, {"t1"}, {{"perm", ints({0, 2, 3, 1})}});
+    b.output("t1");
+    const auto sw2 = b.weight("w2", {12, 24, 3, 3}, 0, true);
+    b.bias("b2", s0, sw2);
+    b.node("Conv", {"r0_dq", "w2_dq", "b2_dq"}, {"c2"}, {{"pads", ints({1, 1, 1, 1})}});
+    b.node("Transpose", {"c2"}, {"t2"}, {{"perm", ints({0, 2, 3, 1})}});
+    b.output("t2");
+    const auto sw3 = b.weight("w3", {5, 24, 3, 3}, 0, true);
+    b.node("Conv", {"r0_dq", "w3_dq"}, {"c3"}, {{"pads", ints({1, 0, 1, 2})}, {"strides", ints({2, 1})}});
+    b.node("Transpose", {"c3"}, {"t3"}, {{"perm", ints({0, 3, 2, 1})}});
+    b.output("t3");
+    std::mt19937 rng(31);
+    const Tensor in = random_input(rng, {2, 8, 9, 7}, -1, 2);
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count(trace, "dequantize_q8_f32"), 0) << trace;
+        EXPECT_EQ(count(trace, "+Transpose(0,2,3,1)"), 2) << trace;
+        EXPECT_EQ(count(trace, "Transpose  ref"), 1) << trace;
+        if (active_isa() >= Isa::Avx512) {
+            EXPECT_EQ(count(trace, "[NHWC out]"), 1) << trace;  // c0
+            EXPECT_EQ(count(trace, "[NHWC in]"), 3) << trace;   // c1, c2, c3
+        }
+    }
+}
+
+// ultraface's RFB block with the quantizer's integer Concat / Add: two convs requantized with the Concat's
+// parameters -> DQ -> Concat (axis 1) -> Q (qconcat, bytes) -> conv; that conv and a shortcut conv requantized
+// -> DQ + DQ -> Add -> Relu -> Q (qadd, u8) and, s8, a second Add without Relu; a Concat whose inputs'
+// parameters differ stays a reference op.
+TEST(FastQdq, IntegerConcatAndAdd) {
+    QBuilder b;
+    b.input("x", {2, 6, 7, 5});
+    const float sx = 0.02f;
+    const std::string x = b.qdq("x", sx, DType::U8, 100);
+    auto dq = [&](const std::string& q, const std::string& out) {
+        const std::string base = q.substr(0, q.size() - 2);
+        b.node("DequantizeLinear", {q, base + "_s", base + "_z"}, {out});
+    };
+    auto conv = [&](const std::string& in, float s_in, const std::string& name, int64_t oc, int64_t c, int64_t k) {
+        const auto sw = b.weight(name + "w", {oc, c, k, k}, 0, true);
+        b.bias(name + "b", s_in, sw);
+        const int64_t p = k / 2;
+        b.node("Conv", {in, name + "w_dq", name + "b_dq"}, {name}, {{"pads", ints({p, p, p, p})}});
+    };
+    conv(x, sx, "ca", 8, 6, 1);
+    conv(x, sx, "cb", 4, 6, 3);
+    const float sc = 0.05f;
+    const std::string qa = b.quant_out("ca", sc, DType::U8, 128, false), qb = b.quant_out("cb", sc, DType::U8, 128, false);
+    // the concat parameters are shared: build the DQs from ca's scale / zero point names
+    b.node("DequantizeLinear", {qa, "ca_s", "ca_z"}, {"ca_dq"});
+    b.node("DequantizeLinear", {qb, "ca_s", "ca_z"}, {"cb_dq"});
+    b.node("Concat", {"ca_dq", "cb_dq"}, {"cat"}, {{"axis", one_int(1)}});
+    b.node("QuantizeLinear", {"cat", "ca_s", "ca_z"}, {"cat_q"});
+    b.node("DequantizeLinear", {"cat_q", "ca_s", "ca_z"}, {"cat_dq"});
+    conv("cat_dq", sc, "cc", 8, 12, 1);
+    conv(x, sx, "cd", 8, 6, 3);
+    dq(b.quant_out("cc", 0.06f, DType::U8, 120, false), "cc_dq");
+    dq(b.quant_out("cd", 0.03f, DType::U8, 130, false), "cd_dq");
+    b.node("Add", {"cc_dq", "cd_dq"}, {"sum"});
+    b.node("Relu", {"sum"}, {"sum_r"});
+    b.output(b.quant_out("sum_r", 0.07f, DType::U8, 0, false));
+    // s8, no Relu
+    conv(x, sx, "ce", 8, 6, 1);
+    dq(b.quant_out("ce", 0.04f, DType::I8, -3, false), "ce_dq");
+    b.node("DequantizeLinear", {"cd_q", "cd_s", "cd_z"}, {"cd_dq2"});
+    b.node("Add", {"ce_dq", "cd_dq2"}, {"sum2"});
+    b.output(b.quant_out("sum2", 0.05f, DType::I8, 10, false));
+    // parameters differ: a reference Concat
+    b.node("DequantizeLinear", {"ce_q", "ce_s", "ce_z"}, {"ce_dq2"});
+    b.node("DequantizeLinear", {"cc_q", "cc_s", "cc_z"}, {"cc_dq2"});
+    b.node("Concat", {"ce_dq2", "cc_dq2"}, {"cat2"}, {{"axis", one_int(1)}});
+    b.output(b.quant_out("cat2", 0.05f, DType::I8, 10, false));
+    std::mt19937 rng(37);
+    const Tensor in = random_input(rng, {2, 6, 7, 5}, -1, 2);
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count(trace, "qconcat (byte copy)"), 1) << trace;
+        EXPECT_EQ(count(trace, "qadd_u8u8u8"), 1) << trace;
+        EXPECT_EQ(count(trace, "qadd_s8u8s8"), 1) << trace;
+        EXPECT_EQ(count(trace, "Concat  ref"), 1) << trace;
     }
 }
 
