@@ -62,6 +62,8 @@ void usage() {
         "       llm_bench run MODEL.gguf [--threads 1,2] [--prompt 64] [--decode 16] [--reps 3] [--ctx 512]\n"
         "                                  [--baseline | --ab]  (session-4 schedule: rows, threads per "
         "matmul; --ab: both, interleaved per repetition)\n"
+        "                                  [--repack]  (Q4_0/Q8_0 repacked for the VNNI GEMM: "
+        "llm::ModelOptions::repack)\n"
         "       llm_bench bandwidth [--threads 1,2]\n",
         stderr);
     std::exit(2);
@@ -231,12 +233,16 @@ double seconds_since(Clock::time_point t) {
 int run(int argc, char** argv) {
     std::string model_path;
     llm_protocol::RunOptions o;
-    bool baseline = false, ab = false;
+    bool baseline = false, ab = false, repack = false;
     for (int i = 2; i < argc; ++i) {
         if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
         if (a == "--baseline" || a == "--ab") {
             (a == "--ab" ? ab : baseline) = true;
+            continue;
+        }
+        if (a == "--repack") {  // llm::ModelOptions::repack
+            repack = true;
             continue;
         }
         if (!a.empty() && a[0] == '-') usage();
@@ -249,6 +255,7 @@ int run(int argc, char** argv) {
     llm::ModelOptions mo;
     mo.n_ctx = ctx;
     mo.threads = threads[0];
+    mo.repack = repack;
     auto loaded = llm::Model::load(model_path, mo);
     if (!loaded.ok()) die(loaded.status().message());
     llm::Model& model = *loaded.value();

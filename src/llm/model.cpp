@@ -6,9 +6,13 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
+#include "dtype/repack.h"
 #include "dtype/vec_dot.h"
 #include "dtype/vec_dot_float.h"
 #include "llm/float_glue.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace edgeq::llm {
 namespace {
@@ -147,6 +151,7 @@ void matmul_dequant(const Weight& w, const float* x, int64_t n_x, float* y, int6
 struct ActRows {
     std::vector<uint8_t> buf;
     size_t stride = 0;
+    PackedActs packed;  // for weights with a repacked copy (dtype/repack.h)
     const void* row(int64_t t) const { return buf.data() + static_cast<size_t>(t) * stride; }
 };
 
@@ -154,6 +159,7 @@ void quantize_rows(const Weight& w, const float* x, int64_t n_x, ActRows& a) {
     a.stride = vec_dot_act_size(w.type, w.cols);
     a.buf.resize(a.stride * static_cast<size_t>(n_x));
     for (int64_t t = 0; t < n_x; ++t) quantize_activation(w.type, x + t * w.cols, a.buf.data() + t * a.stride, w.cols);
+    if (w.packed) prepare_packed_acts(w.type, a.buf.data(), a.stride, n_x, w.cols, a.packed);
 }
 
 bool needs_act_rows(const Weight& w) { return w.type != DType::F32 && has_vec_dot(w.type); }
@@ -186,8 +192,23 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
             for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, w.row(r), a->row(t));
         return;
     }
+    if (w.packed && r_begin % kPackRows == 0)  // the repacked copy: the same outputs bit for bit
+        return packed_gemm(*w.packed, r_begin, r_end, a->row(0), a->stride, a->packed, y, static_cast<size_t>(w.rows));
     vec_dot_tile(w.type, w.cols, w.row(r_begin), w.row_bytes, r_end - r_begin, a->row(0), a->stride, n_x,
                  y + r_begin, static_cast<size_t>(w.rows));
+}
+
+// Load's weight preparation: a Q4_0/Q8_0 matrix gets a copy repacked for the VNNI GEMM where this CPU runs it
+// (dtype/repack.h), and the file pages it was made from are dropped from the resident set (the mapping is
+// private and read-only: they are read from the file again if the rows are ever used, e.g. by the baseline
+// schedule), so the copy replaces them instead of adding to them (issue 5's memory budget).
+void pack_weight(Weight& w) {
+    if (!repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
+    w.packed = std::make_shared<const PackedMatrix>(repack_matrix(w.type, w.data, w.row_bytes, w.rows, w.cols));
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<uintptr_t>(w.data) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<uintptr_t>(w.data) + w.row_bytes * static_cast<size_t>(w.rows)) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace
@@ -264,6 +285,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
         EDGEQ_ASSIGN_OR_RETURN(ly.w_down, L.weight(b + "ffn_down.weight", F, D));
     }
 
+    if (o.repack) {
+        for (Layer& ly : m->layers_)
+            for (Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down}) pack_weight(*w);
+        if (!m->tied_output_) pack_weight(m->output_);
+    }
+
     m->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
     m->v_stride_ = (m->n_ctx_ + 15) / 16 * 16;
     m->k_cache_.assign(static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv), 0.0f);
@@ -290,6 +317,7 @@ Status Model::set_weight_data(const std::string& name, DType type, std::span<con
                                std::to_string(rb * static_cast<size_t>(w->rows)) + " bytes, got " +
                                std::to_string(data.size()));
     w->type = type;
+    w->packed.reset();  // rows are read from the new bytes
     w->row_bytes = rb;
     w->data = data.data();
     if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "dtype/repack.h"
 #include "edgeq/dtype.h"
 #include "edgeq/status.h"
 #include "formats/gguf/gguf.h"
@@ -51,6 +52,8 @@ struct Weight {
     int64_t rows = 0;
     size_t row_bytes = 0;
     const uint8_t* data = nullptr;
+    // Q4_0/Q8_0 rows repacked at load for the VNNI GEMM (dtype/repack.h; same results), or null.
+    std::shared_ptr<const PackedMatrix> packed{};
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
@@ -76,6 +79,11 @@ public:
 struct ModelOptions {
     int threads = 0;    // <= 0: all hardware threads
     int64_t n_ctx = 0;  // K/V cache length in tokens; <= 0: llama.context_length
+    // Repack the Q4_0/Q8_0 matrices at load for the AVX-512 VNNI GEMM (dtype/repack.h; same logits bit for bit,
+    // the file pages released so memory stays the same): prompt processing about 1.6-1.9x faster, but decoding
+    // 0.65-0.85x (the one-stream layout reads DRAM slower than the row tiles; docs/llm/speed.md), so off by
+    // default. No effect on a CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
+    bool repack = false;
 };
 
 class Model {
