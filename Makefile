@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test test-asan bench clean
+.PHONY: all deps configure build demo test test-asan test-fuzz bench clean
 
 all: build
 
@@ -31,8 +31,13 @@ test-asan: deps
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE "interop|e2e"
 
+# libFuzzer targets of every reader (fuzz/) under ASan + UBSan, built with clang-14, each run 60 s, two at a time.
+test-fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@FUZZ_JOBS=2 bash scripts/fuzz.sh 60
+
 bench: build
 	@bash scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -10,6 +10,8 @@ PKGS=(build-essential cmake pkg-config git
       libonnx-testdata dataset-fashion-mnist
       nodejs npm python3
       chromium)  # headless render test of `edgeq report` (tests/e2e/report_e2e_test.cpp; skips without it)
+# --fuzz: also clang-14 and its compiler-rt (libFuzzer, ASan, UBSan runtimes) for scripts/fuzz.sh / `make test-fuzz`.
+[ "${1:-}" = --fuzz ] && PKGS+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
