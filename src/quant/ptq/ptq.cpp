@@ -845,6 +845,40 @@ Status run_static(Model& m, std::vector<Target>& targets, const PtqOptions& o, c
             }
         }
     }
+    // Integer Concat / Add (the runtime's qconcat and qadd, runtime/fast/qfuse.h): when the output of a Concat
+    // or of an Add (after its Relu) is quantized, Q/DQ also goes on each input that a target layer
+    // writes for it alone. A Concat's inputs take the output's parameters (the output's range is the union of
+    // theirs, so nothing is clipped) and the concatenation runs on the bytes; an Add's inputs are observed on
+    // their own (ONNX Runtime's QLinearAdd).
+    {
+        std::set<std::string> layer_outs;
+        for (const auto& t : targets)
+            if (!is_rnn(g.nodes[t.node])) layer_outs.insert(output_point(g, g.nodes[t.node]));
+        auto root = [&](std::string v) {
+            for (auto it = alias.find(v); it != alias.end(); it = alias.find(v)) v = it->second;
+            return v;
+        };
+        for (const auto& n : g.nodes) {
+            const bool cat = n.op_type == "Concat", add = n.op_type == "Add";
+            if (!n.domain.empty() || (!cat && !add) || n.outputs.size() != 1 || (add && n.inputs.size() != 2)) continue;
+            std::string point = n.outputs[0];
+            if (add) {
+                auto cs = consumers(g, point);
+                if (cs.size() == 1 && !is_graph_output(g, point) && cs[0]->domain.empty() && cs[0]->op_type == "Relu")
+                    point = cs[0]->outputs[0];
+            }
+            if (!seen.count(point)) continue;
+            bool all = true;
+            for (const auto& v : n.inputs)
+                all = all && layer_outs.count(v) && consumers(g, v).size() == 1 && !is_graph_output(g, v);
+            if (!all) continue;
+            for (const auto& v : n.inputs) {
+                if (seen.count(v)) continue;
+                want(v);
+                if (cat) alias[v] = root(point);
+            }
+        }
+    }
     std::vector<std::string> observed;
     for (const auto& a : acts)
         if (!alias.count(a)) observed.push_back(a);

@@ -141,6 +141,56 @@ TEST(Ptq, StaticInsertsQdqOnActivationsWeightsAndInt32Bias) {
     EXPECT_LT(rel_err(run1(fp, x), run1(m, x)), 0.05);
 }
 
+// Integer Concat / Add (runtime/fast/qfuse.h qconcat, qadd): x -> Conv a, Conv b -> Concat -> Conv c; c and
+// Conv d (from x) -> Add -> Relu -> Conv e -> y. Static quantization puts Q/DQ on the Concat's inputs with the
+// Concat output's scale and zero point, and on both Add inputs (each observed); the function stays.
+TEST(Ptq, StaticQuantizesConcatAndAddInputs) {
+    Model m;
+    m.opsets[""] = 13;
+    m.ir_version = 7;
+    auto& g = m.graph;
+    g.inputs.push_back(vi("x", {2, 3, 5, 5}));
+    g.outputs.push_back(vi("y", {2, 4, 5, 5}));
+    auto conv = [&](const std::string& name, const std::string& in, int64_t oc, int64_t c, uint32_t seed) {
+        g.initializers[name + "_w"] = random_tensor({oc, c, 1, 1}, seed, 0.5f);
+        g.initializers[name + "_b"] = random_tensor({oc}, seed + 1, 0.1f);
+        g.nodes.push_back(node("Conv", name, {in, name + "_w", name + "_b"}, {name + "_y"}));
+    };
+    conv("a", "x", 4, 3, 11);
+    conv("b", "x", 2, 3, 13);
+    Node cat = node("Concat", "cat", {"a_y", "b_y"}, {"cat_y"});
+    graph::Attribute ax;
+    ax.kind = graph::Attribute::Kind::Int;
+    ax.i = 1;
+    cat.attrs["axis"] = ax;
+    g.nodes.push_back(cat);
+    conv("c", "cat_y", 4, 6, 15);
+    conv("d", "x", 4, 3, 17);
+    g.nodes.push_back(node("Add", "add", {"c_y", "d_y"}, {"s"}));
+    g.nodes.push_back(node("Relu", "relu", {"s"}, {"r"}));
+    g.initializers["e_w"] = random_tensor({4, 4, 1, 1}, 19, 0.5f);
+    g.nodes.push_back(node("Conv", "e", {"r", "e_w"}, {"y"}));
+    const Model fp = m;
+    PtqOptions o;
+    o.method = Method::Static;
+    std::vector<Tensor> cal;
+    for (uint32_t i = 0; i < 3; ++i) cal.push_back(random_tensor({2, 3, 5, 5}, 200 + i));
+    ASSERT_TRUE(quantize_onnx(m, o, batches(cal)).ok());
+    const auto& in = m.graph.initializers;
+    for (const char* v : {"a_y", "b_y"}) {
+        ASSERT_TRUE(in.count(std::string(v) + "_scale")) << v;
+        EXPECT_EQ(in.at(std::string(v) + "_scale").data<float>()[0], in.at("cat_y_scale").data<float>()[0]) << v;
+    }
+    EXPECT_TRUE(in.count("c_y_scale"));
+    EXPECT_TRUE(in.count("d_y_scale"));
+    EXPECT_TRUE(in.count("r_scale"));
+    // x, a_y, b_y, cat_y, c_y, d_y, r
+    EXPECT_EQ(count_op(m, "QuantizeLinear"), 7);
+    EXPECT_TRUE(graph::verify(m.graph).ok());
+    const Tensor x = random_tensor({2, 3, 5, 5}, 23);
+    EXPECT_LT(rel_err(run1(fp, x), run1(m, x)), 0.05);
+}
+
 TEST(Ptq, StaticActivationScaleFollowsTheCalibrationRange) {
     Model m = tiny_cnn();
     PtqOptions o;
