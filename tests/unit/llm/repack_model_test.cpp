@@ -24,7 +24,9 @@ std::vector<float> run(const std::string& path, bool repack, int threads) {
     if (!m.ok()) return {};
     const Weight* w = (*m)->find_weight("blk.0.ffn_up.weight");
     EXPECT_TRUE(w != nullptr);
-    if (w) EXPECT_EQ(w->packed != nullptr, repack && isa_enabled(Isa::Avx512Vnni));
+    if (w) {
+        EXPECT_EQ(w->packed != nullptr, repack && isa_enabled(Isa::Avx512Vnni));
+    }
     std::vector<int32_t> ids(40);
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((3 + 37 * i) % (*m)->hparams().n_vocab);
     auto batch = (*m)->eval({ids.data(), 37}, 0, /*all_logits=*/true);  // 37 rows: passes of 8 and a remainder
