@@ -68,6 +68,8 @@ private:
         uint8_t* data() { return p; }
         uint8_t* p = nullptr;
         size_t n = 0;
+        size_t alloc = 0;     // bytes allocated (n rounded up, plus over-read room)
+        bool mapped = false;  // large buffer mapped straight from the kernel (munmap, not free)
     };
     DType dtype_ = DType::F32;
     Shape shape_;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "core/check.h"
 #include "core/fp16.h"
 
@@ -26,13 +28,46 @@ size_t storage_bytes(DType t, int64_t numel) {
     return static_cast<size_t>(blocks) * tr.type_size;
 }
 
+namespace {
+// Buffers this large come from the kernel already zeroed (glibc maps every allocation above its largest mmap
+// threshold, 32 MiB, directly): they are mapped here and not memset, so pages a user never touches (the fast
+// planner's shape pass allocates batch-1000 activations it never reads) cost neither time nor memory. Under
+// AddressSanitizer every buffer goes through the allocator, so out-of-bounds accesses keep their red zones.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMapLarge = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kMapLarge = false;
+#else
+constexpr bool kMapLarge = true;
+#endif
+#else
+constexpr bool kMapLarge = true;
+#endif
+constexpr size_t kMapBytes = size_t{32} << 20;
+}  // namespace
+
 Tensor::Buffer::Buffer(size_t bytes) : n(bytes) {
-    const size_t alloc = ((bytes + 63) / 64) * 64 + 64;  // room for vector over-reads at the end
+    alloc = ((bytes + 63) / 64) * 64 + 64;  // room for vector over-reads at the end
+    if (kMapLarge && alloc >= kMapBytes) {
+        void* m = ::mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED) {  // page-aligned, zero-filled on first touch
+            p = static_cast<uint8_t*>(m);
+            mapped = true;
+            return;
+        }
+    }
     p = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
     EDGEQ_CHECK_MSG(p != nullptr, "out of memory");
     std::memset(p, 0, alloc);
 }
-Tensor::Buffer::~Buffer() { std::free(p); }
+Tensor::Buffer::~Buffer() {
+    if (mapped) {
+        ::munmap(p, alloc);
+    } else {
+        std::free(p);
+    }
+}
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
     for (int64_t d : shape_) EDGEQ_CHECK_MSG(d >= 0, "negative dimension");

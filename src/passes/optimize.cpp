@@ -309,6 +309,69 @@ void fold_batchnorm(Model& m, OptimizeReport& rep) {
     }
 }
 
+// Conv followed by Add of a constant that is the same over the batch and the spatial positions (shape [M,1,1],
+// [1,M,1,1], [1] or a scalar; what PyTorch exports for a bias=False conv plus a separate bias, and mnist-8's
+// Conv -> Add(B)): the constant becomes (part of) the conv's bias, so the quantizer and the integer executor see
+// one biased Conv. Exact in real arithmetic; the float sum b + t is rounded once, where the graph rounded
+// (conv + b) + t after the accumulation (same as ONNX Runtime's ConvAddFusion).
+void fold_conv_add(Model& m, OptimizeReport& rep) {
+    Graph& g = m.graph;
+    for (bool changed = true; changed;) {
+        changed = false;
+        const auto uses = consumers_of(g);
+        const auto outs = graph_outputs(g);
+        std::set<std::string> captured;
+        collect_captured(g, captured);
+        for (size_t i = 0; i < g.nodes.size() && !changed; ++i) {
+            Node& p = g.nodes[i];
+            if (!p.domain.empty() || p.op_type != "Conv" || p.outputs.empty() || p.inputs.size() < 2) continue;
+            if (!g.initializers.count(p.inputs[1])) continue;
+            const bool has_bias = p.inputs.size() > 2 && !p.inputs[2].empty();
+            if (has_bias && !g.initializers.count(p.inputs[2])) continue;
+            const std::string& y = p.outputs[0];
+            auto u = uses.find(y);
+            if (u == uses.end() || u->second.size() != 1 || outs.count(y) || captured.count(y)) continue;
+            const size_t ci = u->second[0];
+            const Node& c = g.nodes[ci];
+            if (!c.domain.empty() || c.op_type != "Add" || c.inputs.size() != 2 || c.outputs.size() != 1) continue;
+            const std::string& other = c.inputs[0] == y ? c.inputs[1] : c.inputs[0];
+            auto it = g.initializers.find(other);
+            if (it == g.initializers.end() || it->second.dtype() != DType::F32) continue;
+            const Tensor& W = g.initializers.at(p.inputs[1]);
+            const Tensor& T = it->second;
+            if (W.dtype() != DType::F32 || W.rank() < 3) continue;
+            const int64_t M = W.dim(0), r = W.rank(), k = T.rank();
+            // Right-aligned broadcasting: T's last dims line up with the output's; only the channel axis (1) may
+            // differ from 1, and T must not add axes the output lacks (that would change the output shape).
+            if (k > r) continue;
+            bool per_channel = true;
+            for (int64_t d = 0; d < k; ++d) {
+                const int64_t axis = r - k + d, n = T.dim(d);
+                if (n != 1 && !(axis == 1 && n == M)) per_channel = false;
+            }
+            if (!per_channel) continue;
+            const auto t = T.to_f32();
+            std::vector<float> bias(static_cast<size_t>(M), 0.f);
+            if (has_bias) {
+                const Tensor& B = g.initializers.at(p.inputs[2]);
+                if (B.dtype() != DType::F32 || B.numel() != M) continue;
+                bias = B.to_f32();
+            }
+            for (int64_t o = 0; o < M; ++o) bias[static_cast<size_t>(o)] += t[t.size() == 1 ? 0 : static_cast<size_t>(o)];
+            std::string bname = c.outputs[0] + "_bias_edgeq";
+            while (g.initializers.count(bname)) bname += "_";
+            g.initializers[bname] = Tensor::from_vector<float>(DType::F32, {M}, bias);
+            if (p.inputs.size() < 3) p.inputs.resize(3);
+            p.inputs[2] = bname;
+            p.outputs[0] = c.outputs[0];
+            rep.log.push_back("folded " + c.describe() + " into the bias of " + p.describe());
+            ++rep.adds_folded;
+            g.nodes.erase(g.nodes.begin() + static_cast<ptrdiff_t>(ci));
+            changed = true;
+        }
+    }
+}
+
 // ---- 4. bias + activation fusion ------------------------------------------------------------------
 
 struct Act {
@@ -583,6 +646,7 @@ Result<OptimizeReport> optimize(Model& m, const OptimizeOptions& opts) {
     if (opts.fold_constants) EDGEQ_RETURN_IF_ERROR(fold_constants(m, opts, rep));
     if (opts.remove_identity) remove_identity(m, rep);
     if (opts.fold_batchnorm) fold_batchnorm(m, rep);
+    if (opts.fold_conv_add) fold_conv_add(m, rep);
     if (opts.fuse) fuse(m, rep);
     if (opts.remove_dead) remove_dead(m, rep);
     EDGEQ_RETURN_IF_ERROR(graph::verify(m.graph));

@@ -4,7 +4,8 @@
 //   1. constants: Constant nodes become initializers; nodes whose inputs are all constant are evaluated with
 //      the reference ops and replaced by their results; Shape/Size of statically shaped values are folded.
 //   2. identity: Identity and inference-mode Dropout are removed (consumers rewired).
-//   3. batchnorm: BatchNormalization after Conv / ConvTranspose / Gemm folded into the weights and bias.
+//   3. batchnorm: BatchNormalization after Conv / ConvTranspose / Gemm folded into the weights and bias;
+//      conv_add: Add of a per-channel (or scalar) constant after Conv folded into the Conv's bias.
 //   4. fusion: bias Add after MatMul, and a following activation (Relu, LeakyRelu, Clip, Sigmoid, Tanh,
 //      HardSigmoid, HardSwish) fused into com.edgeq FusedConv / FusedGemm / FusedMatMul.
 //   5. dead: nodes whose outputs nothing uses are removed; unused initializers dropped.
@@ -25,6 +26,7 @@ struct OptimizeOptions {
     bool fold_constants = true;
     bool remove_identity = true;
     bool fold_batchnorm = true;
+    bool fold_conv_add = true;
     bool fuse = true;
     bool remove_dead = true;
     int64_t max_folded_bytes = 64 << 20;  // don't materialise larger constants
@@ -39,6 +41,7 @@ struct OptimizeReport {
     int constants_folded = 0;
     int identities_removed = 0;
     int batchnorms_folded = 0;
+    int adds_folded = 0;  // Conv -> Add(per-channel constant) folded into the Conv's bias
     int activations_fused = 0;
     int biases_fused = 0;
     int dead_removed = 0;

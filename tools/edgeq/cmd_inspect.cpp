@@ -113,7 +113,8 @@ Status inspect_onnx(const InspectOptions& o) {
         if (after) {
             j["optimized"] = stats_json(*after);
             j["optimizer"] = {{"constants_folded", rep->constants_folded}, {"identities_removed", rep->identities_removed},
-                              {"batchnorms_folded", rep->batchnorms_folded}, {"activations_fused", rep->activations_fused},
+                              {"batchnorms_folded", rep->batchnorms_folded}, {"adds_folded", rep->adds_folded},
+                              {"activations_fused", rep->activations_fused},
                               {"biases_fused", rep->biases_fused}, {"dead_removed", rep->dead_removed}};
         }
         std::printf("%s\n", j.dump(1).c_str());
@@ -129,9 +130,10 @@ Status inspect_onnx(const InspectOptions& o) {
     print_stats("graph", before);
     if (after) {
         print_stats("optimized", *after);
-        std::printf("  optimizer: %d constants folded, %d Identity/Dropout removed, %d BatchNorm folded, %d activations "
-                    "and %d biases fused, %d dead nodes removed\n",
-                    rep->constants_folded, rep->identities_removed, rep->batchnorms_folded, rep->activations_fused,
+        std::printf("  optimizer: %d constants folded, %d Identity/Dropout removed, %d BatchNorm and %d Add folded, %d "
+                    "activations and %d biases fused, %d dead nodes removed\n",
+                    rep->constants_folded, rep->identities_removed, rep->batchnorms_folded, rep->adds_folded,
+                    rep->activations_fused,
                     rep->biases_fused, rep->dead_removed);
     }
     return Status::Ok();

@@ -1630,6 +1630,7 @@ Result<PtqReport> quantize_onnx(Model& m, const PtqOptions& o, const Calibration
     oo.fuse = false;
     EDGEQ_ASSIGN_OR_RETURN(auto orep, passes::optimize(m, oo));
     if (orep.batchnorms_folded) rep.log.push_back("prepare: " + std::to_string(orep.batchnorms_folded) + " BatchNormalization folded");
+    if (orep.adds_folded) rep.log.push_back("prepare: " + std::to_string(orep.adds_folded) + " Conv -> Add(constant) folded into the bias");
     if (o.equalize) {
         EDGEQ_ASSIGN_OR_RETURN(auto pairs, cross_layer_equalize(m, rep.log));
         if (pairs == 0) rep.log.push_back("equalize: no Conv/Gemm/MatMul -> Relu -> Conv/Gemm/MatMul pair found");

@@ -31,7 +31,9 @@ struct OpContext {
     SubgraphRunner run_subgraph;          // for control-flow ops
     // Only the outputs' shapes and dtypes are wanted (the fast planner's shape pass): ops whose arithmetic costs
     // far more than their output's size (Conv, Gemm, MatMul, pooling, RNNs, integer Conv/MatMul) validate
-    // their inputs as usual and return zero-filled outputs of the right shape without computing them.
+    // their inputs as usual and return zero-filled outputs of the right shape without computing them; so do
+    // QuantizeLinear / DequantizeLinear (element-wise, but a batch-1000 activation through the exact double
+    // arithmetic cost seconds of planning).
     bool shape_only = false;
 
     size_t num_inputs() const { return inputs.size(); }

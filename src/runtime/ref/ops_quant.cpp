@@ -267,6 +267,10 @@ Status op_quantize_linear(OpContext& ctx) {
         prec = *p;
     }
     EDGEQ_ASSIGN_OR_RETURN(const QLayout l, quant_layout(ctx, x, scale, zp));
+    if (ctx.shape_only) {  // validated above; the planner's shape pass wants only the output's shape and type
+        ctx.outputs[0] = Tensor(out_type, x.shape());
+        return Status::Ok();
+    }
 
     const std::vector<double> xv = read_doubles(x);
     const std::vector<double> sv = read_doubles(scale);
@@ -304,6 +308,10 @@ Status op_dequantize_linear(OpContext& ctx) {
         out_type = *t;
     }
     EDGEQ_ASSIGN_OR_RETURN(const QLayout l, quant_layout(ctx, x, scale, zp));
+    if (ctx.shape_only) {
+        ctx.outputs[0] = Tensor(out_type, x.shape());
+        return Status::Ok();
+    }
 
     std::vector<int64_t> xv, zv(1, 0);
     read_ints(x, xv);
