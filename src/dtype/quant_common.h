@@ -13,6 +13,7 @@
 // "Weighted error" is  sum_i w_i * (x_i - xhat_i)^2  (or |x_i - xhat_i| with use_mad).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <cstring>
 
@@ -28,6 +29,14 @@ inline int nearest_int(float v) {
     int32_t bits;
     std::memcpy(&bits, &shifted, sizeof bits);
     return (bits & 0x007fffff) - 0x00400000;
+}
+
+// Float -> int32 truncation as x86's cvttss2si performs it, which is what ggml's C casts (e.g. (int8_t)roundf(v))
+// compile to: NaN and values outside [-2^31, 2^31) give INT32_MIN. Casting such a float directly is undefined
+// behaviour in C++ (UBSan float-cast-overflow); this keeps ggml's bytes (e.g. Q8_0 of a block whose scale is
+// denormal: 1/d overflows to inf and those levels become (int8_t)INT32_MIN = 0) without it.
+inline int32_t trunc_i32_x86(float v) {
+    return (v >= -2147483648.0f && v < 2147483648.0f) ? static_cast<int32_t>(v) : INT32_MIN;
 }
 
 // Symmetric ("type-0") quantization x ~ scale * (L - nmax), L in [0, 2*nmax - 1].

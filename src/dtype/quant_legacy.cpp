@@ -74,8 +74,8 @@ void q4_0_ref(const float* x, block_q4_0* y, int64_t nb) {
         y[i].d = f32_to_fp16(d);
         for (int j = 0; j < QK4_0 / 2; ++j) {
             const float x0 = x[j] * id, x1 = x[QK4_0 / 2 + j] * id;
-            const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f))));
-            const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f))));
+            const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(trunc_i32_x86(x0 + 8.5f)))));
+            const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(trunc_i32_x86(x1 + 8.5f)))));
             y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
         }
     }
@@ -95,7 +95,7 @@ void q5_0_ref(const float* x, block_q5_0* y, int64_t nb) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = f32_to_fp16(d);
         for (int j = 0; j < QK5_0; ++j) {
-            L[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(x[j] * id + 16.5f))));
+            L[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(trunc_i32_x86(x[j] * id + 16.5f)))));
         }
         pack_q5(L, y[i].qs, y[i].qh);
     }
@@ -115,8 +115,8 @@ void q4_1_ref(const float* x, block_q4_1* y, int64_t nb) {
         y[i].m = f32_to_fp16(min);
         for (int j = 0; j < QK4_1 / 2; ++j) {
             const float x0 = (x[j] - min) * id, x1 = (x[QK4_1 / 2 + j] - min) * id;
-            const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 0.5f))));
-            const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 0.5f))));
+            const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(trunc_i32_x86(x0 + 0.5f)))));
+            const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(trunc_i32_x86(x1 + 0.5f)))));
             y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
         }
     }
@@ -134,7 +134,7 @@ void q5_1_ref(const float* x, block_q5_1* y, int64_t nb) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = f32_to_fp16(d);
         y[i].m = f32_to_fp16(min);
-        for (int j = 0; j < QK5_1; ++j) L[j] = static_cast<uint8_t>(static_cast<int>((x[j] - min) * id + 0.5f));
+        for (int j = 0; j < QK5_1; ++j) L[j] = static_cast<uint8_t>(trunc_i32_x86((x[j] - min) * id + 0.5f));
         pack_q5(L, y[i].qs, y[i].qh);
     }
 }
@@ -147,7 +147,7 @@ void q8_0_ref(const float* x, block_q8_0* y, int64_t nb) {
         const float d = amax / 127;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = f32_to_fp16(d);
-        for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+        for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(trunc_i32_x86(std::round(x[j] * id)));
     }
 }
 
@@ -160,8 +160,8 @@ void q8_1_ref(const float* x, block_q8_1* y, int64_t nb) {
         y[i].d = f32_to_fp16(d);
         int sum = 0;
         for (int j = 0; j < QK8_1 / 2; ++j) {
-            y[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
-            y[i].qs[QK8_1 / 2 + j] = static_cast<int8_t>(std::round(x[QK8_1 / 2 + j] * id));
+            y[i].qs[j] = static_cast<int8_t>(trunc_i32_x86(std::round(x[j] * id)));
+            y[i].qs[QK8_1 / 2 + j] = static_cast<int8_t>(trunc_i32_x86(std::round(x[QK8_1 / 2 + j] * id)));
             sum += y[i].qs[j];
             sum += y[i].qs[QK8_1 / 2 + j];
         }

@@ -352,7 +352,7 @@ namespace {
 class BlockCodec {
   public:
     BlockCodec(const BlockTarget& t, int64_t rows, int64_t cols, const float* importance)
-        : t_(t), rows_(rows), cols_(cols), importance_(importance) {
+        : t_(t), importance_(importance) {
         blck_ = traits(t.type).block_size;
         tsize_ = traits(t.type).type_size;
         EDGEQ_CHECK(!t.int_format || t.type == DType::Q4_1);
@@ -436,7 +436,6 @@ class BlockCodec {
 
   private:
     BlockTarget t_;
-    int64_t rows_, cols_;
     const float* importance_;
     int64_t blck_ = 0, group_ = 0;
     size_t tsize_ = 0, row_bytes_ = 0;

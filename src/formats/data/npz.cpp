@@ -83,7 +83,7 @@ Result<std::map<std::string, Tensor>> read_npz(const std::string& path) {
     int64_t eocd = -1;
     const uint64_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
     for (uint64_t p = size - 22 + 1; p-- > lowest;) {
-        if (d[p] == 0x50 && d[p + 1] == 0x4b && d[p + 2] == 0x05 && d[p + 3] == 0x06) {
+        if (Reader{d, size, p}.get(4) == kEocdSig) {
             eocd = static_cast<int64_t>(p);
             break;
         }

@@ -115,7 +115,6 @@ private:
     uint64_t data_offset_ = 0;
     uint64_t size_ = 0;
     const uint8_t* base_ = nullptr;
-    int fd_ = -1;                       // unused: the mapping is owned by map_
     std::unique_ptr<MappedFile> map_;
     std::vector<KV> kvs_;
     std::vector<TensorInfo> tensors_;
