@@ -23,7 +23,7 @@ size_t quantize_Q6_K_avx2(const float*, void*, int64_t, int64_t, const float*);
 
 namespace {
 
-constexpr FastQuantizer kRows[] = {
+constexpr FastQuantizer kQuantRows[] = {
     {DType::Q8_0, Isa::Avx2, &quants::quantize_Q8_0_avx2, "quantize_q8_0__avx2"},
     {DType::Q4_0, Isa::Avx2, &quants::quantize_Q4_0_avx2, "quantize_q4_0__avx2"},
     {DType::Q4_1, Isa::Avx2, &quants::quantize_Q4_1_avx2, "quantize_q4_1__avx2"},
@@ -39,9 +39,9 @@ constexpr FastQuantizer kRows[] = {
     {DType::Q6_K, Isa::Avx2, &quants::quantize_Q6_K_avx2, "quantize_q6_K__avx2_8lane"},
 };
 
-const FastQuantizer* best_row(DType t) {
+const FastQuantizer* best_quant_row(DType t) {
     const FastQuantizer* best = nullptr;
-    for (const auto& r : kRows) {
+    for (const auto& r : kQuantRows) {
         if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
     }
     return best;
@@ -50,16 +50,16 @@ const FastQuantizer* best_row(DType t) {
 }  // namespace
 
 std::span<const FastQuantizer> fast_quantizers() {
-    return kRows;
+    return kQuantRows;
 }
 
 QuantizeFn selected_quantizer(DType t) {
-    const FastQuantizer* r = best_row(t);
+    const FastQuantizer* r = best_quant_row(t);
     return r ? r->fn : traits(t).quantize;
 }
 
 const char* selected_quantizer_name(DType t) {
-    const FastQuantizer* r = best_row(t);
+    const FastQuantizer* r = best_quant_row(t);
     return r ? r->name : "reference";
 }
 

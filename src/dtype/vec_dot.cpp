@@ -438,7 +438,7 @@ VecDotFn ref_fn(DType w) {
     }
 }
 
-constexpr FastVecDot kRows[] = {
+constexpr FastVecDot kDotRows[] = {
     {DType::Q8_0, Isa::Avx2, &vdot::q8_0_q8_0_avx2, "vec_dot_q8_0_q8_0__avx2"},
     {DType::Q4_0, Isa::Avx2, &vdot::q4_0_q8_0_avx2, "vec_dot_q4_0_q8_0__avx2"},
     {DType::Q5_0, Isa::Avx2, &vdot::q5_0_q8_0_avx2, "vec_dot_q5_0_q8_0__avx2"},
@@ -492,9 +492,9 @@ const FastVecDotTile* best_tile(DType t) {
     return best;
 }
 
-const FastVecDot* best_row(DType t) {
+const FastVecDot* best_dot_row(DType t) {
     const FastVecDot* best = nullptr;
-    for (const auto& r : kRows) {
+    for (const auto& r : kDotRows) {
         if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
     }
     return best;
@@ -543,15 +543,15 @@ float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act) {
     return vec_dot_ref_fn(w)(n, wrow, act);
 }
 
-std::span<const FastVecDot> fast_vec_dots() { return kRows; }
+std::span<const FastVecDot> fast_vec_dots() { return kDotRows; }
 
 VecDotFn selected_vec_dot(DType w) {
-    const FastVecDot* r = best_row(w);
+    const FastVecDot* r = best_dot_row(w);
     return r ? r->fn : vec_dot_ref_fn(w);
 }
 
 const char* selected_vec_dot_name(DType w) {
-    const FastVecDot* r = best_row(w);
+    const FastVecDot* r = best_dot_row(w);
     return r ? r->name : "reference";
 }
 

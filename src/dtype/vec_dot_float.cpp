@@ -109,7 +109,7 @@ VecDotTileFn ref_tile(DType w) {
     }
 }
 
-constexpr FastFloatDotTile kTiles[] = {
+constexpr FastFloatDotTile kFloatTiles[] = {
     {DType::F32, Isa::Avx2, &vdot::f32_tile_avx2, "float_dot_tile_f32__avx2"},
     {DType::F16, Isa::Avx2, &vdot::f16_tile_avx2, "float_dot_tile_f16__avx2"},
     {DType::BF16, Isa::Avx2, &vdot::bf16_tile_avx2, "float_dot_tile_bf16__avx2"},
@@ -138,7 +138,7 @@ VecDotFn ref_vec_dot_row(DType w) {
 
 const FastFloatDotTile* best(DType t) {
     const FastFloatDotTile* b = nullptr;
-    for (const auto& r : kTiles)
+    for (const auto& r : kFloatTiles)
         if (r.type == t && isa_enabled(r.isa) && (!b || r.isa > b->isa)) b = &r;
     return b;
 }
@@ -160,7 +160,7 @@ void float_dot_tile_ref(DType w, int64_t n, const void* wrows, size_t w_stride, 
     f(n, wrows, w_stride, nw, act, a_stride, na, y, y_stride);
 }
 
-std::span<const FastFloatDotTile> fast_float_dot_tiles() { return kTiles; }
+std::span<const FastFloatDotTile> fast_float_dot_tiles() { return kFloatTiles; }
 
 float float_vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act) {
     const VecDotFn f = ref_vec_dot_row(w);

@@ -9,17 +9,9 @@
 #include "formats/data/npz.h"
 
 namespace edgeq {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suf) {
-    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-}  // namespace
-
 Result<Tensor> load_array(const std::string& path, const std::string& prefer) {
-    if (ends_with(path, ".npy")) return data::read_npy(path);
-    if (!ends_with(path, ".npz")) return data::read_idx(path);
+    if (path.ends_with(".npy")) return data::read_npy(path);
+    if (!path.ends_with(".npz")) return data::read_idx(path);
     EDGEQ_ASSIGN_OR_RETURN(auto m, data::read_npz(path));
     if (m.empty()) return Corrupt(path + ": archive has no .npy entries");
     std::vector<std::string> keys{prefer};

@@ -9,14 +9,6 @@
 #include "formats/data/npy.h"
 
 namespace edgeq {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suf) {
-    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-}  // namespace
-
 Result<Preprocess> parse_preprocess(const std::string& spec) {
     Preprocess p;
     if (spec.empty()) return p;
@@ -73,7 +65,7 @@ Result<std::unique_ptr<ImageSet>> ImageSet::open(const graph::Model& model, cons
         s->per_image_ *= in.shape[i].value;
     }
     Shape shape;
-    if (ends_with(images, ".npy")) {
+    if (images.ends_with(".npy")) {
         EDGEQ_ASSIGN_OR_RETURN(s->mapped_, MappedFile::open(images));
         EDGEQ_ASSIGN_OR_RETURN(auto v, data::view_npy({s->mapped_->data(), static_cast<size_t>(s->mapped_->size())},
                                                       images));

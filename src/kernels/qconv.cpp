@@ -18,7 +18,7 @@
 namespace edgeq::kernels {
 namespace {
 
-inline int32_t wrap_add(int32_t x, int32_t y) {
+inline int32_t wrap_add_i32(int32_t x, int32_t y) {
     return static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
 }
 
@@ -39,7 +39,7 @@ void transpose_t(const T* x, int64_t rows, int64_t cols, int64_t ldx, T* y, int6
 
 // The U8 / S8 / F32 epilogue of one accumulator (qgemm.h "Definitions"; same expressions as ref::qgemm_u8s8).
 inline void store(const QDwConvArgs& a, int64_t c, int32_t acc, int64_t i) {
-    if (a.bias) acc = wrap_add(acc, a.bias[c]);
+    if (a.bias) acc = wrap_add_i32(acc, a.bias[c]);
     if (a.out == QOut::F32) {
         const float s = a.a_scale * a.b_scale[c];
         float y = static_cast<float>(acc) * s;
@@ -314,7 +314,7 @@ void qdwconv_nhwc_pack(const int8_t* w, const int32_t* w_zero, const int32_t* bi
             wt[t * C + c] = static_cast<int16_t>(v);
             sum += v;
         }
-        bias0[c] = wrap_add(bias ? bias[c] : 0, static_cast<int32_t>(static_cast<uint32_t>(-a_zero) *
+        bias0[c] = wrap_add_i32(bias ? bias[c] : 0, static_cast<int32_t>(static_cast<uint32_t>(-a_zero) *
                                                                      static_cast<uint32_t>(sum)));
     }
 }
@@ -336,7 +336,7 @@ void qdwconv_nhwc_ref(const QDwNhwcArgs& a) {
                                                       : int32_t{static_cast<const uint8_t*>(a.x)[i]};
                         acc += xv * a.w[(ky * a.KW + kx) * C + c];
                     }
-                store(e, c, wrap_add(acc, a.bias0[c]), (oy * a.OW + ox) * C + c);
+                store(e, c, wrap_add_i32(acc, a.bias0[c]), (oy * a.OW + ox) * C + c);
             }
 }
 
@@ -356,7 +356,7 @@ void qconv_direct_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, boo
                     wp[(((ky * Q + k / 4) * OB + oc / 16) * 16 + oc % 16) * 4 + k % 4] = v;
                     sum += v;
                 }
-        bias0[oc] = wrap_add(bias ? bias[oc] : 0,
+        bias0[oc] = wrap_add_i32(bias ? bias[oc] : 0,
                              static_cast<int32_t>(static_cast<uint32_t>(-zu) * static_cast<uint32_t>(sum)));
     }
 }
@@ -379,7 +379,7 @@ void qconv_direct_ref(const QConvDirectArgs& a) {
                         acc += int32_t{static_cast<uint8_t>(row[k] ^ flip)} *
                                a.w[(((ky * Q + k / 4) * OB + oc / 16) * 16 + oc % 16) * 4 + k % 4];
                 }
-                store(e, oc, wrap_add(acc, a.bias0[oc]), (oy * a.OW + ox) * a.OC + oc);
+                store(e, oc, wrap_add_i32(acc, a.bias0[oc]), (oy * a.OW + ox) * a.OC + oc);
             }
 }
 
@@ -401,7 +401,7 @@ void qconv_c1_pack(const int8_t* w, const int32_t* bias, int32_t a_zero, bool a_
                 }
                 wp[(ky * G + g) * OC + oc] = static_cast<int32_t>(v);
             }
-        bias0[oc] = wrap_add(bias ? bias[oc] : 0,
+        bias0[oc] = wrap_add_i32(bias ? bias[oc] : 0,
                              static_cast<int32_t>(static_cast<uint32_t>(-zu) * static_cast<uint32_t>(sum)));
     }
 }
@@ -425,7 +425,7 @@ void qconv_c1_ref(const QConvC1Args& a) {
                             acc += int32_t{static_cast<uint8_t>(x[(oy + ky) * a.wp + ox + 4 * g + t] ^ flip)} *
                                    int32_t{static_cast<int8_t>(wv >> (8 * t))};
                     }
-                store(e, oc, wrap_add(acc, a.bias0[oc]), (oc * a.OH + oy) * a.OW + ox);
+                store(e, oc, wrap_add_i32(acc, a.bias0[oc]), (oc * a.OH + oy) * a.OW + ox);
             }
 }
 

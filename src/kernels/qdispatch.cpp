@@ -26,39 +26,39 @@ QGroupGemmFn qgemm_group__avxvnni_fn(int bits);
 namespace {
 
 template <typename F>
-void (*erase(F f))() {
+void (*erase_q(F f))() {
     return reinterpret_cast<void (*)()>(f);
 }
 
 std::vector<QKernelRow> make_rows() {
     std::vector<QKernelRow> rows = {
-        {QOp::Gemm8, Isa::Ref, false, "qgemm_u8s8__ref_1x1", 1, 1, erase(&ref::qgemm_u8s8)},
-        {QOp::Gemm8, Isa::Avx2, false, "qgemm_u8s8__avx2_3x16", 3, 16, erase(&x86::qgemm_u8s8__avx2_3x16)},
+        {QOp::Gemm8, Isa::Ref, false, "qgemm_u8s8__ref_1x1", 1, 1, erase_q(&ref::qgemm_u8s8)},
+        {QOp::Gemm8, Isa::Avx2, false, "qgemm_u8s8__avx2_3x16", 3, 16, erase_q(&x86::qgemm_u8s8__avx2_3x16)},
         {QOp::Gemm8, Isa::Avx512Vnni, false, "qgemm_u8s8__avx512vnni_8x32", 8, 32,
-         erase(&x86::qgemm_u8s8__avx512vnni_8x32)},
+         erase_q(&x86::qgemm_u8s8__avx512vnni_8x32)},
         {QOp::Gemm8, Isa::Avx512Vnni, false, "qgemm_u8s8__avx512vnni_ymm_6x16", 6, 16,
-         erase(&x86::qgemm_u8s8__avx512vnni_ymm_6x16)},
-        {QOp::Gemm4g, Isa::Ref, false, "qgemm_u8s4g_f32__ref_1x1", 1, 1, erase(&ref::qgemm_u8s4g_f32)},
+         erase_q(&x86::qgemm_u8s8__avx512vnni_ymm_6x16)},
+        {QOp::Gemm4g, Isa::Ref, false, "qgemm_u8s4g_f32__ref_1x1", 1, 1, erase_q(&ref::qgemm_u8s4g_f32)},
         {QOp::Gemm4g, Isa::Avx2, false, "qgemm_u8s4g_f32__avx2_2x16", 2, 16,
-         erase(&x86::qgemm_u8s4g_f32__avx2_2x16)},
+         erase_q(&x86::qgemm_u8s4g_f32__avx2_2x16)},
         {QOp::Gemm4g, Isa::Avx512Vnni, false, "qgemm_u8s4g_f32__avx512vnni_4x32", 4, 32,
-         erase(&x86::qgemm_u8s4g_f32__avx512vnni_4x32)},
+         erase_q(&x86::qgemm_u8s4g_f32__avx512vnni_4x32)},
         {QOp::Gemm4g, Isa::Avx512Vnni, false, "qgemm_u8s4g_f32__avx512vnni_ymm_2x16", 2, 16,
-         erase(&x86::qgemm_u8s4g_f32__avx512vnni_ymm_2x16)},
-        {QOp::Gemm2g, Isa::Ref, false, "qgemm_u8s2g_f32__ref_1x1", 1, 1, erase(&ref::qgemm_u8s2g_f32)},
+         erase_q(&x86::qgemm_u8s4g_f32__avx512vnni_ymm_2x16)},
+        {QOp::Gemm2g, Isa::Ref, false, "qgemm_u8s2g_f32__ref_1x1", 1, 1, erase_q(&ref::qgemm_u8s2g_f32)},
         {QOp::Gemm2g, Isa::Avx2, false, "qgemm_u8s2g_f32__avx2_2x16", 2, 16,
-         erase(&x86::qgemm_u8s2g_f32__avx2_2x16)},
+         erase_q(&x86::qgemm_u8s2g_f32__avx2_2x16)},
         {QOp::Gemm2g, Isa::Avx512Vnni, false, "qgemm_u8s2g_f32__avx512vnni_4x32", 4, 32,
-         erase(&x86::qgemm_u8s2g_f32__avx512vnni_4x32)},
+         erase_q(&x86::qgemm_u8s2g_f32__avx512vnni_4x32)},
         {QOp::Gemm2g, Isa::Avx512Vnni, false, "qgemm_u8s2g_f32__avx512vnni_ymm_2x16", 2, 16,
-         erase(&x86::qgemm_u8s2g_f32__avx512vnni_ymm_2x16)},
+         erase_q(&x86::qgemm_u8s2g_f32__avx512vnni_ymm_2x16)},
     };
     if (QGemmFn f = x86::qgemm_u8s8__avxvnni_fn())
-        rows.push_back({QOp::Gemm8, Isa::Avx2, true, "qgemm_u8s8__avxvnni_6x16", 6, 16, erase(f)});
+        rows.push_back({QOp::Gemm8, Isa::Avx2, true, "qgemm_u8s8__avxvnni_6x16", 6, 16, erase_q(f)});
     if (QGroupGemmFn f = x86::qgemm_group__avxvnni_fn(4))
-        rows.push_back({QOp::Gemm4g, Isa::Avx2, true, "qgemm_u8s4g_f32__avxvnni_2x16", 2, 16, erase(f)});
+        rows.push_back({QOp::Gemm4g, Isa::Avx2, true, "qgemm_u8s4g_f32__avxvnni_2x16", 2, 16, erase_q(f)});
     if (QGroupGemmFn f = x86::qgemm_group__avxvnni_fn(2))
-        rows.push_back({QOp::Gemm2g, Isa::Avx2, true, "qgemm_u8s2g_f32__avxvnni_2x16", 2, 16, erase(f)});
+        rows.push_back({QOp::Gemm2g, Isa::Avx2, true, "qgemm_u8s2g_f32__avxvnni_2x16", 2, 16, erase_q(f)});
     return rows;
 }
 

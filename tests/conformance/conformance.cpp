@@ -2,14 +2,16 @@
 // the given suite roots runs through onnxio::load_model + runtime::run_reference and is compared with the
 // outputs ONNX recorded.
 //
-//   test_conformance [--filter SUBSTR] [--list-skipped] [--ops-md FILE] [--timeout S] [-j N] [--no-fork] [-v]
-//                    DIR...
+//   test_conformance [--filter SUBSTR] [--shard K/N] [--list-skipped] [--ops-md FILE] [--timeout S] [-j N]
+//                    [--no-fork] [-v] DIR...
 //
 // DIR is a suite root (its sub-folders holding model.onnx are tests) or one test folder; a DIR starting with
 // "@shared/" is taken relative to $EDGEQ_SHARED (default: ../shared beside the repository). Without DIRs:
 // Debian's libonnx-testdata suites (node, pytorch-converted, pytorch-operator, simple) and
 // $EDGEQ_SHARED/assets/onnx_node_tests/onnx-git-quant-subset.
 //
+// --shard K/N runs every N-th test starting with the K-th (0-based) of the discovered, sorted list, so that ctest
+// can run the suite as N tests side by side (CMakeLists.txt registers onnx_conformance_K for K < 4).
 // Verdicts: PASS; FAIL (load/run error, wrong dtype/shape/values, crash, timeout); SKIP (an op the reference
 // executor lacks, or an element/value type edgeq cannot hold — the reason is listed). Each test runs in a
 // forked child with a timeout, so a crashing op is a failed test, not a dead run.
@@ -398,8 +400,8 @@ std::string shared_dir() {
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: test_conformance [--filter SUBSTR] [--list-skipped] [--ops-md FILE] [--timeout S] [-j N]\n"
-                 "                        [--no-fork] [-v] [DIR...]\n");
+                 "usage: test_conformance [--filter SUBSTR] [--shard K/N] [--list-skipped] [--ops-md FILE] [--timeout S]\n"
+                 "                        [-j N] [--no-fork] [-v] [DIR...]\n");
 }
 
 struct OpStats {
@@ -474,7 +476,7 @@ bool write_ops_md(const std::string& path, const std::map<std::string, OpStats>&
 int main(int argc, char** argv) {
     std::string filter, ops_md;
     bool list_skipped = false, no_fork = false, verbose = false;
-    int timeout_s = 120, jobs = 1;
+    int timeout_s = 120, jobs = 1, shard = 0, shards = 1;
     std::vector<std::string> roots, root_labels;  // labels: as shown in docs (no machine-specific paths)
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -486,7 +488,16 @@ int main(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--filter") filter = next();
-        else if (a == "--list-skipped") list_skipped = true;
+        else if (a == "--shard") {
+            const std::string v = next();
+            const size_t slash = v.find('/');
+            shard = std::atoi(v.substr(0, slash).c_str());
+            shards = slash == std::string::npos ? 0 : std::atoi(v.substr(slash + 1).c_str());
+            if (shards < 1 || shard < 0 || shard >= shards) {
+                std::fprintf(stderr, "test_conformance: --shard wants K/N with 0 <= K < N, got '%s'\n", v.c_str());
+                return 2;
+            }
+        } else if (a == "--list-skipped") list_skipped = true;
         else if (a == "--ops-md") ops_md = next();
         else if (a == "--timeout") timeout_s = std::max(1, std::atoi(next().c_str()));
         else if (a == "-j") jobs = std::max(1, std::atoi(next().c_str()));
@@ -513,7 +524,16 @@ int main(int argc, char** argv) {
         root_labels = roots;
         root_labels.back() = "$EDGEQ_SHARED/assets/onnx_node_tests/onnx-git-quant-subset";
     }
-    const auto tests = discover(roots, filter);
+    if (!ops_md.empty() && shards > 1) {
+        std::fprintf(stderr, "test_conformance: --ops-md needs the whole suite, not a --shard\n");
+        return 2;
+    }
+    std::vector<TestCase> tests;
+    {
+        auto all = discover(roots, filter);
+        for (size_t i = 0; i < all.size(); ++i)
+            if (static_cast<int>(i % static_cast<size_t>(shards)) == shard) tests.push_back(std::move(all[i]));
+    }
     std::vector<Outcome> outcomes(tests.size());
     ::signal(SIGPIPE, SIG_IGN);
 

@@ -16,8 +16,8 @@
 namespace edgeq {
 namespace {
 
-constexpr const char* kModel = "fixtures/llm/models/stories260K-F32.gguf";
-constexpr const char* kText = "assets/datasets/text/tinystories_sample.txt";
+constexpr const char* kImxModel = "fixtures/llm/models/stories260K-F32.gguf";
+constexpr const char* kImxText = "assets/datasets/text/tinystories_sample.txt";
 
 double kld_mean(const fs::path& model, const fs::path& text, const fs::path& base) {
     const auto r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "-q",
@@ -28,8 +28,8 @@ double kld_mean(const fs::path& model, const fs::path& text, const fs::path& bas
 }
 
 TEST(ImatrixCli, WritesLlamaImatrixThatLowersQuantizedKld) {
-    EDGEQ_REQUIRE_SHARED(model, kModel);
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(model, kImxModel);
+    EDGEQ_REQUIRE_SHARED(text, kImxText);
     const fs::path im = tmp_dir() / "imatrix.gguf";
     const auto r =
         run_cli({"imatrix", model.string(), "-f", text.string(), "-o", im.string(), "--ctx", "128"});
@@ -100,8 +100,8 @@ TEST(ImatrixCli, WritesLlamaImatrixThatLowersQuantizedKld) {
 }
 
 TEST(ImatrixCli, ErrorsAreOneLine) {
-    EDGEQ_REQUIRE_SHARED(model, kModel);
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(model, kImxModel);
+    EDGEQ_REQUIRE_SHARED(text, kImxText);
     const std::string m = model.string(), t = text.string();
     const fs::path out = tmp_dir() / "never_imatrix.gguf";
     const std::string o = out.string();

@@ -1,4 +1,4 @@
-// `edgeq perplexity`: PPL on stories260K equals llama.cpp's (shared/fixtures/llm/llm_results.json, 255
+// `edgeq perplexity`: PPL on stories260K equals llama.cpp's (shared/fixtures/llm/ppl_llm_results.json, 255
 // predictions over the first 256 tokens of tinystories_sample.txt), --save-logits writes those 256 positions'
 // logits,
 // --kl-base compares against them, progress goes to stderr, and bad input gives one clear line.
@@ -16,10 +16,10 @@
 namespace edgeq {
 namespace {
 
-constexpr const char* kText = "assets/datasets/text/tinystories_sample.txt";
+constexpr const char* kPplText = "assets/datasets/text/tinystories_sample.txt";
 
-nlohmann::json llm_results() {
-    const auto p = test::shared_file("fixtures/llm/llm_results.json");
+nlohmann::json ppl_llm_results() {
+    const auto p = test::shared_file("fixtures/llm/ppl_llm_results.json");
     if (p.empty()) return {};
     std::ifstream in(p);
     return nlohmann::json::parse(in);
@@ -41,9 +41,9 @@ class PerplexityStories : public ::testing::TestWithParam<const char*> {};
 TEST_P(PerplexityStories, MatchesLlamaCpp) {
     const std::string v = GetParam();
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-" + v + ".gguf");
-    EDGEQ_REQUIRE_SHARED(text, kText);
-    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
-    const double want = llm_results()["variants"][v]["ppl"].get<double>();
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
+    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/ppl_llm_results.json");
+    const double want = ppl_llm_results()["variants"][v]["ppl"].get<double>();
     const auto j = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q"});
     ASSERT_FALSE(j.is_null());
     EXPECT_EQ(j["chunks"], 1);
@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(Stories260K, PerplexityStories, ::testing::Values("F32"
 
 TEST(PerplexityCli, SavedLogitsAreTheFirst256PositionsAndKlAgainstThemIsZero) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-F32.gguf");
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
     EDGEQ_REQUIRE_SHARED(ref, "fixtures/llm/logits/logits_F32.npy");
     const fs::path base = tmp_dir() / "base_f32.npy";
     const auto s = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q",
@@ -102,10 +102,10 @@ TEST(PerplexityCli, SavedLogitsAreTheFirst256PositionsAndKlAgainstThemIsZero) {
 // (docs/llm/perplexity.md).
 TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q4_0.gguf");
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
     EDGEQ_REQUIRE_SHARED(ref, "fixtures/llm/logits/logits_F32.npy");
-    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
-    const auto fx = llm_results()["variants"]["Q4_0"];
+    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/ppl_llm_results.json");
+    const auto fx = ppl_llm_results()["variants"]["Q4_0"];
     const auto j = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q",
                              "--kl-base", ref.string()});
     ASSERT_FALSE(j.is_null());
@@ -126,7 +126,7 @@ TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
     EXPECT_GT(j["top1_agreement"].get<double>(), 0.75);
     EXPECT_GT(j["dp_rms"].get<double>(), 0.0);
     // ppl_base is the F32 reference's PPL on the same tokens: llama.cpp's F32 PPL.
-    EXPECT_NEAR(j["ppl_base"].get<double>(), llm_results()["variants"]["F32"]["ppl"].get<double>(), 1e-6);
+    EXPECT_NEAR(j["ppl_base"].get<double>(), ppl_llm_results()["variants"]["F32"]["ppl"].get<double>(), 1e-6);
 }
 
 // shakespeare-wiki-4M (real K-quant tensors): the fixture's chunk c is the first 256 tokens of val text c.
@@ -172,7 +172,7 @@ TEST(PerplexityCli, ShakespeareChunksMatchLlamaCpp) {
 
 TEST(PerplexityCli, ChunksScoreFromAndProgress) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q8_0.gguf");
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
     // 1883 tokens / 128 = 14 whole chunks; 3 requested. --score-from 64: 64 positions, 63 predictions per
     // chunk.
     const auto r = run_cli({"perplexity", model.string(), "-f", text.string(), "--ctx", "128", "--chunks",
@@ -207,7 +207,7 @@ TEST(PerplexityCli, ChunksScoreFromAndProgress) {
 
 TEST(PerplexityCli, ErrorsAreOneLine) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-F32.gguf");
-    EDGEQ_REQUIRE_SHARED(text, kText);
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
     const std::string m = model.string(), t = text.string();
     expect_one_line_error(run_cli({"perplexity", m, "-f", "/nonexistent/text.txt"}), "/nonexistent/text.txt");
     expect_one_line_error(run_cli({"perplexity", "/nonexistent/model.gguf", "-f", t}),

@@ -8,11 +8,11 @@
 
 #include "cli_util.h"
 #include "common/shared.h"
+#include "fashion_util.h"
 
 namespace edgeq {
 namespace {
 
-const char* kFashion = "/usr/share/datasets/fashion-mnist";
 const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
 
 // Every line of err starts with prefix; the last one reports total/total (100%).

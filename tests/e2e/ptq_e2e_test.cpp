@@ -104,7 +104,7 @@ TEST(PtqE2E, DynamicAndStaticQuantizeLstmWeights) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lstm.onnx");
     EDGEQ_REQUIRE_FASHION();
     const double fp32 = eval_top1(model, 1000);
-    for (const std::vector<std::string> method :
+    for (const std::vector<std::string>& method :
          {std::vector<std::string>{"--method", "dynamic"},
           std::vector<std::string>{"--method", "static", "--calib", fashion("train-images-idx3-ubyte.gz"),
                                    "--preprocess", kPre, "--calib-samples", "64"}}) {

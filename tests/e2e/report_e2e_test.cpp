@@ -19,8 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-const char* kFashion = "/usr/share/datasets/fashion-mnist";
-const char* kPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
+const char* kReportFashion = "/usr/share/datasets/fashion-mnist";
+const char* kReportPre = "scale=0.00392156862745098,mean=0.2860,std=0.3530";
 
 json synthetic(const std::string& method, const std::string& precision, double acc, double bytes, double ms) {
     return {{"schema", "edgeq.result/1"},
@@ -117,19 +117,19 @@ std::string find_chromium() {
 
 TEST(ReportCli, RealResultsRenderInChromium) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
-    if (!fs::exists(fs::path(kFashion) / "t10k-images-idx3-ubyte.gz"))
-        GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kFashion << ")";
+    if (!fs::exists(fs::path(kReportFashion) / "t10k-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Debian dataset-fashion-mnist not installed (" << kReportFashion << ")";
     const fs::path d = tmp_dir() / "report";
     fs::create_directories(d);
-    const std::string images = std::string(kFashion) + "/t10k-images-idx3-ubyte.gz";
-    const std::string labels = std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz";
+    const std::string images = std::string(kReportFashion) + "/t10k-images-idx3-ubyte.gz";
+    const std::string labels = std::string(kReportFashion) + "/t10k-labels-idx1-ubyte.gz";
     // fp32, dynamic int8, weight-only int4: quantize (size), eval (accuracy), bench (latency) -> JSON Lines
     // files
-    struct Variant {
+    struct RunVariant {
         std::string name;
         std::vector<std::string> quantize;
     };
-    const std::vector<Variant> variants{{"fp32", {}},
+    const std::vector<RunVariant> variants{{"fp32", {}},
                                         {"int8", {"--method", "dynamic"}},
                                         {"int4", {"--method", "weight-only", "--weights", "int4"}}};
     std::vector<std::string> files;
@@ -144,7 +144,7 @@ TEST(ReportCli, RealResultsRenderInChromium) {
             ASSERT_EQ(q.rc, 0) << q.err;
             lines += q.out;
         }
-        const auto e = run_cli({"eval", m, "--data", images, "--labels", labels, "--preprocess", kPre,
+        const auto e = run_cli({"eval", m, "--data", images, "--labels", labels, "--preprocess", kReportPre,
                                 "--limit", "300", "--json", "-q"});
         ASSERT_EQ(e.rc, 0) << e.err;
         EXPECT_TRUE(e.err.empty()) << "--quiet: " << e.err;
@@ -159,9 +159,12 @@ TEST(ReportCli, RealResultsRenderInChromium) {
             EXPECT_TRUE(report::validate_result(j, v.name).ok())
                 << report::validate_result(j, v.name).message();
             EXPECT_EQ(j["precision"], v.name == "fp32" ? "fp32" : v.name) << l.substr(0, 300);
-            if (j["command"] == "eval") EXPECT_TRUE(j.contains("value") && j.contains("count"));
-            if (j["command"] == "bench")
+            if (j["command"] == "eval") {
+                EXPECT_TRUE(j.contains("value") && j.contains("count"));
+            }
+            if (j["command"] == "bench") {
                 EXPECT_TRUE(j.contains("model_bytes") && j["metrics"].contains("latency_ms"));
+            }
         }
         const fs::path f = d / (v.name + ".json");
         std::ofstream(f) << lines;

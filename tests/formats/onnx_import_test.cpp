@@ -17,14 +17,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class OnnxTempDir {
 public:
-    TempDir() {
+    OnnxTempDir() {
         dir_ = fs::temp_directory_path() /
                ("edgeq_onnx_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
         fs::create_directories(dir_);
     }
-    ~TempDir() {
+    ~OnnxTempDir() {
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
@@ -40,7 +40,7 @@ void write_file(const fs::path& p, const std::string& bytes) {
     std::ofstream f(p, std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-std::string read_file(const fs::path& p) {
+std::string read_bytes(const fs::path& p) {
     std::ifstream f(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(f), {}};
 }
@@ -119,7 +119,7 @@ Result<Tensor> load_const(const std::function<void(onnx::TensorProto*)>& fill) {
     return m.value().graph.initializers.at("T");
 }
 
-void expect_error(const Status& s, StatusCode code, const std::string& needle) {
+void expect_import_error(const Status& s, StatusCode code, const std::string& needle) {
     EXPECT_FALSE(s.ok());
     EXPECT_EQ(static_cast<int>(s.code()), static_cast<int>(code)) << s.message();
     EXPECT_NE(s.message().find(needle), std::string::npos) << "message: " << s.message() << "\nwanted: " << needle;
@@ -344,7 +344,7 @@ TEST(OnnxImport, PackedSubByteTypes) {
         t->add_dims(5);
         t->set_raw_data(std::string(2, '\0'));
     });
-    expect_error(bad.status(), StatusCode::kCorrupt, "raw_data holds 2 bytes, INT4 [5] needs 3");
+    expect_import_error(bad.status(), StatusCode::kCorrupt, "raw_data holds 2 bytes, INT4 [5] needs 3");
 }
 
 TEST(OnnxImport, DtypeTable) {
@@ -436,7 +436,7 @@ TEST(OnnxImport, AttributesAndSubgraphs) {
     // A subgraph using a name that no scope defines is rejected, naming the subgraph.
     n->mutable_attribute(0)->mutable_g()->mutable_node(0)->set_input(0, "nowhere");
     auto bad = parse(m);
-    expect_error(bad.status(), StatusCode::kCorrupt, "subgraph 'then_branch'");
+    expect_import_error(bad.status(), StatusCode::kCorrupt, "subgraph 'then_branch'");
     EXPECT_NE(bad.status().message().find("'nowhere'"), std::string::npos) << bad.status().message();
 }
 
@@ -467,7 +467,7 @@ TEST(OnnxImport, CheckerFailureIsAWarningWhenTheModelIsUsable) {
     // ... and is quoted when the model is unusable
     m.mutable_graph()->mutable_node(0)->set_input(0, "nothing");
     auto bad = parse(m);
-    expect_error(bad.status(), StatusCode::kCorrupt, "(onnx checker: ");
+    expect_import_error(bad.status(), StatusCode::kCorrupt, "(onnx checker: ");
 }
 
 TEST(OnnxImport, ShapeInferenceCrashIsIsolated) {
@@ -510,7 +510,7 @@ TEST(OnnxImport, ShapeInferenceCrashIsIsolated) {
 // External data
 
 struct ExternalCase {
-    TempDir dir;
+    OnnxTempDir dir;
     std::string weights;  // written to dir/weights.bin
     ExternalCase() {
         weights.assign(16, 'x');  // 16 bytes of something else first
@@ -542,27 +542,27 @@ TEST(OnnxImport, ExternalData) {
     EXPECT_EQ(m->graph.initializers.at("W").to_f32(), (std::vector<float>{10, 20, 30, 40, 50, 60}));
     // length omitted: the rest of the file from offset, which must then be exactly the tensor
     auto whole = c.load({{"location", "weights.bin"}, {"offset", "16"}});
-    expect_error(whole.status(), StatusCode::kCorrupt, "external data holds 32 bytes, F32 [2, 3] needs 24");
+    expect_import_error(whole.status(), StatusCode::kCorrupt, "external data holds 32 bytes, F32 [2, 3] needs 24");
     auto past = c.load({{"location", "weights.bin"}, {"offset", "30"}, {"length", "24"}});
-    expect_error(past.status(), StatusCode::kCorrupt, "runs past the end of");
+    expect_import_error(past.status(), StatusCode::kCorrupt, "runs past the end of");
     auto far = c.load({{"location", "weights.bin"}, {"offset", "1000"}, {"length", "24"}});
-    expect_error(far.status(), StatusCode::kCorrupt, "past the end of");
+    expect_import_error(far.status(), StatusCode::kCorrupt, "past the end of");
     auto up = c.load({{"location", "../outside.bin"}, {"offset", "16"}, {"length", "24"}});
-    expect_error(up.status(), StatusCode::kCorrupt, "leaves the model's folder");
+    expect_import_error(up.status(), StatusCode::kCorrupt, "leaves the model's folder");
     auto abs = c.load({{"location", (c.dir / "outside.bin").string()}, {"offset", "16"}, {"length", "24"}});
-    expect_error(abs.status(), StatusCode::kCorrupt, "is absolute");
+    expect_import_error(abs.status(), StatusCode::kCorrupt, "is absolute");
     auto missing = c.load({{"location", "nope.bin"}});
-    expect_error(missing.status(), StatusCode::kNotFound, "nope.bin");
+    expect_import_error(missing.status(), StatusCode::kNotFound, "nope.bin");
     auto noloc = c.load({{"offset", "0"}});
-    expect_error(noloc.status(), StatusCode::kCorrupt, "without a 'location'");
+    expect_import_error(noloc.status(), StatusCode::kCorrupt, "without a 'location'");
     auto badnum = c.load({{"location", "weights.bin"}, {"offset", "-4"}});
-    expect_error(badnum.status(), StatusCode::kCorrupt, "not a non-negative integer");
+    expect_import_error(badnum.status(), StatusCode::kCorrupt, "not a non-negative integer");
     // a symlink inside the folder that points outside it is refused too
     std::error_code ec;
     fs::create_symlink(c.dir / "outside.bin", c.dir / "sub/link.bin", ec);
     if (!ec) {
         auto link = c.load({{"location", "link.bin"}, {"offset", "16"}, {"length", "24"}});
-        expect_error(link.status(), StatusCode::kCorrupt, "resolves outside the model's folder");
+        expect_import_error(link.status(), StatusCode::kCorrupt, "resolves outside the model's folder");
     }
     // parse_model from bytes without a folder cannot resolve external data
     auto nodir = parse(add_model([](onnx::TensorProto* t) {
@@ -571,31 +571,31 @@ TEST(OnnxImport, ExternalData) {
         e->set_key("location");
         e->set_value("weights.bin");
     }));
-    expect_error(nodir.status(), StatusCode::kInvalidArgument, "has no folder");
+    expect_import_error(nodir.status(), StatusCode::kInvalidArgument, "has no folder");
 }
 
 // --------------------------------------------------------------------------------------------------------
 // Broken models: each rejected with its own message
 
 TEST(OnnxImportBad, MissingFileAndDirectory) {
-    expect_error(load_model("/nonexistent/model.onnx").status(), StatusCode::kNotFound, "/nonexistent/model.onnx");
-    TempDir d;
-    expect_error(load_model(d.path().string()).status(), StatusCode::kInvalidArgument, "is a directory");
+    expect_import_error(load_model("/nonexistent/model.onnx").status(), StatusCode::kNotFound, "/nonexistent/model.onnx");
+    OnnxTempDir d;
+    expect_import_error(load_model(d.path().string()).status(), StatusCode::kInvalidArgument, "is a directory");
 }
 
 TEST(OnnxImportBad, TruncatedProtobuf) {
     const std::string full = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); }).SerializeAsString();
-    TempDir d;
+    OnnxTempDir d;
     write_file(d / "cut.onnx", full.substr(0, full.size() - 7));
     auto r = load_model((d / "cut.onnx").string());
-    expect_error(r.status(), StatusCode::kCorrupt, "protobuf parse failed");
+    expect_import_error(r.status(), StatusCode::kCorrupt, "protobuf parse failed");
     EXPECT_NE(r.status().message().find("cut.onnx"), std::string::npos);
 }
 
 TEST(OnnxImportBad, TruncatedRealModel) {
     EDGEQ_REQUIRE_SHARED(p, "assets/onnx_models/mnist-8/model.onnx");
-    const std::string full = read_file(p);
-    TempDir d;
+    const std::string full = read_bytes(p);
+    OnnxTempDir d;
     for (size_t cut : {full.size() / 2, full.size() - 1, size_t{3}}) {
         write_file(d / "m.onnx", full.substr(0, cut));
         auto r = load_model((d / "m.onnx").string());
@@ -605,9 +605,9 @@ TEST(OnnxImportBad, TruncatedRealModel) {
 }
 
 TEST(OnnxImportBad, EmptyAndGarbage) {
-    TempDir d;
+    OnnxTempDir d;
     write_file(d / "empty.onnx", "");
-    expect_error(load_model((d / "empty.onnx").string()).status(), StatusCode::kCorrupt, "has no graph");
+    expect_import_error(load_model((d / "empty.onnx").string()).status(), StatusCode::kCorrupt, "has no graph");
     write_file(d / "text.onnx", "this is not an onnx model at all\n");
     EXPECT_FALSE(load_model((d / "text.onnx").string()).ok());
 }
@@ -615,7 +615,7 @@ TEST(OnnxImportBad, EmptyAndGarbage) {
 TEST(OnnxImportBad, DanglingInput) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     m.mutable_graph()->mutable_node(0)->set_input(1, "W_typo");
-    expect_error(parse(m).status(), StatusCode::kCorrupt,
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt,
                  "node 'add0' (Add): input 'W_typo' is not a graph input, an initializer or any node's output");
 }
 
@@ -628,7 +628,7 @@ TEST(OnnxImportBad, Cycle) {
     n->set_op_type("Relu");
     n->add_input("Y");
     n->add_output("Z");
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "graph has a cycle through node");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "graph has a cycle through node");
 }
 
 TEST(OnnxImportBad, ValueProducedTwice) {
@@ -638,47 +638,47 @@ TEST(OnnxImportBad, ValueProducedTwice) {
     n->set_op_type("Identity");
     n->add_input("X");
     n->add_output("Y");
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "value 'Y' is produced twice");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "value 'Y' is produced twice");
 }
 
 TEST(OnnxImportBad, NodeRedefinesInputOrInitializer) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     m.mutable_graph()->mutable_node(0)->set_output(0, "W");
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "node 'add0' (Add): output 'W' is also a graph input or initializer");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "node 'add0' (Add): output 'W' is also a graph input or initializer");
     auto x = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     x.mutable_graph()->mutable_node(0)->set_output(0, "X");
-    expect_error(parse(x).status(), StatusCode::kCorrupt, "output 'X' is also a graph input");
+    expect_import_error(parse(x).status(), StatusCode::kCorrupt, "output 'X' is also a graph input");
 }
 
 TEST(OnnxImportBad, OutputNeverProduced) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     set_tensor_type(m.mutable_graph()->add_output(), "ghost", 1, {1});
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "graph output 'ghost' is never produced");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "graph output 'ghost' is never produced");
 }
 
 TEST(OnnxImportBad, RawDataSizeMismatch) {
     auto m = add_model([](onnx::TensorProto* t) { t->set_raw_data(std::string(20, '\0')); });
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': raw_data holds 20 bytes, FLOAT [2, 3] needs 24");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': raw_data holds 20 bytes, FLOAT [2, 3] needs 24");
     auto big = add_model([](onnx::TensorProto* t) {
         t->clear_dims();
         t->add_dims(1 << 20);
         t->add_dims(1 << 20);  // 2^40 floats claimed, 4 bytes present
         t->set_raw_data(std::string(4, '\0'));
     });
-    expect_error(parse(big).status(), StatusCode::kCorrupt, "raw_data holds 4 bytes");
+    expect_import_error(parse(big).status(), StatusCode::kCorrupt, "raw_data holds 4 bytes");
 }
 
 TEST(OnnxImportBad, TypedFieldCountMismatch) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 5); });
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': float_data holds 5 values, FLOAT [2, 3] needs 6");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': float_data holds 5 values, FLOAT [2, 3] needs 6");
     auto none = add_model([](onnx::TensorProto*) {});
-    expect_error(parse(none).status(), StatusCode::kCorrupt, "float_data holds 0 values");
+    expect_import_error(parse(none).status(), StatusCode::kCorrupt, "float_data holds 0 values");
     auto i64 = load_const([](onnx::TensorProto* t) {
         t->set_data_type(7);
         t->add_dims(2);
         t->add_int64_data(1);
     });
-    expect_error(i64.status(), StatusCode::kCorrupt, "int64_data holds 1 values, INT64 [2] needs 2");
+    expect_import_error(i64.status(), StatusCode::kCorrupt, "int64_data holds 1 values, INT64 [2] needs 2");
 }
 
 TEST(OnnxImportBad, NegativeAndHugeDims) {
@@ -686,12 +686,12 @@ TEST(OnnxImportBad, NegativeAndHugeDims) {
         t->set_dims(0, -2);
         fill_floats(t, 6);
     });
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': negative dimension -2");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W': negative dimension -2");
     auto huge = add_model([](onnx::TensorProto* t) {
         t->set_dims(0, int64_t{1} << 40);
         t->set_dims(1, int64_t{1} << 40);
     });
-    expect_error(parse(huge).status(), StatusCode::kCorrupt, "more than 2^46 elements");
+    expect_import_error(parse(huge).status(), StatusCode::kCorrupt, "more than 2^46 elements");
 }
 
 TEST(OnnxImportBad, UnsupportedElementTypes) {
@@ -700,31 +700,31 @@ TEST(OnnxImportBad, UnsupportedElementTypes) {
         t->add_dims(2);
         t->set_raw_data(std::string(2, '\0'));
     });
-    expect_error(f8.status(), StatusCode::kUnsupported, "initializer 'T': element type FLOAT8E4M3FN (17) is not supported");
+    expect_import_error(f8.status(), StatusCode::kUnsupported, "initializer 'T': element type FLOAT8E4M3FN (17) is not supported");
     auto str = load_const([](onnx::TensorProto* t) {
         t->set_data_type(8);
         t->add_dims(1);
         t->add_string_data("hello");
     });
-    expect_error(str.status(), StatusCode::kUnsupported, "STRING (8)");
+    expect_import_error(str.status(), StatusCode::kUnsupported, "STRING (8)");
     auto undef = load_const([](onnx::TensorProto* t) { t->add_dims(1); });
-    expect_error(undef.status(), StatusCode::kCorrupt, "data_type is UNDEFINED");
+    expect_import_error(undef.status(), StatusCode::kCorrupt, "data_type is UNDEFINED");
 }
 
 TEST(OnnxImportBad, DuplicateInitializerAndNamelessThings) {
     auto m = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     *m.mutable_graph()->add_initializer() = m.graph().initializer(0);
-    expect_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W' is defined twice");
+    expect_import_error(parse(m).status(), StatusCode::kCorrupt, "initializer 'W' is defined twice");
     auto n = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     n.mutable_graph()->mutable_node(0)->clear_op_type();
-    expect_error(parse(n).status(), StatusCode::kCorrupt, "node #0 has no op_type");
+    expect_import_error(parse(n).status(), StatusCode::kCorrupt, "node #0 has no op_type");
     auto a = add_model([](onnx::TensorProto* t) { fill_floats(t, 6); });
     a.mutable_graph()->mutable_node(0)->add_attribute()->set_name("empty");
-    expect_error(parse(a).status(), StatusCode::kCorrupt, "attribute 'empty' has no type and no value");
+    expect_import_error(parse(a).status(), StatusCode::kCorrupt, "attribute 'empty' has no type and no value");
 }
 
 TEST(OnnxImportBad, TensorPbFiles) {
-    TempDir d;
+    OnnxTempDir d;
     onnx::TensorProto t;
     t.set_name("x");
     t.set_data_type(19);  // FLOAT8E5M2
@@ -733,13 +733,13 @@ TEST(OnnxImportBad, TensorPbFiles) {
     write_file(d / "f8.pb", t.SerializeAsString());
     std::string name;
     auto r = load_tensor_pb((d / "f8.pb").string(), &name);
-    expect_error(r.status(), StatusCode::kUnsupported, "FLOAT8E5M2");
+    expect_import_error(r.status(), StatusCode::kUnsupported, "FLOAT8E5M2");
     EXPECT_NE(r.status().message().find("f8.pb"), std::string::npos);
     EXPECT_EQ(name, "x");
     t.set_data_type(1);
     t.set_raw_data(std::string(3, '\0'));
     write_file(d / "short.pb", t.SerializeAsString());
-    expect_error(load_tensor_pb((d / "short.pb").string()).status(), StatusCode::kCorrupt, "raw_data holds 3 bytes");
+    expect_import_error(load_tensor_pb((d / "short.pb").string()).status(), StatusCode::kCorrupt, "raw_data holds 3 bytes");
     const std::string ok_bytes = [] {
         onnx::TensorProto u;
         u.set_data_type(1);
@@ -748,8 +748,8 @@ TEST(OnnxImportBad, TensorPbFiles) {
         return u.SerializeAsString();
     }();
     write_file(d / "cut.pb", ok_bytes.substr(0, ok_bytes.size() / 2));
-    expect_error(load_tensor_pb((d / "cut.pb").string()).status(), StatusCode::kCorrupt, "cut.pb");
-    expect_error(load_tensor_pb((d / "none.pb").string()).status(), StatusCode::kNotFound, "none.pb");
+    expect_import_error(load_tensor_pb((d / "cut.pb").string()).status(), StatusCode::kCorrupt, "cut.pb");
+    expect_import_error(load_tensor_pb((d / "none.pb").string()).status(), StatusCode::kNotFound, "none.pb");
 }
 
 }  // namespace

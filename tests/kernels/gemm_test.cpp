@@ -53,18 +53,18 @@ void check_gemm(const KernelRow& row, const GemmCase& c, uint32_t seed, int spli
     }
 }
 
-const std::vector<int64_t> kSizes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 33, 63, 65};
+const std::vector<int64_t> kGemmSizes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 33, 63, 65};
 
 TEST(Gemm, AwkwardShapesMatchReference) {
     for (const KernelRow* row : runnable_rows(Op::Gemm)) {
         uint32_t seed = 1;
-        for (int64_t M : kSizes)
-            for (int64_t N : kSizes)
+        for (int64_t M : kGemmSizes)
+            for (int64_t N : kGemmSizes)
                 for (int64_t K : {int64_t{1}, int64_t{3}, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{65}}) {
                     check_gemm(*row, {M, N, K, BiasKind::None, {}}, seed++);
                     if (HasFailure()) return;
                 }
-        for (int64_t K : kSizes) {
+        for (int64_t K : kGemmSizes) {
             check_gemm(*row, {7, 45, K, BiasKind::PerCol, {}}, seed++);
             if (HasFailure()) return;
         }
@@ -91,7 +91,7 @@ TEST(Gemm, UnpackedBMatchesReference) {  // the 1×1-conv path reads the input r
     for (const KernelRow* row : runnable_rows(Op::Gemm)) {
         uint32_t seed = 5000;
         for (int64_t M : {int64_t{1}, int64_t{5}, int64_t{6}, int64_t{13}})
-            for (int64_t N : kSizes)
+            for (int64_t N : kGemmSizes)
                 for (int64_t K : {int64_t{1}, int64_t{7}, int64_t{300}}) {
                     check_gemm(*row, {M, N, K, BiasKind::PerRow, {Act::Relu, 0, 0}}, seed++, 1 + static_cast<int>(N % 3), true);
                     if (HasFailure()) return;

@@ -37,16 +37,7 @@ bool given(const AutotuneCli& c, const char* opt) {
     return c.cmd->count(opt) > 0;
 }
 
-bool is_gguf(const std::string& path) {
-    if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0) return true;
-    char magic[4] = {};
-    if (FILE* f = std::fopen(path.c_str(), "rb")) {
-        const size_t n = std::fread(magic, 1, 4, f);
-        std::fclose(f);
-        return n == 4 && std::string(magic, 4) == "GGUF";
-    }
-    return false;
-}
+bool gguf_by_name_or_magic(const std::string& path) { return path.ends_with(".gguf") || has_gguf_magic(path); }
 
 std::vector<std::string> split_list(const std::string& s) {
     std::vector<std::string> r;
@@ -249,7 +240,7 @@ Status run_onnx(const AutotuneCli& c) {
 }
 
 Status run(const AutotuneCli& c) {
-    return is_gguf(c.in) ? run_gguf(c) : run_onnx(c);
+    return gguf_by_name_or_magic(c.in) ? run_gguf(c) : run_onnx(c);
 }
 
 }  // namespace

@@ -136,13 +136,6 @@ nlohmann::json energy_json(const Energy& e, double joules, double units) {
             {"source", "powercap RAPL package counters (whole package, not just this process)"}};
 }
 
-bool is_gguf(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    char m[4] = {};
-    in.read(m, 4);
-    return in.gcount() == 4 && std::string(m, 4) == "GGUF";
-}
-
 int default_threads(int t) {
     if (t > 0) return t;
     const unsigned hc = std::thread::hardware_concurrency();
@@ -303,7 +296,7 @@ Status bench(const BenchCli& c) {
     if (c.batch < 1) return InvalidArgument("--batch must be >= 1");
     if (c.runs < 1) return InvalidArgument("--runs must be >= 1");
     nlohmann::json j;
-    if (is_gguf(c.model)) EDGEQ_RETURN_IF_ERROR(bench_gguf(c, j));
+    if (has_gguf_magic(c.model)) EDGEQ_RETURN_IF_ERROR(bench_gguf(c, j));
     else EDGEQ_RETURN_IF_ERROR(bench_onnx(c, j));
     if (c.json) {
         EDGEQ_ASSIGN_OR_RETURN(ResultLabel label, label_model_file(c.model));

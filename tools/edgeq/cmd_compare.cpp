@@ -30,15 +30,6 @@ struct CompareCli {
     LabelOptions label;
 };
 
-bool is_gguf(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
-    char m[4] = {};
-    const bool gguf = std::fread(m, 1, 4, f) == 4 && m[0] == 'G' && m[1] == 'G' && m[2] == 'U' && m[3] == 'F';
-    std::fclose(f);
-    return gguf;
-}
-
 // JSON number, or null for ±inf / NaN (JSON has neither).
 nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
@@ -121,7 +112,7 @@ nlohmann::json gguf_stats_json(const llm::GgufTensorError& s) {
 }
 
 Status run_gguf(CompareCli& c) {
-    if (!is_gguf(c.ref) || !is_gguf(c.model))
+    if (!has_gguf_magic(c.ref) || !has_gguf_magic(c.model))
         return InvalidArgument("REF and MODEL must both be GGUF or both ONNX (" + c.ref + ", " + c.model + ")");
     llm::GgufCompareOptions o;
     o.text_path = c.o.images, o.ctx = c.ctx, o.chunks = c.chunks, o.threads = c.threads;
@@ -173,7 +164,7 @@ Status run_gguf(CompareCli& c) {
 }
 
 Status run(CompareCli& c) {
-    if (is_gguf(c.ref) || is_gguf(c.model)) return run_gguf(c);
+    if (has_gguf_magic(c.ref) || has_gguf_magic(c.model)) return run_gguf(c);
     EDGEQ_ASSIGN_OR_RETURN(Preprocess pre, parse_preprocess(c.preprocess));
     c.o.scale = pre.scale, c.o.mean = pre.mean, c.o.std = pre.std;
     std::unique_ptr<Progress> progress;

@@ -37,7 +37,7 @@ bool is_onnx(const std::string& path) {
     return path.size() >= 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
 }
 
-std::string shape_str(const std::vector<int64_t>& ne) {
+std::string shape_list(const std::vector<int64_t>& ne) {
     std::string s = "[";
     for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
     return s + "]";
@@ -105,7 +105,7 @@ Status run_quantize(QuantizeCli& c) {
     auto progress = [&](size_t i, size_t total, const TensorResult& r) {
         if (c.verbose) {
             std::fprintf(stderr, "[%4zu/%4zu] %-36s %-18s %6s -> %-6s %10.3f KiB -> %10.3f KiB%s%s\n", i + 1,
-                         total, r.name.c_str(), shape_str(r.ne).c_str(), dtype_name(r.from), dtype_name(r.to),
+                         total, r.name.c_str(), shape_list(r.ne).c_str(), dtype_name(r.from), dtype_name(r.to),
                          static_cast<double>(r.bytes_in) / 1024.0, static_cast<double>(r.bytes_out) / 1024.0,
                          r.fallback_note.empty() ? "" : "  fallback: ", r.fallback_note.c_str());
             return;

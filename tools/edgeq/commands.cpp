@@ -16,4 +16,13 @@ void report(const char* cmd, const Status& s) {
     set_exit_code(1);
 }
 
+bool has_gguf_magic(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    char m[4] = {};
+    const bool gguf = std::fread(m, 1, 4, f) == 4 && m[0] == 'G' && m[1] == 'G' && m[2] == 'U' && m[3] == 'F';
+    std::fclose(f);
+    return gguf;
+}
+
 }  // namespace edgeq::cli

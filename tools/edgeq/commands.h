@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "edgeq/status.h"
 
@@ -27,5 +28,8 @@ int exit_code();
 void set_exit_code(int code);
 // Prints "edgeq <cmd>: <message>" to stderr and sets a non-zero exit code when s is not ok.
 void report(const char* cmd, const Status& s);
+
+// True when the file at path starts with the GGUF magic (false when it cannot be read).
+bool has_gguf_magic(const std::string& path);
 
 }  // namespace edgeq::cli

@@ -11,7 +11,7 @@
 namespace edgeq::data {
 namespace {
 
-constexpr int64_t kMaxNumel = int64_t{1} << 40;
+constexpr int64_t kMaxIdxNumel = int64_t{1} << 40;
 constexpr size_t kFirstChunk = size_t{1} << 20;
 
 struct GzCloser {
@@ -69,7 +69,7 @@ Result<Tensor> read_idx(const std::string& path) {
     for (int i = 0; i < ndim; ++i) {
         const uint8_t* p = dims_be + 4 * i;
         const int64_t d = (int64_t{p[0]} << 24) | (int64_t{p[1]} << 16) | (int64_t{p[2]} << 8) | p[3];
-        if (d > 0 && numel > kMaxNumel / d) return Corrupt(path + ": IDX dimensions multiply to more than 2^40");
+        if (d > 0 && numel > kMaxIdxNumel / d) return Corrupt(path + ": IDX dimensions multiply to more than 2^40");
         numel *= d;
         shape.push_back(d);
     }

@@ -9,7 +9,7 @@ namespace edgeq::data {
 namespace {
 
 constexpr uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-constexpr int64_t kMaxNumel = int64_t{1} << 46;
+constexpr int64_t kMaxNpyNumel = int64_t{1} << 46;
 
 struct DescrRow {
     const char* code;  // without byte-order character
@@ -112,14 +112,14 @@ private:
             int64_t v = 0;
             size_t digits = 0;
             while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
-                if (v > (kMaxNumel - 9) / 10) return err("dimension too large");
+                if (v > (kMaxNpyNumel - 9) / 10) return err("dimension too large");
                 v = v * 10 + (s_[pos_] - '0');
                 ++pos_;
                 ++digits;
             }
             if (!digits) return err("expected an integer dimension");
             if (pos_ < s_.size() && s_[pos_] == 'L') ++pos_;  // Python 2 long suffix
-            if (v > 0 && numel > kMaxNumel / v) return err("shape has more than 2^46 elements");
+            if (v > 0 && numel > kMaxNpyNumel / v) return err("shape has more than 2^46 elements");
             numel *= v;
             shape.push_back(v);
             if (shape.size() > 64) return err("more than 64 dimensions");

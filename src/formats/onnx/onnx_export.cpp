@@ -342,7 +342,7 @@ uint64_t inline_bytes(const graph::Graph& g, const ExportOptions& opt, int depth
 }
 
 // Every name a graph defines, for its subgraphs' outer scope.
-void defined_names(const graph::Graph& g, std::vector<std::string>& out) {
+void export_scope_names(const graph::Graph& g, std::vector<std::string>& out) {
     for (const auto& in : g.inputs) out.push_back(in.name);
     for (const auto& [name, t] : g.initializers) out.push_back(name);
     for (const auto& n : g.nodes)
@@ -350,13 +350,13 @@ void defined_names(const graph::Graph& g, std::vector<std::string>& out) {
             if (!o.empty()) out.push_back(o);
 }
 
-Status verify_recursive(const graph::Graph& g, const std::vector<std::string>& outer,
+Status verify_for_export(const graph::Graph& g, const std::vector<std::string>& outer,
                         const std::string& where, int depth) {
     if (depth > kMaxDepth) return InvalidArgument(where + ": subgraphs nested more than 64 deep");
     Status s = graph::verify(g, outer);
     if (!s.ok()) return InvalidArgument(where + ": " + s.message());
     std::vector<std::string> scope = outer;
-    defined_names(g, scope);
+    export_scope_names(g, scope);
     for (const auto& n : g.nodes) {
         for (const auto& [name, a] : n.attrs) {
             std::vector<const graph::Graph*> subs;
@@ -364,7 +364,7 @@ Status verify_recursive(const graph::Graph& g, const std::vector<std::string>& o
             for (const auto& sg : a.graphs)
                 if (sg) subs.push_back(sg.get());
             for (const auto* sg : subs) {
-                EDGEQ_RETURN_IF_ERROR(verify_recursive(
+                EDGEQ_RETURN_IF_ERROR(verify_for_export(
                     *sg, scope,
                     where + ", " + n.describe() + " attribute '" + name + "' subgraph '" + sg->name + "'",
                     depth + 1));
@@ -377,7 +377,7 @@ Status verify_recursive(const graph::Graph& g, const std::vector<std::string>& o
 Status build(const graph::Model& m, const ExportOptions& opt, Builder& b, onnx::ModelProto* mp) {
     if (opt.verify)
         EDGEQ_RETURN_IF_ERROR(
-            verify_recursive(m.graph, {}, "cannot export: graph '" + m.graph.name + "'", 0));
+            verify_for_export(m.graph, {}, "cannot export: graph '" + m.graph.name + "'", 0));
     if (const uint64_t n = inline_bytes(m.graph, opt, 0); n > kMaxMessageBytes) {
         return Unsupported(
             "the model holds " + std::to_string(n) +

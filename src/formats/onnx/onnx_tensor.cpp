@@ -115,7 +115,7 @@ int packed_per_byte(DType t) {
 }
 
 // Limit on elements of one tensor: keeps every byte count far from overflow.
-constexpr int64_t kMaxNumel = int64_t{1} << 46;
+constexpr int64_t kMaxOnnxNumel = int64_t{1} << 46;
 // Densifying a sparse tensor: at most max(64 MiB, 4096 x the encoded sparse proto) bytes.
 constexpr uint64_t kMaxSparseDenseBytes = uint64_t{64} << 20;
 constexpr uint32_t kMaxSparseRatio = 4096;
@@ -125,7 +125,7 @@ Result<Shape> checked_shape(const google::protobuf::RepeatedField<int64_t>& dims
     int64_t n = 1;
     for (int64_t d : dims) {
         if (d < 0) return Corrupt(what + ": negative dimension " + std::to_string(d) + " in dims");
-        if (d > 0 && n > kMaxNumel / d) return Corrupt(what + ": dims multiply to more than 2^46 elements");
+        if (d > 0 && n > kMaxOnnxNumel / d) return Corrupt(what + ": dims multiply to more than 2^46 elements");
         n *= d;
         s.push_back(d);
     }

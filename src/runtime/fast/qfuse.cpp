@@ -78,7 +78,7 @@ void QStepDeleter::operator()(QStep* s) const {
 
 namespace {
 
-const Tensor* init_of(const graph::Graph& g, const std::string& name) {
+const Tensor* q_init_of(const graph::Graph& g, const std::string& name) {
     auto it = g.initializers.find(name);
     return it == g.initializers.end() ? nullptr : &it->second;
 }
@@ -86,7 +86,7 @@ const Tensor* init_of(const graph::Graph& g, const std::string& name) {
 // A constant scalar (numel 1) input of a Q/DQ node.
 bool scalar_f32(const graph::Graph& g, const graph::Node& n, size_t i, float* v) {
     if (i >= n.inputs.size() || n.inputs[i].empty()) return false;
-    const Tensor* t = init_of(g, n.inputs[i]);
+    const Tensor* t = q_init_of(g, n.inputs[i]);
     if (!t || t->dtype() != DType::F32 || t->numel() != 1) return false;
     *v = t->data<float>()[0];
     return true;
@@ -97,7 +97,7 @@ bool scalar_zero(const graph::Graph& g, const graph::Node& n, int32_t* z, DType*
     *z = 0;
     *dt = dflt;
     if (n.inputs.size() < 3 || n.inputs[2].empty()) return true;
-    const Tensor* t = init_of(g, n.inputs[2]);
+    const Tensor* t = q_init_of(g, n.inputs[2]);
     if (!t || t->numel() != 1) return false;
     *dt = t->dtype();
     if (t->dtype() == DType::U8)
@@ -348,12 +348,12 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     const graph::Node* dqw = a.producer(n.inputs[1]);
     if (!is_op(dqw, "DequantizeLinear") || dqw->inputs.size() < 2) return refuse("weight not DQ");
     if (dqw->attr_i("block_size", 0) != 0) return refuse("blocked weight scale");
-    const Tensor* wq = init_of(g, dqw->inputs[0]);
-    const Tensor* sw_t = init_of(g, dqw->inputs[1]);
+    const Tensor* wq = q_init_of(g, dqw->inputs[0]);
+    const Tensor* sw_t = q_init_of(g, dqw->inputs[1]);
     if (!wq || wq->dtype() != DType::I8) return refuse("weight not a constant int8");
     if (!sw_t || sw_t->dtype() != DType::F32) return refuse("weight scale");
     const Tensor* zw_t =
-        dqw->inputs.size() > 2 && !dqw->inputs[2].empty() ? init_of(g, dqw->inputs[2]) : nullptr;
+        dqw->inputs.size() > 2 && !dqw->inputs[2].empty() ? q_init_of(g, dqw->inputs[2]) : nullptr;
     if (dqw->inputs.size() > 2 && !dqw->inputs[2].empty() && (!zw_t || zw_t->dtype() != DType::I8))
         return refuse("weight zero point");
     int64_t waxis = dqw->attr_i("axis", 1);
@@ -418,13 +418,13 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
         const graph::Node* dqb = a.producer(n.inputs[2]);
         if (is_op(dqb, "DequantizeLinear")) {
-            const Tensor* bq = init_of(g, dqb->inputs[0]);
-            const Tensor* sb = dqb->inputs.size() > 1 ? init_of(g, dqb->inputs[1]) : nullptr;
+            const Tensor* bq = q_init_of(g, dqb->inputs[0]);
+            const Tensor* sb = dqb->inputs.size() > 1 ? q_init_of(g, dqb->inputs[1]) : nullptr;
             if (!bq || bq->dtype() != DType::I32 || bq->numel() != OC || !sb || sb->dtype() != DType::F32 ||
                 (sb->numel() != 1 && sb->numel() != OC))
                 return refuse("bias DQ");
             if (dqb->inputs.size() > 2 && !dqb->inputs[2].empty()) {
-                const Tensor* zb = init_of(g, dqb->inputs[2]);
+                const Tensor* zb = q_init_of(g, dqb->inputs[2]);
                 if (!zb) return refuse("bias zero point");
                 for (int64_t v : zb->to_i64())
                     if (v != 0) return refuse("bias zero point");
@@ -438,7 +438,7 @@ QFusion plan_qfusion(const QFuseArgs& a) {
             s.bias.assign(bq->data<int32_t>(), bq->data<int32_t>() + OC);
             r.absorbed.push_back(dqb);  // may be shared; checked below
         } else {
-            const Tensor* bt = init_of(g, n.inputs[2]);
+            const Tensor* bt = q_init_of(g, n.inputs[2]);
             if (!bt || bt->dtype() != DType::F32 || (bt->numel() != OC && bt->numel() != 1))
                 return refuse("bias");
             const float beta = is_gemm ? n.attr_f("beta", 1.0f) : 1.0f;
@@ -726,7 +726,7 @@ QFusion plan_qlut(const QFuseArgs& a) {
     auto refuse = [&](std::string why) { return refused(r, std::move(why)); };
     if (!qlut_op(n) || n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) return refuse("op");
     for (size_t i = 1; i < n.inputs.size(); ++i)  // Clip's bounds: constants
-        if (!n.inputs[i].empty() && !init_of(g, n.inputs[i])) return refuse("non-constant input");
+        if (!n.inputs[i].empty() && !q_init_of(g, n.inputs[i])) return refuse("non-constant input");
     QIn in;
     if (std::string why = q_input(a, n, &in); !why.empty()) return refuse(why);
     QOutQ q;
@@ -746,7 +746,7 @@ QFusion plan_qlut(const QFuseArgs& a) {
         OpContext ctx{*node, a.opset_of ? a.opset_of(node->domain) : 0, {}, {}, {}};
         ctx.inputs.push_back(&cur);
         for (size_t i = 1; i < node->inputs.size(); ++i)
-            ctx.inputs.push_back(node->inputs[i].empty() ? nullptr : init_of(g, node->inputs[i]));
+            ctx.inputs.push_back(node->inputs[i].empty() ? nullptr : q_init_of(g, node->inputs[i]));
         ctx.outputs.resize(node->outputs.size());
         Status st = row->fn(ctx);
         if (!st.ok() || ctx.outputs.empty() || ctx.outputs[0].empty_handle() || ctx.outputs[0].numel() != 256)
@@ -993,7 +993,7 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     if (!xs || !ys0 || xs->empty()) return refuse("shapes");
     // ---- weights: constant int8 / uint8, MatMulInteger B [K, N], ConvInteger W [OC, C/G, KH, KW]; zero point
     // none, scalar or one per output channel, of the weight's type. u8 weights become s8 (w − 128, zero − 128).
-    const Tensor* b = init_of(g, n.inputs[1]);
+    const Tensor* b = q_init_of(g, n.inputs[1]);
     if (!b || (b->dtype() != DType::I8 && b->dtype() != DType::U8) || b->rank() != (conv ? 4 : 2))
         return refuse(conv ? "W not a constant 4-D int8 / uint8" : "B not a constant 2-D int8 / uint8");
     const bool b_u8 = b->dtype() == DType::U8;
@@ -1012,7 +1012,7 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     if (K > k::kQMaxK || K < 1 || N < 1) return refuse("K too large");
     std::vector<int32_t> zb(static_cast<size_t>(N), b_u8 ? -128 : 0);
     if (n.inputs.size() > 3 && !n.inputs[3].empty()) {
-        const Tensor* z = init_of(g, n.inputs[3]);
+        const Tensor* z = q_init_of(g, n.inputs[3]);
         if (!z || z->dtype() != b->dtype() || !(z->numel() == 1 || (z->numel() == N && z->dim(-1) == N)))
             return refuse("weight zero point");
         for (int64_t i = 0; i < N; ++i) {
@@ -1032,7 +1032,7 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
         return refuse("scale not Mul(x_scale, w_scale)");
     const bool xs_first = smul->inputs[0] == dql->outputs[1];
     if (!xs_first && smul->inputs[1] != dql->outputs[1]) return refuse("scale not Mul(x_scale, w_scale)");
-    const Tensor* ws = init_of(g, smul->inputs[xs_first ? 1 : 0]);
+    const Tensor* ws = q_init_of(g, smul->inputs[xs_first ? 1 : 0]);
     if (!ws || ws->dtype() != DType::F32 || !channel_vector(*ws, N, conv)) return refuse("weight scale");
     const Shape* ms = a.shape_of(mul->outputs[0]);
     if (!ms || *ms != *ys0) return refuse("output Mul broadcasts");
@@ -1044,7 +1044,7 @@ QFusion plan_qdynamic(const QFuseArgs& a) {
     std::string out = mul->outputs[0], fused = conv ? "DynamicQuantizeLinear+ConvInteger+Cast+Mul"
                                                     : "DynamicQuantizeLinear+MatMulInteger+Cast+Mul";
     if (const graph::Node* add = a.sole_consumer(out); is_op(add, "Add") && add->inputs.size() == 2) {
-        const Tensor* bias = init_of(g, add->inputs[add->inputs[0] == out ? 1 : 0]);
+        const Tensor* bias = q_init_of(g, add->inputs[add->inputs[0] == out ? 1 : 0]);
         const Shape* as = a.shape_of(add->outputs[0]);
         if (bias && bias->dtype() == DType::F32 && bias->numel() == N && channel_vector(*bias, N, conv) && as &&
             *as == *ys0) {

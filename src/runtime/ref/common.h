@@ -11,6 +11,9 @@
 
 namespace edgeq::runtime {
 
+// int64 count or index -> size_t (the ops check signs before they index).
+inline size_t sz(int64_t v) { return static_cast<size_t>(v); }
+
 // NumPy/ONNX multidirectional broadcast of shapes; error message names the shapes.
 Result<Shape> broadcast_shapes(const std::vector<Shape>& shapes);
 // Element strides of `in` viewed as `out` (0 where `in` is broadcast). in.size() <= out.size().

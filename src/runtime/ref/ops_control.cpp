@@ -9,7 +9,6 @@
 namespace edgeq::runtime {
 namespace {
 
-size_t sz(int64_t v) { return static_cast<size_t>(v); }
 
 const graph::Graph* graph_attr(const OpContext& ctx, const std::string& name) {
     const graph::Attribute* a = ctx.node.attr(name);

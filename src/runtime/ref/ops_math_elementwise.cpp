@@ -14,32 +14,16 @@
 #include <type_traits>
 
 #include "runtime/ref/common.h"
+#include "runtime/ref/math_common.h"
 
 namespace edgeq::runtime {
 namespace {
 
 // ---- small shared helpers ---------------------------------------------------------------------------
 
-enum TypeSet : unsigned { kFloat = 1, kSigned = 2, kUnsigned = 4, kBool = 8, kNumeric = 1 | 2 | 4 };
+using namespace math;
 
-bool is_half(DType t) { return t == DType::F16 || t == DType::BF16; }
-
-bool type_in(DType t, unsigned set) {
-    switch (t) {
-        case DType::F32: case DType::F64: case DType::F16: case DType::BF16: return (set & kFloat) != 0;
-        case DType::I8: case DType::I16: case DType::I32: case DType::I64: return (set & kSigned) != 0;
-        case DType::U8: case DType::U16: case DType::U32: case DType::U64: return (set & kUnsigned) != 0;
-        case DType::BOOL: return (set & kBool) != 0;
-        default: return false;
-    }
-}
-
-// The tensor the computation reads: F16/BF16 widened to F32, everything else as is.
-Tensor compute_view(const Tensor& t) { return is_half(t.dtype()) ? to_float_tensor(t) : t; }
-// Rounds an F32 result back to F16/BF16 when the op's type was a half type.
-Tensor finish(const Tensor& out, DType want) { return out.dtype() == want ? out : from_float_tensor(out, want); }
-
-Status check_arity(const OpContext& ctx, size_t min_in, size_t max_in) {
+Status check_inputs(const OpContext& ctx, size_t min_in, size_t max_in) {
     if (ctx.num_inputs() < min_in || ctx.num_inputs() > max_in) {
         return ctx.fail("expects " + std::to_string(min_in) + (max_in == min_in ? "" : " or more") + " inputs, got " +
                         std::to_string(ctx.num_inputs()));
@@ -48,10 +32,6 @@ Status check_arity(const OpContext& ctx, size_t min_in, size_t max_in) {
         if (!ctx.has_input(i)) return ctx.fail("input " + std::to_string(i) + " is missing");
     if (ctx.outputs.empty()) return ctx.fail("has no output");
     return Status::Ok();
-}
-
-Status unsupported_type(const OpContext& ctx, DType t) {
-    return ctx.unsupported(std::string("element type ") + dtype_name(t) + " is not supported");
 }
 
 Result<Shape> broadcast(const OpContext& ctx, const std::vector<Shape>& shapes) {
@@ -97,18 +77,6 @@ Tensor map2(const Tensor& a, const Tensor& b, const Shape& shape, DType out_type
     return out;
 }
 
-// Wrapping integer arithmetic: computed in an unsigned type at least as wide as int (no promotion to a
-// signed int that could overflow), converted back modulo 2^bits.
-template <typename T, bool = std::is_integral_v<T>>
-struct Wrap {
-    using type = T;
-};
-template <typename T>
-struct Wrap<T, true> {
-    using type = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
-};
-template <typename T>
-using WrapT = typename Wrap<T>::type;
 
 template <typename T>
 T add_v(T a, T b) {
@@ -173,14 +141,6 @@ T min_v(T a, T b) {
 }
 
 // Float -> integer conversion without undefined behaviour: NaN gives 0, out-of-range values saturate.
-template <typename D, typename S>
-D to_int_checked(S x) {
-    if (std::isnan(x)) return 0;
-    const long double v = static_cast<long double>(x);
-    if (v <= static_cast<long double>(std::numeric_limits<D>::lowest())) return std::numeric_limits<D>::lowest();
-    if (v >= static_cast<long double>(std::numeric_limits<D>::max())) return std::numeric_limits<D>::max();
-    return static_cast<D>(x);
-}
 
 // base ** exponent in the base's type. Integer ** integer is exact (wrapping); a negative integer exponent
 // gives 1/base truncated (1, -1 or 0).
@@ -230,7 +190,7 @@ Result<Tensor> same_type_binary(const OpContext& ctx, const Tensor& a, const Ten
 
 template <typename F>
 Status binary_op(OpContext& ctx, unsigned types, F f) {
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 2, 2));
     EDGEQ_ASSIGN_OR_RETURN(ctx.outputs[0], same_type_binary(ctx, ctx.in(0), ctx.in(1), types, f));
     return Status::Ok();
 }
@@ -239,7 +199,7 @@ Status binary_op(OpContext& ctx, unsigned types, F f) {
 template <typename F>
 Result<Tensor> fold_variadic(OpContext& ctx, unsigned types, F f) {
     if (ctx.num_inputs() < 1) return ctx.fail("expects at least one input");
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 1, ctx.num_inputs()));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 1, ctx.num_inputs()));
     if (!type_in(ctx.in(0).dtype(), types)) return unsupported_type(ctx, ctx.in(0).dtype());
     Tensor acc = ctx.in(0);
     for (size_t i = 1; i < ctx.num_inputs(); ++i) {
@@ -251,7 +211,7 @@ Result<Tensor> fold_variadic(OpContext& ctx, unsigned types, F f) {
 // Comparison: f(T, T) -> bool, output BOOL.
 template <typename F>
 Status compare_op(OpContext& ctx, unsigned types, F f) {
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 2, 2));
     const Tensor& a = ctx.in(0);
     const Tensor& b = ctx.in(1);
     if (a.dtype() != b.dtype()) {
@@ -291,7 +251,7 @@ Status op_mod(OpContext& ctx) {
 
 // Pow(X, Y): the exponent may have a different numeric type; the result has X's type.
 Status op_pow(OpContext& ctx) {
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 2, 2));
     const Tensor& a = ctx.in(0);
     const Tensor& b = ctx.in(1);
     if (!type_in(a.dtype(), kNumeric)) return unsupported_type(ctx, a.dtype());
@@ -410,7 +370,7 @@ Status op_greater_or_equal(OpContext& ctx) {
 // Where(condition: BOOL, X, Y) -> X's type: X where condition else Y, all three broadcast together.
 // Any element type with whole-byte elements is copied as raw bytes.
 Status op_where(OpContext& ctx) {
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 3, 3));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 3, 3));
     const Tensor& c = ctx.in(0);
     const Tensor& x = ctx.in(1);
     const Tensor& y = ctx.in(2);
@@ -436,7 +396,7 @@ Status op_where(OpContext& ctx) {
 
 // PRelu(X, slope): x < 0 ? slope * x : x; slope broadcasts unidirectionally to X's shape (opset >= 7).
 Status op_prelu(OpContext& ctx) {
-    EDGEQ_RETURN_IF_ERROR(check_arity(ctx, 2, 2));
+    EDGEQ_RETURN_IF_ERROR(check_inputs(ctx, 2, 2));
     const Tensor& x = ctx.in(0);
     Tensor slope = ctx.in(1);
     // Before opset 7 a 1-D slope of X.dim(1) values is one slope per channel: view it as [C, 1, ..., 1].

@@ -18,54 +18,12 @@
 #include <vector>
 
 #include "runtime/ref/common.h"
+#include "runtime/ref/math_common.h"
 
 namespace edgeq::runtime {
 namespace {
 
-enum TypeSet : unsigned { kFloat = 1, kSigned = 2, kUnsigned = 4, kBool = 8, kNumeric = 1 | 2 | 4 };
-
-bool is_half(DType t) { return t == DType::F16 || t == DType::BF16; }
-
-bool type_in(DType t, unsigned set) {
-    switch (t) {
-        case DType::F32: case DType::F64: case DType::F16: case DType::BF16: return (set & kFloat) != 0;
-        case DType::I8: case DType::I16: case DType::I32: case DType::I64: return (set & kSigned) != 0;
-        case DType::U8: case DType::U16: case DType::U32: case DType::U64: return (set & kUnsigned) != 0;
-        case DType::BOOL: return (set & kBool) != 0;
-        default: return false;
-    }
-}
-
-Tensor compute_view(const Tensor& t) { return is_half(t.dtype()) ? to_float_tensor(t) : t; }
-Tensor finish(const Tensor& out, DType want) { return out.dtype() == want ? out : from_float_tensor(out, want); }
-
-Status check_arity(const OpContext& ctx, size_t min_in, size_t max_in) {
-    if (ctx.num_inputs() < min_in || ctx.num_inputs() > max_in) {
-        return ctx.fail("expects " + std::to_string(min_in) + (max_in == min_in ? "" : "-" + std::to_string(max_in)) +
-                        " inputs, got " + std::to_string(ctx.num_inputs()));
-    }
-    for (size_t i = 0; i < min_in; ++i)
-        if (!ctx.has_input(i)) return ctx.fail("input " + std::to_string(i) + " is missing");
-    if (ctx.outputs.empty()) return ctx.fail("has no output");
-    return Status::Ok();
-}
-
-Status unsupported_type(const OpContext& ctx, DType t) {
-    return ctx.unsupported(std::string("element type ") + dtype_name(t) + " is not supported");
-}
-
-// The unsigned type integer arithmetic on T wraps in: at least as wide as int, so that no operand is promoted
-// to a signed int that could overflow. (T itself for non-integers.)
-template <typename T, bool = std::is_integral_v<T>>
-struct Wrap {
-    using type = T;
-};
-template <typename T>
-struct Wrap<T, true> {
-    using type = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
-};
-template <typename T>
-using WrapT = typename Wrap<T>::type;
+using namespace math;
 
 // Double -> T: floats round, integers truncate toward zero (NaN gives 0, out of range saturates).
 template <typename T>

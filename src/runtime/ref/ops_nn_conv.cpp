@@ -18,9 +18,14 @@
 #include <vector>
 
 #include "runtime/ref/common.h"
+#include "runtime/ref/math_common.h"
 
 namespace edgeq::runtime {
 namespace {
+
+using math::is_float;
+using math::compute_tensor;
+using math::output_tensor;
 
 constexpr int64_t kPad = -1;
 constexpr int64_t kBeyond = -2;
@@ -199,12 +204,6 @@ std::vector<int64_t> transpose_offsets(const Window& w) {
     return offs;
 }
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64; }
-// The tensor in its compute type: F64 stays, F32/F16/BF16 become F32.
-Tensor compute_tensor(const Tensor& t) { return t.dtype() == DType::F64 ? t : to_float_tensor(t); }
-Tensor output_tensor(const Tensor& computed, DType want) {
-    return computed.dtype() == want ? computed : from_float_tensor(computed, want);
-}
 
 Shape spatial_of(const Shape& s) { return Shape(s.begin() + 2, s.end()); }
 

@@ -11,15 +11,15 @@
 #include <vector>
 
 #include "runtime/ref/common.h"
+#include "runtime/ref/math_common.h"
 
 namespace edgeq::runtime {
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64; }
-Tensor compute_tensor(const Tensor& t) { return t.dtype() == DType::F64 ? t : to_float_tensor(t); }
-Tensor output_tensor(const Tensor& computed, DType want) {
-    return computed.dtype() == want ? computed : from_float_tensor(computed, want);
-}
+using math::is_float;
+using math::compute_tensor;
+using math::output_tensor;
+
 
 template <typename T>
 void gemm_kernel(const T* a, const T* b, const T* c, const std::vector<int64_t>& c_st, T* y, int64_t M, int64_t N,

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "runtime/ref/common.h"
+#include "runtime/ref/math_common.h"
 
 namespace edgeq::runtime {
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64; }
+using math::is_float;
+
 std::vector<double> values(const Tensor& t) {
     if (t.dtype() == DType::F64) return {t.data<double>(), t.data<double>() + t.numel()};
     const auto f = t.to_f32();

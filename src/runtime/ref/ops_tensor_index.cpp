@@ -11,7 +11,6 @@
 namespace edgeq::runtime {
 namespace {
 
-size_t sz(int64_t v) { return static_cast<size_t>(v); }
 
 void copy_elems(Tensor& out, int64_t o, const Tensor& in, int64_t i, int64_t n, size_t es) {
     if (n > 0) std::memcpy(out.raw() + sz(o) * es, in.raw() + sz(i) * es, sz(n) * es);

@@ -11,7 +11,6 @@
 namespace edgeq::runtime {
 namespace {
 
-size_t sz(int64_t v) { return static_cast<size_t>(v); }
 
 void copy_elem(Tensor& out, int64_t o, const Tensor& in, int64_t i, size_t es) {
     std::memcpy(out.raw() + sz(o) * es, in.raw() + sz(i) * es, es);

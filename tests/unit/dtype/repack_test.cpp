@@ -26,7 +26,7 @@ std::vector<float> gauss(int64_t n, uint32_t seed, float sigma) {
     return v;
 }
 
-struct Case {
+struct RepackCase {
     DType type;
     int blocks;
     int64_t rows, na, r_begin, r_end;
@@ -67,7 +67,7 @@ std::vector<uint8_t> acts(DType t, int64_t na, int64_t n, size_t stride) {
     return a;
 }
 
-void check(const Case& c, bool ref) {
+void check(const RepackCase& c, bool ref) {
     const int64_t n = 32 * c.blocks;
     const size_t wb = row_size(c.type, n), w_stride = wb + 2 * row_size(c.type, 32);
     const size_t ab = vec_dot_act_size(c.type, n), a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};
@@ -95,7 +95,7 @@ void check(const Case& c, bool ref) {
     }
 }
 
-const Case kCases[] = {
+const RepackCase kRepackCases[] = {
     {DType::Q4_0, 1, 1, 1, 0, 1},    {DType::Q4_0, 1, 17, 9, 0, 17},   {DType::Q4_0, 3, 33, 8, 16, 33},
     {DType::Q4_0, 7, 16, 3, 0, 16},  {DType::Q4_0, 24, 40, 17, 16, 32}, {DType::Q4_0, 2, 15, 5, 0, 15},
     {DType::Q8_0, 1, 1, 1, 0, 1},    {DType::Q8_0, 1, 17, 9, 0, 17},   {DType::Q8_0, 3, 33, 8, 16, 33},
@@ -103,11 +103,11 @@ const Case kCases[] = {
 };
 
 TEST(Repack, ReferenceOnPackedLayoutEqualsTheRows) {
-    for (const Case& c : kCases) check(c, true);
+    for (const RepackCase& c : kRepackCases) check(c, true);
 }
 
 TEST(Repack, DispatchedGemmEqualsTheRows) {
-    for (const Case& c : kCases) check(c, false);
+    for (const RepackCase& c : kRepackCases) check(c, false);
     if (!isa_enabled(Isa::Avx512Vnni)) GTEST_SKIP() << "no VNNI: packed_gemm ran the reference";
 }
 

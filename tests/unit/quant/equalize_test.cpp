@@ -12,7 +12,7 @@
 namespace edgeq::quant::ptq {
 namespace {
 
-constexpr uint32_t kSeed = 20190611;
+constexpr uint32_t kEqSeed = 20190611;
 
 std::vector<float> gaussian(int64_t count, std::mt19937& rng, float sigma = 1.0f) {
     std::normal_distribution<float> nd(0.0f, sigma);
@@ -113,7 +113,7 @@ void expect_same_function(const std::vector<float>& ref, const std::vector<float
     float scale = 1.0f;
     for (float v : ref) scale = std::max(scale, std::fabs(v));
     for (size_t i = 0; i < ref.size(); ++i) {
-        ASSERT_NEAR(got[i], ref[i], 1e-5 * scale) << "output " << i << " seed " << kSeed;
+        ASSERT_NEAR(got[i], ref[i], 1e-5 * scale) << "output " << i << " seed " << kEqSeed;
     }
 }
 
@@ -142,7 +142,7 @@ std::vector<float> mlp(const std::vector<Layer>& l, const std::vector<float>& x,
 }
 
 TEST(Equalize, MlpFunctionUnchangedAndInt8ErrorLower) {
-    std::mt19937 rng(kSeed);
+    std::mt19937 rng(kEqSeed);
     auto layers = badly_scaled_mlp(rng);
     const int64_t n = 64;
     const auto x = gaussian(n * 16, rng);
@@ -166,11 +166,11 @@ TEST(Equalize, MlpFunctionUnchangedAndInt8ErrorLower) {
     const double err_after =
         mse(y_ref, mlp({quantized(layers[0]), quantized(layers[1]), quantized(layers[2])}, x, n));
     EXPECT_LT(err_after, 0.5 * err_before)
-        << "seed " << kSeed << ": INT8 MSE " << err_after << " vs " << err_before;
+        << "seed " << kEqSeed << ": INT8 MSE " << err_after << " vs " << err_before;
 }
 
 TEST(Equalize, PairEqualizesRangesExactly) {
-    std::mt19937 rng(kSeed + 1);
+    std::mt19937 rng(kEqSeed + 1);
     auto layers = badly_scaled_mlp(rng);
     LayerWeights a = layers[0].view(), b = layers[1].view();
     const auto r1 = output_channel_ranges(a.shape, a.weight);
@@ -187,7 +187,7 @@ TEST(Equalize, PairEqualizesRangesExactly) {
 }
 
 TEST(Equalize, ConvDepthwiseConvChain) {
-    std::mt19937 rng(kSeed + 2);
+    std::mt19937 rng(kEqSeed + 2);
     std::uniform_real_distribution<float> ud(-2.5f, 2.5f);
     const int64_t n = 2, h = 7, wd = 9;
     Layer c1{{8, 3, 9, WeightLayout::kOutIn}, gaussian(8 * 3 * 9, rng), gaussian(8, rng)};
@@ -213,7 +213,7 @@ TEST(Equalize, ConvDepthwiseConvChain) {
     expect_same_function(y_ref, net(c1, dw, c3));
     const double err_after = mse(y_ref, net(quantized(c1), quantized(dw), quantized(c3)));
     EXPECT_LT(err_after, 0.5 * err_before)
-        << "seed " << kSeed + 2 << ": " << err_after << " vs " << err_before;
+        << "seed " << kEqSeed + 2 << ": " << err_after << " vs " << err_before;
 }
 
 TEST(Equalize, DeadChannelKeepsScaleOne) {
@@ -297,7 +297,7 @@ BiasSetup bias_setup(uint32_t seed) {
 }
 
 TEST(BiasCorrection, AnalyticRemovesTheMeanShift) {
-    auto s = bias_setup(kSeed + 3);
+    auto s = bias_setup(kEqSeed + 3);
     const auto y_test = dense(s.fp, s.x_test, s.n);
     const auto before = mean_shift(y_test, dense(s.q, s.x_test, s.n), s.n, 16);
     const double mse_before = mse(y_test, dense(s.q, s.x_test, s.n));
@@ -308,12 +308,12 @@ TEST(BiasCorrection, AnalyticRemovesTheMeanShift) {
     }
     ASSERT_TRUE(correct_bias_analytic(s.fp.shape, s.fp.w, s.q.w, ex, s.q.b).ok());
     const auto after = mean_shift(y_test, dense(s.q, s.x_test, s.n), s.n, 16);
-    EXPECT_LT(abs_sum(after), 0.1 * abs_sum(before)) << "seed " << kSeed + 3;
+    EXPECT_LT(abs_sum(after), 0.1 * abs_sum(before)) << "seed " << kEqSeed + 3;
     EXPECT_LT(mse(y_test, dense(s.q, s.x_test, s.n)), mse_before);
 }
 
 TEST(BiasCorrection, EmpiricalStreamedRemovesTheMeanShift) {
-    auto s = bias_setup(kSeed + 4);
+    auto s = bias_setup(kEqSeed + 4);
     const auto y_cal = dense(s.fp, s.x_cal, s.n), yq_cal = dense(s.q, s.x_cal, s.n);
     const auto y_test = dense(s.fp, s.x_test, s.n);
     const auto before = mean_shift(y_test, dense(s.q, s.x_test, s.n), s.n, 16);
@@ -331,7 +331,7 @@ TEST(BiasCorrection, EmpiricalStreamedRemovesTheMeanShift) {
     const auto cal_after = mean_shift(y_cal, dense(s.q, s.x_cal, s.n), s.n, 16);
     for (double v : cal_after) EXPECT_NEAR(v, 0.0, 1e-4);  // exactly removed on the calibration set
     const auto after = mean_shift(y_test, dense(s.q, s.x_test, s.n), s.n, 16);
-    EXPECT_LT(abs_sum(after), 0.1 * abs_sum(before)) << "seed " << kSeed + 4;
+    EXPECT_LT(abs_sum(after), 0.1 * abs_sum(before)) << "seed " << kEqSeed + 4;
 }
 
 TEST(BiasCorrection, ChannelAxesOfEveryLayout) {

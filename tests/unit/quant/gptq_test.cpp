@@ -11,7 +11,7 @@
 namespace edgeq::quant::ptq {
 namespace {
 
-constexpr uint32_t kSeed = 20221031;
+constexpr uint32_t kGptqSeed = 20221031;
 
 // X [n, k] with strongly correlated columns and uneven column scales: Z * A with A = I + dense mixing.
 std::vector<float> correlated_x(int64_t n, int64_t k, uint32_t seed) {
@@ -37,7 +37,7 @@ std::vector<float> correlated_x(int64_t n, int64_t k, uint32_t seed) {
     return x;
 }
 
-std::vector<float> gaussian(int64_t count, uint32_t seed) {
+std::vector<float> gptq_gaussian(int64_t count, uint32_t seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     std::vector<float> v(static_cast<size_t>(count));
@@ -77,8 +77,8 @@ class GptqVsRtn : public ::testing::TestWithParam<Config> {};
 TEST_P(GptqVsRtn, LowerOutputErrorOnCorrelatedActivations) {
     const Config cfg = GetParam();
     const int64_t n = 1024, k = 320, rows = 33;  // K not a multiple of 128: last group shorter
-    const auto x = correlated_x(n, k, kSeed);
-    const auto w = gaussian(rows * k, kSeed + 1);
+    const auto x = correlated_x(n, k, kGptqSeed);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 1);
     const auto h = hessian_of(x, n, k);
 
     AffineGroupQuantizer rtn(cfg.bits, cfg.group, cfg.symmetric, rows, k);
@@ -93,7 +93,7 @@ TEST_P(GptqVsRtn, LowerOutputErrorOnCorrelatedActivations) {
     const double e_rtn = output_error(x, n, w, q_rtn, rows, k);
     const double e_gptq = output_error(x, n, w, res->dequant, rows, k);
     EXPECT_LT(e_gptq, cfg.max_ratio * e_rtn)
-        << "seed " << kSeed << " bits " << cfg.bits << " group " << cfg.group << " sym " << cfg.symmetric
+        << "seed " << kGptqSeed << " bits " << cfg.bits << " group " << cfg.group << " sym " << cfg.symmetric
         << " act_order " << cfg.act_order << ": GPTQ " << e_gptq << " vs RTN " << e_rtn;
     EXPECT_GE(res->loss, 0.0);
     EXPECT_EQ(res->dead_columns, 0);
@@ -113,8 +113,8 @@ INSTANTIATE_TEST_SUITE_P(Configs, GptqVsRtn,
 
 TEST(Gptq, StaticGroupsWithActOrderStayOnOriginalGroups) {
     const int64_t n = 512, k = 96, rows = 17;
-    const auto x = correlated_x(n, k, kSeed + 2);
-    const auto w = gaussian(rows * k, kSeed + 3);
+    const auto x = correlated_x(n, k, kGptqSeed + 2);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 3);
     const auto h = hessian_of(x, n, k);
     AffineGroupQuantizer rtn(4, 32, true, rows, k);
     const auto q_rtn = rtn.quantize_rtn(w);
@@ -135,8 +135,8 @@ TEST(Gptq, StaticGroupsWithActOrderStayOnOriginalGroups) {
 
 TEST(Gptq, BlockSizeAndThreadsDoNotChangeTheAlgorithmBeyondRounding) {
     const int64_t n = 400, k = 70, rows = 19;
-    const auto x = correlated_x(n, k, kSeed + 4);
-    const auto w = gaussian(rows * k, kSeed + 5);
+    const auto x = correlated_x(n, k, kGptqSeed + 4);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 5);
     const auto h = hessian_of(x, n, k);
     AffineGroupQuantizer q1(4, 0, false, rows, k), q2(4, 0, false, rows, k), q3(4, 0, false, rows, k);
     GptqOptions a;
@@ -165,11 +165,11 @@ TEST(Gptq, BlockSizeAndThreadsDoNotChangeTheAlgorithmBeyondRounding) {
 TEST(Gptq, EqualsRoundToNearestWhenHessianIsDiagonal) {
     const int64_t k = 80, rows = 9;
     std::vector<float> x(static_cast<size_t>(k * k), 0.0f);
-    std::mt19937 rng(kSeed + 6);
+    std::mt19937 rng(kGptqSeed + 6);
     std::uniform_real_distribution<float> ud(0.1f, 5.0f);
     for (int64_t i = 0; i < k; ++i) x[static_cast<size_t>(i * k + i)] = ud(rng);
     const auto h = hessian_of(x, k, k);
-    const auto w = gaussian(rows * k, kSeed + 7);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 7);
     for (bool act_order : {false, true}) {
         for (int64_t group : {int64_t{0}, int64_t{16}, int64_t{32}}) {
             AffineGroupQuantizer rtn(3, group, false, rows, k), gq(3, group, false, rows, k);
@@ -185,11 +185,11 @@ TEST(Gptq, EqualsRoundToNearestWhenHessianIsDiagonal) {
 
 TEST(Gptq, DeadColumnsAreZeroedAndDoNotBreakTheFactorization) {
     const int64_t n = 256, k = 40, rows = 5;
-    auto x = correlated_x(n, k, kSeed + 8);
+    auto x = correlated_x(n, k, kGptqSeed + 8);
     for (int64_t s = 0; s < n; ++s)
         x[static_cast<size_t>(s * k + 7)] = x[static_cast<size_t>(s * k + 31)] = 0.0f;
     const auto h = hessian_of(x, n, k);
-    const auto w = gaussian(rows * k, kSeed + 9);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 9);
     AffineGroupQuantizer gq(4, 8, true, rows, k);
     auto res = gptq_quantize(w, rows, k, h, gq.callbacks(), {});
     ASSERT_TRUE(res.ok()) << res.status().message();
@@ -203,7 +203,7 @@ TEST(Gptq, DeadColumnsAreZeroedAndDoNotBreakTheFactorization) {
 
 TEST(Gptq, IndefiniteHessianRetriesWithLargerDampThenFails) {
     const int64_t k = 20, rows = 3;
-    const auto w = gaussian(rows * k, kSeed + 10);
+    const auto w = gptq_gaussian(rows * k, kGptqSeed + 10);
     std::vector<double> h(static_cast<size_t>(k * k), 0.0);
     for (int64_t i = 0; i < k; ++i) h[static_cast<size_t>(i * k + i)] = 1.0;
     h[0] = -0.05;  // mean diag ~0.95: percdamp 0.01 leaves it negative, 0.1 makes it positive
@@ -221,7 +221,7 @@ TEST(Gptq, IndefiniteHessianRetriesWithLargerDampThenFails) {
 
 TEST(Gptq, RejectsMismatchedShapesAndNonFiniteInput) {
     const int64_t k = 8, rows = 2;
-    auto w = gaussian(rows * k, kSeed + 11);
+    auto w = gptq_gaussian(rows * k, kGptqSeed + 11);
     std::vector<double> h(static_cast<size_t>(k * k), 0.0);
     for (int64_t i = 0; i < k; ++i) h[static_cast<size_t>(i * k + i)] = 1.0;
     AffineGroupQuantizer gq(4, 0, true, rows, k);
@@ -236,7 +236,7 @@ TEST(Gptq, RejectsMismatchedShapesAndNonFiniteInput) {
 
 TEST(HessianAccumulator, StreamingEqualsOneShotAndTheDefinition) {
     const int64_t n = 123, k = 37;
-    const auto x = correlated_x(n, k, kSeed + 12);
+    const auto x = correlated_x(n, k, kGptqSeed + 12);
     HessianAccumulator one(k), streamed(k), merged(k), part(k);
     ASSERT_TRUE(one.add(x.data(), n, k).ok());
     int64_t at = 0;

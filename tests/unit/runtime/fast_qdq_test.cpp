@@ -136,7 +136,7 @@ constexpr float kFloatRel = 1e-4f;  // float outputs: relative to max(1, |ref|) 
 // ... plus this many output quantization steps where a Q -> DQ pair follows (an off-by-one code)
 
 // Compares every graph output of the plan with the reference; returns the trace.
-std::string expect_matches(const graph::Model& m, const std::map<std::string, Tensor>& inputs, int threads,
+std::string expect_qdq_matches(const graph::Model& m, const std::map<std::string, Tensor>& inputs, int threads,
                            std::map<std::string, float> float_abs = {}) {
     Shapes shapes;
     for (const auto& [k, v] : inputs) shapes[k] = v.shape();
@@ -182,7 +182,7 @@ std::string expect_matches(const graph::Model& m, const std::map<std::string, Te
     return trace;
 }
 
-int count(const std::string& s, const std::string& sub) {
+int count_ops(const std::string& s, const std::string& sub) {
     int c = 0;
     for (size_t p = s.find(sub); p != std::string::npos; p = s.find(sub, p + 1)) ++c;
     return c;
@@ -204,14 +204,14 @@ TEST(FastQdq, ConvPerChannelBiasReluQ) {
     std::mt19937 rng(1);
     const Tensor in = random_input(rng, {2, 3, 9, 9}, -1, 1);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"yr_dq", 0.01f}});
         // C = 3: the direct small-channel conv where VNNI runs, else im2col + qgemm
-        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8 qgemm_u8s8__") + count(trace, "qconv_direct_nhwc_u8s8"), 1)
+        EXPECT_EQ(count_ops(trace, "qconv_nhwc_u8s8 qgemm_u8s8__") + count_ops(trace, "qconv_direct_nhwc_u8s8"), 1)
             << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
         // the input Q and the output DQ run as per-tensor Q / DQ steps; the fused DQs / Relu / Q have no step
-        EXPECT_EQ(count(trace, "\n"), 3) << trace;
-        EXPECT_EQ(count(trace, "  ref"), 0) << trace;
+        EXPECT_EQ(count_ops(trace, "\n"), 3) << trace;
+        EXPECT_EQ(count_ops(trace, "  ref"), 0) << trace;
         EXPECT_NE(trace.find("QuantizeLinear  quantize_f32_q8"), std::string::npos) << trace;
         EXPECT_NE(trace.find("DequantizeLinear  dequantize_q8_f32"), std::string::npos) << trace;
     }
@@ -229,7 +229,7 @@ TEST(FastQdq, FusedConvFloatOutput) {
            "com.edgeq");
     b.output("y");
     std::mt19937 rng(2);
-    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {1, 4, 7, 6}, -2, 2)}}, 1);
+    const std::string trace = expect_qdq_matches(b.m, {{"x", random_input(rng, {1, 4, 7, 6}, -2, 2)}}, 1);
     EXPECT_NE(trace.find("qconv_nhwc_u8s8"), std::string::npos) << trace;
 }
 
@@ -256,11 +256,11 @@ TEST(FastQdq, PaddedDilatedConvs) {
         std::mt19937 rng(13);
         const Tensor in = random_input(rng, {2, 1, 11, 9}, -0.5f, 4.5f);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-            EXPECT_EQ(count(trace, "qconv_nhwc_u8s8") + count(trace, "qconv_direct_nhwc_u8s8"),
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count_ops(trace, "qconv_nhwc_u8s8") + count_ops(trace, "qconv_direct_nhwc_u8s8"),
                       oc1 == 4 ? 1 : 2)
                 << trace;
-            EXPECT_EQ(count(trace, "qconv_c1_u8s8"), oc1 == 4 ? 1 : 0) << trace;
+            EXPECT_EQ(count_ops(trace, "qconv_c1_u8s8"), oc1 == 4 ? 1 : 0) << trace;
         }
     }
 }
@@ -289,8 +289,8 @@ TEST(FastQdq, OneInputChannelConvs) {
     const Tensor in = random_input(rng, {3, 1, 12, 10}, -0.5f, 4.5f);
     const Tensor in2 = random_input(rng, {2, 1, 9, 8}, -2.5f, 2.5f);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}, {"u", in2}}, threads);
-        EXPECT_EQ(count(trace, "qconv_c1_u8s8"), 2) << trace;
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}, {"u", in2}}, threads);
+        EXPECT_EQ(count_ops(trace, "qconv_c1_u8s8"), 2) << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Tanh"), std::string::npos) << trace;
         EXPECT_NE(trace.find("DQ(x)+DQ(w)+DQ(b)+Relu+Q"), std::string::npos) << trace;
     }
@@ -317,10 +317,10 @@ TEST(FastQdq, OneInputChannelRequantizedConvs) {
         std::mt19937 rng(29);
         const Tensor in = random_input(rng, {3, 1, 28, 19}, -1.5f, 4.5f);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-            EXPECT_EQ(count(trace, "qconv_c1_u8s8"), 2) << trace;
-            EXPECT_EQ(count(trace, "(vpdpbusd, 16 pixels per vector)"), kernels::qconv_c1_vector() ? 2 : 0) << trace;
-            EXPECT_EQ(count(trace, "dequantize_q8_f32"), 0) << trace;  // the shared input DQ does not run
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count_ops(trace, "qconv_c1_u8s8"), 2) << trace;
+            EXPECT_EQ(count_ops(trace, "(vpdpbusd, 16 pixels per vector)"), kernels::qconv_c1_vector() ? 2 : 0) << trace;
+            EXPECT_EQ(count_ops(trace, "dequantize_q8_f32"), 0) << trace;  // the shared input DQ does not run
         }
     }
 }
@@ -337,7 +337,7 @@ TEST(FastQdq, GemmTransBSignedActivations) {
     b.output("y_dq");  // s8 DequantizeLinear step
     std::mt19937 rng(3);
     const std::string trace =
-        expect_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2, {{"y_dq", 0.05f}});
+        expect_qdq_matches(b.m, {{"x", random_input(rng, {5, 33}, -3, 3)}}, 2, {{"y_dq", 0.05f}});
     EXPECT_NE(trace.find("qgemm_u8s8 qgemm_u8s8__"), std::string::npos) << trace;
     EXPECT_NE(trace.find("+Q"), std::string::npos) << trace;
 }
@@ -352,10 +352,10 @@ TEST(FastQdq, MatMulWeightZeroPointTanhFloatOutput) {
     b.node("Tanh", {"y"}, {"t"});  // fused into the float epilogue (LeNet's Conv -> Tanh)
     b.output("t");
     std::mt19937 rng(4);
-    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {2, 3, 40}, 0, 2.5f)}}, 1);
+    const std::string trace = expect_qdq_matches(b.m, {{"x", random_input(rng, {2, 3, 40}, 0, 2.5f)}}, 1);
     EXPECT_NE(trace.find("qmatmul_u8s8"), std::string::npos) << trace;
     EXPECT_NE(trace.find("DQ(x)+DQ(w)+Tanh"), std::string::npos) << trace;
-    EXPECT_EQ(count(trace, "\n"), 2) << trace;  // input Q + the integer MatMul
+    EXPECT_EQ(count_ops(trace, "\n"), 2) << trace;  // input Q + the integer MatMul
 }
 
 TEST(FastQdq, ChainedConvToGroupedConv) {
@@ -376,9 +376,9 @@ TEST(FastQdq, ChainedConvToGroupedConv) {
     std::mt19937 rng(5);
     const Tensor in = random_input(rng, {2, 3, 10, 10}, -1, 1.5f);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8") + count(trace, "qconv_direct_nhwc_u8s8"), 2) << trace;
-        EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q + two integer convs
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count_ops(trace, "qconv_nhwc_u8s8") + count_ops(trace, "qconv_direct_nhwc_u8s8"), 2) << trace;
+        EXPECT_EQ(count_ops(trace, "\n"), 3) << trace;  // input Q + two integer convs
     }
 }
 
@@ -399,10 +399,10 @@ TEST(FastQdq, LargeConvSplitsAcrossThreadsThenDepthwiseFloatOutput) {
     const Tensor in = random_input(rng, {1, 16, 30, 30}, -1, 1);
     for (int threads : {1, 2}) {
         // an off-by-one code of y moves z by 0.05·|dw| ≤ 0.05·0.02·127 per tap
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"z", 0.4f}});
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"z", 0.4f}});
         EXPECT_NE(trace.find("qconv_nhwc_u8s8"), std::string::npos) << trace;
         EXPECT_NE(trace.find("qdwconv_u8s8  [DQ(x)+DQ(w)]"), std::string::npos) << trace;  // float epilogue
-        EXPECT_EQ(count(trace, "\n"), 3) << trace;  // input Q, conv, depthwise
+        EXPECT_EQ(count_ops(trace, "\n"), 3) << trace;  // input Q, conv, depthwise
     }
 }
 
@@ -427,9 +427,9 @@ TEST(FastQdq, DepthwiseRequantizedSignedActivations) {
         std::mt19937 rng(10);
         const Tensor in = random_input(rng, {2, 24, 13, 11}, -1.5f, 1.5f);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
             EXPECT_NE(trace.find("qdwconv_u8s8  [DQ(x)+DQ(w)+DQ(b)+Relu+Q]"), std::string::npos) << trace;
-            EXPECT_EQ(count(trace, "\n"), 2) << trace;
+            EXPECT_EQ(count_ops(trace, "\n"), 2) << trace;
         }
     }
 }
@@ -455,9 +455,9 @@ TEST(FastQdq, PointwiseConvs) {
     const Tensor in = random_input(rng, {3, 20, 5, 7}, -1, 1.5f);
     for (int threads : {1, 2}) {
         // c3: one code of c2 (0.1) times |w3| ≤ 0.02·127, 18 taps
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"c3", 0.5f}});
-        EXPECT_EQ(count(trace, "qconv1x1_nhwc_u8s8"), 2) << trace;
-        EXPECT_EQ(count(trace, "qconv_nhwc_u8s8"), 1) << trace;
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"c3", 0.5f}});
+        EXPECT_EQ(count_ops(trace, "qconv1x1_nhwc_u8s8"), 2) << trace;
+        EXPECT_EQ(count_ops(trace, "qconv_nhwc_u8s8"), 1) << trace;
     }
 }
 
@@ -517,15 +517,15 @@ TEST(FastQdq, NhwcBetweenIntegerConvs) {
         std::mt19937 rng(21);
         const Tensor in = random_input(rng, {2, 5, 11, 9}, -1, 1.5f);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads, {{"c5_dq", 8.0f}});
-            EXPECT_EQ(count(trace, "qdwconv_u8s8"), 3) << trace;
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"c5_dq", 8.0f}});
+            EXPECT_EQ(count_ops(trace, "qdwconv_u8s8"), 3) << trace;
             if (active_isa() < Isa::Avx512) {  // depthwise stays NCHW there, and every value here touches one
-                EXPECT_EQ(count(trace, "[NHWC"), 0) << trace;
+                EXPECT_EQ(count_ops(trace, "[NHWC"), 0) << trace;
                 continue;
             }
-            EXPECT_EQ(count(trace, "[NHWC out]"), 1) << trace;     // d0
-            EXPECT_EQ(count(trace, "[NHWC in/out]"), 3) << trace;  // c1, c2, c4
-            EXPECT_EQ(count(trace, "[NHWC in]"), 2) << trace;      // c3, c5
+            EXPECT_EQ(count_ops(trace, "[NHWC out]"), 1) << trace;     // d0
+            EXPECT_EQ(count_ops(trace, "[NHWC in/out]"), 3) << trace;  // c1, c2, c4
+            EXPECT_EQ(count_ops(trace, "[NHWC in]"), 2) << trace;      // c3, c5
         }
     }
 }
@@ -562,13 +562,13 @@ TEST(FastQdq, SharedInputDqAndTransposedFloatOutputs) {
     std::mt19937 rng(31);
     const Tensor in = random_input(rng, {2, 8, 9, 7}, -1, 2);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "dequantize_q8_f32"), 0) << trace;
-        EXPECT_EQ(count(trace, "+Transpose(0,2,3,1)"), 2) << trace;
-        EXPECT_EQ(count(trace, "Transpose  ref"), 1) << trace;
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count_ops(trace, "dequantize_q8_f32"), 0) << trace;
+        EXPECT_EQ(count_ops(trace, "+Transpose(0,2,3,1)"), 2) << trace;
+        EXPECT_EQ(count_ops(trace, "Transpose  ref"), 1) << trace;
         if (active_isa() >= Isa::Avx512) {
-            EXPECT_EQ(count(trace, "[NHWC out]"), 1) << trace;  // c0
-            EXPECT_EQ(count(trace, "[NHWC in]"), 3) << trace;   // c1, c2, c3
+            EXPECT_EQ(count_ops(trace, "[NHWC out]"), 1) << trace;  // c0
+            EXPECT_EQ(count_ops(trace, "[NHWC in]"), 3) << trace;   // c1, c2, c3
         }
     }
 }
@@ -623,11 +623,11 @@ TEST(FastQdq, IntegerConcatAndAdd) {
     std::mt19937 rng(37);
     const Tensor in = random_input(rng, {2, 6, 7, 5}, -1, 2);
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
-        EXPECT_EQ(count(trace, "qconcat (byte copy)"), 1) << trace;
-        EXPECT_EQ(count(trace, "qadd_u8u8u8"), 1) << trace;
-        EXPECT_EQ(count(trace, "qadd_s8u8s8"), 1) << trace;
-        EXPECT_EQ(count(trace, "Concat  ref"), 1) << trace;
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+        EXPECT_EQ(count_ops(trace, "qconcat (byte copy)"), 1) << trace;
+        EXPECT_EQ(count_ops(trace, "qadd_u8u8u8"), 1) << trace;
+        EXPECT_EQ(count_ops(trace, "qadd_s8u8s8"), 1) << trace;
+        EXPECT_EQ(count_ops(trace, "Concat  ref"), 1) << trace;
     }
 }
 
@@ -657,7 +657,7 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
         std::mt19937 rng(12);
         const Tensor in = random_input(rng, {2, 5, 9, 11}, -2, 2);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
             const std::string k = signed_x ? "qmaxpool_s8" : "qmaxpool_u8";
             EXPECT_NE(trace.find(k + "  [DQ(x)+Q]"), std::string::npos) << trace;
             EXPECT_NE(trace.find(k + "  [DQ(x)+Flatten+Q]"), std::string::npos) << trace;
@@ -703,12 +703,12 @@ TEST(FastQdq, AveragePoolOnQuantizedBytes) {
         std::mt19937 rng(19);
         const Tensor in = random_input(rng, {2, 4, 10, 9}, -2, 2.5f);
         for (int threads : {1, 2}) {
-            const std::string trace = expect_matches(b.m, {{"x", in}}, threads);
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
             const std::string k = signed_x ? "qavgpool_s8" : "qavgpool_u8";
             EXPECT_NE(trace.find(k + "s8  [DQ(x)+Q]"), std::string::npos) << trace;
             EXPECT_NE(trace.find(k + (signed_x ? "s8" : "u8") + "  [DQ(x)+Flatten+Q]"), std::string::npos)
                 << trace;
-            EXPECT_EQ(count(trace, "qavgpool_"), 3) << trace;
+            EXPECT_EQ(count_ops(trace, "qavgpool_"), 3) << trace;
             EXPECT_NE(trace.find("count_include_pad with ceil_mode"), std::string::npos) << trace;
         }
     }
@@ -735,8 +735,8 @@ TEST(FastQdq, UnaryLookupTablesEqualReference) {
     const Tensor in2 = random_input(rng, {5, 13}, -7, 7);
     const std::map<std::string, Tensor> inputs = {{"x", in}, {"u", in2}};
     for (int threads : {1, 2}) {
-        const std::string trace = expect_matches(b.m, inputs, threads);
-        EXPECT_EQ(count(trace, "qlut_u8"), 4) << trace;
+        const std::string trace = expect_qdq_matches(b.m, inputs, threads);
+        EXPECT_EQ(count_ops(trace, "qlut_u8"), 4) << trace;
         for (const char* f : {"DQ(x)+Tanh+Q", "DQ(x)+Sigmoid+Q", "DQ(x)+LeakyRelu+Q", "DQ(x)+Clip+Q"})
             EXPECT_NE(trace.find(f), std::string::npos) << f << "\n" << trace;
     }
@@ -757,9 +757,9 @@ TEST(FastQdq, WeightOnlyDequantizeFoldedAtPlanTime) {
     b.node("Conv", {"x", "w_dq"}, {"y"}, {{"pads", ints({1, 1, 1, 1})}});
     b.output("y");
     std::mt19937 rng(9);
-    const std::string trace = expect_matches(b.m, {{"x", random_input(rng, {1, 3, 8, 8}, -1, 1)}}, 1);
+    const std::string trace = expect_qdq_matches(b.m, {{"x", random_input(rng, {1, 3, 8, 8}, -1, 1)}}, 1);
     EXPECT_NE(trace.find("conv2d_f32"), std::string::npos) << trace;
-    EXPECT_EQ(count(trace, "\n"), 1) << trace;
+    EXPECT_EQ(count_ops(trace, "\n"), 1) << trace;
 }
 
 // A real QDQ model (e.g. `edgeq quantize lenet5.onnx q.onnx --method static ...`) named by $EDGEQ_QDQ_MODEL,
@@ -776,7 +776,7 @@ TEST(FastQdq, ModelFromEnvironment) {
     const std::string out = m->graph.outputs[0].name;
     for (int threads : {1, 2}) {
         const std::string trace =
-            expect_matches(*m, {{m->graph.inputs[0].name, in}}, threads, {{out, 0.05f}});
+            expect_qdq_matches(*m, {{m->graph.inputs[0].name, in}}, threads, {{out, 0.05f}});
         EXPECT_NE(trace.find("u8s8"), std::string::npos) << trace;
         if (threads == 1) std::printf("%s", trace.c_str());
     }

@@ -50,7 +50,7 @@ Attribute flt(float v) {
     a.f = v;
     return a;
 }
-Attribute str(std::string s) {
+Attribute rnn_str(std::string s) {
     Attribute a;
     a.kind = Attribute::Kind::String;
     a.s = std::move(s);
@@ -62,14 +62,14 @@ Attribute strs(std::vector<std::string> v) {
     a.strings = std::move(v);
     return a;
 }
-Attribute ints(std::vector<int64_t> v) {
+Attribute rnn_ints(std::vector<int64_t> v) {
     Attribute a;
     a.kind = Attribute::Kind::Ints;
     a.ints = std::move(v);
     return a;
 }
 
-Tensor random_tensor(std::mt19937& rng, const Shape& shape, float scale) {
+Tensor rnn_random_tensor(std::mt19937& rng, const Shape& shape, float scale) {
     Tensor t(DType::F32, shape);
     std::uniform_real_distribution<float> d(-scale, scale);
     for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
@@ -214,13 +214,13 @@ Built build(const Case& c, unsigned seed) {
         m.graph.inputs.push_back(vi);
         b.inputs[name] = t;
     };
-    add_input("x", random_tensor(rng, xs, 1.0f));
+    add_input("x", rnn_random_tensor(rng, xs, 1.0f));
     const float ws = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(H, 2)));
-    m.graph.initializers["w"] = random_tensor(rng, {dirs, G * H, c.input}, 0.8f);
-    m.graph.initializers["r"] = random_tensor(rng, {dirs, G * H, H}, 1.5f * ws);
+    m.graph.initializers["w"] = rnn_random_tensor(rng, {dirs, G * H, c.input}, 0.8f);
+    m.graph.initializers["r"] = rnn_random_tensor(rng, {dirs, G * H, H}, 1.5f * ws);
     std::vector<std::string> in = {"x", "w", "r", "", "", "", "", ""};
     if (c.bias) {
-        m.graph.initializers["b"] = random_tensor(rng, {dirs, 2 * G * H}, 0.5f);
+        m.graph.initializers["b"] = rnn_random_tensor(rng, {dirs, 2 * G * H}, 0.5f);
         in[3] = "b";
     }
     if (c.lens) {
@@ -238,15 +238,15 @@ Built build(const Case& c, unsigned seed) {
         in[4] = "lens";
     }
     if (c.init) {
-        add_input("h0", random_tensor(rng, ss, 1.0f));
+        add_input("h0", rnn_random_tensor(rng, ss, 1.0f));
         in[5] = "h0";
         if (lstm) {
-            add_input("c0", random_tensor(rng, ss, 1.0f));
+            add_input("c0", rnn_random_tensor(rng, ss, 1.0f));
             in[6] = "c0";
         }
     }
     if (c.peep && lstm) {
-        m.graph.initializers["p"] = random_tensor(rng, {dirs, 3 * H}, 0.5f);
+        m.graph.initializers["p"] = rnn_random_tensor(rng, {dirs, 3 * H}, 0.5f);
         in[7] = "p";
     }
     while (!in.empty() && in.back().empty()) in.pop_back();
@@ -259,7 +259,7 @@ Built build(const Case& c, unsigned seed) {
     if (lstm) n.outputs.push_back("yc");
     n.attrs = c.extra;
     n.attrs["hidden_size"] = int1(H);
-    n.attrs["direction"] = str(c.direction);
+    n.attrs["direction"] = rnn_str(c.direction);
     if (c.layout1) n.attrs["layout"] = int1(1);
     if (!lstm && c.lbr) n.attrs["linear_before_reset"] = int1(1);
     m.graph.nodes.push_back(n);
@@ -673,7 +673,7 @@ TEST(FastRnn, AbsorbsTransposeInFrontOfX) {
             t.op_type = "Transpose";
             t.inputs = {"xt"};
             t.outputs = {"x"};
-            t.attrs["perm"] = ints({1, 0, 2});
+            t.attrs["perm"] = rnn_ints({1, 0, 2});
             b.m.graph.nodes.insert(b.m.graph.nodes.begin(), t);
             auto ref = run_reference(b.m, b.inputs);
             ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -739,7 +739,7 @@ TEST(FastRnnModels, FashionMnistLstm) {
     const std::string input = m->graph.inputs[0].name;
     std::mt19937 rng(11);
     for (int64_t batch : {1, 7, 64}) {
-        const Tensor x = random_tensor(rng, {batch, 1, 28, 28}, 2.0f);
+        const Tensor x = rnn_random_tensor(rng, {batch, 1, 28, 28}, 2.0f);
         auto ref = run_reference(*m, {{input, x}});
         ASSERT_TRUE(ref.ok()) << ref.status().message();
         for (int threads : {1, 2}) {

@@ -48,7 +48,7 @@ Attribute strs(std::vector<std::string> v) {
     return a;
 }
 
-Tensor f32(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(DType::F32, std::move(s), v); }
+Tensor f32t(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(DType::F32, std::move(s), v); }
 
 // Runs one node; inputs named in0, in1, ... ("" entries are omitted inputs); returns outputs out0, out1, ...
 Result<std::vector<Tensor>> run_node(const std::string& op, const std::vector<Tensor>& inputs,
@@ -103,7 +103,7 @@ std::vector<float> iota(int64_t n, float start = 0) {
 
 TEST(NnConv, PaddedStrided2d) {
     // X 1x1x3x3 = 0..8, W 1x1x2x2 = 1, pads 1, stride 2 -> 2x2 windows over the padded 5x5 image
-    auto r = run_node("Conv", {f32({1, 1, 3, 3}, iota(9)), f32({1, 1, 2, 2}, {1, 1, 1, 1})},
+    auto r = run_node("Conv", {f32t({1, 1, 3, 3}, iota(9)), f32t({1, 1, 2, 2}, {1, 1, 1, 1})},
                       {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     // windows: rows {-1,0},{1,2} x cols {-1,0},{1,2}
@@ -113,8 +113,8 @@ TEST(NnConv, PaddedStrided2d) {
 TEST(NnConv, GroupsDilationBias) {
     // 2 channels, group 2 (depthwise), 1-D, dilation 2, kernel 2: y[c][o] = w0*x[o] + w1*x[o+2] + b
     auto r = run_node("Conv",
-                      {f32({1, 2, 5}, {1, 2, 3, 4, 5, 10, 20, 30, 40, 50}), f32({2, 1, 2}, {1, 2, 3, -1}),
-                       f32({2}, {0.5f, -0.5f})},
+                      {f32t({1, 2, 5}, {1, 2, 3, 4, 5, 10, 20, 30, 40, 50}), f32t({2, 1, 2}, {1, 2, 3, -1}),
+                       f32t({2}, {0.5f, -0.5f})},
                       {{"group", int1(2)}, {"dilations", ints({2})}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 3}, {1 + 6 + 0.5f, 2 + 8 + 0.5f, 3 + 10 + 0.5f, 30 - 30 - 0.5f, 60 - 40 - 0.5f,
@@ -123,28 +123,28 @@ TEST(NnConv, GroupsDilationBias) {
 
 TEST(NnConv, SameUpperAndGroupsOf2) {
     // X 1x4x2x2, group 2, each output channel sums its group's two input channels with kernel 1
-    auto r = run_node("Conv", {f32({1, 4, 2, 2}, iota(16)), f32({2, 2, 1, 1}, {1, 1, 1, 1})},
+    auto r = run_node("Conv", {f32t({1, 4, 2, 2}, iota(16)), f32t({2, 2, 1, 1}, {1, 1, 1, 1})},
                       {{"group", int1(2)}, {"auto_pad", str("SAME_UPPER")}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 2, 2}, {4, 6, 8, 10, 20, 22, 24, 26});
 }
 
 TEST(NnConv, BadShapesFail) {
-    auto r = run_node("Conv", {f32({1, 3, 4, 4}, iota(48)), f32({1, 2, 3, 3}, iota(18))}, {});
+    auto r = run_node("Conv", {f32t({1, 3, 4, 4}, iota(48)), f32t({1, 2, 3, 3}, iota(18))}, {});
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("Conv"), std::string::npos);
 }
 
 TEST(NnConvTranspose, Stride2) {
     // 1-D: x = [1, 2], w = [1, 1, 1], stride 2 -> length 5: [1, 1, 1+2, 2, 2]
-    auto r = run_node("ConvTranspose", {f32({1, 1, 2}, {1, 2}), f32({1, 1, 3}, {1, 1, 1})}, {{"strides", ints({2})}});
+    auto r = run_node("ConvTranspose", {f32t({1, 1, 2}, {1, 2}), f32t({1, 1, 3}, {1, 1, 1})}, {{"strides", ints({2})}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 5}, {1, 1, 3, 2, 2});
 }
 
 TEST(NnPool, MaxPoolCeilModeWithIndices) {
     // 1x1x3x3, kernel 2, stride 2, ceil_mode: windows {0,1}x{0,1}, {0,1}x{2}, {2}x{0,1}, {2}x{2}
-    auto r = run_node("MaxPool", {f32({1, 1, 3, 3}, {1, 9, 2, 3, 4, 5, 8, 6, 7})},
+    auto r = run_node("MaxPool", {f32t({1, 1, 3, 3}, {1, 9, 2, 3, 4, 5, 8, 6, 7})},
                       {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int1(1)}}, 2);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 2, 2}, {9, 5, 8, 7});
@@ -152,7 +152,7 @@ TEST(NnPool, MaxPoolCeilModeWithIndices) {
 }
 
 TEST(NnPool, AveragePoolPadsCountIncludePad) {
-    const Tensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+    const Tensor x = f32t({1, 1, 2, 2}, {1, 2, 3, 4});
     std::map<std::string, Attribute> a{{"kernel_shape", ints({2, 2})}, {"pads", ints({1, 1, 0, 0})}};
     auto r = run_node("AveragePool", {x}, a);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -164,7 +164,7 @@ TEST(NnPool, AveragePoolPadsCountIncludePad) {
 }
 
 TEST(NnPool, GlobalPools) {
-    const Tensor x = f32({1, 2, 2}, {1, 2, 3, 5});
+    const Tensor x = f32t({1, 2, 2}, {1, 2, 3, 5});
     auto r = run_node("GlobalAveragePool", {x}, {});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 1}, {1.5f, 4});
@@ -175,7 +175,7 @@ TEST(NnPool, GlobalPools) {
 
 TEST(NnGemm, TransposesAlphaBetaBroadcastC) {
     // A^T with A = [[1, 3], [2, 4]] (so A' = [[1, 2], [3, 4]]), B^T with B = I, C row [10, 20]
-    auto r = run_node("Gemm", {f32({2, 2}, {1, 3, 2, 4}), f32({2, 2}, {1, 0, 0, 1}), f32({2}, {10, 20})},
+    auto r = run_node("Gemm", {f32t({2, 2}, {1, 3, 2, 4}), f32t({2, 2}, {1, 0, 0, 1}), f32t({2}, {10, 20})},
                       {{"transA", int1(1)}, {"transB", int1(1)}, {"alpha", flt(2)}, {"beta", flt(0.5f)}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {2, 2}, {2 + 5, 4 + 10, 6 + 5, 8 + 10});
@@ -183,7 +183,7 @@ TEST(NnGemm, TransposesAlphaBetaBroadcastC) {
 
 TEST(NnMatMul, BatchedBroadcastAnd1d) {
     // A [2, 1, 2] @ B [2] -> [2, 1]
-    auto r = run_node("MatMul", {f32({2, 1, 2}, {1, 2, 3, 4}), f32({2}, {1, 10})}, {});
+    auto r = run_node("MatMul", {f32t({2, 1, 2}, {1, 2, 3, 4}), f32t({2}, {1, 10})}, {});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {2, 1}, {21, 43});
     // ints: [1, 2] x [2, 2] broadcast over A's batch
@@ -203,8 +203,8 @@ TEST(NnLstm, OneStepHandComputed) {
     const float i = sig(1 * x + 0.5f), o = sig(2 * x), cc = std::tanh(4 * x - 1);
     const float c = i * cc, h = o * std::tanh(c);
     auto r = run_node("LSTM",
-                      {f32({1, 1, 1}, {x}), f32({1, 4, 1}, {1, 2, 3, 4}), f32({1, 4, 1}, {9, 9, 9, 9}),
-                       f32({1, 8}, {0.5f, 0, 0, -1, 0, 0, 0, 0})},
+                      {f32t({1, 1, 1}, {x}), f32t({1, 4, 1}, {1, 2, 3, 4}), f32t({1, 4, 1}, {9, 9, 9, 9}),
+                       f32t({1, 8}, {0.5f, 0, 0, -1, 0, 0, 0, 0})},
                       {{"hidden_size", int1(1)}}, 3);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 1, 1}, {h});
@@ -215,7 +215,7 @@ TEST(NnLstm, OneStepHandComputed) {
 TEST(NnRnn, ReverseWithSequenceLens) {
     // Relu RNN, hidden 1: h_t = relu(x_t + h_{t-1}); batch 0 has length 2 of 3, walked backwards
     auto r = run_node("RNN",
-                      {f32({3, 1, 1}, {1, 2, 4}), f32({1, 1, 1}, {1}), f32({1, 1, 1}, {1}), Tensor(),
+                      {f32t({3, 1, 1}, {1, 2, 4}), f32t({1, 1, 1}, {1}), f32t({1, 1, 1}, {1}), Tensor(),
                        Tensor::from_vector<int32_t>(DType::I32, {1}, {2})},
                       {{"hidden_size", int1(1)}, {"direction", str("reverse")}, {"activations", strs({"Relu"})}}, 2);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -233,8 +233,8 @@ TEST(NnRnn, ReverseWithSequenceLens) {
 }
 
 TEST(NnResize, LinearHalfPixelAndNearest) {
-    const Tensor x = f32({1, 1, 1, 2}, {0, 4});
-    const Tensor scales = f32({4}, {1, 1, 1, 2});
+    const Tensor x = f32t({1, 1, 1, 2}, {0, 4});
+    const Tensor scales = f32t({4}, {1, 1, 1, 2});
     auto r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("linear")}}, 1, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
     // half_pixel: x' = (x + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 (clamped at the edges)
@@ -247,8 +247,8 @@ TEST(NnResize, LinearHalfPixelAndNearest) {
 
 // ONNX's test_resize_downsample_scales_{linear,cubic}_antialias (opset 18; newer than Debian's test data).
 TEST(NnResize, AntialiasDownsample) {
-    const Tensor x = f32({1, 1, 4, 4}, iota(16, 1));
-    const Tensor scales = f32({4}, {1, 1, 0.6f, 0.6f});
+    const Tensor x = f32t({1, 1, 4, 4}, iota(16, 1));
+    const Tensor scales = f32t({4}, {1, 1, 0.6f, 0.6f});
     auto r = run_node("Resize", {x, Tensor(), scales}, {{"mode", str("linear")}, {"antialias", int1(1)}}, 1, 18);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 2, 2}, {2.875f, 4.5f, 9.375f, 11.0f}, 1e-4f);
@@ -258,14 +258,14 @@ TEST(NnResize, AntialiasDownsample) {
 }
 
 TEST(NnDepthToSpace, DcrAndCrdAndInverse) {
-    const Tensor x = f32({1, 4, 1, 1}, {0, 1, 2, 3});
+    const Tensor x = f32t({1, 4, 1, 1}, {0, 1, 2, 3});
     auto r = run_node("DepthToSpace", {x}, {{"blocksize", int1(2)}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 2, 2}, {0, 1, 2, 3});
     auto back = run_node("SpaceToDepth", {(*r)[0]}, {{"blocksize", int1(2)}});
     ASSERT_TRUE(back.ok()) << back.status().message();
     expect_tensor((*back)[0], {1, 4, 1, 1}, {0, 1, 2, 3});
-    const Tensor x2 = f32({1, 8, 1, 1}, iota(8));
+    const Tensor x2 = f32t({1, 8, 1, 1}, iota(8));
     r = run_node("DepthToSpace", {x2}, {{"blocksize", int1(2)}, {"mode", str("CRD")}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 2, 2}, iota(8));
@@ -275,33 +275,33 @@ TEST(NnDepthToSpace, DcrAndCrdAndInverse) {
 }
 
 TEST(NnNorm, LayerAndInstanceNormalization) {
-    const Tensor x = f32({1, 2, 2}, {1, 3, 2, 6});
-    auto r = run_node("LayerNormalization", {x, f32({2}, {1, 2}), f32({2}, {0, 1})}, {{"epsilon", flt(0)}}, 3);
+    const Tensor x = f32t({1, 2, 2}, {1, 3, 2, 6});
+    auto r = run_node("LayerNormalization", {x, f32t({2}, {1, 2}), f32t({2}, {0, 1})}, {{"epsilon", flt(0)}}, 3);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 2}, {-1, 3, -1, 3});
     expect_tensor((*r)[1], {1, 2, 1}, {2, 4});
     expect_tensor((*r)[2], {1, 2, 1}, {1, 0.5f});
-    r = run_node("InstanceNormalization", {x, f32({2}, {1, 1}), f32({2}, {0, 0})}, {{"epsilon", flt(0)}});
+    r = run_node("InstanceNormalization", {x, f32t({2}, {1, 1}), f32t({2}, {0, 0})}, {{"epsilon", flt(0)}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 2, 2}, {-1, 1, -1, 1});
 }
 
 TEST(NnPool, LpPoolAndGlobalLpPool) {
-    auto r = run_node("LpPool", {f32({1, 1, 3}, {3, 4, 0})}, {{"kernel_shape", ints({2})}, {"p", int1(2)}});
+    auto r = run_node("LpPool", {f32t({1, 1, 3}, {3, 4, 0})}, {{"kernel_shape", ints({2})}, {"p", int1(2)}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 2}, {5, 4});
-    r = run_node("GlobalLpPool", {f32({1, 1, 3}, {1, -2, 2})}, {{"p", int1(1)}});
+    r = run_node("GlobalLpPool", {f32t({1, 1, 3}, {1, -2, 2})}, {{"p", int1(1)}});
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 1, 1}, {5});
 }
 
 TEST(NnNorm, GroupNormalizationPerGroupAndPerChannel) {
-    const Tensor x = f32({1, 4, 1}, {1, 3, 2, 6});
-    auto r = run_node("GroupNormalization", {x, f32({2}, {1, 2}), f32({2}, {0, 1})},
+    const Tensor x = f32t({1, 4, 1}, {1, 3, 2, 6});
+    auto r = run_node("GroupNormalization", {x, f32t({2}, {1, 2}), f32t({2}, {0, 1})},
                       {{"num_groups", int1(2)}, {"epsilon", flt(0)}}, 1, 18);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 4, 1}, {-1, 1, -1, 3});
-    r = run_node("GroupNormalization", {x, f32({4}, {1, 1, 2, 2}), f32({4}, {0, 0, 1, 1})},
+    r = run_node("GroupNormalization", {x, f32t({4}, {1, 1, 2, 2}), f32t({4}, {0, 0, 1, 1})},
                  {{"num_groups", int1(2)}, {"epsilon", flt(0)}}, 1, 21);
     ASSERT_TRUE(r.ok()) << r.status().message();
     expect_tensor((*r)[0], {1, 4, 1}, {-1, 1, -1, 3});
@@ -309,30 +309,30 @@ TEST(NnNorm, GroupNormalizationPerGroupAndPerChannel) {
 
 // Malformed nodes give an error naming the node, never a crash.
 TEST(NnErrors, BadInputsFailCleanly) {
-    const Tensor x4 = f32({1, 2, 3, 3}, iota(18));
+    const Tensor x4 = f32t({1, 2, 3, 3}, iota(18));
     struct Bad {
         const char* op;
         std::vector<Tensor> in;
         std::map<std::string, Attribute> attrs;
     };
     const std::vector<Bad> cases = {
-        {"Conv", {x4, f32({1, 2, 5, 5}, iota(50))}, {}},                                 // kernel larger than input
-        {"Conv", {x4, f32({2, 2, 1, 1}, iota(4)), f32({3}, iota(3))}, {}},               // bias size
-        {"Conv", {x4, f32({2, 1, 1, 1}, iota(2))}, {{"group", int1(3)}}},                // group does not divide C
-        {"Conv", {x4, f32({2, 2, 1, 1}, iota(4))}, {{"strides", ints({1})}}},            // strides rank
-        {"ConvTranspose", {x4, f32({3, 1, 1, 1}, iota(3))}, {}},                        // W channels
+        {"Conv", {x4, f32t({1, 2, 5, 5}, iota(50))}, {}},                                 // kernel larger than input
+        {"Conv", {x4, f32t({2, 2, 1, 1}, iota(4)), f32t({3}, iota(3))}, {}},               // bias size
+        {"Conv", {x4, f32t({2, 1, 1, 1}, iota(2))}, {{"group", int1(3)}}},                // group does not divide C
+        {"Conv", {x4, f32t({2, 2, 1, 1}, iota(4))}, {{"strides", ints({1})}}},            // strides rank
+        {"ConvTranspose", {x4, f32t({3, 1, 1, 1}, iota(3))}, {}},                        // W channels
         {"MaxPool", {x4}, {}},                                                           // no kernel_shape
-        {"AveragePool", {f32({4}, iota(4))}, {{"kernel_shape", ints({2})}}},             // rank < 3
-        {"Gemm", {f32({2, 3}, iota(6)), f32({2, 3}, iota(6))}, {}},                     // inner dims
-        {"MatMul", {f32({2, 3}, iota(6)), f32({2, 3}, iota(6))}, {}},                   // inner dims
-        {"BatchNormalization", {x4, f32({3}, iota(3)), f32({2}, iota(2)), f32({2}, iota(2)), f32({2}, iota(2))}, {}},
-        {"LayerNormalization", {x4, f32({4}, iota(4))}, {}},                             // scale shape
-        {"Resize", {x4, Tensor(), f32({2}, {1, 2})}, {}},                                 // scales count
-        {"Resize", {f32({1, 0}, {}), Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::I64, {2}, {1, 4})}, {}},
+        {"AveragePool", {f32t({4}, iota(4))}, {{"kernel_shape", ints({2})}}},             // rank < 3
+        {"Gemm", {f32t({2, 3}, iota(6)), f32t({2, 3}, iota(6))}, {}},                     // inner dims
+        {"MatMul", {f32t({2, 3}, iota(6)), f32t({2, 3}, iota(6))}, {}},                   // inner dims
+        {"BatchNormalization", {x4, f32t({3}, iota(3)), f32t({2}, iota(2)), f32t({2}, iota(2)), f32t({2}, iota(2))}, {}},
+        {"LayerNormalization", {x4, f32t({4}, iota(4))}, {}},                             // scale shape
+        {"Resize", {x4, Tensor(), f32t({2}, {1, 2})}, {}},                                 // scales count
+        {"Resize", {f32t({1, 0}, {}), Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::I64, {2}, {1, 4})}, {}},
         {"DepthToSpace", {x4}, {{"blocksize", int1(2)}}},                                // C not divisible
-        {"LSTM", {f32({1, 1, 2}, iota(2)), f32({1, 8, 3}, iota(24)), f32({1, 8, 2}, iota(16))}, {}},  // W input size
-        {"GRU", {f32({1, 1, 2}, iota(2)), f32({1, 6, 2}, iota(12)), f32({1, 6, 3}, iota(18))}, {}},   // R shape
-        {"RNN", {f32({2, 1, 1}, iota(2)), f32({1, 1, 1}, {1}), f32({1, 1, 1}, {1}), Tensor(),
+        {"LSTM", {f32t({1, 1, 2}, iota(2)), f32t({1, 8, 3}, iota(24)), f32t({1, 8, 2}, iota(16))}, {}},  // W input size
+        {"GRU", {f32t({1, 1, 2}, iota(2)), f32t({1, 6, 2}, iota(12)), f32t({1, 6, 3}, iota(18))}, {}},   // R shape
+        {"RNN", {f32t({2, 1, 1}, iota(2)), f32t({1, 1, 1}, {1}), f32t({1, 1, 1}, {1}), Tensor(),
                  Tensor::from_vector<int32_t>(DType::I32, {1}, {3})}, {}},              // sequence length > seq
     };
     for (const auto& c : cases) {
