@@ -104,7 +104,9 @@ void check_kills(const Case& c, const std::function<bool(const fs::path&)>& load
         // A signal that lands after the rename (the process is still exiting) finds OUT complete: allowed, as
         // long as it is the whole file. What must never exist is a partial OUT or a leftover temporary.
         const bool renamed = present(c.out);
-        if (renamed) EXPECT_EQ(slurp(c.out), ref) << "SIGINT left a partial OUT (run " << i << ")";
+        if (renamed) {
+            EXPECT_EQ(slurp(c.out), ref) << "SIGINT left a partial OUT (run " << i << ")";
+        }
         EXPECT_EQ(remove_temporaries(c.out), 0) << "SIGINT left the temporary behind";
         caught += seen && !renamed;
     }

@@ -119,11 +119,11 @@ TEST(Autotune, WrongFlagsAreOneLineErrors) {
     EDGEQ_REQUIRE_SHARED(model, "assets/fashion-mnist-models/lenet5.onnx");
     const std::string m = model.string(), o = (tmp_dir() / "at_err.onnx").string();
     const std::string g = (tmp_dir() / "at_err_in.gguf").string();
-    struct Case {
+    struct FlagCase {
         std::vector<std::string> args;
         std::string expect;
     };
-    const std::vector<Case> cases{
+    const std::vector<FlagCase> cases{
         {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--max-kld", "0.1"},
          "--max-kld is for GGUF"},
         {{"autotune", m, o, "--data", "x", "--labels", "y", "--max-drop", "1%", "--ctx", "64"},

@@ -190,7 +190,9 @@ TEST(FloatDotTile, DispatchPicksTheBestEnabledTile) {
         for (const FastFloatDotTile& r : fast_float_dot_tiles())
             if (r.type == t && isa_enabled(r.isa) && (!best || r.isa > best->isa)) best = &r;
         EXPECT_STREQ(selected_float_dot_tile_name(t), best ? best->name : "reference") << dtype_name(t);
-        if (best) EXPECT_EQ(selected_float_dot_tile(t), best->fn) << dtype_name(t);
+        if (best) {
+            EXPECT_EQ(selected_float_dot_tile(t), best->fn) << dtype_name(t);
+        }
     }
     EXPECT_FALSE(is_float_dot_type(DType::Q8_0));
 }
