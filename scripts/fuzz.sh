@@ -1,31 +1,30 @@
 #!/bin/bash
-# scripts/fuzz.sh [SECONDS] [TARGET...]: builds the libFuzzer targets in fuzz/ with clang (LLVM_DIR, default
-# /usr/lib/llvm-14) under ASan + UBSan in build-fuzz (EDGEQ_FUZZ_BUILD), then runs each (default: all of
-# gguf onnx llama2c npy npz idx) for SECONDS (default 60) on a working copy of its seed corpus fuzz/corpus/<t>.
-# A crash, leak, sanitizer report, allocation over 512 MB or RSS over 2 GB stops that target and is saved as
-# build-fuzz/artifacts/<t>-*; the script then exits 1. One summary line per target: seconds, runs, result.
-# EDGEQ_FUZZ_NOBUILD=1 runs the targets already built without rebuilding (no build lock wait); FUZZ_JOBS=N runs N
-# targets at a time. CI runs `make test-fuzz` (60 s each, two at a time); record long runs in docs/results/fuzz.md.
+# scripts/fuzz.sh [SECONDS] [TARGET...]: builds the libFuzzer targets in fuzz/ in the sanitizer build, build-asan
+# (scripts/asan-build.sh: clang-14, ASan + UBSan, libFuzzer coverage on every library; EDGEQ_ASAN_BUILD), then runs
+# each (default: all of gguf onnx llama2c npy npz idx) for SECONDS (default 60) on a working copy of its seed corpus
+# fuzz/corpus/<t>. A crash, leak, sanitizer report, allocation over 512 MB or RSS over 2 GB stops that target and is
+# saved as build-asan/fuzz-run/artifacts/<t>-*; the script then exits 1. One summary line per target: seconds, runs,
+# result. EDGEQ_FUZZ_NOBUILD=1 runs the targets already built without rebuilding (no build lock wait); FUZZ_JOBS=N
+# runs N targets at a time. CI runs `make test-fuzz` (60 s each, two at a time); record long runs in docs/results/fuzz.md.
 set -u
 SECS=${1:-60}
 shift || true
 TARGETS=${*:-gguf onnx llama2c npy npz idx}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${EDGEQ_FUZZ_BUILD:-$ROOT/build-fuzz}
-LLVM=${LLVM_DIR:-/usr/lib/llvm-14}
-SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-LOCK=${EDGEQ_BUILD_LOCK:-/tmp/edgeq-build.lock}
-
-mkdir -p "$B"
-if [ ! -f "$B/CMakeCache.txt" ]; then
-  flock "$LOCK" cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEQ_FUZZ=ON -DEDGEQ_BUILD_TESTS=OFF -DEDGEQ_BUILD_BENCH=OFF \
-    -DCMAKE_C_COMPILER="$LLVM/bin/clang" -DCMAKE_CXX_COMPILER="$LLVM/bin/clang++" \
-    -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" >"$B/configure.log" 2>&1 || { cat "$B/configure.log"; exit 2; }
-fi
+export EDGEQ_ASAN_BUILD=${EDGEQ_ASAN_BUILD:-$ROOT/build-asan}
+BIN=$EDGEQ_ASAN_BUILD/fuzz
+B=$EDGEQ_ASAN_BUILD/fuzz-run  # corpora, logs, artifacts (made after the build: a new recipe wipes build-asan)
+build=()
 for t in $TARGETS; do
-  [ "${EDGEQ_FUZZ_NOBUILD:-0}" = 1 ] && [ -x "$B/fuzz/fuzz_$t" ] && continue  # reuse what is built
-  flock "$LOCK" cmake --build "$B" -j2 --target "fuzz_$t" >"$B/build_$t.log" 2>&1 || { tail -30 "$B/build_$t.log"; exit 2; }
+  [ "${EDGEQ_FUZZ_NOBUILD:-0}" = 1 ] && [ -x "$BIN/fuzz_$t" ] && continue  # reuse what is built
+  build+=("fuzz_$t")
 done
+if ((${#build[@]})); then
+  log=$(mktemp)
+  bash "$ROOT/scripts/asan-build.sh" "${build[@]}" >"$log" 2>&1 || { tail -30 "$log"; rm -f "$log"; exit 2; }
+  rm -f "$log"
+fi
+mkdir -p "$B"
 
 mkdir -p "$B/artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -35,7 +34,7 @@ fuzz_one() {
   local t=$1 work="$B/corpus/$1" start end rc runs result
   mkdir -p "$work"
   start=$(date +%s)
-  "$B/fuzz/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25 -print_final_stats=1 \
+  "$BIN/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$B/artifacts/$t-" "$work" "$ROOT/fuzz/corpus/$t" >"$B/run_$t.log" 2>&1
   rc=$?
   end=$(date +%s)
