@@ -1,4 +1,4 @@
-// `edgeq perplexity`: PPL on stories260K equals llama.cpp's (shared/fixtures/llm/ppl_llm_results.json, 255
+// `edgeq perplexity`: PPL on stories260K equals llama.cpp's (shared/fixtures/llm/llm_results.json, 255
 // predictions over the first 256 tokens of tinystories_sample.txt), --save-logits writes those 256 positions'
 // logits,
 // --kl-base compares against them, progress goes to stderr, and bad input gives one clear line.
@@ -19,7 +19,7 @@ namespace {
 constexpr const char* kPplText = "assets/datasets/text/tinystories_sample.txt";
 
 nlohmann::json ppl_llm_results() {
-    const auto p = test::shared_file("fixtures/llm/ppl_llm_results.json");
+    const auto p = test::shared_file("fixtures/llm/llm_results.json");
     if (p.empty()) return {};
     std::ifstream in(p);
     return nlohmann::json::parse(in);
@@ -42,7 +42,7 @@ TEST_P(PerplexityStories, MatchesLlamaCpp) {
     const std::string v = GetParam();
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-" + v + ".gguf");
     EDGEQ_REQUIRE_SHARED(text, kPplText);
-    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/ppl_llm_results.json");
+    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
     const double want = ppl_llm_results()["variants"][v]["ppl"].get<double>();
     const auto j = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q"});
     ASSERT_FALSE(j.is_null());
@@ -104,7 +104,7 @@ TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
     EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q4_0.gguf");
     EDGEQ_REQUIRE_SHARED(text, kPplText);
     EDGEQ_REQUIRE_SHARED(ref, "fixtures/llm/logits/logits_F32.npy");
-    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/ppl_llm_results.json");
+    EDGEQ_REQUIRE_SHARED(results, "fixtures/llm/llm_results.json");
     const auto fx = ppl_llm_results()["variants"]["Q4_0"];
     const auto j = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q",
                              "--kl-base", ref.string()});
