@@ -86,7 +86,7 @@ void add_onnx_quantize_options(CLI::App* cmd, OnnxQuantizeCli& c) {
                   "before quantizing (data-free, float function unchanged)")
         ->group(g);
     cmd->add_flag("--gptq", c.gptq,
-                  "weight-only: GPTQ on Gemm/MatMul and 2-D Conv (group 1, via im2col) weights with the Hessian of "
+                  "weight-only: GPTQ on Gemm/MatMul and 2-D Conv (any group, via im2col) weights with the Hessian of "
                   "their inputs from --calib")
         ->group(g);
     cmd->add_flag("--awq", c.awq,

@@ -423,6 +423,7 @@ QuantizedWeight weight_from_codes(const AffineGroupQuantizer& aq, int64_t N, int
 // position: exactly a DequantizeLinear block along the weight's axis 1 when C is a multiple of the group.
 struct ConvGeom {
     bool on = false;
+    int64_t groups = 1;  // Conv group: c is the channels of one group; each group has its own GPTQ Hessian
     int64_t c = 0, kh = 0, kw = 0, sh = 1, sw = 1, dh = 1, dw = 1, ph0 = 0, pw0 = 0, ph1 = 0, pw1 = 0;
 };
 
@@ -497,13 +498,13 @@ QuantizedWeight conv_weight_from_codes(const AffineGroupQuantizer& aq, const Ten
 struct InputStats {
     ConvGeom conv;
     int64_t k = 0;
-    std::unique_ptr<HessianAccumulator> hessian;  // GPTQ
+    std::vector<std::unique_ptr<HessianAccumulator>> hessian;  // GPTQ: one per Conv group (else one)
     std::vector<double> sum_abs;                  // AWQ: sum |x| per channel
     int64_t rows = 0;
     std::vector<float> sample;                    // AWQ: the first `cap` rows
     int64_t sample_rows = 0, cap = 0;
     size_t bytes() const {
-        return (hessian ? static_cast<size_t>(k * k) * sizeof(double) : 0) + sum_abs.size() * sizeof(double) +
+        return hessian.size() * static_cast<size_t>(k * k) * sizeof(double) + sum_abs.size() * sizeof(double) +
                sample.size() * sizeof(float);
     }
 };
@@ -1051,7 +1052,9 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             if (n.op_type == "Conv") {
                 std::string why;
                 if (w.rank() != 4) why = std::string(mname) + " handles 2-D Conv only";
-                else if (n.attr_i("group", 1) != 1) why = std::string(mname) + " handles Conv with group 1 only";
+                else if (o.awq && n.attr_i("group", 1) != 1) why = "awq handles Conv with group 1 only";
+                else if (n.attr_i("group", 1) < 1 || w.dim(0) % n.attr_i("group", 1) != 0)
+                    why = std::string(mname) + ": group does not divide the output channels";
                 else if (n.attr_s("auto_pad", "NOTSET") != "NOTSET") why = std::string(mname) + " needs explicit pads (auto_pad)";
                 else if (o.granularity == Granularity::Group && w.dim(1) >= o.group && w.dim(1) % o.group != 0)
                     why = std::string(mname) + " groups need the input channels (" + std::to_string(w.dim(1)) +
@@ -1062,6 +1065,7 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
                 }
                 ConvGeom& cg = st.conv;
                 cg.on = true;
+                cg.groups = n.attr_i("group", 1);
                 cg.c = w.dim(1);
                 cg.kh = w.dim(2);
                 cg.kw = w.dim(3);
@@ -1083,7 +1087,8 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             }
             readers[n.inputs[0]].push_back(i);
             st.k = K;
-            if (o.gptq && !st.hessian) st.hessian = std::make_unique<HessianAccumulator>(K);
+            if (o.gptq && st.hessian.empty())
+                for (int64_t gi = 0; gi < st.conv.groups; ++gi) st.hessian.push_back(std::make_unique<HessianAccumulator>(K));
             if (o.awq && st.sum_abs.empty()) {
                 st.sum_abs.assign(static_cast<size_t>(K), 0.0);
                 st.cap = std::max<int64_t>(o.awq_sample_rows, 1);
@@ -1095,9 +1100,10 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
             std::vector<std::string> names;
             for (const auto& [k, v] : readers) names.push_back(k);
             std::vector<float> patches;
-            auto add = [&](const std::string& name, InputStats& st, const float* p, int64_t rows) -> Status {
-                    if (st.hessian) {
-                        Status s = st.hessian->add(p, rows, st.k);
+            auto add = [&](const std::string& name, InputStats& st, const float* p, int64_t rows,
+                           int64_t group) -> Status {
+                    if (!st.hessian.empty()) {
+                        Status s = st.hessian[static_cast<size_t>(group)]->add(p, rows, st.k);
                         if (!s.ok()) return InvalidArgument("calibration tensor '" + name + "': " + s.message());
                     }
                     if (!st.sum_abs.empty()) {
@@ -1112,30 +1118,31 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
                     }
                     return Status::Ok();
             };
-            EDGEQ_RETURN_IF_ERROR(calibrate(
-                m, calib, names,
-                [&](const std::string& name, const Tensor& x) -> Status {
+            auto observe = [&](const std::string& name, const Tensor& x) -> Status {
                     for (size_t i : readers.at(name)) {
                         InputStats& st = per_target[i];
                         if (st.conv.on) {
-                            if (x.rank() != 4 || x.dim(1) != st.conv.c)
+                            const int64_t C = st.conv.c * st.conv.groups;
+                            if (x.rank() != 4 || x.dim(1) != C)
                                 return InvalidArgument("calibration tensor '" + name + "': expected [N, " +
-                                                       std::to_string(st.conv.c) + ", H, W]");
+                                                       std::to_string(C) + ", H, W]");
                             const int64_t H = x.dim(2), W = x.dim(3);
-                            for (int64_t b = 0; b < x.dim(0); ++b) {
-                                const int64_t rows = im2col(st.conv, x.data<float>() + b * st.conv.c * H * W, H, W, patches);
-                                EDGEQ_RETURN_IF_ERROR(add(name, st, patches.data(), rows));
-                            }
+                            for (int64_t b = 0; b < x.dim(0); ++b)
+                                for (int64_t gi = 0; gi < st.conv.groups; ++gi) {  // group gi's channel planes
+                                    const float* xg = x.data<float>() + (b * C + gi * st.conv.c) * H * W;
+                                    const int64_t rows = im2col(st.conv, xg, H, W, patches);
+                                    EDGEQ_RETURN_IF_ERROR(add(name, st, patches.data(), rows, gi));
+                                }
                             continue;
                         }
                         if (x.rank() < 1 || x.dim(x.rank() - 1) != st.k)
                             return InvalidArgument("calibration tensor '" + name + "': last dimension is not " +
                                                    std::to_string(st.k));
-                        EDGEQ_RETURN_IF_ERROR(add(name, st, x.data<float>(), x.numel() / st.k));
+                        EDGEQ_RETURN_IF_ERROR(add(name, st, x.data<float>(), x.numel() / st.k, 0));
                     }
                     return Status::Ok();
-                },
-                o.threads, rep));
+            };
+            EDGEQ_RETURN_IF_ERROR(calibrate(m, calib, names, observe, o.threads, rep));
             for (const auto& v : per_target) rep.observer_bytes += v.bytes();
         }
     }
@@ -1179,10 +1186,34 @@ Status run_weight_only(Model& m, std::vector<Target>& targets, const PtqOptions&
         if (o.gptq) {
             GptqOptions go;
             go.n_threads = std::max(o.threads, 1);
-            auto r = gptq_quantize(wm, N, K, st.hessian->hessian(), aq.callbacks(), go);
-            if (!r.ok()) return Status(r.status().code(), n.describe() + ": gptq: " + r.status().message());
-            deq = std::move(r->dequant);
-            how += "gptq (damp " + std::to_string(r->percdamp_used) + ", " + std::to_string(r->dead_columns) + " dead columns)";
+            // A grouped / depthwise Conv: each group's output rows see only that group's input channels, so
+            // each is its own GPTQ problem (its rows, its Hessian); the quantizer's rows are offset to match.
+            const int64_t G = static_cast<int64_t>(st.hessian.size()), rows_g = N / G;
+            const GroupQuantizer all = aq.callbacks();
+            deq.assign(static_cast<size_t>(N * K), 0.0f);
+            double damp = 0;
+            int64_t dead = 0;
+            for (int64_t gi = 0; gi < G; ++gi) {
+                const int64_t r0 = gi * rows_g;
+                GroupQuantizer part = all;
+                if (G > 1) {
+                    part.fit = [&all, r0](int64_t row, int64_t grp, std::span<const float> v, std::span<const float> imp) {
+                        all.fit(row + r0, grp, v, imp);
+                    };
+                    part.round = [&all, r0](int64_t row, int64_t col, float v) { return all.round(row + r0, col, v); };
+                }
+                const std::span<const float> wg(wm.data() + r0 * K, static_cast<size_t>(rows_g * K));
+                auto r = gptq_quantize(wg, rows_g, K, st.hessian[static_cast<size_t>(gi)]->hessian(), part, go);
+                if (!r.ok())
+                    return Status(r.status().code(), n.describe() + ": gptq" +
+                                                         (G > 1 ? " (group " + std::to_string(gi) + ")" : std::string()) +
+                                                         ": " + r.status().message());
+                std::copy(r->dequant.begin(), r->dequant.end(), deq.begin() + r0 * K);
+                damp = std::max(damp, r->percdamp_used);
+                dead += r->dead_columns;
+            }
+            how += "gptq (damp " + std::to_string(damp) + ", " + std::to_string(dead) + " dead columns" +
+                   (G > 1 ? ", " + std::to_string(G) + " conv groups" : std::string()) + ")";
         } else {
             if (st.rows == 0) return InvalidArgument(n.describe() + ": awq: no calibration rows");
             std::vector<float> mean(static_cast<size_t>(K));

@@ -457,6 +457,30 @@ QFusion plan_qfusion(const QFuseArgs& a) {
     if (s.bias.size()) fused += "+DQ(b)";
     if (!act_name.empty()) fused += "+" + act_name;
     std::vector<const graph::Node*> tail;
+    // MatMul / Gemm without C -> Add(float constant along the output channels) (mnist-8's classifier, and any
+    // exporter that writes Linear as MatMul + Add): the constant becomes the step's float bias. Float output
+    // only (as for a float Gemm C): a following Q stays a separate step.
+    if (!is_conv && !float_bias && s.bias.empty() && act_name.empty()) {
+        if (const graph::Node* c = a.sole_consumer(out);
+            is_op(c, "Add") && c->inputs.size() == 2 && c->outputs.size() == 1 && !c->outputs[0].empty()) {
+            const std::string& other = c->inputs[0] == out ? c->inputs[1] : c->inputs[0];
+            const Tensor* bt = other != out ? q_init_of(g, other) : nullptr;
+            const Shape* cs = a.shape_of(c->outputs[0]);
+            bool along_oc = bt && bt->dtype() == DType::F32 && cs && *cs == *ys0 &&
+                            static_cast<size_t>(bt->rank()) <= ys0->size() &&
+                            (bt->numel() == 1 || bt->numel() == OC);
+            if (along_oc && bt->numel() == OC && OC > 1) along_oc = bt->rank() >= 1 && bt->dim(bt->rank() - 1) == OC;
+            if (along_oc) {
+                s.bias_f.resize(static_cast<size_t>(OC));
+                for (int64_t i = 0; i < OC; ++i)
+                    s.bias_f[static_cast<size_t>(i)] = bt->data<float>()[bt->numel() == 1 ? 0 : i];
+                float_bias = true;
+                tail.push_back(c);
+                out = c->outputs[0];
+                fused += "+Add(bias)";
+            }
+        }
+    }
     if (act_name.empty()) {
         if (const graph::Node* c = a.sole_consumer(out); c && c->inputs[0] == out && c->outputs.size() == 1) {
             Act an = act_node(g, *c);

@@ -665,6 +665,78 @@ TEST(Ptq, GptqOnConvUsesIm2colAndStoresBlocksAlongInputChannels) {
     }
 }
 
+// Grouped (group 2) and depthwise (group = channels) Convs: each group is its own GPTQ problem, with the Hessian
+// of its own input channels' im2col patches and its own output rows.
+TEST(Ptq, GptqOnGroupedAndDepthwiseConvSolvesEachGroup) {
+    for (const int64_t G : {int64_t{2}, int64_t{4}}) {
+        const int64_t C = 4, OC = G == 4 ? 4 : 6, Cg = C / G, OCg = OC / G, K = Cg * 9;
+        Model m;
+        m.opsets[""] = 13;
+        m.ir_version = 7;
+        auto& g = m.graph;
+        g.inputs.push_back(vi("x", {2, C, 6, 6}));
+        g.outputs.push_back(vi("y", {2, OC, 6, 6}));
+        g.initializers["w"] = random_tensor({OC, Cg, 3, 3}, 111 + G, 0.4f);
+        Node c = node("Conv", "conv", {"x", "w"}, {"y"});
+        c.attrs["kernel_shape"] = ints_attr({3, 3});
+        c.attrs["pads"] = ints_attr({1, 1, 1, 1});
+        c.attrs["group"] = int_attr(G);
+        g.nodes.push_back(c);
+        const Model fp = m;
+        const std::vector<Tensor> xs{random_tensor({2, C, 6, 6}, 121), random_tensor({2, C, 6, 6}, 122)};
+        Model q = fp;
+        PtqOptions o;
+        o.method = Method::WeightOnly;
+        o.acts.reset();
+        o.weights = QType::I4;
+        o.granularity = Granularity::Channel;
+        o.gptq = true;
+        auto rep = quantize_onnx(q, o, batches(xs));
+        ASSERT_TRUE(rep.ok()) << rep.status().message();
+        ASSERT_EQ(rep->nodes.size(), 1u);
+        EXPECT_NE(rep->nodes[0].how.find("gptq"), std::string::npos) << rep->nodes[0].how;
+        EXPECT_NE(rep->nodes[0].how.find(std::to_string(G) + " conv groups"), std::string::npos) << rep->nodes[0].how;
+        const Tensor& w = fp.graph.initializers.at("w");
+        const Tensor dq = weight_dq_output(q, "conv");
+        ASSERT_EQ(dq.numel(), OC * K);
+        for (int64_t gi = 0; gi < G; ++gi) {
+            // Independent im2col of group gi's channels (column = (i*3 + j)*Cg + ch) and GPTQ by hand.
+            HessianAccumulator h(K);
+            for (const auto& x : xs)
+                for (int64_t n = 0; n < 2; ++n)
+                    for (int64_t oy = 0; oy < 6; ++oy)
+                        for (int64_t ox = 0; ox < 6; ++ox) {
+                            std::vector<float> row(static_cast<size_t>(K), 0.0f);
+                            for (int64_t i = 0; i < 3; ++i)
+                                for (int64_t j = 0; j < 3; ++j)
+                                    for (int64_t ch = 0; ch < Cg; ++ch) {
+                                        const int64_t yy = oy - 1 + i, xx = ox - 1 + j;
+                                        if (yy >= 0 && yy < 6 && xx >= 0 && xx < 6)
+                                            row[static_cast<size_t>((i * 3 + j) * Cg + ch)] =
+                                                x.data<float>()[((n * C + gi * Cg + ch) * 6 + yy) * 6 + xx];
+                                    }
+                            ASSERT_TRUE(h.add(row.data(), 1, K).ok());
+                        }
+            std::vector<float> wm(static_cast<size_t>(OCg * K));
+            for (int64_t oc = 0; oc < OCg; ++oc)
+                for (int64_t ch = 0; ch < Cg; ++ch)
+                    for (int64_t p = 0; p < 9; ++p)
+                        wm[static_cast<size_t>(oc * K + p * Cg + ch)] = w.data<float>()[((gi * OCg + oc) * Cg + ch) * 9 + p];
+            AffineGroupQuantizer aq(4, 0, true, OCg, K);
+            auto r = gptq_quantize(wm, OCg, K, h.hessian(), aq.callbacks());
+            ASSERT_TRUE(r.ok()) << r.status().message();
+            int mismatches = 0;
+            for (int64_t oc = 0; oc < OCg; ++oc)
+                for (int64_t ch = 0; ch < Cg; ++ch)
+                    for (int64_t p = 0; p < 9; ++p)
+                        mismatches += dq.data<float>()[((gi * OCg + oc) * Cg + ch) * 9 + p] !=
+                                      r->dequant[static_cast<size_t>(oc * K + p * Cg + ch)];
+            EXPECT_EQ(mismatches, 0) << "groups " << G << ", group " << gi;
+        }
+        EXPECT_LT(rel_err(run1(fp, xs[0]), run1(q, xs[0])), 0.3);
+    }
+}
+
 TEST(Ptq, GptqAwqAndBiasCorrectionOptionErrors) {
     Model m = two_heads();
     PtqOptions o;

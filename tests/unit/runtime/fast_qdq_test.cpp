@@ -358,6 +358,46 @@ TEST(FastQdq, MatMulWeightZeroPointTanhFloatOutput) {
     EXPECT_EQ(count_ops(trace, "\n"), 2) << trace;  // input Q + the integer MatMul
 }
 
+// MatMul -> Add(constant) (mnist-8's classifier; the bias first or second, as [1, N] or as one value) then
+// Relu: one integer step with the constant as its float bias.
+TEST(FastQdq, MatMulAddConstantIsTheStepsBias) {
+    for (int variant = 0; variant < 3; ++variant) {
+        QBuilder b;
+        b.input("x", {3, 70});
+        const float sx = 0.02f;
+        const std::string x = b.qdq("x", sx, DType::U8, 10);
+        b.weight("w", {70, 13}, 1, true);
+        b.node("MatMul", {x, "w_dq"}, {"y"});
+        Tensor bias = variant == 2 ? Tensor(DType::F32, {}) : Tensor(DType::F32, {1, 13});
+        for (int64_t i = 0; i < bias.numel(); ++i) bias.data<float>()[i] = 0.25f * static_cast<float>(i) - 1.3f;
+        b.m.graph.initializers["bias"] = bias;
+        if (variant == 1)
+            b.node("Add", {"bias", "y"}, {"z"});
+        else
+            b.node("Add", {"y", "bias"}, {"z"});
+        b.node("Relu", {"z"}, {"r"});
+        b.output("r");
+        std::mt19937 rng(11);
+        const std::string trace = expect_qdq_matches(b.m, {{"x", random_input(rng, {3, 70}, -0.1f, 4)}}, 1);
+        EXPECT_NE(trace.find("DQ(x)+DQ(w)+Add(bias)+Relu"), std::string::npos) << variant << "\n" << trace;
+        EXPECT_EQ(count_ops(trace, "\n"), 2) << variant << "\n" << trace;  // input Q + the integer MatMul
+    }
+    // A bias that broadcasts along another axis ([3, 1]) is not the step's bias: Add stays a float step.
+    QBuilder b;
+    b.input("x", {3, 70});
+    const std::string x = b.qdq("x", 0.02f, DType::U8, 10);
+    b.weight("w", {70, 13}, 1, true);
+    b.node("MatMul", {x, "w_dq"}, {"y"});
+    Tensor bias(DType::F32, {3, 1});
+    for (int64_t i = 0; i < 3; ++i) bias.data<float>()[i] = static_cast<float>(i);
+    b.m.graph.initializers["bias"] = bias;
+    b.node("Add", {"y", "bias"}, {"z"});
+    b.output("z");
+    std::mt19937 rng(12);
+    const std::string trace = expect_qdq_matches(b.m, {{"x", random_input(rng, {3, 70}, 0, 4)}}, 1);
+    EXPECT_EQ(trace.find("Add(bias)"), std::string::npos) << trace;
+}
+
 TEST(FastQdq, ChainedConvToGroupedConv) {
     QBuilder b;
     b.input("x", {2, 3, 10, 10});
