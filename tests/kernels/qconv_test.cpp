@@ -660,7 +660,8 @@ TEST(QQuantize, VectorBuildEqualsReference) {
         for (const bool sgn : {false, true}) {
             for (const int32_t zero : {0, 5, sgn ? -128 : 255, sgn ? 127 : 128}) {
                 for (int64_t n :
-                     {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+                     {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{17}, int64_t{32}, int64_t{45},
+                      static_cast<int64_t>(x.size()) - 5, static_cast<int64_t>(x.size())}) {
                     std::vector<uint8_t> want(x.size(), 0xA5), got(x.size(), 0xA5);
                     quantize_linear_f32_ref(x.data(), n, scale, zero, sgn, want.data());
                     quantize_linear_f32(x.data(), n, scale, zero, sgn, got.data());
