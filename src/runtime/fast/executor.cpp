@@ -1123,7 +1123,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             if (st.kind != Kind::QGemm) continue;
             const bool in = nhwc[static_cast<size_t>(st.in[0])], out = nhwc[static_cast<size_t>(st.out_slot)];
             if (!in && !out) continue;
-            qstep_set_layout(*st.qstep, in, out);
+            if (std::string k = qstep_set_layout(*st.qstep, in, out); !k.empty()) impl->infos[i].kernel = std::move(k);
             impl->infos[i].fused += in && out ? " [NHWC in/out]" : in ? " [NHWC in]" : " [NHWC out]";
         }
     }

@@ -1131,7 +1131,7 @@ bool qstep_nhwc_out(const QStep& s) {
     return !s.dynamic && s.out != k::QOut::F32 && (s.mode == QStep::Mode::Conv || dw_nhwc_ok(s));
 }
 
-void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
+std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
     EDGEQ_CHECK(!in_nhwc || qstep_nhwc_in(s));
     EDGEQ_CHECK(!out_nhwc || qstep_nhwc_out(s));
     s.in_nhwc = in_nhwc;
@@ -1140,9 +1140,9 @@ void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
         // a 1×1 convolution reads NHWC input in place: no copy
         if (in_nhwc && s.pointwise) std::vector<uint8_t>().swap(s.nhwc);
         if (out_nhwc) std::vector<uint8_t>().swap(s.ybuf);
-        return;
+        return "";
     }
-    if (s.mode != QStep::Mode::DwConv || (!in_nhwc && !out_nhwc)) return;
+    if (s.mode != QStep::Mode::DwConv || (!in_nhwc && !out_nhwc)) return "";
     s.dw_nhwc = true;
     s.hp = std::max(s.PT + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
     s.wp = std::max(s.PL + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
@@ -1153,6 +1153,7 @@ void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
                          s.bias.empty() ? nullptr : s.bias.data(), s.a_zero, s.C, s.KH, s.KW, s.dwn_w.data(),
                          s.dwn_bias.data());
     if (!out_nhwc) s.ybuf.resize(static_cast<size_t>(s.batch * s.OC * s.OH * s.OW));
+    return "qdwconv_nhwc_u8s8 (padded NHWC copy)";
 }
 
 namespace {

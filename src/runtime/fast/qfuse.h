@@ -129,7 +129,8 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, in
 // to kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed).
 bool qstep_nhwc_in(const QStep& s);
 bool qstep_nhwc_out(const QStep& s);
-void qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
+// Returns the step's kernel name when the layout changes which kernel runs (depthwise -> qdwconv_nhwc), else "".
+std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
 
 // DequantizeLinear(sa, za)(a) + DequantizeLinear(sb, zb)(b) [-> Relu] -> QuantizeLinear(sy, zy) on same-shaped
 // u8 / s8 tensors (a.node is the Add) as kernels::qadd: the reference ops' float arithmetic per element, equal

@@ -558,11 +558,13 @@ TEST(FastQdq, NhwcBetweenIntegerConvs) {
         const Tensor in = random_input(rng, {2, 5, 11, 9}, -1, 1.5f);
         for (int threads : {1, 2}) {
             const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"c5_dq", 8.0f}});
-            EXPECT_EQ(count_ops(trace, "qdwconv_u8s8"), 3) << trace;
             if (active_isa() < Isa::Avx512) {  // depthwise stays NCHW there, and every value here touches one
+                EXPECT_EQ(count_ops(trace, "qdwconv_u8s8"), 3) << trace;
                 EXPECT_EQ(count_ops(trace, "[NHWC"), 0) << trace;
                 continue;
             }
+            EXPECT_EQ(count_ops(trace, "qdwconv_nhwc_u8s8"), 3) << trace;  // --trace names the kernel that runs
+            EXPECT_EQ(count_ops(trace, "qdwconv_u8s8"), 0) << trace;
             EXPECT_EQ(count_ops(trace, "[NHWC out]"), 1) << trace;     // d0
             EXPECT_EQ(count_ops(trace, "[NHWC in/out]"), 3) << trace;  // c1, c2, c4
             EXPECT_EQ(count_ops(trace, "[NHWC in]"), 2) << trace;      // c3, c5
