@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,7 +27,7 @@ constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
 
-enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm, QLinear };
+enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm, QLinear, Softmax };
 
 struct Step {
     Kind kind = Kind::Ref;
@@ -56,6 +57,9 @@ struct Step {
     // as the reference op: q = saturate(nearbyint(x / scale) + zero) with a float division; x = float(q − zero) ·
     // scale
     bool quantize = false;
+    // Softmax / LogSoftmax over `sm_rows` contiguous rows of `sm_len` floats (run_softmax)
+    int64_t sm_rows = 0, sm_len = 0;
+    bool sm_log = false;
     float q_scale = 1.0f;
     int32_t q_zero = 0;
     QStepPtr qstep;  // QGemm: integer Conv / Gemm / MatMul of a QDQ pattern (qfuse.h); reads in[0], writes out_slot
@@ -256,7 +260,42 @@ struct Plan::Impl {
     void run_pool(Step& s);
     void run_binary(Step& s);
     void run_qlinear(Step& s);
+    void run_softmax(Step& s);
 };
+
+// Softmax (LogSoftmax) of each contiguous row: m = max, e = exp(x − m) in float, sum in double, y = e · (1/sum)
+// (x − m − log sum). The reference op computes in double throughout; the difference is a few float ulps
+// (kSoftmaxTol in tests/unit/runtime/fast_executor_test.cpp). NaN / ±inf propagate as in the reference.
+void Plan::Impl::run_softmax(Step& s) {
+    const float* x = slots[static_cast<size_t>(s.in[0])].data<float>();
+    float* y = slots[static_cast<size_t>(s.out_slot)].data<float>();
+    const int64_t L = s.sm_len, R = s.sm_rows;
+    auto task = [&](int64_t t, int) {
+        const int64_t b = R * t / s.splits, e = R * (t + 1) / s.splits;
+        for (int64_t r = b; r < e; ++r) {
+            const float* xr = x + r * L;
+            float* yr = y + r * L;
+            float m = -std::numeric_limits<float>::infinity();
+            for (int64_t k = 0; k < L; ++k) m = xr[k] > m ? xr[k] : m;
+            double sum = 0;
+            for (int64_t k = 0; k < L; ++k) {
+                const float v = std::exp(xr[k] - m);
+                if (!s.sm_log) yr[k] = v;
+                sum += static_cast<double>(v);
+            }
+            if (s.sm_log) {
+                const double ls = std::log(sum);
+                for (int64_t k = 0; k < L; ++k)
+                    yr[k] = static_cast<float>(static_cast<double>(xr[k]) - static_cast<double>(m) - ls);
+            } else {
+                const float inv = static_cast<float>(1.0 / sum);
+                for (int64_t k = 0; k < L; ++k) yr[k] *= inv;
+            }
+        }
+    };
+    if (s.splits <= 1) task(0, 0);
+    else pool->run(s.splits, task);
+}
 
 void Plan::Impl::run_qlinear(Step& s) {
     const Tensor& x = slots[static_cast<size_t>(s.in[0])];
@@ -398,6 +437,7 @@ Status Plan::Impl::run_step(Step& s) {
         case Kind::DwConv: run_dwconv(s); break;
         case Kind::Pool: run_pool(s); break;
         case Kind::QLinear: run_qlinear(s); break;
+        case Kind::Softmax: run_softmax(s); break;
         case Kind::QGemm: {
             std::array<const Tensor*, kQStepMaxInputs> xs{};
             for (size_t i = 0; i < s.in.size(); ++i) xs[i] = &slots[static_cast<size_t>(s.in[i])];
@@ -820,6 +860,33 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 const int64_t elems = shape_numel(*xs);
                 s.splits = (T > 1 && elems >= 8 * kParallelFlops) ? T : 1;
                 info.kernel = quantize ? "quantize_f32_q8" : "dequantize_q8_f32";
+                impl->steps.push_back(std::move(s));
+                impl->infos.push_back(std::move(info));
+                continue;
+            }
+        }
+
+        // ---- Softmax / LogSoftmax over the last axis (opset < 13: the 2-D view from `axis`, also contiguous) --
+        if (f32_io && onnx && (op == "Softmax" || op == "LogSoftmax") && *xs == *ys && !xs->empty()) {
+            const bool legacy = model.opset("") < 13;
+            const int64_t rank = static_cast<int64_t>(xs->size());
+            int64_t axis = n.attr_i("axis", legacy ? 1 : -1);
+            if (axis < 0) axis += rank;
+            int64_t len = 1;
+            for (int64_t i = std::max<int64_t>(axis, 0); i < rank; ++i) len *= (*xs)[static_cast<size_t>(i)];
+            if (axis >= 0 && axis < rank && (legacy || axis == rank - 1) && len > 0) {
+                s.kind = Kind::Softmax;
+                s.sm_len = len;
+                s.sm_rows = shape_numel(*xs) / len;
+                s.sm_log = op == "LogSoftmax";
+                s.in_shape = *xs;
+                s.in.push_back(slot(n.inputs[0]));
+                s.out_slot = slot(n.outputs[0]);
+                s.out.push_back(s.out_slot);
+                impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(DType::F32, *ys);
+                const int64_t work = shape_numel(*xs) * 16;  // an exp costs about 16 multiply-adds
+                s.splits = (T > 1 && work >= kParallelFlops) ? std::min<int64_t>(T, s.sm_rows) : 1;
+                info.kernel = s.sm_log ? "log_softmax_rows_f32" : "softmax_rows_f32";
                 impl->steps.push_back(std::move(s));
                 impl->infos.push_back(std::move(info));
                 continue;

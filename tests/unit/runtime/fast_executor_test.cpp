@@ -196,6 +196,43 @@ TEST(FastExecutor, GemmAndMatMulMatchReference) {
     EXPECT_NE(trace.find("Add(bias)"), std::string::npos) << trace;
 }
 
+// Softmax / LogSoftmax on the fast path (softmax_rows_f32): the last axis at opset 13, the coerced 2-D view at
+// opset 11 (axis 1 of a rank-3 tensor: rows of 6·7), row lengths 1, 2 (ultraface's scores) and 300, large
+// logits, a -1e30 entry, and an opset-13 axis that is not the last (stays the reference op).
+constexpr float kSoftmaxTol = 2e-6f;  // float exp and a float reciprocal against the reference's double
+
+TEST(FastExecutor, SoftmaxRowsMatchReference) {
+    for (const int64_t opset : {int64_t{11}, int64_t{13}}) {
+        for (const bool log : {false, true}) {
+            Builder b;
+            b.m.opsets[""] = opset;
+            const std::string op = log ? "LogSoftmax" : "Softmax";
+            b.input("a", {5, 6, 7});
+            b.input("c", {3, 4420, 2});
+            b.input("d", {2, 300});
+            b.input("e", {4, 1});
+            b.node(op, {"a"}, {"ya"}, {{"axis", one_int(1)}});  // opset 13: not the last axis -> reference
+            b.node(op, {"c"}, {"yc"}, {{"axis", one_int(-1)}});
+            b.node(op, {"d"}, {"yd"}, {{"axis", one_int(1)}});
+            b.node(op, {"e"}, {"ye"}, {{"axis", one_int(-1)}});
+            for (const char* o : {"ya", "yc", "yd", "ye"}) b.output(o);
+            Tensor d = random_tensor(b.rng, {2, 300}, 40.0f);  // exp overflows without the max shift
+            d.data<float>()[7] = -1e30f;  // exp underflows to 0
+            d.data<float>()[300 + 11] = 85.0f;
+            const std::map<std::string, Tensor> in{{"a", random_tensor(b.rng, {5, 6, 7}, 3.0f)},
+                                                   {"c", random_tensor(b.rng, {3, 4420, 2}, 5.0f)},
+                                                   {"d", d},
+                                                   {"e", random_tensor(b.rng, {4, 1})}};
+            std::string trace;
+            for (int threads : {1, 2}) expect_close(b.m, in, threads, kSoftmaxTol, true, &trace);
+            const std::string kname = log ? "log_softmax_rows_f32" : "softmax_rows_f32";
+            int steps = 0;
+            for (size_t p = trace.find(kname); p != std::string::npos; p = trace.find(kname, p + 1)) ++steps;
+            EXPECT_EQ(steps, opset == 13 ? 3 : 4) << opset << "\n" << trace;
+        }
+    }
+}
+
 TEST(FastExecutor, LargeNodesSplitAcrossThreads) {
     Builder b;
     b.input("x", {1, 16, 40, 40});
