@@ -58,7 +58,7 @@ if [ "$rc" = 77 ]; then say "skipped: npm unreachable, llama.cpp peer not instal
 if [ "$rc" != 0 ] || [ ! -f "$LIBDIR/libllama.v0.5.0.so" ]; then say "peers-setup.sh failed (rc $rc)"; exit 1; fi
 
 for m in "${MODEL_ORDER[@]}"; do
-    [ -f "${IN[$m]}" ] || { say "missing ${IN[$m]} (set EDGEQ_SHARED)"; exit 1; }
+    [ -f "${IN[$m]}" ] || { say "missing ${IN[$m]} (set EDGEQ_SHARED); skipped"; exit 77; }
 done
 [ -x "$EDGEQ" ] || { say "missing $EDGEQ (build the edgeq target first)"; exit 1; }
 
