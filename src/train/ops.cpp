@@ -63,21 +63,23 @@ Status unary_fwd(FwdCtx& c) {
     const float* x = F(c.in[0]);
     float* o = F(y);
     const int64_t n = y.numel();
-    for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        switch (k) {
-            case Unary::Relu: o[i] = v > 0 ? v : 0.0f; break;
-            case Unary::Clip: o[i] = std::min(std::max(v, b.lo), b.hi); break;
-            case Unary::Sigmoid: o[i] = 1.0f / (1.0f + std::exp(-v)); break;
-            case Unary::Tanh: o[i] = std::tanh(v); break;
-            case Unary::Gelu: o[i] = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f))); break;
-            case Unary::GeluTanh: {
+    // One loop per kind (a switch inside the loop keeps GCC from vectorizing Relu/Clip).
+    auto each = [&](auto f) {
+        for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    };
+    switch (k) {
+        case Unary::Relu: each([](float v) { return v > 0 ? v : 0.0f; }); break;
+        case Unary::Clip: each([&](float v) { return std::min(std::max(v, b.lo), b.hi); }); break;
+        case Unary::Sigmoid: each([](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
+        case Unary::Tanh: each([](float v) { return std::tanh(v); }); break;
+        case Unary::Gelu: each([](float v) { return 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f))); }); break;
+        case Unary::GeluTanh:
+            each([](float v) {
                 const float u = std::sqrt(2.0f / kPi) * (v + 0.044715f * v * v * v);
-                o[i] = 0.5f * v * (1.0f + std::tanh(u));
-                break;
-            }
-            case Unary::Identity: o[i] = v; break;
-        }
+                return 0.5f * v * (1.0f + std::tanh(u));
+            });
+            break;
+        case Unary::Identity: std::copy(x, x + n, o); break;
     }
     c.out = {y};
     return Status::Ok();
@@ -515,6 +517,7 @@ Status bn_fwd(FwdCtx& c) {
     const float *x = F(X), *gamma = F(c.in[1]), *beta = F(c.in[2]);
     float *rmean = c.in[3].data<float>(), *rvar = c.in[4].data<float>();
     Tensor y = like(X), xhat = like(X), invstd(DType::F32, {C});
+    float *xh = F(xhat), *yv = F(y);
     const double M = static_cast<double>(N * S);
     for (int64_t ch = 0; ch < C; ++ch) {
         float mean = rmean[ch], var = rvar[ch];
@@ -536,12 +539,16 @@ Status bn_fwd(FwdCtx& c) {
         }
         const float is = 1.0f / std::sqrt(var + eps);
         F(invstd)[ch] = is;
+        const float ga = gamma[ch], be = beta[ch];
         for (int64_t n = 0; n < N; ++n) {
             const int64_t o = (n * C + ch) * S;
+            const float* xp = x + o;
+            float* hp = xh + o;
+            float* yp = yv + o;
             for (int64_t i = 0; i < S; ++i) {
-                const float h = (x[o + i] - mean) * is;
-                F(xhat)[o + i] = h;
-                F(y)[o + i] = gamma[ch] * h + beta[ch];
+                const float h = (xp[i] - mean) * is;
+                hp[i] = h;
+                yp[i] = ga * h + be;
             }
         }
     }
@@ -626,6 +633,34 @@ Status maxpool_fwd(FwdCtx& c) {
     c.st.idx.assign(static_cast<size_t>(y.numel()), -1);
     const float* x = F(c.in[0]);
     float* o = F(y);
+    const Window& w = g.w;
+    if (w.PT == 0 && w.PL == 0 && w.DH == 1 && w.DW == 1 && (g.OH - 1) * w.SH + w.KH <= g.H &&
+        (g.OW - 1) * w.SW + w.KW <= g.W) {
+        // Every window lies inside the plane (no padding, no ceil_mode overhang): no bounds tests; the same
+        // first-maximum tie rule as the general loop below.
+        int32_t* idx = c.st.idx.data();
+        for (int64_t pl = 0; pl < g.planes; ++pl) {
+            const float* plane = x + pl * g.H * g.W;
+            for (int64_t oy = 0; oy < g.OH; ++oy)
+                for (int64_t ox = 0; ox < g.OW; ++ox) {
+                    int64_t bi = oy * w.SH * g.W + ox * w.SW;
+                    float best = plane[bi];
+                    for (int64_t ky = 0; ky < w.KH; ++ky) {
+                        const int64_t row = (oy * w.SH + ky) * g.W + ox * w.SW;
+                        for (int64_t kx = 0; kx < w.KW; ++kx)
+                            if (plane[row + kx] > best) {
+                                best = plane[row + kx];
+                                bi = row + kx;
+                            }
+                    }
+                    const int64_t oi = (pl * g.OH + oy) * g.OW + ox;
+                    o[oi] = best;
+                    idx[oi] = static_cast<int32_t>(bi);
+                }
+        }
+        c.out = {y};
+        return Status::Ok();
+    }
     for (int64_t pl = 0; pl < g.planes; ++pl)
         for (int64_t oy = 0; oy < g.OH; ++oy)
             for (int64_t ox = 0; ox < g.OW; ++ox) {

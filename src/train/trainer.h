@@ -41,8 +41,9 @@ struct FitOptions {
     std::function<void(const EpochStats&)> on_epoch;
 };
 
-// Top-1 accuracy of the net (inference mode) on a dataset.
-Result<double> evaluate(Net& net, const Dataset& d, int64_t batch = 256);
+// Top-1 accuracy of the net (inference mode) on a dataset. Batches of 64 keep the activations in cache (batch 256
+// was 2x slower per image: every activation a fresh, page-faulted 25 MB buffer).
+Result<double> evaluate(Net& net, const Dataset& d, int64_t batch = 64);
 
 // Trains net in place; returns one EpochStats per epoch. test may be null.
 Result<std::vector<EpochStats>> fit(Net& net, const Dataset& train, const Dataset* test, const FitOptions& o);

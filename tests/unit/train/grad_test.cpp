@@ -140,6 +140,54 @@ TEST(Grad, MaxPoolStridePadCeil) {
                              {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})},
                               {"ceil_mode", one_int(1)}}),
                     {{"x", x}});
+    // Windows inside the plane (no pads, no overhang): the bounds-free loop.
+    check_gradients(one_node("MaxPool", {{"x", x}}, {"x"}, {},
+                             {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 1})}}),
+                    {{"x", x}});
+}
+
+// Forward values against the definition, on the bounds-free path (windows inside the plane, with ties and NaN)
+// and the general one (pads): the maximum, the first one in scan order on ties, NaN when the first tap is NaN.
+TEST(Grad, MaxPoolForwardMatchesTheDefinition) {
+    std::mt19937 rng(3);
+    Tensor x = distinct_tensor({1, 3, 7, 9}, rng, 0.03f);
+    float* v = x.data<float>();
+    v[0] = v[1] = v[9] = v[10] = 0.5f;  // a tie in the first window
+    v[63 + 2 * 9 + 4] = NAN;              // plane 1: first tap of window (oy 1, ox 2) for stride 2, no pad
+    struct Case {
+        std::vector<int64_t> k, s, p;
+    };
+    for (const Case& c : {Case{{2, 2}, {2, 2}, {0, 0, 0, 0}}, Case{{3, 2}, {1, 3}, {0, 0, 0, 0}},
+                          Case{{2, 3}, {2, 2}, {1, 0, 0, 1}}}) {
+        auto made = Net::create(one_node("MaxPool", {{"x", x}}, {"x"}, {},
+                                         {{"kernel_shape", ints(c.k)}, {"strides", ints(c.s)}, {"pads", ints(c.p)}}));
+        ASSERT_TRUE(made.ok()) << made.status().message();
+        Net net = std::move(made).value();
+        ASSERT_TRUE(net.forward({{"x", x}}, false).ok());
+        const Tensor y = net.value(net.output_name()).value();
+        const int64_t H = 7, W = 9;
+        const int64_t OH = (H + c.p[0] + c.p[2] - c.k[0]) / c.s[0] + 1, OW = (W + c.p[1] + c.p[3] - c.k[1]) / c.s[1] + 1;
+        ASSERT_EQ(y.shape(), (Shape{1, 3, OH, OW}));
+        for (int64_t pl = 0; pl < 3; ++pl)
+            for (int64_t oy = 0; oy < OH; ++oy)
+                for (int64_t ox = 0; ox < OW; ++ox) {
+                    bool first = true;
+                    float best = 0;
+                    for (int64_t ky = 0; ky < c.k[0]; ++ky)
+                        for (int64_t kx = 0; kx < c.k[1]; ++kx) {
+                            const int64_t iy = oy * c.s[0] - c.p[0] + ky, ix = ox * c.s[1] - c.p[1] + kx;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            const float t = v[(pl * H + iy) * W + ix];
+                            if (first || t > best) best = t;
+                            first = false;
+                        }
+                    const float got = y.data<float>()[(pl * OH + oy) * OW + ox];
+                    if (std::isnan(best))
+                        EXPECT_TRUE(std::isnan(got)) << pl << " " << oy << " " << ox;
+                    else
+                        EXPECT_EQ(got, best) << pl << " " << oy << " " << ox;
+                }
+    }
 }
 
 TEST(Grad, AveragePoolAndGlobal) {
