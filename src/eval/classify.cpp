@@ -9,9 +9,9 @@
 #include "formats/data/npz.h"
 
 namespace edgeq {
-Result<Tensor> load_array(const std::string& path, const std::string& prefer) {
+Result<Tensor> load_array(const std::string& path, const std::string& prefer, int64_t max_items) {
     if (path.ends_with(".npy")) return data::read_npy(path);
-    if (!path.ends_with(".npz")) return data::read_idx(path);
+    if (!path.ends_with(".npz")) return data::read_idx(path, max_items);
     EDGEQ_ASSIGN_OR_RETURN(auto m, data::read_npz(path));
     if (m.empty()) return Corrupt(path + ": archive has no .npy entries");
     std::vector<std::string> keys{prefer};

@@ -45,6 +45,8 @@ std::vector<ClassStats> per_class_stats(const ClassifyResult& r);
 Result<ClassifyResult> eval_top1(const Session& session, const ClassifyOptions& opts);
 
 // Loads an array file (IDX, .npy, .npz) as a Tensor; for .npz takes `prefer` if present, else the first entry.
-Result<Tensor> load_array(const std::string& path, const std::string& prefer = "");
+// max_items >= 0: the caller needs only the first max_items entries along dimension 0; an IDX file is then read
+// no further (the result holds just those), .npy/.npz are returned whole.
+Result<Tensor> load_array(const std::string& path, const std::string& prefer = "", int64_t max_items = -1);
 
 }  // namespace edgeq

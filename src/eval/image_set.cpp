@@ -73,7 +73,7 @@ Result<std::unique_ptr<ImageSet>> ImageSet::open(const graph::Model& model, cons
         shape = v.shape;
         s->data_ = v.data.data();
     } else {
-        EDGEQ_ASSIGN_OR_RETURN(s->loaded_, load_array(images, "images"));
+        EDGEQ_ASSIGN_OR_RETURN(s->loaded_, load_array(images, "images", limit > 0 ? limit : -1));
         s->dtype_ = s->loaded_.dtype();
         shape = s->loaded_.shape();
         s->data_ = s->loaded_.raw();

@@ -27,9 +27,12 @@ Result<std::string> find_idx_file(const std::string& dir, const std::string& spl
 
 namespace {
 
-Result<Tensor> read_array(const std::string& path) {
-    if (std::filesystem::path(path).extension() == ".npy") return data::read_npy(path);
-    return data::read_idx(path);
+// The first max_items entries (all when < 0; .npy is read whole); *items = the file's full dimension 0.
+Result<Tensor> read_array(const std::string& path, int64_t max_items, int64_t* items) {
+    if (std::filesystem::path(path).extension() != ".npy") return data::read_idx(path, max_items, items);
+    EDGEQ_ASSIGN_OR_RETURN(Tensor t, data::read_npy(path));
+    *items = t.rank() > 0 ? t.dim(0) : 0;
+    return t;
 }
 
 bool integer_dtype(DType t) {
@@ -48,8 +51,12 @@ Result<Dataset> load_idx_split(const std::string& dir, const std::string& split,
                                int64_t limit) {
     EDGEQ_ASSIGN_OR_RETURN(std::string ip, find_idx_file(dir, split, "images"));
     EDGEQ_ASSIGN_OR_RETURN(std::string lp, find_idx_file(dir, split, "labels"));
-    EDGEQ_ASSIGN_OR_RETURN(Tensor img, read_array(ip));
-    EDGEQ_ASSIGN_OR_RETURN(Tensor lab, read_array(lp));
+    // With a limit only that many images and labels are read (an IDX file is not decompressed further), but the
+    // two files must still agree on the count their headers give.
+    const int64_t want = limit > 0 ? limit : -1;
+    int64_t img_items = 0, lab_items = 0;
+    EDGEQ_ASSIGN_OR_RETURN(Tensor img, read_array(ip, want, &img_items));
+    EDGEQ_ASSIGN_OR_RETURN(Tensor lab, read_array(lp, want, &lab_items));
     // [n, rows, cols] -> [n, 1, rows, cols]; [n, features] -> [n, 1, 1, features]; [n, c, h, w] as is.
     if (img.rank() < 2 || img.rank() > 4 || img.dim(0) < 1)
         return InvalidArgument("'" + ip + "': expected [n, features], [n, rows, cols] or [n, channels, rows, cols] images, got " +
@@ -59,9 +66,9 @@ Result<Dataset> load_idx_split(const std::string& dir, const std::string& split,
         s.insert(s.begin() + 1, 4 - img.rank(), 1);
         img = img.reshaped(s);
     }
-    if (lab.rank() != 1 || lab.dim(0) != img.dim(0))
-        return InvalidArgument("'" + lp + "': expected " + std::to_string(img.dim(0)) + " labels, got " +
-                               shape_str(lab.shape()));
+    if (lab.rank() != 1 || lab.dim(0) != img.dim(0) || lab_items != img_items)
+        return InvalidArgument("'" + lp + "': expected " + std::to_string(img_items) + " labels, got " +
+                               (lab.rank() == 1 ? std::to_string(lab_items) : shape_str(lab.shape())));
     if (!integer_dtype(lab.dtype()))
         return InvalidArgument("'" + lp + "': labels must be integers, got " + std::string(dtype_name(lab.dtype())));
     int64_t n = img.dim(0);

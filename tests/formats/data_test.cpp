@@ -281,6 +281,29 @@ TEST(Idx, PlainGzipAndCorrupt) {
     expect_error(read_idx((d / "missing.gz").string()).status(), StatusCode::kNotFound, "missing.gz");
 }
 
+TEST(Idx, PrefixReadsOnlyTheFirstItems) {
+    TempDir d;
+    const Bytes good = idx_bytes({5, 2, 3}, 30);
+    write_file(d / "a.idx.gz", gzip(good));
+    for (int64_t k : {0, 1, 3, 5, 9}) {
+        int64_t items = -1;
+        auto t = read_idx((d / "a.idx.gz").string(), k, &items);
+        ASSERT_TRUE(t.ok()) << t.status().message();
+        EXPECT_EQ(items, 5);
+        const int64_t n = std::min<int64_t>(k, 5);
+        EXPECT_EQ(t->shape(), (Shape{n, 2, 3}));
+        for (int64_t i = 0; i < n * 6; ++i) EXPECT_EQ(t->data<uint8_t>()[i], i);
+    }
+    // Only the prefix is read: data missing (or extra) after it is not seen; the full read still reports it.
+    write_file(d / "short.idx", idx_bytes({5, 2, 3}, 20));
+    EXPECT_TRUE(read_idx((d / "short.idx").string(), 3).ok());
+    expect_error(read_idx((d / "short.idx").string(), 4).status(), StatusCode::kCorrupt, "needs 24 bytes, found 20");
+    expect_error(read_idx((d / "short.idx").string()).status(), StatusCode::kCorrupt, "needs 30 bytes, found 20");
+    // The header is still checked in full.
+    write_file(d / "huge.idx", idx_bytes({0xFFFFFFFF, 0xFFFFFFFF}, 0));
+    expect_error(read_idx((d / "huge.idx").string(), 1).status(), StatusCode::kCorrupt, "more than 2^40");
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // .npz: archives built here (stored and deflated entries, optional ZIP64 extra fields as numpy writes them)
 

@@ -278,7 +278,7 @@ class Demo {
         const graph::Model& m = session->model();
         const std::string input = m.graph.inputs.at(0).name;
         if (!first_image_) {
-            EDGEQ_ASSIGN_OR_RETURN(Tensor all, load_array(test_images_));
+            EDGEQ_ASSIGN_OR_RETURN(Tensor all, load_array(test_images_, "", 1));
             if (all.dtype() != DType::U8 || all.rank() != 3)
                 return InvalidArgument(test_images_ + ": expected uint8 images [N, rows, cols]");
             Tensor x(DType::F32, Shape{1, 1, all.dim(1), all.dim(2)});

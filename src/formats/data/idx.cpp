@@ -44,7 +44,7 @@ Result<size_t> read_some(gzFile f, uint8_t* dst, size_t n, const std::string& pa
 
 }  // namespace
 
-Result<Tensor> read_idx(const std::string& path) {
+Result<Tensor> read_idx(const std::string& path, int64_t max_items, int64_t* header_items) {
     errno = 0;
     Gz f(gzopen(path.c_str(), "rb"));  // reads plain files transparently
     if (!f) {
@@ -73,6 +73,12 @@ Result<Tensor> read_idx(const std::string& path) {
         numel *= d;
         shape.push_back(d);
     }
+    if (header_items) *header_items = shape[0];
+    const bool prefix = max_items >= 0 && max_items < shape[0];
+    if (prefix) {
+        numel = shape[0] > 0 ? numel / shape[0] * max_items : 0;
+        shape[0] = max_items;
+    }
     // The header alone does not size the buffer: a 16-byte file may claim 2^40 elements. Data is read in
     // chunks that grow with what the stream actually delivers, so memory stays bounded by the data present.
     std::vector<uint8_t> buf;
@@ -89,6 +95,7 @@ Result<Tensor> read_idx(const std::string& path) {
                        " bytes, found " + std::to_string(got));
     }
     Tensor t = Tensor::from_bytes(DType::U8, shape, {buf.data(), got});
+    if (prefix) return t;
     uint8_t extra;
     EDGEQ_ASSIGN_OR_RETURN(n, read_some(f.get(), &extra, 1, path));
     if (n != 0) return Corrupt(path + ": IDX file has data after the " + shape_str(shape) + " elements");

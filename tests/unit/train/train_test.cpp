@@ -144,6 +144,15 @@ TEST(Data, LoadsIdxSplitNormalizedAndLimited) {
     write_idx(dir / "t10k-images-idx3-ubyte", {2, 2, 3}, std::vector<uint8_t>(12));
     write_idx(dir / "t10k-labels-idx1-ubyte", {3}, {1, 2, 3});  // count mismatch
     EXPECT_FALSE(load_idx_split(dir.string(), "t10k", n).ok());
+    // With a limit only the first images are read, but the headers must still agree on the count.
+    auto limited = load_idx_split(dir.string(), "t10k", n, 1);
+    ASSERT_FALSE(limited.ok());
+    EXPECT_NE(limited.status().message().find("expected 2 labels, got 3"), std::string::npos)
+        << limited.status().message();
+    Dataset two = load_idx_split(dir.string(), "train", n, 2).value();
+    ASSERT_EQ(two.images.shape(), (Shape{2, 1, 2, 3}));
+    EXPECT_EQ(two.labels, (std::vector<int32_t>{3, 1}));
+    EXPECT_FLOAT_EQ(two.images.data<float>()[7], d.images.data<float>()[7]);
     std::filesystem::remove_all(dir);
 }
 
