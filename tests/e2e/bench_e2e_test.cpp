@@ -48,6 +48,18 @@ TEST(BenchCli, OnnxJsonHasLatencyThroughputMemoryAndProfile) {
     ASSERT_EQ(t.rc, 0) << t.err;
     EXPECT_NE(t.out.find("p99"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("slowest steps"), std::string::npos) << t.out;
+    // --top: that many steps; 0 lists every step (their shares of the profiled time sum to 1)
+    auto two = run_cli({"bench", model.string(), "--runs", "2", "--warmup", "0", "--top", "2", "--json"});
+    ASSERT_EQ(two.rc, 0) << two.err;
+    EXPECT_EQ(nlohmann::json::parse(two.out).at("top_nodes").size(), 2u);
+    auto all = run_cli({"bench", model.string(), "--runs", "2", "--warmup", "0", "--top", "0", "--json"});
+    ASSERT_EQ(all.rc, 0) << all.err;
+    const auto aj = nlohmann::json::parse(all.out);
+    const auto& every = aj.at("top_nodes");
+    EXPECT_GT(every.size(), 2u);
+    double share = 0;
+    for (const auto& s : every) share += s.at("share").get<double>();
+    EXPECT_NEAR(share, 1.0, 1e-9);
 }
 
 TEST(BenchCli, GgufDecodesAndReportsPrefill) {

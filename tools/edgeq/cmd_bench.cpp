@@ -1,7 +1,7 @@
-// edgeq bench MODEL [--batch B] [--threads N] [--warmup W] [--runs R] [--json] [--quiet]
+// edgeq bench MODEL [--batch B] [--threads N] [--warmup W] [--runs R] [--top N] [--json] [--quiet]
 //
 // ONNX: the optimized model on the fast executor with random inputs of batch B: latency of one inference
-//   (min, p50, p90, p99, mean), throughput in samples/s, then one profiled pass: the 10 slowest steps with their
+//   (min, p50, p90, p99, mean), throughput in samples/s, then one profiled pass: the --top slowest steps (10; 0: all) with their
 //   kernels.
 // GGUF (llama): prompt processing of B tokens (one eval call), then decoding: latency of one token, tokens/s.
 // Both: peak RSS of the process, model file size, energy per inference from Linux powercap (RAPL) counters
@@ -39,6 +39,7 @@ struct BenchCli {
     int64_t batch = 1;
     int threads = 0;
     int warmup = 5;
+    int top = 10;  // profile steps listed (0: all)
     int runs = 50;
     bool json = false, quiet = false;
     LabelOptions label;
@@ -212,7 +213,7 @@ Status bench_onnx(const BenchCli& c, nlohmann::json& out) {
     for (const auto& s : steps) all_ns += s.total_ns;
     std::sort(steps.begin(), steps.end(), [](const auto& a, const auto& b) { return a.total_ns > b.total_ns; });
     nlohmann::json top = nlohmann::json::array();
-    for (size_t i = 0; i < steps.size() && i < 10; ++i) {
+    for (size_t i = 0; i < steps.size() && (c.top == 0 || i < static_cast<size_t>(c.top)); ++i) {
         const auto& s = steps[i];
         const double per_run = s.runs > 0 ? static_cast<double>(s.total_ns) / static_cast<double>(s.runs) * 1e-6 : 0.0;
         top.push_back({{"node", s.node}, {"op", s.op}, {"kernel", s.kernel}, {"ms", per_run},
@@ -350,6 +351,8 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--warmup", c->warmup, "Untimed runs first (default 5)")->check(CLI::Range(0, 1000000));
     cmd->add_option("--runs", c->runs, "Timed runs (default 50)")->check(CLI::Range(1, 1000000));
+    cmd->add_option("--top", c->top, "ONNX: profiled steps listed, slowest first (default 10; 0: every step)")
+        ->check(CLI::Range(0, 1000000));
     cmd->add_flag("--json", c->json, "Print one JSON object: latency_ms {min,p50,p90,p99,mean}, throughput_per_s, "
                                       "peak_rss_bytes, model_bytes, energy, top_nodes, and the shared results "
                                       "schema (docs/results-schema.md)");
