@@ -64,16 +64,65 @@ private:
     std::vector<std::vector<int64_t>> st_;
 };
 
-// out[i] = f(a[i'], b[i'']) over the broadcast shape.
+// out[i] = f(a[i'], b[i'']) over the broadcast shape. Adjacent dimensions that both operands traverse alike
+// (contiguously, or both broadcast) are merged first, so the loop runs over rows of the innermost merged
+// dimension with constant operand steps (0 or 1) instead of stepping a multi-index per element: [1, 4420, 2]
+// · [2] is 4420 rows of 2, a same-shape or scalar operand is one row.
 template <typename TA, typename TB, typename R, typename F>
 Tensor map2(const Tensor& a, const Tensor& b, const Shape& shape, DType out_type, F f) {
     Tensor out(out_type, shape);
     const TA* pa = a.data<TA>();
     const TB* pb = b.data<TB>();
     R* po = out.data<R>();
-    BroadcastWalk w(shape, {a.shape(), b.shape()});
     const int64_t n = out.numel();
-    for (int64_t i = 0; i < n; ++i, w.next()) po[i] = static_cast<R>(f(pa[w[0]], pb[w[1]]));
+    if (n == 0) return out;
+    const std::vector<int64_t> sa = broadcast_strides(a.shape(), shape), sb = broadcast_strides(b.shape(), shape);
+    // merged dims, outermost first: size, a stride, b stride (dims of size 1 dropped)
+    std::vector<int64_t> dn, da, db;
+    for (size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] == 1) continue;
+        if (!dn.empty() && da.back() == sa[d] * shape[d] && db.back() == sb[d] * shape[d]) {
+            dn.back() *= shape[d];
+            da.back() = sa[d];
+            db.back() = sb[d];
+            continue;
+        }
+        dn.push_back(shape[d]);
+        da.push_back(sa[d]);
+        db.push_back(sb[d]);
+    }
+    if (dn.empty()) {  // a single element
+        po[0] = static_cast<R>(f(pa[0], pb[0]));
+        return out;
+    }
+    const size_t inner = dn.size() - 1;
+    const int64_t L = dn[inner], ia = da[inner], ib = db[inner];
+    std::vector<int64_t> idx(inner, 0);
+    int64_t oa = 0, ob = 0;
+    for (int64_t o = 0; o < n; o += L) {
+        R* y = po + o;
+        const TA* x = pa + oa;
+        const TB* z = pb + ob;
+        if (ia == 1 && ib == 1) {
+            for (int64_t i = 0; i < L; ++i) y[i] = static_cast<R>(f(x[i], z[i]));
+        } else if (ia == 1) {
+            const TB zv = z[0];
+            for (int64_t i = 0; i < L; ++i) y[i] = static_cast<R>(f(x[i], zv));
+        } else if (ib == 1) {
+            const TA xv = x[0];
+            for (int64_t i = 0; i < L; ++i) y[i] = static_cast<R>(f(xv, z[i]));
+        } else {
+            for (int64_t i = 0; i < L; ++i) y[i] = static_cast<R>(f(x[i * ia], z[i * ib]));
+        }
+        for (size_t d = inner; d-- > 0;) {  // next row
+            oa += da[d];
+            ob += db[d];
+            if (++idx[d] < dn[d]) break;
+            oa -= da[d] * dn[d];
+            ob -= db[d] * dn[d];
+            idx[d] = 0;
+        }
+    }
     return out;
 }
 

@@ -35,7 +35,8 @@ Status unary_op(OpContext& ctx, unsigned types, F f) {
         using T = decltype(tag);
         const T* px = cx.data<T>();
         T* po = out.data<T>();
-        for (int64_t i = 0; i < cx.numel(); ++i) po[i] = static_cast<T>(f(px[i]));
+        const int64_t n = cx.numel();
+        for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(px[i]));
     });
     ctx.outputs[0] = finish(out, x.dtype());
     return Status::Ok();

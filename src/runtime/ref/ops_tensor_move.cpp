@@ -222,14 +222,25 @@ Status op_slice(OpContext& ctx) {
     const auto in_st = strides_of(x.shape());
     const size_t es = element_bytes(x.dtype());
     Tensor out(x.dtype(), out_shape);
-    if (out.numel() > 0) {
-        std::vector<int64_t> idx(sz(r), 0);
-        int64_t o = 0;
+    if (out.numel() > 0 && r == 0) {
+        copy_elem(out, 0, x, 0, es);
+    } else if (out.numel() > 0) {
+        // one row of the last axis at a time: a memcpy when its step is 1
+        const int64_t L = out_shape[sz(r - 1)], last_first = first[sz(r - 1)], last_step = step[sz(r - 1)];
+        Shape rows_shape(out_shape.begin(), out_shape.end() - 1);
+        std::vector<int64_t> idx(sz(r - 1), 0);
+        uint8_t* dst = out.raw();
+        const uint8_t* base = x.raw();
         do {
-            int64_t src = 0;
-            for (int64_t k = 0; k < r; ++k) src += (first[sz(k)] + idx[sz(k)] * step[sz(k)]) * in_st[sz(k)];
-            copy_elem(out, o++, x, src, es);
-        } while (next_index(idx, out_shape));
+            int64_t src = last_first;
+            for (int64_t k = 0; k + 1 < r; ++k) src += (first[sz(k)] + idx[sz(k)] * step[sz(k)]) * in_st[sz(k)];
+            if (last_step == 1) {
+                std::memcpy(dst, base + sz(src) * es, sz(L) * es);
+            } else {
+                for (int64_t i = 0; i < L; ++i) std::memcpy(dst + sz(i) * es, base + sz(src + i * last_step) * es, es);
+            }
+            dst += sz(L) * es;
+        } while (next_index(idx, rows_shape));
     }
     ctx.outputs[0] = repacked(out, ctx.in(0).dtype());
     return Status::Ok();

@@ -126,6 +126,44 @@ TEST(MathOps, AddBroadcastsBothWays) {
     expect_f32(run_op("Add", {f32({2, 1}, {1, 2}), f32({3}, {10, 20, 30})}), {2, 3}, {11, 21, 31, 12, 22, 32});
 }
 
+// Every broadcast pattern the row loop of map2 distinguishes (merged dims, a broadcast operand inside, at the end,
+// both sides broadcast, size-1 and rank-0 operands) against the definition out[i] = a[i'] - b[i''] (Sub: the
+// operand order matters).
+TEST(MathOps, BroadcastPatternsMatchTheDefinition) {
+    const std::vector<std::pair<Shape, Shape>> cases = {
+        {{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {}},        {{}, {2, 3, 4}},        {{1, 4420, 2}, {2}},
+        {{2, 3, 4}, {3, 1}},    {{2, 1, 4}, {1, 3, 1}}, {{5, 1}, {1, 7}},       {{1}, {3, 1, 2}},
+        {{2, 3, 1, 5}, {3, 4, 1}}, {{3, 1, 1}, {1, 1, 1}}, {{1, 2, 1, 3}, {2, 2, 2, 1}}, {{4, 0, 2}, {2}}};
+    for (const auto& [sa, sb] : cases) {
+        auto fill = [](const Shape& s, float k) {
+            std::vector<float> v(static_cast<size_t>(shape_numel(s)));
+            for (size_t i = 0; i < v.size(); ++i) v[i] = k * static_cast<float>(i) + 0.25f;
+            return f32(s, v);
+        };
+        const Tensor a = fill(sa, 1.0f), b = fill(sb, 100.0f);
+        const size_t R = std::max(sa.size(), sb.size());
+        Shape pa(R, 1), pb(R, 1), out(R);
+        std::copy(sa.begin(), sa.end(), pa.begin() + static_cast<std::ptrdiff_t>(R - sa.size()));
+        std::copy(sb.begin(), sb.end(), pb.begin() + static_cast<std::ptrdiff_t>(R - sb.size()));
+        for (size_t d = 0; d < R; ++d) out[d] = pa[d] == 1 ? pb[d] : pa[d];
+        std::vector<float> want(static_cast<size_t>(shape_numel(out)));
+        std::vector<int64_t> idx(R, 0);
+        for (size_t i = 0; i < want.size(); ++i) {
+            int64_t ia = 0, ib = 0;
+            for (size_t d = 0; d < R; ++d) {
+                ia = ia * pa[d] + (pa[d] == 1 ? 0 : idx[d]);
+                ib = ib * pb[d] + (pb[d] == 1 ? 0 : idx[d]);
+            }
+            want[i] = a.data<float>()[ia] - b.data<float>()[ib];
+            for (size_t d = R; d-- > 0;)
+                if (++idx[d] < out[d]) break;
+                else idx[d] = 0;
+        }
+        SCOPED_TRACE(shape_str(sa) + " - " + shape_str(sb));
+        expect_f32(run_op("Sub", {a, b}), out, want);
+    }
+}
+
 TEST(MathOps, IntegerArithmeticWrapsAndTruncates) {
     expect_exact<int32_t>(run_op("Add", {i32({1}, {2147483647}), i32({1}, {1})}), DType::I32, {1}, {-2147483647 - 1});
     expect_exact<uint8_t>(run_op("Sub", {u8({2}, {1, 200}), u8({2}, {2, 100})}), DType::U8, {2}, {255, 100});

@@ -180,6 +180,13 @@ TEST(RefTensor, SliceClampsAndSteps) {
     auto old = OneNode("Slice", 9).in(iota_f32({3, 3})).attr("starts", ints({1})).attr("ends", ints({-1})).attr("axes", ints({1})).run();
     ASSERT_TRUE(old.ok());
     expect_f32((*old)[0], {3, 1}, {1, 4, 7});
+    // rows of the last axis: contiguous (memcpy) and strided, with the outer axes sliced too
+    auto rows = OneNode("Slice", 13).in(iota_f32({3, 4, 5})).in(i64v({1, 0, 1})).in(i64v({3, 4, 4})).in(Tensor()).in(i64v({1, 2, 1})).run();
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    expect_f32((*rows)[0], {2, 2, 3}, {21, 22, 23, 31, 32, 33, 41, 42, 43, 51, 52, 53});
+    auto strided = OneNode("Slice", 13).in(iota_f32({2, 6})).in(i64v({5})).in(i64v({-7})).in(i64v({1})).in(i64v({-2})).run();
+    ASSERT_TRUE(strided.ok()) << strided.status().message();
+    expect_f32((*strided)[0], {2, 3}, {5, 3, 1, 11, 9, 7});
 }
 
 TEST(RefTensor, PadModes) {
