@@ -3,9 +3,10 @@
 // layout), then the dequantizing epilogue of dequant_rows_s32 in registers (masked stores for column tails).
 // No per-call or per-tile setup, which is what small-K products (the recurrence: K = H) need. Integer sums
 // are exact and the float epilogue is the reference's operations in its order: equal bit for bit.
-// GCC 12 reports the _mm512_undefined_ps() inside masked intrinsics as maybe-uninitialized (a false
-// positive).
+// GCC 12 reports the _mm512_undefined_ps() inside masked intrinsics as maybe-uninitialized (at -O3, once
+// the loops are unrolled: uninitialized) — a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
