@@ -443,6 +443,7 @@ void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
 void qconv_direct__avx512vnni(const QConvDirectArgs& a);
 void qconv_c1__avx512vnni(const QConvC1Args& a);
 void qadd__avx512(const QAddArgs& a);
+void qmaxpool_nhwc__avx512(const QMaxPoolNhwcArgs& a);
 }  // namespace x86
 
 void activate_f32_ref(const Activation& a, float* y, int64_t n) {
@@ -560,6 +561,46 @@ void qmaxpool(const QMaxPoolArgs& a) {
         qmaxpool_t<int8_t>(a);
     else
         qmaxpool_t<uint8_t>(a);
+}
+
+namespace {
+template <typename T>
+void qmaxpool_nhwc_t(const QMaxPoolNhwcArgs& a) {
+    const T* x = static_cast<const T*>(a.x);
+    T* y = static_cast<T*>(a.y);
+    for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy)
+        for (int64_t ox = 0; ox < a.OW; ++ox) {
+            T* yp = y + (oy * a.OW + ox) * a.C;
+            bool any = false;
+            for (int64_t ky = 0; ky < a.KH; ++ky) {
+                const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+                if (iy < 0 || iy >= a.H) continue;
+                for (int64_t kx = 0; kx < a.KW; ++kx) {
+                    const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
+                    if (ix < 0 || ix >= a.W) continue;
+                    const T* xp = x + (iy * a.W + ix) * a.C;
+                    for (int64_t c = 0; c < a.C; ++c) yp[c] = any ? std::max(yp[c], xp[c]) : xp[c];
+                    any = true;
+                }
+            }
+            EDGEQ_CHECK_MSG(any, "qmaxpool_nhwc: a window lies entirely in the padding");
+        }
+}
+}  // namespace
+
+void qmaxpool_nhwc_ref(const QMaxPoolNhwcArgs& a) {
+    if (a.is_signed)
+        qmaxpool_nhwc_t<int8_t>(a);
+    else
+        qmaxpool_nhwc_t<uint8_t>(a);
+}
+
+void qmaxpool_nhwc(const QMaxPoolNhwcArgs& a) {
+    static const Isa isa = active_isa();
+    if (isa >= Isa::Avx512)
+        x86::qmaxpool_nhwc__avx512(a);
+    else
+        qmaxpool_nhwc_ref(a);
 }
 
 }  // namespace edgeq::kernels

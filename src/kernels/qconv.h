@@ -240,6 +240,23 @@ struct QMaxPoolArgs {
 };
 void qmaxpool(const QMaxPoolArgs& a);
 
+// qmaxpool_nhwc: the same max pooling on NHWC bytes (x [H][W][C], y [OH][OW][C], one image), for the runtime's
+// NHWC integer chains (a convolution -> MaxPool -> convolution keeps NHWC bytes, no transposes). Taps outside the
+// image are skipped; every window must hold at least one input pixel (the planner checks it). Output rows
+// [oy_begin, oy_end). qmaxpool_nhwc_ref is the scalar loop (always built); qmaxpool_nhwc runs
+// kernels/x86/qpool_nhwc_avx512.cpp (64 channels per vpmaxub / vpmaxsb, masked tail) when active_isa() allows
+// AVX-512: max is exact, so the bytes are equal.
+struct QMaxPoolNhwcArgs {
+    int64_t C = 0, H = 0, W = 0, OH = 0, OW = 0;
+    int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
+    bool is_signed = false;
+    const void* x = nullptr;  // [H][W][C]
+    void* y = nullptr;        // [OH][OW][C]
+    int64_t oy_begin = 0, oy_end = 0;
+};
+void qmaxpool_nhwc_ref(const QMaxPoolNhwcArgs& a);
+void qmaxpool_nhwc(const QMaxPoolNhwcArgs& a);
+
 // qavgpool: DequantizeLinear(sx, zx) -> AveragePool (2-D) -> QuantizeLinear(sy, zy) on u8 / s8 NCHW planes.
 // Definition (what this kernel computes; the scalar loop is the specification):
 //   S = Σ_{taps inside the input} (x − zx)   (exact int32; padding reads zx, adds 0)

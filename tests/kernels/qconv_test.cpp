@@ -9,7 +9,8 @@
 //     reference against its definition computed here;
 //   * qdwconv_nhwc (padded NHWC bytes, reference and AVX-512) == qdwconv_ref byte for byte after a transpose;
 //   * qconv_direct (small-C conv on padded NHWC bytes, reference and VNNI) == a direct integer convolution;
-//   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes.
+//   * qmaxpool (u8 / s8) == a naive max over the window, with pads and ceil-mode-like output sizes;
+//     qmaxpool_nhwc (ref and dispatched) == qmaxpool on the same image in NHWC order.
 #include "kernels/qconv.h"
 
 #include <gtest/gtest.h>
@@ -878,6 +879,57 @@ TEST(QMaxPool, MatchesNaiveMax) {
                     }
         }
     }
+}
+
+// NHWC max pooling (reference and dispatched AVX-512) against the planar qmaxpool above on the same image: every
+// pool geometry of that test, channel counts around the 64-byte vector (1, 3, 63, 64, 65, 130), row ranges.
+TEST(QMaxPool, NhwcMatchesPlanar) {
+    struct Pool {
+        int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW;
+    };
+    const Pool pools[] = {
+        {28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1}, {9, 11, 5, 6, 3, 2, 2, 2, 1, 0, 1, 1},
+        {7, 7, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     {10, 13, 4, 5, 2, 3, 3, 2, 0, 0, 2, 1},
+        {5, 33, 2, 16, 2, 2, 2, 2, 0, 0, 1, 1},   {6, 6, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1},
+    };
+    std::mt19937 rng(5);
+    for (const Pool& v : pools)
+        for (const int64_t C : {1, 3, 63, 64, 65, 130})
+            for (const bool sgn : {false, true}) {
+                std::vector<uint8_t> planar(static_cast<size_t>(C * v.H * v.W)), nhwc(planar.size());
+                for (auto& e : planar) e = static_cast<uint8_t>(rng());
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t p = 0; p < v.H * v.W; ++p) nhwc[static_cast<size_t>(p * C + c)] = planar[static_cast<size_t>(c * v.H * v.W + p)];
+                QMaxPoolArgs a;
+                a.H = v.H, a.W = v.W, a.OH = v.OH, a.OW = v.OW, a.KH = v.KH, a.KW = v.KW, a.SH = v.SH, a.SW = v.SW;
+                a.PT = v.PT, a.PL = v.PL, a.DH = v.DH, a.DW = v.DW;
+                a.is_signed = sgn;
+                a.x = planar.data();
+                std::vector<uint8_t> want(static_cast<size_t>(C * v.OH * v.OW));
+                a.y = want.data();
+                a.p_begin = 0, a.p_end = C;
+                qmaxpool(a);
+                QMaxPoolNhwcArgs b;
+                b.C = C, b.H = v.H, b.W = v.W, b.OH = v.OH, b.OW = v.OW, b.KH = v.KH, b.KW = v.KW, b.SH = v.SH;
+                b.SW = v.SW, b.PT = v.PT, b.PL = v.PL, b.DH = v.DH, b.DW = v.DW;
+                b.is_signed = sgn;
+                b.x = nhwc.data();
+                for (const bool vec : {false, true}) {
+                    std::vector<uint8_t> got(want.size() + 64, 0xA5);  // bytes past the end stay untouched
+                    b.y = got.data();
+                    const int64_t mid = v.OH / 2;
+                    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, mid}, {mid, v.OH}}) {
+                        b.oy_begin = r0, b.oy_end = r1;
+                        vec ? qmaxpool_nhwc(b) : qmaxpool_nhwc_ref(b);
+                    }
+                    for (int64_t c = 0; c < C; ++c)
+                        for (int64_t p = 0; p < v.OH * v.OW; ++p)
+                            ASSERT_EQ(got[static_cast<size_t>(p * C + c)], want[static_cast<size_t>(c * v.OH * v.OW + p)])
+                                << (vec ? "dispatched" : "ref") << " pool " << v.H << "x" << v.W << " k" << v.KH << "x"
+                                << v.KW << " C " << C << (sgn ? " s8" : " u8") << " channel " << c << " pixel " << p;
+                    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], 0xA5);
+                }
+            }
 }
 
 }  // namespace

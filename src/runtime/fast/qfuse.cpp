@@ -49,6 +49,7 @@ struct QStep {
     int64_t hp = 0, wp = 0;     // padded image rows / columns (the conv's pads + what taps reach)
     std::vector<int8_t> dw_w;   // depthwise weights [C][KH][KW]
     k::QMaxPoolArgs mp;         // max pooling geometry
+    bool mp_nhwc = false;       // MaxPool on NHWC bytes (kernels::qmaxpool_nhwc); an NCHW side via nhwc / ybuf
     k::QAvgPoolArgs ap;         // average pooling geometry and requantization
     std::vector<uint8_t> lut;   // Lut: the 256 output bytes
     int64_t lut_n = 0;          // Lut: elements
@@ -714,6 +715,8 @@ QFusion plan_qpool(const QFuseArgs& a) {
         m.DH = dl[0], m.DW = dl[1], m.PT = PT, m.PL = PL;
         m.is_signed = in.dt == DType::I8;
         m.p_begin = 0, m.p_end = planes;
+        s.batch = (*xs)[0], s.C = (*xs)[1];  // for the NHWC layout (qstep_set_layout)
+        s.out = m.is_signed ? k::QOut::S8 : k::QOut::U8;
         r.kernel = m.is_signed ? "qmaxpool_s8" : "qmaxpool_u8";
     }
     const int64_t work = shape_numel(*ps) * ks[0] * ks[1];
@@ -1124,11 +1127,12 @@ bool dw_nhwc_ok(const QStep& s) {
 }  // namespace
 
 bool qstep_nhwc_in(const QStep& s) {
-    return !s.dynamic && (s.mode == QStep::Mode::Conv || dw_nhwc_ok(s));
+    return !s.dynamic && (s.mode == QStep::Mode::Conv || s.mode == QStep::Mode::MaxPool || dw_nhwc_ok(s));
 }
 
 bool qstep_nhwc_out(const QStep& s) {
-    return !s.dynamic && s.out != k::QOut::F32 && (s.mode == QStep::Mode::Conv || dw_nhwc_ok(s));
+    return !s.dynamic && s.out != k::QOut::F32 &&
+           (s.mode == QStep::Mode::Conv || s.mode == QStep::Mode::MaxPool || dw_nhwc_ok(s));
 }
 
 std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
@@ -1141,6 +1145,13 @@ std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
         if (in_nhwc && s.pointwise) std::vector<uint8_t>().swap(s.nhwc);
         if (out_nhwc) std::vector<uint8_t>().swap(s.ybuf);
         return "";
+    }
+    if (s.mode == QStep::Mode::MaxPool) {
+        if (!in_nhwc && !out_nhwc) return "";
+        s.mp_nhwc = true;
+        if (!in_nhwc) s.nhwc.resize(static_cast<size_t>(s.batch * s.C * s.mp.H * s.mp.W));
+        if (!out_nhwc) s.ybuf.resize(static_cast<size_t>(s.batch * s.C * s.mp.OH * s.mp.OW));
+        return std::string(s.mp.is_signed ? "qmaxpool_nhwc_s8" : "qmaxpool_nhwc_u8");
     }
     if (s.mode != QStep::Mode::DwConv || (!in_nhwc && !out_nhwc)) return "";
     s.dw_nhwc = true;
@@ -1184,6 +1195,41 @@ void pad_nhwc(const QStep& s, const uint8_t* xb, int64_t t, uint8_t* nh) {
         else
             k::transpose_u8(xb + t * s.C * HW + iy * s.W, s.C, s.W, HW, yr + left, s.C);
     }
+}
+
+// MaxPool on NHWC bytes: an NCHW input is transposed into s.nhwc first, an NCHW output comes from s.ybuf;
+// images × row ranges in parallel.
+void run_maxpool_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb) {
+    const int64_t C = s.C, HW = s.mp.H * s.mp.W, P = s.mp.OH * s.mp.OW;
+    const bool par = s.splits * s.batch > 1;
+    auto each_image = [&](auto&& f) {
+        if (!par)
+            for (int64_t n = 0; n < s.batch; ++n) f(n, 0);
+        else
+            pool.run(s.batch, f);
+    };
+    const uint8_t* xn = xb;
+    if (!s.in_nhwc) {
+        each_image([&](int64_t n, int) { k::transpose_u8(xb + n * C * HW, C, HW, HW, s.nhwc.data() + n * HW * C, C); });
+        xn = s.nhwc.data();
+    }
+    uint8_t* yn = s.out_nhwc ? yb : s.ybuf.data();
+    k::QMaxPoolNhwcArgs m;
+    m.C = C, m.H = s.mp.H, m.W = s.mp.W, m.OH = s.mp.OH, m.OW = s.mp.OW, m.KH = s.mp.KH, m.KW = s.mp.KW;
+    m.SH = s.mp.SH, m.SW = s.mp.SW, m.PT = s.mp.PT, m.PL = s.mp.PL, m.DH = s.mp.DH, m.DW = s.mp.DW;
+    m.is_signed = s.mp.is_signed;
+    auto task = [&](int64_t t, int) {
+        const int64_t part = t % s.splits, n = t / s.splits;
+        k::QMaxPoolNhwcArgs b = m;
+        b.x = xn + n * HW * C, b.y = yn + n * P * C;
+        b.oy_begin = s.mp.OH * part / s.splits, b.oy_end = s.mp.OH * (part + 1) / s.splits;
+        if (b.oy_begin < b.oy_end) k::qmaxpool_nhwc(b);
+    };
+    if (!par)
+        task(0, 0);
+    else
+        pool.run(s.batch * s.splits, task);
+    if (!s.out_nhwc) each_image([&](int64_t n, int) { k::transpose_u8(yn + n * P * C, P, C, C, yb + n * P * C, P); });
 }
 
 // A kernel over the padded NHWC copy (depthwise: s.dw_nhwc, or s.direct): kern(x image, y image, oy0, oy1)
@@ -1357,6 +1403,10 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
             task(0, 0);
         else
             pool.run(s.splits, task);
+        return;
+    }
+    if (s.mode == QStep::Mode::MaxPool && s.mp_nhwc) {
+        run_maxpool_nhwc(s, pool, xb, yb);
         return;
     }
     if (s.mode == QStep::Mode::MaxPool || s.mode == QStep::Mode::AvgPool || s.mode == QStep::Mode::Lut) {

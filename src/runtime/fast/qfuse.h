@@ -126,10 +126,12 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, in
 // tensor keeps its NCHW shape; only the order of its bytes changes, and no other step ever sees it). Conv
 // steps (im2col / 1×1 + qgemm, or kernels::qconv_direct for few input channels where AVX-512 VNNI runs) read
 // and write either layout; depthwise steps (not qconv_c1) with a u8 / s8 output switch, where AVX-512 runs,
-// to kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed).
+// to kernels::qdwconv_nhwc over a padded NHWC copy when either side is NHWC (an NCHW side is transposed);
+// MaxPool steps switch to kernels::qmaxpool_nhwc the same way (conv -> MaxPool -> conv stays NHWC).
 bool qstep_nhwc_in(const QStep& s);
 bool qstep_nhwc_out(const QStep& s);
-// Returns the step's kernel name when the layout changes which kernel runs (depthwise -> qdwconv_nhwc), else "".
+// Returns the step's kernel name when the layout changes which kernel runs (depthwise -> qdwconv_nhwc, MaxPool ->
+// qmaxpool_nhwc), else "".
 std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
 
 // DequantizeLinear(sa, za)(a) + DequantizeLinear(sb, zb)(b) [-> Relu] -> QuantizeLinear(sy, zy) on same-shaped

@@ -715,6 +715,62 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
     }
 }
 
+// MaxPool between integer convolutions keeps NHWC bytes (kernels::qmaxpool_nhwc): a pool of the quantized graph
+// input (NCHW in, NHWC out) -> 3×3 conv (NHWC in/out) read by two pools: one into a 1×1 conv (NHWC in/out; the
+// conv NHWC in), one to a graph output (NHWC in, NCHW out). Pools are exact, so the pooled graph output must
+// equal the reference bit for bit; u8 and s8, 1 and 2 threads.
+TEST(FastQdq, MaxPoolKeepsNhwcBetweenConvs) {
+    for (const bool sgn : {false, true}) {
+        QBuilder b;
+        b.input("x", {2, 6, 10, 9});
+        const DType dt = sgn ? DType::I8 : DType::U8;
+        const int zx = sgn ? 4 : 120, zr = sgn ? -128 : 0;
+        const float sx = 0.02f;
+        b.node("QuantizeLinear", {"x", b.scalar_f("x_s", sx), b.zero("x_z", dt, zx)}, {"x_q"});
+        b.node("DequantizeLinear", {"x_q", "x_s", "x_z"}, {"x_dq"});
+        b.node("MaxPool", {"x_dq"}, {"m0"},
+               {{"kernel_shape", ints({3, 3})}, {"strides", ints({1, 1})}, {"pads", ints({1, 1, 1, 1})}});
+        b.node("QuantizeLinear", {"m0", "x_s", "x_z"}, {"m0_q"});
+        b.node("DequantizeLinear", {"m0_q", "x_s", "x_z"}, {"m0_dq"});
+        const auto sw1 = b.weight("w1", {16, 6, 3, 3}, 0, true);
+        b.bias("b1", sx, sw1);
+        b.node("Conv", {"m0_dq", "w1_dq", "b1_dq"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}});
+        b.node("Relu", {"c1"}, {"r1"});
+        const float s1 = 0.1f;
+        const std::string q1 = b.quant_out("r1", s1, dt, zr, false);
+        b.node("DequantizeLinear", {q1, "r1_s", "r1_z"}, {"r1_dq_a"});
+        b.node("DequantizeLinear", {q1, "r1_s", "r1_z"}, {"r1_dq_b"});
+        b.node("MaxPool", {"r1_dq_a"}, {"m1"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+        b.node("QuantizeLinear", {"m1", "r1_s", "r1_z"}, {"m1_q"});
+        b.node("DequantizeLinear", {"m1_q", "r1_s", "r1_z"}, {"m1_dq"});
+        const auto sw2 = b.weight("w2", {8, 16, 1, 1}, 0, true);
+        b.bias("b2", s1, sw2);
+        b.node("Conv", {"m1_dq", "w2_dq", "b2_dq"}, {"c2"});
+        b.quant_out("c2", 1.0f, dt, zx, true);
+        b.output("c2_dq");
+        b.node("MaxPool", {"r1_dq_b"}, {"m2"},
+               {{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 3})}, {"pads", ints({0, 1, 1, 0})}});
+        b.node("QuantizeLinear", {"m2", "r1_s", "r1_z"}, {"m2_q"});
+        b.output("m2_q");
+        std::mt19937 rng(41);
+        const Tensor in = random_input(rng, {2, 6, 10, 9}, -1.5f, 1.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"c2_dq", 1.0f}});
+            const std::string k = sgn ? "qmaxpool_nhwc_s8" : "qmaxpool_nhwc_u8";
+            EXPECT_EQ(count_ops(trace, k), 3) << trace;
+            EXPECT_EQ(count_ops(trace, "[NHWC out]"), 1) << trace;     // m0
+            EXPECT_EQ(count_ops(trace, "[NHWC in/out]"), 2) << trace;  // c1, m1
+            EXPECT_EQ(count_ops(trace, "[NHWC in]"), 2) << trace;      // c2, m2
+            auto ref = run_reference(b.m, {{"x", in}});
+            auto p = plan(b.m, {{"x", in.shape()}}, {threads, false});
+            ASSERT_TRUE(ref.ok() && p.ok());
+            auto got = p->run({{"x", in}});
+            ASSERT_TRUE(got.ok());
+            EXPECT_EQ(ref->at("m2_q").to_f32(), got->at("m2_q").to_f32());
+        }
+    }
+}
+
 // DQ -> AveragePool [-> Flatten] -> Q on the bytes (kernels::qavgpool: integer window sums, within 1 of the
 // reference's float mean): pads with and without count_include_pad, ceil_mode, u8 in / s8 out, a 2×2 LeNet
 // pool; count_include_pad with ceil_mode is refused (float AveragePool, with the reason in the trace).
