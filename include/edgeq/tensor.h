@@ -66,7 +66,8 @@ private:
         Buffer(const Buffer&) = delete;
         Buffer& operator=(const Buffer&) = delete;
         uint8_t* data() { return p; }
-        uint8_t* p = nullptr;
+        uint8_t* p = nullptr;     // 64-byte aligned
+        void* base = nullptr;     // what calloc returned (p rounded up to 64 bytes), when not mapped
         size_t n = 0;
         size_t alloc = 0;     // bytes allocated (n rounded up, plus over-read room)
         bool mapped = false;  // large buffer mapped straight from the kernel (munmap, not free)

@@ -57,15 +57,17 @@ Tensor::Buffer::Buffer(size_t bytes) : n(bytes) {
             return;
         }
     }
-    p = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
-    EDGEQ_CHECK_MSG(p != nullptr, "out of memory");
-    std::memset(p, 0, alloc);
+    // calloc, aligned by hand: glibc skips the memset for memory that comes fresh from the kernel (already
+    // zero), which aligned_alloc + memset touched twice (a quarter of a short training run was that memset).
+    base = std::calloc(1, alloc + 63);
+    EDGEQ_CHECK_MSG(base != nullptr, "out of memory");
+    p = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + 63) & ~uintptr_t{63});
 }
 Tensor::Buffer::~Buffer() {
     if (mapped) {
         ::munmap(p, alloc);
     } else {
-        std::free(p);
+        std::free(base);
     }
 }
 
