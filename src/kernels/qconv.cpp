@@ -60,6 +60,19 @@ inline int32_t x_at(const QDwConvArgs& a, int64_t i) {
     return a.a_signed ? static_cast<const int8_t*>(a.x)[i] : static_cast<const uint8_t*>(a.x)[i];
 }
 
+// Calls f(iy, ix) for every tap of output (oy, ox)'s window that lies inside the H×W input (any pooling args).
+template <typename Args, typename F>
+void window_taps(const Args& a, int64_t oy, int64_t ox, F&& f) {
+    for (int64_t ky = 0; ky < a.KH; ++ky) {
+        const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
+        if (iy < 0 || iy >= a.H) continue;
+        for (int64_t kx = 0; kx < a.KW; ++kx) {
+            const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
+            if (ix >= 0 && ix < a.W) f(iy, ix);
+        }
+    }
+}
+
 template <typename T>
 void qmaxpool_t(const QMaxPoolArgs& a) {
     const T* x = static_cast<const T*>(a.x);
@@ -89,16 +102,10 @@ void qmaxpool_t(const QMaxPoolArgs& a) {
             for (int64_t ox = 0; ox < a.OW; ++ox) {
                 T m = std::numeric_limits<T>::lowest();
                 bool any = false;
-                for (int64_t ky = 0; ky < a.KH; ++ky) {
-                    const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
-                    if (iy < 0 || iy >= a.H) continue;
-                    for (int64_t kx = 0; kx < a.KW; ++kx) {
-                        const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
-                        if (ix < 0 || ix >= a.W) continue;
-                        m = std::max(m, xp[iy * a.W + ix]);
-                        any = true;
-                    }
-                }
+                window_taps(a, oy, ox, [&](int64_t iy, int64_t ix) {
+                    m = std::max(m, xp[iy * a.W + ix]);
+                    any = true;
+                });
                 EDGEQ_CHECK_MSG(any, "qmaxpool: a window lies entirely in the padding");
                 yr[ox] = m;
             }
@@ -572,17 +579,11 @@ void qmaxpool_nhwc_t(const QMaxPoolNhwcArgs& a) {
         for (int64_t ox = 0; ox < a.OW; ++ox) {
             T* yp = y + (oy * a.OW + ox) * a.C;
             bool any = false;
-            for (int64_t ky = 0; ky < a.KH; ++ky) {
-                const int64_t iy = oy * a.SH - a.PT + ky * a.DH;
-                if (iy < 0 || iy >= a.H) continue;
-                for (int64_t kx = 0; kx < a.KW; ++kx) {
-                    const int64_t ix = ox * a.SW - a.PL + kx * a.DW;
-                    if (ix < 0 || ix >= a.W) continue;
-                    const T* xp = x + (iy * a.W + ix) * a.C;
-                    for (int64_t c = 0; c < a.C; ++c) yp[c] = any ? std::max(yp[c], xp[c]) : xp[c];
-                    any = true;
-                }
-            }
+            window_taps(a, oy, ox, [&](int64_t iy, int64_t ix) {
+                const T* xp = x + (iy * a.W + ix) * a.C;
+                for (int64_t c = 0; c < a.C; ++c) yp[c] = any ? std::max(yp[c], xp[c]) : xp[c];
+                any = true;
+            });
             EDGEQ_CHECK_MSG(any, "qmaxpool_nhwc: a window lies entirely in the padding");
         }
 }
