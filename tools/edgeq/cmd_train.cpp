@@ -1,5 +1,6 @@
 // edgeq train --arch mlp|cnn|dwsep --data DIR --epochs N -o MODEL.onnx [--batch B] [--lr X] [--optimizer sgd|adam]
 //             [--hidden W1,W2,...] [--preprocess scale=S,mean=M,std=D] [--seed S] [--threads N] [--limit N]
+//             [--test-limit N]
 //             [--json] [--quiet]
 // Trains a Fashion-MNIST-style classifier (src/train/), writes it as ONNX and reports the test accuracy of the
 // written file as `edgeq eval` measures it (same Session, same preprocessing).
@@ -27,7 +28,7 @@ struct TrainCli {
     std::string arch, data, out, optimizer = "adam", preprocess;
     std::vector<int64_t> hidden;  // mlp hidden widths (empty: 256,128)
     int epochs = 0, threads = 0;
-    int64_t batch = 64, limit = 0;
+    int64_t batch = 64, limit = 0, test_limit = 0;
     float lr = 0;  // 0: 2e-3 for adam, 0.05 for sgd
     uint64_t seed = 0;
     bool json = false, quiet = false;
@@ -52,7 +53,7 @@ Status run(const TrainCli& c) {
         norm.std = pre.std;
     }
     EDGEQ_ASSIGN_OR_RETURN(Dataset train, load_idx_split(c.data, "train", norm, c.limit));
-    EDGEQ_ASSIGN_OR_RETURN(Dataset test, load_idx_split(c.data, "t10k", norm));
+    EDGEQ_ASSIGN_OR_RETURN(Dataset test, load_idx_split(c.data, "t10k", norm, c.test_limit));
     ArchSpec spec;
     spec.arch = c.arch;
     spec.channels = train.images.dim(1);
@@ -107,6 +108,7 @@ Status run(const TrainCli& c) {
     co.scale = norm.scale;
     co.mean = norm.mean;
     co.std = norm.std;
+    co.limit = c.test_limit;
     EDGEQ_ASSIGN_OR_RETURN(ClassifyResult r, eval_top1(*session, co));
     if (c.json) {
         nlohmann::json j{{"model", c.out},          {"arch", c.arch},
@@ -161,6 +163,8 @@ void register_train(CLI::App& app) {
     cmd->add_option("--seed", c->seed, "Seed for initialization and shuffling (default 0)");
     cmd->add_option("--threads,-t", c->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--limit", c->limit, "Train on the first N training images only")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--test-limit", c->test_limit, "Evaluate each epoch on the first N test images only (default: all)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--json", c->json, "Print one JSON object (per-epoch stats, test accuracy, time to 90 %)");
     cmd->add_flag("--quiet,-q", c->quiet, "No per-epoch lines on stderr");
     cmd->callback([c] { report("train", run(*c)); });
