@@ -718,11 +718,11 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
 // MaxPool between integer convolutions keeps NHWC bytes (kernels::qmaxpool_nhwc): a pool of the quantized graph
 // input (NCHW in, NHWC out) -> 3×3 conv (NHWC in/out) read by two pools: one into a 1×1 conv (NHWC in/out; the
 // conv NHWC in), one to a graph output (NHWC in, NCHW out). Pools are exact, so the pooled graph output must
-// equal the reference bit for bit; u8 and s8, 1 and 2 threads.
+// equal the reference bit for bit; u8 and s8, 1 and 2 threads, a batch of 7 (images grouped per pool task).
 TEST(FastQdq, MaxPoolKeepsNhwcBetweenConvs) {
     for (const bool sgn : {false, true}) {
         QBuilder b;
-        b.input("x", {2, 6, 10, 9});
+        b.input("x", {7, 6, 10, 9});  // 7 images: several per chunk of the 2-thread pool (run_chunked)
         const DType dt = sgn ? DType::I8 : DType::U8;
         const int zx = sgn ? 4 : 120, zr = sgn ? -128 : 0;
         const float sx = 0.02f;
@@ -753,7 +753,7 @@ TEST(FastQdq, MaxPoolKeepsNhwcBetweenConvs) {
         b.node("QuantizeLinear", {"m2", "r1_s", "r1_z"}, {"m2_q"});
         b.output("m2_q");
         std::mt19937 rng(41);
-        const Tensor in = random_input(rng, {2, 6, 10, 9}, -1.5f, 1.5f);
+        const Tensor in = random_input(rng, {7, 6, 10, 9}, -1.5f, 1.5f);
         for (int threads : {1, 2}) {
             const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads, {{"c2_dq", 1.0f}});
             const std::string k = sgn ? "qmaxpool_nhwc_s8" : "qmaxpool_nhwc_u8";
