@@ -445,6 +445,7 @@ void quantize_linear_f32__avx2(const float* x, int64_t n, float scale, int32_t z
 void activate_f32__avx2(const Activation& a, float* y, int64_t n);
 void activate_f32__avx512(const Activation& a, float* y, int64_t n);
 bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
+bool qavgpool_2x2__avx512(const QAvgPoolArgs& a);
 void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
 void qconv_direct__avx512vnni(const QConvDirectArgs& a);
@@ -547,6 +548,7 @@ void qavgpool_ref(const QAvgPoolArgs& a) {
 
 void qavgpool(const QAvgPoolArgs& a) {
     static const Isa isa = active_isa();
+    if (isa >= Isa::Avx512 && x86::qavgpool_2x2__avx512(a)) return;
     if (isa >= Isa::Avx2 && x86::qavgpool_inside__avx2(a)) return;
     qavgpool_ref(a);
 }

@@ -265,9 +265,11 @@ void qmaxpool_nhwc(const QMaxPoolNhwcArgs& a);
 //   y = clamp(nearbyint(f) + zy, type range)  (round half to even)
 // The reference executor computes Q(Σ float(x − zx)·sx / n): the two differ only by float rounding, so by at
 // most 1 where the value lies at a rounding edge. Every window must hold an input pixel (n > 0).
-// qavgpool_ref is that loop per output pixel (always built); qavgpool runs kernels/x86/qavgpool.inc built for
-// AVX2 when active_isa() allows and no window reaches the padding (column sums of KH rows, then KW of them,
-// in int32 lanes; one float multiply; the same rounding), else qavgpool_ref: equal bytes either way.
+// qavgpool_ref is that loop per output pixel (always built); qavgpool runs kernels/x86/qavgpool_avx512.cpp
+// (AVX-512BW: int16 pair sums by vpmaddubsw, 16 outputs per epilogue vector) when 2×2 / 2 windows tile the
+// planes exactly, else kernels/x86/qavgpool.inc built for AVX2 when active_isa() allows and no window reaches
+// the padding (column sums of KH rows, then KW of them, in int32 lanes; one float multiply; the same
+// rounding), else qavgpool_ref: equal bytes either way.
 struct QAvgPoolArgs {
     int64_t H = 0, W = 0, OH = 0, OW = 0;
     int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0;

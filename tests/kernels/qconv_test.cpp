@@ -758,8 +758,8 @@ TEST(QAvgPool, MatchesDefinitionAndFloatWithinOne) {
     EXPECT_LE(off_by_one * 50, checked) << off_by_one << " of " << checked << " differ from the float path";
 }
 
-// qavgpool (the AVX2 loops when every window lies inside the input, else the reference) == qavgpool_ref byte
-// for byte: odd widths (rows not a multiple of the vector width, W ≠ OW·SW so rows are not one flat index),
+// qavgpool (AVX-512BW for exact 2×2 / 2 tilings, the AVX2 loops when every window lies inside the input, else
+// the reference) == qavgpool_ref byte for byte: odd widths (rows not a multiple of the vector width, W ≠ OW·SW so rows are not one flat index),
 // heights that do not stack planes (H ≠ OH·SH), overlapping windows (stride < kernel), kxk windows, a row
 // longer than the AVX2 chunk, padded pools (reference path); u8 / s8 in and out, random zero points, scales
 // that saturate; planes split over calls. Bytes outside the written planes must stay untouched.
@@ -773,6 +773,10 @@ TEST(QAvgPool, VectorEqualsReferenceOnAwkwardShapes) {
         {5, 5, 5, 5, 1, 1, 0, 0},   {12, 9, 3, 2, 3, 2, 0, 0},  {3, 2100, 1, 2, 1, 2, 0, 0},
         {6, 6, 3, 3, 2, 2, 1, 1},   {1, 33, 1, 3, 1, 3, 0, 0},  {30, 42, 2, 3, 2, 3, 0, 0},
         {64, 64, 2, 2, 2, 2, 0, 0}, {9, 12, 3, 3, 3, 3, 0, 0},  // exact tilings over several chunks / 3×3
+        // exact 2×2 / 2 tilings (the AVX-512BW path): one window, odd OW, rows of more than 32 windows, rows of
+        // more than 64 input bytes, a row too long for its chunk (falls back)
+        {2, 2, 2, 2, 2, 2, 0, 0},   {14, 14, 2, 2, 2, 2, 0, 0}, {4, 130, 2, 2, 2, 2, 0, 0},
+        {6, 66, 2, 2, 2, 2, 0, 0},  {2, 4100, 2, 2, 2, 2, 0, 0},
     };
     std::mt19937 rng(21);
     for (const Pool& v : pools) {
