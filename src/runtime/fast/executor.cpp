@@ -26,6 +26,10 @@ namespace k = edgeq::kernels;
 constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
+// Integer steps do 4× the multiply-adds per instruction (vpdpbusd: 64 u8×s8 per zmm, vfmadd: 16 floats), so the
+// same time, the quantity the threshold stands for, is 4× the flops (e.g. the INT8 LSTM's X·Wᵀ at batch 1,
+// 0.4 MFLOP: 1-2 µs, less than handing half of it to a worker).
+constexpr int64_t kParallelFlopsInt8 = 4 * kParallelFlops;
 
 enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm, QLinear, Softmax };
 
@@ -645,6 +649,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         a.x_shape = *xs;
         a.threads = T;
         a.parallel_flops = kParallelFlops;
+        a.parallel_flops_int8 = kParallelFlopsInt8;
         const graph::Node* tr = nullptr;
         if (auto it = producer.find(x); it != producer.end() && sole_consumer(x) == &n) {
             const graph::Node& p = g.nodes[it->second];
@@ -690,7 +695,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         qa.sole_consumer = sole_consumer;
         qa.opset_of = [&](const std::string& d) { return model.opset(d); };
         qa.threads = T;
-        qa.parallel_flops = kParallelFlops;
+        qa.parallel_flops = kParallelFlopsInt8;
         for (size_t ni : order) {
             const graph::Node& n = g.nodes[ni];
             if (absorbed[ni] || folded_nodes.count(&n)) continue;

@@ -421,8 +421,9 @@ RnnPlan plan_rnn(const RnnPlanArgs& pa) {
     const int64_t xw_flops = 2 * s->S * s->N * I * C;
     const int64_t rec_flops = 2 * s->S * s->N * dirs * GH * H;
     const int64_t panels = (C + nr - 1) / nr;
-    s->xw_splits = T > 1 && xw_flops >= pa.parallel_flops ? std::min<int64_t>(T, panels) : 1;
-    s->parallel = T > 1 && rec_flops >= pa.parallel_flops && s->N * dirs >= 2;
+    const int64_t min_flops = s->q8 ? std::max(pa.parallel_flops, pa.parallel_flops_int8) : pa.parallel_flops;
+    s->xw_splits = T > 1 && xw_flops >= min_flops ? std::min<int64_t>(T, panels) : 1;
+    s->parallel = T > 1 && rec_flops >= min_flops && s->N * dirs >= 2;
     s->chunks = s->parallel ? std::max<int64_t>(1, std::min<int64_t>(s->N, (T + dirs - 1) / dirs)) : 1;
     s->rows_max = (s->N + s->chunks - 1) / s->chunks;
 

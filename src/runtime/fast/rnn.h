@@ -58,6 +58,7 @@ struct RnnPlanArgs {
         false;  // X is read from a Transpose [1, 0, 2]'s input (the seq and batch axes swapped)
     int threads = 1;
     int64_t parallel_flops = 0;
+    int64_t parallel_flops_int8 = 0;  // the same for the INT8 recurrence (W and R int8)
 };
 
 struct RnnPlan {
