@@ -16,6 +16,18 @@ namespace {
 
 #include "kernels/x86/act_avx512.inc"
 
+// ref::quant_row_params in registers (the same operations: one division, round half to even as nearbyint,
+// clamp), without its libm nearbyint call, once per row
+inline void row_params(float xmin, float xmax, float* scale, int32_t* zero) {
+    const float lo = std::min(0.0f, xmin), hi = std::max(0.0f, xmax);
+    float sc = (hi - lo) / 255.0f;
+    if (!(sc > 0.0f)) sc = 1.0f;
+    *scale = sc;
+    const __m128 q = _mm_div_ss(_mm_set_ss(-lo), _mm_set_ss(sc));
+    const __m128 r = _mm_roundscale_ss(q, q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *zero = static_cast<int32_t>(std::clamp(_mm_cvtss_f32(r), 0.0f, 255.0f));
+}
+
 }  // namespace
 
 namespace x86 {
@@ -29,7 +41,7 @@ void quantize_rows_u8__avx512(const QuantRowsArgs& a) {
             lo = _mm512_min_ps(lo, v);
             hi = _mm512_max_ps(hi, v);
         }
-        ref::quant_row_params(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &a.scale[m], &a.zero[m]);
+        row_params(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &a.scale[m], &a.zero[m]);
         const __m512 sc = _mm512_set1_ps(a.scale[m]);
         const __m512i z = _mm512_set1_epi32(a.zero[m]);
         const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
