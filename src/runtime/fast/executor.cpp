@@ -30,6 +30,10 @@ constexpr int64_t kParallelFlops = 400000;
 // same time, the quantity the threshold stands for, is 4× the flops (e.g. the INT8 LSTM's X·Wᵀ at batch 1,
 // 0.4 MFLOP: 1-2 µs, less than handing half of it to a worker).
 constexpr int64_t kParallelFlopsInt8 = 4 * kParallelFlops;
+// Steps that stream bytes (integer pools: window taps; tables, adds, Q/DQ: elements) cost 20-200 ps an element
+// (lenet5 at batch 64: the first average pool, 301k taps, 22 µs; its first Tanh table, 301k bytes, 7 µs):
+// 64k elements is about the time of kParallelFlops.
+constexpr int64_t kParallelElems = 64 * 1024;
 
 enum class Kind : uint8_t { Ref, Gemm, Conv, DwConv, Pool, Binary, Rnn, QGemm, QLinear, Softmax };
 
@@ -696,6 +700,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         qa.opset_of = [&](const std::string& d) { return model.opset(d); };
         qa.threads = T;
         qa.parallel_flops = kParallelFlopsInt8;
+        qa.parallel_elems = kParallelElems;
         for (size_t ni : order) {
             const graph::Node& n = g.nodes[ni];
             if (absorbed[ni] || folded_nodes.count(&n)) continue;
@@ -863,7 +868,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                 s.out.push_back(s.out_slot);
                 impl->slots[static_cast<size_t>(s.out_slot)] = Tensor(yd, *ys);
                 const int64_t elems = shape_numel(*xs);
-                s.splits = (T > 1 && elems >= 8 * kParallelFlops) ? T : 1;
+                s.splits = (T > 1 && elems >= kParallelElems) ? T : 1;
                 info.kernel = quantize ? "quantize_f32_q8" : "dequantize_q8_f32";
                 impl->steps.push_back(std::move(s));
                 impl->infos.push_back(std::move(info));

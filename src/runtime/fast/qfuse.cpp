@@ -720,7 +720,7 @@ QFusion plan_qpool(const QFuseArgs& a) {
         r.kernel = m.is_signed ? "qmaxpool_s8" : "qmaxpool_u8";
     }
     const int64_t work = shape_numel(*ps) * ks[0] * ks[1];
-    s.splits = (a.threads > 1 && work >= a.parallel_flops) ? std::min<int64_t>(a.threads, planes) : 1;
+    s.splits = (a.threads > 1 && work >= a.parallel_elems) ? std::min<int64_t>(a.threads, planes) : 1;
 
     if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(in.dq);
     for (const graph::Node* t : tail) r.absorbed.push_back(t);
@@ -786,7 +786,7 @@ QFusion plan_qlut(const QFuseArgs& a) {
     s.mode = QStep::Mode::Lut;
     s.lut.assign(static_cast<const uint8_t*>(cur.raw()), static_cast<const uint8_t*>(cur.raw()) + 256);
     s.lut_n = shape_numel(*xs);
-    s.splits = (a.threads > 1 && s.lut_n >= a.parallel_flops) ? a.threads : 1;
+    s.splits = (a.threads > 1 && s.lut_n >= a.parallel_elems) ? a.threads : 1;
     if (a.sole_consumer(n.inputs[0]) == &n) r.absorbed.push_back(in.dq);
     r.absorbed.push_back(q.q);
     r.kernel = "qlut_u8 (256-entry table)";
@@ -842,7 +842,7 @@ QFusion plan_qadd(const QFuseArgs& a) {
     d.sa = in[0].s, d.sb = in[1].s, d.sy = q.s;
     d.relu = relu;
     d.n = shape_numel(*as);
-    s.splits = (a.threads > 1 && d.n >= a.parallel_flops) ? a.threads : 1;
+    s.splits = (a.threads > 1 && d.n >= a.parallel_elems) ? a.threads : 1;
     for (int i = 0; i < 2; ++i)
         if (a.sole_consumer(n.inputs[static_cast<size_t>(i)]) == &n) r.absorbed.push_back(in[i].dq);
     for (const graph::Node* t : tail) r.absorbed.push_back(t);

@@ -66,7 +66,8 @@ struct QFuseArgs {
     std::function<const graph::Node*(const std::string&)> sole_consumer;
     std::function<int64_t(const std::string&)> opset_of;  // the model's opset of a domain (plan_qlut)
     int threads = 1;
-    int64_t parallel_flops = 0;
+    int64_t parallel_flops = 0;  // integer products (conv, gemm) use a worker from this many flops
+    int64_t parallel_elems = 0;  // byte-streaming steps (pools: window taps, tables, adds: elements) from this many
 };
 
 struct QFusion {
