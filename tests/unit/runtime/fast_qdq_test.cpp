@@ -812,6 +812,35 @@ TEST(FastQdq, AveragePoolOnQuantizedBytes) {
     }
 }
 
+// Byte-streaming steps large enough to split over threads (kParallelElems: input quantization, a Tanh table and a
+// LeNet 2×2 average pool of a [16, 6, 28, 28] batch, 75k elements each): within 1 of the reference, and 2 threads
+// give the same bytes as 1.
+TEST(FastQdq, ByteStepsSplitAcrossThreads) {
+    QBuilder b;
+    b.input("x", {16, 6, 28, 28});
+    const std::string x = b.qdq("x", 0.03f, DType::U8, 120);
+    b.node("Tanh", {x}, {"t"});
+    const std::string t = b.qdq("t", 1.0f / 128, DType::U8, 128);
+    b.node("AveragePool", {t}, {"p"}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+    const std::string out = b.quant_out("p", 0.0093f, DType::U8, 127, false);
+    b.output(out);
+    std::mt19937 rng(29);
+    const Tensor in = random_input(rng, {16, 6, 28, 28}, -3, 3);
+    std::vector<float> got[2];
+    for (int threads : {1, 2}) {
+        const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+        EXPECT_NE(trace.find("quantize_f32_q8"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("qlut_u8"), std::string::npos) << trace;
+        EXPECT_NE(trace.find("qavgpool_u8u8"), std::string::npos) << trace;
+        auto p = plan(b.m, {{"x", in.shape()}}, {threads, false});
+        ASSERT_TRUE(p.ok());
+        auto r = p->run({{"x", in}});
+        ASSERT_TRUE(r.ok());
+        got[threads - 1] = r->at(out).to_f32();
+    }
+    EXPECT_EQ(got[0], got[1]);
+}
+
 // DQ -> elementwise unary -> Q as a 256-entry table computed by the reference ops: equal to the reference
 // executor byte for byte (Tanh u8 -> u8, Sigmoid s8 -> u8, LeakyRelu with alpha, Clip with constant bounds).
 TEST(FastQdq, UnaryLookupTablesEqualReference) {
