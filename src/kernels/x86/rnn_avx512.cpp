@@ -2,6 +2,7 @@
 // GCC 12 reports the _mm512_undefined_ps() inside masked intrinsics as maybe-uninitialized (a false
 // positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, once -O3 inlines them into unrolled loops
 #include <immintrin.h>
 
 #include <algorithm>
@@ -60,10 +61,6 @@ inline void st(float* p, __m512 v, __mmask16 m) {
     _mm512_mask_storeu_ps(p, m, v);
 }
 
-}  // namespace
-
-namespace x86 {
-
 // The five activations of one vector of units form one dependent chain (σ(i), σ(f), tanh(g) → c' → tanh(c'),
 // σ(o) → h') of ≈ 100 operations of 4-cycle latency: one vector at a time leaves the FMA units idle most of
 // the time. `lstm_vecs` runs V independent vectors (other units or other rows) side by side, operation by
@@ -117,6 +114,10 @@ inline void lstm_vecs(const LstmGateArgs& a, const LstmVec* v) {
         if (w.y) st(w.y + w.j, hn, w.m);
     }
 }
+
+}  // namespace
+
+namespace x86 {
 
 void lstm_gates_f32__avx512(const LstmGateArgs& a) {
     const int64_t H = a.H;
