@@ -136,22 +136,28 @@ QMat qmat(const Int8Weight& wt, const int8_t* w, int64_t K, int64_t N, int64_t r
     return m;
 }
 
-void quantize_rows(const RnnStep& s, const float* a, int64_t lda, int64_t rows, int64_t K, QRows& q) {
+// rows [m0, m0 + rows) of q (codes at row m·K) from a (row m − m0 at a + (m − m0)·lda)
+void quantize_rows(const RnnStep& s, const float* a, int64_t lda, int64_t rows, int64_t K, QRows& q,
+                   int64_t m0 = 0) {
     k::QuantRowsArgs qa;
     qa.rows = rows, qa.K = K, qa.x = a, qa.ldx = lda;
-    qa.q = q.q.data(), qa.ldq = K, qa.scale = q.scale.data(), qa.zero = q.zero.data();
+    qa.q = q.q.data() + m0 * K, qa.ldq = K, qa.scale = q.scale.data() + m0, qa.zero = q.zero.data() + m0;
     s.gates->quantize_rows_u8(qa);
 }
 
 // out[m][n] (n in [n0, n1), a multiple of kQNr for n0) = dequant(q[m] · B[:, n]) + bias[n]: qgemm writes the
 // int32 sums into out itself, dequant_rows_s32 turns them into floats in place.
+// (rows [m0, m0 + rows) of q: out's row 0 is q's row m0)
 void qproduct(const RnnStep& s, const QMat& b, const QRows& q, int64_t rows, const float* bias, float* out,
-              int64_t ldo, int64_t n0, int64_t n1) {
+              int64_t ldo, int64_t n0, int64_t n1, int64_t m0 = 0) {
     if (rows <= 0 || n0 >= n1) return;
+    const uint8_t* qq = q.q.data() + m0 * b.K;
+    const float* qs = q.scale.data() + m0;
+    const int32_t* qz = q.zero.data() + m0;
     if (s.gates->q8_product && b.zero.empty()) {  // fused product + dequantization
         k::Q8ProductArgs p;
         p.rows = rows, p.N = n1 - n0, p.K = b.K;
-        p.q = q.q.data(), p.ldq = b.K, p.zero = q.zero.data(), p.scale = q.scale.data();
+        p.q = qq, p.ldq = b.K, p.zero = qz, p.scale = qs;
         p.b = b.packed.data<uint8_t>() + (n0 / k::kQNr) * ((b.K + 3) / 4) * 64;
         p.colsum = b.colsum.data() + n0, p.b_scale = b.scale.data() + n0;
         p.bias = bias ? bias + n0 : nullptr;
@@ -162,7 +168,7 @@ void qproduct(const RnnStep& s, const QMat& b, const QRows& q, int64_t rows, con
     auto* acc = reinterpret_cast<int32_t*>(out);
     k::QGemmArgs g;
     g.M = rows, g.N = b.N, g.K = b.K;
-    g.a = q.q.data(), g.lda = b.K, g.a_zero = 0;
+    g.a = qq, g.lda = b.K, g.a_zero = 0;
     g.b = b.packed.data<uint8_t>();
     g.b_zero = b.zero.empty() ? nullptr : b.zero.data();
     g.out = k::QOut::S32;
@@ -172,7 +178,7 @@ void qproduct(const RnnStep& s, const QMat& b, const QRows& q, int64_t rows, con
     k::DequantRowsArgs d;
     d.rows = rows, d.N = n1 - n0;
     d.acc = acc + n0, d.ldacc = ldo;
-    d.zero = q.zero.data(), d.scale = q.scale.data();
+    d.zero = qz, d.scale = qs;
     d.colsum = b.colsum.data() + n0, d.b_scale = b.scale.data() + n0;
     d.bias = bias ? bias + n0 : nullptr;
     d.y = out + n0, d.ldy = ldo;
@@ -513,9 +519,26 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
     float* yp = y ? y->data<float>() : nullptr;
     if (yp && !uniform) std::fill(yp, yp + y->numel(), 0.0f);
 
-    // 1. XW = X · Wᵀ + bias for every step, batch row and direction
+    // 1. XW = X · Wᵀ + bias for every step, batch row and direction. INT8 with the recurrence on the pool (one
+    // direction): each recurrence task quantizes and multiplies its own batch rows first (xw_rows below), so
+    // neither the row quantization nor a separate XW job is serial or waits for the slowest thread.
     const int64_t M = S * N;
-    if (M > 0 && s.q8) {
+    const bool xw_in_tasks = s.q8 && s.parallel && s.dirs == 1;
+    auto xw_rows = [&](int64_t r0, int64_t r1) {
+        const float* X = x->data<float>();
+        float* xw = s.xw.data<float>();
+        auto rows = [&](int64_t m0, int64_t n) {
+            quantize_rows(s, X + m0 * s.I, s.I, n, s.I, s.xq, m0);
+            qproduct(s, s.qw, s.xq, n, s.xw_bias.data(), xw + m0 * C, C, 0, C, m0);
+        };
+        if (s.x_bf)
+            rows(r0 * S, (r1 - r0) * S);
+        else
+            for (int64_t t = 0; t < S; ++t) rows(t * N + r0, r1 - r0);
+    };
+    if (M > 0 && s.q8 && xw_in_tasks) {
+        // (in the recurrence tasks)
+    } else if (M > 0 && s.q8) {
         quantize_rows(s, x->data<float>(), s.I, M, s.I, s.xq);
         float* xw = s.xw.data<float>();
         if (s.xw_splits <= 1) {
@@ -558,6 +581,7 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
     const int64_t tasks = s.dirs * s.chunks;
     auto task = [&](int64_t t, int thread) {
         const int64_t d = t / s.chunks, part = t % s.chunks;
+        if (xw_in_tasks && M > 0) xw_rows(N * part / s.chunks, N * (part + 1) / s.chunks);
         recur(s, d, N * part / s.chunks, N * (part + 1) / s.chunks, uniform, yp,
               s.work[static_cast<size_t>(thread)].data(),
               s.q8 ? &s.hq[static_cast<size_t>(thread)] : nullptr);

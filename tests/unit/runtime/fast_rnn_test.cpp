@@ -455,6 +455,48 @@ TEST(FastRnnQ8, Int8WeightsRunTheInt8StepWithinTolerance) {
                 kQ8Tol);
 }
 
+// The INT8 recurrence on the pool (batch chunks; for one direction each chunk's task also quantizes and multiplies
+// its own rows of X): 2 and 3 threads give the same bytes as 1 (rows are quantized one by one, so a row's result
+// never depends on the others), and all are within kQ8Tol of the reference. Large enough to pass the INT8
+// parallel threshold; both X layouts, sequence lengths, both directions, LSTM and GRU.
+TEST(FastRnnQ8, ParallelRecurrenceEqualsOneThread) {
+    int n = 0;
+    for (const char* cell : {"LSTM", "GRU"}) {
+        for (const char* dir : {"forward", "bidirectional"}) {
+            for (const bool layout1 : {false, true}) {
+                Case c;
+                c.cell = cell;
+                c.direction = dir;
+                c.batch = 13, c.hidden = 64, c.seq = 9, c.input = 28;
+                c.layout1 = layout1;
+                c.lens = n % 2 == 1;
+                c.init = n % 3 == 0;
+                Built b = build(c, static_cast<unsigned>(300 + n));
+                int8_weights(b, /*per_row=*/true, /*zero_points=*/false);
+                Shapes shapes;
+                for (const auto& [k, v] : b.inputs) shapes[k] = v.shape();
+                std::map<std::string, std::vector<float>> first;
+                for (int threads : {1, 2, 3}) {
+                    SCOPED_TRACE(c.name() + " threads=" + std::to_string(threads));
+                    check_built(c, b, threads, kQ8Tol);
+                    auto p = plan(b.m, shapes, {threads, false});
+                    ASSERT_TRUE(p.ok()) << p.status().message();
+                    auto got = p->run(b.inputs);
+                    ASSERT_TRUE(got.ok()) << got.status().message();
+                    for (const auto& [name, t] : *got) {
+                        if (threads == 1)
+                            first[name] = t.to_f32();
+                        else
+                            EXPECT_EQ(first[name], t.to_f32()) << name;
+                    }
+                }
+                if (::testing::Test::HasFailure()) return;
+                ++n;
+            }
+        }
+    }
+}
+
 // W and R behind a DequantizeLinear that the INT8 step cannot take (here: per-input-column scales, axis 2)
 // still run the float step on the dequantized weights, with the reference's results.
 TEST(FastRnnQ8, OtherDequantizeLinearWeightsRunTheFloatStep) {
