@@ -26,9 +26,10 @@ namespace k = edgeq::kernels;
 constexpr const char* kEdgeq = "com.edgeq";
 // Below this many flops a node runs on the calling thread: waking a worker costs more than it saves.
 constexpr int64_t kParallelFlops = 400000;
-// Integer steps do 4× the multiply-adds per instruction (vpdpbusd: 64 u8×s8 per zmm, vfmadd: 16 floats), so the
-// same time, the quantity the threshold stands for, is 4× the flops (e.g. the INT8 LSTM's X·Wᵀ at batch 1,
-// 0.4 MFLOP: 1-2 µs, less than handing half of it to a worker).
+// The INT8 recurrence's products do 4× the multiply-adds per instruction (vpdpbusd: 64 u8×s8 per zmm, vfmadd:
+// 16 floats), so the same time is 4× the flops (its X·Wᵀ at batch 1, 0.4 MFLOP, 1-2 µs, no longer splits: 2
+// threads were slower than 1). Not for the integer conv / gemm steps: splitting ultraface's 0.4-1.6 MFLOP
+// convs at batch 1 does pay (2 threads 2.06 ms, 2.74 ms with this threshold).
 constexpr int64_t kParallelFlopsInt8 = 4 * kParallelFlops;
 // Steps that stream bytes (integer pools: window taps; tables, adds, Q/DQ: elements) cost 20-200 ps an element
 // (lenet5 at batch 64: the first average pool, 301k taps, 22 µs; its first Tanh table, 301k bytes, 7 µs):
@@ -699,7 +700,7 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         qa.sole_consumer = sole_consumer;
         qa.opset_of = [&](const std::string& d) { return model.opset(d); };
         qa.threads = T;
-        qa.parallel_flops = kParallelFlopsInt8;
+        qa.parallel_flops = kParallelFlops;
         qa.parallel_elems = kParallelElems;
         for (size_t ni : order) {
             const graph::Node& n = g.nodes[ni];
