@@ -536,9 +536,7 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
         else
             for (int64_t t = 0; t < S; ++t) rows(t * N + r0, r1 - r0);
     };
-    if (M > 0 && s.q8 && xw_in_tasks) {
-        // (in the recurrence tasks)
-    } else if (M > 0 && s.q8) {
+    if (M > 0 && s.q8 && !xw_in_tasks) {
         quantize_rows(s, x->data<float>(), s.I, M, s.I, s.xq);
         float* xw = s.xw.data<float>();
         if (s.xw_splits <= 1) {
@@ -552,7 +550,7 @@ Status run_rnn(RnnStep& s, ThreadPool& pool, const Tensor* x, const Tensor* lens
                          std::min(C, panels * (t + 1) / s.xw_splits * nr));
             });
         }
-    } else if (M > 0) {
+    } else if (M > 0 && !s.q8) {
         k::GemmArgs g;
         g.M = M, g.N = C, g.K = s.I;
         g.a = x->data<float>(), g.lda = s.I;
