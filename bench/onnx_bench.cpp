@@ -8,7 +8,8 @@
 //   INT8 file is what `edgeq quantize --method static` wrote (bench/onnx_bench_int8.sh makes them and runs
 //   this). Both run on the fast executor (the INT8 one with its weight DQs kept, as Session does, so the QDQ
 //   patterns run as integer steps); prints FP32 ms, INT8 ms and the speedup FP32 / INT8 per (model, batch,
-//   threads).
+//   threads). Both are planned and warmed up first, then their rounds alternate (FP32, INT8, FP32, …) so that a
+//   stretch of machine slowdown hits both; the speedup is the median of the per-round ratios.
 // Per (model, batch, threads): plan once, warm up, then `rounds` rounds of `runs` timed Plan::run calls on one
 // random input; p50/p90 are medians over rounds of the per-round percentiles (same statistic as ort_bench.js).
 // A batch the model's declared input shape refuses is "n/a" (ORT refuses it too). Prints a Markdown table with
@@ -74,53 +75,58 @@ struct Timing {
     std::string error;  // plan refused (e.g. a batch the declared input shape does not allow)
 };
 
-// Plans `model` for `shape`, warms up, then `rounds` rounds of `runs` timed runs on one random input.
-Timing time_model(const graph::Model& model, const std::string& name, const Shape& shape, int threads, int runs,
-                  int rounds, bool trace, bool profile) {
-    Timing tm;
-    const std::string input = model.graph.inputs.at(0).name;
-    auto p = runtime::fast::plan(model, {{input, shape}}, {threads, profile});
-    if (!p.ok()) {
-        tm.error = p.status().message();
-        return tm;
-    }
-    if (trace) std::printf("\n%s plan (%d steps):\n%s", name.c_str(), static_cast<int>(p->steps().size()), p->trace().c_str());
-    Tensor x(DType::F32, shape);
-    std::mt19937 rng(1);
-    std::uniform_real_distribution<float> d(-1, 1);
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
-    const std::vector<Tensor> in = {x};
-    for (int i = 0; i < std::max(10, runs / 10); ++i) {
-        auto r = p->run(std::span<const Tensor>(in));
-        if (!r.ok()) {
-            std::fprintf(stderr, "onnx_bench: %s: %s\n", name.c_str(), r.status().message().c_str());
-            std::exit(1);
+// One model planned for one input shape, warmed up; round(runs) times `runs` Plan::run calls on one random input
+// and returns that round's (p50, p90) in ms.
+struct Bench {
+    std::unique_ptr<runtime::fast::Plan> plan;
+    std::vector<Tensor> in;
+    std::string name, error;
+
+    Bench(const graph::Model& model, const std::string& nm, const Shape& shape, int threads, int runs, bool trace,
+          bool profile)
+        : name(nm) {
+        const std::string input = model.graph.inputs.at(0).name;
+        auto p = runtime::fast::plan(model, {{input, shape}}, {threads, profile});
+        if (!p.ok()) {
+            error = p.status().message();
+            return;
+        }
+        plan = std::make_unique<runtime::fast::Plan>(std::move(*p));
+        if (trace)
+            std::printf("\n%s plan (%d steps):\n%s", name.c_str(), static_cast<int>(plan->steps().size()),
+                        plan->trace().c_str());
+        Tensor x(DType::F32, shape);
+        std::mt19937 rng(1);
+        std::uniform_real_distribution<float> d(-1, 1);
+        for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+        in = {x};
+        for (int i = 0; i < std::max(10, runs / 10); ++i) {
+            auto r = plan->run(std::span<const Tensor>(in));
+            if (!r.ok()) {
+                std::fprintf(stderr, "onnx_bench: %s: %s\n", name.c_str(), r.status().message().c_str());
+                std::exit(1);
+            }
         }
     }
-    std::vector<double> p50s, p90s;
-    for (int r = 0; r < rounds; ++r) {
+    std::pair<double, double> round(int runs) {
         std::vector<double> t;
         for (int i = 0; i < runs; ++i) {
             const auto t0 = std::chrono::steady_clock::now();
-            auto res = p->run(std::span<const Tensor>(in));
+            auto res = plan->run(std::span<const Tensor>(in));
             t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
-        p50s.push_back(pct(t, 50));
-        p90s.push_back(pct(t, 90));
+        return {pct(t, 50), pct(t, 90)};
     }
-    tm.p50 = median(p50s);
-    tm.p90 = median(p90s);
-    if (profile) {
+    void print_profile(int64_t batch, int threads) const {
         std::printf("\n%s batch %ld threads %d: per-step time (mean over %ld runs)\n", name.c_str(),
-                    static_cast<long>(shape[0]), threads, static_cast<long>(p->steps()[0].runs));
-        for (const auto& s : p->steps()) {
+                    static_cast<long>(batch), threads, static_cast<long>(plan->steps()[0].runs));
+        for (const auto& s : plan->steps()) {
             const double ms = s.runs ? static_cast<double>(s.total_ns) / static_cast<double>(s.runs) / 1e6 : 0;
             std::printf("  %8.4f ms  %6.1f GFLOP/s  %-28s %-22s %s %s\n", ms, s.flops && ms > 0 ? s.flops / ms / 1e6 : 0.0,
                         s.node.c_str(), s.op.c_str(), s.kernel.c_str(), s.fused.c_str());
         }
     }
-    return tm;
-}
+};
 
 std::string fmt_ms(double v) {
     if (v <= 0) return "n/a";
@@ -167,21 +173,39 @@ int run_int8(const std::vector<Spec>& specs, const std::vector<int64_t>& threads
                 shape.insert(shape.end(), spec.inner.begin(), spec.inner.end());
                 const int runs = batch == 1 ? runs1 : runs64;
                 const bool first = threads == threads_list.front() && batch == batches.front();
-                const Timing f = time_model(*fp, spec.name + " fp32", shape, static_cast<int>(threads), runs, rounds,
-                                            trace && first, profile && threads == threads_list.front());
-                const Timing q = time_model(*q8, spec.name + " int8", shape, static_cast<int>(threads), runs, rounds,
-                                            trace && first, profile && threads == threads_list.front());
+                // FP32 and INT8 rounds alternate (a machine that slows down for a while slows both), and the
+                // speedup is the median of the per-round ratios (each from two adjacent rounds)
+                Bench fb(*fp, spec.name + " fp32", shape, static_cast<int>(threads), runs, trace && first,
+                         profile && threads == threads_list.front());
+                Bench qb(*q8, spec.name + " int8", shape, static_cast<int>(threads), runs, trace && first,
+                         profile && threads == threads_list.front());
+                Timing f, q;
+                f.error = fb.error, q.error = qb.error;
+                double ratio = -1;
+                if (fb.plan && qb.plan) {
+                    std::vector<double> f50, q50, ratios;
+                    for (int r = 0; r < rounds; ++r) {
+                        f50.push_back(fb.round(runs).first);
+                        q50.push_back(qb.round(runs).first);
+                        ratios.push_back(f50.back() / q50.back());
+                    }
+                    f.p50 = median(f50), q.p50 = median(q50), ratio = median(ratios);
+                    if (profile && threads == threads_list.front()) {
+                        fb.print_profile(batch, static_cast<int>(threads));
+                        qb.print_profile(batch, static_cast<int>(threads));
+                    }
+                }
                 nlohmann::json row = {{"model", spec.name}, {"batch", batch}, {"threads", threads}};
                 std::string speed = "-";
-                if (f.p50 > 0 && q.p50 > 0) {
+                if (ratio > 0) {
                     char b[32];
-                    std::snprintf(b, sizeof b, "%.2fx", f.p50 / q.p50);
+                    std::snprintf(b, sizeof b, "%.2fx", ratio);
                     speed = b;
                     row["fp32_p50_ms"] = f.p50;
                     row["int8_p50_ms"] = q.p50;
-                    row["speedup"] = f.p50 / q.p50;
-                    if (worst == 0 || f.p50 / q.p50 < worst) {
-                        worst = f.p50 / q.p50;
+                    row["speedup"] = ratio;
+                    if (worst == 0 || ratio < worst) {
+                        worst = ratio;
                         worst_row = spec.name + " batch " + std::to_string(batch) + " threads " + std::to_string(threads);
                     }
                 } else {
@@ -291,58 +315,32 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "onnx_bench: %s: optimize: %s\n", spec.name.c_str(), opt.status().message().c_str());
             return 1;
         }
-        const std::string input = model.graph.inputs.at(0).name;
         for (int64_t threads : threads_list) {
             for (int64_t batch : batches) {
                 Shape shape = {batch};
                 shape.insert(shape.end(), spec.inner.begin(), spec.inner.end());
                 char cell[64];
                 nlohmann::json row = {{"model", spec.name}, {"batch", batch}, {"threads", threads}};
-                auto p = runtime::fast::plan(model, {{input, shape}}, {static_cast<int>(threads), profile});
+                const int runs = batch == 1 ? runs1 : runs64;
+                Bench bench(model, spec.name, shape, static_cast<int>(threads), runs,
+                            trace && threads == threads_list.front() && batch == batches.front(),
+                            profile && threads == threads_list.front());
                 double p50 = -1, p90 = -1;
-                if (!p.ok()) {
+                if (!bench.plan) {
                     row["not_applicable"] = true;
-                    row["error"] = p.status().message();
+                    row["error"] = bench.error;
                 } else {
-                    if (trace && threads == threads_list.front() && batch == batches.front())
-                        std::printf("\n%s plan (%d steps):\n%s", spec.name.c_str(), static_cast<int>(p->steps().size()), p->trace().c_str());
-                    Tensor x(DType::F32, shape);
-                    std::mt19937 rng(1);
-                    std::uniform_real_distribution<float> d(-1, 1);
-                    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
-                    const std::vector<Tensor> in = {x};
-                    const int runs = batch == 1 ? runs1 : runs64;
-                    for (int i = 0; i < std::max(10, runs / 10); ++i) {
-                        auto r = p->run(std::span<const Tensor>(in));
-                        if (!r.ok()) {
-                            std::fprintf(stderr, "onnx_bench: %s: %s\n", spec.name.c_str(), r.status().message().c_str());
-                            return 1;
-                        }
-                    }
                     std::vector<double> p50s, p90s;
                     for (int r = 0; r < rounds; ++r) {
-                        std::vector<double> t;
-                        for (int i = 0; i < runs; ++i) {
-                            const auto t0 = std::chrono::steady_clock::now();
-                            auto res = p->run(std::span<const Tensor>(in));
-                            t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-                        }
-                        p50s.push_back(pct(t, 50));
-                        p90s.push_back(pct(t, 90));
+                        const auto [a50, a90] = bench.round(runs);
+                        p50s.push_back(a50);
+                        p90s.push_back(a90);
                     }
                     p50 = median(p50s);
                     p90 = median(p90s);
                     row["p50_ms"] = p50;
                     row["p90_ms"] = p90;
-                    if (profile && threads == threads_list.front()) {
-                        std::printf("\n%s batch %ld threads %ld: per-step time (mean over %ld runs)\n", spec.name.c_str(),
-                                    static_cast<long>(batch), static_cast<long>(threads), static_cast<long>(p->steps()[0].runs));
-                        for (const auto& s : p->steps()) {
-                            const double ms = s.runs ? static_cast<double>(s.total_ns) / static_cast<double>(s.runs) / 1e6 : 0;
-                            std::printf("  %8.4f ms  %6.1f GFLOP/s  %-28s %-22s %s %s\n", ms, s.flops && ms > 0 ? s.flops / ms / 1e6 : 0.0,
-                                        s.node.c_str(), s.op.c_str(), s.kernel.c_str(), s.fused.c_str());
-                        }
-                    }
+                    if (profile && threads == threads_list.front()) bench.print_profile(batch, static_cast<int>(threads));
                 }
                 double ort_p50 = -1;
                 auto it = ort.find({spec.name, batch, threads});
