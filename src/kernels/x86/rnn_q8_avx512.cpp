@@ -1,6 +1,6 @@
 // INT8 recurrence row kernels (kernels/rnn.h: quantize_rows_u8, dequant_rows_s32), AVX-512F: 16 elements per
 // vector, masked tails; equal to the scalar references (kernels/ref/rnn_ref.cpp) bit for bit (the same
-// float operations in the same order, vdivps and round-half-even as std::nearbyint).
+// float operations in the same order, vdivps, and vcvtps2dq rounding in the current mode as std::nearbyint).
 // GCC 12 reports the _mm512_undefined_ps() inside masked intrinsics as maybe-uninitialized (a false
 // positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -82,15 +82,15 @@ void quantize_rows_u8__avx512(const QuantRowsArgs& a) {
         const float* x = a.x + m * a.ldx;
         const __m512 sc = _mm512_set1_ps(a.scale[m]);
         const __m512i z = _mm512_set1_epi32(a.zero[m]);
-        const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
+        const __m512i zero = _mm512_setzero_si512();
         uint8_t* q = a.q + m * a.ldq;
         for (int64_t k = 0; k < a.K; k += 16) {
             const __mmask16 mk = tail_mask16(a.K - k);
-            const __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + k), sc),
-                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(r), z);
-            v = _mm512_min_epi32(_mm512_max_epi32(v, zero), top);
-            _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, v);
+            // vcvtps2dq rounds in the current mode, as std::nearbyint does (round half to even by default);
+            // the clamp to [0, 255] is a max with 0 and vpmovusdb's unsigned saturation
+            const __m512i v =
+                _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + k), sc)), z);
+            _mm512_mask_cvtusepi32_storeu_epi8(q + k, mk, _mm512_max_epi32(v, zero));
         }
     }
 }
