@@ -30,11 +30,8 @@ inline V vfmadd(V a, V b, V c) {
 inline V vfmsub(V a, V b, V c) {
     return _mm256_fmsub_ps(a, b, c);
 }
-inline V vmin(V a, V b) {
-    return _mm256_min_ps(a, b);
-}
-inline V vmax(V a, V b) {
-    return _mm256_max_ps(a, b);
+inline V vclamp(V x, V l) {
+    return _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), l)), l);
 }
 inline V vround(V a) {
     return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -44,10 +41,8 @@ inline V vpow2(V p, V n) {
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
-// 1 / d: rcp (relative error < 1.5·2^-12) and one Newton step (≈ 2^-23 before rounding); no vdivps.
-inline V rcp_nr(V d) {
-    const V r = _mm256_rcp_ps(d);
-    return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+inline V vrecip(V d) {
+    return _mm256_div_ps(_mm256_set1_ps(1.0f), d);
 }
 inline V ld(const float* p, M m) {
     return _mm256_maskload_ps(p, m);

@@ -34,11 +34,10 @@ inline V vfmadd(V a, V b, V c) {
 inline V vfmsub(V a, V b, V c) {
     return _mm512_fmsub_ps(a, b, c);
 }
-inline V vmin(V a, V b) {
-    return _mm512_min_ps(a, b);
-}
-inline V vmax(V a, V b) {
-    return _mm512_max_ps(a, b);
+// |x| limited to l, x's sign kept: one vrangeps (imm 0b0010: the smaller magnitude, sign of the first operand);
+// a NaN stays NaN
+inline V vclamp(V x, V l) {
+    return _mm512_range_ps(x, l, 0x02);
 }
 inline V vround(V a) {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -46,10 +45,8 @@ inline V vround(V a) {
 inline V vpow2(V p, V n) {
     return _mm512_scalef_ps(p, n);
 }
-// 1 / d: rcp14 (relative error < 2^-14) and one Newton step (≈ 2^-28 before rounding); no vdivps.
-inline V rcp_nr(V d) {
-    const V r = _mm512_rcp14_ps(d);
-    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+inline V vrecip(V d) {
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), d);
 }
 inline V ld(const float* p, M m) {
     return _mm512_maskz_loadu_ps(m, p);

@@ -118,7 +118,10 @@ TEST(RnnGates, EveryRowMatchesReference) {
                     std::mt19937 rng(static_cast<unsigned>(H * 31 + nrows * 7 + variant));
                     const int64_t ldx = 4 * H + 3, lds = 4 * H + 1,
                                   ld = H + 2;  // strides wider than the rows
-                    const auto xw = random_vec(rng, static_cast<size_t>(nrows * ldx), 4.0f);
+                    auto xw = random_vec(rng, static_cast<size_t>(nrows * ldx), 4.0f);
+                    // saturated gates: far outside the activations' clamp range (σ → 0 / 1, tanh → ±1)
+                    const float extreme[] = {200.0f, -200.0f, 1e30f, -1e30f, 88.5f, -44.0f};
+                    for (size_t e = 0; e < std::size(extreme); ++e) xw[e * 3 % xw.size()] = extreme[e];
                     const auto hr = random_vec(rng, static_cast<size_t>(nrows * lds), 4.0f);
                     const auto p = random_vec(rng, static_cast<size_t>(3 * H), 1.0f);
                     const auto c0 = random_vec(rng, static_cast<size_t>(nrows * ld), 2.0f);
