@@ -62,6 +62,12 @@ struct QGemmArgs {
     int64_t M = 0, N = 0, K = 0;  // K ≤ kQMaxK
     const void* a = nullptr;      // A[m][k] at a[m·lda + k], uint8 (or int8 when a_signed)
     int64_t lda = 0;
+    // Indirect A ("implicit im2col"), optional: with a_rows, A[m][4·j + t] is byte t of the group at
+    // a_rows[m] + a_koff[j] (t < 4), and `a` / lda are unused. K must then be a multiple of 4. A convolution
+    // on a padded NHWC image reads its windows in place this way: row m = the pixel's window origin, a_koff =
+    // each kernel row's offset plus the position inside its run of KW·C contiguous bytes.
+    const uint8_t* const* a_rows = nullptr;  // [m_end] row origins (indexed by m), or nullptr
+    const int32_t* a_koff = nullptr;         // [K / 4] byte offsets, with a_rows
     bool a_signed = false;
     int32_t a_zero = 0;               // in A's type range
     const void* b = nullptr;          // qpack_b(K, N)

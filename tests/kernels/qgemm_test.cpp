@@ -132,8 +132,34 @@ size_t out_elem(QOut o) {
     return o == QOut::U8 || o == QOut::S8 ? 1 : 4;
 }
 
-// Runs a Gemm8 row with rows split in `msplit` ranges and columns in `nsplit` panel-aligned ranges.
-std::vector<uint8_t> run_q(const QKernelRow& row, const QCase& c, const QData& d, int msplit, int nsplit) {
+// A of a case laid out for indirect reading (QGemmArgs::a_rows / a_koff): k-group j of row m at
+// rows[m] + koff[j], the groups 8·j + 2·(j % 2) bytes apart (unaligned, 0xCD garbage between them, which the
+// kernels must not read), each row in its own region at an odd offset.
+struct Indirect {
+    std::vector<uint8_t> buf;
+    std::vector<const uint8_t*> rows;
+    std::vector<int32_t> koff;
+    Indirect(const QCase& c, const QData& d) {
+        const auto [M, N, K] = c.s;
+        const int64_t G = K / 4, span = 8 * G + 4;
+        koff.resize(static_cast<size_t>(G));
+        for (int64_t j = 0; j < G; ++j)
+            koff[static_cast<size_t>(j)] = static_cast<int32_t>(8 * j + 2 * (j % 2));
+        buf.assign(static_cast<size_t>(M * span + 64), 0xCD);
+        rows.resize(static_cast<size_t>(M));
+        for (int64_t m = 0; m < M; ++m) {
+            uint8_t* o = buf.data() + m * span + 1;
+            rows[static_cast<size_t>(m)] = o;
+            for (int64_t j = 0; j < G; ++j)
+                std::memcpy(o + koff[static_cast<size_t>(j)], d.a.data() + m * K + 4 * j, 4);
+        }
+    }
+};
+
+// Runs a Gemm8 row with rows split in `msplit` ranges and columns in `nsplit` panel-aligned ranges (A read
+// indirectly when `ind` is given).
+std::vector<uint8_t> run_q(const QKernelRow& row, const QCase& c, const QData& d, int msplit, int nsplit,
+                           const Indirect* ind = nullptr) {
     const auto [M, N, K] = c.s;
     const size_t es = out_elem(c.out);
     std::vector<uint8_t> out(static_cast<size_t>(M * N) * es, 0xA5);
@@ -148,6 +174,10 @@ std::vector<uint8_t> run_q(const QKernelRow& row, const QCase& c, const QData& d
     g.multiplier = d.mult.data(), g.y_zero = d.y_zero, g.y_min = d.y_min, g.y_max = d.y_max;
     g.a_scale = d.a_scale.data(), g.a_scale_per_row = (K % 2) == 1;
     g.b_scale = d.b_scale.data(), g.bias_f = c.bias ? d.bias_f.data() : nullptr, g.act = c.act;
+    if (ind) {
+        g.a = nullptr, g.lda = 0;
+        g.a_rows = ind->rows.data(), g.a_koff = ind->koff.data();
+    }
     const int64_t panels = (N + kQNr - 1) / kQNr;
     for (int ms = 0; ms < msplit; ++ms) {
         g.m_begin = M * ms / msplit, g.m_end = M * (ms + 1) / msplit;
@@ -244,6 +274,30 @@ TEST(QGemm, EveryRowMatchesReferenceBitExact) {
             }
         }
     }
+}
+
+// Indirect A (implicit im2col): every row, the reference included, equals its direct run on the same A
+// (K a multiple of 4; awkward M / N, every epilogue, split ranges).
+TEST(QGemm, IndirectRowsEqualDirect) {
+    uint32_t seed = 5000;
+    int n = 0;
+    for (QCase c : gemm8_cases()) {
+        ++seed;
+        c.s.K = (c.s.K + 3) / 4 * 4;
+        const QData d = make_data(c, seed);
+        const Indirect ind(c, d);
+        const auto want = run_q(ref_row(QOp::Gemm8), c, d, 1, 1);
+        EXPECT_TRUE(
+            compare_q(ref_row(QOp::Gemm8), c, seed, want, run_q(ref_row(QOp::Gemm8), c, d, 1, 1, &ind)));
+        for (const QKernelRow* r : rows_of(QOp::Gemm8)) {
+            EXPECT_TRUE(compare_q(*r, c, seed, want, run_q(*r, c, d, 1, 1, &ind))) << "indirect A";
+            if (c.s.M > 2 || c.s.N > kQNr) {
+                EXPECT_TRUE(compare_q(*r, c, seed, want, run_q(*r, c, d, 3, 2, &ind))) << "indirect A, split";
+            }
+            ++n;
+        }
+    }
+    EXPECT_GT(n, 0);
 }
 
 TEST(QGemm, SevenBitFlag) {

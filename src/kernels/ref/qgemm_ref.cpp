@@ -19,6 +19,12 @@ inline int32_t a_at(const void* a, bool is_signed, int64_t i) {
     return is_signed ? static_cast<const int8_t*>(a)[i] : static_cast<const uint8_t*>(a)[i];
 }
 
+// A[m][k] of a QGemmArgs, direct (a[m·lda + k]) or indirect (a_rows / a_koff).
+inline int32_t a_elem(const QGemmArgs& g, int64_t m, int64_t k) {
+    if (!g.a_rows) return a_at(g.a, g.a_signed, m * g.lda + k);
+    return a_at(g.a_rows[m] + g.a_koff[k / 4], g.a_signed, k % 4);
+}
+
 // B[k][n] from the qpack_b layout.
 inline int32_t packed_b_at(const int8_t* p, int64_t K, int64_t k, int64_t n) {
     const int64_t K4 = ceil_div(K, 4);
@@ -230,13 +236,14 @@ namespace ref {
 
 void qgemm_u8s8(const QGemmArgs& g) {
     EDGEQ_CHECK_MSG(g.K <= kQMaxK, "qgemm: K above kQMaxK");
+    EDGEQ_CHECK_MSG(!g.a_rows || (g.a_koff && g.K % 4 == 0), "qgemm: indirect A needs a_koff and K % 4 == 0");
     const auto* b = static_cast<const int8_t*>(g.b);
     for (int64_t m = g.m_begin; m < g.m_end; ++m) {
         for (int64_t n = g.n_begin; n < g.n_end; ++n) {
             const int32_t zb = g.b_zero ? g.b_zero[n] : 0;
             int32_t acc = 0;
             for (int64_t k = 0; k < g.K; ++k)
-                acc += (a_at(g.a, g.a_signed, m * g.lda + k) - g.a_zero) * (packed_b_at(b, g.K, k, n) - zb);
+                acc += (a_elem(g, m, k) - g.a_zero) * (packed_b_at(b, g.K, k, n) - zb);
             if (g.bias) acc = wrap_add(acc, g.bias[n]);
             const int64_t i = m * g.ldc + n;
             switch (g.out) {

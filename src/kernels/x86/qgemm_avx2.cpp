@@ -44,10 +44,11 @@ struct Madd16 {
             __m256i b[4];
             for (int q = 0; q < 4; ++q)  // columns 4q..4q+3, 4 k each, as int16
                 b[q] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 16 * q)));
-            const bool tail = 4 * k4 + 4 > g.K;
+            const bool tail = 4 * k4 + 4 > g.K;  // (never with indirect A: K % 4 == 0)
+            const int64_t off = t.koff ? t.koff[k4] : 4 * k4;
             for (int r = 0; r < R; ++r) {
-                const int32_t w = tail ? a_word(t.a + r * g.lda, 4 * k4, g.K, t.xor_a)
-                                       : load_word(t.a + r * g.lda + 4 * k4) ^ t.xor_a;
+                const int32_t w =
+                    tail ? a_word(t.rows[r], 4 * k4, g.K, t.xor_a) : load_word(t.rows[r] + off) ^ t.xor_a;
                 const __m256i av = _mm256_cvtepu8_epi16(_mm_set1_epi32(w));  // a0 a1 a2 a3 repeated, int16
                 for (int q = 0; q < 4; ++q)
                     acc[r][q] = _mm256_add_epi32(acc[r][q], _mm256_madd_epi16(av, b[q]));

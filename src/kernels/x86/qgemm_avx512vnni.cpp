@@ -27,9 +27,11 @@ struct DotVl {
     static __m256i dot(__m256i acc, __m256i a, __m256i w) { return _mm256_dpbusd_epi32(acc, a, w); }
 };
 
-// The epilogue is forced inline (as qstore8 / qfinish8 in qgemm_ymm.inc): GCC 12 kept it out of line, a call per
-// 16 outputs that made it the kernel's main cost at small K (ultraface's 1x1 conv, K = 16: 0.39 -> 0.21 ms).
-__attribute__((always_inline)) inline void qstore16(const QGemmArgs& g, int64_t m, int64_t n, int nv, __m512i acc) {
+// The epilogue is forced inline (as qstore8 / qfinish8 in qgemm_ymm.inc): GCC 12 kept it out of line, a call
+// per 16 outputs that made it the kernel's main cost at small K (ultraface's 1x1 conv, K = 16: 0.39 -> 0.21
+// ms).
+__attribute__((always_inline)) inline void qstore16(const QGemmArgs& g, int64_t m, int64_t n, int nv,
+                                                    __m512i acc) {
     const __mmask16 mask = tail_mask16(nv);
     const int64_t i = m * g.ldc + n;
     switch (g.out) {
@@ -70,12 +72,16 @@ __attribute__((always_inline)) inline void qfinish16(const QTile& t, int r, int 
 struct Dp32 {
     static constexpr int kMR = 8, kNT = 32;
 
-    template <int R, int NP>
+    // Ind: indirect A (k-group k4 of row r at t.rows[r] + t.koff[k4]; K a multiple of 4)
+    template <int R, int NP, bool Ind>
     static void body(const QTile& t) {
         const QGemmArgs& g = *t.g;
         __m512i acc[R][NP];
         for (int r = 0; r < R; ++r)
             for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_setzero_si512();
+        const uint8_t* rows[R];
+        for (int r = 0; r < R; ++r) rows[r] = t.rows[r];
+        const int32_t* koff = t.koff;
         const int8_t* b0 = t.b;
         const int8_t* b1 = t.b + t.K4 * 64;
         const int64_t kfull = g.K / 4;
@@ -83,17 +89,18 @@ struct Dp32 {
             __m512i bv[NP];
             bv[0] = _mm512_loadu_si512(b0 + 64 * k4);
             if constexpr (NP == 2) bv[1] = _mm512_loadu_si512(b1 + 64 * k4);
+            const int64_t off = Ind ? koff[k4] : 4 * k4;
             for (int r = 0; r < R; ++r) {
-                const __m512i av = _mm512_set1_epi32(load_word(t.a + r * g.lda + 4 * k4) ^ t.xor_a);
+                const __m512i av = _mm512_set1_epi32(load_word(rows[r] + off) ^ t.xor_a);
                 for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, bv[p]);
             }
         }
-        if (kfull < t.K4) {
+        if (!Ind && kfull < t.K4) {
             __m512i bv[NP];
             bv[0] = _mm512_loadu_si512(b0 + 64 * kfull);
             if constexpr (NP == 2) bv[1] = _mm512_loadu_si512(b1 + 64 * kfull);
             for (int r = 0; r < R; ++r) {
-                const __m512i av = _mm512_set1_epi32(a_word(t.a + r * g.lda, 4 * kfull, g.K, t.xor_a));
+                const __m512i av = _mm512_set1_epi32(a_word(rows[r], 4 * kfull, g.K, t.xor_a));
                 for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, bv[p]);
             }
         }
@@ -103,10 +110,16 @@ struct Dp32 {
 
     template <int R>
     static void tile(const QTile& t) {
-        if (t.nvalid > 16)
-            body<R, 2>(t);
-        else
-            body<R, 1>(t);
+        if (t.koff) {
+            if (t.nvalid > 16)
+                body<R, 2, true>(t);
+            else
+                body<R, 1, true>(t);
+        } else if (t.nvalid > 16) {
+            body<R, 2, false>(t);
+        } else {
+            body<R, 1, false>(t);
+        }
     }
 };
 

@@ -66,6 +66,10 @@ struct QStep {
     std::vector<int8_t> dc_w;   // direct: packed weights (qconv_direct_pack)
     std::vector<int32_t> dc_bias;                 // direct: bias − zx·Σw
     static constexpr int64_t kDirectMaxRow = 32;  // direct when Cg·KW bytes of a window row fit 8 groups of 4
+    // Conv, one group, DW 1, KW·C a multiple of 4: the qgemm reads each pixel's window in the padded NHWC image
+    // (QGemmArgs::a_rows / a_koff) instead of an im2col copy; koff[j] = the byte offset of k-group j
+    std::vector<int32_t> koff;
+    std::vector<std::vector<const uint8_t*>> org;  // koff: per thread, the kChunk window origins of a block
     k::QAddArgs qa;                    // Add: parameters (a, b, y, n set per run)
     int64_t cat_outer = 0;             // Concat: blocks before the axis
     std::vector<int64_t> cat_bytes;    // Concat: bytes of one block of each input
@@ -305,9 +309,22 @@ void conv_pack(QStep& s, const int8_t* w, int64_t Kdim, const QFuseArgs& a, QFus
             r.kernel = "qconv_direct_nhwc_u8s8 (vpdpbusd, no im2col)";
             return;
         }
+        // windows read in place: one kernel row (KW·C bytes) is contiguous in the padded NHWC image
+        const int64_t run = s.KW * s.C;
+        if (!s.pointwise && s.G == 1 && s.DW == 1 && run % 4 == 0) {
+            s.koff.resize(static_cast<size_t>(Kdim / 4));
+            for (int64_t j = 0; j < Kdim / 4; ++j)
+                s.koff[static_cast<size_t>(j)] =
+                    static_cast<int32_t>((4 * j / run) * s.DH * s.wp * s.C + (4 * j) % run);
+            s.org.assign(static_cast<size_t>(std::max(1, a.threads)),
+                         std::vector<const uint8_t*>(static_cast<size_t>(QStep::kChunk)));
+        }
         const size_t ws = static_cast<size_t>(QStep::kChunk * Kdim + QStep::kChunk * OCg * 4 + 128);
         s.work.assign(static_cast<size_t>(std::max(1, a.threads)), std::vector<uint8_t>(ws));
-        r.kernel = std::string(s.pointwise ? "qconv1x1_nhwc_u8s8 " : "qconv_nhwc_u8s8 ") + s.row->name;
+        r.kernel = std::string(s.pointwise        ? "qconv1x1_nhwc_u8s8 "
+                               : s.koff.empty() ? "qconv_nhwc_u8s8 "
+                                                : "qconv_nhwc_u8s8 (windows in place, no im2col) ") +
+                   s.row->name;
     }
 }
 
@@ -1535,6 +1552,16 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
             if (s.pointwise) {
                 q.a = im.x + pb * s.C + gi * Cg;
                 q.lda = s.C;
+            } else if (!s.koff.empty()) {  // each pixel's window origin in the padded image (one group)
+                const uint8_t** org = s.org[static_cast<size_t>(thread)].data();
+                for (int64_t i = 0; i < rows; ++i) {
+                    const int64_t oy = (pb + i) / s.OW, ox = (pb + i) - oy * s.OW;
+                    org[i] = im.x + (oy * s.SH * s.wp + ox * s.SW) * s.C;
+                }
+                q.a = nullptr;
+                q.lda = 0;
+                q.a_rows = org;
+                q.a_koff = s.koff.data();
             } else {
                 im.p_begin = pb, im.p_end = pb + rows;
                 k::im2col_nhwc_u8(im, a, Kc);
