@@ -66,8 +66,9 @@ struct QStep {
     std::vector<int8_t> dc_w;   // direct: packed weights (qconv_direct_pack)
     std::vector<int32_t> dc_bias;                 // direct: bias − zx·Σw
     static constexpr int64_t kDirectMaxRow = 32;  // direct when Cg·KW bytes of a window row fit 8 groups of 4
-    // Conv, one group, DW 1, KW·C a multiple of 4: the qgemm reads each pixel's window in the padded NHWC image
-    // (QGemmArgs::a_rows / a_koff) instead of an im2col copy; koff[j] = the byte offset of k-group j
+    // Conv whose window runs (KW·C bytes when DW is 1 and one group, else Cg) are multiples of 4 bytes: the qgemm
+    // reads each pixel's window in the padded NHWC image (QGemmArgs::a_rows / a_koff) instead of an im2col
+    // copy; koff[j] = the byte offset of k-group j from the window origin
     std::vector<int32_t> koff;
     std::vector<std::vector<const uint8_t*>> org;  // koff: per thread, the kChunk window origins of a block
     k::QAddArgs qa;                    // Add: parameters (a, b, y, n set per run)
@@ -309,13 +310,15 @@ void conv_pack(QStep& s, const int8_t* w, int64_t Kdim, const QFuseArgs& a, QFus
             r.kernel = "qconv_direct_nhwc_u8s8 (vpdpbusd, no im2col)";
             return;
         }
-        // windows read in place: one kernel row (KW·C bytes) is contiguous in the padded NHWC image
-        const int64_t run = s.KW * s.C;
-        if (!s.pointwise && s.G == 1 && s.DW == 1 && run % 4 == 0) {
+        // windows read in place: k = (ky·KW + kx)·Cg + c is byte c of pixel (ky·DH, kx·DW) of the window in the
+        // padded NHWC image; a group of 4 k must not straddle two runs of contiguous bytes
+        const int64_t run = s.DW == 1 && s.G == 1 ? s.KW * s.C : Cg;
+        if (!s.pointwise && run % 4 == 0) {
             s.koff.resize(static_cast<size_t>(Kdim / 4));
-            for (int64_t j = 0; j < Kdim / 4; ++j)
-                s.koff[static_cast<size_t>(j)] =
-                    static_cast<int32_t>((4 * j / run) * s.DH * s.wp * s.C + (4 * j) % run);
+            for (int64_t j = 0; j < Kdim / 4; ++j) {
+                const int64_t k = 4 * j, ky = k / (s.KW * Cg), kx = k / Cg % s.KW, c = k % Cg;
+                s.koff[static_cast<size_t>(j)] = static_cast<int32_t>((ky * s.DH * s.wp + kx * s.DW) * s.C + c);
+            }
             s.org.assign(static_cast<size_t>(std::max(1, a.threads)),
                          std::vector<const uint8_t*>(static_cast<size_t>(QStep::kChunk)));
         }
@@ -1552,11 +1555,11 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
             if (s.pointwise) {
                 q.a = im.x + pb * s.C + gi * Cg;
                 q.lda = s.C;
-            } else if (!s.koff.empty()) {  // each pixel's window origin in the padded image (one group)
+            } else if (!s.koff.empty()) {  // each pixel's window origin in the padded image (this group's bytes)
                 const uint8_t** org = s.org[static_cast<size_t>(thread)].data();
                 for (int64_t i = 0; i < rows; ++i) {
                     const int64_t oy = (pb + i) / s.OW, ox = (pb + i) - oy * s.OW;
-                    org[i] = im.x + (oy * s.SH * s.wp + ox * s.SW) * s.C;
+                    org[i] = im.x + (oy * s.SH * s.wp + ox * s.SW) * s.C + gi * Cg;
                 }
                 q.a = nullptr;
                 q.lda = 0;

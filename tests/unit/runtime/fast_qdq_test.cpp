@@ -265,6 +265,41 @@ TEST(FastQdq, PaddedDilatedConvs) {
     }
 }
 
+// Convolutions whose windows the qgemm reads in place in the padded NHWC image (no im2col): one group with
+// dilation and stride (runs of KW·C bytes), two groups of 8 channels with dilation 2 (runs of Cg bytes), u8
+// and s8 activations, a weight zero point (the row sums of the indirect rows), requantized and float outputs;
+// and a group of 6 channels with dilation 2 (runs of 6 bytes, not whole groups of 4: im2col).
+TEST(FastQdq, ConvWindowsReadInPlace) {
+    for (const DType adt : {DType::U8, DType::I8}) {
+        QBuilder b;
+        b.input("x", {2, 12, 9, 11});  // (12·3 bytes per window row: not qconv_direct)
+        const float sx = 0.02f, s1 = 0.05f, s2 = 0.2f;
+        const int zx = adt == DType::U8 ? 100 : -7;
+        const std::string x = b.qdq("x", sx, adt, zx);
+        const auto sw1 = b.weight("w1", {16, 12, 3, 3}, 0, true);
+        b.bias("b1", sx, sw1);
+        b.node("Conv", {x, "w1_dq", "b1_dq"}, {"c1"},
+               {{"pads", ints({2, 1, 1, 1})}, {"strides", ints({1, 2})}, {"dilations", ints({2, 1})}});
+        const std::string q1 = b.quant_out("c1", s1, adt, adt == DType::U8 ? 128 : 0, true);
+        const auto sw2 = b.weight("w2", {12, 8, 3, 3}, 0, false, 3);  // group 2, per tensor, zero point 3
+        b.bias("b2", s1, sw2);
+        b.node("Conv", {"c1_dq", "w2_dq", "b2_dq"}, {"c2"},
+               {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}, {"group", one_int(2)}});
+        b.quant_out("c2", s2, DType::U8, 128, true);
+        const auto sw3 = b.weight("w3", {4, 6, 3, 2}, 0, true);  // group 2 of 6 channels, dilation 2
+        b.bias("b3", s2, sw3);
+        b.node("Conv", {"c2_dq", "w3_dq", "b3_dq"}, {"c3"}, {{"dilations", ints({1, 2})}, {"group", one_int(2)}});
+        b.output("c3");  // float output
+        std::mt19937 rng(29);
+        const Tensor in = random_input(rng, {2, 12, 9, 11}, -1.5f, 2.5f);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count_ops(trace, "windows in place"), 2) << trace;
+            EXPECT_EQ(count_ops(trace, "qconv_nhwc_u8s8"), 3) << trace;
+        }
+    }
+}
+
 // LeNet's first layer: one input channel, 5×5, pad 2, 6 outputs, Tanh in the float epilogue (qconv_c1: the
 // plane path of qdwconv with every output reading the same plane, then the vectorized activation), and a
 // 1-channel 3×3 conv with s8 activations, a weight zero point and Relu -> Q (requantizing epilogue).
