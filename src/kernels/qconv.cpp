@@ -448,6 +448,7 @@ bool qavgpool_inside__avx2(const QAvgPoolArgs& a);
 bool qavgpool_2x2__avx512(const QAvgPoolArgs& a);
 void qlut_u8__avx512vbmi(const uint8_t* table, const uint8_t* x, int64_t n, uint8_t* y);
 void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
+bool qdwconv_nhwc__avx512vnni(const QDwNhwcArgs& a);
 void qconv_direct__avx512vnni(const QConvDirectArgs& a);
 void qconv_c1__avx512vnni(const QConvC1Args& a);
 void qadd__avx512(const QAddArgs& a);
@@ -487,7 +488,13 @@ void qdwconv(const QDwConvArgs& a) {
 
 void qdwconv_nhwc(const QDwNhwcArgs& a) {
     static const Isa isa = active_isa();
-    if (isa >= Isa::Avx512 && (a.out == QOut::U8 || a.out == QOut::S8))
+    static const bool vnni_vbmi = isa >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512vbmi");
+    if (a.out != QOut::U8 && a.out != QOut::S8) {
+        qdwconv_nhwc_ref(a);
+        return;
+    }
+    if (vnni_vbmi && x86::qdwconv_nhwc__avx512vnni(a)) return;  // (false: weights past s8, > 32 taps)
+    if (isa >= Isa::Avx512)
         x86::qdwconv_nhwc__avx512(a);
     else
         qdwconv_nhwc_ref(a);

@@ -23,6 +23,11 @@
 
 #include "kernel_test_util.h"
 
+namespace edgeq::kernels::x86 {  // the depthwise rows that kernels::qdwconv_nhwc dispatches to (tested one by one)
+void qdwconv_nhwc__avx512(const QDwNhwcArgs& a);
+bool qdwconv_nhwc__avx512vnni(const QDwNhwcArgs& a);
+}  // namespace edgeq::kernels::x86
+
 namespace edgeq::kernels::test {
 namespace {
 
@@ -301,7 +306,8 @@ TEST(QDwConvNhwc, EqualsNchwReferenceBitExact) {
         {64, 10, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     };
     std::mt19937 rng(11);
-    int checked = 0;
+    int checked = 0, vnni_checked = 0;
+    const bool dw_vnni = active_isa() >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512vbmi");
     for (const DwCase& v : cases) {
         const int64_t OH = (v.H + v.PT + v.PB - ((v.KH - 1) * v.DH + 1)) / v.SH + 1;
         const int64_t OW = (v.W + v.PL + v.PR - ((v.KW - 1) * v.DW + 1)) / v.SW + 1;
@@ -361,14 +367,27 @@ TEST(QDwConvNhwc, EqualsNchwReferenceBitExact) {
                 a.y_min = n.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;
                 a.y_max = n.y_max = out == QOut::U8 ? 255 : 127;
                 const auto want = dw_run(qdwconv_ref, a, v.C * OH * OW, 1);
-                for (int mode = 0; mode < 4; ++mode) {  // reference / vector, whole / rows split in 3
+                // reference / dispatch / the AVX-512 row / the VNNI + VBMI row, whole / rows split in 3
+                for (int mode = 0; mode < 8; ++mode) {
+                    if (mode >= 4 && active_isa() < Isa::Avx512) continue;
+                    if (mode >= 6 && !dw_vnni) continue;
                     std::vector<uint8_t> got(static_cast<size_t>(OH * OW * v.C), 0xA5);
                     n.y = got.data();
                     const int splits = mode % 2 ? 3 : 1;
+                    bool ran = true;
                     for (int s = 0; s < splits; ++s) {
                         n.oy_begin = OH * s / splits, n.oy_end = OH * (s + 1) / splits;
-                        (mode < 2 ? qdwconv_nhwc_ref : qdwconv_nhwc)(n);
+                        if (mode < 2)
+                            qdwconv_nhwc_ref(n);
+                        else if (mode < 4)
+                            qdwconv_nhwc(n);
+                        else if (mode < 6)
+                            x86::qdwconv_nhwc__avx512(n);
+                        else
+                            ran = x86::qdwconv_nhwc__avx512vnni(n);  // false: weights past s8
                     }
+                    if (!ran) continue;
+                    if (mode >= 6) ++vnni_checked;
                     std::vector<uint8_t> nchw(got.size());
                     transpose_u8_ref(got.data(), OH * OW, v.C, v.C, nchw.data(), OH * OW);
                     ASSERT_EQ(want, nchw) << "NHWC depthwise C" << v.C << " " << v.H << "x" << v.W << " k"
@@ -379,7 +398,10 @@ TEST(QDwConvNhwc, EqualsNchwReferenceBitExact) {
             }
         }
     }
-    EXPECT_EQ(checked, 9 * 4 * 2 * 4);
+    EXPECT_GE(checked, 9 * 4 * 2 * 4);
+    if (dw_vnni) {
+        EXPECT_GE(vnni_checked, 9 * 2 * 2 * 2);  // (variants without weight zero points at least)
+    }
 }
 
 // qconv_direct (padded NHWC image, packed weights, reference loop and VNNI build) == a direct integer
