@@ -48,6 +48,9 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
     const __m512i yz = _mm512_set1_epi32(a.y_zero);
     const __m512i idx = interleave_index();
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const bool Unsigned = a.out == QOut::U8;
+    // dword 4j + L of the packed bytes <- dword 4L + j
+    const __m512i pix_order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     int64_t off[4 * kMaxGroups];  // byte offsets of the taps from the window's top-left (channel 0)
     for (int64_t t = 0; t < 4 * G4; ++t) {
         const int64_t u = t < T ? t : T - 1;
@@ -76,11 +79,31 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
             if (Signed) b0 = _mm512_sub_epi32(b0, _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, wg[g]));
         }
         const __m512 mul = _mm512_maskz_loadu_ps(m, a.multiplier + c0);
-        auto store = [&](__m512i acc, int64_t pix) EDGEQ_VBMI {
+        auto requant = [&](__m512i acc) EDGEQ_VBMI {
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul);
             f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-            const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), yz);
-            _mm_mask_storeu_epi8(y + pix * C + c0, m, _mm512_cvtepi32_epi8(q));
+            return _mm512_add_epi32(_mm512_cvtps_epi32(f), yz);
+        };
+        auto store = [&](__m512i acc, int64_t pix) EDGEQ_VBMI {
+            _mm_mask_storeu_epi8(y + pix * C + c0, m, _mm512_cvtepi32_epi8(requant(acc)));
+        };
+        // four adjacent pixels: the int32 results (inside the output type's range) packed to bytes in two steps
+        // (per 128-bit lane: pixel j's channels 4L .. 4L + 3 at dword 4L + j), dwords reordered to pixel-major,
+        // then one 16-byte store per pixel (one 64-byte store when C is 16)
+        auto store4 = [&](__m512i a0, __m512i a1, __m512i a2, __m512i a3, int64_t pix) EDGEQ_VBMI {
+            const __m512i t01 = _mm512_packs_epi32(requant(a0), requant(a1));
+            const __m512i t23 = _mm512_packs_epi32(requant(a2), requant(a3));
+            const __m512i b = Unsigned ? _mm512_packus_epi16(t01, t23) : _mm512_packs_epi16(t01, t23);
+            const __m512i v = _mm512_permutexvar_epi32(pix_order, b);
+            uint8_t* o = y + pix * C + c0;
+            if (C == 16) {
+                _mm512_storeu_si512(o, v);
+                return;
+            }
+            _mm_mask_storeu_epi8(o, m, _mm512_castsi512_si128(v));
+            _mm_mask_storeu_epi8(o + C, m, _mm512_extracti32x4_epi32(v, 1));
+            _mm_mask_storeu_epi8(o + 2 * C, m, _mm512_extracti32x4_epi32(v, 2));
+            _mm_mask_storeu_epi8(o + 3 * C, m, _mm512_extracti32x4_epi32(v, 3));
         };
         auto taps = [&](const uint8_t* p, int64_t g) EDGEQ_VBMI {
             const uint8_t* q[4] = {p + off[4 * g], p + off[4 * g + 1], p + off[4 * g + 2], p + off[4 * g + 3]};
@@ -100,11 +123,7 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
                     s2 = _mm512_dpbusd_epi32(s2, taps(p + 2 * step, g), wg[g]);
                     s3 = _mm512_dpbusd_epi32(s3, taps(p + 3 * step, g), wg[g]);
                 }
-                const int64_t pix = oy * a.OW + ox;
-                store(s0, pix);
-                store(s1, pix + 1);
-                store(s2, pix + 2);
-                store(s3, pix + 3);
+                store4(s0, s1, s2, s3, oy * a.OW + ox);
             }
             for (; ox < a.OW; ++ox) {
                 __m512i s0 = b0;

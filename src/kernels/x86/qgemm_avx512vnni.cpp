@@ -104,8 +104,61 @@ struct Dp32 {
                 for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, bv[p]);
             }
         }
+        if (g.out == QOut::U8 || g.out == QOut::S8) {
+            requant_rows<R, NP>(t, acc);
+            return;
+        }
         for (int r = 0; r < R; ++r)
             for (int p = 0; p < NP; ++p) qfinish16(t, r, 16 * p, acc[r][p]);
+    }
+
+    // The U8 / S8 epilogue of a tile (qstore16's arithmetic): the per-column corrections and multipliers and
+    // the clamp bounds loaded once per tile, not once per row (a byte store may alias QGemmArgs, so GCC reloaded
+    // them after every row's store); with two full panels a row's 32 results are packed to bytes (exact: they
+    // are inside the output type's range) and stored at once.
+    template <int R, int NP>
+    __attribute__((always_inline)) static void requant_rows(const QTile& t, __m512i (&acc)[R][NP]) {
+        const QGemmArgs& g = *t.g;
+        const __m512 lo = _mm512_set1_ps(static_cast<float>(g.y_min - g.y_zero));
+        const __m512 hi = _mm512_set1_ps(static_cast<float>(g.y_max - g.y_zero));
+        const __m512i yz = _mm512_set1_epi32(g.y_zero);
+        const bool u8 = g.out == QOut::U8;
+        __mmask16 mk[NP];
+        __m512i corr[NP], zb[NP];
+        __m512 mul[NP];
+        for (int p = 0; p < NP; ++p) {
+            const int nv = t.nvalid - 16 * p;
+            mk[p] = tail_mask16(nv);
+            corr[p] = _mm512_load_si512(t.corr + 16 * p);
+            zb[p] = t.zb ? _mm512_load_si512(t.zb + 16 * p) : _mm512_setzero_si512();
+            mul[p] = _mm512_maskz_loadu_ps(mk[p], g.multiplier + t.n0 + 16 * p);
+        }
+        const bool full2 = NP == 2 && t.nvalid == 32;
+        auto* c = static_cast<uint8_t*>(g.c) + t.m0 * g.ldc + t.n0;
+        const int64_t ldc = g.ldc;
+        for (int r = 0; r < R; ++r) {
+            __m512i q[NP];
+            for (int p = 0; p < NP; ++p) {
+                __m512i a = _mm512_add_epi32(acc[r][p], corr[p]);
+                if (t.zb) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zb[p], _mm512_set1_epi32(t.rowsum[r])));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mul[p]);
+                f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+                q[p] = _mm512_add_epi32(_mm512_cvtps_epi32(f), yz);
+            }
+            if constexpr (NP == 2) {
+                if (full2) {
+                    // per 128-bit lane L: dword 0 = columns 4L .. 4L+3, dword 1 = columns 16 + 4L .. 16 + 4L+3
+                    const __m512i w = _mm512_packs_epi32(q[0], q[1]);
+                    const __m512i b = u8 ? _mm512_packus_epi16(w, w) : _mm512_packs_epi16(w, w);
+                    const __m512i v =
+                        _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), b);
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), _mm512_castsi512_si256(v));
+                    continue;
+                }
+            }
+            for (int p = 0; p < NP; ++p)
+                if (t.nvalid > 16 * p) _mm512_mask_cvtepi32_storeu_epi8(c + r * ldc + 16 * p, mk[p], q[p]);
+        }
     }
 
     template <int R>
