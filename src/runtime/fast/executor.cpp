@@ -1184,18 +1184,51 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         std::set<int> out_slots;
         for (const auto& o : g.outputs)
             if (auto it = slot_of.find(o.name); it != slot_of.end()) out_slots.insert(it->second);
-        std::vector<bool> nhwc(impl->slots.size(), false);
-        for (const Step& p : impl->steps) {
-            if (p.kind != Kind::QGemm || !qstep_nhwc_out(*p.qstep) || out_slots.count(p.out_slot)) continue;
-            const auto& rs = readers[static_cast<size_t>(p.out_slot)];
-            bool ok = !rs.empty();
-            for (size_t r : rs) {
-                const Step& c = impl->steps[r];
-                ok = ok && c.kind == Kind::QGemm && c.in.size() == 1 && c.in[0] == p.out_slot &&
-                     qstep_nhwc_in(*c.qstep);
-            }
-            nhwc[static_cast<size_t>(p.out_slot)] = ok;
+        // Layout-transparent steps (qstep_nhwc_passes: qadd, channel qconcat) tie their inputs and output into
+        // one group (union-find over slots); a group is NHWC when every slot in it is written by a step that can
+        // write NHWC (or by a transparent step of the group), is not a graph output, and is read only as the
+        // NHWC-capable x of a step (or by a transparent step of the group).
+        std::vector<int> grp(impl->slots.size());
+        for (size_t i = 0; i < grp.size(); ++i) grp[i] = static_cast<int>(i);
+        auto find = [&](int v) {
+            while (grp[static_cast<size_t>(v)] != v) v = grp[static_cast<size_t>(v)] = grp[static_cast<size_t>(grp[static_cast<size_t>(v)])];
+            return v;
+        };
+        auto passes = [&](const Step& st) { return st.kind == Kind::QGemm && qstep_nhwc_passes(*st.qstep); };
+        std::vector<int> writer(impl->slots.size(), -1);
+        for (size_t i = 0; i < impl->steps.size(); ++i) {
+            const Step& st = impl->steps[i];
+            if (st.out_slot >= 0) writer[static_cast<size_t>(st.out_slot)] = static_cast<int>(i);
+            if (!passes(st)) continue;
+            for (int in : st.in)
+                if (in >= 0) grp[static_cast<size_t>(find(in))] = find(st.out_slot);
         }
+        std::vector<char> ok(impl->slots.size(), 1);  // per group root: can be NHWC
+        std::vector<char> member(impl->slots.size(), 0);  // the slot is written by some step
+        for (size_t v = 0; v < impl->slots.size(); ++v) {
+            const int pi = writer[v];
+            if (pi < 0) continue;
+            member[v] = 1;
+            const Step& p = impl->steps[static_cast<size_t>(pi)];
+            bool good = p.kind == Kind::QGemm && (qstep_nhwc_out(*p.qstep) || qstep_nhwc_passes(*p.qstep)) &&
+                        !out_slots.count(static_cast<int>(v)) && !readers[v].empty();
+            for (size_t r : readers[v]) {
+                const Step& c = impl->steps[r];
+                good = good && c.kind == Kind::QGemm &&
+                       (passes(c) || (c.in.size() == 1 && c.in[0] == static_cast<int>(v) && qstep_nhwc_in(*c.qstep)));
+                good = good && c.b_slot != static_cast<int>(v);
+            }
+            if (!good) ok[static_cast<size_t>(find(static_cast<int>(v)))] = 0;
+        }
+        // every input of a transparent step must be a written slot (not a graph input or constant)
+        for (const Step& st : impl->steps) {
+            if (!passes(st)) continue;
+            for (int in : st.in)
+                if (in < 0 || !member[static_cast<size_t>(in)]) ok[static_cast<size_t>(find(st.out_slot))] = 0;
+        }
+        std::vector<bool> nhwc(impl->slots.size(), false);
+        for (size_t v = 0; v < impl->slots.size(); ++v)
+            nhwc[v] = member[v] && ok[static_cast<size_t>(find(static_cast<int>(v)))];
         for (size_t i = 0; i < impl->steps.size(); ++i) {
             Step& st = impl->steps[i];
             if (st.kind != Kind::QGemm) continue;

@@ -74,6 +74,9 @@ struct QStep {
     k::QAddArgs qa;                    // Add: parameters (a, b, y, n set per run)
     int64_t cat_outer = 0;             // Concat: blocks before the axis
     std::vector<int64_t> cat_bytes;    // Concat: bytes of one block of each input
+    // Concat of 4-D tensors along axis 1: the pixels (N·H·W) and each input's channels, for the NHWC layout
+    int64_t cat_pixels = 0;
+    std::vector<int64_t> cat_channels;
     bool c1p = false;            // one_input, requantized, stride 1: kernels::qconv_c1 (pixel lanes, vpdpbusd)
     std::vector<int32_t> c1_w;   // c1p: qconv_c1_pack weights (bias0 in dc_bias)
 };
@@ -918,6 +921,11 @@ QFusion plan_qconcat(const QFuseArgs& a) {
         total += bytes;
     }
     if (total * s.cat_outer != shape_numel(*ys)) return refuse("shapes");
+    if (rank == 4 && axis == 1) {
+        const int64_t hw = (*ys)[2] * (*ys)[3];
+        s.cat_pixels = (*ys)[0] * hw;
+        for (const int64_t b : s.cat_bytes) s.cat_channels.push_back(hw > 0 ? b / hw : 0);
+    }
     for (size_t i = 0; i < in.size(); ++i) {
         bool once = a.sole_consumer(n.inputs[i]) == &n;
         for (size_t j = 0; j < i; ++j) once = once && in[j].dq != in[i].dq;
@@ -1150,12 +1158,25 @@ bool qstep_nhwc_in(const QStep& s) {
     return !s.dynamic && (s.mode == QStep::Mode::Conv || s.mode == QStep::Mode::MaxPool || dw_nhwc_ok(s));
 }
 
+bool qstep_nhwc_passes(const QStep& s) {
+    return s.mode == QStep::Mode::Add || (s.mode == QStep::Mode::Concat && s.cat_pixels > 0);
+}
+
 bool qstep_nhwc_out(const QStep& s) {
     return !s.dynamic && s.out != k::QOut::F32 &&
            (s.mode == QStep::Mode::Conv || s.mode == QStep::Mode::MaxPool || dw_nhwc_ok(s));
 }
 
 std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
+    if (qstep_nhwc_passes(s)) {  // the whole group is NHWC: inputs and output
+        EDGEQ_CHECK(in_nhwc && out_nhwc);
+        s.in_nhwc = s.out_nhwc = true;
+        if (s.mode == QStep::Mode::Concat) {  // per pixel, each input's channels
+            s.cat_outer = s.cat_pixels;
+            s.cat_bytes = s.cat_channels;
+        }
+        return "";
+    }
     EDGEQ_CHECK(!in_nhwc || qstep_nhwc_in(s));
     EDGEQ_CHECK(!out_nhwc || qstep_nhwc_out(s));
     s.in_nhwc = in_nhwc;
@@ -1389,7 +1410,12 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
         for (int64_t t = 0; t < s.cat_outer; ++t)
             for (size_t i = 0; i < xs.size(); ++i) {
                 const auto n = static_cast<size_t>(s.cat_bytes[i]);
-                std::memcpy(o, xs[i]->raw() + static_cast<size_t>(t) * n, n);
+                const uint8_t* src = xs[i]->raw() + static_cast<size_t>(t) * n;
+                if (n % 16 == 0 && n <= 256) {  // NHWC: a pixel's channel run; fixed-size moves, no call
+                    for (size_t j = 0; j < n; j += 16) std::memcpy(o + j, src + j, 16);
+                } else {
+                    std::memcpy(o, src, n);
+                }
                 o += n;
             }
         return;

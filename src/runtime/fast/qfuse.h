@@ -131,6 +131,10 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* q, float* scale, in
 // MaxPool steps switch to kernels::qmaxpool_nhwc the same way (conv -> MaxPool -> conv stays NHWC).
 bool qstep_nhwc_in(const QStep& s);
 bool qstep_nhwc_out(const QStep& s);
+// Layout-transparent steps: qadd (elementwise, equal shapes) and qconcat of 4-D tensors along the channel axis
+// (in NHWC: per pixel, each input's channel run in turn). Their inputs and output take one layout together;
+// the executor makes such a group NHWC only when every producer can write NHWC and every reader can read it.
+bool qstep_nhwc_passes(const QStep& s);
 // Returns the step's kernel name when the layout changes which kernel runs (depthwise -> qdwconv_nhwc, MaxPool ->
 // qmaxpool_nhwc), else "".
 std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);

@@ -705,6 +705,54 @@ TEST(FastQdq, IntegerConcatAndAdd) {
         EXPECT_EQ(count_ops(trace, "qadd_u8u8u8"), 1) << trace;
         EXPECT_EQ(count_ops(trace, "qadd_s8u8s8"), 1) << trace;
         EXPECT_EQ(count_ops(trace, "Concat  ref"), 1) << trace;
+        // the concat sits between convs (NHWC group); the adds write graph outputs (NCHW)
+        EXPECT_EQ(count_ops(trace, "qconcat (byte copy)  [DQ(x)+Q [NHWC in/out]]"), 1) << trace;
+        EXPECT_EQ(count_ops(trace, "[DQ(a)+DQ(b)+Relu+Q]"), 1) << trace;
+    }
+}
+
+// Channel Concat and Add between integer convs keep NHWC bytes (no transposes around them): conv -> Concat ->
+// conv, conv + conv -> Add -> Relu -> conv; channel runs of 16 bytes (the fixed-size copy) and of 8 and 4 bytes.
+TEST(FastQdq, NhwcThroughConcatAndAdd) {
+    for (const int64_t ca : {int64_t{16}, int64_t{8}}) {
+        QBuilder b;
+        b.input("x", {2, 12, 7, 9});
+        const float sx = 0.02f, sc = 0.05f;
+        const std::string x = b.qdq("x", sx, DType::U8, 100);
+        auto conv = [&](const std::string& in, float s_in, const std::string& name, int64_t oc, int64_t c,
+                        int64_t k) {
+            const auto sw = b.weight(name + "w", {oc, c, k, k}, 0, true);
+            b.bias(name + "b", s_in, sw);
+            const int64_t p = k / 2;
+            b.node("Conv", {in, name + "w_dq", name + "b_dq"}, {name}, {{"pads", ints({p, p, p, p})}});
+        };
+        conv(x, sx, "ca", ca, 12, 1);
+        conv(x, sx, "cb", ca / 2, 12, 3);
+        const std::string qa = b.quant_out("ca", sc, DType::U8, 128, false);
+        const std::string qb = b.quant_out("cb", sc, DType::U8, 128, false);
+        b.node("DequantizeLinear", {qa, "ca_s", "ca_z"}, {"ca_dq"});
+        b.node("DequantizeLinear", {qb, "ca_s", "ca_z"}, {"cb_dq"});
+        b.node("Concat", {"ca_dq", "cb_dq"}, {"cat"}, {{"axis", one_int(1)}});
+        b.node("QuantizeLinear", {"cat", "ca_s", "ca_z"}, {"cat_q"});
+        b.node("DequantizeLinear", {"cat_q", "ca_s", "ca_z"}, {"cat_dq"});
+        const int64_t cc = ca + ca / 2;
+        conv("cat_dq", sc, "cc", 16, cc, 3);
+        conv("cat_dq", sc, "cd", 16, cc, 1);
+        b.node("DequantizeLinear", {b.quant_out("cc", 0.06f, DType::U8, 120, false), "cc_s", "cc_z"}, {"cc_dq"});
+        b.node("DequantizeLinear", {b.quant_out("cd", 0.03f, DType::U8, 130, false), "cd_s", "cd_z"}, {"cd_dq"});
+        b.node("Add", {"cc_dq", "cd_dq"}, {"sum"});
+        b.node("Relu", {"sum"}, {"sum_r"});
+        b.quant_out("sum_r", 0.07f, DType::U8, 0, true);
+        conv("sum_r_dq", 0.07f, "ce", 5, 16, 3);
+        b.output("ce");  // float output
+        std::mt19937 rng(41);
+        const Tensor in = random_input(rng, {2, 12, 7, 9}, -1, 2);
+        for (int threads : {1, 2}) {
+            const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+            EXPECT_EQ(count_ops(trace, "qconcat (byte copy)  [DQ(x)+Q [NHWC in/out]]"), 1) << trace;
+            EXPECT_EQ(count_ops(trace, "qadd_u8u8u8  [DQ(a)+DQ(b)+Relu+Q [NHWC in/out]]"), 1) << trace;
+            EXPECT_EQ(count_ops(trace, "[NHWC in/out]"), 4) << trace;  // concat, cc, cd, add (ca, cb: NHWC out)
+        }
     }
 }
 
