@@ -225,22 +225,37 @@ Status op_slice(OpContext& ctx) {
     if (out.numel() > 0 && r == 0) {
         copy_elem(out, 0, x, 0, es);
     } else if (out.numel() > 0) {
-        // one row of the last axis at a time: a memcpy when its step is 1
+        // one row of the last axis at a time (a memcpy when its step is 1; short rows as fixed-size moves), the
+        // rows of the second-to-last axis by a pointer step, the axes before it by an index
         const int64_t L = out_shape[sz(r - 1)], last_first = first[sz(r - 1)], last_step = step[sz(r - 1)];
-        Shape rows_shape(out_shape.begin(), out_shape.end() - 1);
-        std::vector<int64_t> idx(sz(r - 1), 0);
+        const int64_t R2 = r >= 2 ? out_shape[sz(r - 2)] : 1;
+        const int64_t row_step = r >= 2 ? step[sz(r - 2)] * in_st[sz(r - 2)] : 0;
+        Shape outer_shape(out_shape.begin(), out_shape.end() - std::min<int64_t>(r, 2));
+        std::vector<int64_t> idx(outer_shape.size(), 0);
         uint8_t* dst = out.raw();
         const uint8_t* base = x.raw();
-        do {
-            int64_t src = last_first;
-            for (int64_t k = 0; k + 1 < r; ++k) src += (first[sz(k)] + idx[sz(k)] * step[sz(k)]) * in_st[sz(k)];
-            if (last_step == 1) {
-                std::memcpy(dst, base + sz(src) * es, sz(L) * es);
-            } else {
-                for (int64_t i = 0; i < L; ++i) std::memcpy(dst + sz(i) * es, base + sz(src + i * last_step) * es, es);
+        const size_t row_bytes = sz(L) * es;
+        auto copy_row = [&](const uint8_t* src) {
+            switch (row_bytes) {  // (ultraface's box decoding slices rows of 2 floats)
+                case 4: std::memcpy(dst, src, 4); break;
+                case 8: std::memcpy(dst, src, 8); break;
+                case 16: std::memcpy(dst, src, 16); break;
+                default: std::memcpy(dst, src, row_bytes); break;
             }
-            dst += sz(L) * es;
-        } while (next_index(idx, rows_shape));
+        };
+        do {
+            int64_t src = last_first + (r >= 2 ? first[sz(r - 2)] * in_st[sz(r - 2)] : 0);
+            for (size_t k = 0; k < idx.size(); ++k) src += (first[k] + idx[k] * step[k]) * in_st[k];
+            for (int64_t j = 0; j < R2; ++j, src += row_step) {
+                if (last_step == 1) {
+                    copy_row(base + sz(src) * es);
+                } else {
+                    for (int64_t i = 0; i < L; ++i)
+                        std::memcpy(dst + sz(i) * es, base + sz(src + i * last_step) * es, es);
+                }
+                dst += row_bytes;
+            }
+        } while (next_index(idx, outer_shape));
     }
     ctx.outputs[0] = repacked(out, ctx.in(0).dtype());
     return Status::Ok();
