@@ -46,6 +46,7 @@ struct QStep {
     bool vec_act = false;                    // DwConv F32 output: kernels::activate_f32 after qdwconv
     std::vector<std::vector<uint8_t>> work;  // per thread (conv)
     std::vector<uint8_t> nhwc;  // conv: the input images in NHWC order, padded with the zero point
+    int32_t pad_zero = INT32_MIN;  // the byte nhwc's borders hold (pad_borders); INT32_MIN: not written yet
     int64_t hp = 0, wp = 0;     // padded image rows / columns (the conv's pads + what taps reach)
     std::vector<int8_t> dw_w;   // depthwise weights [C][KH][KW]
     k::QMaxPoolArgs mp;         // max pooling geometry
@@ -1212,13 +1213,19 @@ namespace {
 
 // Image t of x (NCHW, or NHWC when s.in_nhwc) into s.nhwc as the padded NHWC image [hp][wp][C] (border = the
 // zero point byte).
+// The borders of the padded images (s.nhwc) hold the zero point byte; pad_nhwc writes only the interior. The
+// whole buffer is filled once, and again when the zero point changed (a dynamic step's is computed per run).
+void pad_borders(QStep& s) {
+    if (s.pad_zero == s.a_zero || s.nhwc.empty()) return;
+    std::memset(s.nhwc.data(), static_cast<uint8_t>(s.a_zero), s.nhwc.size());
+    s.pad_zero = s.a_zero;
+}
+
 void pad_nhwc(const QStep& s, const uint8_t* xb, int64_t t, uint8_t* nh) {
+    EDGEQ_CHECK(s.pad_zero == s.a_zero);  // (pad_borders first)
     const int64_t HW = s.H * s.W, img = s.C * s.hp * s.wp;
     uint8_t* img_t = nh + t * img;
-    const uint8_t zb = static_cast<uint8_t>(s.a_zero);
-    const int64_t row = s.wp * s.C, left = s.PL * s.C, right = (s.wp - s.PL - s.W) * s.C;
-    std::memset(img_t, zb, static_cast<size_t>(s.PT * row));
-    std::memset(img_t + (s.PT + s.H) * row, zb, static_cast<size_t>((s.hp - s.PT - s.H) * row));
+    const int64_t row = s.wp * s.C, left = s.PL * s.C;
     if (row == s.W * s.C && (s.C > 1 && !s.in_nhwc)) {  // unpadded rows: the whole image at once
         k::transpose_u8(xb + t * s.C * HW, s.C, HW, HW, img_t + s.PT * row, s.C);
         return;
@@ -1229,8 +1236,6 @@ void pad_nhwc(const QStep& s, const uint8_t* xb, int64_t t, uint8_t* nh) {
     }
     for (int64_t iy = 0; iy < s.H; ++iy) {
         uint8_t* yr = img_t + (s.PT + iy) * row;
-        std::memset(yr, zb, static_cast<size_t>(left));
-        std::memset(yr + left + s.W * s.C, zb, static_cast<size_t>(right));
         if (s.C == 1 || s.in_nhwc)
             std::memcpy(yr + left, xb + t * s.C * HW + iy * s.W * s.C, static_cast<size_t>(s.W * s.C));
         else
@@ -1289,6 +1294,7 @@ void run_maxpool_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb
 template <typename Kern>
 void run_nhwc_rows(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb, const Kern& kern) {
     const bool par = s.splits * s.batch > 1;
+    pad_borders(s);
     if (!par)
         pad_nhwc(s, xb, 0, s.nhwc.data());
     else
@@ -1549,6 +1555,7 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
     const uint8_t* xh = xb;
     const int64_t img = s.C * s.hp * s.wp;  // padded image bytes
     if (!s.nhwc.empty()) {
+        pad_borders(s);
         if (s.batch == 1 || s.splits * s.batch * s.G == 1)
             for (int64_t t = 0; t < s.batch; ++t) pad_nhwc(s, xb, t, s.nhwc.data());
         else

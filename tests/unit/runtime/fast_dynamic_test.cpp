@@ -280,6 +280,34 @@ TEST(FastDynamic, ConvIntegerGeometries) {
     }
 }
 
+// One plan, runs whose inputs have other ranges: the run-time zero point changes, and the padded image's
+// borders (written once, pad_borders) must follow it.
+TEST(FastDynamic, ConvZeroPointChangesBetweenRuns) {
+    const ConvCase c{{1, 3, 7, 6}, 5, 3, 1, 1};
+    DynBuilder b;
+    b.input("x", c.x);
+    b.dql("x");
+    conv_layer(b, c);
+    b.output("y");
+    std::mt19937 rng(23);
+    for (int threads : {1, 2}) {
+        auto p = plan(b.m, {{"x", c.x}}, {threads, false});
+        ASSERT_TRUE(p.ok()) << p.status().message();
+        for (const auto& [lo, hi] :
+             std::vector<std::pair<float, float>>{{-1.f, 2.f}, {-3.f, -1.f}, {0.5f, 3.f}, {-1.f, 2.f}}) {
+            const std::map<std::string, Tensor> in = {{"x", make_input(rng, c.x, lo, hi)}};
+            auto want = run_reference(b.m, in);
+            ASSERT_TRUE(want.ok());
+            auto got = p->run(in);
+            ASSERT_TRUE(got.ok());
+            const auto a = want->at("y").to_f32(), g = got->at("y").to_f32();
+            for (size_t i = 0; i < a.size(); ++i)
+                ASSERT_LE(std::fabs(a[i] - g[i]), kDynRel * std::max(1.0f, std::fabs(a[i])))
+                    << "range " << lo << " at " << i;
+        }
+    }
+}
+
 TEST(FastDynamic, SharedInputTwoLayersAndMlp) {
     // x feeds two MatMulIntegers through one DynamicQuantizeLinear (both fused, it is absorbed); then a
     // second dynamic layer on Relu of the first: an MLP as `edgeq quantize --method dynamic` writes it.
