@@ -1590,9 +1590,10 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
                 q.lda = s.C;
             } else if (!s.koff.empty()) {  // each pixel's window origin in the padded image (this group's bytes)
                 const uint8_t** org = s.org[static_cast<size_t>(thread)].data();
+                int64_t oy = pb / s.OW, ox = pb - oy * s.OW;
                 for (int64_t i = 0; i < rows; ++i) {
-                    const int64_t oy = (pb + i) / s.OW, ox = (pb + i) - oy * s.OW;
                     org[i] = im.x + (oy * s.SH * s.wp + ox * s.SW) * s.C + gi * Cg;
+                    if (++ox == s.OW) ox = 0, ++oy;
                 }
                 q.a = nullptr;
                 q.lda = 0;
