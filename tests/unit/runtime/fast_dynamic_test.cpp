@@ -253,10 +253,10 @@ TEST(FastDynamic, MatMulIntegerShapesAndZeroPoints) {
 
 TEST(FastDynamic, ConvIntegerGeometries) {
     const std::vector<std::pair<ConvCase, const char*>> cases = {
-        {{{1, 3, 7, 6}, 5, 3, 1, 1}, "qconv_nhwc_u8s8"},                       // im2col, K = 27
+        {{{1, 3, 7, 6}, 5, 3, 1, 1}, "qconv_nhwc_u8s8"},                                 // im2col, K = 27
         {{{2, 4, 7, 6}, 5, 3, 2, 1, 1, false, 5}, "qconv_nhwc_u8s8 (windows in place"},  // KW·C = 12, zw 5
-        {{{2, 4, 5, 5}, 18, 1}, "qconv1x1_nhwc_u8s8"},                         // pointwise, N = 18
-        {{{1, 1, 9, 9}, 6, 5, 1, 2, 1, false, 3, true}, "qconv_c1_u8s8"},      // one input plane
+        {{{2, 4, 5, 5}, 18, 1}, "qconv1x1_nhwc_u8s8"},                                   // pointwise, N = 18
+        {{{1, 1, 9, 9}, 6, 5, 1, 2, 1, false, 3, true}, "qconv_c1_u8s8"},                // one input plane
         {{{2, 4, 8, 7}, 4, 3, 2, 1, 4, true, 130, true}, "qdwconv_u8s8"},      // depthwise, u8 W, stride 2
         {{{1, 6, 6, 6}, 4, 3, 1, 0, 2, false, -3, false}, "qconv_nhwc_u8s8"},  // 2 groups
     };
