@@ -1,13 +1,14 @@
 // INT8 depthwise convolution on padded NHWC bytes (kernels/qconv.h qdwconv_nhwc), AVX-512 VNNI + VBMI: four
 // taps per vpdpbusd. For a block of 16 channels and taps 4g .. 4g + 3, the four taps' 16 bytes go into the
 // four 128-bit lanes of one register and vpermb interleaves them so that int32 lane c holds the four taps of
-// channel c; vpdpbusd multiplies them with the weights interleaved the same way (s8) and adds the four products
-// into the lane: about 6 vector operations per 64 multiply-adds, where the AVX-512 row (qconv_dwnhwc_avx512.cpp:
-// zero-extend, vpmaddwd, add per tap) needs 12. Taps past KH·KW repeat the last tap's address with weight 0.
-// s8 activations are flipped to u8 (x ^ 0x80) and 128·Σ_t w[t][c] is subtracted from the accumulator's start.
-// The sums are the reference's (exact, wrapping int32), the epilogue is the AVX-512 row's: equal byte for byte.
-// Needs every packed weight (w − zw) in [-128, 127] and at most 32 taps; returns false otherwise (the caller then
-// runs the AVX-512 row). kernels/qconv.cpp calls it only when the CPU reports avx512vbmi.
+// channel c; vpdpbusd multiplies them with the weights interleaved the same way (s8) and adds the four
+// products into the lane: about 6 vector operations per 64 multiply-adds, where the AVX-512 row
+// (qconv_dwnhwc_avx512.cpp: zero-extend, vpmaddwd, add per tap) needs 12. Taps past KH·KW repeat the last
+// tap's address with weight 0. s8 activations are flipped to u8 (x ^ 0x80) and 128·Σ_t w[t][c] is subtracted
+// from the accumulator's start. The sums are the reference's (exact, wrapping int32), the epilogue is the
+// AVX-512 row's: equal byte for byte. Needs every packed weight (w − zw) in [-128, 127] and at most 32 taps;
+// returns false otherwise (the caller then runs the AVX-512 row). kernels/qconv.cpp calls it only when the
+// CPU reports avx512vbmi.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12: _mm512_undefined_* self-initialisation
 #include <immintrin.h>
 
@@ -87,9 +88,9 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
         auto store = [&](__m512i acc, int64_t pix) EDGEQ_VBMI {
             _mm_mask_storeu_epi8(y + pix * C + c0, m, _mm512_cvtepi32_epi8(requant(acc)));
         };
-        // four adjacent pixels: the int32 results (inside the output type's range) packed to bytes in two steps
-        // (per 128-bit lane: pixel j's channels 4L .. 4L + 3 at dword 4L + j), dwords reordered to pixel-major,
-        // then one 16-byte store per pixel (one 64-byte store when C is 16)
+        // four adjacent pixels: the int32 results (inside the output type's range) packed to bytes in two
+        // steps (per 128-bit lane: pixel j's channels 4L .. 4L + 3 at dword 4L + j), dwords reordered to
+        // pixel-major, then one 16-byte store per pixel (one 64-byte store when C is 16)
         auto store4 = [&](__m512i a0, __m512i a1, __m512i a2, __m512i a3, int64_t pix) EDGEQ_VBMI {
             const __m512i t01 = _mm512_packs_epi32(requant(a0), requant(a1));
             const __m512i t23 = _mm512_packs_epi32(requant(a2), requant(a3));
@@ -106,7 +107,8 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
             _mm_mask_storeu_epi8(o + 3 * C, m, _mm512_extracti32x4_epi32(v, 3));
         };
         auto taps = [&](const uint8_t* p, int64_t g) EDGEQ_VBMI {
-            const uint8_t* q[4] = {p + off[4 * g], p + off[4 * g + 1], p + off[4 * g + 2], p + off[4 * g + 3]};
+            const uint8_t* q[4] = {p + off[4 * g], p + off[4 * g + 1], p + off[4 * g + 2],
+                                   p + off[4 * g + 3]};
             __m512i v = lanes4(q, m);
             if (Signed) v = _mm512_xor_si512(v, flip);
             return _mm512_permutexvar_epi8(idx, v);
@@ -127,7 +129,8 @@ EDGEQ_VBMI void dw4(const QDwNhwcArgs& a) {
             }
             for (; ox < a.OW; ++ox) {
                 __m512i s0 = b0;
-                for (int64_t g = 0; g < G4; ++g) s0 = _mm512_dpbusd_epi32(s0, taps(row + ox * step, g), wg[g]);
+                for (int64_t g = 0; g < G4; ++g)
+                    s0 = _mm512_dpbusd_epi32(s0, taps(row + ox * step, g), wg[g]);
                 store(s0, oy * a.OW + ox);
             }
         }
