@@ -1190,8 +1190,12 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
         // NHWC-capable x of a step (or by a transparent step of the group).
         std::vector<int> grp(impl->slots.size());
         for (size_t i = 0; i < grp.size(); ++i) grp[i] = static_cast<int>(i);
-        auto find = [&](int v) {
-            while (grp[static_cast<size_t>(v)] != v) v = grp[static_cast<size_t>(v)] = grp[static_cast<size_t>(grp[static_cast<size_t>(v)])];
+        auto find = [&](int v) {  // the group's root (with path halving)
+            while (grp[static_cast<size_t>(v)] != v) {
+                int& parent = grp[static_cast<size_t>(v)];
+                parent = grp[static_cast<size_t>(parent)];
+                v = parent;
+            }
             return v;
         };
         auto passes = [&](const Step& st) { return st.kind == Kind::QGemm && qstep_nhwc_passes(*st.qstep); };
