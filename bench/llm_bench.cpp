@@ -62,8 +62,8 @@ void usage() {
         "       llm_bench run MODEL.gguf [--threads 1,2] [--prompt 64] [--decode 16] [--reps 3] [--ctx 512]\n"
         "                                  [--baseline | --ab]  (session-4 schedule: rows, threads per "
         "matmul; --ab: both, interleaved per repetition)\n"
-        "                                  [--repack]  (Q4_0/Q8_0 repacked for the VNNI GEMM: "
-        "llm::ModelOptions::repack)\n"
+        "                                  [--no-repack]  (Q4_0/Q8_0 on their file rows, not repacked: "
+        "llm::ModelOptions::repack = false)\n"
         "       llm_bench bandwidth [--threads 1,2]\n",
         stderr);
     std::exit(2);
@@ -233,7 +233,7 @@ double seconds_since(Clock::time_point t) {
 int run(int argc, char** argv) {
     std::string model_path;
     llm_protocol::RunOptions o;
-    bool baseline = false, ab = false, repack = false;
+    bool baseline = false, ab = false, repack = true;
     for (int i = 2; i < argc; ++i) {
         if (llm_protocol::parse_option(argc, argv, i, o, usage)) continue;
         const std::string a = argv[i];
@@ -241,8 +241,8 @@ int run(int argc, char** argv) {
             (a == "--ab" ? ab : baseline) = true;
             continue;
         }
-        if (a == "--repack") {  // llm::ModelOptions::repack
-            repack = true;
+        if (a == "--no-repack") {  // llm::ModelOptions::repack
+            repack = false;
             continue;
         }
         if (!a.empty() && a[0] == '-') usage();

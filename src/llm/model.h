@@ -80,10 +80,10 @@ struct ModelOptions {
     int threads = 0;    // <= 0: all hardware threads
     int64_t n_ctx = 0;  // K/V cache length in tokens; <= 0: llama.context_length
     // Repack the Q4_0/Q8_0 matrices at load for the AVX-512 VNNI GEMM (dtype/repack.h; same logits bit for bit,
-    // the file pages released so memory stays the same): prompt processing about 1.6-1.9x faster, but decoding
-    // 0.65-0.85x (the one-stream layout reads DRAM slower than the row tiles; docs/llm/speed.md), so off by
-    // default. No effect on a CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
-    bool repack = false;
+    // the file pages released so memory stays the same): prompt processing about 1.9x faster than the row tiles,
+    // decoding about the same (Q8_0) or 1.1-1.2x faster (Q4_0; docs/llm/speed.md, session 15). No effect on a
+    // CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
+    bool repack = true;
 };
 
 class Model {

@@ -100,6 +100,9 @@ const RepackCase kRepackCases[] = {
     {DType::Q4_0, 7, 16, 3, 0, 16},  {DType::Q4_0, 24, 40, 17, 16, 32}, {DType::Q4_0, 2, 15, 5, 0, 15},
     {DType::Q8_0, 1, 1, 1, 0, 1},    {DType::Q8_0, 1, 17, 9, 0, 17},   {DType::Q8_0, 3, 33, 8, 16, 33},
     {DType::Q8_0, 7, 16, 3, 0, 16},  {DType::Q8_0, 24, 40, 17, 16, 32}, {DType::Q8_0, 2, 31, 12, 16, 31},
+    // One activation row (decoding): passes of 8, 4, 2 and 1 groups, the last group partial.
+    {DType::Q4_0, 5, 245, 1, 0, 245}, {DType::Q4_0, 2, 150, 1, 32, 150}, {DType::Q4_0, 3, 128, 1, 0, 128},
+    {DType::Q8_0, 3, 245, 1, 16, 245}, {DType::Q8_0, 1, 131, 1, 0, 131}, {DType::Q8_0, 4, 77, 1, 0, 77},
 };
 
 TEST(Repack, ReferenceOnPackedLayoutEqualsTheRows) {
