@@ -413,7 +413,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         }
 
         // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (token, head).
-        // K·Q summed in double; the softmax of the scaled scores in ggml's arithmetic (llm/float_glue.h); then
+        // K·Q summed in double (glue::kq_scores); the softmax of the scaled scores in ggml's arithmetic (llm/float_glue.h); then
         // each output dimension as the dot of its row of the transposed V cache with the probabilities, in
         // tinyBLAS's order over the positions padded to 16 with zero probabilities (llama.cpp pads the cache view
         // and masks the padding). K·Q in ggml_vec_dot_f32's order instead moved the fixtures' top-1 agreement
@@ -426,7 +426,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
                 const int64_t t = it / hp.n_head, h = it % hp.n_head, kvh = h / group;
                 const int64_t n_kv = n_past + t + 1, n_kv16 = (n_kv + 15) / 16 * 16;
                 const float* qh = &q[t * Dq + h * hd];
-                for (int64_t p = 0; p < n_kv; ++p) sc[p] = dot(qh, kc + p * Dkv + kvh * hd, hd) * kq_scale;
+                glue::kq_scores(n_kv, qh, kc + kvh * hd, Dkv, hd, kq_scale, sc.data());
                 glue::softmax(n_kv, sc.data());
                 std::fill(sc.begin() + n_kv, sc.begin() + n_kv16, 0.0f);
                 float_dot_tile(DType::F32, n_kv16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,

@@ -96,5 +96,26 @@ TEST(FloatGlue, SoftmaxMatchesDouble) {
     EXPECT_EQ(one[0], 1.0f);
 }
 
+TEST(FloatGlue, KqScoresEqualTheScalarCodeAndDouble) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> g(0.0f, 2.0f);
+    for (int64_t n : {1, 7, 8, 13, 64, 100}) {
+        for (int64_t n_kv : {1, 3, 4, 5, 9}) {
+            const int64_t stride = n + 3;
+            std::vector<float> q(n), k(n_kv * stride), got(n_kv), ref(n_kv);
+            for (auto& v : q) v = g(rng);
+            for (auto& v : k) v = g(rng);
+            kq_scores(n_kv, q.data(), k.data(), stride, n, 0.125f, got.data());
+            kq_scores_ref(n_kv, q.data(), k.data(), stride, n, 0.125f, ref.data());
+            for (int64_t p = 0; p < n_kv; ++p) {
+                ASSERT_EQ(got[p], ref[p]) << "n " << n << " position " << p;  // bit for bit, whatever the ISA
+                long double want = 0;
+                for (int64_t i = 0; i < n; ++i) want += static_cast<long double>(q[i]) * k[p * stride + i];
+                EXPECT_NEAR(ref[p], static_cast<double>(want) * 0.125, 1e-6 * (1.0 + std::fabs(static_cast<double>(want))));
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace edgeq::llm::glue
