@@ -2,6 +2,7 @@
 // GEMM on the packed layout and the dispatch to the AVX-512 VNNI kernel (dtype/x86/repack_avx512vnni.cpp).
 #include "dtype/repack.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/check.h"
@@ -18,6 +19,10 @@ void packed_gemm_q4_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
 void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
                                  const void* act, size_t a_stride, int64_t na, const int32_t* corr,
                                  const float* dy, float* y, size_t y_stride);
+// nsb super-blocks; lq / bsum / dy: PackedActs' Q4_K fields.
+void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
+                                 const uint8_t* lq, const int32_t* bsum, const float* dy, int64_t na, float* y,
+                                 size_t y_stride);
 }  // namespace vdot
 
 namespace {
@@ -35,14 +40,97 @@ size_t qs_index(DType w, int64_t b, int64_t j, int e) {
            static_cast<size_t>(e % 4);
 }
 
+// Q4_K super-block part offsets in a group (repack.h).
+constexpr size_t kQ4KScales = 2048, kQ4KMins = 2176, kQ4KD = 2304, kQ4KDmin = 2336;
+static_assert(kQ4KDmin + 2 * kPackRows == kQ4KGroupSb && kQ4KGroupSb % 64 == 0);
+
+// 6-bit scale and min j (0..7) of a Q4_K block (ggml get_scale_min_k4).
+void scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+void repack_q4_K_group(const uint8_t* src, size_t row_stride, int64_t rows, int64_t nsb, uint8_t* g) {
+    for (int64_t j = 0; j < rows; ++j) {
+        const auto* x = reinterpret_cast<const block_q4_K*>(src + static_cast<size_t>(j) * row_stride);
+        for (int64_t i = 0; i < nsb; ++i) {
+            uint8_t* sb = g + static_cast<size_t>(i) * kQ4KGroupSb;
+            for (int jj = 0; jj < 4; ++jj)
+                for (int l = 0; l < 8; ++l)
+                    for (int t = 0; t < 4; ++t)
+                        sb[l * 256 + jj * 64 + 4 * j + t] = x[i].qs[32 * jj + l + 8 * t];
+            for (int s = 0; s < 8; ++s)
+                scale_min_k4(s, x[i].scales, sb[kQ4KScales + 16 * s + j], sb[kQ4KMins + 16 * s + j]);
+            std::memcpy(sb + kQ4KD + 2 * j, &x[i].d, 2);
+            std::memcpy(sb + kQ4KDmin + 2 * j, &x[i].dmin, 2);
+        }
+    }
+}
+
+// The Q4_K reference on the packed layout: row j of group g, activation row i (dtype/vec_dot.cpp dot_q45_K's
+// operations in its order).
+float q4_K_ref(const uint8_t* g, int64_t j, int64_t nsb, const PackedActs& pa, int64_t i) {
+    float sums[8] = {}, sumf = 0.0f;
+    for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* sb = g + static_cast<size_t>(b) * kQ4KGroupSb;
+        const uint8_t* a = pa.lq.data() + static_cast<size_t>((i * nsb + b) * 256);
+        int32_t aux[8] = {};
+        for (int jj = 0; jj < 4; ++jj)
+            for (int l = 0; l < 8; ++l)
+                for (int t = 0; t < 4; ++t) {
+                    const uint8_t byte = sb[l * 256 + jj * 64 + 4 * j + t];
+                    aux[l] += sb[kQ4KScales + 16 * (2 * jj) + j] * (byte & 0xF) *
+                              static_cast<int8_t>(a[64 * jj + 4 * l + t]);
+                    aux[l] += sb[kQ4KScales + 16 * (2 * jj + 1) + j] * (byte >> 4) *
+                              static_cast<int8_t>(a[64 * jj + 32 + 4 * l + t]);
+                }
+        int32_t sumi = 0;
+        for (int s = 0; s < 8; ++s)
+            sumi += sb[kQ4KMins + 16 * s + j] * static_cast<int16_t>(pa.corr[static_cast<size_t>((i * nsb + b) * 8 + s)]);
+        fp16_t dh, mh;
+        std::memcpy(&dh, sb + kQ4KD + 2 * j, 2);
+        std::memcpy(&mh, sb + kQ4KDmin + 2 * j, 2);
+        const float dy = pa.dy[static_cast<size_t>(i * nsb + b)];
+        const float d = fp16_to_f32(dh) * dy;
+        for (int l = 0; l < 8; ++l) sums[l] += d * static_cast<float>(aux[l]);
+        const float dmin = fp16_to_f32(mh) * dy;
+        sumf -= dmin * static_cast<float>(sumi);
+    }
+    for (int l = 0; l < 8; ++l) sumf += sums[l];
+    return sumf;
+}
+
 }  // namespace
 
-bool repack_supported(DType w) { return w == DType::Q4_0 || w == DType::Q8_0; }
+bool repack_supported(DType w) { return w == DType::Q4_0 || w == DType::Q8_0 || w == DType::Q4_K; }
 
 bool repack_profitable(DType w) { return repack_supported(w) && isa_enabled(Isa::Avx512Vnni); }
 
 PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t n_rows, int64_t cols) {
-    EDGEQ_CHECK(repack_supported(w) && cols > 0 && cols % kBlock == 0 && n_rows > 0);
+    EDGEQ_CHECK(repack_supported(w) && cols > 0 && n_rows > 0);
+    if (w == DType::Q4_K) {
+        EDGEQ_CHECK(cols % QK_K == 0);
+        PackedMatrix p;
+        p.type = w;
+        p.rows = n_rows;
+        p.cols = cols;
+        const int64_t nsb = cols / QK_K, groups = (n_rows + kPackRows - 1) / kPackRows;
+        p.group_bytes = static_cast<size_t>(nsb) * kQ4KGroupSb;
+        p.data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, p.bytes())));
+        EDGEQ_CHECK(p.data != nullptr);
+        std::memset(p.data.get(), 0, p.bytes());
+        for (int64_t g = 0; g < groups; ++g)
+            repack_q4_K_group(static_cast<const uint8_t*>(rows) + static_cast<size_t>(g * kPackRows) * row_stride,
+                              row_stride, std::min(kPackRows, n_rows - g * kPackRows), nsb,
+                              p.data.get() + static_cast<size_t>(g) * p.group_bytes);
+        return p;
+    }
+    EDGEQ_CHECK(cols % kBlock == 0);
     const int64_t nb = cols / kBlock, groups = (n_rows + kPackRows - 1) / kPackRows;
     const size_t qb = block_qs_bytes(w);
     PackedMatrix p;
@@ -77,7 +165,34 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
 }
 
 void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
-    EDGEQ_CHECK(repack_supported(w) && cols % kBlock == 0);
+    EDGEQ_CHECK(repack_supported(w));
+    if (w == DType::Q4_K) {
+        EDGEQ_CHECK(cols % QK_K == 0);
+        const int64_t nsb = cols / QK_K;
+        out.na = na;
+        out.nb = nsb;
+        out.corr.resize(static_cast<size_t>(na * nsb * 8));
+        out.dy.resize(static_cast<size_t>(na * nsb));
+        out.lq.resize(static_cast<size_t>(na * cols));
+        for (int64_t i = 0; i < na; ++i) {
+            const auto* y = reinterpret_cast<const block_q8_K*>(static_cast<const uint8_t*>(act) +
+                                                                static_cast<size_t>(i) * a_stride);
+            for (int64_t b = 0; b < nsb; ++b) {
+                uint8_t* lq = out.lq.data() + static_cast<size_t>((i * nsb + b) * QK_K);
+                for (int s = 0; s < 8; ++s)
+                    for (int l = 0; l < 8; ++l)
+                        for (int t = 0; t < 4; ++t)
+                            lq[32 * s + 4 * l + t] = static_cast<uint8_t>(y[b].qs[32 * s + l + 8 * t]);
+                for (int s = 0; s < 8; ++s) {
+                    const int pair = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];  // |pair| <= 32 * 128
+                    out.corr[static_cast<size_t>((i * nsb + b) * 8 + s)] = static_cast<int32_t>(static_cast<uint16_t>(pair));
+                }
+                out.dy[static_cast<size_t>(i * nsb + b)] = y[b].d;
+            }
+        }
+        return;
+    }
+    EDGEQ_CHECK(cols % kBlock == 0);
     const int64_t nb = cols / kBlock;
     const int32_t off = quant_offset(w);
     out.na = na;
@@ -99,6 +214,15 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
 void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                      const PackedActs& pa, float* y, size_t y_stride) {
     EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
+    if (p.type == DType::Q4_K) {
+        const int64_t nsb = p.cols / QK_K;
+        EDGEQ_CHECK(pa.nb == nsb);
+        for (int64_t r = r_begin; r < r_end; ++r)
+            for (int64_t i = 0; i < pa.na; ++i)
+                y[static_cast<size_t>(i) * y_stride + static_cast<size_t>(r)] =
+                    q4_K_ref(p.group(r / kPackRows), r % kPackRows, nsb, pa, i);
+        return;
+    }
     const int64_t nb = p.cols / kBlock;
     EDGEQ_CHECK(pa.nb == nb);
     const bool q4 = p.type == DType::Q4_0;
@@ -130,10 +254,16 @@ void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, cons
 
 void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                  const PackedActs& pa, float* y, size_t y_stride) {
-    EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows && pa.nb == p.cols / kBlock);
+    const bool k = p.type == DType::Q4_K;
+    EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows &&
+                pa.nb == p.cols / (k ? QK_K : kBlock));
     if (r_begin == r_end || pa.na == 0) return;
     if (!isa_enabled(Isa::Avx512Vnni))
         return packed_gemm_ref(p, r_begin, r_end, act, a_stride, pa, y, y_stride);
+    if (k)
+        return vdot::packed_gemm_q4_K_avx512vnni(p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin,
+                                                 pa.lq.data(), pa.corr.data(), pa.dy.data(), pa.na, y + r_begin,
+                                                 y_stride);
     auto* fn = p.type == DType::Q4_0 ? &vdot::packed_gemm_q4_0_avx512vnni : &vdot::packed_gemm_q8_0_avx512vnni;
     fn(p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin, act, a_stride, pa.na, pa.corr.data(),
        pa.dy.data(), y + r_begin, y_stride);
@@ -143,6 +273,7 @@ const char* selected_packed_gemm_name(DType w) {
     if (!repack_supported(w)) return "none";
     const bool vnni = isa_enabled(Isa::Avx512Vnni);
     if (w == DType::Q4_0) return vnni ? "packed_gemm_q4_0__avx512vnni" : "packed_gemm_q4_0__ref";
+    if (w == DType::Q4_K) return vnni ? "packed_gemm_q4_K__avx512vnni" : "packed_gemm_q4_K__ref";
     return vnni ? "packed_gemm_q8_0__avx512vnni" : "packed_gemm_q8_0__ref";
 }
 

@@ -188,6 +188,105 @@ void packed_gemm(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t 
     }
 }
 
+// ---- Q4_K (dtype/repack.h): one super-block of one group (2368 bytes) at a time, read in address order (the
+// lane-l vectors of the four sub-block pairs are adjacent). Decoding reads one group at a time: with this order one
+// weight stream reads 20+ GB/s (a [pair][lane] order, lines visited 0, 8, 16, 24, 1, 9, ..., read 8 GB/s, and
+// interleaving 4 groups did not help), unlike the Q4_0 / Q8_0 layout above.
+constexpr size_t kSb = 2368, kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336;
+
+inline __m512i bytes_to_i32(const uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Super-block b of one group against R activation rows: ggml's eight int32 lanes per weight row, one zmm per lane
+// l (16 weight rows): four-product pieces of one sub-block (vpdpbusd from zero; |piece| <= 4 * 15 * 128, an int16)
+// times the rows' sub-block scales (vpdpwssd with (scale, 0) pairs) summed into lane l; then the float steps.
+template <int R>
+inline void q4k_superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* bsum,
+                           const float* const* dy, __m512 (*sums)[8], __m512* sumf) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512 xd = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+    const __m512 xdmin = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
+    __m512 d[R];
+    for (int r = 0; r < R; ++r) {
+        const __m512 yd = _mm512_set1_ps(dy[r][b]);
+        __m512i mins = _mm512_setzero_si512();
+        for (int s = 0; s < 8; ++s)
+            mins = _mm512_dpwssd_epi32(mins, bytes_to_i32(sb + kMins + 16 * s), _mm512_set1_epi32(bsum[r][8 * b + s]));
+        sumf[r] = _mm512_sub_ps(sumf[r], _mm512_mul_ps(_mm512_mul_ps(xdmin, yd), _mm512_cvtepi32_ps(mins)));
+        d[r] = _mm512_mul_ps(xd, yd);
+    }
+    __m512i sc[8];
+    for (int s = 0; s < 8; ++s) sc[s] = bytes_to_i32(sb + kScales + 16 * s);
+    const __m512i zero = _mm512_setzero_si512();
+    for (int l = 0; l < 8; ++l) {
+        // Two chains per row (low and high nibbles; integer sums, so the order does not matter): the vpdpwssd
+        // latency, not the throughput, bounded one chain.
+        __m512i alo[R], ahi[R];
+        for (int r = 0; r < R; ++r) alo[r] = ahi[r] = zero;
+#pragma GCC unroll 4
+        for (int jj = 0; jj < 4; ++jj) {
+            const __m512i v = _mm512_load_si512(sb + 256 * l + 64 * jj);
+            const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            for (int r = 0; r < R; ++r) {
+                const auto* a = reinterpret_cast<const int8_t*>(lq[r] + 256 * b + 64 * jj + 4 * l);
+                const __m512i plo = _mm512_dpbusd_epi32(zero, lo, _mm512_set1_epi32(load_i32(a)));
+                const __m512i phi = _mm512_dpbusd_epi32(zero, hi, _mm512_set1_epi32(load_i32(a + 32)));
+                alo[r] = _mm512_dpwssd_epi32(alo[r], plo, sc[2 * jj]);
+                ahi[r] = _mm512_dpwssd_epi32(ahi[r], phi, sc[2 * jj + 1]);
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            sums[r][l] = _mm512_add_ps(
+                sums[r][l], _mm512_mul_ps(d[r], _mm512_cvtepi32_ps(_mm512_add_epi32(alo[r], ahi[r]))));
+    }
+}
+
+inline __m512 q4k_total(const __m512* sums, __m512 sumf) {
+    for (int l = 0; l < 8; ++l) sumf = _mm512_add_ps(sumf, sums[l]);
+    return sumf;
+}
+
+inline __mmask16 rows_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u); }
+
+// Activation rows [0, R) (pointers already offset) against one group.
+template <int R>
+void q4k_rows_pass(const uint8_t* g, int64_t nsb, const uint8_t* const* lq, const int32_t* const* bsum,
+                   const float* const* dy, float* y, size_t y_stride, __mmask16 mask) {
+    __m512 sums[R][8], sumf[R];
+    for (int r = 0; r < R; ++r) {
+        sumf[r] = _mm512_setzero_ps();
+        for (int l = 0; l < 8; ++l) sums[r][l] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nsb; ++b) q4k_superblock<R>(g + static_cast<size_t>(b) * kSb, b, lq, bsum, dy, sums, sumf);
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * y_stride, mask, q4k_total(sums[r], sumf[r]));
+}
+
+void packed_gemm_q4_K(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw, const uint8_t* lq,
+                      const int32_t* bsum, const float* dy, int64_t na, float* y, size_t y_stride) {
+    const size_t lq_row = static_cast<size_t>(nsb) * 256, bs_row = static_cast<size_t>(nsb) * 8;
+    const auto at = [&](int64_t j0) { return groups + static_cast<size_t>(j0 / 16) * group_bytes; };
+    using Pass = void (*)(const uint8_t*, int64_t, const uint8_t* const*, const int32_t* const*, const float* const*,
+                          float*, size_t, __mmask16);
+    static constexpr Pass kPass[5] = {nullptr, &q4k_rows_pass<1>, &q4k_rows_pass<2>, &q4k_rows_pass<3>,
+                                      &q4k_rows_pass<4>};
+    for (int64_t j0 = 0; j0 < nw; j0 += 16) {
+        for (int64_t i0 = 0; i0 < na; i0 += 4) {
+            const int rn = na - i0 < 4 ? static_cast<int>(na - i0) : 4;
+            const uint8_t* lqs[4];
+            const int32_t* bss[4];
+            const float* dys[4];
+            for (int r = 0; r < rn; ++r) {
+                lqs[r] = lq + static_cast<size_t>(i0 + r) * lq_row;
+                bss[r] = bsum + static_cast<size_t>(i0 + r) * bs_row;
+                dys[r] = dy + static_cast<size_t>(i0 + r) * static_cast<size_t>(nsb);
+            }
+            kPass[rn](at(j0), nsb, lqs, bss, dys, y + static_cast<size_t>(i0) * y_stride + static_cast<size_t>(j0),
+                      y_stride, rows_mask(nw - j0));
+        }
+    }
+}
+
 }  // namespace
 
 void packed_gemm_q4_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t nw,
@@ -200,6 +299,12 @@ void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
                                  const void* act, size_t a_stride, int64_t na, const int32_t* corr,
                                  const float* dy, float* y, size_t y_stride) {
     packed_gemm<false>(groups, group_bytes, nb, nw, act, a_stride, na, corr, dy, y, y_stride);
+}
+
+void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
+                                 const uint8_t* lq, const int32_t* bsum, const float* dy, int64_t na, float* y,
+                                 size_t y_stride) {
+    packed_gemm_q4_K(groups, group_bytes, nsb, nw, lq, bsum, dy, na, y, y_stride);
 }
 
 }  // namespace edgeq::vdot

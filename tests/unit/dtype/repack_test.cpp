@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
+// Repacked Q4_0 / Q8_0 / Q4_K matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
 // equal the reference rows (vec_dot_ref) bit for bit on awkward shapes: row counts around the group of 16,
 // activation-row counts around the pass of 8, one block, padded strides, row ranges starting inside the matrix,
 // nothing written outside the range.
@@ -42,6 +42,16 @@ std::vector<uint8_t> weights(DType t, int64_t rows, int64_t n, size_t stride) {
         const auto g = gauss(n, 100 + static_cast<uint32_t>(r), 0.02f * static_cast<float>(1 + r % 5));
         quantize(t, g.data(), row, 1, n);
         if (r % 3 != 2) continue;
+        if (t == DType::Q4_K) {  // every nibble and 6-bit scale / min pattern
+            for (int64_t b = 0; b < n / 256; ++b) {
+                auto& x = reinterpret_cast<block_q4_K*>(row)[b];
+                x.d = f32_to_fp16(std::ldexp(1.0f, -static_cast<int>(rng() % 6)));
+                x.dmin = f32_to_fp16(std::ldexp(1.0f, -static_cast<int>(rng() % 8)));
+                for (auto& q : x.scales) q = static_cast<uint8_t>(rng());
+                for (auto& q : x.qs) q = static_cast<uint8_t>(rng());
+            }
+            continue;
+        }
         for (int64_t b = 0; b < n / 32; ++b) {
             const fp16_t d = f32_to_fp16(std::ldexp(1.0f, -static_cast<int>(rng() % 6)));
             if (t == DType::Q4_0) {
@@ -68,8 +78,9 @@ std::vector<uint8_t> acts(DType t, int64_t na, int64_t n, size_t stride) {
 }
 
 void check(const RepackCase& c, bool ref) {
-    const int64_t n = 32 * c.blocks;
-    const size_t wb = row_size(c.type, n), w_stride = wb + 2 * row_size(c.type, 32);
+    const int64_t blk = c.type == DType::Q4_K ? 256 : 32;
+    const int64_t n = blk * c.blocks;
+    const size_t wb = row_size(c.type, n), w_stride = wb + 2 * row_size(c.type, blk);
     const size_t ab = vec_dot_act_size(c.type, n), a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};
     const auto w = weights(c.type, c.rows, n, w_stride);
     const auto a = acts(c.type, c.na, n, a_stride);
@@ -103,6 +114,10 @@ const RepackCase kRepackCases[] = {
     // One activation row (decoding): passes of 8, 4, 2 and 1 groups, the last group partial.
     {DType::Q4_0, 5, 245, 1, 0, 245}, {DType::Q4_0, 2, 150, 1, 32, 150}, {DType::Q4_0, 3, 128, 1, 0, 128},
     {DType::Q8_0, 3, 245, 1, 16, 245}, {DType::Q8_0, 1, 131, 1, 0, 131}, {DType::Q8_0, 4, 77, 1, 0, 77},
+    // Q4_K (blocks: super-blocks of 256): passes of 4 activation rows and the rest, decoding passes of 4, 2, 1 groups.
+    {DType::Q4_K, 1, 17, 9, 0, 17},   {DType::Q4_K, 3, 33, 5, 16, 33},  {DType::Q4_K, 1, 16, 3, 0, 16},
+    {DType::Q4_K, 8, 40, 4, 16, 40},  {DType::Q4_K, 2, 245, 1, 0, 245}, {DType::Q4_K, 1, 100, 1, 32, 100},
+    {DType::Q4_K, 3, 64, 1, 0, 64},
 };
 
 TEST(Repack, ReferenceOnPackedLayoutEqualsTheRows) {
@@ -117,10 +132,11 @@ TEST(Repack, DispatchedGemmEqualsTheRows) {
 TEST(Repack, SupportAndNames) {
     EXPECT_TRUE(repack_supported(DType::Q4_0));
     EXPECT_TRUE(repack_supported(DType::Q8_0));
-    EXPECT_FALSE(repack_supported(DType::Q4_K));
+    EXPECT_TRUE(repack_supported(DType::Q4_K));
+    EXPECT_FALSE(repack_supported(DType::Q6_K));
     EXPECT_FALSE(repack_profitable(DType::Q6_K));
     EXPECT_EQ(repack_profitable(DType::Q4_0), isa_enabled(Isa::Avx512Vnni));
-    EXPECT_STREQ(selected_packed_gemm_name(DType::Q4_K), "none");
+    EXPECT_STREQ(selected_packed_gemm_name(DType::Q6_K), "none");
     EXPECT_STREQ(selected_packed_gemm_name(DType::Q8_0),
                  isa_enabled(Isa::Avx512Vnni) ? "packed_gemm_q8_0__avx512vnni" : "packed_gemm_q8_0__ref");
 }
