@@ -23,6 +23,9 @@ void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
 void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
                                  const uint8_t* lq, const int32_t* bsum, const float* dy, int64_t na, float* y,
                                  size_t y_stride);
+void packed_gemm_q6_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
+                                 const uint8_t* lq, const int32_t* corr, const float* dy, int64_t na, float* y,
+                                 size_t y_stride);
 }  // namespace vdot
 
 namespace {
@@ -105,29 +108,87 @@ float q4_K_ref(const uint8_t* g, int64_t j, int64_t nsb, const PackedActs& pa, i
     return sumf;
 }
 
+// Q6_K: per super-block of a group, for each lane l six 64-byte vectors (ql bytes 64 h + 32 p + l + 8 t of each
+// row for h, p in {0, 1}; then qh bytes 32 h + l + 8 t), then per 32-element chunk c the rows' (s[2c], s[2c + 1])
+// int8 pairs, then the 16 fp16 d; padded to a multiple of 64 bytes.
+constexpr size_t kQ6Scales = 3072, kQ6D = 3328, kQ6Sb = 3392;
+
+void repack_q6_K_group(const uint8_t* src, size_t row_stride, int64_t rows, int64_t nsb, uint8_t* g) {
+    for (int64_t j = 0; j < rows; ++j) {
+        const auto* x = reinterpret_cast<const block_q6_K*>(src + static_cast<size_t>(j) * row_stride);
+        for (int64_t i = 0; i < nsb; ++i) {
+            uint8_t* sb = g + static_cast<size_t>(i) * kQ6Sb;
+            for (int l = 0; l < 8; ++l)
+                for (int t = 0; t < 4; ++t) {
+                    for (int h = 0; h < 2; ++h) {
+                        for (int p = 0; p < 2; ++p)
+                            sb[384 * l + 128 * h + 64 * p + 4 * j + t] = x[i].ql[64 * h + 32 * p + l + 8 * t];
+                        sb[384 * l + 256 + 64 * h + 4 * j + t] = x[i].qh[32 * h + l + 8 * t];
+                    }
+                }
+            for (int c = 0; c < 8; ++c)
+                for (int k = 0; k < 2; ++k) sb[kQ6Scales + 32 * c + 2 * j + k] = static_cast<uint8_t>(x[i].scales[2 * c + k]);
+            std::memcpy(sb + kQ6D + 2 * j, &x[i].d, 2);
+        }
+    }
+}
+
+// 6-bit weight q (w + 32) of element e of a super-block, row j, from the packed bytes.
+int q6_K_packed_q(const uint8_t* sb, int64_t j, int e) {
+    const int h = e / 128, m = (e % 128) / 32, l32 = e % 32, l = l32 % 8, t = l32 / 8;
+    const uint8_t ql = sb[384 * l + 128 * h + 64 * (m % 2) + 4 * j + t];
+    const uint8_t qh = sb[384 * l + 256 + 64 * h + 4 * j + t];
+    return (m < 2 ? ql & 0xF : ql >> 4) | (((qh >> (2 * m)) & 3) << 4);
+}
+
+// The Q6_K reference on the packed layout (dtype/vec_dot.cpp dot_q6_K's operations in its order).
+float q6_K_ref(const uint8_t* g, int64_t j, int64_t nsb, const PackedActs& pa, int64_t i) {
+    float sums[8] = {};
+    for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* sb = g + static_cast<size_t>(b) * kQ6Sb;
+        const uint8_t* a = pa.lq.data() + static_cast<size_t>((i * nsb + b) * 256);
+        int32_t aux[8] = {};
+        for (int e = 0; e < 256; ++e) {
+            const int c = e / 32, l = e % 8, t = (e % 32) / 8;
+            const int sc = static_cast<int8_t>(sb[kQ6Scales + 32 * c + 2 * j + t / 2]);
+            aux[l] += sc * (q6_K_packed_q(sb, j, e) - 32) * static_cast<int8_t>(a[32 * c + 4 * l + t]);
+        }
+        fp16_t dh;
+        std::memcpy(&dh, sb + kQ6D + 2 * j, 2);
+        const float d = fp16_to_f32(dh) * pa.dy[static_cast<size_t>(i * nsb + b)];
+        for (int l = 0; l < 8; ++l) sums[l] += d * static_cast<float>(aux[l]);
+    }
+    float sumf = 0.0f;
+    for (int l = 0; l < 8; ++l) sumf += sums[l];
+    return sumf;
+}
+
 }  // namespace
 
-bool repack_supported(DType w) { return w == DType::Q4_0 || w == DType::Q8_0 || w == DType::Q4_K; }
+bool repack_supported(DType w) {
+    return w == DType::Q4_0 || w == DType::Q8_0 || w == DType::Q4_K || w == DType::Q6_K;
+}
 
 bool repack_profitable(DType w) { return repack_supported(w) && isa_enabled(Isa::Avx512Vnni); }
 
 PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t n_rows, int64_t cols) {
     EDGEQ_CHECK(repack_supported(w) && cols > 0 && n_rows > 0);
-    if (w == DType::Q4_K) {
+    if (w == DType::Q4_K || w == DType::Q6_K) {
         EDGEQ_CHECK(cols % QK_K == 0);
+        const bool q4 = w == DType::Q4_K;
         PackedMatrix p;
         p.type = w;
         p.rows = n_rows;
         p.cols = cols;
         const int64_t nsb = cols / QK_K, groups = (n_rows + kPackRows - 1) / kPackRows;
-        p.group_bytes = static_cast<size_t>(nsb) * kQ4KGroupSb;
+        p.group_bytes = static_cast<size_t>(nsb) * (q4 ? kQ4KGroupSb : kQ6Sb);
         p.data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, p.bytes())));
         EDGEQ_CHECK(p.data != nullptr);
         std::memset(p.data.get(), 0, p.bytes());
         for (int64_t g = 0; g < groups; ++g)
-            repack_q4_K_group(static_cast<const uint8_t*>(rows) + static_cast<size_t>(g * kPackRows) * row_stride,
-                              row_stride, std::min(kPackRows, n_rows - g * kPackRows), nsb,
-                              p.data.get() + static_cast<size_t>(g) * p.group_bytes);
+            (q4 ? repack_q4_K_group : repack_q6_K_group)(
+                static_cast<const uint8_t*>(rows) + static_cast<size_t>(g * kPackRows) * row_stride, row_stride,
+                std::min(kPackRows, n_rows - g * kPackRows), nsb, p.data.get() + static_cast<size_t>(g) * p.group_bytes);
         return p;
     }
     EDGEQ_CHECK(cols % kBlock == 0);
@@ -166,12 +227,13 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
 
 void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
     EDGEQ_CHECK(repack_supported(w));
-    if (w == DType::Q4_K) {
+    if (w == DType::Q4_K || w == DType::Q6_K) {
         EDGEQ_CHECK(cols % QK_K == 0);
-        const int64_t nsb = cols / QK_K;
+        const bool q4 = w == DType::Q4_K;
+        const int64_t nsb = cols / QK_K, per_sb = q4 ? 8 : 64;
         out.na = na;
         out.nb = nsb;
-        out.corr.resize(static_cast<size_t>(na * nsb * 8));
+        out.corr.resize(static_cast<size_t>(na * nsb * per_sb));
         out.dy.resize(static_cast<size_t>(na * nsb));
         out.lq.resize(static_cast<size_t>(na * cols));
         for (int64_t i = 0; i < na; ++i) {
@@ -183,9 +245,18 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
                     for (int l = 0; l < 8; ++l)
                         for (int t = 0; t < 4; ++t)
                             lq[32 * s + 4 * l + t] = static_cast<uint8_t>(y[b].qs[32 * s + l + 8 * t]);
-                for (int s = 0; s < 8; ++s) {
-                    const int pair = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];  // |pair| <= 32 * 128
-                    out.corr[static_cast<size_t>((i * nsb + b) * 8 + s)] = static_cast<int32_t>(static_cast<uint16_t>(pair));
+                int32_t* corr = out.corr.data() + static_cast<size_t>((i * nsb + b) * per_sb);
+                if (q4) {  // the sub-block sums, bsums of 16 added in pairs: |pair| <= 32 * 128
+                    for (int s = 0; s < 8; ++s)
+                        corr[s] = static_cast<uint16_t>(y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
+                } else {  // per chunk c and lane l: 32 * (a[l] + a[l + 8]), 32 * (a[l + 16] + a[l + 24]) as int16
+                    for (int c = 0; c < 8; ++c)
+                        for (int l = 0; l < 8; ++l) {
+                            const int8_t* q = y[b].qs + 32 * c + l;
+                            const int lo = 32 * (q[0] + q[8]), hi = 32 * (q[16] + q[24]);  // |.| <= 8192
+                            corr[8 * c + l] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
+                                                                   (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+                        }
                 }
                 out.dy[static_cast<size_t>(i * nsb + b)] = y[b].d;
             }
@@ -214,13 +285,14 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
 void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                      const PackedActs& pa, float* y, size_t y_stride) {
     EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
-    if (p.type == DType::Q4_K) {
+    if (p.type == DType::Q4_K || p.type == DType::Q6_K) {
         const int64_t nsb = p.cols / QK_K;
         EDGEQ_CHECK(pa.nb == nsb);
+        auto* ref = p.type == DType::Q4_K ? &q4_K_ref : &q6_K_ref;
         for (int64_t r = r_begin; r < r_end; ++r)
             for (int64_t i = 0; i < pa.na; ++i)
                 y[static_cast<size_t>(i) * y_stride + static_cast<size_t>(r)] =
-                    q4_K_ref(p.group(r / kPackRows), r % kPackRows, nsb, pa, i);
+                    ref(p.group(r / kPackRows), r % kPackRows, nsb, pa, i);
         return;
     }
     const int64_t nb = p.cols / kBlock;
@@ -254,16 +326,16 @@ void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, cons
 
 void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                  const PackedActs& pa, float* y, size_t y_stride) {
-    const bool k = p.type == DType::Q4_K;
+    const bool k = p.type == DType::Q4_K || p.type == DType::Q6_K;
     EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows &&
                 pa.nb == p.cols / (k ? QK_K : kBlock));
     if (r_begin == r_end || pa.na == 0) return;
     if (!isa_enabled(Isa::Avx512Vnni))
         return packed_gemm_ref(p, r_begin, r_end, act, a_stride, pa, y, y_stride);
     if (k)
-        return vdot::packed_gemm_q4_K_avx512vnni(p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin,
-                                                 pa.lq.data(), pa.corr.data(), pa.dy.data(), pa.na, y + r_begin,
-                                                 y_stride);
+        return (p.type == DType::Q4_K ? &vdot::packed_gemm_q4_K_avx512vnni : &vdot::packed_gemm_q6_K_avx512vnni)(
+            p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin, pa.lq.data(), pa.corr.data(),
+            pa.dy.data(), pa.na, y + r_begin, y_stride);
     auto* fn = p.type == DType::Q4_0 ? &vdot::packed_gemm_q4_0_avx512vnni : &vdot::packed_gemm_q8_0_avx512vnni;
     fn(p.group(r_begin / kPackRows), p.group_bytes, pa.nb, r_end - r_begin, act, a_stride, pa.na, pa.corr.data(),
        pa.dy.data(), y + r_begin, y_stride);
@@ -274,6 +346,7 @@ const char* selected_packed_gemm_name(DType w) {
     const bool vnni = isa_enabled(Isa::Avx512Vnni);
     if (w == DType::Q4_0) return vnni ? "packed_gemm_q4_0__avx512vnni" : "packed_gemm_q4_0__ref";
     if (w == DType::Q4_K) return vnni ? "packed_gemm_q4_K__avx512vnni" : "packed_gemm_q4_K__ref";
+    if (w == DType::Q6_K) return vnni ? "packed_gemm_q6_K__avx512vnni" : "packed_gemm_q6_K__ref";
     return vnni ? "packed_gemm_q8_0__avx512vnni" : "packed_gemm_q8_0__ref";
 }
 

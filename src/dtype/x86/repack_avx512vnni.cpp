@@ -242,46 +242,121 @@ inline void q4k_superblock(const uint8_t* sb, int64_t b, const uint8_t* const* l
     }
 }
 
-inline __m512 q4k_total(const __m512* sums, __m512 sumf) {
+// ---- Q6_K (dtype/repack.h): per super-block of a group (kQ6Sb bytes), for each lane l the 384 bytes of its six
+// vectors (ql bytes 64 h + 32 p + l + 8 t for h, p in {0, 1}, then qh bytes 32 h + l + 8 t), then the scales of
+// each 32-element chunk c as 16 int8 pairs (s[2c], s[2c + 1]) per row, then the 16 fp16 d.
+constexpr size_t kQ6Sb = 3392, kQ6Scales = 3072, kQ6D = 3328;
+
+// Super-block b against R activation rows: chunk c = 4 h + m (elements 32 c .. 32 c + 31) of lane l holds the
+// 6-bit weights q = w + 32 of elements l, l+8 (sub-block 2c) and l+16, l+24 (sub-block 2c + 1): vpmaddubsw with the
+// activation quants gives the two int16 pair sums of q * a, minus the prepared 32 * (a + a') pairs that makes them
+// (q - 32) * a sums (|pair| <= 8192), and vpdpwssd with the (s[2c], s[2c + 1]) pair adds both times their scales to
+// ggml's lane l (exact int32). Then sums[l] += (d * dy) * lane.
+template <int R>
+inline void q6k_superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* corr,
+                           const float* const* dy, __m512 (*sums)[8], __m512*) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512 xd = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(sb + kQ6D)));
+    __m512 d[R];
+    for (int r = 0; r < R; ++r) d[r] = _mm512_mul_ps(xd, _mm512_set1_ps(dy[r][b]));
+    __m512i sc[8];
+    for (int c = 0; c < 8; ++c)
+        sc[c] = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(sb + kQ6Scales + 32 * c)));
+    const __m512i zero = _mm512_setzero_si512();
+    for (int l = 0; l < 8; ++l) {
+        const uint8_t* v = sb + 384 * l;
+        __m512i q[8];  // chunk c = 4 h + m
+        for (int h = 0; h < 2; ++h) {
+            const __m512i l0 = _mm512_load_si512(v + 128 * h), l1 = _mm512_load_si512(v + 128 * h + 64);
+            const __m512i qh = _mm512_load_si512(v + 256 + 64 * h);
+            q[4 * h + 0] = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30));
+            q[4 * h + 1] = _mm512_or_si512(_mm512_and_si512(l1, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), m30));
+            q[4 * h + 2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4), _mm512_and_si512(qh, m30));
+            q[4 * h + 3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                                           _mm512_and_si512(_mm512_srli_epi16(qh, 2), m30));
+        }
+        for (int r = 0; r < R; ++r) {
+            const auto* a = reinterpret_cast<const int8_t*>(lq[r] + 256 * b + 4 * l);
+            const int32_t* cr = corr[r] + 64 * b + l;
+            __m512i a0 = zero, a1 = zero;  // two chains (integer sums: any order)
+            for (int c = 0; c < 8; c += 2) {
+                const __m512i t0 = _mm512_sub_epi16(_mm512_maddubs_epi16(q[c], _mm512_set1_epi32(load_i32(a + 32 * c))),
+                                                    _mm512_set1_epi32(cr[8 * c]));
+                const __m512i t1 = _mm512_sub_epi16(
+                    _mm512_maddubs_epi16(q[c + 1], _mm512_set1_epi32(load_i32(a + 32 * c + 32))),
+                    _mm512_set1_epi32(cr[8 * c + 8]));
+                a0 = _mm512_dpwssd_epi32(a0, t0, sc[c]);
+                a1 = _mm512_dpwssd_epi32(a1, t1, sc[c + 1]);
+            }
+            sums[r][l] = _mm512_add_ps(sums[r][l], _mm512_mul_ps(d[r], _mm512_cvtepi32_ps(_mm512_add_epi32(a0, a1))));
+        }
+    }
+}
+
+inline __m512 k_total(const __m512* sums, __m512 sumf) {
     for (int l = 0; l < 8; ++l) sumf = _mm512_add_ps(sumf, sums[l]);
     return sumf;
 }
 
 inline __mmask16 rows_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u); }
 
-// Activation rows [0, R) (pointers already offset) against one group.
-template <int R>
-void q4k_rows_pass(const uint8_t* g, int64_t nsb, const uint8_t* const* lq, const int32_t* const* bsum,
-                   const float* const* dy, float* y, size_t y_stride, __mmask16 mask) {
+struct KQ4 {
+    static constexpr size_t kSbBytes = kSb;
+    static constexpr size_t kCorrPerSb = 8;
+    template <int R>
+    static void superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* corr,
+                           const float* const* dy, __m512 (*sums)[8], __m512* sumf) {
+        q4k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
+    }
+};
+struct KQ6 {
+    static constexpr size_t kSbBytes = kQ6Sb;
+    static constexpr size_t kCorrPerSb = 64;
+    template <int R>
+    static void superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* corr,
+                           const float* const* dy, __m512 (*sums)[8], __m512* sumf) {
+        q6k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
+    }
+};
+
+// Activation rows [0, R) (pointers already offset) against one group; outputs sumf + sums[0] + ... + sums[7]
+// (the reference's total, sumf = 0 for Q6_K).
+template <class K, int R>
+void k_rows_pass(const uint8_t* g, int64_t nsb, const uint8_t* const* lq, const int32_t* const* corr,
+                 const float* const* dy, float* y, size_t y_stride, __mmask16 mask) {
     __m512 sums[R][8], sumf[R];
     for (int r = 0; r < R; ++r) {
         sumf[r] = _mm512_setzero_ps();
         for (int l = 0; l < 8; ++l) sums[r][l] = _mm512_setzero_ps();
     }
-    for (int64_t b = 0; b < nsb; ++b) q4k_superblock<R>(g + static_cast<size_t>(b) * kSb, b, lq, bsum, dy, sums, sumf);
-    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * y_stride, mask, q4k_total(sums[r], sumf[r]));
+    for (int64_t b = 0; b < nsb; ++b)
+        K::template superblock<R>(g + static_cast<size_t>(b) * K::kSbBytes, b, lq, corr, dy, sums, sumf);
+    for (int r = 0; r < R; ++r)
+        _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * y_stride, mask, k_total(sums[r], sumf[r]));
 }
 
-void packed_gemm_q4_K(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw, const uint8_t* lq,
-                      const int32_t* bsum, const float* dy, int64_t na, float* y, size_t y_stride) {
-    const size_t lq_row = static_cast<size_t>(nsb) * 256, bs_row = static_cast<size_t>(nsb) * 8;
+// One group at a time (decoding: one weight stream in address order), activation rows in passes of 4.
+template <class K>
+void packed_gemm_k(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw, const uint8_t* lq,
+                   const int32_t* corr, const float* dy, int64_t na, float* y, size_t y_stride) {
+    const size_t lq_row = static_cast<size_t>(nsb) * 256, corr_row = static_cast<size_t>(nsb) * K::kCorrPerSb;
     const auto at = [&](int64_t j0) { return groups + static_cast<size_t>(j0 / 16) * group_bytes; };
     using Pass = void (*)(const uint8_t*, int64_t, const uint8_t* const*, const int32_t* const*, const float* const*,
                           float*, size_t, __mmask16);
-    static constexpr Pass kPass[5] = {nullptr, &q4k_rows_pass<1>, &q4k_rows_pass<2>, &q4k_rows_pass<3>,
-                                      &q4k_rows_pass<4>};
+    static constexpr Pass kPass[5] = {nullptr, &k_rows_pass<K, 1>, &k_rows_pass<K, 2>, &k_rows_pass<K, 3>,
+                                      &k_rows_pass<K, 4>};
     for (int64_t j0 = 0; j0 < nw; j0 += 16) {
         for (int64_t i0 = 0; i0 < na; i0 += 4) {
             const int rn = na - i0 < 4 ? static_cast<int>(na - i0) : 4;
             const uint8_t* lqs[4];
-            const int32_t* bss[4];
+            const int32_t* crs[4];
             const float* dys[4];
             for (int r = 0; r < rn; ++r) {
                 lqs[r] = lq + static_cast<size_t>(i0 + r) * lq_row;
-                bss[r] = bsum + static_cast<size_t>(i0 + r) * bs_row;
+                crs[r] = corr + static_cast<size_t>(i0 + r) * corr_row;
                 dys[r] = dy + static_cast<size_t>(i0 + r) * static_cast<size_t>(nsb);
             }
-            kPass[rn](at(j0), nsb, lqs, bss, dys, y + static_cast<size_t>(i0) * y_stride + static_cast<size_t>(j0),
+            kPass[rn](at(j0), nsb, lqs, crs, dys, y + static_cast<size_t>(i0) * y_stride + static_cast<size_t>(j0),
                       y_stride, rows_mask(nw - j0));
         }
     }
@@ -304,7 +379,13 @@ void packed_gemm_q8_0_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
 void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
                                  const uint8_t* lq, const int32_t* bsum, const float* dy, int64_t na, float* y,
                                  size_t y_stride) {
-    packed_gemm_q4_K(groups, group_bytes, nsb, nw, lq, bsum, dy, na, y, y_stride);
+    packed_gemm_k<KQ4>(groups, group_bytes, nsb, nw, lq, bsum, dy, na, y, y_stride);
+}
+
+void packed_gemm_q6_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
+                                 const uint8_t* lq, const int32_t* corr, const float* dy, int64_t na, float* y,
+                                 size_t y_stride) {
+    packed_gemm_k<KQ6>(groups, group_bytes, nsb, nw, lq, corr, dy, na, y, y_stride);
 }
 
 }  // namespace edgeq::vdot

@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 / Q4_K matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
+// Repacked Q4_0 / Q8_0 / Q4_K / Q6_K matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
 // equal the reference rows (vec_dot_ref) bit for bit on awkward shapes: row counts around the group of 16,
 // activation-row counts around the pass of 8, one block, padded strides, row ranges starting inside the matrix,
 // nothing written outside the range.
@@ -42,6 +42,17 @@ std::vector<uint8_t> weights(DType t, int64_t rows, int64_t n, size_t stride) {
         const auto g = gauss(n, 100 + static_cast<uint32_t>(r), 0.02f * static_cast<float>(1 + r % 5));
         quantize(t, g.data(), row, 1, n);
         if (r % 3 != 2) continue;
+        if (t == DType::Q6_K) {  // every 6-bit pattern, scales of both signs up to -128
+            for (int64_t b = 0; b < n / 256; ++b) {
+                auto& x = reinterpret_cast<block_q6_K*>(row)[b];
+                x.d = f32_to_fp16(std::ldexp(1.0f, -static_cast<int>(rng() % 6)));
+                for (auto& q : x.scales) q = static_cast<int8_t>(rng());
+                x.scales[0] = -128;
+                for (auto& q : x.ql) q = static_cast<uint8_t>(rng());
+                for (auto& q : x.qh) q = static_cast<uint8_t>(rng());
+            }
+            continue;
+        }
         if (t == DType::Q4_K) {  // every nibble and 6-bit scale / min pattern
             for (int64_t b = 0; b < n / 256; ++b) {
                 auto& x = reinterpret_cast<block_q4_K*>(row)[b];
@@ -78,7 +89,7 @@ std::vector<uint8_t> acts(DType t, int64_t na, int64_t n, size_t stride) {
 }
 
 void check(const RepackCase& c, bool ref) {
-    const int64_t blk = c.type == DType::Q4_K ? 256 : 32;
+    const int64_t blk = c.type == DType::Q4_K || c.type == DType::Q6_K ? 256 : 32;
     const int64_t n = blk * c.blocks;
     const size_t wb = row_size(c.type, n), w_stride = wb + 2 * row_size(c.type, blk);
     const size_t ab = vec_dot_act_size(c.type, n), a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};
@@ -118,6 +129,8 @@ const RepackCase kRepackCases[] = {
     {DType::Q4_K, 1, 17, 9, 0, 17},   {DType::Q4_K, 3, 33, 5, 16, 33},  {DType::Q4_K, 1, 16, 3, 0, 16},
     {DType::Q4_K, 8, 40, 4, 16, 40},  {DType::Q4_K, 2, 245, 1, 0, 245}, {DType::Q4_K, 1, 100, 1, 32, 100},
     {DType::Q4_K, 3, 64, 1, 0, 64},
+    {DType::Q6_K, 1, 17, 9, 0, 17},   {DType::Q6_K, 3, 33, 5, 16, 33},  {DType::Q6_K, 8, 40, 4, 16, 40},
+    {DType::Q6_K, 2, 245, 1, 0, 245}, {DType::Q6_K, 1, 100, 1, 32, 100},
 };
 
 TEST(Repack, ReferenceOnPackedLayoutEqualsTheRows) {
@@ -133,10 +146,11 @@ TEST(Repack, SupportAndNames) {
     EXPECT_TRUE(repack_supported(DType::Q4_0));
     EXPECT_TRUE(repack_supported(DType::Q8_0));
     EXPECT_TRUE(repack_supported(DType::Q4_K));
-    EXPECT_FALSE(repack_supported(DType::Q6_K));
-    EXPECT_FALSE(repack_profitable(DType::Q6_K));
+    EXPECT_TRUE(repack_supported(DType::Q6_K));
+    EXPECT_FALSE(repack_supported(DType::Q5_K));
+    EXPECT_FALSE(repack_profitable(DType::Q5_K));
     EXPECT_EQ(repack_profitable(DType::Q4_0), isa_enabled(Isa::Avx512Vnni));
-    EXPECT_STREQ(selected_packed_gemm_name(DType::Q6_K), "none");
+    EXPECT_STREQ(selected_packed_gemm_name(DType::Q5_K), "none");
     EXPECT_STREQ(selected_packed_gemm_name(DType::Q8_0),
                  isa_enabled(Isa::Avx512Vnni) ? "packed_gemm_q8_0__avx512vnni" : "packed_gemm_q8_0__ref");
 }
