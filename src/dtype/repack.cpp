@@ -36,11 +36,19 @@ size_t block_qs_bytes(DType w) { return w == DType::Q4_0 ? 256 : 512; }
 // The value added to each weight quant to make it an unsigned vpdpbusd operand (Q4_0: the stored nibble).
 int32_t quant_offset(DType w) { return w == DType::Q4_0 ? 8 : 128; }
 
-// Quant byte of element e (< 32) of block b, lane (row of the group) j, in the group's quant part.
+// Blocks go in pairs: the quants of blocks 2c and 2c + 1, then their 2 x 16 fp16 scales (one 64-byte line), so a
+// group is one stream in address order.
+size_t pair_bytes(DType w) { return 2 * block_qs_bytes(w) + 4 * kPackRows; }
+// Quant byte of element e (< 32) of block b, lane (row of the group) j, in the group.
 size_t qs_index(DType w, int64_t b, int64_t j, int e) {
     const int m = w == DType::Q4_0 ? (e % 16) / 4 : e / 4;
-    return static_cast<size_t>(b) * block_qs_bytes(w) + static_cast<size_t>(m) * 64 + static_cast<size_t>(4 * j) +
-           static_cast<size_t>(e % 4);
+    return static_cast<size_t>(b / 2) * pair_bytes(w) + static_cast<size_t>(b % 2) * block_qs_bytes(w) +
+           static_cast<size_t>(m) * 64 + static_cast<size_t>(4 * j) + static_cast<size_t>(e % 4);
+}
+// The fp16 scale of block b, lane j, in the group.
+size_t ds_index(DType w, int64_t b, int64_t j) {
+    return static_cast<size_t>(b / 2) * pair_bytes(w) + 2 * block_qs_bytes(w) +
+           static_cast<size_t>(b % 2) * 2 * kPackRows + static_cast<size_t>(2 * j);
 }
 
 // Q4_K super-block part offsets in a group (repack.h).
@@ -193,31 +201,29 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
     }
     EDGEQ_CHECK(cols % kBlock == 0);
     const int64_t nb = cols / kBlock, groups = (n_rows + kPackRows - 1) / kPackRows;
-    const size_t qb = block_qs_bytes(w);
     PackedMatrix p;
     p.type = w;
     p.rows = n_rows;
     p.cols = cols;
-    p.group_bytes = (static_cast<size_t>(nb) * (qb + 2 * kPackRows) + 63) & ~size_t{63};
+    p.group_bytes = static_cast<size_t>((nb + 1) / 2) * pair_bytes(w);
     p.data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, p.bytes())));
     EDGEQ_CHECK(p.data != nullptr);
     std::memset(p.data.get(), 0, p.bytes());
     const auto* src = static_cast<const uint8_t*>(rows);
     for (int64_t g = 0; g < groups; ++g) {
         uint8_t* qs = p.data.get() + static_cast<size_t>(g) * p.group_bytes;
-        uint8_t* ds = qs + static_cast<size_t>(nb) * qb;
         for (int64_t j = 0; j < kPackRows && g * kPackRows + j < n_rows; ++j) {
             const uint8_t* row = src + static_cast<size_t>(g * kPackRows + j) * row_stride;
             for (int64_t b = 0; b < nb; ++b) {
                 if (w == DType::Q4_0) {
                     const auto& x = reinterpret_cast<const block_q4_0*>(row)[b];
                     for (int e = 0; e < 16; ++e) qs[qs_index(w, b, j, e)] = x.qs[e];
-                    std::memcpy(ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), &x.d, 2);
+                    std::memcpy(qs + ds_index(w, b, j), &x.d, 2);
                 } else {
                     const auto& x = reinterpret_cast<const block_q8_0*>(row)[b];
                     for (int e = 0; e < 32; ++e)
                         qs[qs_index(w, b, j, e)] = static_cast<uint8_t>(static_cast<uint8_t>(x.qs[e]) ^ 0x80u);
-                    std::memcpy(ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), &x.d, 2);
+                    std::memcpy(qs + ds_index(w, b, j), &x.d, 2);
                 }
             }
         }
@@ -300,7 +306,6 @@ void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, cons
     const bool q4 = p.type == DType::Q4_0;
     for (int64_t r = r_begin; r < r_end; ++r) {
         const uint8_t* qs = p.group(r / kPackRows);
-        const uint8_t* ds = qs + static_cast<size_t>(nb) * block_qs_bytes(p.type);
         const int64_t j = r % kPackRows;
         for (int64_t i = 0; i < pa.na; ++i) {
             const auto* ya = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(act) +
@@ -314,7 +319,7 @@ void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, cons
                     isum += u * ya[b].qs[e];
                 }
                 fp16_t dh;
-                std::memcpy(&dh, ds + static_cast<size_t>(b * 2 * kPackRows + 2 * j), 2);
+                std::memcpy(&dh, qs + ds_index(p.type, b, j), 2);
                 const float dx = fp16_to_f32(dh), dy = pa.dy[static_cast<size_t>(i * nb + b)];
                 // The reference's float terms (vec_dot.cpp dot_q4_0, dot_q8_0).
                 sumf += q4 ? static_cast<float>(isum) * dx * dy : static_cast<float>(isum) * (dx * dy);

@@ -1,23 +1,27 @@
 // Weight matrices repacked once for the AVX-512 VNNI GEMM (llama.cpp's CPU "repack" idea, edgeq's own layout):
-// Q4_0, Q8_0 and Q4_K rows in groups of kPackRows = 16, so that one vpdpbusd multiplies four weights of each of
+// Q4_0, Q8_0, Q4_K and Q6_K rows in groups of kPackRows = 16, so that one vpdpbusd multiplies four weights of each of
 // 16 rows (one int32 lane per weight row) by the same four activation quants (broadcast). Rows past the matrix
 // end are zero.
 //
 // Q4_0 / Q8_0: a group holds, per 32-element block b, the quants of its 16 rows interleaved in 4-byte pieces
 // (lane j of 64-byte vector k = bytes 4k..4k+3 of row j's block: Q4_0 4 vectors of nibble bytes, Q8_0 8 vectors
-// of quants + 128 as uint8), then the 16 fp16 block scales of every block.
+// of quants + 128 as uint8); blocks go in pairs, the quants of blocks 2c and 2c + 1 followed by their 2 x 16 fp16
+// scales, so a group is read in address order.
 // Q4_K: per super-block of 256 (kQ4KGroupSb = 2368 bytes each): 32 vectors of quant bytes in ggml's lane order
 // (vector 4 * l + jj, lane j = qs bytes 32 jj + l, + 8, + 16, + 24 of row j: low nibbles elements l, l+8, l+16,
 // l+24 of sub-block 2 jj, high nibbles of sub-block 2 jj + 1), the 6-bit scales [sub-block][row] and mins
 // [sub-block][row] as bytes, the 16 fp16 d, the 16 fp16 dmin.
+// Q6_K: per super-block (3392 bytes), for each lane l six vectors (ql bytes 64 h + 32 p + l + 8 t, then qh bytes
+// 32 h + l + 8 t), the rows' (s[2c], s[2c + 1]) int8 scale pairs per 32-element chunk c, the 16 fp16 d.
 //
 // Results are the reference's bit for bit (dtype/vec_dot.h): each output's integer sums are exact and its float
 // steps are the reference's in its order. Q4_0 / Q8_0: per block (nibble or quant + offset dotted with the
 // activation quants, minus offset x the activation block's quant sum), then ((float)isum * dx) * dy (Q4_0) or
 // (float)isum * (dx * dy) (Q8_0) added in block order. Q4_K: ggml's eight int32 lanes per super-block (lane l: the
 // elements e = l mod 8, each four-product piece times its sub-block scale by vpdpwssd), sums[l] += (d * dy) *
-// lane, sumf -= (dmin * dy) * sum(bsums x mins), and sumf + sums[0] + ... + sums[7] at the end. So logits do not
-// change when a model is repacked.
+// lane, sumf -= (dmin * dy) * sum(bsums x mins), and sumf + sums[0] + ... + sums[7] at the end; Q6_K the same
+// without the mins. So logits do not change when a model is repacked. Each super-block / block pair is read in
+// address order, one group after the other (decoding reads one weight stream: 21-28 GB/s on the dev machine).
 //
 //   PackedMatrix p = repack_matrix(DType::Q4_0, rows, row_bytes, n_rows, n_cols);   // once, at load
 //   PackedActs pa;  prepare_packed_acts(p.type, act, a_stride, na, n_cols, pa);     // once per activation set
@@ -62,7 +66,7 @@ struct PackedActs {
     std::vector<uint8_t> lq;    // Q4_K: [na][nb * 256]
 };
 
-// Types with a packed layout: Q4_0, Q8_0, Q4_K.
+// Types with a packed layout: Q4_0, Q8_0, Q4_K, Q6_K.
 bool repack_supported(DType w);
 // Whether a matrix of type w should be repacked on this CPU: supported and the VNNI kernel runs (active_isa()
 // at least Avx512Vnni, so EDGEQ_ISA=avx512 or lower keeps the row tiles).

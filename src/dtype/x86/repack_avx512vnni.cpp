@@ -1,5 +1,5 @@
-// AVX-512 VNNI GEMM on repacked Q4_0 / Q8_0 matrices (dtype/repack.h): 16 weight rows in the 16 int32 / float
-// lanes of a zmm, up to 8 activation rows per pass over a group's blocks. Per block the group's quants are
+// AVX-512 VNNI GEMM on repacked Q4_0 / Q8_0 / Q4_K / Q6_K matrices (dtype/repack.h): 16 weight rows in the 16 int32
+// / float lanes of a zmm. Q4_0 / Q8_0: up to 8 activation rows per pass over a group's blocks. Per block the group's quants are
 // loaded (and the Q4_0 nibbles split) once; each activation row then runs 8 vpdpbusd (weights as uint8, four
 // activation quants broadcast), starting from its correction -offset * sum(quants), which makes every lane
 // the exact integer block sum of the reference; the float term and the add into the lane's sum are the
@@ -27,17 +27,31 @@ inline int32_t load_i32(const int8_t* p) {
     return v;
 }
 
+// Blocks in pairs (dtype/repack.cpp): quants of blocks 2c, 2c + 1, then their fp16 scales, so that a group is read
+// in address order. Decoding (one activation row) reads one group at a time: 21-28 GB/s on the dev machine for
+// Q8_0, where the earlier layout (all scales after all quants: a second stream per group) read 12 GB/s.
+template <bool kQ4>
+inline size_t quants_offset(int64_t b) {
+    constexpr size_t kQb = kQ4 ? 256 : 512;
+    return static_cast<size_t>(b >> 1) * (2 * kQb + 64) + static_cast<size_t>(b & 1) * kQb;
+}
+template <bool kQ4>
+inline __m512 block_scales(const uint8_t* g, int64_t b) {
+    constexpr size_t kQb = kQ4 ? 256 : 512;
+    const uint8_t* p = g + static_cast<size_t>(b >> 1) * (2 * kQb + 64) + 2 * kQb + static_cast<size_t>(b & 1) * 32;
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
 // Activation rows [i0, i0 + R) against one group (16 weight rows): sums[r] lane j = output (i0 + r, row j).
 template <bool kQ4, int R>
-inline void group_pass(const uint8_t* qs, const uint16_t* ds, int64_t nb, const block_q8_0* const* ya,
-                       const int32_t* corr, const float* dy, __m512* sums) {
-    constexpr size_t kQb = kQ4 ? 256 : 512;
+inline void group_pass(const uint8_t* qs, int64_t nb, const block_q8_0* const* ya, const int32_t* corr,
+                       const float* dy, __m512* sums) {
     // Few activation rows (decoding): two accumulator chains per row, so the vpdpbusd latency is hidden.
     constexpr bool kSplit = R <= 4;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int r = 0; r < R; ++r) sums[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* q = qs + static_cast<size_t>(b) * kQb;
+        const uint8_t* q = qs + quants_offset<kQ4>(b);
         __m512i w[8];  // w[k] pairs with activation quants 4k..4k+3
         if constexpr (kQ4) {
             for (int m = 0; m < 4; ++m) {
@@ -48,7 +62,7 @@ inline void group_pass(const uint8_t* qs, const uint16_t* ds, int64_t nb, const 
         } else {
             for (int k = 0; k < 8; ++k) w[k] = _mm512_load_si512(q + 64 * k);
         }
-        const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ds + 16 * b)));
+        const __m512 dx = block_scales<kQ4>(qs, b);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const int8_t* aq = ya[r][b].qs;
@@ -73,75 +87,11 @@ inline void group_pass(const uint8_t* qs, const uint16_t* ds, int64_t nb, const 
     }
 }
 
-// One activation row (decoding) against G groups at once: G independent weight streams sharing each broadcast
-// activation quad. One group at a time read DRAM at 12 GB/s on the dev machine (Q8_0, 768 columns: the loads
-// of one sequential stream are latency-bound), eight groups at 20-22 GB/s (the row tiles' eight row streams
-// with a software prefetch: 17-21 GB/s); Q4_0 12 -> 17.5 GB/s (row tiles 13 GB/s, bound by their unpacking).
-// Same lanes and float steps as group_pass, so the same bits.
-template <bool kQ4, int G>
-void gemv_groups(const uint8_t* g0, size_t group_bytes, int64_t nb, const block_q8_0* ya, const int32_t* corr,
-                 const float* dy, float* y, int64_t nw) {
-    constexpr size_t kQb = kQ4 ? 256 : 512;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512 sums[G];
-    const uint8_t* qs[G];
-    const uint16_t* ds[G];
-    for (int g = 0; g < G; ++g) {
-        sums[g] = _mm512_setzero_ps();
-        qs[g] = g0 + static_cast<size_t>(g) * group_bytes;
-        ds[g] = reinterpret_cast<const uint16_t*>(qs[g] + static_cast<size_t>(nb) * kQb);
-    }
-    for (int64_t b = 0; b < nb; ++b) {
-        const int8_t* aq = ya[b].qs;
-        __m512i acc[G];
-        for (int g = 0; g < G; ++g) acc[g] = _mm512_set1_epi32(corr[b]);
-        const size_t off = static_cast<size_t>(b) * kQb;
-        if constexpr (kQ4) {
-#pragma GCC unroll 4
-            for (int m = 0; m < 4; ++m) {
-                const __m512i alo = _mm512_set1_epi32(load_i32(aq + 4 * m));
-                const __m512i ahi = _mm512_set1_epi32(load_i32(aq + 4 * m + 16));
-#pragma GCC unroll 8
-                for (int g = 0; g < G; ++g) {
-                    const __m512i v = _mm512_load_si512(qs[g] + off + 64 * m);
-                    acc[g] = _mm512_dpbusd_epi32(acc[g], _mm512_and_si512(v, m4), alo);
-                    acc[g] = _mm512_dpbusd_epi32(acc[g], _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), ahi);
-                }
-            }
-        } else {
-#pragma GCC unroll 8
-            for (int k = 0; k < 8; ++k) {
-                const __m512i a4 = _mm512_set1_epi32(load_i32(aq + 4 * k));
-#pragma GCC unroll 8
-                for (int g = 0; g < G; ++g)
-                    acc[g] = _mm512_dpbusd_epi32(acc[g], _mm512_load_si512(qs[g] + off + 64 * k), a4);
-            }
-        }
-        const __m512 d = _mm512_set1_ps(dy[b]);
-#pragma GCC unroll 8
-        for (int g = 0; g < G; ++g) {
-            const __m512 dx =
-                _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(ds[g] + 16 * b)));
-            const __m512 f = _mm512_cvtepi32_ps(acc[g]);
-            const __m512 t =
-                kQ4 ? _mm512_mul_ps(_mm512_mul_ps(f, dx), d) : _mm512_mul_ps(f, _mm512_mul_ps(dx, d));
-            sums[g] = _mm512_add_ps(sums[g], t);
-        }
-    }
-    for (int g = 0; g < G; ++g) {
-        const int64_t left = nw - 16 * g;
-        const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-        _mm512_mask_storeu_ps(y + 16 * g, mask, sums[g]);
-    }
-}
-
 template <bool kQ4, int R>
 void rows_pass(const uint8_t* g, int64_t nb, const block_q8_0* const* ya, const int32_t* corr,
                const float* dy, float* y, size_t y_stride, __mmask16 mask) {
-    constexpr size_t kQb = kQ4 ? 256 : 512;
     __m512 sums[R];
-    group_pass<kQ4, R>(g, reinterpret_cast<const uint16_t*>(g + static_cast<size_t>(nb) * kQb), nb, ya, corr,
-                       dy, sums);
+    group_pass<kQ4, R>(g, nb, ya, corr, dy, sums);
     for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * y_stride, mask, sums[r]);
 }
 
@@ -161,19 +111,6 @@ void packed_gemm(const uint8_t* groups, size_t group_bytes, int64_t nb, int64_t 
                                                      &rows_pass<kQ4, 7>,
                                                      &rows_pass<kQ4, 8>};
     const auto* ab = static_cast<const uint8_t*>(act);
-    if (na == 1) {  // decoding: eight groups (128 weight rows) per pass, then 4, 2, 1 for the rest
-        const auto* ya = static_cast<const block_q8_0*>(act);
-        const auto at = [&](int64_t j0) { return groups + static_cast<size_t>(j0 / 16) * group_bytes; };
-        int64_t j0 = 0;
-        for (; nw - j0 > 112; j0 += 128)
-            gemv_groups<kQ4, 8>(at(j0), group_bytes, nb, ya, corr, dy, y + j0, nw - j0);
-        for (; nw - j0 > 48; j0 += 64)
-            gemv_groups<kQ4, 4>(at(j0), group_bytes, nb, ya, corr, dy, y + j0, nw - j0);
-        for (; nw - j0 > 16; j0 += 32)
-            gemv_groups<kQ4, 2>(at(j0), group_bytes, nb, ya, corr, dy, y + j0, nw - j0);
-        for (; j0 < nw; j0 += 16) gemv_groups<kQ4, 1>(at(j0), group_bytes, nb, ya, corr, dy, y + j0, nw - j0);
-        return;
-    }
     for (int64_t j0 = 0; j0 < nw; j0 += 16) {
         const uint8_t* g = groups + static_cast<size_t>(j0 / 16) * group_bytes;
         const __mmask16 mask = nw - j0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nw - j0)) - 1u);
