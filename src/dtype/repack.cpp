@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "core/fp16.h"
 #include "dtype/blocks.h"
+#include "dtype/vec_dot_float.h"
 
 namespace edgeq {
 namespace vdot {
@@ -26,6 +27,9 @@ void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
 void packed_gemm_q6_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
                                  const uint8_t* lq, const int32_t* corr, const float* dy, int64_t na, float* y,
                                  size_t y_stride);
+// dtype/x86/vec_dot_f16_avx512.cpp: F32 / F16 / BF16 groups from the one holding row 0 of the nw rows.
+void float_packed_tile_avx512(DType t, int64_t n, const void* w, int64_t nw, const void* a, size_t as, int64_t na,
+                              float* y, size_t ys);
 }  // namespace vdot
 
 namespace {
@@ -174,13 +178,35 @@ float q6_K_ref(const uint8_t* g, int64_t j, int64_t nsb, const PackedActs& pa, i
 }  // namespace
 
 bool repack_supported(DType w) {
-    return w == DType::Q4_0 || w == DType::Q8_0 || w == DType::Q4_K || w == DType::Q6_K;
+    return w == DType::Q4_0 || w == DType::Q8_0 || w == DType::Q4_K || w == DType::Q6_K || is_float_dot_type(w);
 }
 
-bool repack_profitable(DType w) { return repack_supported(w) && isa_enabled(Isa::Avx512Vnni); }
+bool repack_profitable(DType w) {
+    return repack_supported(w) && isa_enabled(is_float_dot_type(w) ? Isa::Avx512 : Isa::Avx512Vnni);
+}
 
 PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t n_rows, int64_t cols) {
     EDGEQ_CHECK(repack_supported(w) && cols > 0 && n_rows > 0);
+    if (is_float_dot_type(w)) {  // row j of a group, 16-element chunk k at k * 16 * 16 * es + j * 16 * es
+        EDGEQ_CHECK(cols % 16 == 0);
+        const size_t es = w == DType::F32 ? 4 : 2, chunk = 16 * es;
+        PackedMatrix p;
+        p.type = w;
+        p.rows = n_rows;
+        p.cols = cols;
+        p.group_bytes = static_cast<size_t>(kPackRows) * static_cast<size_t>(cols) * es;
+        p.data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, p.bytes())));
+        EDGEQ_CHECK(p.data != nullptr);
+        std::memset(p.data.get(), 0, p.bytes());
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const uint8_t* src = static_cast<const uint8_t*>(rows) + static_cast<size_t>(r) * row_stride;
+            uint8_t* g = p.data.get() + static_cast<size_t>(r / kPackRows) * p.group_bytes;
+            for (int64_t k = 0; k < cols / 16; ++k)
+                std::memcpy(g + static_cast<size_t>(k) * kPackRows * chunk + static_cast<size_t>(r % kPackRows) * chunk,
+                            src + static_cast<size_t>(k) * chunk, chunk);
+        }
+        return p;
+    }
     if (w == DType::Q4_K || w == DType::Q6_K) {
         EDGEQ_CHECK(cols % QK_K == 0);
         const bool q4 = w == DType::Q4_K;
@@ -233,6 +259,11 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
 
 void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
     EDGEQ_CHECK(repack_supported(w));
+    if (is_float_dot_type(w)) {  // float activations are used as they are
+        out.na = na;
+        out.nb = cols / 16;
+        return;
+    }
     if (w == DType::Q4_K || w == DType::Q6_K) {
         EDGEQ_CHECK(cols % QK_K == 0);
         const bool q4 = w == DType::Q4_K;
@@ -291,6 +322,7 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
 void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                      const PackedActs& pa, float* y, size_t y_stride) {
     EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
+    if (is_float_dot_type(p.type)) return packed_float_tile_ref(p, r_begin, r_end, act, a_stride, pa.na, y, y_stride);
     if (p.type == DType::Q4_K || p.type == DType::Q6_K) {
         const int64_t nsb = p.cols / QK_K;
         EDGEQ_CHECK(pa.nb == nsb);
@@ -329,8 +361,34 @@ void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, cons
     }
 }
 
+void packed_float_tile_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act,
+                           size_t a_stride, int64_t na, float* y, size_t y_stride) {
+    EDGEQ_CHECK(is_float_dot_type(p.type) && r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
+    const size_t es = p.type == DType::F32 ? 4 : 2, chunk = 16 * es;
+    std::vector<uint8_t> row(static_cast<size_t>(p.cols) * es);
+    for (int64_t r = r_begin; r < r_end; ++r) {
+        const uint8_t* g = p.group(r / kPackRows);
+        for (int64_t k = 0; k < p.cols / 16; ++k)
+            std::memcpy(row.data() + static_cast<size_t>(k) * chunk,
+                        g + static_cast<size_t>(k) * kPackRows * chunk + static_cast<size_t>(r % kPackRows) * chunk, chunk);
+        for (int64_t i = 0; i < na; ++i)
+            y[static_cast<size_t>(i) * y_stride + static_cast<size_t>(r)] = float_dot_ref(
+                p.type, p.cols, row.data(), static_cast<const uint8_t*>(act) + static_cast<size_t>(i) * a_stride);
+    }
+}
+
+void packed_float_tile(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                       int64_t na, float* y, size_t y_stride) {
+    EDGEQ_CHECK(is_float_dot_type(p.type) && r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows);
+    if (r_begin == r_end || na == 0) return;
+    if (!isa_enabled(Isa::Avx512)) return packed_float_tile_ref(p, r_begin, r_end, act, a_stride, na, y, y_stride);
+    vdot::float_packed_tile_avx512(p.type, p.cols, p.group(r_begin / kPackRows), r_end - r_begin, act, a_stride, na,
+                                   y + r_begin, y_stride);
+}
+
 void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                  const PackedActs& pa, float* y, size_t y_stride) {
+    if (is_float_dot_type(p.type)) return packed_float_tile(p, r_begin, r_end, act, a_stride, pa.na, y, y_stride);
     const bool k = p.type == DType::Q4_K || p.type == DType::Q6_K;
     EDGEQ_CHECK(r_begin % kPackRows == 0 && r_begin <= r_end && r_end <= p.rows &&
                 pa.nb == p.cols / (k ? QK_K : kBlock));
@@ -348,6 +406,12 @@ void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const vo
 
 const char* selected_packed_gemm_name(DType w) {
     if (!repack_supported(w)) return "none";
+    if (is_float_dot_type(w)) {
+        const bool avx512 = isa_enabled(Isa::Avx512);
+        if (w == DType::F32) return avx512 ? "packed_tile_f32__avx512" : "packed_tile_f32__ref";
+        if (w == DType::F16) return avx512 ? "packed_tile_f16__avx512" : "packed_tile_f16__ref";
+        return avx512 ? "packed_tile_bf16__avx512" : "packed_tile_bf16__ref";
+    }
     const bool vnni = isa_enabled(Isa::Avx512Vnni);
     if (w == DType::Q4_0) return vnni ? "packed_gemm_q4_0__avx512vnni" : "packed_gemm_q4_0__ref";
     if (w == DType::Q4_K) return vnni ? "packed_gemm_q4_K__avx512vnni" : "packed_gemm_q4_K__ref";

@@ -11,6 +11,8 @@
 // (vector 4 * l + jj, lane j = qs bytes 32 jj + l, + 8, + 16, + 24 of row j: low nibbles elements l, l+8, l+16,
 // l+24 of sub-block 2 jj, high nibbles of sub-block 2 jj + 1), the 6-bit scales [sub-block][row] and mins
 // [sub-block][row] as bytes, the 16 fp16 d, the 16 fp16 dmin.
+// F32 / F16 / BF16: per 16-element chunk k, the 16 rows' chunks side by side (16 x 16 elements), for the float
+// tiles of dtype/vec_dot_float.h (decoding reads a whole group in address order).
 // Q6_K: per super-block (3392 bytes), for each lane l six vectors (ql bytes 64 h + 32 p + l + 8 t, then qh bytes
 // 32 h + l + 8 t), the rows' (s[2c], s[2c + 1]) int8 scale pairs per 32-element chunk c, the 16 fp16 d.
 //
@@ -66,10 +68,10 @@ struct PackedActs {
     std::vector<uint8_t> lq;    // Q4_K: [na][nb * 256]
 };
 
-// Types with a packed layout: Q4_0, Q8_0, Q4_K, Q6_K.
+// Types with a packed layout: Q4_0, Q8_0, Q4_K, Q6_K, F32, F16, BF16.
 bool repack_supported(DType w);
-// Whether a matrix of type w should be repacked on this CPU: supported and the VNNI kernel runs (active_isa()
-// at least Avx512Vnni, so EDGEQ_ISA=avx512 or lower keeps the row tiles).
+// Whether a matrix of type w should be repacked on this CPU: supported and its kernel runs (active_isa() at least
+// Avx512Vnni, Avx512 for the float types; so EDGEQ_ISA=avx2 or lower keeps the row tiles).
 bool repack_profitable(DType w);
 
 // rows: n_rows rows of `cols` elements of type w, row r at rows + r * row_stride. cols a multiple of the block.
@@ -85,7 +87,15 @@ void packed_gemm(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const vo
 // The scalar reference on the packed layout (the reference's operations on each output).
 void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
                      const PackedActs& pa, float* y, size_t y_stride);
+// Float types (F32, F16, BF16; dtype/vec_dot_float.h's order bit for bit): y[i * y_stride + r] = float_dot(row r,
+// activation row i) for i < na, activations of the weight's type as they are (packed_gemm with prepare_packed_acts
+// does the same with pa.na rows).
+void packed_float_tile(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,
+                       int64_t na, float* y, size_t y_stride);
+void packed_float_tile_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act,
+                           size_t a_stride, int64_t na, float* y, size_t y_stride);
 // "packed_gemm_q4_0__avx512vnni", "packed_gemm_q8_0__ref", "packed_gemm_q4_K__avx512vnni", ...
+// "packed_tile_f16__avx512", ...
 const char* selected_packed_gemm_name(DType w);
 
 }  // namespace edgeq

@@ -172,6 +172,10 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
                  int64_t r_end, bool tiles = true) {
     if (is_float_dot_type(w.type) && tiles) {  // F32/F16/BF16: llama.cpp's float order, dtype/vec_dot_float.h
         const bool f32 = w.type == DType::F32;
+        if (w.packed && r_begin % kPackRows == 0)  // the repacked copy: the same outputs bit for bit
+            return packed_float_tile(*w.packed, r_begin, r_end, f32 ? static_cast<const void*>(x) : a->row(0),
+                                     f32 ? static_cast<size_t>(w.cols) * sizeof(float) : a->stride, n_x, y,
+                                     static_cast<size_t>(w.rows));
         float_dot_tile(w.type, w.cols, w.row(r_begin), w.row_bytes, r_end - r_begin,
                        f32 ? static_cast<const void*>(x) : a->row(0),
                        f32 ? static_cast<size_t>(w.cols) * sizeof(float) : a->stride, n_x, y + r_begin,

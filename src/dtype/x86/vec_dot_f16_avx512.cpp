@@ -34,4 +34,14 @@ struct Ops512 {
 
 EDGEQ_FLOAT_DOT_ENTRY_POINTS(avx512, Ops512, 4, 4, 8)
 
+// Repacked float matrices (dtype/repack.h): decoding takes a whole group of 16 rows per pass.
+void float_packed_tile_avx512(DType t, int64_t n, const void* w, int64_t nw, const void* a, size_t as, int64_t na,
+                              float* y, size_t ys) {
+    switch (t) {
+        case DType::F32: return float_packed_tile<Ops512, DType::F32, 4, 4, 16>(n, w, nw, a, as, na, y, ys);
+        case DType::F16: return float_packed_tile<Ops512, DType::F16, 4, 4, 16>(n, w, nw, a, as, na, y, ys);
+        default: return float_packed_tile<Ops512, DType::BF16, 4, 4, 16>(n, w, nw, a, as, na, y, ys);
+    }
+}
+
 }  // namespace edgeq::vdot

@@ -1,5 +1,5 @@
-// Repacked Q4_0 / Q8_0 / Q4_K / Q6_K matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
-// equal the reference rows (vec_dot_ref) bit for bit on awkward shapes: row counts around the group of 16,
+// Repacked Q4_0 / Q8_0 / Q4_K / Q6_K / F32 / F16 / BF16 matrices (dtype/repack.h): the VNNI GEMM and the scalar reference on the packed layout both
+// equal the reference rows (vec_dot_ref; float_dot_ref for the float types) bit for bit on awkward shapes: row counts around the group of 16,
 // activation-row counts around the pass of 8, one block, padded strides, row ranges starting inside the matrix,
 // nothing written outside the range.
 #include "dtype/repack.h"
@@ -14,6 +14,7 @@
 #include "core/fp16.h"
 #include "dtype/blocks.h"
 #include "dtype/vec_dot.h"
+#include "dtype/vec_dot_float.h"
 
 namespace edgeq {
 namespace {
@@ -41,7 +42,7 @@ std::vector<uint8_t> weights(DType t, int64_t rows, int64_t n, size_t stride) {
         uint8_t* row = w.data() + static_cast<size_t>(r) * stride;
         const auto g = gauss(n, 100 + static_cast<uint32_t>(r), 0.02f * static_cast<float>(1 + r % 5));
         quantize(t, g.data(), row, 1, n);
-        if (r % 3 != 2) continue;
+        if (r % 3 != 2 || is_float_dot_type(t)) continue;  // float rows: the Gaussian data
         if (t == DType::Q6_K) {  // every 6-bit pattern, scales of both signs up to -128
             for (int64_t b = 0; b < n / 256; ++b) {
                 auto& x = reinterpret_cast<block_q6_K*>(row)[b];
@@ -83,16 +84,23 @@ std::vector<uint8_t> acts(DType t, int64_t na, int64_t n, size_t stride) {
     std::vector<uint8_t> a(stride * static_cast<size_t>(na), 0xEE);
     for (int64_t i = 0; i < na; ++i) {
         const auto g = gauss(n, 900 + static_cast<uint32_t>(i), i % 4 == 3 ? 100.0f : 1.0f);
-        quantize_activation(t, g.data(), a.data() + static_cast<size_t>(i) * stride, n);
+        uint8_t* row = a.data() + static_cast<size_t>(i) * stride;
+        if (is_float_dot_type(t)) {
+            quantize(t, g.data(), row, 1, n);  // float activations of the weight's type
+        } else {
+            quantize_activation(t, g.data(), row, n);
+        }
     }
     return a;
 }
 
 void check(const RepackCase& c, bool ref) {
-    const int64_t blk = c.type == DType::Q4_K || c.type == DType::Q6_K ? 256 : 32;
+    const bool fl = is_float_dot_type(c.type);
+    const int64_t blk = c.type == DType::Q4_K || c.type == DType::Q6_K ? 256 : fl ? 16 : 32;
     const int64_t n = blk * c.blocks;
     const size_t wb = row_size(c.type, n), w_stride = wb + 2 * row_size(c.type, blk);
-    const size_t ab = vec_dot_act_size(c.type, n), a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};
+    const size_t ab = fl ? row_size(c.type, n) : vec_dot_act_size(c.type, n),
+                 a_stride = (ab + ab / 2 + 8 + 3) & ~size_t{3};
     const auto w = weights(c.type, c.rows, n, w_stride);
     const auto a = acts(c.type, c.na, n, a_stride);
     const PackedMatrix p = repack_matrix(c.type, w.data(), w_stride, c.rows, n);
@@ -110,7 +118,9 @@ void check(const RepackCase& c, bool ref) {
                 EXPECT_EQ(got, -12345.0f) << "wrote outside the row range: row " << r << " act " << i;
                 continue;
             }
-            const float want = vec_dot_ref(c.type, n, w.data() + r * w_stride, a.data() + static_cast<size_t>(i) * a_stride);
+            const uint8_t* wr = w.data() + r * w_stride;
+            const uint8_t* ar = a.data() + static_cast<size_t>(i) * a_stride;
+            const float want = fl ? float_dot_ref(c.type, n, wr, ar) : vec_dot_ref(c.type, n, wr, ar);
             ASSERT_EQ(got, want) << (ref ? "ref " : "") << dtype_name(c.type) << " blocks " << c.blocks << " rows "
                                  << c.rows << " na " << c.na << " output (" << i << ", " << r << ")";
         }
@@ -131,6 +141,10 @@ const RepackCase kRepackCases[] = {
     {DType::Q4_K, 3, 64, 1, 0, 64},
     {DType::Q6_K, 1, 17, 9, 0, 17},   {DType::Q6_K, 3, 33, 5, 16, 33},  {DType::Q6_K, 8, 40, 4, 16, 40},
     {DType::Q6_K, 2, 245, 1, 0, 245}, {DType::Q6_K, 1, 100, 1, 32, 100},
+    // Float types (blocks: 16 elements): prefill blocks of 4 x 4 and the rest, decoding a group at a time.
+    {DType::F32, 1, 17, 9, 0, 17},    {DType::F32, 5, 45, 1, 16, 45},   {DType::F32, 3, 33, 6, 0, 33},
+    {DType::F16, 48, 40, 5, 16, 40},  {DType::F16, 2, 37, 1, 0, 37},    {DType::BF16, 3, 20, 4, 0, 20},
+    {DType::BF16, 1, 16, 1, 0, 16},
 };
 
 TEST(Repack, ReferenceOnPackedLayoutEqualsTheRows) {
@@ -148,6 +162,8 @@ TEST(Repack, SupportAndNames) {
     EXPECT_TRUE(repack_supported(DType::Q4_K));
     EXPECT_TRUE(repack_supported(DType::Q6_K));
     EXPECT_FALSE(repack_supported(DType::Q5_K));
+    EXPECT_TRUE(repack_supported(DType::F16));
+    EXPECT_EQ(repack_profitable(DType::F32), isa_enabled(Isa::Avx512));
     EXPECT_FALSE(repack_profitable(DType::Q5_K));
     EXPECT_EQ(repack_profitable(DType::Q4_0), isa_enabled(Isa::Avx512Vnni));
     EXPECT_STREQ(selected_packed_gemm_name(DType::Q5_K), "none");
