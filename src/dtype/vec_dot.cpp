@@ -33,6 +33,7 @@ float q2_K_q8_K_avx2(int64_t, const void*, const void*);
 float q3_K_q8_K_avx2(int64_t, const void*, const void*);  // dtype/x86/vec_dot_q3k_avx2.cpp
 float tq2_0_q8_K_avx2(int64_t, const void*, const void*);
 float q4_K_q8_K_avx512(int64_t, const void*, const void*);
+void quantize_q8_K_avx512(const float* x, void* dst, int64_t n);
 float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
 float q8_0_q8_0_avx512vnni(int64_t, const void*, const void*);
@@ -527,7 +528,10 @@ void quantize_activation(DType w, const float* x, void* act, int64_t n) {
         }
         case DType::Q8_0: q8_x86<false>(x, act, n); return;
         case DType::Q8_1: q8_x86<true>(x, act, n); return;
-        case DType::Q8_K: quants::quantize_Q8_K(x, act, 1, n, nullptr); return;
+        case DType::Q8_K:
+            if (isa_enabled(Isa::Avx512)) return vdot::quantize_q8_K_avx512(x, act, n);  // the same bytes
+            quants::quantize_Q8_K(x, act, 1, n, nullptr);
+            return;
         default: EDGEQ_CHECK(false && "no activation format");
     }
 }

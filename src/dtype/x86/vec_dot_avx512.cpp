@@ -225,4 +225,41 @@ void q6_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void
 
 EDGEQ_VDOT_KQUANT_EXPORTS(avx512)
 
+// Q8_K activation rows (dtype/vec_dot.h quantize_activation) with the reference's bits (dtype/quant_k.cpp
+// q8_K_block): amax over |x| ignoring NaN (vmaxps returns its second operand when one is NaN), the first element
+// reaching it as the signed max, iscale = -127 / max, q = min(127, round-half-even(iscale * x)) (vcvtps2dq under the
+// default rounding mode: nearest_int's result for |v| < 2^22; a NaN gives 0x80000000, whose low byte is nearest_int's
+// 0), one bsum per vector of 16. An all-zero block is all zero.
+void quantize_q8_K_avx512(const float* x, void* dst, int64_t n) {
+    auto* blocks = static_cast<block_q8_K*>(dst);
+    for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+        block_q8_K& b = blocks[i];
+        __m512 am = _mm512_setzero_ps();
+        for (int k = 0; k < 16; ++k) am = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * k)), am);
+        const float amax = _mm512_reduce_max_ps(am);
+        if (!(amax > 0.0f)) {
+            std::memset(&b, 0, sizeof b);
+            continue;
+        }
+        float vmax = 0.0f;
+        for (int k = 0; k < 16; ++k) {
+            const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * k)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (m) {
+                vmax = x[16 * k + __builtin_ctz(m)];
+                break;
+            }
+        }
+        const float iscale = -127.f / vmax;
+        const __m512 is = _mm512_set1_ps(iscale);
+        for (int k = 0; k < 16; ++k) {
+            const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(x + 16 * k))),
+                                               _mm512_set1_epi32(127));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(b.qs + 16 * k), _mm512_cvtepi32_epi8(q));
+            // the int8 values, as the reference sums them (a NaN's 0x80000000 counts as 0)
+            b.bsums[k] = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(_mm512_cvtepi32_epi8(q))));
+        }
+        b.d = 1 / iscale;
+    }
+}
+
 }  // namespace edgeq::vdot

@@ -127,6 +127,28 @@ TEST(VecDot, Q8ActivationsRoundLikeLlamaCppX86) {
     EXPECT_EQ(a, c);
 }
 
+// Q8_K activations (the AVX-512 quantizer where it runs) equal the reference codec byte for byte on awkward
+// blocks: an all-zero block, the max reached twice with both signs (the first one wins), negative max, exact
+// halves after scaling, NaN elements, denormals, huge values.
+TEST(VecDot, Q8KActivationsEqualTheCodec) {
+    constexpr int64_t n = 256 * 7;
+    std::vector<float> x = gauss(n, 11);
+    for (int64_t j = 0; j < 256; ++j) x[j] = 0.0f;                              // block 0: zeros
+    x[256 + 5] = -9.0f, x[256 + 77] = 9.0f;                                     // block 1: -9 first
+    x[512 + 200] = -50.0f;                                                      // block 2: negative max
+    for (int64_t j = 0; j < 256; ++j) x[768 + j] = static_cast<float>(j % 255 - 127) * 0.5f;  // block 3: halves
+    x[768 + 3] = -63.5f;
+    x[1024 + 9] = NAN, x[1024 + 100] = 3.0f;                                    // block 4: NaN ignored
+    for (int64_t j = 0; j < 256; ++j) x[1280 + j] = 1e-40f * static_cast<float>(j - 128);  // block 5: denormals
+    x[1536 + 17] = 3e38f, x[1536 + 18] = -1e38f;                                // block 6: huge
+    std::vector<uint8_t> a(vec_dot_act_size(DType::Q6_K, n)), c(row_size(DType::Q8_K, n));
+    quantize_activation(DType::Q6_K, x.data(), a.data(), n);
+    quantize(DType::Q8_K, x.data(), c.data(), 1, n);
+    for (int64_t b = 0; b < n / 256; ++b)
+        EXPECT_EQ(0, std::memcmp(a.data() + b * sizeof(block_q8_K), c.data() + b * sizeof(block_q8_K), sizeof(block_q8_K)))
+            << "block " << b;
+}
+
 // ---- optimized rows --------------------------------------------------------------------------------------
 
 std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
