@@ -27,6 +27,8 @@ void packed_gemm_q4_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int6
 void packed_gemm_q6_K_avx512vnni(const uint8_t* groups, size_t group_bytes, int64_t nsb, int64_t nw,
                                  const uint8_t* lq, const int32_t* corr, const float* dy, int64_t na, float* y,
                                  size_t y_stride);
+// dtype/x86/vec_dot_avx512.cpp: prepare_packed_acts' Q4_K / Q6_K fields of one activation row.
+void lane_order_q8_K_avx512(const block_q8_K* y, int64_t nsb, bool q6, uint8_t* lq, int32_t* corr, float* dy);
 // dtype/x86/vec_dot_f16_avx512.cpp: F32 / F16 / BF16 groups from the one holding row 0 of the nw rows.
 void float_packed_tile_avx512(DType t, int64_t n, const void* w, int64_t nw, const void* a, size_t as, int64_t na,
                               float* y, size_t ys);
@@ -257,7 +259,8 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
     return p;
 }
 
-void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
+namespace {
+void prepare_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out, bool vector) {
     EDGEQ_CHECK(repack_supported(w));
     if (is_float_dot_type(w)) {  // float activations are used as they are
         out.na = na;
@@ -276,6 +279,12 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
         for (int64_t i = 0; i < na; ++i) {
             const auto* y = reinterpret_cast<const block_q8_K*>(static_cast<const uint8_t*>(act) +
                                                                 static_cast<size_t>(i) * a_stride);
+            if (vector && isa_enabled(Isa::Avx512)) {  // the same bytes (dtype/x86/vec_dot_avx512.cpp)
+                vdot::lane_order_q8_K_avx512(y, nsb, !q4, out.lq.data() + static_cast<size_t>(i * cols),
+                                            out.corr.data() + static_cast<size_t>(i * nsb * per_sb),
+                                            out.dy.data() + static_cast<size_t>(i * nsb));
+                continue;
+            }
             for (int64_t b = 0; b < nsb; ++b) {
                 uint8_t* lq = out.lq.data() + static_cast<size_t>((i * nsb + b) * QK_K);
                 for (int s = 0; s < 8; ++s)
@@ -317,6 +326,16 @@ void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, 
             out.dy[static_cast<size_t>(i * nb + b)] = fp16_to_f32(y[b].d);
         }
     }
+}
+
+}  // namespace
+
+void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
+    prepare_acts(w, act, a_stride, na, cols, out, true);
+}
+
+void prepare_packed_acts_ref(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out) {
+    prepare_acts(w, act, a_stride, na, cols, out, false);
 }
 
 void packed_gemm_ref(const PackedMatrix& p, int64_t r_begin, int64_t r_end, const void* act, size_t a_stride,

@@ -79,6 +79,8 @@ PackedMatrix repack_matrix(DType w, const void* rows, size_t row_stride, int64_t
 
 // act: na activation rows of p.cols elements in vec_dot_type(p.type) (Q8_0, Q8_K), row i at act + i * a_stride.
 void prepare_packed_acts(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out);
+// The scalar code of prepare_packed_acts (which runs AVX-512 for Q4_K / Q6_K where enabled): the same fields.
+void prepare_packed_acts_ref(DType w, const void* act, size_t a_stride, int64_t na, int64_t cols, PackedActs& out);
 
 // y[i * y_stride + r] = vec_dot(weight row r, activation row i) for r in [r_begin, r_end), i < pa.na;
 // r_begin a multiple of kPackRows. The VNNI kernel where active_isa() allows, else packed_gemm_ref.

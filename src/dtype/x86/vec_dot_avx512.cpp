@@ -225,6 +225,26 @@ void q6_K_tile(int64_t n, const void* w, size_t w_stride, int64_t nw, const void
 
 EDGEQ_VDOT_KQUANT_EXPORTS(avx512)
 
+// dtype/repack.cpp prepare_packed_acts for Q4_K / Q6_K, one activation row: quants in lane order (lane_order per 32
+// bytes), per super-block the Q4_K sub-block sums (bsums in pairs, int16 in an int32) or the Q6_K (32 (a + a'))
+// int16 pairs per chunk and lane (vpmaddubsw of 32 with the lane-ordered quants), and the scales.
+void lane_order_q8_K_avx512(const block_q8_K* y, int64_t nsb, bool q6, uint8_t* lq, int32_t* corr, float* dy) {
+    const __m512i m32 = _mm512_set1_epi8(32);
+    for (int64_t b = 0; b < nsb; ++b) {
+        for (int j = 0; j < 4; ++j) {
+            const __m512i v = lane_order(load64(y[b].qs + 64 * j));
+            _mm512_storeu_si512(lq + QK_K * b + 64 * j, v);
+            if (q6) _mm512_storeu_si512(corr + 64 * b + 16 * j, _mm512_maddubs_epi16(m32, v));
+        }
+        if (!q6) {
+            const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums));
+            const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(corr + 8 * b), _mm256_cvtepu16_epi32(pairs));
+        }
+        dy[b] = y[b].d;
+    }
+}
+
 // Q8_K activation rows (dtype/vec_dot.h quantize_activation) with the reference's bits (dtype/quant_k.cpp
 // q8_K_block): amax over |x| ignoring NaN (vmaxps returns its second operand when one is NaN), the first element
 // reaching it as the signed max, iscale = -127 / max, q = min(127, round-half-even(iscale * x)) (vcvtps2dq under the

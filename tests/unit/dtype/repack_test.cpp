@@ -105,8 +105,12 @@ void check(const RepackCase& c, bool ref) {
     const auto a = acts(c.type, c.na, n, a_stride);
     const PackedMatrix p = repack_matrix(c.type, w.data(), w_stride, c.rows, n);
     ASSERT_EQ(p.group_bytes % 64, 0u);
-    PackedActs pa;
+    PackedActs pa, pr;
     prepare_packed_acts(c.type, a.data(), a_stride, c.na, n, pa);
+    prepare_packed_acts_ref(c.type, a.data(), a_stride, c.na, n, pr);
+    ASSERT_EQ(pa.corr, pr.corr);
+    ASSERT_EQ(pa.dy, pr.dy);
+    ASSERT_EQ(pa.lq, pr.lq);
     const size_t y_stride = static_cast<size_t>(c.rows) + 5;
     std::vector<float> y(y_stride * static_cast<size_t>(c.na), -12345.0f);
     (ref ? packed_gemm_ref : packed_gemm)(p, c.r_begin, c.r_end, a.data(), a_stride, pa, y.data(), y_stride);
