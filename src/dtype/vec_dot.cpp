@@ -34,6 +34,7 @@ float q3_K_q8_K_avx2(int64_t, const void*, const void*);  // dtype/x86/vec_dot_q
 float tq2_0_q8_K_avx2(int64_t, const void*, const void*);
 float q4_K_q8_K_avx512(int64_t, const void*, const void*);
 void quantize_q8_K_avx512(const float* x, void* dst, int64_t n);
+void quantize_q8_0_avx512(const float* x, void* dst, int64_t n, bool q81);
 float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
 float q8_0_q8_0_avx512vnni(int64_t, const void*, const void*);
@@ -512,7 +513,8 @@ size_t vec_dot_act_size(DType w, int64_t n) {
     return row_size(vec_dot_type(w), n);
 }
 
-void quantize_activation(DType w, const float* x, void* act, int64_t n) {
+namespace {
+void quantize_act(DType w, const float* x, void* act, int64_t n, bool vector) {
     EDGEQ_CHECK(has_vec_dot(w));
     switch (vec_dot_type(w)) {
         case DType::F32: std::memcpy(act, x, static_cast<size_t>(n) * sizeof(float)); return;
@@ -526,15 +528,25 @@ void quantize_activation(DType w, const float* x, void* act, int64_t n) {
             for (int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16(x[i]);
             return;
         }
-        case DType::Q8_0: q8_x86<false>(x, act, n); return;
-        case DType::Q8_1: q8_x86<true>(x, act, n); return;
+        case DType::Q8_0:
+        case DType::Q8_1: {
+            const bool q81 = vec_dot_type(w) == DType::Q8_1;
+            EDGEQ_CHECK(n % QK8_0 == 0);
+            if (vector && isa_enabled(Isa::Avx512)) return vdot::quantize_q8_0_avx512(x, act, n, q81);  // same bytes
+            return q81 ? q8_x86<true>(x, act, n) : q8_x86<false>(x, act, n);
+        }
         case DType::Q8_K:
-            if (isa_enabled(Isa::Avx512)) return vdot::quantize_q8_K_avx512(x, act, n);  // the same bytes
+            if (vector && isa_enabled(Isa::Avx512)) return vdot::quantize_q8_K_avx512(x, act, n);  // the same bytes
             quants::quantize_Q8_K(x, act, 1, n, nullptr);
             return;
         default: EDGEQ_CHECK(false && "no activation format");
     }
 }
+}  // namespace
+
+void quantize_activation(DType w, const float* x, void* act, int64_t n) { quantize_act(w, x, act, n, true); }
+
+void quantize_activation_ref(DType w, const float* x, void* act, int64_t n) { quantize_act(w, x, act, n, false); }
 
 VecDotFn vec_dot_ref_fn(DType w) {
     VecDotFn f = ref_fn(w);

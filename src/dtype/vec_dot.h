@@ -39,6 +39,8 @@ DType vec_dot_type(DType w);
 size_t vec_dot_act_size(DType w, int64_t n);
 // Converts n floats into the activation format of w (llama.cpp x86 arithmetic, see above).
 void quantize_activation(DType w, const float* x, void* act, int64_t n);
+// The scalar code of quantize_activation (which runs AVX-512 for Q8_0 / Q8_1 / Q8_K where enabled): the same bytes.
+void quantize_activation_ref(DType w, const float* x, void* act, int64_t n);
 
 // Reference dot product (ggml generic order). Aborts for a type without has_vec_dot.
 VecDotFn vec_dot_ref_fn(DType w);

@@ -245,6 +245,35 @@ void lane_order_q8_K_avx512(const block_q8_K* y, int64_t nsb, bool q6, uint8_t* 
     }
 }
 
+// Q8_0 / Q8_1 activation rows with q8_x86's bytes (dtype/vec_dot.cpp: llama.cpp's x86 quantize_row_q8_0/1): per
+// block amax = max |x| ignoring NaN, d = amax / 127, q = round-half-even(x * (127 / amax)) (|x * id| <= 127 plus one
+// rounding, so no clamp; a NaN gives 0x80000000, low byte 0 as nearest_int's 0), Q8_1's s = fp16(d * sum(q)).
+void quantize_q8_0_avx512(const float* x, void* dst, int64_t n, bool q81) {
+    for (int64_t i = 0; i < n / 32; ++i, x += 32) {
+        const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x1), _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps())));
+        const float d = amax / 127.f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+        const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+        const __m128i b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1);
+        int8_t* qs;
+        if (q81) {
+            auto& b = static_cast<block_q8_1*>(dst)[i];
+            b.d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+            qs = b.qs;
+            const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_cvtepi8_epi32(b0), _mm512_cvtepi8_epi32(b1)));
+            b.s = _cvtss_sh(d * static_cast<float>(sum), _MM_FROUND_TO_NEAREST_INT);
+        } else {
+            auto& b = static_cast<block_q8_0*>(dst)[i];
+            b.d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+            qs = b.qs;
+        }
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), b0);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), b1);
+    }
+}
+
 // Q8_K activation rows (dtype/vec_dot.h quantize_activation) with the reference's bits (dtype/quant_k.cpp
 // q8_K_block): amax over |x| ignoring NaN (vmaxps returns its second operand when one is NaN), the first element
 // reaching it as the signed max, iscale = -127 / max, q = min(127, round-half-even(iscale * x)) (vcvtps2dq under the

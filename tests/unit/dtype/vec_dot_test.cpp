@@ -130,7 +130,7 @@ TEST(VecDot, Q8ActivationsRoundLikeLlamaCppX86) {
 // Q8_K activations (the AVX-512 quantizer where it runs) equal the reference codec byte for byte on awkward
 // blocks: an all-zero block, the max reached twice with both signs (the first one wins), negative max, exact
 // halves after scaling, NaN elements, denormals, huge values.
-TEST(VecDot, Q8KActivationsEqualTheCodec) {
+TEST(VecDot, ActivationsEqualTheCodecAndTheScalarCode) {
     constexpr int64_t n = 256 * 7;
     std::vector<float> x = gauss(n, 11);
     for (int64_t j = 0; j < 256; ++j) x[j] = 0.0f;                              // block 0: zeros
@@ -147,6 +147,13 @@ TEST(VecDot, Q8KActivationsEqualTheCodec) {
     for (int64_t b = 0; b < n / 256; ++b)
         EXPECT_EQ(0, std::memcmp(a.data() + b * sizeof(block_q8_K), c.data() + b * sizeof(block_q8_K), sizeof(block_q8_K)))
             << "block " << b;
+    // The same blocks through every activation format: the dispatched quantizer equals its scalar code.
+    for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q4_K, DType::F16}) {
+        std::vector<uint8_t> v(vec_dot_act_size(w, n)), r(vec_dot_act_size(w, n));
+        quantize_activation(w, x.data(), v.data(), n);
+        quantize_activation_ref(w, x.data(), r.data(), n);
+        EXPECT_EQ(v, r) << dtype_name(w);
+    }
 }
 
 // ---- optimized rows --------------------------------------------------------------------------------------
