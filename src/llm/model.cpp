@@ -416,25 +416,34 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
             for (int64_t i = 0; i < Dkv; ++i) vc[i * vs + pos] = v[t * Dkv + i];
         }
 
-        // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (token, head).
-        // K·Q summed in double (glue::kq_scores); the softmax of the scaled scores in ggml's arithmetic (llm/float_glue.h); then
-        // each output dimension as the dot of its row of the transposed V cache with the probabilities, in
-        // tinyBLAS's order over the positions padded to 16 with zero probabilities (llama.cpp pads the cache view
-        // and masks the padding). K·Q in ggml_vec_dot_f32's order instead moved the fixtures' top-1 agreement
-        // both ways and put shakespeare Q2_K chunk 0 below 99 % (docs/llm/runtime.md).
-        const int64_t items = N * hp.n_head;
-        const int at = static_cast<int>(std::clamp<int64_t>(items * (n_past + N) * hd / 32768, 1, threads_));
+        // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (head, block of up to
+        // kAttBlock tokens). K·Q summed in double (glue::kq_scores); the softmax of the scaled scores in ggml's
+        // arithmetic (llm/float_glue.h); then each output dimension as the dot of its row of the transposed V cache
+        // with the probabilities, in tinyBLAS's order over the positions padded to 16 with zero probabilities
+        // (llama.cpp pads the cache view and masks the padding). The tokens of a block share one float tile over
+        // the block's longest padded length: a shorter row's extra probabilities are zeros, and adding 0 * v to a
+        // lane leaves it unchanged, so each output is the one-token product's bits. K·Q in ggml_vec_dot_f32's
+        // order instead moved the fixtures' top-1 agreement both ways and put shakespeare Q2_K chunk 0 below 99 %
+        // (docs/llm/runtime.md).
+        constexpr int64_t kAttBlock = 16;
+        const int64_t blocks = (N + kAttBlock - 1) / kAttBlock, items = hp.n_head * blocks;
+        const int at = static_cast<int>(std::clamp<int64_t>(N * hp.n_head * (n_past + N) * hd / 32768, 1, threads_));
         parallel(items, std::max<int64_t>(1, items / (4 * at)), at, [&](int64_t b, int64_t e) {
-            std::vector<float> sc(static_cast<size_t>(vs));
+            std::vector<float> sc(static_cast<size_t>(kAttBlock * vs));
             for (int64_t it = b; it < e; ++it) {
-                const int64_t t = it / hp.n_head, h = it % hp.n_head, kvh = h / group;
-                const int64_t n_kv = n_past + t + 1, n_kv16 = (n_kv + 15) / 16 * 16;
-                const float* qh = &q[t * Dq + h * hd];
-                glue::kq_scores(n_kv, qh, kc + kvh * hd, Dkv, hd, kq_scale, sc.data());
-                glue::softmax(n_kv, sc.data());
-                std::fill(sc.begin() + n_kv, sc.begin() + n_kv16, 0.0f);
-                float_dot_tile(DType::F32, n_kv16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,
-                               sc.data(), 0, 1, &att[t * Dq + h * hd], 0);
+                const int64_t h = it / blocks, t0 = (it % blocks) * kAttBlock, kvh = h / group;
+                const int64_t tn = std::min(kAttBlock, N - t0);
+                const int64_t n16 = (n_past + t0 + tn + 15) / 16 * 16;  // the block's longest padded row
+                for (int64_t k = 0; k < tn; ++k) {
+                    const int64_t t = t0 + k, n_kv = n_past + t + 1;
+                    float* s = sc.data() + k * n16;
+                    glue::kq_scores(n_kv, &q[t * Dq + h * hd], kc + kvh * hd, Dkv, hd, kq_scale, s);
+                    glue::softmax(n_kv, s);
+                    std::fill(s + n_kv, s + n16, 0.0f);
+                }
+                float_dot_tile(DType::F32, n16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,
+                               sc.data(), static_cast<size_t>(n16) * sizeof(float), tn, &att[t0 * Dq + h * hd],
+                               static_cast<size_t>(Dq));
             }
         });
         mm(ly.wo, att.data(), N, proj.data());
