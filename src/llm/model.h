@@ -144,6 +144,9 @@ private:
     int threads_ = 1;
     bool baseline_ = false;
     std::unique_ptr<ThreadPool> pool_;  // threads_ workers (the caller included), made by set_threads
+    struct Scratch {  // eval's activations, reused across calls
+        std::vector<float> x, xn, q, k, v, att, proj, g, u, rope_cs;
+    } scratch_;
     MatmulObserver* observer_ = nullptr;
     int64_t n_ctx_ = 0;
     int64_t n_cached_ = 0;
