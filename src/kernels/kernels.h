@@ -107,8 +107,20 @@ struct Conv2dArgs {
     Activation act;
     float* work = nullptr;      // conv2d_work_floats() floats, private to the caller's thread
     int64_t p_begin = 0, p_end = 0;  // output pixels (oy·OW + ox) to compute (threads split here)
+    // Winograd F(2×2, 3×3) weights (conv2d_winograd_pack_u), or nullptr. Rows that have a Winograd path use it
+    // for conv2d_winograd_eligible convolutions (a thread then computes the 2×2 tiles whose first pixel lies
+    // in [p_begin, p_end)); the others, and the reference, ignore it.
+    const float* wino_u = nullptr;
 };
 using Conv2dFn = void (*)(const Conv2dArgs&);
+// 3×3, stride 1, dilation 1, at least 8 input and output channels and a 2×2 output.
+bool conv2d_winograd_eligible(const Conv2dArgs& a);
+// U[ξ][oc][c] = (G g Gᵀ)[ξ] of every 3×3 filter g = w[oc][c] (ONNX layout), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+int64_t conv2d_winograd_u_floats(int64_t C, int64_t OC);
+void conv2d_winograd_pack_u(const float* w, int64_t C, int64_t OC, float* u);
+// Workspace of a Winograd call (a zero-padded band of the input, the transformed input and the 16 products),
+// for a thread computing up to max_pixels output pixels (OH·OW for one thread).
+int64_t conv2d_winograd_work_floats(const Conv2dArgs& a, int64_t max_pixels);
 // Workspace for one conv2d call, any row: a zero-padded copy of the input (+ slack for the direct path's last
 // vector) + one chunk of im2col panels.
 int64_t conv2d_work_floats(const Conv2dArgs& a, int nr);

@@ -1,8 +1,12 @@
-// conv2d (direct for stride 1, im2col + GEMM when strided) and dwconv2d (direct) rows vs the scalar references
+// conv2d (direct for stride 1, im2col + GEMM when strided, Winograd F(2×2, 3×3) when given its weights) and
+// dwconv2d (direct) rows vs the scalar references
 // over a seeded matrix of awkward shapes: channels, kernel sizes, strides, pads, dilations, pixel/channel ranges
 // split as threads do.
 // Also the reference pooling rows on hand-computed cases.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
 
 #include "kernels/ref/ref.h"
 #include "kernel_test_util.h"
@@ -176,6 +180,122 @@ TEST(Conv2d, StrideOneModelShapesMatchReference) {
             }
         }
     }
+}
+
+// Winograd F(2×2, 3×3) (Conv2dArgs::wino_u; the AVX-512 row) against the reference convolution: 3×3 stride-1
+// shapes with odd sizes, pads 0..2 on each side, channel counts off the vector width, every activation, and the
+// pixel range split in 1..3 parts as threads split it (each 2×2 tile is computed by the part holding its first
+// pixel, so the parts together write every output once). Rounding differs from the direct sum: kWinogradRel of
+// the magnitude sum Σ|w·x| + |b| (a 4 × 4 transform adds a few roundings per product).
+TEST(Conv2d, WinogradMatchesReference) {
+    constexpr float kWinogradRel = 4e-6f;
+    const auto rows = runnable_rows(Op::Conv2d);
+    int ran = 0;
+    for (uint32_t seed = 1; seed <= 80; ++seed) {
+        std::mt19937 rng(seed * 104729u);
+        auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+        Conv2dArgs a;
+        a.C = pick({8, 9, 17, 32, 33});
+        a.OC = pick({8, 13, 16, 31, 32, 64});
+        a.H = pick({2, 3, 7, 14, 28, 29});
+        a.W = pick({2, 5, 14, 15, 28, 33, 40});
+        a.KH = a.KW = 3;
+        a.PT = pick({0, 1, 2});
+        a.PL = pick({0, 1, 2});
+        const int64_t pb = pick({0, 1, 2}), pr = pick({0, 1, 2});
+        a.OH = out_dim(a.H, 3, 1, a.PT, pb, 1);
+        a.OW = out_dim(a.W, 3, 1, a.PL, pr, 1);
+        if (!conv2d_winograd_eligible(a)) continue;
+        a.act = all_activations()[rng() % all_activations().size()];
+        const int64_t P = a.OH * a.OW;
+        const auto x = random_vec(rng, static_cast<size_t>(a.C * a.H * a.W));
+        const auto w = random_vec(rng, static_cast<size_t>(a.OC * a.C * 9));
+        const auto bias = random_vec(rng, static_cast<size_t>(a.OC));
+        a.x = x.data();
+        a.w = w.data();
+        a.bias = rng() % 4 ? bias.data() : nullptr;
+        a.p_begin = 0;
+        a.p_end = P;
+        std::vector<float> want(static_cast<size_t>(a.OC * P)), mag(want.size());
+        a.y = want.data();
+        ref::conv2d_f32(a);
+        {
+            Conv2dArgs m = a;
+            std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
+            for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
+            for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+            for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
+            m.w = aw.data();
+            m.x = ax.data();
+            m.bias = a.bias ? ab.data() : nullptr;
+            m.act = {};
+            m.y = mag.data();
+            ref::conv2d_f32(m);
+        }
+        std::vector<float> u(static_cast<size_t>(conv2d_winograd_u_floats(a.C, a.OC)));
+        conv2d_winograd_pack_u(w.data(), a.C, a.OC, u.data());
+        const int64_t parts = 1 + static_cast<int64_t>(seed % 3);
+        const std::string shape = conv_shape(a) + " parts=" + std::to_string(parts);
+        for (const KernelRow* row : rows) {
+            constexpr float kUnwritten = -12345.0f, kSentinel = 777.0f;
+            std::vector<float> got(want.size(), kUnwritten);
+            for (int64_t part = 0; part < parts; ++part) {
+                Conv2dArgs b = a;
+                b.p_begin = P * part / parts;
+                b.p_end = P * (part + 1) / parts;
+                const size_t wf = static_cast<size_t>(std::max(conv2d_work_floats(a, row->nr),
+                                                               conv2d_winograd_work_floats(a, b.p_end - b.p_begin)));
+                std::vector<float> work(wf + 64, kSentinel);
+                b.y = got.data();
+                b.work = work.data();
+                b.wino_u = u.data();
+                conv2d_fn(*row)(b);
+                for (size_t i = wf; i < work.size(); ++i)
+                    ASSERT_EQ(work[i], kSentinel) << row->name << " wrote past its workspace at +" << (i - wf) << ": " << shape;
+            }
+            const int64_t bad = first_bad(want, got, mag, kWinogradRel, kActAbs);
+            if (bad >= 0) {
+                ADD_FAILURE() << describe_failure(*row, seed, shape, bad, want, got);
+                return;
+            }
+        }
+        ++ran;
+    }
+    EXPECT_GT(ran, 40);
+}
+
+// The rows that have a Winograd path take it when given U: with U zeroed the output is the activation of the bias
+// alone, unlike the true convolution.
+TEST(Conv2d, WinogradPathRunsWhereTheRowHasIt) {
+    Conv2dArgs a;
+    a.C = 16, a.OC = 16, a.H = a.W = a.OH = a.OW = 6, a.KH = a.KW = 3, a.PT = a.PL = 1;
+    ASSERT_TRUE(conv2d_winograd_eligible(a));
+    std::mt19937 rng(3);
+    const auto x = random_vec(rng, static_cast<size_t>(a.C * a.H * a.W));
+    const auto w = random_vec(rng, static_cast<size_t>(a.OC * a.C * 9));
+    const std::vector<float> u(static_cast<size_t>(conv2d_winograd_u_floats(a.C, a.OC)), 0.0f);
+    a.x = x.data();
+    a.w = w.data();
+    a.p_end = a.OH * a.OW;
+    a.wino_u = u.data();
+    int with_path = 0;
+    for (const KernelRow* row : runnable_rows(Op::Conv2d)) {
+        std::vector<float> y(static_cast<size_t>(a.OC * a.OH * a.OW), 1.0f);
+        std::vector<float> work(static_cast<size_t>(
+            std::max(conv2d_work_floats(a, row->nr), conv2d_winograd_work_floats(a, a.OH * a.OW))));
+        Conv2dArgs b = a;
+        b.y = y.data();
+        b.work = work.data();
+        conv2d_fn(*row)(b);
+        const bool zeros = std::all_of(y.begin(), y.end(), [](float v) { return v == 0.0f; });
+        if (std::string(row->name).find("avx512") != std::string::npos) {
+            EXPECT_TRUE(zeros) << row->name << " did not take the Winograd path";
+            ++with_path;
+        } else {
+            EXPECT_FALSE(zeros) << row->name << " used U";
+        }
+    }
+    if (with_path == 0) GTEST_SKIP() << "no AVX-512 conv row on this CPU";
 }
 
 TEST(DwConv2d, RandomShapesMatchReference) {

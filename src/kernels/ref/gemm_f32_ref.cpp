@@ -68,6 +68,40 @@ int64_t conv2d_work_floats(const Conv2dArgs& a, int nr) {
     return conv2d_chunk(K, nr) * K + a.C * std::max(hp, a.H + a.PT) * std::max(wp, a.W + a.PL) + 64;
 }
 
+bool conv2d_winograd_eligible(const Conv2dArgs& a) {
+    return a.KH == 3 && a.KW == 3 && a.SH == 1 && a.SW == 1 && a.DH == 1 && a.DW == 1 && a.C >= 8 && a.OC >= 8 &&
+           a.OH >= 2 && a.OW >= 2;
+}
+
+int64_t conv2d_winograd_u_floats(int64_t C, int64_t OC) { return 16 * C * OC; }
+
+void conv2d_winograd_pack_u(const float* w, int64_t C, int64_t OC, float* u) {
+    for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t c = 0; c < C; ++c) {
+            const float* g = w + (oc * C + c) * 9;
+            float t[4][3];  // G g
+            for (int j = 0; j < 3; ++j) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; ++i) {  // (G g) Gᵀ
+                const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                                    t[i][2]};
+                for (int j = 0; j < 4; ++j) u[((4 * i + j) * OC + oc) * C + c] = v[j];
+            }
+        }
+}
+
+int64_t conv2d_winograd_work_floats(const Conv2dArgs& a, int64_t max_pixels) {
+    const int64_t TW = (a.OW + 1) / 2, TH = (a.OH + 1) / 2;
+    const int64_t rows = std::min(TH, (max_pixels + 2 * a.OW - 1) / (2 * a.OW) + 1);
+    const int64_t T = (rows * TW + 31) / 32 * 32;  // rows of V and M padded to whole GEMM panels (nr up to 32)
+    // padded band + V + M, + 64 floats: the transforms' last vectors read up to 16 floats past V and M
+    return a.C * (2 * rows + 2) * (2 * TW + 2 + 32) + 16 * a.C * T + 16 * a.OC * T + 64;
+}
+
 int64_t dwconv2d_work_floats(const DwConv2dArgs& a) {
     const int64_t hp = (a.OH - 1) * a.SH + (a.KH - 1) * a.DH + 1;
     const int64_t wp = (a.OW - 1) * a.SW + (a.KW - 1) * a.DW + 1;

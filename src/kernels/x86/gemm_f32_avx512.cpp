@@ -47,6 +47,7 @@ template <int R, int KWc>
 void dkernel(const DArgs& d);
 
 #include "kernels/x86/conv2d_direct.inc"
+#include "kernels/x86/conv2d_winograd_avx512.inc"
 
 template <int R, int KWc>
 void dkernel(const DArgs& d) {
@@ -153,7 +154,14 @@ void ukernel(const UArgs& u) {
 
 namespace x86 {
 void gemm_f32_f32_f32__avx512_6x32(const GemmArgs& g) { gemm_driver(g); }
-void conv2d_f32__avx512_8x32(const Conv2dArgs& a) { conv2d_any(a); }
+void conv2d_f32__avx512_8x32(const Conv2dArgs& a) {
+    if (a.wino_u && conv2d_winograd_eligible(a)) {  // this call's tile rows: those whose first pixel is in range
+        const int64_t TH = (a.OH + 1) / 2, row2 = 2 * a.OW;
+        conv2d_winograd(a, std::min(TH, (a.p_begin + row2 - 1) / row2), std::min(TH, (a.p_end + row2 - 1) / row2));
+        return;
+    }
+    conv2d_any(a);
+}
 }  // namespace x86
 
 }  // namespace edgeq::kernels
