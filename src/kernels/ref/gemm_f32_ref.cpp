@@ -98,9 +98,9 @@ int64_t conv2d_winograd_work_floats(const Conv2dArgs& a, int64_t max_pixels) {
     const int64_t TW = (a.OW + 1) / 2, TH = (a.OH + 1) / 2;
     const int64_t rows = std::min(TH, (max_pixels + 2 * a.OW - 1) / (2 * a.OW) + 1);
     const int64_t T = (rows * TW + 31) / 32 * 32;  // rows of V and M padded to whole GEMM panels (nr up to 32)
-    // padded band + V + M (16 planes each, one line apart), + 64 floats: the transforms' last vectors read up to
-    // 16 floats past V and M
-    return a.C * (2 * rows + 2) * (2 * TW + 2 + 32) + 16 * (a.C * T + 16) + 16 * (a.OC * T + 16) + 64;
+    // padded band (+ 64 floats of read slack) + V + M (16 planes each, one line apart), + 64 floats: the
+    // transforms' last vectors read up to 16 floats past V and M
+    return a.C * (2 * rows + 2) * (2 * TW + 2) + 64 + 16 * (a.C * T + 16) + 16 * (a.OC * T + 16) + 64;
 }
 
 int64_t dwconv2d_work_floats(const DwConv2dArgs& a) {
