@@ -24,6 +24,19 @@ inline constexpr float kGroupMaxEps = 1e-15f;
 
 // Round to the nearest integer, ties to even, for |v| <= 4194303 (2^22 - 1). Same trick as ggml: adding
 // 1.5*2^23 puts the integer part in the low mantissa bits (one IEEE rounding = round-half-even).
+// 6-bit scale sc and min m of sub-block j (0..7) from a Q4_K / Q5_K block's 12 packed bytes (ggml
+// get_scale_min_k4): sub-blocks 0-3 in the low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of bytes
+// 8-11 and the top two bits of bytes 0-3 (sc) and 4-7 (m).
+inline void unpack_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
 inline int nearest_int(float v) {
     const float shifted = v + 12582912.f;
     int32_t bits;

@@ -81,15 +81,6 @@ void pack_scale_min_k4(const uint8_t* ls, const uint8_t* lm, uint8_t* q) {
         }
     }
 }
-inline void unpack_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 // Q3_K: 16 6-bit scales (stored +32) in 12 bytes.
 void pack_scales_q3(const int* l6, uint8_t* q) {

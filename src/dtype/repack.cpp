@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "core/fp16.h"
 #include "dtype/blocks.h"
+#include "dtype/quant_common.h"
 #include "dtype/vec_dot_float.h"
 
 namespace edgeq {
@@ -61,17 +62,6 @@ size_t ds_index(DType w, int64_t b, int64_t j) {
 constexpr size_t kQ4KScales = 2048, kQ4KMins = 2176, kQ4KD = 2304, kQ4KDmin = 2336;
 static_assert(kQ4KDmin + 2 * kPackRows == kQ4KGroupSb && kQ4KGroupSb % 64 == 0);
 
-// 6-bit scale and min j (0..7) of a Q4_K block (ggml get_scale_min_k4).
-void scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 void repack_q4_K_group(const uint8_t* src, size_t row_stride, int64_t rows, int64_t nsb, uint8_t* g) {
     for (int64_t j = 0; j < rows; ++j) {
         const auto* x = reinterpret_cast<const block_q4_K*>(src + static_cast<size_t>(j) * row_stride);
@@ -82,7 +72,7 @@ void repack_q4_K_group(const uint8_t* src, size_t row_stride, int64_t rows, int6
                     for (int t = 0; t < 4; ++t)
                         sb[l * 256 + jj * 64 + 4 * j + t] = x[i].qs[32 * jj + l + 8 * t];
             for (int s = 0; s < 8; ++s)
-                scale_min_k4(s, x[i].scales, sb[kQ4KScales + 16 * s + j], sb[kQ4KMins + 16 * s + j]);
+                quants::unpack_scale_min_k4(s, x[i].scales, sb[kQ4KScales + 16 * s + j], sb[kQ4KMins + 16 * s + j]);
             std::memcpy(sb + kQ4KD + 2 * j, &x[i].d, 2);
             std::memcpy(sb + kQ4KDmin + 2 * j, &x[i].dmin, 2);
         }

@@ -26,6 +26,24 @@ std::string conv_shape(const Conv2dArgs& a) {
     return buf;
 }
 
+// want = the reference convolution of a (a.x, a.w, a.bias point into x, w, bias); mag = the same convolution of
+// |x|, |w|, |bias| without activation: the scale of each output's rounding error.
+void reference_and_magnitude(Conv2dArgs a, const std::vector<float>& x, const std::vector<float>& w,
+                             const std::vector<float>& bias, std::vector<float>& want, std::vector<float>& mag) {
+    a.y = want.data();
+    ref::conv2d_f32(a);
+    std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
+    for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
+    for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+    for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
+    a.w = aw.data();
+    a.x = ax.data();
+    a.bias = a.bias ? ab.data() : nullptr;
+    a.act = {};
+    a.y = mag.data();
+    ref::conv2d_f32(a);
+}
+
 TEST(Conv2d, RandomShapesMatchReference) {
     const auto rows = runnable_rows(Op::Conv2d);
     for (uint32_t seed = 1; seed <= 400; ++seed) {
@@ -137,21 +155,7 @@ TEST(Conv2d, StrideOneModelShapesMatchReference) {
         a.p_begin = 0;
         a.p_end = P;
         std::vector<float> want(static_cast<size_t>(a.OC * P)), mag(want.size());
-        a.y = want.data();
-        ref::conv2d_f32(a);
-        {
-            Conv2dArgs m = a;
-            std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
-            for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
-            for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
-            for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
-            m.w = aw.data();
-            m.x = ax.data();
-            m.bias = a.bias ? ab.data() : nullptr;
-            m.act = {};
-            m.y = mag.data();
-            ref::conv2d_f32(m);
-        }
+        reference_and_magnitude(a, x, w, bias, want, mag);
         // a pixel range that starts and ends mid-row (or the whole image): only it may be written
         const int64_t p0 = seed % 3 == 0 ? 0 : static_cast<int64_t>(rng() % static_cast<uint32_t>(P));
         const int64_t p1 = seed % 3 == 0 ? P : p0 + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(P - p0));
@@ -217,21 +221,7 @@ TEST(Conv2d, WinogradMatchesReference) {
         a.p_begin = 0;
         a.p_end = P;
         std::vector<float> want(static_cast<size_t>(a.OC * P)), mag(want.size());
-        a.y = want.data();
-        ref::conv2d_f32(a);
-        {
-            Conv2dArgs m = a;
-            std::vector<float> aw(w.size()), ax(x.size()), ab(bias.size());
-            for (size_t i = 0; i < w.size(); ++i) aw[i] = std::fabs(w[i]);
-            for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
-            for (size_t i = 0; i < bias.size(); ++i) ab[i] = std::fabs(bias[i]);
-            m.w = aw.data();
-            m.x = ax.data();
-            m.bias = a.bias ? ab.data() : nullptr;
-            m.act = {};
-            m.y = mag.data();
-            ref::conv2d_f32(m);
-        }
+        reference_and_magnitude(a, x, w, bias, want, mag);
         std::vector<float> u(static_cast<size_t>(conv2d_winograd_u_floats(a.C, a.OC)));
         conv2d_winograd_pack_u(w.data(), a.C, a.OC, u.data());
         const int64_t parts = 1 + static_cast<int64_t>(seed % 3);
