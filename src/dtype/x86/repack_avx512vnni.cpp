@@ -237,24 +237,20 @@ inline __m512 k_total(const __m512* sums, __m512 sumf) {
 
 inline __mmask16 rows_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u); }
 
-struct KQ4 {
-    static constexpr size_t kSbBytes = kSb;
-    static constexpr size_t kCorrPerSb = 8;
+// The two k-quant layouts: super-block bytes, prepared activation ints per super-block, the super-block pass.
+template <bool kQ6>
+struct KQuant {
+    static constexpr size_t kSbBytes = kQ6 ? kQ6Sb : kSb;
+    static constexpr size_t kCorrPerSb = kQ6 ? 64 : 8;
     template <int R>
     static void superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* corr,
                            const float* const* dy, __m512 (*sums)[8], __m512* sumf) {
-        q4k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
+        if constexpr (kQ6) q6k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
+        else q4k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
     }
 };
-struct KQ6 {
-    static constexpr size_t kSbBytes = kQ6Sb;
-    static constexpr size_t kCorrPerSb = 64;
-    template <int R>
-    static void superblock(const uint8_t* sb, int64_t b, const uint8_t* const* lq, const int32_t* const* corr,
-                           const float* const* dy, __m512 (*sums)[8], __m512* sumf) {
-        q6k_superblock<R>(sb, b, lq, corr, dy, sums, sumf);
-    }
-};
+using KQ4 = KQuant<false>;
+using KQ6 = KQuant<true>;
 
 // Activation rows [0, R) (pointers already offset) against one group; outputs sumf + sums[0] + ... + sums[7]
 // (the reference's total, sumf = 0 for Q6_K).
