@@ -448,9 +448,9 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
                 const int64_t h = it / blocks, t0 = (it % blocks) * kAttBlock, kvh = h / group;
                 const int64_t tn = std::min(kAttBlock, N - t0);
                 const int64_t n16 = (n_past + t0 + tn + 15) / 16 * 16;  // the block's longest padded row
-                for (int64_t k = 0; k < tn; ++k) {
-                    const int64_t t = t0 + k, n_kv = n_past + t + 1;
-                    float* s = sc.data() + k * n16;
+                for (int64_t j = 0; j < tn; ++j) {
+                    const int64_t t = t0 + j, n_kv = n_past + t + 1;
+                    float* s = sc.data() + j * n16;
                     glue::kq_scores(n_kv, &q[t * Dq + h * hd], kc + kvh * hd, Dkv, hd, kq_scale, s);
                     glue::softmax(n_kv, s);
                     std::fill(s + n_kv, s + n16, 0.0f);

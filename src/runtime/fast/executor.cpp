@@ -1021,9 +1021,9 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
                     if (k::conv2d_winograd_eligible(a) && isa_enabled(Isa::Avx512)) {
                         const int64_t per_group = k::conv2d_winograd_u_floats(a.C, a.OC);
                         s.wino_u.resize(static_cast<size_t>(G * per_group));
-                        for (int64_t g = 0; g < G; ++g)
-                            k::conv2d_winograd_pack_u(Wt.data<float>() + g * s.w_group_stride, a.C, a.OC,
-                                                      s.wino_u.data() + g * per_group);
+                        for (int64_t gi = 0; gi < G; ++gi)
+                            k::conv2d_winograd_pack_u(Wt.data<float>() + gi * s.w_group_stride, a.C, a.OC,
+                                                      s.wino_u.data() + gi * per_group);
                         work_floats = std::max(work_floats, k::conv2d_winograd_work_floats(a, OH * OW));
                     }
                 }
