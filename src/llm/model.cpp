@@ -1,6 +1,7 @@
 #include "llm/model.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -362,6 +363,55 @@ void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
     parallel(w.rows, grain, t, [&](int64_t b, int64_t e) { matmul_rows(w, x, a, n_x, y, b, e, !baseline_); });
 }
 
+void Model::mm_group(std::span<const MmJob> jobs, const float* x, int64_t n_x) {
+    constexpr size_t kMax = 4;
+    EDGEQ_CHECK(!jobs.empty() && jobs.size() <= kMax);
+    if (baseline_) {
+        for (const MmJob& j : jobs) mm(*j.w, x, n_x, j.y);
+        return;
+    }
+    thread_local std::array<ActRows, kMax> tl;  // as in mm: reused across calls, read by the workers by pointer
+    std::array<const ActRows*, kMax> act{};
+    int64_t work = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const Weight& w = *jobs[i].w;
+        if (observer_) observer_->observe(w, x, n_x);
+        work += w.rows * w.cols * n_x;
+        act[i] = &tl[i];
+        if (!needs_act_rows(w)) continue;
+        for (size_t k = 0; k < i; ++k) {  // the same quantized rows (and packed preparation) as an earlier job
+            const Weight& o = *jobs[k].w;
+            if (o.type == w.type && o.cols == w.cols && static_cast<bool>(o.packed) == static_cast<bool>(w.packed)) {
+                act[i] = act[k];
+                break;
+            }
+        }
+        if (act[i] == &tl[i]) quantize_rows(w, x, n_x, tl[i]);
+    }
+    // The jobs' rows in chunks as mm cuts one matrix (about 4 per thread, whole 16-row tiles), all on one list.
+    const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
+    std::array<int64_t, kMax + 1> first{};  // first task of each job
+    std::array<int64_t, kMax> grain{};
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const int64_t rows = jobs[i].w->rows;
+        grain[i] = std::max<int64_t>(16, (rows / (4 * t) + 15) / 16 * 16);
+        first[i + 1] = first[i] + (rows + grain[i] - 1) / grain[i];
+    }
+    const auto task = [&](int64_t k) {
+        size_t i = 0;
+        while (k >= first[i + 1]) ++i;
+        const Weight& w = *jobs[i].w;
+        const int64_t b = (k - first[i]) * grain[i];
+        matmul_rows(w, x, act[i], n_x, jobs[i].y, b, std::min(w.rows, b + grain[i]));
+    };
+    const int64_t tasks = first[jobs.size()];
+    if (t <= 1) {
+        for (int64_t k = 0; k < tasks; ++k) task(k);
+        return;
+    }
+    pool_->run(tasks, [&](int64_t k, int) { task(k); });
+}
+
 Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits) {
     const HParams& hp = hp_;
     const int64_t N = static_cast<int64_t>(tokens.size());
@@ -418,9 +468,8 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         float* vc = v_cache_.data() + l * Dkv * vs;  // transposed: [Dkv][v_stride_]
 
         for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.attn_norm.data(), &xn[t * D], D, hp.rms_eps);
-        mm(ly.wq, xn.data(), N, q.data());
-        mm(ly.wk, xn.data(), N, k.data());
-        mm(ly.wv, xn.data(), N, v.data());
+        const MmJob qkv[] = {{&ly.wq, q.data()}, {&ly.wk, k.data()}, {&ly.wv, v.data()}};
+        mm_group(qkv, xn.data(), N);
         for (int64_t t = 0; t < N; ++t) {
             const int64_t pos = n_past + t;
             const float* cs = &rope_cs[t * hp.n_rot];
@@ -464,8 +513,8 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
 
         for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.ffn_norm.data(), &xn[t * D], D, hp.rms_eps);
-        mm(ly.w_gate, xn.data(), N, g.data());
-        mm(ly.w_up, xn.data(), N, u.data());
+        const MmJob gate_up[] = {{&ly.w_gate, g.data()}, {&ly.w_up, u.data()}};
+        mm_group(gate_up, xn.data(), N);
         for (int64_t t = 0; t < N; ++t) glue::swiglu(F, &g[t * F], &u[t * F], &g[t * F]);
         mm(ly.w_down, g.data(), N, proj.data());
         for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];

@@ -131,6 +131,13 @@ private:
     };
     Model() = default;
     void mm(const Weight& w, const float* x, int64_t n_x, float* y);  // all rows, threaded
+    // Several products of the same activations (Q·K·V, gate and up) as one job on the pool: one hand-off and
+    // one wait instead of one per matrix; activations quantized once per distinct weight type and layout.
+    struct MmJob {
+        const Weight* w;
+        float* y;
+    };
+    void mm_group(std::span<const MmJob> jobs, const float* x, int64_t n_x);
     // Calls fn(begin, end) on chunks of [0, n) of `grain` items (the last may be shorter) on the pool.
     template <typename F>
     void parallel(int64_t n, int64_t grain, int threads, F&& fn);
