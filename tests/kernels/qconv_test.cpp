@@ -416,6 +416,7 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
         {3, 17, 21, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1}, {6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1},
         {5, 9, 10, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1},  {1, 12, 13, 7, 5, 3, 1, 2, 2, 1, 2, 1, 2},
         {4, 7, 30, 33, 3, 5, 2, 1, 0, 2, 1, 2, 1},  {2, 5, 9, 48, 1, 3, 1, 3, 0, 0, 0, 1, 1},
+        {1, 9, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1},  // vgg_bn's first conv: 8 + 8 + 8 + 4 pixels, two packed blocks
     };
     std::mt19937 rng(17);
     int checked = 0;
@@ -505,7 +506,7 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
             }
         }
     }
-    EXPECT_EQ(checked, 6 * 4 * 2 * 4);
+    EXPECT_EQ(checked, 7 * 4 * 2 * 4);
 }
 
 // qconv_c1 (one input plane, output pixels in the lanes) against qdwconv_ref with one_input (the specification
@@ -590,7 +591,7 @@ TEST(QConvC1, EqualsOneInputDepthwiseReferenceBitExact) {
             }
         }
     }
-    EXPECT_EQ(checked, 6 * 4 * 2 * 4);
+    EXPECT_EQ(checked, 7 * 4 * 2 * 4);
 }
 
 // qadd (DQ + DQ [-> Relu] -> Q) vector build against the scalar loop: every tail length, u8 / s8 operands and

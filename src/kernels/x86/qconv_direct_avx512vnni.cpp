@@ -27,33 +27,73 @@ inline __m512i bcast4(const uint8_t* p, __m512i flip) {
     return _mm512_xor_si512(_mm512_set1_epi32(v), flip);
 }
 
-// NP output pixels starting at (oy, ox), output block ob.
-template <int NP>
+// vpdpbusd with the accumulator tied to one register (GCC 12 copies intrinsic accumulators in and out of
+// loops: see qgemm_avx512vnni.cpp).
+__attribute__((always_inline)) inline __m512i dpbusd_tied(__m512i acc, __m512i a, __m512i w) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+}
+
+// NP output pixels starting at (oy, ox), NB output blocks from ob (each window group broadcast once for all NB
+// blocks). With two full blocks a pixel's 32 results are packed to bytes and stored at once (saturating packs
+// of values already clamped into the output range: the same bytes as the truncating store).
+template <int NP, int NB>
 inline void block(const Ctx& c, int64_t oy, int64_t ox, int64_t ob) {
     const QConvDirectArgs& a = *c.a;
     const auto* x = static_cast<const uint8_t*>(a.x);
-    const __m512i b0 = _mm512_loadu_si512(a.bias0 + ob * 16);
-    __m512i acc[NP];
-    for (int p = 0; p < NP; ++p) acc[p] = b0;
+    __m512i acc[NP][NB];
+    for (int j = 0; j < NB; ++j) {
+        const __m512i b0 = _mm512_loadu_si512(a.bias0 + (ob + j) * 16);
+        for (int p = 0; p < NP; ++p) acc[p][j] = b0;
+    }
     for (int64_t ky = 0; ky < a.KH; ++ky) {
         const uint8_t* row = x + ((oy * a.SH + ky * a.DH) * a.wp + ox * a.SW) * a.C;
         const int8_t* wk = a.w + ((ky * c.Q) * c.OB + ob) * 64;
         for (int64_t q = 0; q < c.Q; ++q) {
-            const __m512i w = _mm512_loadu_si512(wk + q * c.OB * 64);
-            for (int p = 0; p < NP; ++p)
-                acc[p] = _mm512_dpbusd_epi32(acc[p], bcast4(row + p * c.pix_step + 4 * q, c.flip), w);
+            __m512i w[NB];
+            for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(wk + (q * c.OB + j) * 64);
+            for (int p = 0; p < NP; ++p) {
+                const __m512i av = bcast4(row + p * c.pix_step + 4 * q, c.flip);
+                for (int j = 0; j < NB; ++j) acc[p][j] = dpbusd_tied(acc[p][j], av, w[j]);
+            }
         }
     }
-    const int64_t n = a.OC - ob * 16 < 16 ? a.OC - ob * 16 : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
-    const __m512 mul = _mm512_maskz_loadu_ps(m, a.multiplier + ob * 16);
+    __mmask16 m[NB];
+    __m512 mul[NB];
+    for (int j = 0; j < NB; ++j) {
+        const int64_t n = a.OC - (ob + j) * 16 < 16 ? a.OC - (ob + j) * 16 : 16;
+        m[j] = static_cast<__mmask16>((1u << n) - 1u);
+        mul[j] = _mm512_maskz_loadu_ps(m[j], a.multiplier + (ob + j) * 16);
+    }
+    const bool packed = NB == 2 && m[1] == 0xffff;
+    const bool u8 = a.out == QOut::U8;
     auto* y = static_cast<uint8_t*>(a.y) + (oy * a.OW + ox) * a.OC + ob * 16;
     for (int p = 0; p < NP; ++p) {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[p]), mul);
-        f = _mm512_min_ps(_mm512_max_ps(f, c.lo), c.hi);
-        const __m512i qv = _mm512_add_epi32(_mm512_cvtps_epi32(f), c.yz);
-        _mm_mask_storeu_epi8(y + p * a.OC, m, _mm512_cvtepi32_epi8(qv));
+        __m512i qv[NB];
+        for (int j = 0; j < NB; ++j) {
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][j]), mul[j]);
+            f = _mm512_min_ps(_mm512_max_ps(f, c.lo), c.hi);
+            qv[j] = _mm512_add_epi32(_mm512_cvtps_epi32(f), c.yz);
+        }
+        if constexpr (NB == 2) {
+            if (packed) {
+                const __m512i w = _mm512_packs_epi32(qv[0], qv[1]);
+                const __m512i b = u8 ? _mm512_packus_epi16(w, w) : _mm512_packs_epi16(w, w);
+                const __m512i v =
+                    _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), b);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * a.OC), _mm512_castsi512_si256(v));
+                continue;
+            }
+        }
+        for (int j = 0; j < NB; ++j) _mm_mask_storeu_epi8(y + p * a.OC + j * 16, m[j], _mm512_cvtepi32_epi8(qv[j]));
     }
+}
+
+template <int NP>
+inline void blocks(const Ctx& c, int64_t oy, int64_t ox) {
+    int64_t ob = 0;
+    for (; ob + 2 <= c.OB; ob += 2) block<NP, 2>(c, oy, ox, ob);
+    if (ob < c.OB) block<NP, 1>(c, oy, ox, ob);
 }
 
 }  // namespace
@@ -70,10 +110,9 @@ void qconv_direct__avx512vnni(const QConvDirectArgs& a) {
     c.flip = _mm512_set1_epi8(a.a_signed ? static_cast<char>(0x80) : 0);
     for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy) {
         int64_t ox = 0;
-        for (; ox + 8 <= a.OW; ox += 8)
-            for (int64_t ob = 0; ob < c.OB; ++ob) block<8>(c, oy, ox, ob);
-        for (; ox < a.OW; ++ox)
-            for (int64_t ob = 0; ob < c.OB; ++ob) block<1>(c, oy, ox, ob);
+        for (; ox + 8 <= a.OW; ox += 8) blocks<8>(c, oy, ox);
+        for (; ox + 4 <= a.OW; ox += 4) blocks<4>(c, oy, ox);
+        for (; ox < a.OW; ++ox) blocks<1>(c, oy, ox);
     }
 }
 

@@ -62,37 +62,52 @@ __attribute__((always_inline)) inline void qstore16(const QGemmArgs& g, int64_t 
 __attribute__((always_inline)) inline void qfinish16(const QTile& t, int r, int j, __m512i acc) {
     const int nv = t.nvalid - j;
     if (nv <= 0) return;
-    acc = _mm512_add_epi32(acc, _mm512_load_si512(t.corr + j));
+    // (t.corr is in acc already: Dp32::body starts from it)
     if (t.zb)
         acc = _mm512_sub_epi32(
             acc, _mm512_mullo_epi32(_mm512_load_si512(t.zb + j), _mm512_set1_epi32(t.rowsum[r])));
     qstore16(*t.g, t.m0 + r, t.n0 + j, std::min(nv, 16), acc);
 }
 
+// vpdpbusd through inline asm: with the intrinsic GCC 12 kept each accumulator of the 8x32 loop in two registers
+// and copied it in and out every iteration (32 zmm moves per 16 vpdpbusd; the front end, not the VNNI unit, was
+// the limit). The "+v" operand ties the accumulator to one register.
+__attribute__((always_inline)) inline __m512i dpbusd_tied(__m512i acc, __m512i a, __m512i w) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+}
+
 struct Dp32 {
     static constexpr int kMR = 8, kNT = 32;
 
-    // Ind: indirect A (k-group k4 of row r at t.rows[r] + t.koff[k4]; K a multiple of 4)
-    template <int R, int NP, bool Ind>
+    // Ind: indirect A (k-group k4 of row r at t.rows[r] + t.koff[k4]; K a multiple of 4). SA: signed A, whose
+    // bytes are flipped to a + 128 (a vector xor after the broadcast; u8 A is broadcast straight from memory).
+    template <int R, int NP, bool Ind, bool SA>
     static void body(const QTile& t) {
         const QGemmArgs& g = *t.g;
+        // The accumulators start at the column corrections (bias − za'·colsum + K·za'·zb, wrapping int32 as
+        // the epilogue's add was): one add per output fewer in the epilogue.
         __m512i acc[R][NP];
-        for (int r = 0; r < R; ++r)
-            for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_setzero_si512();
+        for (int p = 0; p < NP; ++p) {
+            const __m512i c0 = _mm512_load_si512(t.corr + 16 * p);
+            for (int r = 0; r < R; ++r) acc[r][p] = c0;
+        }
         const uint8_t* rows[R];
         for (int r = 0; r < R; ++r) rows[r] = t.rows[r];
         const int32_t* koff = t.koff;
         const int8_t* b0 = t.b;
         const int8_t* b1 = t.b + t.K4 * 64;
         const int64_t kfull = g.K / 4;
+        const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
         for (int64_t k4 = 0; k4 < kfull; ++k4) {
             __m512i bv[NP];
             bv[0] = _mm512_loadu_si512(b0 + 64 * k4);
             if constexpr (NP == 2) bv[1] = _mm512_loadu_si512(b1 + 64 * k4);
             const int64_t off = Ind ? koff[k4] : 4 * k4;
             for (int r = 0; r < R; ++r) {
-                const __m512i av = _mm512_set1_epi32(load_word(rows[r] + off) ^ t.xor_a);
-                for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, bv[p]);
+                __m512i av = _mm512_set1_epi32(load_word(rows[r] + off));
+                if constexpr (SA) av = _mm512_xor_si512(av, flip);
+                for (int p = 0; p < NP; ++p) acc[r][p] = dpbusd_tied(acc[r][p], av, bv[p]);
             }
         }
         if (!Ind && kfull < t.K4) {
@@ -124,25 +139,27 @@ struct Dp32 {
         const __m512i yz = _mm512_set1_epi32(g.y_zero);
         const bool u8 = g.out == QOut::U8;
         __mmask16 mk[NP];
-        __m512i corr[NP], zb[NP];
+        __m512i zb[NP];
         __m512 mul[NP];
         for (int p = 0; p < NP; ++p) {
             const int nv = t.nvalid - 16 * p;
             mk[p] = tail_mask16(nv);
-            corr[p] = _mm512_load_si512(t.corr + 16 * p);
             zb[p] = t.zb ? _mm512_load_si512(t.zb + 16 * p) : _mm512_setzero_si512();
             mul[p] = _mm512_maskz_loadu_ps(mk[p], g.multiplier + t.n0 + 16 * p);
         }
         const bool full2 = NP == 2 && t.nvalid == 32;
+        // Packed stores saturate to the output type: when its lowest value is y_min and y_zero >= 0 (so
+        // cvt(f) + y_zero cannot wrap), the saturation is the lower clamp and max(f, lo) can go.
+        const bool sat_lo = full2 && g.y_zero >= 0 && g.y_min == (u8 ? 0 : -128);
         auto* c = static_cast<uint8_t*>(g.c) + t.m0 * g.ldc + t.n0;
         const int64_t ldc = g.ldc;
         for (int r = 0; r < R; ++r) {
             __m512i q[NP];
             for (int p = 0; p < NP; ++p) {
-                __m512i a = _mm512_add_epi32(acc[r][p], corr[p]);
+                __m512i a = acc[r][p];  // corrections included (body)
                 if (t.zb) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zb[p], _mm512_set1_epi32(t.rowsum[r])));
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mul[p]);
-                f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+                f = _mm512_min_ps(sat_lo ? f : _mm512_max_ps(f, lo), hi);
                 q[p] = _mm512_add_epi32(_mm512_cvtps_epi32(f), yz);
             }
             if constexpr (NP == 2) {
@@ -161,18 +178,26 @@ struct Dp32 {
         }
     }
 
-    template <int R>
-    static void tile(const QTile& t) {
+    template <int R, bool SA>
+    static void tile_a(const QTile& t) {
         if (t.koff) {
             if (t.nvalid > 16)
-                body<R, 2, true>(t);
+                body<R, 2, true, SA>(t);
             else
-                body<R, 1, true>(t);
+                body<R, 1, true, SA>(t);
         } else if (t.nvalid > 16) {
-            body<R, 2, false>(t);
+            body<R, 2, false, SA>(t);
         } else {
-            body<R, 1, false>(t);
+            body<R, 1, false, SA>(t);
         }
+    }
+
+    template <int R>
+    static void tile(const QTile& t) {
+        if (t.xor_a != 0)
+            tile_a<R, true>(t);
+        else
+            tile_a<R, false>(t);
     }
 };
 
