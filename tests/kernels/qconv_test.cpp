@@ -909,7 +909,8 @@ TEST(QMaxPool, MatchesNaiveMax) {
 }
 
 // NHWC max pooling (reference and dispatched AVX-512) against the planar qmaxpool above on the same image: every
-// pool geometry of that test, channel counts around the 64-byte vector (1, 3, 63, 64, 65, 130), row ranges.
+// pool geometry of that test, channel counts around the 64-byte vector (1, 3, 63, 64, 65, 130) and those of the
+// 2x2 stride-2 fast paths (32, 64, 128), row ranges.
 TEST(QMaxPool, NhwcMatchesPlanar) {
     struct Pool {
         int64_t H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW;
@@ -921,7 +922,7 @@ TEST(QMaxPool, NhwcMatchesPlanar) {
     };
     std::mt19937 rng(5);
     for (const Pool& v : pools)
-        for (const int64_t C : {1, 3, 63, 64, 65, 130})
+        for (const int64_t C : {1, 3, 32, 63, 64, 65, 128, 130})  // 32 and 128: the 2x2 fast paths
             for (const bool sgn : {false, true}) {
                 std::vector<uint8_t> planar(static_cast<size_t>(C * v.H * v.W)), nhwc(planar.size());
                 for (auto& e : planar) e = static_cast<uint8_t>(rng());

@@ -18,8 +18,55 @@ inline __m512i vmax(__m512i a, __m512i b) {
     return Signed ? _mm512_max_epi8(a, b) : _mm512_max_epu8(a, b);
 }
 
+// The 2×2 stride-2 window without padding (VGG-style pools) when C is 32 or a multiple of 64: no clipping, the
+// taps as straight loads. C = 32: two output pixels per vector (input pixels 2ox .. 2ox+3 are 128 contiguous
+// bytes per row; the column pairs are regrouped by 256-bit halves before the last max).
+template <bool Signed>
+bool maxpool_2x2(const QMaxPoolNhwcArgs& a) {
+    if (a.KH != 2 || a.KW != 2 || a.SH != 2 || a.SW != 2 || a.PT != 0 || a.PL != 0 || a.DH != 1 || a.DW != 1 ||
+        2 * a.OH > a.H || 2 * a.OW > a.W || (a.C != 32 && a.C % 64 != 0))
+        return false;
+    const auto* x = static_cast<const uint8_t*>(a.x);
+    auto* y = static_cast<uint8_t*>(a.y);
+    const int64_t C = a.C, row = a.W * C;
+    for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy) {
+        const uint8_t* r0 = x + 2 * oy * row;
+        const uint8_t* r1 = r0 + row;
+        uint8_t* yr = y + oy * a.OW * C;
+        if (C == 32) {
+            int64_t ox = 0;
+            for (; ox + 2 <= a.OW; ox += 2) {
+                const uint8_t* p0 = r0 + 2 * ox * 32;
+                const uint8_t* p1 = r1 + 2 * ox * 32;
+                const __m512i l = vmax<Signed>(_mm512_loadu_si512(p0), _mm512_loadu_si512(p1));
+                const __m512i h = vmax<Signed>(_mm512_loadu_si512(p0 + 64), _mm512_loadu_si512(p1 + 64));
+                const __m512i even = _mm512_shuffle_i64x2(l, h, 0x44), odd = _mm512_shuffle_i64x2(l, h, 0xEE);
+                _mm512_storeu_si512(yr + ox * 32, vmax<Signed>(even, odd));
+            }
+            if (ox < a.OW) {
+                const __m512i v = vmax<Signed>(_mm512_loadu_si512(r0 + 2 * ox * 32), _mm512_loadu_si512(r1 + 2 * ox * 32));
+                const __m256i lo = _mm512_castsi512_si256(v), hi = _mm512_extracti64x4_epi64(v, 1);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(yr + ox * 32),
+                                    Signed ? _mm256_max_epi8(lo, hi) : _mm256_max_epu8(lo, hi));
+            }
+            continue;
+        }
+        for (int64_t ox = 0; ox < a.OW; ++ox) {
+            const uint8_t* p0 = r0 + 2 * ox * C;
+            const uint8_t* p1 = r1 + 2 * ox * C;
+            for (int64_t c = 0; c < C; c += 64) {
+                const __m512i u = vmax<Signed>(_mm512_loadu_si512(p0 + c), _mm512_loadu_si512(p0 + C + c));
+                const __m512i v = vmax<Signed>(_mm512_loadu_si512(p1 + c), _mm512_loadu_si512(p1 + C + c));
+                _mm512_storeu_si512(yr + ox * C + c, vmax<Signed>(u, v));
+            }
+        }
+    }
+    return true;
+}
+
 template <bool Signed>
 void maxpool_nhwc(const QMaxPoolNhwcArgs& a) {
+    if (maxpool_2x2<Signed>(a)) return;
     const auto* x = static_cast<const uint8_t*>(a.x);
     auto* y = static_cast<uint8_t*>(a.y);
     const int64_t C = a.C;
