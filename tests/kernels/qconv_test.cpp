@@ -591,7 +591,7 @@ TEST(QConvC1, EqualsOneInputDepthwiseReferenceBitExact) {
             }
         }
     }
-    EXPECT_EQ(checked, 7 * 4 * 2 * 4);
+    EXPECT_EQ(checked, 6 * 4 * 2 * 4);
 }
 
 // qadd (DQ + DQ [-> Relu] -> Q) vector build against the scalar loop: every tail length, u8 / s8 operands and
