@@ -373,6 +373,7 @@ void qconv_direct_ref(const QConvDirectArgs& a) {
     const int64_t Q = qconv_direct_groups(a.C, a.KW), OB = (a.OC + 15) / 16;
     const auto* x = static_cast<const uint8_t*>(a.x);
     const uint8_t flip = a.a_signed ? 0x80 : 0;
+    const int64_t y_row = a.y_row > 0 ? a.y_row : a.OW * a.OC;
     QDwConvArgs e;  // for store(): the same epilogue as qdwconv
     e.out = a.out, e.y = a.y, e.multiplier = a.multiplier;
     e.y_zero = a.y_zero, e.y_min = a.y_min, e.y_max = a.y_max;
@@ -386,7 +387,7 @@ void qconv_direct_ref(const QConvDirectArgs& a) {
                         acc += int32_t{static_cast<uint8_t>(row[k] ^ flip)} *
                                a.w[(((ky * Q + k / 4) * OB + oc / 16) * 16 + oc % 16) * 4 + k % 4];
                 }
-                store(e, oc, wrap_add_i32(acc, a.bias0[oc]), (oy * a.OW + ox) * a.OC + oc);
+                store(e, oc, wrap_add_i32(acc, a.bias0[oc]), oy * y_row + ox * a.OC + oc);
             }
 }
 

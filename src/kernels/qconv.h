@@ -156,7 +156,8 @@ struct QConvDirectArgs {
     const int8_t* w = nullptr;          // qconv_direct_pack
     const int32_t* bias0 = nullptr;     // [OC rounded up to 16]
     QOut out = QOut::U8;                // U8 or S8
-    void* y = nullptr;                  // [OH][OW][OC]
+    void* y = nullptr;                  // [OH][OW][OC], output rows y_row bytes apart
+    int64_t y_row = 0;                  // 0: OW·OC (dense); more: rows inside a larger (padded) image
     const float* multiplier = nullptr;  // [OC]
     int32_t y_zero = 0, y_min = 0, y_max = 255;
     int64_t oy_begin = 0, oy_end = 0;

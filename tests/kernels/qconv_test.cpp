@@ -463,7 +463,9 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
             a.multiplier = mult.data();
             for (QOut out : {QOut::U8, QOut::S8}) {
                 a.out = out;
-                a.y_zero = out == QOut::U8 ? 7 : -3;
+                // variant 2: y_zero 0 (ReLU-style: the vector epilogue drops the add and lets the packed store's
+                // saturation clamp from below)
+                a.y_zero = variant == 2 ? 0 : out == QOut::U8 ? 7 : -3;
                 a.y_min = out == QOut::U8 ? (variant == 1 ? 7 : 0) : -128;
                 a.y_max = out == QOut::U8 ? 255 : 127;
                 // the definition, NHWC order
@@ -490,13 +492,22 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
                             want[static_cast<size_t>((oy * OW + ox) * v.OC + oc)] =
                                 static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + a.y_zero);
                         }
-                for (int mode = 0; mode < 4; ++mode) {  // reference / vector, whole / rows split in 3
-                    std::vector<uint8_t> got(want.size(), 0xA5);
-                    a.y = got.data();
+                // reference / vector, whole / rows split in 3; modes 4, 5: output rows inside a wider image
+                // (y_row, as when a conv writes straight into the next conv's padded input), gaps untouched
+                for (int mode = 0; mode < 6; ++mode) {
+                    const int64_t y_row = mode >= 4 ? (OW + 3) * v.OC : OW * v.OC;
+                    std::vector<uint8_t> img(static_cast<size_t>(OH * y_row), 0xA5), got;
+                    a.y = img.data();
+                    a.y_row = mode >= 4 ? y_row : 0;
                     const int splits = mode % 2 ? 3 : 1;
                     for (int sp = 0; sp < splits; ++sp) {
                         a.oy_begin = OH * sp / splits, a.oy_end = OH * (sp + 1) / splits;
-                        (mode < 2 ? qconv_direct_ref : qconv_direct)(a);
+                        (mode % 4 < 2 ? qconv_direct_ref : qconv_direct)(a);
+                    }
+                    for (int64_t oy = 0; oy < OH; ++oy) {
+                        got.insert(got.end(), img.begin() + oy * y_row, img.begin() + oy * y_row + OW * v.OC);
+                        for (int64_t i = OW * v.OC; i < y_row; ++i)
+                            ASSERT_EQ(img[static_cast<size_t>(oy * y_row + i)], 0xA5) << "gap written, mode " << mode;
                     }
                     ASSERT_EQ(want, got) << "direct conv C" << v.C << " OC" << v.OC << " " << v.H << "x"
                                          << v.W << " k" << v.KH << "x" << v.KW << " variant " << variant
@@ -506,7 +517,7 @@ TEST(QConvDirect, EqualsDirectConvolutionBitExact) {
             }
         }
     }
-    EXPECT_EQ(checked, 7 * 4 * 2 * 4);
+    EXPECT_EQ(checked, 7 * 4 * 2 * 6);
 }
 
 // qconv_c1 (one input plane, output pixels in the lanes) against qdwconv_ref with one_input (the specification

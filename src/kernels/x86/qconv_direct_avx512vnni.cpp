@@ -17,6 +17,7 @@ namespace {
 struct Ctx {
     const QConvDirectArgs* a;
     int64_t Q, OB, pix_step;  // groups per kernel row, output blocks, bytes between adjacent windows
+    int64_t y_row;            // bytes between output rows
     __m512 lo, hi;
     __m512i yz, flip;
 };
@@ -67,13 +68,17 @@ inline void block(const Ctx& c, int64_t oy, int64_t ox, int64_t ob) {
     }
     const bool packed = NB == 2 && m[1] == 0xffff;
     const bool u8 = a.out == QOut::U8;
-    auto* y = static_cast<uint8_t*>(a.y) + (oy * a.OW + ox) * a.OC + ob * 16;
+    // Packed stores saturate to the output type: where its lowest value is y_min and y_zero >= 0 (cvt(f) +
+    // y_zero cannot wrap) the saturation is the lower clamp; y_zero = 0 (ReLU outputs) needs no add.
+    const bool sat_lo = packed && a.y_zero >= 0 && a.y_min == (u8 ? 0 : -128), add_yz = a.y_zero != 0;
+    auto* y = static_cast<uint8_t*>(a.y) + oy * c.y_row + ox * a.OC + ob * 16;
     for (int p = 0; p < NP; ++p) {
         __m512i qv[NB];
         for (int j = 0; j < NB; ++j) {
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][j]), mul[j]);
-            f = _mm512_min_ps(_mm512_max_ps(f, c.lo), c.hi);
-            qv[j] = _mm512_add_epi32(_mm512_cvtps_epi32(f), c.yz);
+            f = _mm512_min_ps(sat_lo ? f : _mm512_max_ps(f, c.lo), c.hi);
+            qv[j] = _mm512_cvtps_epi32(f);
+            if (add_yz) qv[j] = _mm512_add_epi32(qv[j], c.yz);
         }
         if constexpr (NB == 2) {
             if (packed) {
@@ -104,6 +109,7 @@ void qconv_direct__avx512vnni(const QConvDirectArgs& a) {
     c.Q = qconv_direct_groups(a.C, a.KW);
     c.OB = (a.OC + 15) / 16;
     c.pix_step = a.SW * a.C;
+    c.y_row = a.y_row > 0 ? a.y_row : a.OW * a.OC;
     c.lo = _mm512_set1_ps(static_cast<float>(a.y_min - a.y_zero));
     c.hi = _mm512_set1_ps(static_cast<float>(a.y_max - a.y_zero));
     c.yz = _mm512_set1_epi32(a.y_zero);

@@ -150,7 +150,7 @@ struct Dp32 {
         const bool full2 = NP == 2 && t.nvalid == 32;
         // Packed stores saturate to the output type: when its lowest value is y_min and y_zero >= 0 (so
         // cvt(f) + y_zero cannot wrap), the saturation is the lower clamp and max(f, lo) can go.
-        const bool sat_lo = full2 && g.y_zero >= 0 && g.y_min == (u8 ? 0 : -128);
+        const bool sat_lo = full2 && g.y_zero >= 0 && g.y_min == (u8 ? 0 : -128), add_yz = g.y_zero != 0;
         auto* c = static_cast<uint8_t*>(g.c) + t.m0 * g.ldc + t.n0;
         const int64_t ldc = g.ldc;
         for (int r = 0; r < R; ++r) {
@@ -160,7 +160,8 @@ struct Dp32 {
                 if (t.zb) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zb[p], _mm512_set1_epi32(t.rowsum[r])));
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mul[p]);
                 f = _mm512_min_ps(sat_lo ? f : _mm512_max_ps(f, lo), hi);
-                q[p] = _mm512_add_epi32(_mm512_cvtps_epi32(f), yz);
+                q[p] = _mm512_cvtps_epi32(f);
+                if (add_yz) q[p] = _mm512_add_epi32(q[p], yz);  // (y_zero = 0: ReLU outputs)
             }
             if constexpr (NP == 2) {
                 if (full2) {

@@ -1254,6 +1254,22 @@ Result<Plan> plan(const graph::Model& model, const Shapes& input_shapes, const P
             if (std::string k = qstep_set_layout(*st.qstep, in, out); !k.empty()) impl->infos[i].kernel = std::move(k);
             impl->infos[i].fused += in && out ? " [NHWC in/out]" : in ? " [NHWC in]" : " [NHWC out]";
         }
+        // A direct conv whose NHWC output only one padding conv reads writes into that conv's padded image
+        // (qstep_write_into_padded): the copy between them goes.
+        for (size_t i = 0; i < impl->steps.size(); ++i) {
+            Step& p = impl->steps[i];
+            if (p.kind != Kind::QGemm || p.out_slot < 0) continue;
+            const auto v = static_cast<size_t>(p.out_slot);
+            if (!nhwc[v] || out_slots.count(p.out_slot) || readers[v].size() != 1) continue;
+            const size_t ci = readers[v][0];
+            Step& c = impl->steps[ci];
+            if (ci <= i || c.kind != Kind::QGemm || c.in.size() != 1 || c.in[0] != p.out_slot || c.b_slot == p.out_slot)
+                continue;
+            if (qstep_write_into_padded(*p.qstep, *c.qstep)) {
+                impl->infos[i].fused += " [into the next conv's padded input]";
+                impl->infos[ci].fused += " [input padded by its producer]";
+            }
+        }
     }
 
     // Reference contexts (bound to slot addresses, which no longer move) and release lists.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -58,6 +59,8 @@ struct QStep {
     std::vector<uint8_t> xq;    // dynamic: x quantized per run (a_scale / a_zero set per run)
     // layout (qstep_set_layout): x / y bytes in NHWC order
     bool in_nhwc = false, out_nhwc = false;
+    QStep* y_into = nullptr;    // qstep_write_into_padded: the output rows go into this conv's padded image
+    bool x_prepadded = false;   // qstep_write_into_padded: nhwc's interior is written by the producer
     bool out_hwc = false;           // Conv, F32 output [N, OH, OW, OC]: an absorbed Transpose(0, 2, 3, 1)
     bool dw_nhwc = false;           // DwConv on the padded NHWC copy (kernels::qdwconv_nhwc)
     std::vector<int16_t> dwn_w;     // dw_nhwc: weights [KH·KW][C] − zw
@@ -1209,6 +1212,19 @@ std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
     return "qdwconv_nhwc_u8s8 (padded NHWC copy)";
 }
 
+bool qstep_write_into_padded(QStep& p, QStep& c) {
+    using M = QStep::Mode;
+    if (p.mode != M::Conv || !p.direct || !p.out_nhwc || p.dynamic || p.y_into != nullptr) return false;
+    if (c.mode != M::Conv || !c.in_nhwc || c.dynamic || c.pointwise || c.nhwc.empty() || c.x_prepadded) return false;
+    if (c.batch != p.batch || c.C != p.OC || c.H != p.OH || c.W != p.OW) return false;
+    // the same bytes: c reads what p writes (its zero point fills the borders)
+    if (c.a_zero != p.y_zero || c.a_signed != (p.out == k::QOut::S8)) return false;
+    if (c.nhwc.size() < static_cast<size_t>(c.batch * c.C * c.hp * c.wp)) return false;
+    p.y_into = &c;
+    c.x_prepadded = true;
+    return true;
+}
+
 namespace {
 
 // Image t of x (NCHW, or NHWC when s.in_nhwc) into s.nhwc as the padded NHWC image [hp][wp][C] (border = the
@@ -1295,16 +1311,25 @@ template <typename Kern>
 void run_nhwc_rows(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb, const Kern& kern) {
     const bool par = s.splits * s.batch > 1;
     pad_borders(s);
-    if (!par)
+    if (s.x_prepadded) {  // the producer wrote the interior (qstep_write_into_padded)
+    } else if (!par) {
         pad_nhwc(s, xb, 0, s.nhwc.data());
-    else
+    } else {
         run_chunked(pool, s.batch, [&](int64_t t, int) { pad_nhwc(s, xb, t, s.nhwc.data()); });
+    }
     const int64_t P = s.OH * s.OW, img = s.C * s.hp * s.wp;
     uint8_t* yn = s.out_nhwc ? yb : s.ybuf.data();
+    // image n's output: dense in yn, or the interior of the next conv's padded image n
+    QStep* into = s.y_into;
+    if (into) pad_borders(*into);  // borders first: the kernel writes only the interior
+    auto y_image = [&](int64_t n) {
+        if (!into) return yn + n * P * s.OC;
+        return into->nhwc.data() + n * into->C * into->hp * into->wp + (into->PT * into->wp + into->PL) * into->C;
+    };
     auto task = [&](int64_t t, int) {
         const int64_t part = t % s.splits, n = t / s.splits;
         const int64_t oy0 = s.OH * part / s.splits, oy1 = s.OH * (part + 1) / s.splits;
-        if (oy0 < oy1) kern(s.nhwc.data() + n * img, yn + n * P * s.OC, oy0, oy1);
+        if (oy0 < oy1) kern(s.nhwc.data() + n * img, y_image(n), oy0, oy1);
     };
     if (!par)
         task(0, 0);
@@ -1331,6 +1356,11 @@ void run_nhwc_kernel(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb,
     d.out = s.out;
     d.multiplier = s.multiplier.data();
     d.y_zero = s.y_zero, d.y_min = s.y_min, d.y_max = s.y_max;
+    if constexpr (std::is_same_v<Args, k::QConvDirectArgs>) {
+        if (s.y_into) d.y_row = s.y_into->wp * s.y_into->C;  // rows of the next conv's padded image
+    } else {
+        EDGEQ_CHECK(s.y_into == nullptr);
+    }
     run_nhwc_rows(s, pool, xb, yb, [&](const uint8_t* x, uint8_t* y, int64_t oy0, int64_t oy1) {
         Args e = d;
         e.x = x, e.y = y, e.oy_begin = oy0, e.oy_end = oy1;
@@ -1556,10 +1586,12 @@ void run_qstep(QStep& s, ThreadPool& pool, std::span<const Tensor* const> xs, Te
     const int64_t img = s.C * s.hp * s.wp;  // padded image bytes
     if (!s.nhwc.empty()) {
         pad_borders(s);
-        if (s.batch == 1 || s.splits * s.batch * s.G == 1)
+        if (s.x_prepadded) {  // the producer wrote the interior (qstep_write_into_padded)
+        } else if (s.batch == 1 || s.splits * s.batch * s.G == 1) {
             for (int64_t t = 0; t < s.batch; ++t) pad_nhwc(s, xb, t, s.nhwc.data());
-        else
+        } else {
             pool.run(s.batch, [&](int64_t t, int) { pad_nhwc(s, xb, t, s.nhwc.data()); });
+        }
         xh = s.nhwc.data();
     }
     auto task = [&](int64_t t, int thread) {

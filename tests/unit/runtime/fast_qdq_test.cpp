@@ -607,6 +607,48 @@ TEST(FastQdq, NhwcBetweenIntegerConvs) {
     }
 }
 
+// vgg_bn's first two convs: a direct (few-channel) conv whose NHWC output only a padded 3×3 conv reads writes
+// its rows straight into that conv's padded image (no copy; the borders hold the zero point, so a non-zero one
+// must come out right), u8 and s8; where the value is also a graph output, or read by two convs, no link.
+TEST(FastQdq, DirectConvWritesIntoNextConvsPaddedInput) {
+    for (const int shape : {0, 1, 2}) {  // 0: linked; 1: the value is also an output; 2: two readers
+        for (const bool sgn : {false, true}) {
+            QBuilder b;
+            b.input("x", {3, 1, 13, 11});
+            const DType dt = sgn ? DType::I8 : DType::U8;
+            const float sx = 0.02f;
+            const std::string x = b.qdq("x", sx, dt, sgn ? -7 : 9);
+            const auto sw0 = b.weight("w0", {24, 1, 3, 3}, 0, true);
+            b.bias("b0", sx, sw0);
+            b.node("Conv", {x, "w0_dq", "b0_dq"}, {"c0"}, {{"pads", ints({1, 1, 1, 1})}});
+            b.node("Relu", {"c0"}, {"r0"});
+            const float s0 = 0.04f;
+            const std::string q0 = b.quant_out("r0", s0, dt, sgn ? -20 : 17, false);  // zero point: the border byte
+            b.node("DequantizeLinear", {q0, "r0_s", "r0_z"}, {"r0_dq"});
+            const auto sw1 = b.weight("w1", {8, 24, 3, 3}, 0, true);
+            b.bias("b1", s0, sw1);
+            b.node("Conv", {"r0_dq", "w1_dq", "b1_dq"}, {"c1"}, {{"pads", ints({1, 2, 1, 0})}});
+            b.output(b.quant_out("c1", 0.3f, dt, sgn ? 3 : 120, false));
+            if (shape == 1) b.output(q0);
+            if (shape == 2) {
+                const auto sw2 = b.weight("w2", {4, 24, 3, 3}, 0, true);
+                b.bias("b2", s0, sw2);
+                b.node("Conv", {"r0_dq", "w2_dq", "b2_dq"}, {"c2"}, {{"pads", ints({1, 1, 1, 1})}});
+                b.output(b.quant_out("c2", 0.3f, dt, sgn ? 3 : 120, false));
+            }
+            std::mt19937 rng(29);
+            const Tensor in = random_input(rng, {3, 1, 13, 11}, -1.5f, 2.5f);
+            for (int threads : {1, 2}) {
+                const std::string trace = expect_qdq_matches(b.m, {{"x", in}}, threads);
+                if (active_isa() < Isa::Avx512Vnni) continue;  // no direct conv there
+                EXPECT_EQ(count_ops(trace, "qconv_direct_nhwc_u8s8"), 1) << trace;
+                EXPECT_EQ(count_ops(trace, "[into the next conv's padded input]"), shape == 0 ? 1 : 0) << trace;
+                EXPECT_EQ(count_ops(trace, "[input padded by its producer]"), shape == 0 ? 1 : 0) << trace;
+            }
+        }
+    }
+}
+
 // One Q read by one DQ that three integer convs share (ultraface's RFB branches): the DQ does not run, and the
 // bytes stay NHWC from the producer into the three convs (AVX-512). Float-output convs followed by
 // Transpose(0, 2, 3, 1) (ultraface's heads) write the transposed layout directly: the Transpose has no step;
