@@ -585,9 +585,10 @@ template <typename T>
 void qmaxpool_nhwc_t(const QMaxPoolNhwcArgs& a) {
     const T* x = static_cast<const T*>(a.x);
     T* y = static_cast<T*>(a.y);
+    const int64_t y_row = a.y_row > 0 ? a.y_row : a.OW * a.C;
     for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy)
         for (int64_t ox = 0; ox < a.OW; ++ox) {
-            T* yp = y + (oy * a.OW + ox) * a.C;
+            T* yp = y + oy * y_row + ox * a.C;
             bool any = false;
             window_taps(a, oy, ox, [&](int64_t iy, int64_t ix) {
                 const T* xp = x + (iy * a.W + ix) * a.C;

@@ -252,7 +252,8 @@ struct QMaxPoolNhwcArgs {
     int64_t KH = 1, KW = 1, SH = 1, SW = 1, PT = 0, PL = 0, DH = 1, DW = 1;
     bool is_signed = false;
     const void* x = nullptr;  // [H][W][C]
-    void* y = nullptr;        // [OH][OW][C]
+    void* y = nullptr;        // [OH][OW][C], output rows y_row bytes apart
+    int64_t y_row = 0;        // 0: OW·C (dense); more: rows inside a larger (padded) image
     int64_t oy_begin = 0, oy_end = 0;
 };
 void qmaxpool_nhwc_ref(const QMaxPoolNhwcArgs& a);

@@ -953,20 +953,30 @@ TEST(QMaxPool, NhwcMatchesPlanar) {
                 b.SW = v.SW, b.PT = v.PT, b.PL = v.PL, b.DH = v.DH, b.DW = v.DW;
                 b.is_signed = sgn;
                 b.x = nhwc.data();
-                for (const bool vec : {false, true}) {
-                    std::vector<uint8_t> got(want.size() + 64, 0xA5);  // bytes past the end stay untouched
-                    b.y = got.data();
+                for (const int mode : {0, 1, 2, 3}) {  // ref / dispatched; 2, 3: rows y_row apart (gaps untouched)
+                    const bool vec = mode % 2 == 1;
+                    const int64_t y_row = mode >= 2 ? (v.OW + 2) * C : v.OW * C;
+                    std::vector<uint8_t> img(static_cast<size_t>(v.OH * y_row + 64), 0xA5), got;
+                    b.y = img.data();
+                    b.y_row = mode >= 2 ? y_row : 0;
                     const int64_t mid = v.OH / 2;
                     for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, mid}, {mid, v.OH}}) {
                         b.oy_begin = r0, b.oy_end = r1;
                         vec ? qmaxpool_nhwc(b) : qmaxpool_nhwc_ref(b);
                     }
+                    for (int64_t oy = 0; oy < v.OH; ++oy) {
+                        got.insert(got.end(), img.begin() + oy * y_row, img.begin() + oy * y_row + v.OW * C);
+                        for (int64_t i = v.OW * C; i < y_row; ++i)
+                            ASSERT_EQ(img[static_cast<size_t>(oy * y_row + i)], 0xA5) << "gap written";
+                    }
+                    for (int64_t i = v.OH * y_row; i < static_cast<int64_t>(img.size()); ++i)
+                        ASSERT_EQ(img[static_cast<size_t>(i)], 0xA5);  // bytes past the end stay untouched
                     for (int64_t c = 0; c < C; ++c)
                         for (int64_t p = 0; p < v.OH * v.OW; ++p)
                             ASSERT_EQ(got[static_cast<size_t>(p * C + c)], want[static_cast<size_t>(c * v.OH * v.OW + p)])
                                 << (vec ? "dispatched" : "ref") << " pool " << v.H << "x" << v.W << " k" << v.KH << "x"
-                                << v.KW << " C " << C << (sgn ? " s8" : " u8") << " channel " << c << " pixel " << p;
-                    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], 0xA5);
+                                << v.KW << " C " << C << (sgn ? " s8" : " u8") << " channel " << c << " pixel " << p
+                                << " mode " << mode;
                 }
             }
 }

@@ -28,11 +28,11 @@ bool maxpool_2x2(const QMaxPoolNhwcArgs& a) {
         return false;
     const auto* x = static_cast<const uint8_t*>(a.x);
     auto* y = static_cast<uint8_t*>(a.y);
-    const int64_t C = a.C, row = a.W * C;
+    const int64_t C = a.C, row = a.W * C, y_row = a.y_row > 0 ? a.y_row : a.OW * C;
     for (int64_t oy = a.oy_begin; oy < a.oy_end; ++oy) {
         const uint8_t* r0 = x + 2 * oy * row;
         const uint8_t* r1 = r0 + row;
-        uint8_t* yr = y + oy * a.OW * C;
+        uint8_t* yr = y + oy * y_row;
         if (C == 32) {
             int64_t ox = 0;
             for (; ox + 2 <= a.OW; ox += 2) {
@@ -69,7 +69,7 @@ void maxpool_nhwc(const QMaxPoolNhwcArgs& a) {
     if (maxpool_2x2<Signed>(a)) return;
     const auto* x = static_cast<const uint8_t*>(a.x);
     auto* y = static_cast<uint8_t*>(a.y);
-    const int64_t C = a.C;
+    const int64_t C = a.C, y_row = a.y_row > 0 ? a.y_row : a.OW * C;
     // first valid tap index along one axis: the smallest k with o·S − P + k·D ≥ 0; last: largest with < size
     auto first_tap = [](int64_t start, int64_t D, int64_t K) {
         int64_t k = 0;
@@ -88,7 +88,7 @@ void maxpool_nhwc(const QMaxPoolNhwcArgs& a) {
             const int64_t x0 = ox * a.SW - a.PL;
             const int64_t kx0 = first_tap(x0, a.DW, a.KW), kx1 = end_tap(x0, a.DW, a.KW, a.W);
             EDGEQ_CHECK_MSG(ky0 < ky1 && kx0 < kx1, "qmaxpool_nhwc: a window lies entirely in the padding");
-            uint8_t* yp = y + (oy * a.OW + ox) * C;
+            uint8_t* yp = y + oy * y_row + ox * C;
             const uint8_t* first = x + ((y0 + ky0 * a.DH) * a.W + x0 + kx0 * a.DW) * C;
             for (int64_t c = 0; c < C; c += 64) {
                 const int64_t n = std::min<int64_t>(64, C - c);

@@ -744,6 +744,7 @@ QFusion plan_qpool(const QFuseArgs& a) {
         m.p_begin = 0, m.p_end = planes;
         s.batch = (*xs)[0], s.C = (*xs)[1];  // for the NHWC layout (qstep_set_layout)
         s.out = m.is_signed ? k::QOut::S8 : k::QOut::U8;
+        s.a_zero = s.y_zero = q.z;  // (= the input DQ's: checked above) for qstep_write_into_padded
         r.kernel = m.is_signed ? "qmaxpool_s8" : "qmaxpool_u8";
     }
     const int64_t work = shape_numel(*ps) * ks[0] * ks[1];
@@ -1214,9 +1215,11 @@ std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc) {
 
 bool qstep_write_into_padded(QStep& p, QStep& c) {
     using M = QStep::Mode;
-    if (p.mode != M::Conv || !p.direct || !p.out_nhwc || p.dynamic || p.y_into != nullptr) return false;
+    const bool pool = p.mode == M::MaxPool && p.mp_nhwc;  // qmaxpool_nhwc (QMaxPoolNhwcArgs::y_row)
+    if (!(pool || (p.mode == M::Conv && p.direct)) || !p.out_nhwc || p.dynamic || p.y_into != nullptr) return false;
     if (c.mode != M::Conv || !c.in_nhwc || c.dynamic || c.pointwise || c.nhwc.empty() || c.x_prepadded) return false;
-    if (c.batch != p.batch || c.C != p.OC || c.H != p.OH || c.W != p.OW) return false;
+    const int64_t oc = pool ? p.C : p.OC, oh = pool ? p.mp.OH : p.OH, ow = pool ? p.mp.OW : p.OW;
+    if (c.batch != p.batch || c.C != oc || c.H != oh || c.W != ow) return false;
     // the same bytes: c reads what p writes (its zero point fills the borders)
     if (c.a_zero != p.y_zero || c.a_signed != (p.out == k::QOut::S8)) return false;
     if (c.nhwc.size() < static_cast<size_t>(c.batch * c.C * c.hp * c.wp)) return false;
@@ -1291,10 +1294,18 @@ void run_maxpool_nhwc(QStep& s, ThreadPool& pool, const uint8_t* xb, uint8_t* yb
     m.C = C, m.H = s.mp.H, m.W = s.mp.W, m.OH = s.mp.OH, m.OW = s.mp.OW, m.KH = s.mp.KH, m.KW = s.mp.KW;
     m.SH = s.mp.SH, m.SW = s.mp.SW, m.PT = s.mp.PT, m.PL = s.mp.PL, m.DH = s.mp.DH, m.DW = s.mp.DW;
     m.is_signed = s.mp.is_signed;
+    // image n's output: dense in yn, or the interior of the next conv's padded image n (qstep_write_into_padded)
+    QStep* into = s.y_into;
+    if (into) {
+        pad_borders(*into);  // borders first: the kernel writes only the interior
+        m.y_row = into->wp * C;
+    }
     auto task = [&](int64_t t, int) {
         const int64_t part = t % s.splits, n = t / s.splits;
         k::QMaxPoolNhwcArgs b = m;
-        b.x = xn + n * HW * C, b.y = yn + n * P * C;
+        b.x = xn + n * HW * C;
+        b.y = into ? into->nhwc.data() + n * C * into->hp * into->wp + (into->PT * into->wp + into->PL) * C
+                   : yn + n * P * C;
         b.oy_begin = s.mp.OH * part / s.splits, b.oy_end = s.mp.OH * (part + 1) / s.splits;
         if (b.oy_begin < b.oy_end) k::qmaxpool_nhwc(b);
     };

@@ -138,7 +138,7 @@ bool qstep_nhwc_passes(const QStep& s);
 // Returns the step's kernel name when the layout changes which kernel runs (depthwise -> qdwconv_nhwc, MaxPool ->
 // qmaxpool_nhwc), else "".
 std::string qstep_set_layout(QStep& s, bool in_nhwc, bool out_nhwc);
-// After the layouts: a direct convolution (kernels::qconv_direct) whose NHWC output is read only by a convolution
+// After the layouts: a direct convolution (kernels::qconv_direct) or NHWC max pool whose NHWC output is read only by a convolution
 // that copies its input into a padded NHWC image (c's s.nhwc) writes its rows straight into that image
 // (QConvDirectArgs::y_row) instead, and c skips the copy (vgg_bn INT8 batch 64: 1.6 MB per run). The producer's
 // output tensor is then left unwritten: the caller links only a value with that single reader, not a graph

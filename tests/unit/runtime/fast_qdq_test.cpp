@@ -842,7 +842,8 @@ TEST(FastQdq, MaxPoolOnQuantizedBytes) {
 
 // MaxPool between integer convolutions keeps NHWC bytes (kernels::qmaxpool_nhwc): a pool of the quantized graph
 // input (NCHW in, NHWC out) -> 3×3 conv (NHWC in/out) read by two pools: one into a 1×1 conv (NHWC in/out; the
-// conv NHWC in), one to a graph output (NHWC in, NCHW out). Pools are exact, so the pooled graph output must
+// conv NHWC in), one to a graph output (NHWC in, NCHW out); the first pool writes into the 3×3 conv's padded
+// input. Pools are exact, so the pooled graph output must
 // equal the reference bit for bit; u8 and s8, 1 and 2 threads, a batch of 7 (images grouped per pool task).
 TEST(FastQdq, MaxPoolKeepsNhwcBetweenConvs) {
     for (const bool sgn : {false, true}) {
@@ -886,6 +887,8 @@ TEST(FastQdq, MaxPoolKeepsNhwcBetweenConvs) {
             EXPECT_EQ(count_ops(trace, "[NHWC out]"), 1) << trace;     // m0
             EXPECT_EQ(count_ops(trace, "[NHWC in/out]"), 2) << trace;  // c1, m1
             EXPECT_EQ(count_ops(trace, "[NHWC in]"), 2) << trace;      // c2, m2
+            // m0 writes straight into c1's padded image (qstep_write_into_padded; borders: the zero point)
+            EXPECT_EQ(count_ops(trace, "[into the next conv's padded input]"), 1) << trace;
             auto ref = run_reference(b.m, {{"x", in}});
             auto p = plan(b.m, {{"x", in.shape()}}, {threads, false});
             ASSERT_TRUE(ref.ok() && p.ok());
