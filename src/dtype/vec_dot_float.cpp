@@ -61,7 +61,7 @@ float vec_dot_order(int64_t n, const void* w, const void* a) {
     const float sum = tree16(acc[0]);
     if constexpr (T == DType::F32) {
         float f = sum;
-        for (int64_t i = np; i < n; ++i) f = std::fma(elem<T>(w, i), elem<T>(a, i), f);
+        for (int64_t i = np; i < n; ++i) f += elem<T>(w, i) * elem<T>(a, i);  // not fused (-ffp-contract=off)
         return f;
     } else {
         double d = sum;

@@ -13,7 +13,9 @@
 //     rows of other lengths and non-contiguous operands to): four 16-lane accumulators over the first n & ~63
 //     elements (element i of each group of 64 into accumulator (i / 16) % 4, lane i % 16, fused), folded as
 //     acc0 += acc2, acc1 += acc3, acc0 += acc1, summed by the tree above; then the remaining elements one by one:
-//     F32 fused into the float sum, F16/BF16 as float products added to a double (ggml_float).
+//     F32 as float products added to the float sum (not fused: ggml's `sumf += x[i]*y[i]`; the fixtures'
+//     attention scores, head size 32, i.e. only this loop, are bit-identical that way and not fused), F16/BF16 as
+//     float products added to a double (ggml_float).
 //
 // F16 and BF16 elements are converted to float exactly before the multiply. BF16 follows the F16 order (llama.cpp
 // uses vdpbf16ps there, which is not reproduced). dtype/vec_dot.h's vec_dot_ref for these types sums in double

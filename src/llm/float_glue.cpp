@@ -5,13 +5,12 @@
 #include <cmath>
 
 #include "core/cpu.h"
+#include "dtype/vec_dot_float.h"
 
 namespace edgeq::llm::glue {
 // llm/float_glue_avx512.cpp: the loops below on 16 lanes, bit for bit.
 void swiglu16_avx512(int64_t n16, const float* x, const float* g, float* y);
 double softmax_exp_avx512(int64_t n, float* s, float mx);
-void kq_scores_avx512(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale,
-                      float* s);
 
 namespace {
 
@@ -70,21 +69,14 @@ void softmax(int64_t n, float* s) {
 }
 
 void kq_scores(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale, float* s) {
-    if (isa_enabled(Isa::Avx512)) return kq_scores_avx512(n_kv, q, k, k_stride, n, scale, s);
-    kq_scores_ref(n_kv, q, k, k_stride, n, scale, s);
+    // ggml_vec_dot_f32 in its order (dtype/vec_dot_float.h), the selected SIMD row: the same bits as the reference
+    static const VecDotFn dot = selected_float_vec_dot(DType::F32);
+    for (int64_t p = 0; p < n_kv; ++p) s[p] = dot(n, k + p * k_stride, q) * scale;
 }
 
 void kq_scores_ref(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale,
                    float* s) {
-    for (int64_t p = 0; p < n_kv; ++p) {
-        const float* kp = k + p * k_stride;
-        double acc[8] = {};
-        for (int64_t i = 0; i < n; ++i) acc[i % 8] += static_cast<double>(q[i]) * static_cast<double>(kp[i]);
-        double t4[4], t2[2];
-        for (int l = 0; l < 4; ++l) t4[l] = acc[l] + acc[l + 4];
-        for (int l = 0; l < 2; ++l) t2[l] = t4[l] + t4[l + 2];
-        s[p] = static_cast<float>(t2[0] + t2[1]) * scale;
-    }
+    for (int64_t p = 0; p < n_kv; ++p) s[p] = float_vec_dot_ref(DType::F32, n, k + p * k_stride, q) * scale;
 }
 
 }  // namespace edgeq::llm::glue

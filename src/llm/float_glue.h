@@ -9,8 +9,10 @@
 //   softmax     over the scores of one query: max; e = expf(s - max) per group of 16 (the last group
 //               zero-padded: llama.cpp pads the cache view to 32 positions and masks them to -inf), each group's
 //               16 values summed as _mm512_reduce_add_ps and added to a double; e *= float(1 / sum).
-//   kq_scores   attention scores float(q . k) * scale with the dot product in double: the products (exact in
-//               double) summed in 8 lanes (lane i % 8, in order), the lanes added as (l, l + 4), (l, l + 2), (0, 1).
+//   kq_scores   attention scores dot(k, q) * scale with the dot product as ggml_vec_dot_f32 computes it
+//               (float_vec_dot, dtype/vec_dot_float.h): llama.cpp multiplies K by the permuted, non-contiguous Q,
+//               which tinyBLAS leaves to ggml's vec_dot. Head size 32 (all in its unfused leftover loop) makes the
+//               shakespeare fixtures' F32 logits bit-identical; the earlier double sum did not.
 //
 // Everything here is scalar, fused multiply-adds by std::fma, so the values do not depend on the ISA.
 #pragma once
@@ -24,9 +26,9 @@ float expf_ggml(float x);
 void swiglu(int64_t n, const float* x, const float* g, float* y);
 // In place over s[0, n): s = softmax(s).
 void softmax(int64_t n, float* s);
-// s[p] = float(dot(q, k + p * k_stride over n elements)) * scale for p < n_kv (the dot in double as above).
+// s[p] = dot(k + p * k_stride, q over n elements) * scale for p < n_kv (ggml_vec_dot_f32's order, above).
 void kq_scores(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale, float* s);
-// The scalar code kq_scores runs where AVX-512 is off (the AVX-512 loop gives the same bits).
+// The same on the reference row (the SIMD rows give the same bits).
 void kq_scores_ref(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale,
                    float* s);
 

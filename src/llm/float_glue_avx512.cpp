@@ -56,41 +56,4 @@ double softmax_exp_avx512(int64_t n, float* s, float mx) {
     return sum;
 }
 
-// Four positions at a time (four independent FMA chains); the products of two floats are exact in double, so
-// the fused multiply-add equals the scalar code's multiply then add.
-void kq_scores_avx512(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale,
-                      float* s) {
-    const auto lane_sum = [](__m512d a) {
-        const __m256d t4 = _mm256_add_pd(_mm512_castpd512_pd256(a), _mm512_extractf64x4_pd(a, 1));
-        const __m128d t2 = _mm_add_pd(_mm256_castpd256_pd128(t4), _mm256_extractf128_pd(t4, 1));
-        return _mm_cvtsd_f64(_mm_add_sd(t2, _mm_unpackhi_pd(t2, t2)));
-    };
-    const auto load8 = [](const float* p, int64_t left) {
-        const __mmask8 m = left >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << left) - 1u);
-        return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, p));
-    };
-    int64_t p = 0;
-    for (; p + 4 <= n_kv; p += 4) {
-        const float* k0 = k + p * k_stride;
-        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < n; i += 8) {
-            const __m512d qv = load8(q + i, n - i);
-            a0 = _mm512_fmadd_pd(qv, load8(k0 + i, n - i), a0);
-            a1 = _mm512_fmadd_pd(qv, load8(k0 + k_stride + i, n - i), a1);
-            a2 = _mm512_fmadd_pd(qv, load8(k0 + 2 * k_stride + i, n - i), a2);
-            a3 = _mm512_fmadd_pd(qv, load8(k0 + 3 * k_stride + i, n - i), a3);
-        }
-        s[p] = static_cast<float>(lane_sum(a0)) * scale;
-        s[p + 1] = static_cast<float>(lane_sum(a1)) * scale;
-        s[p + 2] = static_cast<float>(lane_sum(a2)) * scale;
-        s[p + 3] = static_cast<float>(lane_sum(a3)) * scale;
-    }
-    for (; p < n_kv; ++p) {
-        const float* kp = k + p * k_stride;
-        __m512d a = _mm512_setzero_pd();
-        for (int64_t i = 0; i < n; i += 8) a = _mm512_fmadd_pd(load8(q + i, n - i), load8(kp + i, n - i), a);
-        s[p] = static_cast<float>(lane_sum(a)) * scale;
-    }
-}
-
 }  // namespace edgeq::llm::glue

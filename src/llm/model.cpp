@@ -61,12 +61,14 @@ void rope_cache(int64_t n_rot, int64_t pos, float base, float* cs) {
     }
 }
 
+// ggml compiles `x0*cos - x1*sin` and `x0*sin + x1*cos` with contraction: the first product is fused into the
+// sum, the second rounded (the shakespeare fixtures' F32 logits are bit-identical only this way).
 void rope_norm(float* x, int64_t n_rot, const float* cs) {
     for (int64_t i0 = 0; i0 + 1 < n_rot; i0 += 2) {
         const float c = cs[i0], s = cs[i0 + 1];
         const float x0 = x[i0], x1 = x[i0 + 1];
-        x[i0] = x0 * c - x1 * s;
-        x[i0 + 1] = x0 * s + x1 * c;
+        x[i0] = std::fma(x0, c, -(x1 * s));
+        x[i0 + 1] = std::fma(x0, s, x1 * c);
     }
 }
 
@@ -480,14 +482,14 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         }
 
         // Causal attention: token t sees cache positions [0, n_past + t]. One work item per (head, block of up to
-        // kAttBlock tokens). K·Q summed in double (glue::kq_scores); the softmax of the scaled scores in ggml's
+        // kAttBlock tokens). K·Q as ggml_vec_dot_f32 (glue::kq_scores); the softmax of the scaled scores in ggml's
         // arithmetic (llm/float_glue.h); then each output dimension as the dot of its row of the transposed V cache
         // with the probabilities, in tinyBLAS's order over the positions padded to 16 with zero probabilities
         // (llama.cpp pads the cache view and masks the padding). The tokens of a block share one float tile over
         // the block's longest padded length: a shorter row's extra probabilities are zeros, and adding 0 * v to a
-        // lane leaves it unchanged, so each output is the one-token product's bits. K·Q in ggml_vec_dot_f32's
-        // order instead moved the fixtures' top-1 agreement both ways and put shakespeare Q2_K chunk 0 below 99 %
-        // (docs/llm/runtime.md).
+        // lane leaves it unchanged, so each output is the one-token product's bits. (Session 16: K·Q in
+        // ggml_vec_dot_f32's order, with its unfused leftover loop, and RoPE as ggml contracts it make the fixtures'
+        // F32 logits bit-identical; docs/llm/runtime.md.)
         constexpr int64_t kAttBlock = 16;
         const int64_t blocks = (N + kAttBlock - 1) / kAttBlock, items = hp.n_head * blocks;
         const int at = static_cast<int>(std::clamp<int64_t>(N * hp.n_head * (n_past + N) * hd / 32768, 1, threads_));

@@ -34,7 +34,6 @@ struct Ops256 {
         _mm256_storeu_ps(p, v.lo);
         _mm256_storeu_ps(p + 8, v.hi);
     }
-    static float fma1(float x, float y, float acc) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x), _mm_set_ss(y), _mm_set_ss(acc))); }
     static float hsum(V v) {
         const __m256 t8 = _mm256_add_ps(v.lo, v.hi);
         const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));

@@ -26,7 +26,6 @@ struct Ops512 {
     static V fma(V w, V a, V acc) { return _mm512_fmadd_ps(w, a, acc); }
     static V add(V x, V y) { return _mm512_add_ps(x, y); }
     static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-    static float fma1(float x, float y, float acc) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x), _mm_set_ss(y), _mm_set_ss(acc))); }
     static float hsum(V v) { return hsum16_tree(v); }
 };
 

@@ -74,8 +74,8 @@ inline void float_block(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
 }
 
 // ggml_vec_dot_f32/f16's order (dtype/vec_dot_float.h): 4 x 16 fused lanes over the first n & ~63 elements,
-// lanes folded (0 + 2, 1 + 3, 0 + 1) and summed by hsum, then the rest one by one (F32: fused into the float
-// sum; F16/BF16: float products added to a double).
+// lanes folded (0 + 2, 1 + 3, 0 + 1) and summed by hsum, then the rest one by one (F32: each product rounded to
+// float, then added to the float sum; F16/BF16: float products added to a double).
 template <class Ops, DType T>
 float float_vec_dot(int64_t n, const void* wv, const void* av) {
     using V = typename Ops::V;
@@ -105,7 +105,7 @@ float float_vec_dot(int64_t n, const void* wv, const void* av) {
     }
     if constexpr (T == DType::F32) {
         float f = sum;
-        for (int64_t i = 0; i < n - np; ++i) f = Ops::fma1(fw[i], fa[i], f);
+        for (int64_t i = 0; i < n - np; ++i) f += fw[i] * fa[i];  // not fused (-ffp-contract=off)
         return f;
     } else {
         double d = sum;
