@@ -17,6 +17,7 @@ namespace edgeq {
 namespace vdot {
 // Optimized rows (dtype/x86/vec_dot_avx2.cpp, vec_dot_avx512.cpp, vec_dot_avx512vnni.cpp).
 float q8_0_q8_0_avx2(int64_t, const void*, const void*);
+float q8_0_q8_0_x86_avx2(int64_t, const void*, const void*);
 float q4_0_q8_0_avx2(int64_t, const void*, const void*);
 float q4_K_q8_K_avx2(int64_t, const void*, const void*);
 float q5_K_q8_K_avx2(int64_t, const void*, const void*);
@@ -205,6 +206,23 @@ float dot_q8_0(int64_t n, const void* w, const void* a) {
         sumf += static_cast<float>(s) * (h2f(x[ib].d) * h2f(y[ib].d));
     }
     return sumf;
+}
+
+float dot_q8_0_x86(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const block_q8_0*>(w);
+    const auto* y = static_cast<const block_q8_0*>(a);
+    float acc[8] = {};
+    for (int64_t ib = 0; ib < n / QK8_0; ++ib) {
+        const float d = h2f(x[ib].d) * h2f(y[ib].d);
+        for (int l = 0; l < 8; ++l) {
+            int s = 0;
+            for (int j = 4 * l; j < 4 * l + 4; ++j) s += x[ib].qs[j] * y[ib].qs[j];
+            acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+        }
+    }
+    float t[4];
+    for (int l = 0; l < 4; ++l) t[l] = acc[l + 4] + acc[l];
+    return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
 float dot_iq4_nl(int64_t n, const void* w, const void* a) {
@@ -569,6 +587,15 @@ VecDotFn selected_vec_dot(DType w) {
 const char* selected_vec_dot_name(DType w) {
     const FastVecDot* r = best_dot_row(w);
     return r ? r->name : "reference";
+}
+
+float vec_dot_q8_0_x86_ref(int64_t n, const void* w, const void* a) {
+    EDGEQ_CHECK(n % QK8_0 == 0);
+    return dot_q8_0_x86(n, w, a);
+}
+
+VecDotFn selected_vec_dot_q8_0_x86() {
+    return isa_enabled(Isa::Avx2) ? &vdot::q8_0_q8_0_x86_avx2 : &dot_q8_0_x86;
 }
 
 float vec_dot(DType w, int64_t n, const void* wrow, const void* act) {

@@ -193,6 +193,12 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
         return;
     }
     if (!has_vec_dot(w.type)) return matmul_dequant(w, x, n_x, y, r_begin, r_end);
+    if (w.x86_order && w.type == DType::Q8_0) {  // ModelOptions::llama_order: Q8_0 in llama.cpp's x86 order, one output at a time
+        const VecDotFn f = selected_vec_dot_q8_0_x86();
+        for (int64_t r = r_begin; r < r_end; ++r)
+            for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, w.row(r), a->row(t));
+        return;
+    }
     if (!tiles) {  // Model::set_baseline_schedule
         const VecDotFn f = selected_vec_dot(w.type);
         for (int64_t r = r_begin; r < r_end; ++r)
@@ -210,7 +216,7 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
 // private and read-only: they are read from the file again if the rows are ever used, e.g. by the baseline
 // schedule), so the copy replaces them instead of adding to them (issue 5's memory budget).
 void pack_weight(Weight& w) {
-    if (!repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
+    if (w.x86_order || !repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
     w.packed = std::make_shared<const PackedMatrix>(repack_matrix(w.type, w.data, w.row_bytes, w.rows, w.cols));
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = (reinterpret_cast<uintptr_t>(w.data) + page - 1) / page * page;
@@ -293,6 +299,13 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     }
 
     m->set_threads(o.threads);
+    m->llama_order_ = o.llama_order;
+    if (o.llama_order) {
+        for (Layer& ly : m->layers_)
+            for (Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down})
+                w->x86_order = w->type == DType::Q8_0;
+        m->output_.x86_order = m->output_.type == DType::Q8_0;
+    }
     if (o.repack) {  // one matrix per task on the model's threads (independent copies; 1b Q8_0: 1.1 GB)
         std::vector<Weight*> ws;
         for (Layer& ly : m->layers_)
@@ -327,9 +340,10 @@ Status Model::set_weight_data(const std::string& name, DType type, std::span<con
                                std::to_string(data.size()));
     w->type = type;
     w->packed.reset();  // rows are read from the new bytes
+    w->x86_order = llama_order_ && type == DType::Q8_0;
     w->row_bytes = rb;
     w->data = data.data();
-    if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;
+    if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;  // (x86_order included)
     return Status::Ok();
 }
 

@@ -54,6 +54,8 @@ struct Weight {
     const uint8_t* data = nullptr;
     // Q4_0/Q8_0 rows repacked at load for the VNNI GEMM (dtype/repack.h; same results), or null.
     std::shared_ptr<const PackedMatrix> packed{};
+    // Q8_0 in llama.cpp's x86 float order (vec_dot_q8_0_x86; ModelOptions::llama_order) instead of ggml's generic one.
+    bool x86_order = false;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
@@ -84,6 +86,12 @@ struct ModelOptions {
     // decoding about the same (Q8_0) or 1.1-1.2x faster (Q4_0; docs/llm/speed.md, session 15). No effect on a
     // CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
     bool repack = true;
+    // Q8_0 matrices in llama.cpp's x86 float order (dtype/vec_dot.h vec_dot_q8_0_x86: eight float lanes per
+    // output, one fused multiply-add per block), as its zen4 backend computes them, instead of ggml's generic
+    // order that the fast kernels keep: Q8_0 logits then equal llama.cpp's bit for bit on the fixtures (the
+    // generic order differs in the last bits, which moves a few near-tied positions). Slower: one row at a time,
+    // no repacking of Q8_0 (`edgeq perplexity / generate --llama-order`).
+    bool llama_order = false;
 };
 
 class Model {
@@ -150,6 +158,7 @@ private:
     std::vector<Layer> layers_;
     int threads_ = 1;
     bool baseline_ = false;
+    bool llama_order_ = false;  // ModelOptions::llama_order
     std::unique_ptr<ThreadPool> pool_;  // threads_ workers (the caller included), made by set_threads
     struct Scratch {  // eval's activations, reused across calls
         std::vector<float> x, xn, q, k, v, att, proj, g, u, rope_cs;

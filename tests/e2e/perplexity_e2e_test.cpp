@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,24 @@ TEST(PerplexityCli, SavedLogitsAreTheFirst256PositionsAndKlAgainstThemIsZero) {
     EXPECT_EQ(k["dp_rms"].get<double>(), 0.0);
     EXPECT_DOUBLE_EQ(k["ppl_base"].get<double>(), k["ppl"].get<double>());
     EXPECT_DOUBLE_EQ(k["ppl"].get<double>(), s["ppl"].get<double>());
+}
+
+// --llama-order: Q8_0 products in llama.cpp's x86 order, so the saved logits are llama.cpp's logits_Q8_0.npy bit for
+// bit (without it they agree to top-1 99.6 %, docs/llm/runtime.md).
+TEST(PerplexityCli, LlamaOrderQ8_0LogitsEqualLlamaCpps) {
+    EDGEQ_REQUIRE_SHARED(model, "fixtures/llm/models/stories260K-Q8_0.gguf");
+    EDGEQ_REQUIRE_SHARED(text, kPplText);
+    EDGEQ_REQUIRE_SHARED(ref, "fixtures/llm/logits/logits_Q8_0.npy");
+    const fs::path out = tmp_dir() / "q8_llama_order.npy";
+    const auto s = ppl_json({model.string(), "-f", text.string(), "--ctx", "256", "--chunks", "1", "-q",
+                             "--llama-order", "--save-logits", out.string()});
+    ASSERT_FALSE(s.is_null());
+    auto ours = data::read_npy(out.string());
+    ASSERT_TRUE(ours.ok()) << ours.status().message();
+    auto theirs = data::read_npy(ref.string());
+    ASSERT_TRUE(theirs.ok()) << theirs.status().message();
+    ASSERT_EQ(ours->shape(), theirs->shape());
+    EXPECT_EQ(std::memcmp(ours->data<float>(), theirs->data<float>(), static_cast<size_t>(ours->numel()) * 4), 0);
 }
 
 // A quantized model against llama.cpp's own F32 logits as the base. llama.cpp quantizes the activations of

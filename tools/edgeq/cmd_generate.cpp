@@ -26,11 +26,13 @@ struct GenerateCli {
     int64_t ctx = 0;
     llm::SamplerOptions so{};
     bool json = false;
+    bool llama_order = false;
 };
 
 Status run(const GenerateCli& c) {
     llm::ModelOptions mo;
     mo.threads = c.threads;
+    mo.llama_order = c.llama_order;
     mo.n_ctx = c.ctx;
     EDGEQ_ASSIGN_OR_RETURN(auto model, llm::Model::load(c.model, mo));
     EDGEQ_ASSIGN_OR_RETURN(llm::Tokenizer tok, llm::Tokenizer::from_gguf(model->file()));
@@ -115,6 +117,8 @@ void register_generate(CLI::App& app) {
     cmd->add_option("--ctx", c->ctx, "Context length in tokens (default: the model's context_length)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--json", c->json, "Print one JSON object instead of streaming text");
+    cmd->add_flag("--llama-order", c->llama_order,
+                  "Q8_0 matrices in llama.cpp's x86 float order (its zen4 logits bit for bit; slower)");
     cmd->callback([c] { report("generate", run(*c)); });
 }
 

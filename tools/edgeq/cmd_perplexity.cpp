@@ -43,6 +43,7 @@ struct PerplexityCli {
     int threads = 0;
     bool json = false;
     bool quiet = false;
+    bool llama_order = false;
     LabelOptions label;
 };
 
@@ -79,6 +80,7 @@ Status run(const PerplexityCli& c) {
 
     llm::ModelOptions mo;
     mo.threads = c.threads;
+    mo.llama_order = c.llama_order;
     mo.n_ctx = ctx;
     EDGEQ_ASSIGN_OR_RETURN(auto model, llm::Model::load(c.model, mo));
     EDGEQ_ASSIGN_OR_RETURN(llm::Tokenizer tok, llm::Tokenizer::from_gguf(model->file()));
@@ -290,6 +292,8 @@ void register_perplexity(CLI::App& app) {
                   "Print one JSON object (ppl, and kld_mean, kld_max, top1_agreement, ... with "
                   "--kl-base; shared results schema: docs/results-schema.md)");
     cmd->add_flag("--quiet,-q", c->quiet, "No progress output");
+    cmd->add_flag("--llama-order", c->llama_order,
+                  "Q8_0 matrices in llama.cpp's x86 float order (its zen4 logits bit for bit; slower)");
     add_label_options(cmd, c->label);
     cmd->callback([c] { report("perplexity", run(*c)); });
 }

@@ -253,4 +253,23 @@ float tq2_0_q8_K_avx2(int64_t n, const void* w, const void* a) {
     return sumf;
 }
 
+// llama.cpp's x86 Q8_0 order (dtype/vec_dot.h vec_dot_q8_0_x86_ref): per block eight int32 lanes of four products
+// (vpmaddubsw of |w| with sign(a, w), then vpmaddwd with ones: exact), converted and fused into eight float lanes
+// with d = d_w * d_a; hsum_float_8 at the end.
+float q8_0_q8_0_x86_avx2(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const block_q8_0*>(w);
+    const auto* y = static_cast<const block_q8_0*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / QK8_0; ++ib) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[ib].d) * _cvtsh_ss(y[ib].d));
+        const __m256i qx = load32(x[ib].qs), qy = load32(y[ib].qs);
+        const __m256i lanes = dot4_avx2(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc);
+    }
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
 }  // namespace edgeq::vdot

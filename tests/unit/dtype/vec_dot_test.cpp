@@ -304,6 +304,56 @@ TEST(VecDotFast, BitExactOnQuantizedData) {
     if (checked == 0) GTEST_SKIP() << "no optimized row runs on this CPU";
 }
 
+// llama.cpp's x86 Q8_0 order (vec_dot_q8_0_x86): the AVX2 row equals the reference bit for bit (quantized Gaussian
+// data, extreme quants -128 / 127, awkward lengths), both equal the dequantized product where that is exact, and on
+// real data the two orders (generic, x86) differ by float rounding only.
+TEST(VecDotQ8_0X86, RowEqualsReferenceAndTheExactProduct) {
+    const DType t = DType::Q8_0;
+    int differ = 0, exact_checked = 0;
+    for (int blocks : kBlockCounts) {
+        for (uint32_t seed = 0; seed < 6; ++seed) {
+            const int64_t n = row_len(t, blocks);
+            const auto w = gauss(n, 500 + seed * 13 + static_cast<uint32_t>(blocks));
+            const auto x = gauss(n, 700 + seed * 29 + static_cast<uint32_t>(blocks), 3.0f);
+            std::vector<uint8_t> wq(row_size(t, n)), xq(vec_dot_act_size(t, n));
+            quantize(t, w.data(), wq.data(), 1, n);
+            quantize_activation(t, x.data(), xq.data(), n);
+            if (seed == 5) {  // extremes: weights -128 / 127, activations ±127 (the quantizer's range; llama.cpp's
+                              // sign trick needs a != -128, and quantize_activation never writes it)
+                auto* bw = reinterpret_cast<block_q8_0*>(wq.data());
+                auto* bx = reinterpret_cast<block_q8_0*>(xq.data());
+                for (int64_t b = 0; b < n / QK8_0; ++b)
+                    for (int j = 0; j < QK8_0; ++j) {
+                        bw[b].qs[j] = static_cast<int8_t>(j % 3 ? -128 : 127);
+                        bx[b].qs[j] = static_cast<int8_t>(j % 2 ? -127 : 127);
+                    }
+            }
+            const float ref = vec_dot_q8_0_x86_ref(n, wq.data(), xq.data());
+            EXPECT_EQ(selected_vec_dot_q8_0_x86()(n, wq.data(), xq.data()), ref) << "blocks " << blocks << " seed " << seed;
+            const float generic = vec_dot_ref(t, n, wq.data(), xq.data());
+            EXPECT_NEAR(ref, generic, 1e-5f * (std::fabs(generic) + 1.0f));
+            differ += ref != generic;
+        }
+    }
+    // power-of-two scales and small quants: every step exact, so both orders give the exact product
+    std::mt19937 rng(99);
+    for (int blocks : kBlockCounts) {
+        const int64_t n = row_len(t, blocks);
+        const auto w = exact_weights(t, n, rng);
+        auto a = exact_acts(t, n, rng);
+        for (int64_t b = 0; b < n / QK8_0; ++b)  // the quantizer's range (see above)
+            for (int8_t& q : reinterpret_cast<block_q8_0*>(a.data())[b].qs) q = q == -128 ? int8_t{-127} : q;
+        const auto wd = dequant(t, w.data(), n), ad = dequant(t, a.data(), n);
+        double exact = 0.0;
+        for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[i]) * ad[i];
+        const float ref = vec_dot_q8_0_x86_ref(n, w.data(), a.data());
+        exact_checked += static_cast<double>(ref) == exact;
+        EXPECT_EQ(selected_vec_dot_q8_0_x86()(n, w.data(), a.data()), ref);
+    }
+    EXPECT_GT(exact_checked, 2);
+    EXPECT_GT(differ, 0);  // the orders are really different (else this test would not tell them apart)
+}
+
 TEST(VecDotFast, DispatchPicksTheBestEnabledRow) {
     for (DType t : kWeightTypes) {
         const FastVecDot* best = nullptr;
