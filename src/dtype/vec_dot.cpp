@@ -208,21 +208,76 @@ float dot_q8_0(int64_t n, const void* w, const void* a) {
     return sumf;
 }
 
-float dot_q8_0_x86(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const block_q8_0*>(w);
-    const auto* y = static_cast<const block_q8_0*>(a);
+// llama.cpp's x86 order for the 32-wide types (vec_dot.h vec_dot_x86_ref): the block's 32 integer weights in
+// element order, eight int32 lanes of four products, fused into eight float lanes with d = d_w * d_a; Q4_1 / Q5_1
+// add m_w * s_a per block to a separate float sum (rounded product, then added) and that sum after hsum_float_8.
+template <DType T>
+float dot_x86(int64_t n, const void* w, const void* a) {
+    constexpr bool kMin = T == DType::Q4_1 || T == DType::Q5_1;
+    using Act = std::conditional_t<kMin, block_q8_1, block_q8_0>;
+    const auto* y = static_cast<const Act*>(a);
     float acc[8] = {};
-    for (int64_t ib = 0; ib < n / QK8_0; ++ib) {
-        const float d = h2f(x[ib].d) * h2f(y[ib].d);
+    float summs = 0.0f;
+    for (int64_t ib = 0; ib < n / 32; ++ib) {
+        int q[32];
+        float dw = 0.0f, mw = 0.0f;
+        if constexpr (T == DType::Q8_0) {
+            const auto& b = static_cast<const block_q8_0*>(w)[ib];
+            for (int j = 0; j < 32; ++j) q[j] = b.qs[j];
+            dw = h2f(b.d);
+        } else if constexpr (T == DType::Q4_0 || T == DType::IQ4_NL || T == DType::Q4_1) {
+            using B = std::conditional_t<T == DType::Q4_0, block_q4_0,
+                                         std::conditional_t<T == DType::IQ4_NL, block_iq4_nl, block_q4_1>>;
+            const auto& b = static_cast<const B*>(w)[ib];
+            for (int j = 0; j < 16; ++j) {
+                const int lo = b.qs[j] & 0x0F, hi = b.qs[j] >> 4;
+                if constexpr (T == DType::IQ4_NL) {
+                    q[j] = kvalues_iq4nl[lo], q[j + 16] = kvalues_iq4nl[hi];
+                } else {
+                    const int off = T == DType::Q4_0 ? 8 : 0;
+                    q[j] = lo - off, q[j + 16] = hi - off;
+                }
+            }
+            dw = h2f(b.d);
+            if constexpr (T == DType::Q4_1) mw = h2f(b.m);
+        } else {  // Q5_0, Q5_1
+            using B = std::conditional_t<T == DType::Q5_0, block_q5_0, block_q5_1>;
+            const auto& b = static_cast<const B*>(w)[ib];
+            uint32_t qh;
+            std::memcpy(&qh, b.qh, sizeof qh);
+            const int off = T == DType::Q5_0 ? 16 : 0;
+            for (int j = 0; j < 16; ++j) {
+                q[j] = ((b.qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4)) - off;
+                q[j + 16] = ((b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4)) - off;
+            }
+            dw = h2f(b.d);
+            if constexpr (T == DType::Q5_1) mw = h2f(b.m);
+        }
+        if constexpr (kMin) summs += mw * h2f(y[ib].s);  // not fused (-ffp-contract=off)
+        const float d = dw * h2f(y[ib].d);
         for (int l = 0; l < 8; ++l) {
-            int s = 0;
-            for (int j = 4 * l; j < 4 * l + 4; ++j) s += x[ib].qs[j] * y[ib].qs[j];
-            acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+            int sum = 0;
+            for (int j = 4 * l; j < 4 * l + 4; ++j) sum += q[j] * y[ib].qs[j];
+            acc[l] = std::fma(d, static_cast<float>(sum), acc[l]);
         }
     }
     float t[4];
     for (int l = 0; l < 4; ++l) t[l] = acc[l + 4] + acc[l];
-    return (t[0] + t[2]) + (t[1] + t[3]);
+    const float r = (t[0] + t[2]) + (t[1] + t[3]);
+    if constexpr (kMin) return r + summs;
+    return r;
+}
+
+VecDotFn x86_ref_fn(DType w) {
+    switch (w) {
+        case DType::Q8_0: return &dot_x86<DType::Q8_0>;
+        case DType::Q4_0: return &dot_x86<DType::Q4_0>;
+        case DType::Q4_1: return &dot_x86<DType::Q4_1>;
+        case DType::Q5_0: return &dot_x86<DType::Q5_0>;
+        case DType::Q5_1: return &dot_x86<DType::Q5_1>;
+        case DType::IQ4_NL: return &dot_x86<DType::IQ4_NL>;
+        default: return nullptr;
+    }
 }
 
 float dot_iq4_nl(int64_t n, const void* w, const void* a) {
@@ -589,13 +644,19 @@ const char* selected_vec_dot_name(DType w) {
     return r ? r->name : "reference";
 }
 
-float vec_dot_q8_0_x86_ref(int64_t n, const void* w, const void* a) {
-    EDGEQ_CHECK(n % QK8_0 == 0);
-    return dot_q8_0_x86(n, w, a);
+bool has_vec_dot_x86(DType w) { return x86_ref_fn(w) != nullptr; }
+
+float vec_dot_x86_ref(DType w, int64_t n, const void* wrow, const void* act) {
+    const VecDotFn f = x86_ref_fn(w);
+    EDGEQ_CHECK(f != nullptr && n % 32 == 0);
+    return f(n, wrow, act);
 }
 
-VecDotFn selected_vec_dot_q8_0_x86() {
-    return isa_enabled(Isa::Avx2) ? &vdot::q8_0_q8_0_x86_avx2 : &dot_q8_0_x86;
+VecDotFn selected_vec_dot_x86(DType w) {
+    if (w == DType::Q8_0 && isa_enabled(Isa::Avx2)) return &vdot::q8_0_q8_0_x86_avx2;
+    const VecDotFn f = x86_ref_fn(w);
+    EDGEQ_CHECK(f != nullptr);
+    return f;
 }
 
 float vec_dot(DType w, int64_t n, const void* wrow, const void* act) {

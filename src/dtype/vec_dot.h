@@ -46,15 +46,20 @@ void quantize_activation_ref(DType w, const float* x, void* act, int64_t n);
 VecDotFn vec_dot_ref_fn(DType w);
 float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act);
 
-// llama.cpp's x86 order for Q8_0 x Q8_0 (ggml_vec_dot_q8_0_q8_0's AVX2 path and tinyBLAS_Q0_AVX, what its zen4
-// backend runs), not ggml's generic one: per block, eight int32 lanes of four products (lane l: elements 4l ..
-// 4l + 3), each converted to float and fused into float lane l with d = d_w * d_a (rounded product); then the
-// lanes summed as hsum_float_8: t[l] = lane[l + 4] + lane[l] (l < 4), t[0] + t[2] and t[1] + t[3], their sum.
-// llm::ModelOptions::llama_order runs it for Q8_0 matrices (the fixtures' Q8_0 logits bit for bit). Activation
-// quants must lie in [-127, 127], as quantize_activation writes them (llama.cpp's sign trick, kept by the AVX2 row).
-float vec_dot_q8_0_x86_ref(int64_t n, const void* w, const void* a);
-// The AVX2 row of it where AVX2 is enabled (the same bits), else the reference.
-VecDotFn selected_vec_dot_q8_0_x86();
+// llama.cpp's x86 order for the 32-wide block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL (the AVX2 paths of
+// ggml_vec_dot_<w>_q8_0 / _q8_1 and tinyBLAS_Q0_AVX, what its zen4 backend runs), not ggml's generic one: per block
+// the 32 integer weights in element order (Q4_0: nibble - 8, Q5_0: 5-bit - 16, IQ4_NL: the table value), eight
+// int32 lanes of four products (lane l: elements 4l .. 4l + 3), each converted to float and fused into float lane
+// l with d = d_w * d_a (rounded product); the lanes summed as hsum_float_8: t[l] = lane[l + 4] + lane[l] (l < 4),
+// t[0] + t[2] and t[1] + t[3], their sum. Q4_1 / Q5_1 also add m_w * s_a per block (rounded, then added) into a
+// separate float and add it last. llm::ModelOptions::llama_order runs it (the fixtures' logits bit for bit for
+// Q8_0 and Q5_1). Activation quants must lie in [-127, 127], as quantize_activation writes them (llama.cpp's sign
+// trick, kept by the AVX2 row).
+bool has_vec_dot_x86(DType w);
+float vec_dot_x86_ref(DType w, int64_t n, const void* wrow, const void* act);
+// The AVX2 row where there is one (Q8_0) and AVX2 is enabled (the same bits), else the reference. Aborts for a
+// type without has_vec_dot_x86.
+VecDotFn selected_vec_dot_x86(DType w);
 
 // Optimized rows compiled into this binary (whether or not this CPU can run them).
 struct FastVecDot {

@@ -193,8 +193,8 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
         return;
     }
     if (!has_vec_dot(w.type)) return matmul_dequant(w, x, n_x, y, r_begin, r_end);
-    if (w.x86_order && w.type == DType::Q8_0) {  // ModelOptions::llama_order: Q8_0 in llama.cpp's x86 order, one output at a time
-        const VecDotFn f = selected_vec_dot_q8_0_x86();
+    if (w.x86_order && has_vec_dot_x86(w.type)) {  // ModelOptions::llama_order: llama.cpp's x86 order, one output at a time
+        const VecDotFn f = selected_vec_dot_x86(w.type);
         for (int64_t r = r_begin; r < r_end; ++r)
             for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = f(w.cols, w.row(r), a->row(t));
         return;
@@ -215,6 +215,9 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
 // (dtype/repack.h), and the file pages it was made from are dropped from the resident set (the mapping is
 // private and read-only: they are read from the file again if the rows are ever used, e.g. by the baseline
 // schedule), so the copy replaces them instead of adding to them (issue 5's memory budget).
+// The types ModelOptions::llama_order runs in llama.cpp's x86 order (dtype/vec_dot.h vec_dot_x86_ref).
+bool llama_order_type(DType t) { return has_vec_dot_x86(t); }
+
 void pack_weight(Weight& w) {
     if (w.x86_order || !repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
     w.packed = std::make_shared<const PackedMatrix>(repack_matrix(w.type, w.data, w.row_bytes, w.rows, w.cols));
@@ -303,8 +306,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     if (o.llama_order) {
         for (Layer& ly : m->layers_)
             for (Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down})
-                w->x86_order = w->type == DType::Q8_0;
-        m->output_.x86_order = m->output_.type == DType::Q8_0;
+                w->x86_order = llama_order_type(w->type);
+        m->output_.x86_order = llama_order_type(m->output_.type);
     }
     if (o.repack) {  // one matrix per task on the model's threads (independent copies; 1b Q8_0: 1.1 GB)
         std::vector<Weight*> ws;
@@ -340,7 +343,7 @@ Status Model::set_weight_data(const std::string& name, DType type, std::span<con
                                std::to_string(data.size()));
     w->type = type;
     w->packed.reset();  // rows are read from the new bytes
-    w->x86_order = llama_order_ && type == DType::Q8_0;
+    w->x86_order = llama_order_ && llama_order_type(type);
     w->row_bytes = rb;
     w->data = data.data();
     if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;  // (x86_order included)

@@ -54,7 +54,7 @@ struct Weight {
     const uint8_t* data = nullptr;
     // Q4_0/Q8_0 rows repacked at load for the VNNI GEMM (dtype/repack.h; same results), or null.
     std::shared_ptr<const PackedMatrix> packed{};
-    // Q8_0 in llama.cpp's x86 float order (vec_dot_q8_0_x86; ModelOptions::llama_order) instead of ggml's generic one.
+    // llama.cpp's x86 float order (vec_dot_x86_ref; ModelOptions::llama_order) instead of ggml's generic one.
     bool x86_order = false;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
@@ -86,11 +86,13 @@ struct ModelOptions {
     // decoding about the same (Q8_0) or 1.1-1.2x faster (Q4_0; docs/llm/speed.md, session 15). No effect on a
     // CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
     bool repack = true;
-    // Q8_0 matrices in llama.cpp's x86 float order (dtype/vec_dot.h vec_dot_q8_0_x86: eight float lanes per
-    // output, one fused multiply-add per block), as its zen4 backend computes them, instead of ggml's generic
-    // order that the fast kernels keep: Q8_0 logits then equal llama.cpp's bit for bit on the fixtures (the
-    // generic order differs in the last bits, which moves a few near-tied positions). Slower: one row at a time,
-    // no repacking of Q8_0 (`edgeq perplexity / generate --llama-order`).
+    // The 32-wide block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) in llama.cpp's x86 float order (dtype/vec_dot.h
+    // vec_dot_x86_ref: eight float lanes per output, one fused multiply-add per block), as its zen4 backend computes
+    // them, instead of ggml's generic order that the fast kernels keep: the fixtures' Q8_0 / Q5_1 / Q5_0 logits then
+    // equal llama.cpp's bit for bit (the generic order differs in the last bits, which moves a few near-tied
+    // positions). llama.cpp repacks some Q4_0 / IQ4_NL matrices into an 8x8-interleaved GEMM with yet another
+    // order, and runs k-quants in their AVX2 lane order: those are not reproduced. Slower: one row per output (an
+    // AVX2 row for Q8_0, scalar code for the others), no repacking (`edgeq perplexity / generate --llama-order`).
     bool llama_order = false;
 };
 

@@ -253,7 +253,7 @@ float tq2_0_q8_K_avx2(int64_t n, const void* w, const void* a) {
     return sumf;
 }
 
-// llama.cpp's x86 Q8_0 order (dtype/vec_dot.h vec_dot_q8_0_x86_ref): per block eight int32 lanes of four products
+// llama.cpp's x86 Q8_0 order (dtype/vec_dot.h vec_dot_x86_ref): per block eight int32 lanes of four products
 // (vpmaddubsw of |w| with sign(a, w), then vpmaddwd with ones: exact), converted and fused into eight float lanes
 // with d = d_w * d_a; hsum_float_8 at the end.
 float q8_0_q8_0_x86_avx2(int64_t n, const void* w, const void* a) {

@@ -304,7 +304,7 @@ TEST(VecDotFast, BitExactOnQuantizedData) {
     if (checked == 0) GTEST_SKIP() << "no optimized row runs on this CPU";
 }
 
-// llama.cpp's x86 Q8_0 order (vec_dot_q8_0_x86): the AVX2 row equals the reference bit for bit (quantized Gaussian
+// llama.cpp's x86 Q8_0 order (vec_dot_x86_ref): the AVX2 row equals the reference bit for bit (quantized Gaussian
 // data, extreme quants -128 / 127, awkward lengths), both equal the dequantized product where that is exact, and on
 // real data the two orders (generic, x86) differ by float rounding only.
 TEST(VecDotQ8_0X86, RowEqualsReferenceAndTheExactProduct) {
@@ -328,8 +328,8 @@ TEST(VecDotQ8_0X86, RowEqualsReferenceAndTheExactProduct) {
                         bx[b].qs[j] = static_cast<int8_t>(j % 2 ? -127 : 127);
                     }
             }
-            const float ref = vec_dot_q8_0_x86_ref(n, wq.data(), xq.data());
-            EXPECT_EQ(selected_vec_dot_q8_0_x86()(n, wq.data(), xq.data()), ref) << "blocks " << blocks << " seed " << seed;
+            const float ref = vec_dot_x86_ref(t, n, wq.data(), xq.data());
+            EXPECT_EQ(selected_vec_dot_x86(t)(n, wq.data(), xq.data()), ref) << "blocks " << blocks << " seed " << seed;
             const float generic = vec_dot_ref(t, n, wq.data(), xq.data());
             EXPECT_NEAR(ref, generic, 1e-5f * (std::fabs(generic) + 1.0f));
             differ += ref != generic;
@@ -346,12 +346,49 @@ TEST(VecDotQ8_0X86, RowEqualsReferenceAndTheExactProduct) {
         const auto wd = dequant(t, w.data(), n), ad = dequant(t, a.data(), n);
         double exact = 0.0;
         for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[i]) * ad[i];
-        const float ref = vec_dot_q8_0_x86_ref(n, w.data(), a.data());
+        const float ref = vec_dot_x86_ref(t, n, w.data(), a.data());
         exact_checked += static_cast<double>(ref) == exact;
-        EXPECT_EQ(selected_vec_dot_q8_0_x86()(n, w.data(), a.data()), ref);
+        EXPECT_EQ(selected_vec_dot_x86(t)(n, w.data(), a.data()), ref);
     }
     EXPECT_GT(exact_checked, 2);
     EXPECT_GT(differ, 0);  // the orders are really different (else this test would not tell them apart)
+}
+
+// The other 32-wide types in llama.cpp's x86 order: equal to the exact product where every step is exact (power-of-
+// two scales, small quants), within float rounding of the generic order on quantized Gaussian data, and the
+// selected row (the reference for these) gives the same bits.
+TEST(VecDotX86, EveryTypeIsTheProductInItsOwnOrder) {
+    for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL}) {
+        ASSERT_TRUE(has_vec_dot_x86(t)) << dtype_name(t);
+        std::mt19937 rng(41);
+        int exact_checked = 0, differ = 0;
+        for (int blocks : kBlockCounts) {
+            const int64_t n = row_len(t, blocks);
+            auto w = exact_weights(t, n, rng);
+            auto a = exact_acts(t, n, rng);
+            const size_t ab = vec_dot_act_size(t, 32);  // one activation block (Q8_0 / Q8_1: qs after the halves)
+            for (int64_t b = 0; b < n / 32; ++b)  // the quantizer's range [-127, 127]
+                for (size_t k = ab - 32; k < ab; ++k) {
+                    auto& q = reinterpret_cast<int8_t&>(a[static_cast<size_t>(b) * ab + k]);
+                    q = q == -128 ? int8_t{-127} : q;
+                }
+            const auto wd = dequant(t, w.data(), n), ad = dequant(vec_dot_type(t), a.data(), n);
+            double exact = 0.0;
+            for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[i]) * ad[i];
+            const float x86 = vec_dot_x86_ref(t, n, w.data(), a.data());
+            if (t != DType::Q4_1 && t != DType::Q5_1) exact_checked += static_cast<double>(x86) == exact;
+            EXPECT_EQ(selected_vec_dot_x86(t)(n, w.data(), a.data()), x86) << dtype_name(t);
+            const auto wg = gauss(n, 11 + static_cast<uint32_t>(blocks)), xg = gauss(n, 23 + static_cast<uint32_t>(blocks), 2.0f);
+            std::vector<uint8_t> wq(row_size(t, n)), xq(vec_dot_act_size(t, n));
+            quantize(t, wg.data(), wq.data(), 1, n);
+            quantize_activation(t, xg.data(), xq.data(), n);
+            const float o = vec_dot_x86_ref(t, n, wq.data(), xq.data()), g = vec_dot_ref(t, n, wq.data(), xq.data());
+            EXPECT_NEAR(o, g, 1e-5f * (std::fabs(g) + 1.0f)) << dtype_name(t) << " blocks " << blocks;
+            differ += o != g;
+        }
+        if (t != DType::Q4_1 && t != DType::Q5_1) EXPECT_GT(exact_checked, 2) << dtype_name(t);
+        EXPECT_GT(differ, 0) << dtype_name(t);
+    }
 }
 
 TEST(VecDotFast, DispatchPicksTheBestEnabledRow) {

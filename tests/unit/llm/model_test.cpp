@@ -204,8 +204,9 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Variant>& p) { return std::string(p.param.name); });
 
 // Bit for bit with llama.cpp (zen4 backend): F32 / F16 in the default arithmetic (K.Q as ggml_vec_dot_f32, RoPE as
-// ggml contracts it, float weights in tinyBLAS's order), and Q8_0 with ModelOptions::llama_order (Q8_0 products in
-// llama.cpp's x86 order: top-1 100 % where the default order gives 99.6 % on stories260K). Every logit equal.
+// ggml contracts it, float weights in tinyBLAS's order), and the 32-wide types with ModelOptions::llama_order
+// (their products in llama.cpp's x86 order: top-1 100 % where the default order gives 98.4-99.6 % on
+// stories260K). Every logit equal.
 TEST(LlmModel, BitIdenticalToLlamaCpp) {
     struct Case {
         const char* model;   // under shared/
@@ -217,6 +218,11 @@ TEST(LlmModel, BitIdenticalToLlamaCpp) {
         {"fixtures/llm/models/stories260K-F16.gguf", "fixtures/llm/logits/logits_F16.npy", -1, false},
         {"fixtures/llm/models/stories260K-Q8_0.gguf", "fixtures/llm/logits/logits_Q8_0.npy", -1, true},
         {"fixtures/llm/models/stories260K-Q6_K.gguf", "fixtures/llm/logits/logits_Q6_K.npy", -1, true},
+        // stories260K's rows (64) fall back to legacy types: Q4_K_M holds Q5_0, Q5_K_S Q5_1, Q2_K Q4_0
+        {"fixtures/llm/models/stories260K-Q4_0.gguf", "fixtures/llm/logits/logits_Q4_0.npy", -1, true},
+        {"fixtures/llm/models/stories260K-Q4_K_M.gguf", "fixtures/llm/logits/logits_Q4_K_M.npy", -1, true},
+        {"fixtures/llm/models/stories260K-Q5_K_S.gguf", "fixtures/llm/logits/logits_Q5_K_S.npy", -1, true},
+        {"fixtures/llm/models/stories260K-Q2_K.gguf", "fixtures/llm/logits/logits_Q2_K.npy", -1, true},
         {"assets/llm/shakespeare-wiki-4M/shakespeare-wiki-4M-F32.gguf", "fixtures/llm-shakespeare/logits/logits_F32.npy", 0, false},
         {"assets/llm/shakespeare-wiki-4M/shakespeare-wiki-4M-F32.gguf", "fixtures/llm-shakespeare/logits/logits_F32.npy", 1, false},
         {"fixtures/llm-shakespeare/models/shakespeare-wiki-4M-Q8_0.gguf", "fixtures/llm-shakespeare/logits/logits_Q8_0.npy", 0, true},
