@@ -14,6 +14,8 @@
 namespace edgeq::kernels::x86 {
 namespace {
 
+#include "kernels/x86/qrequant_avx512.inc"
+
 struct Ctx {
     const QConvDirectArgs* a;
     int64_t Q, OB, pix_step;  // groups per kernel row, output blocks, bytes between adjacent windows
@@ -68,25 +70,17 @@ inline void block(const Ctx& c, int64_t oy, int64_t ox, int64_t ob) {
     }
     const bool packed = NB == 2 && m[1] == 0xffff;
     const bool u8 = a.out == QOut::U8;
-    // Packed stores saturate to the output type: where its lowest value is y_min and y_zero >= 0 (cvt(f) +
-    // y_zero cannot wrap) the saturation is the lower clamp; y_zero = 0 (ReLU outputs) needs no add.
+    // (requant16 / store_bytes32: the packed store's saturation is the lower clamp where exact)
     const bool sat_lo = packed && a.y_zero >= 0 && a.y_min == (u8 ? 0 : -128), add_yz = a.y_zero != 0;
     auto* y = static_cast<uint8_t*>(a.y) + oy * c.y_row + ox * a.OC + ob * 16;
     for (int p = 0; p < NP; ++p) {
         __m512i qv[NB];
         for (int j = 0; j < NB; ++j) {
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][j]), mul[j]);
-            f = _mm512_min_ps(sat_lo ? f : _mm512_max_ps(f, c.lo), c.hi);
-            qv[j] = _mm512_cvtps_epi32(f);
-            if (add_yz) qv[j] = _mm512_add_epi32(qv[j], c.yz);
+            qv[j] = requant16(acc[p][j], mul[j], c.lo, c.hi, sat_lo, add_yz, c.yz);
         }
         if constexpr (NB == 2) {
             if (packed) {
-                const __m512i w = _mm512_packs_epi32(qv[0], qv[1]);
-                const __m512i b = u8 ? _mm512_packus_epi16(w, w) : _mm512_packs_epi16(w, w);
-                const __m512i v =
-                    _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), b);
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * a.OC), _mm512_castsi512_si256(v));
+                store_bytes32(y + p * a.OC, qv[0], qv[1], u8);
                 continue;
             }
         }

@@ -22,6 +22,7 @@ namespace {
 #include "kernels/x86/act_avx512.inc"
 #include "kernels/x86/qgemm_common.inc"
 #include "kernels/x86/qgemm_ymm.inc"
+#include "kernels/x86/qrequant_avx512.inc"
 
 struct DotVl {
     static __m256i dot(__m256i acc, __m256i a, __m256i w) { return _mm256_dpbusd_epi32(acc, a, w); }
@@ -148,8 +149,7 @@ struct Dp32 {
             mul[p] = _mm512_maskz_loadu_ps(mk[p], g.multiplier + t.n0 + 16 * p);
         }
         const bool full2 = NP == 2 && t.nvalid == 32;
-        // Packed stores saturate to the output type: when its lowest value is y_min and y_zero >= 0 (so
-        // cvt(f) + y_zero cannot wrap), the saturation is the lower clamp and max(f, lo) can go.
+        // (requant16 / store_bytes32: the packed store's saturation is the lower clamp where exact)
         const bool sat_lo = full2 && g.y_zero >= 0 && g.y_min == (u8 ? 0 : -128), add_yz = g.y_zero != 0;
         auto* c = static_cast<uint8_t*>(g.c) + t.m0 * g.ldc + t.n0;
         const int64_t ldc = g.ldc;
@@ -158,19 +158,11 @@ struct Dp32 {
             for (int p = 0; p < NP; ++p) {
                 __m512i a = acc[r][p];  // corrections included (body)
                 if (t.zb) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zb[p], _mm512_set1_epi32(t.rowsum[r])));
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mul[p]);
-                f = _mm512_min_ps(sat_lo ? f : _mm512_max_ps(f, lo), hi);
-                q[p] = _mm512_cvtps_epi32(f);
-                if (add_yz) q[p] = _mm512_add_epi32(q[p], yz);  // (y_zero = 0: ReLU outputs)
+                q[p] = requant16(a, mul[p], lo, hi, sat_lo, add_yz, yz);
             }
             if constexpr (NP == 2) {
                 if (full2) {
-                    // per 128-bit lane L: dword 0 = columns 4L .. 4L+3, dword 1 = columns 16 + 4L .. 16 + 4L+3
-                    const __m512i w = _mm512_packs_epi32(q[0], q[1]);
-                    const __m512i b = u8 ? _mm512_packus_epi16(w, w) : _mm512_packs_epi16(w, w);
-                    const __m512i v =
-                        _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), b);
-                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), _mm512_castsi512_si256(v));
+                    store_bytes32(c + r * ldc, q[0], q[1], u8);
                     continue;
                 }
             }
