@@ -70,7 +70,7 @@ void softmax(int64_t n, float* s) {
 
 void kq_scores(int64_t n_kv, const float* q, const float* k, int64_t k_stride, int64_t n, float scale, float* s) {
     // ggml_vec_dot_f32 in its order (dtype/vec_dot_float.h), the selected SIMD row: the same bits as the reference
-    static const VecDotFn dot = selected_float_vec_dot(DType::F32);
+    const VecDotFn dot = selected_float_vec_dot(DType::F32);
     for (int64_t p = 0; p < n_kv; ++p) s[p] = dot(n, k + p * k_stride, q) * scale;
 }
 

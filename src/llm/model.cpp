@@ -368,28 +368,16 @@ void Model::parallel(int64_t n, int64_t grain, int threads, F&& fn) {
 }
 
 void Model::mm(const Weight& w, const float* x, int64_t n_x, float* y) {
-    if (observer_) observer_->observe(w, x, n_x);
-    // The activation rows are quantized once, before the rows are split among the threads.
-    thread_local ActRows tl;  // reused across calls; the workers read it through a pointer (not their own copy)
-    ActRows* a = &tl;
-    if (needs_act_rows(w)) quantize_rows(w, x, n_x, *a);
-    // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least. The
-    // pool's workers claim chunks of rows one at a time (about 4 per thread, at least 16 rows: whole tiles),
-    // so a descheduled thread on a loaded machine delays only its current chunk.
-    const int64_t work = w.rows * w.cols * n_x;
-    const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
-    const int64_t grain = std::max<int64_t>(16, (w.rows / (4 * t) + 15) / 16 * 16);
-    parallel(w.rows, grain, t, [&](int64_t b, int64_t e) { matmul_rows(w, x, a, n_x, y, b, e, !baseline_); });
+    const MmJob job[] = {{&w, y}};
+    mm_group(job, x, n_x);
 }
 
 void Model::mm_group(std::span<const MmJob> jobs, const float* x, int64_t n_x) {
     constexpr size_t kMax = 4;
     EDGEQ_CHECK(!jobs.empty() && jobs.size() <= kMax);
-    if (baseline_) {
-        for (const MmJob& j : jobs) mm(*j.w, x, n_x, j.y);
-        return;
-    }
-    thread_local std::array<ActRows, kMax> tl;  // as in mm: reused across calls, read by the workers by pointer
+    // The activation rows are quantized once per distinct weight type and layout, before the rows are split among
+    // the threads (reused across calls; the workers read them through a pointer, not their own copy).
+    thread_local std::array<ActRows, kMax> tl;
     std::array<const ActRows*, kMax> act{};
     int64_t work = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -407,28 +395,39 @@ void Model::mm_group(std::span<const MmJob> jobs, const float* x, int64_t n_x) {
         }
         if (act[i] == &tl[i]) quantize_rows(w, x, n_x, tl[i]);
     }
-    // The jobs' rows in chunks as mm cuts one matrix (about 4 per thread, whole 16-row tiles), all on one list.
-    const int t = static_cast<int>(std::clamp<int64_t>(work / 32768, 1, threads_));
+    // Threads only pay off when each gets enough work: about 32k multiply-adds per thread at least. The pool's
+    // workers claim chunks of rows one at a time (about 4 per thread per matrix, at least 16 rows: whole tiles),
+    // so a descheduled thread on a loaded machine delays only its current chunk.
+    const auto threads_for = [&](int64_t madds) { return static_cast<int>(std::clamp<int64_t>(madds / 32768, 1, threads_)); };
+    const auto grain_for = [](int64_t rows, int t) { return std::max<int64_t>(16, (rows / (4 * t) + 15) / 16 * 16); };
+    if (baseline_) {  // set_baseline_schedule: one matrix after the other, threads spawned per product
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            const Weight& w = *jobs[i].w;
+            const int t = threads_for(w.rows * w.cols * n_x);
+            parallel(w.rows, grain_for(w.rows, t), t,
+                     [&](int64_t b, int64_t e) { matmul_rows(w, x, act[i], n_x, jobs[i].y, b, e, false); });
+        }
+        return;
+    }
+    const int t = threads_for(work);
+    if (t <= 1) {
+        for (size_t i = 0; i < jobs.size(); ++i) matmul_rows(*jobs[i].w, x, act[i], n_x, jobs[i].y, 0, jobs[i].w->rows);
+        return;
+    }
+    // Several products of the same input as one job on the pool: the jobs' chunks on one list.
     std::array<int64_t, kMax + 1> first{};  // first task of each job
     std::array<int64_t, kMax> grain{};
     for (size_t i = 0; i < jobs.size(); ++i) {
-        const int64_t rows = jobs[i].w->rows;
-        grain[i] = std::max<int64_t>(16, (rows / (4 * t) + 15) / 16 * 16);
-        first[i + 1] = first[i] + (rows + grain[i] - 1) / grain[i];
+        grain[i] = grain_for(jobs[i].w->rows, t);
+        first[i + 1] = first[i] + (jobs[i].w->rows + grain[i] - 1) / grain[i];
     }
-    const auto task = [&](int64_t k) {
+    pool_->run(first[jobs.size()], [&](int64_t k, int) {
         size_t i = 0;
         while (k >= first[i + 1]) ++i;
         const Weight& w = *jobs[i].w;
         const int64_t b = (k - first[i]) * grain[i];
         matmul_rows(w, x, act[i], n_x, jobs[i].y, b, std::min(w.rows, b + grain[i]));
-    };
-    const int64_t tasks = first[jobs.size()];
-    if (t <= 1) {
-        for (int64_t k = 0; k < tasks; ++k) task(k);
-        return;
-    }
-    pool_->run(tasks, [&](int64_t k, int) { task(k); });
+    });
 }
 
 Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits) {
