@@ -40,6 +40,19 @@ float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
 float q8_0_q8_0_avx512vnni(int64_t, const void*, const void*);
 float q4_0_q8_0_avx512vnni(int64_t, const void*, const void*);
+// llama.cpp's x86 order for the super-block types (dtype/vec_dot_x86_kquant.cpp, scalar).
+float q2_K_q8_K_x86_ref(int64_t, const void*, const void*);
+float q3_K_q8_K_x86_ref(int64_t, const void*, const void*);
+float q4_K_q8_K_x86_ref(int64_t, const void*, const void*);
+float q5_K_q8_K_x86_ref(int64_t, const void*, const void*);
+float q6_K_q8_K_x86_ref(int64_t, const void*, const void*);
+float tq2_0_q8_K_x86_ref(int64_t, const void*, const void*);
+float q4_0_q8_0_x86_repacked(int64_t, const void*, const void*);
+float iq4_nl_q8_0_x86_repacked(int64_t, const void*, const void*);
+float q4_K_q8_K_x86_gemm4(int64_t, const void*, const void*);
+float q4_K_q8_K_x86_gemv(int64_t, const void*, const void*);
+float q2_K_q8_K_x86_gemm4(int64_t, const void*, const void*);
+float q2_K_q8_K_x86_gemv(int64_t, const void*, const void*);
 // Tiles (same units).
 #define EDGEQ_TILE_DECL(name) \
     void name(int64_t, const void*, size_t, int64_t, const void*, size_t, int64_t, float*, size_t);
@@ -276,6 +289,12 @@ VecDotFn x86_ref_fn(DType w) {
         case DType::Q5_0: return &dot_x86<DType::Q5_0>;
         case DType::Q5_1: return &dot_x86<DType::Q5_1>;
         case DType::IQ4_NL: return &dot_x86<DType::IQ4_NL>;
+        case DType::Q2_K: return &vdot::q2_K_q8_K_x86_ref;
+        case DType::Q3_K: return &vdot::q3_K_q8_K_x86_ref;
+        case DType::Q4_K: return &vdot::q4_K_q8_K_x86_ref;
+        case DType::Q5_K: return &vdot::q5_K_q8_K_x86_ref;
+        case DType::Q6_K: return &vdot::q6_K_q8_K_x86_ref;
+        case DType::TQ2_0: return &vdot::tq2_0_q8_K_x86_ref;
         default: return nullptr;
     }
 }
@@ -650,6 +669,21 @@ float vec_dot_x86_ref(DType w, int64_t n, const void* wrow, const void* act) {
     const VecDotFn f = x86_ref_fn(w);
     EDGEQ_CHECK(f != nullptr && n % 32 == 0);
     return f(n, wrow, act);
+}
+
+bool has_vec_dot_x86_repacked(DType w) {
+    return w == DType::Q4_0 || w == DType::IQ4_NL || w == DType::Q4_K || w == DType::Q2_K;
+}
+
+VecDotFn vec_dot_x86_repacked_fn(DType w, bool gemm) {
+    switch (w) {
+        case DType::Q4_0: return &vdot::q4_0_q8_0_x86_repacked;
+        case DType::IQ4_NL: return &vdot::iq4_nl_q8_0_x86_repacked;
+        case DType::Q4_K: return gemm ? &vdot::q4_K_q8_K_x86_gemm4 : &vdot::q4_K_q8_K_x86_gemv;
+        case DType::Q2_K: return gemm ? &vdot::q2_K_q8_K_x86_gemm4 : &vdot::q2_K_q8_K_x86_gemv;
+        default: EDGEQ_CHECK_MSG(false, "no repacked x86 order for this type");
+    }
+    return nullptr;
 }
 
 VecDotFn selected_vec_dot_x86(DType w) {

@@ -46,20 +46,35 @@ void quantize_activation_ref(DType w, const float* x, void* act, int64_t n);
 VecDotFn vec_dot_ref_fn(DType w);
 float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act);
 
-// llama.cpp's x86 order for the 32-wide block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL (the AVX2 paths of
-// ggml_vec_dot_<w>_q8_0 / _q8_1 and tinyBLAS_Q0_AVX, what its zen4 backend runs), not ggml's generic one: per block
-// the 32 integer weights in element order (Q4_0: nibble - 8, Q5_0: 5-bit - 16, IQ4_NL: the table value), eight
-// int32 lanes of four products (lane l: elements 4l .. 4l + 3), each converted to float and fused into float lane
-// l with d = d_w * d_a (rounded product); the lanes summed as hsum_float_8: t[l] = lane[l + 4] + lane[l] (l < 4),
-// t[0] + t[2] and t[1] + t[3], their sum. Q4_1 / Q5_1 also add m_w * s_a per block (rounded, then added) into a
-// separate float and add it last. llm::ModelOptions::llama_order runs it (the fixtures' logits bit for bit for
-// Q8_0 and Q5_1). Activation quants must lie in [-127, 127], as quantize_activation writes them (llama.cpp's sign
-// trick, kept by the AVX2 row).
+// llama.cpp's x86 order (what its zen4 backend runs for a matrix it does not repack), not ggml's generic one:
+// * the 32-wide block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL (the AVX2 paths of ggml_vec_dot_<w>_q8_0 /
+//   _q8_1 and tinyBLAS_Q0_AVX): per block the 32 integer weights in element order (Q4_0: nibble - 8, Q5_0: 5-bit
+//   - 16, IQ4_NL: the table value), eight int32 lanes of four products (lane l: elements 4l .. 4l + 3), each
+//   converted to float and fused into float lane l with d = d_w * d_a (rounded product); the lanes summed as
+//   hsum_float_8: t[l] = lane[l + 4] + lane[l] (l < 4), t[0] + t[2] and t[1] + t[3], their sum. Q4_1 / Q5_1 also
+//   add m_w * s_a per block (rounded, then added) into a separate float and add it last.
+// * the super-block types Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, TQ2_0 (the AVX2 paths of ggml_vec_dot_<w>_q8_K): per
+//   super-block eight int32 lanes, lane l = sum of scale * w * a over the elements e with e % 32 in [4l, 4l + 3],
+//   fused into float lane l with d = d_a * d_w, hsum_float_8 at the end; the mins and offsets as each kernel
+//   takes them (dtype/vec_dot_x86_order.cpp).
+// llm::ModelOptions::llama_order runs it. Activation quants must lie in [-127, 127], as quantize_activation writes
+// them (llama.cpp's sign trick, kept by the AVX2 row).
 bool has_vec_dot_x86(DType w);
 float vec_dot_x86_ref(DType w, int64_t n, const void* wrow, const void* act);
 // The AVX2 row where there is one (Q8_0) and AVX2 is enabled (the same bits), else the reference. Aborts for a
 // type without has_vec_dot_x86.
 VecDotFn selected_vec_dot_x86(DType w);
+
+// llama.cpp's order for a matrix its CPU backend repacks into 8-row interleaved blocks (ggml-cpu "repack": Q4_0,
+// IQ4_NL and Q4_K when the matrix has a multiple of 8 rows and the CPU has AVX2; Q2_K likewise with AVX-512, as on
+// the zen4 backend). Activation rows go 4 at a time through its gemm kernel (the first n - n % 4 rows of a batch
+// of n > 3) and one at a time through its gemv kernel (the rest). Per output, each group of G weights gives an
+// exact integer sum fused into one float, acc = fma(float(isum), d_w * d_a, acc), the mins likewise into a second
+// float subtracted at the end. G: Q4_0 / IQ4_NL 32; Q4_K 64 (gemm) / 256 (gemv); Q2_K 128 (gemm) / 256 (gemv).
+bool has_vec_dot_x86_repacked(DType w);
+// The dot product for weight type w in the gemm (true) or gemv (false) kernel's order. Aborts for a type without
+// has_vec_dot_x86_repacked.
+VecDotFn vec_dot_x86_repacked_fn(DType w, bool gemm);
 
 // Optimized rows compiled into this binary (whether or not this CPU can run them).
 struct FastVecDot {

@@ -61,7 +61,10 @@ float vec_dot_order(int64_t n, const void* w, const void* a) {
     const float sum = tree16(acc[0]);
     if constexpr (T == DType::F32) {
         float f = sum;
-        for (int64_t i = np; i < n; ++i) f += elem<T>(w, i) * elem<T>(a, i);  // not fused (-ffp-contract=off)
+        // llama.cpp's compiled leftover loop: groups of 8 rounded products added in order, the last n % 8 fused
+        const int64_t n8 = np + ((n - np) & ~int64_t{7});
+        for (int64_t i = np; i < n8; ++i) f += elem<T>(w, i) * elem<T>(a, i);  // not fused (-ffp-contract=off)
+        for (int64_t i = n8; i < n; ++i) f = std::fma(elem<T>(w, i), elem<T>(a, i), f);
         return f;
     } else {
         double d = sum;

@@ -13,8 +13,9 @@
 //     rows of other lengths and non-contiguous operands to): four 16-lane accumulators over the first n & ~63
 //     elements (element i of each group of 64 into accumulator (i / 16) % 4, lane i % 16, fused), folded as
 //     acc0 += acc2, acc1 += acc3, acc0 += acc1, summed by the tree above; then the remaining elements one by one:
-//     F32 as float products added to the float sum (not fused: ggml's `sumf += x[i]*y[i]`; the fixtures'
-//     attention scores, head size 32, i.e. only this loop, are bit-identical that way and not fused), F16/BF16 as
+//     F32 as llama.cpp's compiled `sumf += x[i]*y[i]` runs: rounded products added in order in groups of 8, the
+//     last (n - n & ~63) % 8 fused into the sum (measured against the zen4 library's ggml_vec_dot_f32, lengths 32 to
+//     300: the fixtures' attention scores, head size 32, take only the unfused part), F16/BF16 as
 //     float products added to a double (ggml_float).
 //
 // F16 and BF16 elements are converted to float exactly before the multiply. BF16 follows the F16 order (llama.cpp

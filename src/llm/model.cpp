@@ -175,6 +175,12 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
                  int64_t r_end, bool tiles = true) {
     if (is_float_dot_type(w.type) && tiles) {  // F32/F16/BF16: llama.cpp's float order, dtype/vec_dot_float.h
         const bool f32 = w.type == DType::F32;
+        if (w.x86_order && n_x == 1) {  // ModelOptions::llama_order: llama.cpp's one-token product is ggml_vec_dot_f32/f16
+            const VecDotFn f = selected_float_vec_dot(w.type);
+            const void* act = f32 ? static_cast<const void*>(x) : a->row(0);
+            for (int64_t r = r_begin; r < r_end; ++r) y[r] = f(w.cols, w.row(r), act);
+            return;
+        }
         if (w.packed && r_begin % kPackRows == 0)  // the repacked copy: the same outputs bit for bit
             return packed_float_tile(*w.packed, r_begin, r_end, f32 ? static_cast<const void*>(x) : a->row(0),
                                      f32 ? static_cast<size_t>(w.cols) * sizeof(float) : a->stride, n_x, y,
@@ -193,6 +199,13 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
         return;
     }
     if (!has_vec_dot(w.type)) return matmul_dequant(w, x, n_x, y, r_begin, r_end);
+    if (w.x86_repacked) {  // ModelOptions::llama_order, a matrix llama.cpp repacks: its gemm / gemv orders
+        const int64_t n_gemm = n_x > 3 ? n_x - n_x % 4 : 0;
+        const VecDotFn gemm = vec_dot_x86_repacked_fn(w.type, true), gemv = vec_dot_x86_repacked_fn(w.type, false);
+        for (int64_t r = r_begin; r < r_end; ++r)
+            for (int64_t t = 0; t < n_x; ++t) y[t * w.rows + r] = (t < n_gemm ? gemm : gemv)(w.cols, w.row(r), a->row(t));
+        return;
+    }
     if (w.x86_order && has_vec_dot_x86(w.type)) {  // ModelOptions::llama_order: llama.cpp's x86 order, one output at a time
         const VecDotFn f = selected_vec_dot_x86(w.type);
         for (int64_t r = r_begin; r < r_end; ++r)
@@ -215,11 +228,17 @@ void matmul_rows(const Weight& w, const float* x, const ActRows* a, int64_t n_x,
 // (dtype/repack.h), and the file pages it was made from are dropped from the resident set (the mapping is
 // private and read-only: they are read from the file again if the rows are ever used, e.g. by the baseline
 // schedule), so the copy replaces them instead of adding to them (issue 5's memory budget).
-// The types ModelOptions::llama_order runs in llama.cpp's x86 order (dtype/vec_dot.h vec_dot_x86_ref).
-bool llama_order_type(DType t) { return has_vec_dot_x86(t); }
+// ModelOptions::llama_order for one matrix: llama.cpp's repacked gemm / gemv order where its CPU backend repacks
+// the matrix (a type it repacks, a multiple of 8 rows, not the tied output, which is the token embedding table),
+// else its x86 vec_dot order where there is one (dtype/vec_dot.h).
+// Float weights: not repacked, so that a one-token batch can take ggml_vec_dot_f32 / _f16's order.
+void set_llama_order(Weight& w, bool on, bool may_repack = true) {
+    w.x86_repacked = on && may_repack && has_vec_dot_x86_repacked(w.type) && w.rows % 8 == 0;
+    w.x86_order = on && !w.x86_repacked && (has_vec_dot_x86(w.type) || is_float_dot_type(w.type));
+}
 
 void pack_weight(Weight& w) {
-    if (w.x86_order || !repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
+    if (w.x86_order || w.x86_repacked || !repack_profitable(w.type) || w.rows <= 0 || w.cols % 32 != 0) return;
     w.packed = std::make_shared<const PackedMatrix>(repack_matrix(w.type, w.data, w.row_bytes, w.rows, w.cols));
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = (reinterpret_cast<uintptr_t>(w.data) + page - 1) / page * page;
@@ -305,9 +324,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     m->llama_order_ = o.llama_order;
     if (o.llama_order) {
         for (Layer& ly : m->layers_)
-            for (Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down})
-                w->x86_order = llama_order_type(w->type);
-        m->output_.x86_order = llama_order_type(m->output_.type);
+            for (Weight* w : {&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.w_gate, &ly.w_up, &ly.w_down}) set_llama_order(*w, true);
+        set_llama_order(m->output_, true, !m->tied_output_);
     }
     if (o.repack) {  // one matrix per task on the model's threads (independent copies; 1b Q8_0: 1.1 GB)
         std::vector<Weight*> ws;
@@ -318,7 +336,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     }
 
     m->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
-    m->v_stride_ = (m->n_ctx_ + 15) / 16 * 16;
+    m->v_stride_ = (m->n_ctx_ + 63) / 64 * 64;  // whole 64-element groups for the one-token V product
     m->k_cache_.assign(static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv), 0.0f);
     m->v_cache_.assign(static_cast<size_t>(hp.n_layer * Dkv * m->v_stride_), 0.0f);
     return m;
@@ -343,7 +361,7 @@ Status Model::set_weight_data(const std::string& name, DType type, std::span<con
                                std::to_string(data.size()));
     w->type = type;
     w->packed.reset();  // rows are read from the new bytes
-    w->x86_order = llama_order_ && llama_order_type(type);
+    set_llama_order(*w, llama_order_, w != &tok_embd_);
     w->row_bytes = rb;
     w->data = data.data();
     if (tied_output_ && w == &tok_embd_) output_ = tok_embd_;  // (x86_order included)
@@ -509,6 +527,7 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         constexpr int64_t kAttBlock = 16;
         const int64_t blocks = (N + kAttBlock - 1) / kAttBlock, items = hp.n_head * blocks;
         const int at = static_cast<int>(std::clamp<int64_t>(N * hp.n_head * (n_past + N) * hd / 32768, 1, threads_));
+        const VecDotFn vdot_f32 = selected_float_vec_dot(DType::F32);
         parallel(items, std::max<int64_t>(1, items / (4 * at)), at, [&](int64_t b, int64_t e) {
             std::vector<float> sc(static_cast<size_t>(kAttBlock * vs));
             for (int64_t it = b; it < e; ++it) {
@@ -522,6 +541,15 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
                     glue::softmax(n_kv, s);
                     std::fill(s + n_kv, s + n16, 0.0f);
                 }
+                if (N == 1) {  // one token: llama.cpp's matrix-vector product is ggml_vec_dot_f32 (tinyBLAS
+                    // only takes batches of 2 or more), here over whole 64-element groups (zero probabilities
+                    // beyond n_kv add nothing, so any such padding gives llama.cpp's bits)
+                    const int64_t n64 = (n_past + 1 + 63) / 64 * 64;
+                    std::fill(sc.begin() + n16, sc.begin() + n64, 0.0f);
+                    for (int64_t d = 0; d < hd; ++d)
+                        att[h * hd + d] = vdot_f32(n64, vc + (kvh * hd + d) * vs, sc.data());
+                    continue;
+                }
                 float_dot_tile(DType::F32, n16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,
                                sc.data(), static_cast<size_t>(n16) * sizeof(float), tn, &att[t0 * Dq + h * hd],
                                static_cast<size_t>(Dq));
@@ -530,12 +558,17 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         mm(ly.wo, att.data(), N, proj.data());
         for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
 
-        for (int64_t t = 0; t < N; ++t) rms_norm(&x[t * D], ly.ffn_norm.data(), &xn[t * D], D, hp.rms_eps);
+        // Only the last token's logits wanted: the last layer's FFN runs on that row alone (as llama.cpp does,
+        // selecting the output rows before it; with ModelOptions::llama_order this also gives a repacked matrix
+        // the one-row kernel order llama.cpp uses there).
+        const int64_t f0 = (l == hp.n_layer - 1 && !all_logits) ? N - 1 : 0, nf = N - f0;
+        float* xf = x.data() + f0 * D;
+        for (int64_t t = 0; t < nf; ++t) rms_norm(&xf[t * D], ly.ffn_norm.data(), &xn[t * D], D, hp.rms_eps);
         const MmJob gate_up[] = {{&ly.w_gate, g.data()}, {&ly.w_up, u.data()}};
-        mm_group(gate_up, xn.data(), N);
-        for (int64_t t = 0; t < N; ++t) glue::swiglu(F, &g[t * F], &u[t * F], &g[t * F]);
-        mm(ly.w_down, g.data(), N, proj.data());
-        for (int64_t i = 0; i < N * D; ++i) x[i] += proj[i];
+        mm_group(gate_up, xn.data(), nf);
+        for (int64_t t = 0; t < nf; ++t) glue::swiglu(F, &g[t * F], &u[t * F], &g[t * F]);
+        mm(ly.w_down, g.data(), nf, proj.data());
+        for (int64_t i = 0; i < nf * D; ++i) xf[i] += proj[i];
     }
     n_cached_ = n_past + N;
 

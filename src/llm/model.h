@@ -54,8 +54,10 @@ struct Weight {
     const uint8_t* data = nullptr;
     // Q4_0/Q8_0 rows repacked at load for the VNNI GEMM (dtype/repack.h; same results), or null.
     std::shared_ptr<const PackedMatrix> packed{};
-    // llama.cpp's x86 float order (vec_dot_x86_ref; ModelOptions::llama_order) instead of ggml's generic one.
+    // llama.cpp's x86 float order (vec_dot_x86_ref; ModelOptions::llama_order) instead of ggml's generic one;
+    // x86_repacked: the order of llama.cpp's repacked gemm / gemv kernels (vec_dot_x86_repacked_fn) instead.
     bool x86_order = false;
+    bool x86_repacked = false;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
@@ -86,13 +88,14 @@ struct ModelOptions {
     // decoding about the same (Q8_0) or 1.1-1.2x faster (Q4_0; docs/llm/speed.md, session 15). No effect on a
     // CPU without AVX-512 VNNI or with EDGEQ_ISA below avx512_vnni.
     bool repack = true;
-    // The 32-wide block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) in llama.cpp's x86 float order (dtype/vec_dot.h
-    // vec_dot_x86_ref: eight float lanes per output, one fused multiply-add per block), as its zen4 backend computes
-    // them, instead of ggml's generic order that the fast kernels keep: the fixtures' Q8_0 / Q5_1 / Q5_0 logits then
-    // equal llama.cpp's bit for bit (the generic order differs in the last bits, which moves a few near-tied
-    // positions). llama.cpp repacks some Q4_0 / IQ4_NL matrices into an 8x8-interleaved GEMM with yet another
-    // order, and runs k-quants in their AVX2 lane order: those are not reproduced. Slower: one row per output (an
-    // AVX2 row for Q8_0, scalar code for the others), no repacking (`edgeq perplexity / generate --llama-order`).
+    // Every block type in the float order of llama.cpp's x86 CPU backend as its zen4 build runs it
+    // (dtype/vec_dot.h vec_dot_x86_ref and vec_dot_x86_repacked_fn) instead of ggml's generic order that the fast
+    // kernels keep: the 32-wide types in the AVX2 / tinyBLAS lane order, the k-quants and TQ2_0 in their AVX2
+    // kernels' lane order, and the matrices llama.cpp repacks (Q4_0 / IQ4_NL / Q4_K / Q2_K with a multiple of 8
+    // rows, not the tied output) in its repacked gemm / gemv order (4 rows of a batch at a time, the batch's last
+    // n % 4 rows one at a time). The fixtures' logits then equal llama.cpp's bit for bit (the generic order
+    // differs in the last bits, which moves a few near-tied positions). Slower: one scalar row per output (an AVX2
+    // row for Q8_0), no repacking (`edgeq perplexity / generate --llama-order`).
     bool llama_order = false;
 };
 

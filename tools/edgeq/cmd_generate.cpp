@@ -118,7 +118,7 @@ void register_generate(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--json", c->json, "Print one JSON object instead of streaming text");
     cmd->add_flag("--llama-order", c->llama_order,
-                  "Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL products in llama.cpp's x86 float order (its zen4 logits bit for bit where llama.cpp does not repack; slower)");
+                  "Every product in the float order of llama.cpp's x86 CPU backend (its zen4 build: block types, repacked matrices, one-token products), so logits equal llama.cpp's bit for bit; slower (scalar rows)");
     cmd->callback([c] { report("generate", run(*c)); });
 }
 

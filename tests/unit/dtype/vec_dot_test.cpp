@@ -386,7 +386,9 @@ TEST(VecDotX86, EveryTypeIsTheProductInItsOwnOrder) {
             EXPECT_NEAR(o, g, 1e-5f * (std::fabs(g) + 1.0f)) << dtype_name(t) << " blocks " << blocks;
             differ += o != g;
         }
-        if (t != DType::Q4_1 && t != DType::Q5_1) EXPECT_GT(exact_checked, 2) << dtype_name(t);
+        if (t != DType::Q4_1 && t != DType::Q5_1) {
+            EXPECT_GT(exact_checked, 2) << dtype_name(t);
+        }
         EXPECT_GT(differ, 0) << dtype_name(t);
     }
 }
