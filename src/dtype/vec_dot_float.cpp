@@ -2,6 +2,8 @@
 #include "dtype/vec_dot_float.h"
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "core/check.h"
 #include "core/fp16.h"
@@ -24,6 +26,14 @@ float bf16_vec_dot_avx2(int64_t, const void*, const void*);
 float f32_vec_dot_avx512(int64_t, const void*, const void*);
 float f16_vec_dot_avx512(int64_t, const void*, const void*);
 float bf16_vec_dot_avx512(int64_t, const void*, const void*);
+#define EDGEQ_ROWS_DECL(name) void name(int64_t, const void*, size_t, int64_t, const void*, float*);
+EDGEQ_ROWS_DECL(f32_vec_dot_rows_avx2)
+EDGEQ_ROWS_DECL(f16_vec_dot_rows_avx2)
+EDGEQ_ROWS_DECL(bf16_vec_dot_rows_avx2)
+EDGEQ_ROWS_DECL(f32_vec_dot_rows_avx512)
+EDGEQ_ROWS_DECL(f16_vec_dot_rows_avx512)
+EDGEQ_ROWS_DECL(bf16_vec_dot_rows_avx512)
+#undef EDGEQ_ROWS_DECL
 }  // namespace vdot
 
 namespace {
@@ -181,6 +191,36 @@ VecDotFn selected_float_vec_dot(DType w) {
 }
 
 std::span<const FastVecDot> fast_float_vec_dots() { return kVecDotRows; }
+
+void float_vec_dot_rows(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act, float* y) {
+    using RowsFn = void (*)(int64_t, const void*, size_t, int64_t, const void*, float*);
+    EDGEQ_CHECK(is_float_dot_type(w) && n % 16 == 0);
+    RowsFn f = nullptr;
+    if (isa_enabled(Isa::Avx512))
+        f = w == DType::F32   ? &vdot::f32_vec_dot_rows_avx512
+            : w == DType::F16 ? &vdot::f16_vec_dot_rows_avx512
+                              : &vdot::bf16_vec_dot_rows_avx512;
+    else if (isa_enabled(Isa::Avx2))
+        f = w == DType::F32   ? &vdot::f32_vec_dot_rows_avx2
+            : w == DType::F16 ? &vdot::f16_vec_dot_rows_avx2
+                              : &vdot::bf16_vec_dot_rows_avx2;
+    if (f) return f(n, wrows, w_stride, nw, act, y);
+    float_vec_dot_rows_ref(w, n, wrows, w_stride, nw, act, y);
+}
+
+void float_vec_dot_rows_ref(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act,
+                            float* y) {
+    EDGEQ_CHECK(is_float_dot_type(w) && n % 16 == 0);
+    const int64_t n64 = (n + 63) / 64 * 64;
+    const size_t es = w == DType::F32 ? 4 : 2;
+    std::vector<uint8_t> row(static_cast<size_t>(n64) * es, 0), a(static_cast<size_t>(n64) * es, 0);
+    std::memcpy(a.data(), act, static_cast<size_t>(n) * es);
+    for (int64_t j = 0; j < nw; ++j) {
+        std::memcpy(row.data(), static_cast<const uint8_t*>(wrows) + static_cast<size_t>(j) * w_stride,
+                    static_cast<size_t>(n) * es);
+        y[j] = float_vec_dot_ref(w, n64, row.data(), a.data());
+    }
+}
 
 VecDotTileFn selected_float_dot_tile(DType w) {
     EDGEQ_CHECK(is_float_dot_type(w));

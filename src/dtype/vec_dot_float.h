@@ -46,6 +46,15 @@ void float_dot_tile_ref(DType w, int64_t n, const void* wrows, size_t w_stride, 
 float float_vec_dot_ref(DType w, int64_t n, const void* wrow, const void* act);
 VecDotFn selected_float_vec_dot(DType w);
 std::span<const FastVecDot> fast_float_vec_dots();
+// y[j] = float_vec_dot(w, n64, row j, act) for j < nw (rows w_stride bytes apart), the row and act taken as
+// zero-padded from n (a multiple of 16) to n64, the next multiple of 64: ggml_vec_dot_f32's order on llama.cpp's
+// padded, masked views (one-token attention). The padding's products are not formed, so a lane that is -0 stays
+// -0 where the padded product would make it +0: the result can differ only in the sign of an exact zero. Four rows
+// share each activation load in the SIMD rows.
+void float_vec_dot_rows(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act, float* y);
+// The reference: float_vec_dot_ref on zero-padded copies.
+void float_vec_dot_rows_ref(DType w, int64_t n, const void* wrows, size_t w_stride, int64_t nw, const void* act,
+                            float* y);
 
 // Optimized tiles compiled into this binary (same contract as dtype/vec_dot.h's VecDotTileFn: y[i * y_stride + j]
 // = dot(weight row j, activation row i); strides in bytes, multiples of the element size). Each output equals

@@ -336,7 +336,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     }
 
     m->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
-    m->v_stride_ = (m->n_ctx_ + 63) / 64 * 64;  // whole 64-element groups for the one-token V product
+    m->v_stride_ = (m->n_ctx_ + 15) / 16 * 16;
     m->k_cache_.assign(static_cast<size_t>(hp.n_layer * m->n_ctx_ * Dkv), 0.0f);
     m->v_cache_.assign(static_cast<size_t>(hp.n_layer * Dkv * m->v_stride_), 0.0f);
     return m;
@@ -527,7 +527,6 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
         constexpr int64_t kAttBlock = 16;
         const int64_t blocks = (N + kAttBlock - 1) / kAttBlock, items = hp.n_head * blocks;
         const int at = static_cast<int>(std::clamp<int64_t>(N * hp.n_head * (n_past + N) * hd / 32768, 1, threads_));
-        const VecDotFn vdot_f32 = selected_float_vec_dot(DType::F32);
         parallel(items, std::max<int64_t>(1, items / (4 * at)), at, [&](int64_t b, int64_t e) {
             std::vector<float> sc(static_cast<size_t>(kAttBlock * vs));
             for (int64_t it = b; it < e; ++it) {
@@ -542,12 +541,9 @@ Result<std::vector<float>> Model::eval(std::span<const int32_t> tokens, int32_t 
                     std::fill(s + n_kv, s + n16, 0.0f);
                 }
                 if (N == 1) {  // one token: llama.cpp's matrix-vector product is ggml_vec_dot_f32 (tinyBLAS
-                    // only takes batches of 2 or more), here over whole 64-element groups (zero probabilities
-                    // beyond n_kv add nothing, so any such padding gives llama.cpp's bits)
-                    const int64_t n64 = (n_past + 1 + 63) / 64 * 64;
-                    std::fill(sc.begin() + n16, sc.begin() + n64, 0.0f);
-                    for (int64_t d = 0; d < hd; ++d)
-                        att[h * hd + d] = vdot_f32(n64, vc + (kvh * hd + d) * vs, sc.data());
+                    // only takes batches of 2 or more) on its padded view; zero probabilities beyond n_kv
+                    float_vec_dot_rows(DType::F32, n16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,
+                                       sc.data(), &att[h * hd]);
                     continue;
                 }
                 float_dot_tile(DType::F32, n16, vc + kvh * hd * vs, static_cast<size_t>(vs) * sizeof(float), hd,

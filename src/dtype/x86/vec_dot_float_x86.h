@@ -117,6 +117,54 @@ float float_vec_dot(int64_t n, const void* wv, const void* av) {
     }
 }
 
+// y[j] = float_vec_dot of row j (w + j * ws bytes) with a, both zero-padded from n (a multiple of 16) to the next
+// multiple of 64 (dtype/vec_dot_float.h float_vec_dot_rows): the padding's 16-element chunks are skipped (they would
+// add +-0 to each lane), four rows share each activation load.
+template <class Ops, DType T, int R>
+inline void float_vec_dot_rows_pass(int64_t chunks, const uint8_t* w, size_t ws, const uint8_t* a, float* y) {
+    using V = typename Ops::V;
+    constexpr size_t es = kElemBytes<T>;
+    V s[R][4];  // the 4 x 16-lane accumulators of each row (constant indices after unrolling: registers)
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) s[r][q] = Ops::zero();
+    const int64_t c4 = chunks / 4 * 4;
+    for (int64_t c = 0; c < c4; c += 4)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+            const size_t off = static_cast<size_t>(16 * (c + q)) * es;
+            const V av16 = Ops::template load<T>(a + off);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r)
+                s[r][q] = Ops::fma(Ops::template load<T>(w + static_cast<size_t>(r) * ws + off), av16, s[r][q]);
+        }
+#pragma GCC unroll 3
+    for (int q = 0; q < 3; ++q) {  // the last group's chunks (its padding is not formed)
+        if (c4 + q >= chunks) break;
+        const size_t off = static_cast<size_t>(16 * (c4 + q)) * es;
+        const V av16 = Ops::template load<T>(a + off);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+            s[r][q] = Ops::fma(Ops::template load<T>(w + static_cast<size_t>(r) * ws + off), av16, s[r][q]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+        s[r][0] = Ops::add(s[r][0], s[r][2]);
+        s[r][1] = Ops::add(s[r][1], s[r][3]);
+        y[r] = Ops::hsum(Ops::add(s[r][0], s[r][1]));
+    }
+}
+
+template <class Ops, DType T>
+void float_vec_dot_rows(int64_t n, const void* wv, size_t ws, int64_t nw, const void* av, float* y) {
+    const auto* w = static_cast<const uint8_t*>(wv);
+    const auto* a = static_cast<const uint8_t*>(av);
+    int64_t j = 0;
+    for (; j + 4 <= nw; j += 4) float_vec_dot_rows_pass<Ops, T, 4>(n / 16, w + static_cast<size_t>(j) * ws, ws, a, y + j);
+    for (; j < nw; ++j) float_vec_dot_rows_pass<Ops, T, 1>(n / 16, w + static_cast<size_t>(j) * ws, ws, a, y + j);
+}
+
 // y[i * ys + j] = dot(weight row j, activation row i) (dtype/vec_dot.h VecDotTileFn).
 template <class Ops, DType T, int RM, int RN, int RM1>
 void float_tile(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, size_t as, int64_t na, float* y,
@@ -193,4 +241,7 @@ void float_packed_tile(int64_t n, const void* w, int64_t nw, const void* a, size
                         float* y, size_t ys) {                                                                     \
         float_tile<Ops, DType::T, RM, RN, RM1>(n, w, ws, nw, a, as, na, y, ys);                                   \
     }                                                                                                              \
-    float t##_vec_dot_##isa(int64_t n, const void* w, const void* a) { return float_vec_dot<Ops, DType::T>(n, w, a); }
+    float t##_vec_dot_##isa(int64_t n, const void* w, const void* a) { return float_vec_dot<Ops, DType::T>(n, w, a); } \
+    void t##_vec_dot_rows_##isa(int64_t n, const void* w, size_t ws, int64_t nw, const void* a, float* y) {          \
+        float_vec_dot_rows<Ops, DType::T>(n, w, ws, nw, a, y);                                                     \
+    }

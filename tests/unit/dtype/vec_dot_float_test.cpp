@@ -138,6 +138,70 @@ TEST(FloatDot, FastVecDotRowsAreBitExact) {
     if (checked == 0) GTEST_SKIP() << "no optimized float row runs on this CPU";
 }
 
+// ggml_vec_dot_f32 as llama.cpp's zen4 library computes it (called through dlopen once; the bits recorded here): the
+// leftover loop after the n & ~63 vector part adds rounded products in groups of 8 and fuses the last n % 8. Inputs
+// det_values(n, seed, 1) . det_values(n, seed + 1000, 2); each case is one where adding every leftover product
+// unfused (the order before) gives other bits.
+TEST(FloatDot, VecDotF32EqualsLlamaCppsOnLeftovers) {
+    const auto det_values = [](int64_t n, uint32_t seed, float sigma) {
+        uint32_t s = seed * 2654435761u + 12345u;
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto& x : v) {
+            float sum = 0.0f;
+            for (int k = 0; k < 4; ++k) {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                sum += static_cast<float>(s >> 8) * (1.0f / 16777216.0f);
+            }
+            x = sigma * (sum - 2.0f) * 1.7320508f;
+        }
+        return v;
+    };
+    struct LeftoverCase {
+        int64_t n;
+        uint32_t seed, bits;
+    };
+    const LeftoverCase cases[] = {{23, 1, 0xc15d81f6u},  {44, 3, 0xc14e0cdeu},   {71, 1, 0x3f517a8eu},
+                          {100, 1, 0x400405f4u}, {172, 19, 0x40bce5ddu}, {300, 1, 0x3f568678u}};
+    for (const LeftoverCase& c : cases) {
+        const auto w = det_values(c.n, c.seed, 1.0f), a = det_values(c.n, c.seed + 1000, 2.0f);
+        float want;
+        std::memcpy(&want, &c.bits, 4);
+        EXPECT_EQ(float_vec_dot_ref(DType::F32, c.n, w.data(), a.data()), want) << "n " << c.n;
+        EXPECT_EQ(selected_float_vec_dot(DType::F32)(c.n, w.data(), a.data()), want) << "n " << c.n;
+    }
+}
+
+// float_vec_dot_rows: ggml_vec_dot's order on rows zero-padded to a multiple of 64 (the reference pads copies),
+// whatever the row count (4 per pass and the rest) and n; the padded product equals float_vec_dot_ref's on padding.
+TEST(FloatDot, VecDotRowsAreTheZeroPaddedProduct) {
+    std::mt19937 rng(23);
+    for (DType t : kTypes)
+        for (int64_t n : {16, 48, 64, 80, 128, 192, 208})
+            for (int64_t nw : {1, 3, 4, 5, 9}) {
+                const size_t stride = static_cast<size_t>(n + 16) * elem_bytes(t);  // rows with a gap between
+                std::vector<uint8_t> w(stride * static_cast<size_t>(nw));
+                for (int64_t j = 0; j < nw; ++j) {
+                    const auto r = make_row(t, n, 1.0f, rng);
+                    std::memcpy(w.data() + static_cast<size_t>(j) * stride, r.data(), r.size());
+                }
+                const auto a = make_row(t, n, 2.0f, rng);
+                std::vector<float> y(static_cast<size_t>(nw)), yr(static_cast<size_t>(nw));
+                float_vec_dot_rows(t, n, w.data(), stride, nw, a.data(), y.data());
+                float_vec_dot_rows_ref(t, n, w.data(), stride, nw, a.data(), yr.data());
+                const int64_t n64 = (n + 63) / 64 * 64;
+                std::vector<uint8_t> ap(static_cast<size_t>(n64) * elem_bytes(t), 0), wp(ap.size(), 0);
+                std::memcpy(ap.data(), a.data(), a.size());
+                for (int64_t j = 0; j < nw; ++j) {
+                    std::memcpy(wp.data(), w.data() + static_cast<size_t>(j) * stride, static_cast<size_t>(n) * elem_bytes(t));
+                    const float want = float_vec_dot_ref(t, n64, wp.data(), ap.data());
+                    EXPECT_EQ(yr[static_cast<size_t>(j)], want) << dtype_name(t) << " n " << n;
+                    EXPECT_EQ(y[static_cast<size_t>(j)], want) << dtype_name(t) << " n " << n << " row " << j << " of " << nw;
+                }
+            }
+}
+
 TEST(FloatDotTile, BitExactWithTheReference) {
     struct Shape {
         int64_t n, nw, na;
