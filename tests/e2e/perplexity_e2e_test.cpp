@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -148,6 +149,22 @@ TEST(PerplexityCli, QuantizedAgainstLlamaCppF32Logits) {
     EXPECT_NEAR(j["ppl_base"].get<double>(), ppl_llm_results()["variants"]["F32"]["ppl"].get<double>(), 1e-6);
 }
 
+// The fixture's llama.cpp F32 logits [2, 256, 512] written as one [256, 512] .npy per chunk (a chunk's --kl-base);
+// empty paths when the file is not of that shape or cannot be written.
+std::array<fs::path, 2> f32_chunk_bases(const fs::path& logits, const std::string& stem) {
+    auto all = data::read_npy(logits.string());
+    if (!all.ok() || all->shape() != Shape{2, 256, 512}) return {};
+    const std::vector<float> flat = all->to_f32();
+    std::array<fs::path, 2> out;
+    for (int c = 0; c < 2; ++c) {
+        const std::vector<float> chunk(flat.begin() + c * 256 * 512, flat.begin() + (c + 1) * 256 * 512);
+        out[static_cast<size_t>(c)] = tmp_dir() / (stem + std::to_string(c) + ".npy");
+        if (!data::write_npy(out[static_cast<size_t>(c)].string(), Tensor::from_vector(DType::F32, {256, 512}, chunk)).ok())
+            return {};
+    }
+    return out;
+}
+
 // shakespeare-wiki-4M (real K-quant tensors): the fixture's chunk c is the first 256 tokens of val text c.
 // Q4_K_M against llama.cpp's F32 logits of that chunk (the fixture's [2, 256, 512] sliced) gives llama.cpp's
 // PPL per chunk and KLD (measured: within 0.1 % / 0.5 %). Only the quantized model runs here, to keep the
@@ -161,19 +178,14 @@ TEST(PerplexityCli, ShakespeareChunksMatchLlamaCpp) {
     EDGEQ_REQUIRE_SHARED(val1, "fixtures/llm-shakespeare/val_text/wikitext_val.txt");
     std::ifstream in(res);
     const auto fx = nlohmann::json::parse(in)["variants"];
-    auto all = data::read_npy(logits.string());
-    ASSERT_TRUE(all.ok()) << all.status().message();
-    ASSERT_EQ(all->shape(), (Shape{2, 256, 512}));
+    const auto base = f32_chunk_bases(logits, "shakespeare_f32_chunk");
+    ASSERT_FALSE(base[0].empty()) << logits;
     const std::string texts[2] = {val0.string(), val1.string()};
     double kld_sum = 0.0;
     for (int c = 0; c < 2; ++c) {
         const double want = fx["F32"]["ppl_per_chunk"][c].get<double>();
-        const std::vector<float> flat = all->to_f32();
-        const std::vector<float> chunk(flat.begin() + c * 256 * 512, flat.begin() + (c + 1) * 256 * 512);
-        const fs::path base = tmp_dir() / ("shakespeare_f32_chunk" + std::to_string(c) + ".npy");
-        ASSERT_TRUE(data::write_npy(base.string(), Tensor::from_vector(DType::F32, {256, 512}, chunk)).ok());
-        const auto k = ppl_json(
-            {q4.string(), "-f", texts[c], "--ctx", "256", "--chunks", "1", "-q", "--kl-base", base.string()});
+        const auto k = ppl_json({q4.string(), "-f", texts[c], "--ctx", "256", "--chunks", "1", "-q", "--kl-base",
+                                 base[static_cast<size_t>(c)].string()});
         ASSERT_FALSE(k.is_null());
         const double want_q = fx["Q4_K_M"]["ppl_per_chunk"][c].get<double>();
         EXPECT_NEAR(k["ppl"].get<double>(), want_q, 0.005 * want_q) << "chunk " << c;
@@ -199,23 +211,16 @@ TEST(PerplexityCli, LlamaOrderGivesLlamaCppsPplAndKldOnEveryVariant) {
     EDGEQ_REQUIRE_SHARED(val1, "fixtures/llm-shakespeare/val_text/wikitext_val.txt");
     std::ifstream in(res);
     const auto fx = nlohmann::json::parse(in)["variants"];
-    auto all = data::read_npy(logits.string());
-    ASSERT_TRUE(all.ok()) << all.status().message();
-    const std::vector<float> flat = all->to_f32();
+    const auto base = f32_chunk_bases(logits, "shakespeare_f32_lo_chunk");
+    ASSERT_FALSE(base[0].empty()) << logits;
     const std::string texts[2] = {val0.string(), val1.string()};
-    fs::path base[2];
-    for (int c = 0; c < 2; ++c) {
-        const std::vector<float> chunk(flat.begin() + c * 256 * 512, flat.begin() + (c + 1) * 256 * 512);
-        base[c] = tmp_dir() / ("shakespeare_f32_lo_chunk" + std::to_string(c) + ".npy");
-        ASSERT_TRUE(data::write_npy(base[c].string(), Tensor::from_vector(DType::F32, {256, 512}, chunk)).ok());
-    }
     for (const char* v : {"Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_NL",
                           "TQ2_0"}) {
         EDGEQ_REQUIRE_SHARED(model, std::string("fixtures/llm-shakespeare/models/shakespeare-wiki-4M-") + v + ".gguf");
         double kld_sum = 0.0, top1_sum = 0.0;
         for (int c = 0; c < 2; ++c) {
             const auto k = ppl_json({model.string(), "-f", texts[c], "--ctx", "256", "--chunks", "1", "-q",
-                                     "--llama-order", "--kl-base", base[c].string()});
+                                     "--llama-order", "--kl-base", base[static_cast<size_t>(c)].string()});
             ASSERT_FALSE(k.is_null()) << v;
             const double want = fx[v]["ppl_per_chunk"][c].get<double>();
             EXPECT_NEAR(k["ppl"].get<double>(), want, 1e-5 * want) << v << " chunk " << c;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <immintrin.h>
 
@@ -129,25 +130,27 @@ inline void float_vec_dot_rows_pass(int64_t chunks, const uint8_t* w, size_t ws,
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) s[r][q] = Ops::zero();
-    const int64_t c4 = chunks / 4 * 4;
-    for (int64_t c = 0; c < c4; c += 4)
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
-            const size_t off = static_cast<size_t>(16 * (c + q)) * es;
-            const V av16 = Ops::template load<T>(a + off);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; ++r)
-                s[r][q] = Ops::fma(Ops::template load<T>(w + static_cast<size_t>(r) * ws + off), av16, s[r][q]);
-        }
-#pragma GCC unroll 3
-    for (int q = 0; q < 3; ++q) {  // the last group's chunks (its padding is not formed)
-        if (c4 + q >= chunks) break;
-        const size_t off = static_cast<size_t>(16 * (c4 + q)) * es;
+    const auto chunk = [&](int64_t c, auto q) {  // q: std::integral_constant, so s stays in registers
+        const size_t off = static_cast<size_t>(16 * c) * es;
         const V av16 = Ops::template load<T>(a + off);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r)
-            s[r][q] = Ops::fma(Ops::template load<T>(w + static_cast<size_t>(r) * ws + off), av16, s[r][q]);
+            s[r][q()] = Ops::fma(Ops::template load<T>(w + static_cast<size_t>(r) * ws + off), av16, s[r][q()]);
+    };
+    using Q0 = std::integral_constant<int, 0>;
+    using Q1 = std::integral_constant<int, 1>;
+    using Q2 = std::integral_constant<int, 2>;
+    using Q3 = std::integral_constant<int, 3>;
+    int64_t c = 0;
+    for (; c + 4 <= chunks; c += 4) {
+        chunk(c, Q0{});
+        chunk(c + 1, Q1{});
+        chunk(c + 2, Q2{});
+        chunk(c + 3, Q3{});
     }
+    if (c < chunks) chunk(c, Q0{});  // the last group's chunks (its padding is not formed)
+    if (c + 1 < chunks) chunk(c + 1, Q1{});
+    if (c + 2 < chunks) chunk(c + 2, Q2{});
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
         s[r][0] = Ops::add(s[r][0], s[r][2]);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/det_values.h"
 #include "core/fp16.h"
 
 namespace edgeq {
@@ -143,21 +144,7 @@ TEST(FloatDot, FastVecDotRowsAreBitExact) {
 // det_values(n, seed, 1) . det_values(n, seed + 1000, 2); each case is one where adding every leftover product
 // unfused (the order before) gives other bits.
 TEST(FloatDot, VecDotF32EqualsLlamaCppsOnLeftovers) {
-    const auto det_values = [](int64_t n, uint32_t seed, float sigma) {
-        uint32_t s = seed * 2654435761u + 12345u;
-        std::vector<float> v(static_cast<size_t>(n));
-        for (auto& x : v) {
-            float sum = 0.0f;
-            for (int k = 0; k < 4; ++k) {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                sum += static_cast<float>(s >> 8) * (1.0f / 16777216.0f);
-            }
-            x = sigma * (sum - 2.0f) * 1.7320508f;
-        }
-        return v;
-    };
+    using test::det_values;
     struct LeftoverCase {
         int64_t n;
         uint32_t seed, bits;

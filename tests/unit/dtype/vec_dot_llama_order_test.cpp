@@ -6,6 +6,8 @@
 // inputs below and recorded as float bits. The inputs come from a fixed integer generator (no library
 // distribution), quantized by edgeq's ggml-identical codecs. The generic order and the other orders give
 // different bits on most of these cases, so each table pins its order.
+#include "dtype/vec_dot.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,27 +15,12 @@
 #include <cstring>
 #include <vector>
 
-#include "dtype/vec_dot.h"
+#include "common/det_values.h"
 
 namespace edgeq {
 namespace {
 
-// Deterministic, roughly Gaussian values: the sum of four xorshift32 uniforms, centred and scaled.
-inline std::vector<float> det_values(int64_t n, uint32_t seed, float sigma) {
-    uint32_t s = seed * 2654435761u + 12345u;
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto& x : v) {
-        float sum = 0.0f;
-        for (int k = 0; k < 4; ++k) {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            sum += static_cast<float>(s >> 8) * (1.0f / 16777216.0f);
-        }
-        x = sigma * (sum - 2.0f) * 1.7320508f;
-    }
-    return v;
-}
+using test::det_values;
 
 float from_bits(uint32_t u) {
     float f;
