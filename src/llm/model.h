@@ -93,7 +93,7 @@ struct ModelOptions {
     // kernels keep: the 32-wide types in the AVX2 / tinyBLAS lane order, the k-quants and TQ2_0 in their AVX2
     // kernels' lane order, and the matrices llama.cpp repacks (Q4_0 / IQ4_NL / Q4_K / Q2_K with a multiple of 8
     // rows, not the tied output) in its repacked gemm / gemv order (4 rows of a batch at a time, the batch's last
-    // n % 4 rows one at a time). The fixtures' logits then equal llama.cpp's bit for bit (the generic order
+    // n % 4 rows one at a time), and float weights of a one-token batch as ggml_vec_dot_f32 / _f16 (not repacked). The fixtures' logits then equal llama.cpp's bit for bit (the generic order
     // differs in the last bits, which moves a few near-tied positions). Slower: one scalar row per output (an AVX2
     // row for Q8_0), no repacking (`edgeq perplexity / generate --llama-order`).
     bool llama_order = false;
@@ -117,8 +117,9 @@ public:
 
     // Evaluates tokens at positions n_past, n_past+1, ... and stores their K/V in the cache (entries at positions
     // >= n_past are overwritten, so n_past may rewind). Returns the logits of the last token (n_vocab values), or of
-    // every token (tokens.size() x n_vocab, row-major) when all_logits. Errors: empty tokens, token id out of range,
-    // n_past < 0 or beyond the cached positions, n_past + tokens.size() > n_ctx.
+    // every token (tokens.size() x n_vocab, row-major) when all_logits (without it the last layer's FFN runs on the
+    // last token's row only, as llama.cpp does; a MatmulObserver then sees one row there). Errors: empty tokens,
+    // token id out of range, n_past < 0 or beyond the cached positions, n_past + tokens.size() > n_ctx.
     Result<std::vector<float>> eval(std::span<const int32_t> tokens, int32_t n_past, bool all_logits = false);
 
     // Number of positions currently in the K/V cache.
