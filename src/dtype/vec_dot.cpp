@@ -40,7 +40,7 @@ float q5_K_q8_K_avx512(int64_t, const void*, const void*);
 float q6_K_q8_K_avx512(int64_t, const void*, const void*);
 float q8_0_q8_0_avx512vnni(int64_t, const void*, const void*);
 float q4_0_q8_0_avx512vnni(int64_t, const void*, const void*);
-// llama.cpp's x86 order for the super-block types (dtype/vec_dot_x86_kquant.cpp, scalar).
+// llama.cpp's x86 orders for the super-block types and the repacked matrices (dtype/vec_dot_x86_order.cpp, scalar).
 float q2_K_q8_K_x86_ref(int64_t, const void*, const void*);
 float q3_K_q8_K_x86_ref(int64_t, const void*, const void*);
 float q4_K_q8_K_x86_ref(int64_t, const void*, const void*);

@@ -1,28 +1,24 @@
 // llama.cpp's x86 float orders that ggml's generic C kernels do not have, scalar code (dtype/vec_dot.h
-// vec_dot_x86_ref and vec_dot_x86_repacked_ref document the contracts):
-//   1. the super-block types Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and TQ2_0 as the AVX2 paths of
-//   ggml_vec_dot_<w>_q8_K
+// vec_dot_x86_ref and vec_dot_x86_repacked_fn document the contracts):
+//   1. the super-block types Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and TQ2_0 as the AVX2 paths of ggml_vec_dot_<w>_q8_K
 //      compute them (what llama.cpp's zen4 backend runs for a matrix it does not repack);
-//   2. the matrices llama.cpp's CPU backend repacks into 8-row interleaved blocks (Q4_0, IQ4_NL, Q4_K, Q2_K):
-//   its
+//   2. the matrices llama.cpp's CPU backend repacks into 8-row interleaved blocks (Q4_0, IQ4_NL, Q4_K, Q2_K): its
 //      ggml_gemm_* (4 activation rows at a time) and ggml_gemv_* (one row) kernels.
-// Both were established by comparing with the kernels of llama.cpp's prebuilt zen4 backend on random blocks,
-// bit for bit (docs/llm/runtime.md "Accuracy"); the unit tests pin them with hand-computable cases.
+// Both were established by comparing with the kernels of llama.cpp's prebuilt zen4 backend on random and
+// adversarial blocks, bit for bit (docs/llm/runtime.md "Accuracy"); tests/unit/dtype/vec_dot_llama_order_test.cpp
+// keeps llama.cpp's outputs on fixed inputs as golden values.
 //
-// 1. The AVX2 vec_dot kernels.
-// Every one of these kernels reads a super-block's 256 weights as eight 32-byte chunks (element order)
-// against the matching 32 activation bytes, multiplies byte pairs (vpmaddubsw) and pairs of pairs with the
-// sub-block scale (vpmaddwd), and adds the chunks' eight int32 lanes: int lane l collects scale(e) * w(e) *
-// a(e) over the elements e with e % 32 in [4l, 4l + 3]. Per super-block each lane is then fused into float
-// lane l as fma(d, float(lane), acc) with d = d_a * d_w (rounded product), and the eight float lanes are
-// summed at the end as hsum_float_8: t[l] = acc[l + 4] + acc[l], (t[0] + t[2]) + (t[1] + t[3]). What differs
-// per type:
-//   * Q3_K: signed weights (2 low bits minus 4 where the high bit is clear), 16-element sub-block scales
-//   - 32.
+// 1. The AVX2 vec_dot kernels. Every one of them reads a super-block's 256 weights as eight 32-byte chunks
+// (element order) against the matching 32 activation bytes, multiplies byte pairs (vpmaddubsw) and pairs of pairs
+// with the sub-block scale (vpmaddwd), and adds the chunks' eight int32 lanes: int lane l collects
+// scale(e) * w(e) * a(e) over the elements e with e % 32 in [4l, 4l + 3]. Per super-block each lane is then fused
+// into float lane l as fma(d, float(lane), acc) with d = d_a * d_w (rounded product), and the eight float lanes
+// are summed at the end as hsum_float_8: t[l] = acc[l + 4] + acc[l], (t[0] + t[2]) + (t[1] + t[3]). Per type:
+//   * Q3_K: signed weights (2 low bits minus 4 where the high bit is clear), 16-element sub-block scales - 32.
 //   * Q6_K, TQ2_0: unsigned weights (Q6_K 0..63, TQ2_0 0..2); the offset (32 times the sub-block scale, 1) is
 //     taken out of lane l with the activation block sums of the 16-element groups 2l and 2l + 1:
-//     lane l -= off * (bsums[2l] * s[2l] + bsums[2l + 1] * s[2l + 1]) (Q6_K's newer AVX2 path; TQ2_0
-//     likewise).
+//     lane l -= off * (bsums[2l] * s[2l] + bsums[2l + 1] * s[2l + 1]) (llama.cpp 0ad4a86's binary; a source
+//     version that subtracts 32 per element gives other lanes).
 //   * Q2_K: weights 0..3, scale = low nibble; the mins (high nibble) enter the same float lanes first, per
 //     super-block: acc[l] = fma(-(d_a * dmin_w), m[2l] * bsums[2l] + m[2l + 1] * bsums[2l + 1], acc[l]).
 //   * Q4_K / Q5_K: weights 0..15 / 0..31 with 32-element sub-block scales; the mins use the 32-element sums
