@@ -58,6 +58,14 @@ float hsum_float_8(const float acc[8]) {
     return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
+// The 2-bit fields of 64 bytes (Q2_K, Q3_K's low bits, TQ2_0): element 128h + 32j + l is bits 2j of byte
+// 32h + l.
+void unpack_2bit(const uint8_t* qs, Decoded& b) {
+    for (int h = 0; h < 2; ++h)
+        for (int j = 0; j < 4; ++j)
+            for (int l = 0; l < 32; ++l) b.q[128 * h + 32 * j + l] = (qs[32 * h + l] >> (2 * j)) & 3;
+}
+
 // 6-bit scales and mins of Q4_K / Q5_K (ggml's get_scale_min_k4 packing).
 void scales_mins_k4(const uint8_t* s, int sc[8], int mn[8]) {
     for (int j = 0; j < 4; ++j) {
@@ -90,9 +98,7 @@ float q2_K_q8_K_x86_ref(int64_t n, const void* w, const void* a) {
     float acc[8] = {};
     Decoded b;
     for (int64_t i = 0; i < n / QK_K; ++i) {
-        for (int h = 0; h < 2; ++h)
-            for (int j = 0; j < 4; ++j)
-                for (int l = 0; l < 32; ++l) b.q[128 * h + 32 * j + l] = (x[i].qs[32 * h + l] >> (2 * j)) & 3;
+        unpack_2bit(x[i].qs, b);
         for (int g = 0; g < 16; ++g) b.scale16[g] = x[i].scales[g] & 0xF;
         const float d = y[i].d * fp16_to_f32(x[i].d);
         const float dmin = -(y[i].d * fp16_to_f32(x[i].dmin));
@@ -114,13 +120,11 @@ float q3_K_q8_K_x86_ref(int64_t n, const void* w, const void* a) {
     float acc[8] = {};
     Decoded b;
     for (int64_t i = 0; i < n / QK_K; ++i) {
-        for (int h = 0; h < 2; ++h)
-            for (int j = 0; j < 4; ++j) {
-                const int mask = 1 << (4 * h + j);
+        unpack_2bit(x[i].qs, b);
+        for (int h = 0; h < 2; ++h)  // minus 4 where the high bit (hmask bit 4h + j of byte l) is clear
+            for (int j = 0; j < 4; ++j)
                 for (int l = 0; l < 32; ++l)
-                    b.q[128 * h + 32 * j + l] =
-                        ((x[i].qs[32 * h + l] >> (2 * j)) & 3) - ((x[i].hmask[l] & mask) ? 0 : 4);
-            }
+                    if (!(x[i].hmask[l] & (1 << (4 * h + j)))) b.q[128 * h + 32 * j + l] -= 4;
         for (int g = 0; g < 16; ++g) {  // 4 low bits from scales[0..7], 2 high bits from scales[8..11]
             const int lo = g < 8 ? (x[i].scales[g] & 0xF) : (x[i].scales[g - 8] >> 4);
             const int hi = (x[i].scales[8 + g % 4] >> (2 * (g / 4))) & 3;
@@ -213,10 +217,7 @@ float tq2_0_q8_K_x86_ref(int64_t n, const void* w, const void* a) {
     Decoded b;
     for (int g = 0; g < 16; ++g) b.scale16[g] = 1;
     for (int64_t i = 0; i < n / QK_K; ++i) {
-        // 32 bytes hold 4 x 32 elements (2 bits each): element 128h + 32s + l is bits 2s of byte 32h + l
-        for (int h = 0; h < 2; ++h)
-            for (int s = 0; s < 4; ++s)
-                for (int l = 0; l < 32; ++l) b.q[128 * h + 32 * s + l] = (x[i].qs[32 * h + l] >> (2 * s)) & 3;
+        unpack_2bit(x[i].qs, b);  // weights 0..2 (q - 1 with the offset below)
         const float d = y[i].d * fp16_to_f32(x[i].d);
         int32_t lane[8];
         int_lanes(b, y[i].qs, lane);
@@ -276,10 +277,7 @@ float repacked_k(int64_t n, const void* w, const void* a, DType t, int G) {
             dw = fp16_to_f32(x.d), dmw = fp16_to_f32(x.dmin);
         } else {  // Q2_K
             const auto& x = static_cast<const block_q2_K*>(w)[i];
-            for (int h = 0; h < 2; ++h)
-                for (int j = 0; j < 4; ++j)
-                    for (int l = 0; l < 32; ++l)
-                        b.q[128 * h + 32 * j + l] = (x.qs[32 * h + l] >> (2 * j)) & 3;
+            unpack_2bit(x.qs, b);
             for (int g = 0; g < 16; ++g) b.scale16[g] = x.scales[g] & 0xF, m16[g] = x.scales[g] >> 4;
             dw = fp16_to_f32(x.d), dmw = fp16_to_f32(x.dmin);
         }
